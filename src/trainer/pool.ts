@@ -1,0 +1,95 @@
+import { Piscina } from 'piscina';
+
+/**
+ * The worker pool: a Piscina pool of exactly `size` threads, driven in
+ * "collective" calls that give every thread one task at once.
+ *
+ * Contract: collective() resolves with one result per rank, or rejects with the
+ * first real failure (not the PeerAborted echoes it causes in the other ranks),
+ * within `stallMs` of the last sign of progress. A hung worker is terminated
+ * (Piscina ends the thread of an aborted task and starts a fresh one), so no
+ * wait in here is unbounded.
+ */
+const WORKER = new URL('../../workers/train-worker.js', import.meta.url).href;
+
+/** Message of the error a worker throws when a peer failed first: never the root cause. */
+export const PEER_ABORTED = 'another worker failed';
+
+export interface CollectiveOptions {
+  /** Fails the call when `progress()` has not changed for this long. */
+  readonly stallMs: number;
+  /** A counter that moves while the call makes progress (e.g. steps done). */
+  readonly progress?: () => number;
+  /** Called once when the call fails, before waiting for the other ranks: release their barriers. */
+  readonly onFailure?: () => void;
+}
+
+export class WorkerPool {
+  private readonly piscina: Piscina;
+
+  constructor(readonly size: number) {
+    this.piscina = new Piscina({
+      filename: WORKER,
+      minThreads: size,
+      maxThreads: size,
+      concurrentTasksPerWorker: 1,
+      idleTimeout: Number.MAX_SAFE_INTEGER,
+    });
+  }
+
+  async collective<T>(name: string, tasks: readonly object[], opts: CollectiveOptions): Promise<T[]> {
+    const controller = new AbortController();
+    let failed: Error | undefined;
+    const fail = (err: Error): void => {
+      if (failed !== undefined) return;
+      failed = err;
+      opts.onFailure?.();
+    };
+    const runs = tasks.map((task, rank) =>
+      this.piscina.run(task, { name, signal: controller.signal }).catch((err: unknown) => {
+        const e = err instanceof Error ? err : new Error(String(err));
+        if (!e.message.includes(PEER_ABORTED) && !controller.signal.aborted) fail(new Error(`worker ${rank}: ${e.message}`));
+        throw e;
+      }),
+    );
+    const watchdog = this.watch(opts, (why) => {
+      fail(new Error(why));
+      controller.abort();
+    });
+    try {
+      const settled = await Promise.allSettled(runs);
+      if (failed !== undefined) throw failed;
+      const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (rejected !== undefined) throw rejected.reason;
+      return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+    } finally {
+      clearInterval(watchdog);
+    }
+  }
+
+  /** Polls progress; calls onStall once when it stays unchanged for stallMs. */
+  private watch(opts: CollectiveOptions, onStall: (why: string) => void): NodeJS.Timeout {
+    let last = opts.progress?.();
+    let since = Date.now();
+    const timer = setInterval(
+      () => {
+        const now = opts.progress?.();
+        if (now !== last) {
+          last = now;
+          since = Date.now();
+        } else if (Date.now() - since > opts.stallMs) {
+          clearInterval(timer);
+          onStall(`a worker made no progress for ${opts.stallMs} ms (hung?); its thread was terminated`);
+        }
+      },
+      Math.min(1000, Math.max(10, opts.stallMs / 10)),
+    );
+    timer.unref();
+    return timer;
+  }
+
+  /** Ends every thread; tasks still running are rejected. */
+  async close(): Promise<void> {
+    await this.piscina.destroy();
+  }
+}

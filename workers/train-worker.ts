@@ -1,0 +1,141 @@
+/**
+ * The worker side of a training run: a Piscina task module. Each exported
+ * function is one kind of task; the coordinator (src/trainer/trainer.ts) sends
+ * one task per worker per collective call.
+ *
+ * Per step, rank r of N:
+ *   1. forward/backward on its shard of the batch -> its row of session.grads
+ *   2. barrier                                      (all rows written)
+ *   3. reduce-scatter its slice of P -> session.reduced; SGD on that slice of session.params
+ *   4. barrier                                      (all slices updated)
+ *
+ * Note [loop, not a task per step]: steps run in a loop inside one task, synced
+ * by the SharedArrayBuffer barrier, instead of one Piscina task per step. A
+ * Piscina round trip of 2 trivial tasks on 2 threads costs ~75 µs (8 on 8:
+ * ~390 µs), a barrier crossing ~14 µs sleeping or ~0.3 µs spinning
+ * (tfjs-wasm-probe.md Q5; `npm run bench` re-measures both), and a step needs
+ * two crossings. Tasks are dispatched per chunk of steps (an epoch at most).
+ */
+import { threadId } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../src/backend.js';
+import { AutogradReplica } from '../src/model/autograd.js';
+import { MlpReplica, mlpLayout, mlpLogits } from '../src/model/mlp.js';
+import type { Replica } from '../src/model/types.js';
+import { partition } from '../src/partition.js';
+import { Barrier } from '../src/shm/barrier.js';
+import { reduceScatter } from '../src/shm/allreduce.js';
+import { sgdStep } from '../src/optim/sgd.js';
+import type { EvalResult, EvalTask, InitResult, InitTask, PredictTask, Session, TrainResult, TrainTask } from '../src/trainer/session.js';
+import type { BackendName } from '../src/backend.js';
+
+/** What this thread keeps between tasks of one session. */
+interface Local {
+  readonly id: number;
+  readonly backend: BackendName;
+  readonly replica: Replica;
+  readonly barrier: Barrier;
+}
+
+let local: Local | undefined;
+
+async function attach(session: Session): Promise<Local> {
+  if (local?.id === session.id) return local;
+  const backend = await initBackend(session.backend);
+  const replica =
+    session.gradients === 'manual'
+      ? new MlpReplica(session.model)
+      : new AutogradReplica(mlpLayout(session.model), session.model.numClasses, mlpLogits(session.model));
+  const barrier = new Barrier(session.barrier, session.parties, session.stepTimeoutMs, session.spins);
+  local = { id: session.id, backend, replica, barrier };
+  return local;
+}
+
+/** Runs fn; on failure releases the peers (they would otherwise wait at the barrier until the deadline) and rethrows. */
+function guarded<T>(l: Local, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    l.barrier.abort();
+    throw err;
+  }
+}
+
+export async function init({ session }: InitTask): Promise<InitResult> {
+  const l = await attach(session);
+  // Every thread must hold an init task at once, or one thread could run two
+  // and another none: the barrier makes each task wait for all the others.
+  guarded(l, () => l.barrier.wait());
+  return { backend: l.backend, threadId };
+}
+
+export async function train({ session, rank, from, to }: TrainTask): Promise<TrainResult> {
+  const l = await attach(session);
+  const { params, grads, reduced, order, stepLoss, parties, batchSize } = session;
+  const P = params.length;
+  const n = session.train.count;
+  const steps = Math.ceil(n / batchSize);
+  const row = grads.subarray(rank * P, (rank + 1) * P);
+  const slice = partition(P, parties, rank);
+  guarded(l, () => {
+    for (let g = from; g < to; g++) {
+      const s = g % steps;
+      const lo = s * batchSize;
+      const len = Math.min(lo + batchSize, n) - lo;
+      const shard = partition(len, parties, rank);
+      let loss = 0;
+      if (shard.hi > shard.lo) {
+        const indices = order.subarray(lo + shard.lo, lo + shard.hi);
+        loss = l.replica.lossAndGradSum(params, { ...session.train, indices }, row);
+      } else {
+        row.fill(0); // more workers than samples in this batch
+      }
+      stepLoss[s * parties + rank] = loss;
+      l.barrier.wait();
+      reduceScatter(grads, parties, P, rank, 1 / len, reduced);
+      sgdStep(params, reduced, slice.lo, slice.hi, session.lr);
+      l.barrier.wait();
+      if (rank === 0) {
+        Atomics.add(session.progress, 0, 1);
+        Atomics.notify(session.progress, 0);
+      }
+    }
+  });
+  return { threadId, numTensors: tf.memory().numTensors };
+}
+
+/** Loss sum and correct count over this rank's contiguous part of a split, in chunks to bound memory. */
+export async function evaluate({ session, rank, split }: EvalTask): Promise<EvalResult> {
+  const l = await attach(session);
+  const data = session[split];
+  const c = session.model.numClasses;
+  const { lo, hi } = partition(data.count, session.parties, rank);
+  let lossSum = 0;
+  let correct = 0;
+  const chunk = 1000;
+  for (let a = lo; a < hi; a += chunk) {
+    const indices = Int32Array.from({ length: Math.min(chunk, hi - a) }, (_, j) => a + j);
+    const logp = l.replica.logProbs(session.params, { ...data, indices });
+    indices.forEach((i, j) => {
+      const y = data.labels[i];
+      lossSum -= logp[j * c + y];
+      if (argmax(logp, j * c, c) === y) correct++;
+    });
+  }
+  return { lossSum, correct, count: hi - lo };
+}
+
+/** Class probabilities (count, classes) for the given images with the current parameters. */
+export async function predict({ session, images, count }: PredictTask): Promise<Float32Array> {
+  const l = await attach(session);
+  const features = session.model.inputSize;
+  const indices = Int32Array.from({ length: count }, (_, j) => j);
+  const logp = l.replica.logProbs(session.params, { images, labels: new Uint8Array(count), features, indices });
+  return logp.map(Math.exp);
+}
+
+function argmax(a: Float32Array, off: number, len: number): number {
+  let best = 0;
+  for (let k = 1; k < len; k++) if (a[off + k] > a[off + best]) best = k;
+  return best;
+}
