@@ -83,7 +83,7 @@ export class Trainer implements AsyncDisposable {
     const o = resolveOptions(options);
     const dataset = typeof o.data === 'object' ? o.data : loadDataset(o.data);
     if (o.batchSize > dataset.train.count) {
-      throw new OptionError(`batchSize must be at most the ${dataset.train.count} training samples, got ${o.batchSize}`);
+      throw new OptionError(`batch size must be at most the ${dataset.train.count} training samples, got ${o.batchSize}`);
     }
     const model = { inputSize: dataset.train.features, hidden: o.hidden, numClasses: dataset.numClasses };
     const def = mlpDef(model);
