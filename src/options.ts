@@ -25,6 +25,8 @@ export interface TrainerOptions {
   readonly gradients?: GradientMode;
   /** A worker that makes no progress for this long is treated as hung (default 60000 ms). */
   readonly stepTimeoutMs?: number;
+  /** Record per-step phase timings (Trainer.trace) for a Chrome trace and phase shares (default false). */
+  readonly profile?: boolean;
 }
 
 export type ResolvedOptions = Required<Omit<TrainerOptions, 'data'>> & { readonly data: string | Dataset | undefined };
@@ -66,6 +68,11 @@ export function checkChoice<T extends string>(name: string, v: unknown, choices:
   return v as T;
 }
 
+export function checkBoolean(name: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') throw new OptionError(`${name} must be true or false, got ${show(v)}`);
+  return v;
+}
+
 export function checkHidden(name: string, v: unknown): number[] {
   const [lo, hi] = LIMITS.hiddenLayers;
   if (!Array.isArray(v) || v.length < lo || v.length > hi) {
@@ -78,7 +85,7 @@ function show(v: unknown): string {
   return typeof v === 'string' ? JSON.stringify(v) : Array.isArray(v) ? `[${v.map(show).join(',')}]` : String(v);
 }
 
-const KNOWN = new Set(['workers', 'epochs', 'batchSize', 'lr', 'hidden', 'seed', 'backend', 'data', 'gradients', 'stepTimeoutMs']);
+const KNOWN = new Set(['workers', 'epochs', 'batchSize', 'lr', 'hidden', 'seed', 'backend', 'data', 'gradients', 'stepTimeoutMs', 'profile']);
 
 /** Validates library options at the edge and fills in defaults. */
 export function resolveOptions(o: TrainerOptions = {}): ResolvedOptions {
@@ -98,5 +105,6 @@ export function resolveOptions(o: TrainerOptions = {}): ResolvedOptions {
     data,
     gradients: checkChoice('gradients', o.gradients ?? 'manual', ['manual', 'autograd'] as const),
     stepTimeoutMs: checkInt('stepTimeoutMs', o.stepTimeoutMs ?? 60_000, LIMITS.stepTimeoutMs),
+    profile: checkBoolean('profile', o.profile ?? false),
   };
 }

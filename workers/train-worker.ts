@@ -23,9 +23,12 @@ import { AutogradReplica } from '../src/model/autograd.js';
 import { MlpReplica, mlpLayout, mlpLogits } from '../src/model/mlp.js';
 import type { Replica } from '../src/model/types.js';
 import { partition } from '../src/partition.js';
+import { arenaViews, type Arena } from '../src/kernels/arena.js';
+import { kernelsFor, type Kernels } from '../src/kernels/kernels.js';
 import { Barrier } from '../src/shm/barrier.js';
 import { reduceScatter } from '../src/shm/allreduce.js';
 import { sgdStep } from '../src/optim/sgd.js';
+import { slotClock } from '../src/profile/record.js';
 import type { EvalResult, EvalTask, InitResult, InitTask, PredictTask, Session, TrainResult, TrainTask } from '../src/trainer/session.js';
 import type { BackendName } from '../src/backend.js';
 
@@ -35,6 +38,8 @@ interface Local {
   readonly backend: BackendName;
   readonly replica: Replica;
   readonly barrier: Barrier;
+  readonly arena: Arena;
+  readonly kernels: Kernels;
 }
 
 let local: Local | undefined;
@@ -47,7 +52,8 @@ async function attach(session: Session): Promise<Local> {
       ? new MlpReplica(session.model)
       : new AutogradReplica(mlpLayout(session.model), session.model.numClasses, mlpLogits(session.model));
   const barrier = new Barrier(session.barrier, session.parties, session.stepTimeoutMs, session.spins);
-  local = { id: session.id, backend, replica, barrier };
+  const arena = arenaViews(session.memory, session.paramCount, session.parties);
+  local = { id: session.id, backend, replica, barrier, arena, kernels: kernelsFor(session.memory) };
   return local;
 }
 
@@ -71,30 +77,38 @@ export async function init({ session }: InitTask): Promise<InitResult> {
 
 export async function train({ session, rank, from, to }: TrainTask): Promise<TrainResult> {
   const l = await attach(session);
-  const { params, grads, reduced, order, stepLoss, parties, batchSize } = session;
-  const P = params.length;
+  const { params, grads, reduced } = l.arena;
+  const { order, stepLoss, parties, batchSize, paramCount: P } = session;
   const n = session.train.count;
   const steps = Math.ceil(n / batchSize);
   const row = grads.subarray(rank * P, (rank + 1) * P);
-  const slice = partition(P, parties, rank);
   guarded(l, () => {
     for (let g = from; g < to; g++) {
       const s = g % steps;
       const lo = s * batchSize;
       const len = Math.min(lo + batchSize, n) - lo;
       const shard = partition(len, parties, rank);
+      const clock = slotClock(session.marks, s * parties + rank);
+      clock?.('start');
       let loss = 0;
       if (shard.hi > shard.lo) {
         const indices = order.subarray(lo + shard.lo, lo + shard.hi);
-        loss = l.replica.lossAndGradSum(params, { ...session.train, indices }, row);
+        loss = l.replica.lossAndGradSum(params, { ...session.train, indices }, row, clock);
       } else {
         row.fill(0); // more workers than samples in this batch
+        clock?.('uploaded');
+        clock?.('computed');
       }
       stepLoss[s * parties + rank] = loss;
+      clock?.('exported');
       l.barrier.wait();
-      reduceScatter(grads, parties, P, rank, 1 / len, reduced);
-      sgdStep(params, reduced, slice.lo, slice.hi, session.lr);
+      clock?.('grads synced');
+      const slice = reduceScatter(l.kernels, grads, parties, P, rank, 1 / len, reduced);
+      clock?.('reduced');
+      sgdStep(l.kernels, params, reduced, slice, session.lr);
+      clock?.('stepped');
       l.barrier.wait();
+      clock?.('params synced');
       if (rank === 0) {
         Atomics.add(session.progress, 0, 1);
         Atomics.notify(session.progress, 0);
@@ -115,7 +129,7 @@ export async function evaluate({ session, rank, split }: EvalTask): Promise<Eval
   const chunk = 1000;
   for (let a = lo; a < hi; a += chunk) {
     const indices = Int32Array.from({ length: Math.min(chunk, hi - a) }, (_, j) => a + j);
-    const logp = l.replica.logProbs(session.params, { ...data, indices });
+    const logp = l.replica.logProbs(l.arena.params, { ...data, indices });
     indices.forEach((i, j) => {
       const y = data.labels[i];
       lossSum -= logp[j * c + y];
@@ -130,7 +144,7 @@ export async function predict({ session, images, count }: PredictTask): Promise<
   const l = await attach(session);
   const features = session.model.inputSize;
   const indices = Int32Array.from({ length: count }, (_, j) => j);
-  const logp = l.replica.logProbs(session.params, { images, labels: new Uint8Array(count), features, indices });
+  const logp = l.replica.logProbs(l.arena.params, { images, labels: new Uint8Array(count), features, indices });
   return logp.map(Math.exp);
 }
 

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import type { Clock } from '../profile/record.js';
 import type { ParamLayout } from './layout.js';
 import type { Batch, Replica } from './types.js';
 
@@ -18,12 +19,15 @@ export class AutogradReplica implements Replica {
     private readonly logits: LogitsFn,
   ) {}
 
-  lossAndGradSum(params: Float32Array, batch: Batch, grad: Float32Array): number {
+  lossAndGradSum(params: Float32Array, batch: Batch, grad: Float32Array, clock?: Clock): number {
     return tf.tidy(() => {
       const x = gather(batch); // x is (n, features)
       const onehot = tf.oneHot(labelsOf(batch), this.numClasses); // onehot is (n, classes)
-      const sumNll = (...ps: tf.Tensor[]): tf.Scalar => tf.neg(tf.sum(tf.mul(tf.logSoftmax(this.logits(ps, x)), onehot))) as tf.Scalar;
-      const { value, grads } = tf.valueAndGrads(sumNll)(this.tensors(params));
+      const ps = this.tensors(params);
+      clock?.('uploaded');
+      const sumNll = (...p: tf.Tensor[]): tf.Scalar => tf.neg(tf.sum(tf.mul(tf.logSoftmax(this.logits(p, x)), onehot))) as tf.Scalar;
+      const { value, grads } = tf.valueAndGrads(sumNll)(ps);
+      clock?.('computed');
       this.layout.segments.forEach((s, i) => grad.set(grads[i].dataSync() as Float32Array, s.offset));
       return value.dataSync()[0];
     });

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { makeLayout, type ParamLayout } from './layout.js';
+import type { Clock } from '../profile/record.js';
 import type { Batch, ModelDef, Replica } from './types.js';
 
 /**
@@ -91,28 +92,32 @@ export class MlpReplica implements Replica {
     });
   }
 
-  lossAndGradSum(params: Float32Array, batch: Batch, grad: Float32Array): number {
+  lossAndGradSum(params: Float32Array, batch: Batch, grad: Float32Array, clock?: Clock): number {
     const n = batch.indices.length;
     const c = this.numClasses;
     const L = this.layers.length;
     return tf.tidy(() => {
       const x = this.input(batch); // x is (n, in + 1): pixels and a ones column
       const ws = this.weights(params); // ws[l] is (out_l [+1 ghost], in_l + 1)
+      clock?.('uploaded');
       const acts = this.hidden(ws, x); // acts[l] is (in_l + 1, n): the input of layer l
       const z = tf.matMul(ws[L - 1], acts[L - 1]); // z is (c, n)
       const loss = this.nllGrad(z.dataSync() as Float32Array, batch, n);
       let dz: tf.Tensor2D = tf.tensor2d(this.dz.subarray(0, c * n), [c, n]); // dz is (c, n)
+      const gs: tf.Tensor2D[] = [];
       for (let l = L - 1; l >= 0; l--) {
-        const { inSize, outSize, offset } = this.layers[l];
         // x doubles as acts[0]^T: a fresh tensor each step, see Note [stale pack].
         const aT = l === 0 ? x : tf.transpose(acts[l]); // aT is (n, in_l + 1)
-        const g = tf.matMul(dz, aT); // g is (out_l [+1], in_l + 1); the ghost row, if any, is last
-        grad.set((g.dataSync() as Float32Array).subarray(0, outSize * (inSize + 1)), offset);
+        gs[l] = tf.matMul(dz, aT); // gs[l] is (out_l [+1], in_l + 1); the ghost row, if any, is last
         if (l > 0) {
           const da = tf.matMul(tf.transpose(ws[l]), dz); // da is (in_l + 1, n)
           dz = tf.mul(da, tf.step(acts[l])); // relu'(z) = [a > 0]; the ghost row's mask is 1, harmless
         }
       }
+      clock?.('computed');
+      this.layers.forEach(({ inSize, outSize, offset }, l) => {
+        grad.set((gs[l].dataSync() as Float32Array).subarray(0, outSize * (inSize + 1)), offset);
+      });
       return loss;
     });
   }

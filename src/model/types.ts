@@ -9,6 +9,8 @@
  */
 
 /** One trainable variable as a model declares it. */
+import type { Clock } from '../profile/record.js';
+
 export interface VariableSpec {
   readonly name: string;
   readonly shape: readonly number[];
@@ -42,9 +44,10 @@ export interface Replica {
    * Writes d(sum of the shard's per-sample NLL losses)/d(params) into `grad`
    * (same flat layout as `params`) and returns that loss sum. The *sum*, not the
    * mean: the all-reduce divides by the global batch size once, so any split of a
-   * batch gives the full-batch mean gradient.
+   * batch gives the full-batch mean gradient. `clock`, when profiling, is called
+   * with 'uploaded' and 'computed' at the end of those phases.
    */
-  lossAndGradSum(params: Float32Array, batch: Batch, grad: Float32Array): number;
+  lossAndGradSum(params: Float32Array, batch: Batch, grad: Float32Array, clock?: Clock): number;
   /** Log-probabilities, row-major (indices.length, numClasses). */
   logProbs(params: Float32Array, batch: Batch): Float32Array;
 }

@@ -1,3 +1,4 @@
+import type { Kernels } from '../kernels/kernels.js';
 import { partition } from '../partition.js';
 
 /**
@@ -7,23 +8,23 @@ import { partition } from '../partition.js';
  * written by rank r). Rank r owns the slice partition(length, parties, r) and
  * writes, for each i in its slice,
  *     out[i] = scale * (rows[0][i] + rows[1][i] + … + rows[parties-1][i])
- * summed in float64 in rank order. The order is fixed, so the result does not
- * depend on which thread computes a slice, and a slice is written by exactly
- * one thread. No all-gather follows: `out` is itself shared, so after the next
- * barrier every rank sees the whole reduced vector.
+ * summed in rank order (float32, wasm SIMD: kernels.wat). The order is fixed, so
+ * the result does not depend on which thread computes a slice, and a slice is
+ * written by exactly one thread. No all-gather follows: `out` is itself shared,
+ * so after the next barrier every rank sees the whole reduced vector.
  *
- * Returns the sum of the slice's outputs, a cheap finiteness probe: any NaN or
- * Inf in the slice makes it non-finite.
+ * Returns the slice, which the optimizer then steps.
  */
-export function reduceScatter(rows: Float32Array, parties: number, length: number, rank: number, scale: number, out: Float32Array): number {
-  const { lo, hi } = partition(length, parties, rank);
-  let probe = 0;
-  for (let i = lo; i < hi; i++) {
-    let s = 0;
-    for (let r = 0, k = i; r < parties; r++, k += length) s += rows[k];
-    const v = s * scale;
-    out[i] = v;
-    probe += v;
-  }
-  return probe;
+export function reduceScatter(
+  k: Kernels,
+  rows: Float32Array,
+  parties: number,
+  length: number,
+  rank: number,
+  scale: number,
+  out: Float32Array,
+): { lo: number; hi: number } {
+  const slice = partition(length, parties, rank);
+  k.reduce(rows, parties, length, slice.lo, slice.hi, scale, out);
+  return slice;
 }

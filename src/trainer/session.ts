@@ -22,18 +22,22 @@ export interface Session {
   readonly stepTimeoutMs: number;
   /** Barrier spins before sleeping; 0 when workers outnumber cores (Note [spin then sleep]). */
   readonly spins: number;
-  /** (P) the parameters; rank r updates slice partition(P, parties, r) after each step. */
-  readonly params: Float32Array;
-  /** (parties, P) per-worker gradient rows: d(sum of the shard's losses)/d(params). */
-  readonly grads: Float32Array;
-  /** (P) the all-reduced mean gradient of the last step. */
-  readonly reduced: Float32Array;
+  /**
+   * Parameters, per-worker gradient rows and the reduced gradient (kernels/arena.ts):
+   * rank r writes grads row r (d(sum of its shard's losses)/d(params)), then
+   * reduces and steps slice partition(P, parties, r) of reduced and params.
+   */
+  readonly memory: WebAssembly.Memory;
+  /** P, the length of the flat parameter vector. */
+  readonly paramCount: number;
   /** (train.count) this epoch's sample order, written by the coordinator before each epoch. */
   readonly order: Int32Array;
   /** (stepsPerEpoch, parties) each shard's loss sum, per step of the current epoch. */
   readonly stepLoss: Float64Array;
   /** Barrier cells (barrier.ts). */
   readonly barrier: Int32Array;
+  /** (stepsPerEpoch, parties, MARKS.length) phase timestamps when profiling (profile/record.ts), else undefined. */
+  readonly marks: Float64Array | undefined;
   /** [0]: global steps completed, bumped by rank 0 after each step. */
   readonly progress: Int32Array;
   readonly train: Split;

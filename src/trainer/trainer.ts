@@ -2,11 +2,14 @@ import { availableParallelism } from 'node:os';
 import { limitNativeThreads, type BackendName } from '../backend.js';
 import { loadDataset, type Dataset } from '../data/dataset.js';
 import { epochPermutation } from '../data/shuffle.js';
+import { allocateArena, type Arena } from '../kernels/arena.js';
 import { makeLayout, type ParamLayout } from '../model/layout.js';
 import { mlpDef } from '../model/mlp.js';
 import { Rng, deriveSeed } from '../rng.js';
 import { Barrier } from '../shm/barrier.js';
 import { resolveOptions, OptionError, type ResolvedOptions, type TrainerOptions } from '../options.js';
+import { MARKS } from '../profile/record.js';
+import { TraceLog } from '../profile/trace.js';
 import { WorkerPool } from './pool.js';
 import type { EvalResult, InitResult, Session, TrainResult } from './session.js';
 
@@ -76,7 +79,10 @@ export class Trainer implements AsyncDisposable {
     /** The tfjs backend every worker runs on. */
     readonly backend: BackendName,
     private readonly session: Session,
+    private readonly arena: Arena,
     private readonly pool: WorkerPool,
+    /** Phase timings of every step so far, when options.profile is set. */
+    readonly trace: TraceLog | undefined,
   ) {}
 
   static async create(options: TrainerOptions = {}): Promise<Trainer> {
@@ -90,8 +96,8 @@ export class Trainer implements AsyncDisposable {
     const layout = makeLayout(def.variables);
     const P = layout.size;
     const N = o.workers;
-    const f32 = (n: number): Float32Array => new Float32Array(new SharedArrayBuffer(4 * n));
     const steps = Math.ceil(dataset.train.count / o.batchSize);
+    const arena = allocateArena(P, N);
     const session: Session = {
       id: nextSessionId++,
       model,
@@ -102,18 +108,18 @@ export class Trainer implements AsyncDisposable {
       lr: o.lr,
       stepTimeoutMs: o.stepTimeoutMs,
       spins: N <= availableParallelism() ? SPINS : 0,
-      params: f32(P),
-      grads: f32(N * P),
-      reduced: f32(P),
+      memory: arena.memory,
+      paramCount: P,
       order: new Int32Array(new SharedArrayBuffer(4 * dataset.train.count)),
       stepLoss: new Float64Array(new SharedArrayBuffer(8 * steps * N)),
+      marks: o.profile ? new Float64Array(new SharedArrayBuffer(8 * steps * N * MARKS.length)) : undefined,
       barrier: Barrier.cells(),
       progress: new Int32Array(new SharedArrayBuffer(4)),
       train: dataset.train,
       test: dataset.test,
     };
     const rng = new Rng(deriveSeed(o.seed, -1));
-    def.init(session.params, () => rng.next());
+    def.init(arena.params, () => rng.next());
     if (o.backend === 'auto' || o.backend === 'tensorflow') limitNativeThreads();
 
     const pool = new WorkerPool(N);
@@ -125,7 +131,7 @@ export class Trainer implements AsyncDisposable {
       );
       const backends = new Set(inits.map((r) => r.backend));
       if (backends.size !== 1) throw new Error(`workers initialised different backends: ${[...backends].join(', ')}`);
-      return new Trainer(o, dataset, layout, inits[0].backend, session, pool);
+      return new Trainer(o, dataset, layout, inits[0].backend, session, arena, pool, o.profile ? new TraceLog(N) : undefined);
     } catch (err) {
       await pool.close();
       throw err;
@@ -185,9 +191,14 @@ export class Trainer implements AsyncDisposable {
       }
       const from = this.step;
       const to = Math.min(from + count - done, (epoch + 1) * S);
+      const t0 = performance.timeOrigin + performance.now();
       const results = await this.collective<TrainResult>('train', (rank) => ({ session: this.session, rank, from, to }), {
         progress: () => Atomics.load(this.session.progress, 0),
       });
+      if (this.trace !== undefined && this.session.marks !== undefined) {
+        this.trace.coordinator('train task', t0, performance.timeOrigin + performance.now(), { from, to });
+        this.trace.addSteps(this.session.marks.subarray((from % S) * N * MARKS.length), from, to - from);
+      }
       for (const r of results) this.tensors.set(r.threadId, r.numTensors);
       for (let g = from; g < to; g++) {
         const s = g % S;
@@ -228,7 +239,7 @@ export class Trainer implements AsyncDisposable {
 
   /** A copy of the flat parameter vector (layout: this.layout). */
   getParams(): Float32Array {
-    return this.session.params.slice();
+    return this.arena.params.slice();
   }
 
   /** Replaces the parameters; `params` must have the layout's size. */
@@ -236,7 +247,7 @@ export class Trainer implements AsyncDisposable {
     if (params.length !== this.layout.size) {
       throw new OptionError(`setParams needs ${this.layout.size} values, got ${params.length}`);
     }
-    this.session.params.set(params);
+    this.arena.params.set(params);
   }
 
   /** The declared variables with copies of their current values. */
@@ -244,13 +255,13 @@ export class Trainer implements AsyncDisposable {
     return this.layout.segments.map((s) => ({
       name: s.name,
       shape: s.shape,
-      data: this.session.params.slice(s.offset, s.offset + s.size),
+      data: this.arena.params.slice(s.offset, s.offset + s.size),
     }));
   }
 
   /** A copy of the last step's all-reduced mean gradient (same layout as the parameters). */
   lastGradient(): Float32Array {
-    return this.session.reduced.slice();
+    return this.arena.reduced.slice();
   }
 
   /** Live tfjs tensors per worker thread (by threadId) after its last training task: constant when nothing leaks. */
