@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../src/data/dataset.js';
 import { epochPermutation } from '../src/data/shuffle.js';
-import { allocateArena } from '../src/kernels/arena.js';
+import { allocateArena, paramsAt } from '../src/kernels/arena.js';
 import { kernelsFor } from '../src/kernels/kernels.js';
 import { makeLayout } from '../src/model/layout.js';
 import { MlpReplica, mlpDef, type MlpConfig } from '../src/model/mlp.js';
@@ -65,16 +65,18 @@ export function leanStep(data: Dataset, cfg: MlpConfig, batch: number, steps: nu
   const P = makeLayout(def.variables).size;
   const arena = allocateArena(P, 1);
   const rng = new Rng(1);
-  def.init(arena.params, () => rng.next());
+  def.init(paramsAt(arena, 0), () => rng.next());
   const k = kernelsFor(arena.memory);
   const replica = new MlpReplica(cfg);
+  let step = 0;
   return timeSteps(
     steps,
     batch,
     (indices) => {
-      replica.lossAndGradSum(arena.params, { ...data.train, indices }, arena.grads);
+      const params = paramsAt(arena, step++);
+      replica.lossAndGradSum(params, { ...data.train, indices }, arena.grads);
       k.reduce(arena.grads, 1, P, 0, P, 1 / batch, arena.reduced);
-      k.sgd(arena.params, arena.reduced, 0, P, lr);
+      k.sgd(params, arena.reduced, paramsAt(arena, step), 0, P, lr);
     },
     data.train.count,
   );

@@ -1,6 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { BACKEND_REQUESTS, type BackendRequest } from './backend.js';
 import type { Dataset } from './data/dataset.js';
+import { OptionError } from './errors.js';
+import { checkFaults, type Fault } from './faults.js';
 import type { GradientMode } from './trainer/session.js';
 
 /** Options of a training run; every field has the tutorial's default. */
@@ -27,14 +29,29 @@ export interface TrainerOptions {
   readonly stepTimeoutMs?: number;
   /** Record per-step phase timings (Trainer.trace) for a Chrome trace and phase shares (default false). */
   readonly profile?: boolean;
+  /** fit() writes a checkpoint here at the end of every epoch (and every checkpointEvery steps). */
+  readonly checkpointDir?: string;
+  /** Also checkpoint every this many global steps (default 0: at epoch ends only). Needs checkpointDir. */
+  readonly checkpointEvery?: number;
+  /**
+   * Continue from the checkpoint in this folder: its parameters, step and recipe
+   * (hidden, batchSize, lr, seed, epochs, data). Recipe options given here too
+   * must equal the checkpoint's; workers and backend may differ.
+   */
+  readonly resume?: string;
+  /** Testing hook: faults to inject into workers (faults.ts). */
+  readonly faults?: readonly Fault[];
+  /** Receives one line per recovered worker failure (default: ignored). */
+  readonly onWarning?: (message: string) => void;
 }
 
-export type ResolvedOptions = Required<Omit<TrainerOptions, 'data'>> & { readonly data: string | Dataset | undefined };
+export type ResolvedOptions = Required<Omit<TrainerOptions, 'data' | 'checkpointDir' | 'resume'>> & {
+  readonly data: string | Dataset | undefined;
+  readonly checkpointDir: string | undefined;
+  readonly resume: string | undefined;
+};
 
-/** A bad option value. `message` is one line naming the option and what it accepts. */
-export class OptionError extends Error {
-  override readonly name = 'OptionError';
-}
+export { OptionError };
 
 export const LIMITS = {
   workers: [1, 256],
@@ -44,6 +61,7 @@ export const LIMITS = {
   hiddenLayers: [1, 16],
   seed: [0, 2 ** 32 - 1],
   stepTimeoutMs: [100, 24 * 3600 * 1000],
+  checkpointEvery: [0, 2 ** 31 - 1],
 } as const satisfies Record<string, readonly [number, number]>;
 
 /** Throws OptionError unless v is an integer in [lo, hi]. `name` is how the caller spells the option (`workers` or `--workers`). */
@@ -73,6 +91,11 @@ export function checkBoolean(name: string, v: unknown): boolean {
   return v;
 }
 
+function checkFunction<F>(name: string, v: F): F {
+  if (typeof v !== 'function') throw new OptionError(`${name} must be a function, got ${show(v)}`);
+  return v;
+}
+
 export function checkHidden(name: string, v: unknown): number[] {
   const [lo, hi] = LIMITS.hiddenLayers;
   if (!Array.isArray(v) || v.length < lo || v.length > hi) {
@@ -85,7 +108,30 @@ function show(v: unknown): string {
   return typeof v === 'string' ? JSON.stringify(v) : Array.isArray(v) ? `[${v.map(show).join(',')}]` : String(v);
 }
 
-const KNOWN = new Set(['workers', 'epochs', 'batchSize', 'lr', 'hidden', 'seed', 'backend', 'data', 'gradients', 'stepTimeoutMs', 'profile']);
+const KNOWN = new Set([
+  'workers',
+  'epochs',
+  'batchSize',
+  'lr',
+  'hidden',
+  'seed',
+  'backend',
+  'data',
+  'gradients',
+  'stepTimeoutMs',
+  'profile',
+  'checkpointDir',
+  'checkpointEvery',
+  'resume',
+  'faults',
+  'onWarning',
+]);
+
+function checkPath(name: string, v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v === '') throw new OptionError(`${name} must be a folder path, got ${show(v)}`);
+  return v;
+}
 
 /** Validates library options at the edge and fills in defaults. */
 export function resolveOptions(o: TrainerOptions = {}): ResolvedOptions {
@@ -106,5 +152,10 @@ export function resolveOptions(o: TrainerOptions = {}): ResolvedOptions {
     gradients: checkChoice('gradients', o.gradients ?? 'manual', ['manual', 'autograd'] as const),
     stepTimeoutMs: checkInt('stepTimeoutMs', o.stepTimeoutMs ?? 60_000, LIMITS.stepTimeoutMs),
     profile: checkBoolean('profile', o.profile ?? false),
+    checkpointDir: checkPath('checkpointDir', o.checkpointDir),
+    checkpointEvery: checkInt('checkpointEvery', o.checkpointEvery ?? 0, LIMITS.checkpointEvery),
+    resume: checkPath('resume', o.resume),
+    faults: checkFaults('faults', o.faults ?? []),
+    onWarning: checkFunction('onWarning', o.onWarning ?? (() => {})),
   };
 }

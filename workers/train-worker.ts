@@ -3,11 +3,12 @@
  * function is one kind of task; the coordinator (src/trainer/trainer.ts) sends
  * one task per worker per collective call.
  *
- * Per step, rank r of N:
- *   1. forward/backward on its shard of the batch -> its row of session.grads
- *   2. barrier                                      (all rows written)
- *   3. reduce-scatter its slice of P -> session.reduced; SGD on that slice of session.params
- *   4. barrier                                      (all slices updated)
+ * Per global step g, rank r of N:
+ *   1. forward/backward on its shard of the batch, reading params[g % 2]
+ *      -> d(sum of shard losses)/d(params) into its row of grads
+ *   2. barrier                                          (all rows written)
+ *   3. reduce-scatter its slice of P -> reduced; SGD on that slice into params[(g+1) % 2]
+ *   4. barrier                                          (all slices updated)
  *
  * Note [loop, not a task per step]: steps run in a loop inside one task, synced
  * by the SharedArrayBuffer barrier, instead of one Piscina task per step. A
@@ -15,22 +16,38 @@
  * ~390 µs), a barrier crossing ~14 µs sleeping or ~0.3 µs spinning
  * (tfjs-wasm-probe.md Q5; `npm run bench` re-measures both), and a step needs
  * two crossings. Tasks are dispatched per chunk of steps (an epoch at most).
+ *
+ * Note [verdicts by consensus]: a non-finite loss or gradient, and a stop
+ * request, end the chunk in every rank at the same step, because every rank
+ * decides from the same shared data (all shards' losses, all slices' probes,
+ * control[stopAt]) read after the same barrier. No rank is left waiting.
  */
 import { threadId } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../src/backend.js';
+import { initBackend, type BackendName } from '../src/backend.js';
+import type { Fault } from '../src/faults.js';
+import { arenaViews, paramsAt, type Arena } from '../src/kernels/arena.js';
+import { kernelsFor, type Kernels } from '../src/kernels/kernels.js';
 import { AutogradReplica } from '../src/model/autograd.js';
 import { MlpReplica, mlpLayout, mlpLogits } from '../src/model/mlp.js';
 import type { Replica } from '../src/model/types.js';
+import { sgdStep } from '../src/optim/sgd.js';
 import { partition } from '../src/partition.js';
-import { arenaViews, type Arena } from '../src/kernels/arena.js';
-import { kernelsFor, type Kernels } from '../src/kernels/kernels.js';
+import { slotClock } from '../src/profile/record.js';
 import { Barrier } from '../src/shm/barrier.js';
 import { reduceScatter } from '../src/shm/allreduce.js';
-import { sgdStep } from '../src/optim/sgd.js';
-import { slotClock } from '../src/profile/record.js';
-import type { EvalResult, EvalTask, InitResult, InitTask, PredictTask, Session, TrainResult, TrainTask } from '../src/trainer/session.js';
-import type { BackendName } from '../src/backend.js';
+import {
+  CONTROL,
+  type EvalResult,
+  type EvalTask,
+  type InitResult,
+  type InitTask,
+  type PredictTask,
+  type Session,
+  type StopReason,
+  type TrainResult,
+  type TrainTask,
+} from '../src/trainer/session.js';
 
 /** What this thread keeps between tasks of one session. */
 interface Local {
@@ -42,6 +59,13 @@ interface Local {
   readonly kernels: Kernels;
 }
 
+/**
+ * Barrier deadline, a multiple of the step timeout: the coordinator's watchdog
+ * (which can tell which rank is behind) should call a hang before a healthy
+ * rank's barrier gives up and blurs the diagnosis.
+ */
+const BARRIER_TIMEOUT_FACTOR = 2;
+
 let local: Local | undefined;
 
 async function attach(session: Session): Promise<Local> {
@@ -51,7 +75,7 @@ async function attach(session: Session): Promise<Local> {
     session.gradients === 'manual'
       ? new MlpReplica(session.model)
       : new AutogradReplica(mlpLayout(session.model), session.model.numClasses, mlpLogits(session.model));
-  const barrier = new Barrier(session.barrier, session.parties, session.stepTimeoutMs, session.spins);
+  const barrier = new Barrier(session.barrier, session.parties, BARRIER_TIMEOUT_FACTOR * session.stepTimeoutMs, session.spins);
   const arena = arenaViews(session.memory, session.paramCount, session.parties);
   local = { id: session.id, backend, replica, barrier, arena, kernels: kernelsFor(session.memory) };
   return local;
@@ -77,17 +101,25 @@ export async function init({ session }: InitTask): Promise<InitResult> {
 
 export async function train({ session, rank, from, to }: TrainTask): Promise<TrainResult> {
   const l = await attach(session);
-  const { params, grads, reduced } = l.arena;
-  const { order, stepLoss, parties, batchSize, paramCount: P } = session;
+  const { grads, reduced } = l.arena;
+  const { order, stepLoss, probes, control, parties, batchSize, paramCount: P } = session;
   const n = session.train.count;
   const steps = Math.ceil(n / batchSize);
   const row = grads.subarray(rank * P, (rank + 1) * P);
-  guarded(l, () => {
+  const sync = (): void => {
+    Atomics.add(session.beats, rank, 1);
+    l.barrier.wait();
+  };
+  const result = (stopped?: { step: number; reason: StopReason }): TrainResult => ({ threadId, numTensors: tf.memory().numTensors, stopped });
+  return guarded(l, () => {
     for (let g = from; g < to; g++) {
+      if (g >= Atomics.load(control, CONTROL.stopAt)) return result({ step: g, reason: 'requested' });
+      const poison = injectFault(session, rank, g);
       const s = g % steps;
       const lo = s * batchSize;
       const len = Math.min(lo + batchSize, n) - lo;
       const shard = partition(len, parties, rank);
+      const params = paramsAt(l.arena, g);
       const clock = slotClock(session.marks, s * parties + rank);
       clock?.('start');
       let loss = 0;
@@ -99,27 +131,47 @@ export async function train({ session, rank, from, to }: TrainTask): Promise<Tra
         clock?.('uploaded');
         clock?.('computed');
       }
-      stepLoss[s * parties + rank] = loss;
+      stepLoss[s * parties + rank] = poison ? NaN : loss;
       clock?.('exported');
-      l.barrier.wait();
+      sync();
       clock?.('grads synced');
+      if (!Number.isFinite(sumOf(stepLoss, s * parties, parties))) return result({ step: g, reason: 'non-finite loss' });
       const slice = reduceScatter(l.kernels, grads, parties, P, rank, 1 / len, reduced);
+      probes[rank] = slice.probe;
       clock?.('reduced');
-      sgdStep(l.kernels, params, reduced, slice, session.lr);
+      sgdStep(l.kernels, params, reduced, paramsAt(l.arena, g + 1), slice, session.lr);
       clock?.('stepped');
-      l.barrier.wait();
+      sync();
       clock?.('params synced');
-      if (rank === 0) {
-        Atomics.add(session.progress, 0, 1);
-        Atomics.notify(session.progress, 0);
-      }
+      if (!Number.isFinite(sumOf(probes, 0, parties))) return result({ step: g, reason: 'non-finite gradient' });
+      if (rank === 0) Atomics.add(control, CONTROL.progress, 1);
     }
+    return result();
   });
-  return { threadId, numTensors: tf.memory().numTensors };
+}
+
+function sumOf(a: Float64Array, off: number, len: number): number {
+  let s = 0;
+  for (let i = off; i < off + len; i++) s += a[i];
+  return s;
+}
+
+/** Fires the faults planned for (rank, step); returns true when this rank's loss must become NaN. */
+function injectFault(session: Session, rank: number, step: number): boolean {
+  let poison = false;
+  session.faults.forEach((f: Fault, i) => {
+    if (f.rank !== rank || f.step !== step + 1 || Atomics.add(session.faultsFired, i, 1) >= (f.times ?? 1)) return;
+    const what = `injected fault '${f.kind}' at step ${step + 1}`;
+    if (f.kind === 'throw') throw new Error(what);
+    if (f.kind === 'exit') process.exit(3);
+    if (f.kind === 'hang') for (;;);
+    poison = true;
+  });
+  return poison;
 }
 
 /** Loss sum and correct count over this rank's contiguous part of a split, in chunks to bound memory. */
-export async function evaluate({ session, rank, split }: EvalTask): Promise<EvalResult> {
+export async function evaluate({ session, rank, split, step }: EvalTask): Promise<EvalResult> {
   const l = await attach(session);
   const data = session[split];
   const c = session.model.numClasses;
@@ -129,7 +181,7 @@ export async function evaluate({ session, rank, split }: EvalTask): Promise<Eval
   const chunk = 1000;
   for (let a = lo; a < hi; a += chunk) {
     const indices = Int32Array.from({ length: Math.min(chunk, hi - a) }, (_, j) => a + j);
-    const logp = l.replica.logProbs(l.arena.params, { ...data, indices });
+    const logp = l.replica.logProbs(paramsAt(l.arena, step), { ...data, indices });
     indices.forEach((i, j) => {
       const y = data.labels[i];
       lossSum -= logp[j * c + y];
@@ -139,12 +191,12 @@ export async function evaluate({ session, rank, split }: EvalTask): Promise<Eval
   return { lossSum, correct, count: hi - lo };
 }
 
-/** Class probabilities (count, classes) for the given images with the current parameters. */
-export async function predict({ session, images, count }: PredictTask): Promise<Float32Array> {
+/** Class probabilities (count, classes) for the given images with the parameters after `step` steps. */
+export async function predict({ session, images, count, step }: PredictTask): Promise<Float32Array> {
   const l = await attach(session);
   const features = session.model.inputSize;
   const indices = Int32Array.from({ length: count }, (_, j) => j);
-  const logp = l.replica.logProbs(l.arena.params, { images, labels: new Uint8Array(count), features, indices });
+  const logp = l.replica.logProbs(paramsAt(l.arena, step), { images, labels: new Uint8Array(count), features, indices });
   return logp.map(Math.exp);
 }
 

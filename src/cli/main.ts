@@ -1,13 +1,28 @@
 #!/usr/bin/env node
 /**
  * `npm run train -- [flags]`: CLI -> Trainer (coordinator) -> pool -> workers.
- * Exit codes: 0 done, 2 bad input (a flag, an option, a data file), 1 anything else.
+ * Writes metrics.json and loss.png to the run folder after every epoch, and
+ * the model with --save. Exit codes: 0 done, 2 bad input (a flag, an option,
+ * a data or model file), 1 anything else.
  */
+import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { initBackend } from '../backend.js';
+import { loadDataset } from '../data/dataset.js';
 import { DataFileError } from '../data/idx.js';
-import { OptionError } from '../options.js';
+import { describeSizes } from '../io/layers.js';
+import { MetricsLog } from '../io/metrics.js';
+import { MODEL_JSON, checkArchitecture, loadModel, saveModel, type SavedModel } from '../io/model-file.js';
+import type { MlpConfig } from '../model/mlp.js';
+import { OptionError, resolveOptions } from '../options.js';
 import { Trainer } from '../trainer/trainer.js';
+import { lossPng } from '../viz/loss.js';
 import { USAGE, parseCommand } from './args.js';
+import { Reporter } from './progress.js';
+import { makeDir, newRunDir } from './run-dir.js';
+
+let reporter: Reporter | undefined;
 
 async function main(argv: readonly string[]): Promise<number> {
   const cmd = parseCommand(argv);
@@ -15,28 +30,74 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const { workers } = cmd.options;
-  if (workers !== undefined && workers > availableParallelism()) {
-    console.error(`warning: ${workers} workers on ${availableParallelism()} cores: threads will share cores and run slower`);
+  const { run } = cmd;
+  const o = resolveOptions(cmd.options);
+  if (o.workers > availableParallelism()) {
+    console.error(`warning: ${o.workers} workers on ${availableParallelism()} cores: threads will share cores and run slower`);
   }
-  await using trainer = await Trainer.create(cmd.options);
-  const o = trainer.options;
-  const sizes = [trainer.dataset.train.features, ...o.hidden, trainer.dataset.numClasses].join('-');
-  console.log(
-    `worker-ddp: ${trainer.workers} worker${trainer.workers > 1 ? 's' : ''}, backend ${trainer.backend}, MLP ${sizes}, ` +
-      `batch ${o.batchSize}, lr ${o.lr}, seed ${o.seed}, ${o.epochs} epochs, data ${trainer.dataset.dir}`,
+  // Everything that can be wrong with the input is checked before the workers start.
+  const dataset = loadDataset(typeof o.data === 'string' ? o.data : undefined);
+  const model: MlpConfig = { inputSize: dataset.train.features, hidden: o.hidden, numClasses: dataset.numClasses };
+  const out = run.out === undefined ? newRunDir() : makeDir('--out', run.out);
+  if (run.save !== undefined) makeDir('--save', run.save);
+  let start: SavedModel | undefined;
+  if (run.save !== undefined || run.load !== undefined) await initBackend(o.backend); // this thread's tfjs, for the LayersModel
+  if (run.load !== undefined) {
+    start = await loadModel(run.load);
+    checkArchitecture(start, model, `this run (--hidden ${o.hidden.join(',')} on ${dataset.dir})`);
+  }
+
+  await using trainer = await Trainer.create({ ...cmd.options, data: dataset });
+  if (start !== undefined) trainer.setParams(start.params);
+  reporter = Reporter.create(run.report, o.epochs);
+  reporter.info(
+    `worker-ddp: ${trainer.workers} worker${trainer.workers > 1 ? 's' : ''}, backend ${trainer.backend}, MLP ${describeSizes(model)}, ` +
+      `batch ${o.batchSize}, lr ${o.lr}, seed ${o.seed}, ${o.epochs} epochs, data ${dataset.dir}` +
+      (start === undefined ? '' : `, from ${start.file}`),
   );
+  const { data: _, ...settings } = trainer.options;
+  const log = new MetricsLog({
+    startedAt: new Date().toISOString(),
+    options: settings,
+    backend: trainer.backend,
+    layers: [model.inputSize, ...model.hidden, model.numClasses],
+    data: dataset.dir,
+    trainSamples: dataset.train.count,
+    testSamples: dataset.test.count,
+    stepsPerEpoch: trainer.stepsPerEpoch,
+    loadedFrom: run.load ?? null,
+  });
+
+  const S = trainer.stepsPerEpoch;
+  const N = dataset.train.count;
+  let epochStart = performance.now();
+  let epochLoss = 0;
+  const onSteps = (losses: Float64Array): void => {
+    log.addSteps(losses);
+    const done = trainer.stepsDone;
+    const inEpoch = ((done - 1) % S) + 1; // steps of the current epoch done, S at its end
+    if (inEpoch === losses.length) epochLoss = 0; // the chunk began the epoch (chunks never cross one)
+    for (const l of losses) epochLoss += l;
+    const seconds = (performance.now() - epochStart) / 1000;
+    reporter?.progress(Math.floor((done - 1) / S) + 1, Math.min(inEpoch * o.batchSize, N), N, epochLoss / inEpoch, seconds);
+  };
   let last;
-  for await (const e of trainer.fit()) {
+  for await (const e of trainer.fit({ chunkSteps: reporter.chunkSteps(S), onSteps })) {
     last = e;
-    console.log(
-      `epoch ${e.epoch}/${o.epochs}  loss ${e.loss.toFixed(4)}  ${Math.round(e.samplesPerSecond)} samples/s  ` +
-        `${e.seconds.toFixed(2)} s  test accuracy ${(100 * e.test.accuracy).toFixed(2)}%`,
-    );
+    log.addEpoch(e);
+    writeFileSync(join(out, 'metrics.json'), `${JSON.stringify(log.toJSON(), null, 2)}\n`);
+    writeFileSync(join(out, 'loss.png'), await lossPng(log.toJSON()));
+    reporter.epoch(e);
+    epochStart = performance.now();
   }
   if (last !== undefined) {
     const t = last.test;
-    console.log(`test accuracy ${(100 * t.accuracy).toFixed(2)}% (${Math.round(t.accuracy * t.count)}/${t.count}), test loss ${t.loss.toFixed(4)}`);
+    reporter.info(`test accuracy ${(100 * t.accuracy).toFixed(2)}% (${Math.round(t.accuracy * t.count)}/${t.count}), test loss ${t.loss.toFixed(4)}`);
+  }
+  reporter.info(`wrote ${join(out, 'metrics.json')} and ${join(out, 'loss.png')}`);
+  if (run.save !== undefined) {
+    await saveModel(run.save, { config: model, params: trainer.getParams() });
+    reporter.info(`saved the model to ${join(run.save, MODEL_JSON)}`);
   }
   return 0;
 }
@@ -46,6 +107,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
+    reporter?.stopBar();
     const bad = err instanceof OptionError || err instanceof DataFileError;
     console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
     process.exitCode = bad ? 2 : 1;

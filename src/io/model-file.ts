@@ -13,7 +13,8 @@
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve, isAbsolute } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { fromLayersModel, toSequential, type MlpWeights } from './layers.js';
+import type { MlpConfig } from '../model/mlp.js';
+import { describeSizes, fromLayersModel, toSequential, type MlpWeights } from './layers.js';
 import { ModelFileError } from './model-error.js';
 
 export const MODEL_JSON = 'model.json';
@@ -68,6 +69,13 @@ export async function loadModel(dir: string): Promise<SavedModel> {
   } finally {
     model.dispose();
   }
+}
+
+/** Throws a ModelFileError unless the saved model has exactly the layer sizes of `want`; `why` says where they come from. */
+export function checkArchitecture(saved: SavedModel, want: MlpConfig, why: string): void {
+  const have = describeSizes(saved.config);
+  const need = describeSizes(want);
+  if (have !== need) throw new ModelFileError(saved.file, `has layers ${have}, but ${why} needs ${need}`);
 }
 
 function readModelJson(file: string): tf.io.ModelJSON {

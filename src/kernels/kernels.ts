@@ -6,15 +6,18 @@ import { KERNELS_WASM_BASE64 } from './kernels-wasm.js';
  * and element indices.
  */
 export interface Kernels {
-  /** out[i] = scale * sum over r < parties of rows[r * length + i], for i in [lo, hi). */
-  reduce(rows: Float32Array, parties: number, length: number, lo: number, hi: number, scale: number, out: Float32Array): void;
-  /** params[i] -= lr * grad[i], for i in [lo, hi). */
-  sgd(params: Float32Array, grad: Float32Array, lo: number, hi: number, lr: number): void;
+  /**
+   * out[i] = scale * sum over r < parties of rows[r * length + i], for i in [lo, hi).
+   * Returns the sum of those outputs: not finite iff some output is not (or they overflow).
+   */
+  reduce(rows: Float32Array, parties: number, length: number, lo: number, hi: number, scale: number, out: Float32Array): number;
+  /** next[i] = params[i] - lr * grad[i], for i in [lo, hi). */
+  sgd(params: Float32Array, grad: Float32Array, next: Float32Array, lo: number, hi: number, lr: number): void;
 }
 
 interface Exports {
-  reduce(rows: number, parties: number, length: number, lo: number, hi: number, scale: number, out: number): void;
-  sgd(params: number, grad: number, lo: number, hi: number, lr: number): void;
+  reduce(rows: number, parties: number, length: number, lo: number, hi: number, scale: number, out: number): number;
+  sgd(params: number, grad: number, next: number, lo: number, hi: number, lr: number): void;
 }
 
 let compiled: WebAssembly.Module | undefined;
@@ -28,6 +31,6 @@ export function kernelsFor(memory: WebAssembly.Memory): Kernels {
   };
   return {
     reduce: (rows, parties, length, lo, hi, scale, out) => e.reduce(ptr(rows), parties, length, lo, hi, scale, ptr(out)),
-    sgd: (params, grad, lo, hi, lr) => e.sgd(ptr(params), ptr(grad), lo, hi, lr),
+    sgd: (params, grad, next, lo, hi, lr) => e.sgd(ptr(params), ptr(grad), ptr(next), lo, hi, lr),
   };
 }

@@ -13,7 +13,8 @@ import { partition } from '../partition.js';
  * written by exactly one thread. No all-gather follows: `out` is itself shared,
  * so after the next barrier every rank sees the whole reduced vector.
  *
- * Returns the slice, which the optimizer then steps.
+ * Returns the slice, which the optimizer then steps, and `probe`, the sum of
+ * the slice's outputs: not finite iff a reduced gradient value is not finite.
  */
 export function reduceScatter(
   k: Kernels,
@@ -23,8 +24,7 @@ export function reduceScatter(
   rank: number,
   scale: number,
   out: Float32Array,
-): { lo: number; hi: number } {
-  const slice = partition(length, parties, rank);
-  k.reduce(rows, parties, length, slice.lo, slice.hi, scale, out);
-  return slice;
+): { lo: number; hi: number; probe: number } {
+  const { lo, hi } = partition(length, parties, rank);
+  return { lo, hi, probe: k.reduce(rows, parties, length, lo, hi, scale, out) };
 }

@@ -8,7 +8,9 @@
  * BarrierTimeout after `timeoutMs` and PeerAborted once any party called
  * abort(), so a dead or failing peer never leaves the others waiting forever.
  *
- * Cells (Int32): [0] arrivals in this generation, [1] generation, [2] abort flag.
+ * Cells (Int32): see BARRIER_CELLS below. Waiters sleep on WAKE, which both a
+ * completion and an abort change, so neither can slip in between a waiter's
+ * last check and its Atomics.wait; DONE tells which of the two happened.
  *
  * Note [spin then sleep]: a crossing costs ~14 µs with Atomics.wait/notify
  * alone but ~0.3 µs when the waiter spins first (tfjs-wasm-probe.md, Q5b).
@@ -16,10 +18,14 @@
  * has a core of its own; otherwise a spinning thread would steal the core of the
  * very peer it waits for.
  */
-export const BARRIER_CELLS = 3;
-const ARRIVED = 0;
-const GENERATION = 1;
-const ABORTED = 2;
+export const BARRIER_CELLS = 4;
+const ARRIVED = 0; // arrivals in the current generation
+const DONE = 1; // generations completed
+const ABORTED = 2; // 1 once any party aborted
+const WAKE = 3; // bumped by every completion and abort: the cell waiters sleep on
+
+/** Message of the error a party throws when a peer failed first: an echo, never the root cause. */
+export const PEER_ABORTED = 'another worker failed';
 
 export class BarrierTimeout extends Error {
   override readonly name = 'BarrierTimeout';
@@ -43,33 +49,52 @@ export class Barrier {
 
   wait(): void {
     const c = this.cells;
-    const gen = Atomics.load(c, GENERATION);
+    const gen = Atomics.load(c, DONE);
     this.throwIfAborted();
     if (Atomics.add(c, ARRIVED, 1) === this.parties - 1) {
       // Last to arrive: reset before releasing, so an early next-generation arrival counts from 0.
       Atomics.store(c, ARRIVED, 0);
-      Atomics.add(c, GENERATION, 1);
-      Atomics.notify(c, GENERATION);
+      Atomics.add(c, DONE, 1);
+      Atomics.add(c, WAKE, 1);
+      Atomics.notify(c, WAKE);
       return;
     }
-    for (let i = 0; i < this.spins; i++) if (Atomics.load(c, GENERATION) !== gen) return this.throwIfAborted();
+    for (let i = 0; i < this.spins; i++) if (this.released(gen)) return;
     const deadline = Date.now() + this.timeoutMs;
-    while (Atomics.load(c, GENERATION) === gen) {
+    for (;;) {
+      const wake = Atomics.load(c, WAKE);
+      if (this.released(gen)) return;
       const left = deadline - Date.now();
       if (left <= 0) {
         this.abort();
-        throw new BarrierTimeout(`no progress from the other workers for ${this.timeoutMs} ms`);
+        throw new BarrierTimeout(`waited ${this.timeoutMs} ms at a barrier for the other workers`);
       }
-      Atomics.wait(c, GENERATION, gen, left);
+      Atomics.wait(c, WAKE, wake, left);
     }
+  }
+
+  /**
+   * True once generation `gen` has completed; throws PeerAborted if it was
+   * aborted first. A completed crossing wins over a later abort: the abort
+   * concerns a later step, and this party meets it at its next wait().
+   */
+  private released(gen: number): boolean {
+    if (Atomics.load(this.cells, DONE) !== gen) return true;
     this.throwIfAborted();
+    return false;
   }
 
   /** Releases every waiter with PeerAborted, now and in all later waits. */
   abort(): void {
     Atomics.store(this.cells, ABORTED, 1);
-    Atomics.add(this.cells, GENERATION, 1);
-    Atomics.notify(this.cells, GENERATION);
+    Atomics.add(this.cells, WAKE, 1);
+    Atomics.notify(this.cells, WAKE);
+  }
+
+  /** Clears an abort so the barrier can be used again. Only while no party is inside wait(). */
+  reset(): void {
+    Atomics.store(this.cells, ARRIVED, 0);
+    Atomics.store(this.cells, ABORTED, 0);
   }
 
   get aborted(): boolean {
@@ -77,6 +102,6 @@ export class Barrier {
   }
 
   private throwIfAborted(): void {
-    if (this.aborted) throw new PeerAborted('another worker failed');
+    if (this.aborted) throw new PeerAborted(PEER_ABORTED);
   }
 }

@@ -1,4 +1,5 @@
 import { Piscina } from 'piscina';
+import { PEER_ABORTED } from '../shm/barrier.js';
 
 /**
  * The worker pool: a Piscina pool of exactly `size` threads, driven in
@@ -7,19 +8,19 @@ import { Piscina } from 'piscina';
  * Contract: collective() resolves with one result per rank, or rejects with the
  * first real failure (not the PeerAborted echoes it causes in the other ranks),
  * within `stallMs` of the last sign of progress. A hung worker is terminated
- * (Piscina ends the thread of an aborted task and starts a fresh one), so no
- * wait in here is unbounded.
+ * (Piscina ends the thread of an aborted task and starts a fresh one, as it
+ * does for a thread that exits), so no wait in here is unbounded and the pool
+ * is whole again for the next call.
  */
 const WORKER = new URL('../../workers/train-worker.js', import.meta.url).href;
-
-/** Message of the error a worker throws when a peer failed first: never the root cause. */
-export const PEER_ABORTED = 'another worker failed';
 
 export interface CollectiveOptions {
   /** Fails the call when `progress()` has not changed for this long. */
   readonly stallMs: number;
-  /** A counter that moves while the call makes progress (e.g. steps done). */
+  /** A counter that moves while the call makes progress (e.g. barrier arrivals). */
   readonly progress?: () => number;
+  /** Describes a stall (which rank is behind) for the error message. */
+  readonly describeStall?: () => string;
   /** Called once when the call fails, before waiting for the other ranks: release their barriers. */
   readonly onFailure?: () => void;
 }
@@ -52,8 +53,9 @@ export class WorkerPool {
         throw e;
       }),
     );
-    const watchdog = this.watch(opts, (why) => {
-      fail(new Error(why));
+    const watchdog = this.watch(opts, () => {
+      const why = opts.describeStall?.() ?? 'a worker';
+      fail(new Error(`${why} made no progress for ${opts.stallMs} ms (hung?); the pool's threads were terminated and replaced`));
       controller.abort();
     });
     try {
@@ -68,7 +70,7 @@ export class WorkerPool {
   }
 
   /** Polls progress; calls onStall once when it stays unchanged for stallMs. */
-  private watch(opts: CollectiveOptions, onStall: (why: string) => void): NodeJS.Timeout {
+  private watch(opts: CollectiveOptions, onStall: () => void): NodeJS.Timeout {
     let last = opts.progress?.();
     let since = Date.now();
     const timer = setInterval(
@@ -79,7 +81,7 @@ export class WorkerPool {
           since = Date.now();
         } else if (Date.now() - since > opts.stallMs) {
           clearInterval(timer);
-          onStall(`a worker made no progress for ${opts.stallMs} ms (hung?); its thread was terminated`);
+          onStall();
         }
       },
       Math.min(1000, Math.max(10, opts.stallMs / 10)),

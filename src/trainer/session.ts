@@ -1,5 +1,6 @@
 import type { BackendName, BackendRequest } from '../backend.js';
 import type { Split } from '../data/dataset.js';
+import type { Fault } from '../faults.js';
 import type { MlpConfig } from '../model/mlp.js';
 
 /** How a worker differentiates: the hand-written MLP backward, or tfjs autograd (the generic path). */
@@ -34,15 +35,26 @@ export interface Session {
   readonly order: Int32Array;
   /** (stepsPerEpoch, parties) each shard's loss sum, per step of the current epoch. */
   readonly stepLoss: Float64Array;
+  /** (parties) each rank's reduce probe of the current step (allreduce.ts): all ranks check all of them. */
+  readonly probes: Float64Array;
   /** Barrier cells (barrier.ts). */
   readonly barrier: Int32Array;
   /** (stepsPerEpoch, parties, MARKS.length) phase timestamps when profiling (profile/record.ts), else undefined. */
   readonly marks: Float64Array | undefined;
-  /** [0]: global steps completed, bumped by rank 0 after each step. */
-  readonly progress: Int32Array;
+  /** Control cells: CONTROL.progress, global steps completed (bumped by rank 0); CONTROL.stopAt, first step not to start. */
+  readonly control: Int32Array;
+  /** (parties) barrier arrivals per rank: a hung rank is the one behind. */
+  readonly beats: Int32Array;
+  /** Injected faults (faults.ts) and (faults.length) how often each has fired. */
+  readonly faults: readonly Fault[];
+  readonly faultsFired: Int32Array;
   readonly train: Split;
   readonly test: Split;
 }
+
+export const CONTROL = { progress: 0, stopAt: 1, cells: 2 } as const;
+/** control[stopAt] when no stop is requested. */
+export const NO_STOP = 0x7fffffff;
 
 /** Task payloads, one per worker per collective call. */
 export interface InitTask {
@@ -62,10 +74,13 @@ export interface EvalTask {
   readonly session: Session;
   readonly rank: number;
   readonly split: 'train' | 'test';
+  /** Evaluate the parameters after this many global steps. */
+  readonly step: number;
 }
 
 export interface PredictTask {
   readonly session: Session;
+  readonly step: number;
   /** (count, features) pixels in [0, 1]. */
   readonly images: Float32Array;
   readonly count: number;
@@ -76,10 +91,15 @@ export interface InitResult {
   readonly threadId: number;
 }
 
+/** Why a chunk ended before its last step; every rank reaches the same verdict at the same step. */
+export type StopReason = 'requested' | 'non-finite loss' | 'non-finite gradient';
+
 export interface TrainResult {
   readonly threadId: number;
   /** tfjs tensors alive in this thread after the chunk: constant when nothing leaks. */
   readonly numTensors: number;
+  /** Set when the chunk ended early: global step `step` was not applied. */
+  readonly stopped?: { readonly step: number; readonly reason: StopReason };
 }
 
 export interface EvalResult {

@@ -1,17 +1,19 @@
 import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
 import { limitNativeThreads, type BackendName } from '../backend.js';
+import { readCheckpoint, writeCheckpoint, type Checkpoint, type Recipe } from '../checkpoint.js';
 import { loadDataset, type Dataset } from '../data/dataset.js';
 import { epochPermutation } from '../data/shuffle.js';
-import { allocateArena, type Arena } from '../kernels/arena.js';
+import { allocateArena, paramsAt, type Arena } from '../kernels/arena.js';
 import { makeLayout, type ParamLayout } from '../model/layout.js';
 import { mlpDef } from '../model/mlp.js';
 import { Rng, deriveSeed } from '../rng.js';
 import { Barrier } from '../shm/barrier.js';
-import { resolveOptions, OptionError, type ResolvedOptions, type TrainerOptions } from '../options.js';
+import { checkInt, resolveOptions, OptionError, type ResolvedOptions, type TrainerOptions } from '../options.js';
 import { MARKS } from '../profile/record.js';
 import { TraceLog } from '../profile/trace.js';
 import { WorkerPool } from './pool.js';
-import type { EvalResult, InitResult, Session, TrainResult } from './session.js';
+import { CONTROL, NO_STOP, type EvalResult, type InitResult, type Session, type StopReason, type TrainResult } from './session.js';
 
 /** One finished epoch. */
 export interface EpochResult {
@@ -33,6 +35,18 @@ export interface Evaluation {
   readonly count: number;
 }
 
+/** Optional hooks of fit(), for progress reporting. */
+export interface FitHooks {
+  /**
+   * Steps per dispatch to the workers (default: the rest of the epoch). Smaller
+   * chunks let onSteps report progress within an epoch; each chunk costs one
+   * round trip to the pool (~0.1 ms). The steps, and so the results, are the same.
+   */
+  readonly chunkSteps?: number;
+  /** Called after each chunk with the mean loss of each of its steps, in order. */
+  readonly onSteps?: (losses: Float64Array) => void;
+}
+
 /** A declared variable and its current values. */
 export interface Variable {
   readonly name: string;
@@ -40,10 +54,36 @@ export interface Variable {
   readonly data: Float32Array;
 }
 
+/** Training hit a NaN or Inf; the parameters are those before the offending step. */
+export class NonFiniteError extends Error {
+  override readonly name = 'NonFiniteError';
+  constructor(
+    readonly step: number,
+    readonly reason: Exclude<StopReason, 'requested'>,
+    lr: number,
+  ) {
+    super(`step ${step + 1}: ${reason}; the learning rate ${lr} is probably too large, try a smaller one (--lr)`);
+  }
+}
+
+/** The same step failed MAX_ATTEMPTS times; the parameters are those before it. */
+export class StepFailedError extends Error {
+  override readonly name = 'StepFailedError';
+  constructor(
+    readonly step: number,
+    readonly attempts: number,
+    override readonly cause: Error,
+  ) {
+    super(`step ${step + 1} failed ${attempts} times, giving up; last failure: ${cause.message}`);
+  }
+}
+
 /** Barrier spin count before sleeping: only with a core per worker (Note [spin then sleep] in barrier.ts). */
 const SPINS = 20_000;
 /** Initialising tfjs in N threads on fewer cores can take a while; this bounds it. */
 const INIT_TIMEOUT_MS = 120_000;
+/** Attempts at one step before the run stops. */
+const MAX_ATTEMPTS = 3;
 
 let nextSessionId = 1;
 
@@ -54,7 +94,9 @@ let nextSessionId = 1;
  * of plain single-threaded minibatch SGD on the same batches: batch b of epoch e
  * is samples perm_e[b*B, (b+1)*B) of the seeded permutation perm_e, and each step
  * is p -= lr * mean over the batch of d(NLL)/dp. This holds for any worker
- * count, including shards of unequal size and workers with empty shards.
+ * count, including shards of unequal size and workers with empty shards, and
+ * across worker failures: a failed step is re-run from the parameters before it
+ * (Note [double-buffered params] in kernels/arena.ts).
  *
  * Usage:
  *   await using trainer = await Trainer.create({ workers: 8 });
@@ -68,9 +110,11 @@ export class Trainer implements AsyncDisposable {
   /** Sum over this epoch's finished steps of each batch's mean loss. */
   private epochLossSum = 0;
   private failure: Error | undefined;
+  private stopRequested = false;
   private closed = false;
   /** Live tfjs tensors per worker thread after its last training task. */
   private readonly tensors = new Map<number, number>();
+  private readonly barrier: Barrier;
 
   private constructor(
     readonly options: ResolvedOptions,
@@ -83,10 +127,14 @@ export class Trainer implements AsyncDisposable {
     private readonly pool: WorkerPool,
     /** Phase timings of every step so far, when options.profile is set. */
     readonly trace: TraceLog | undefined,
-  ) {}
+  ) {
+    this.barrier = new Barrier(session.barrier, session.parties, 0, 0);
+  }
 
   static async create(options: TrainerOptions = {}): Promise<Trainer> {
-    const o = resolveOptions(options);
+    let o = resolveOptions(options);
+    const ckpt = o.resume === undefined ? undefined : readCheckpoint(o.resume);
+    if (ckpt !== undefined) o = resumedOptions(o, options, ckpt);
     const dataset = typeof o.data === 'object' ? o.data : loadDataset(o.data);
     if (o.batchSize > dataset.train.count) {
       throw new OptionError(`batch size must be at most the ${dataset.train.count} training samples, got ${o.batchSize}`);
@@ -94,10 +142,13 @@ export class Trainer implements AsyncDisposable {
     const model = { inputSize: dataset.train.features, hidden: o.hidden, numClasses: dataset.numClasses };
     const def = mlpDef(model);
     const layout = makeLayout(def.variables);
+    if (ckpt !== undefined) checkResumable(ckpt, layout, dataset);
     const P = layout.size;
     const N = o.workers;
     const steps = Math.ceil(dataset.train.count / o.batchSize);
     const arena = allocateArena(P, N);
+    const shared = <T>(Type: { new (b: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number }, n: number): T =>
+      new Type(new SharedArrayBuffer(Type.BYTES_PER_ELEMENT * n));
     const session: Session = {
       id: nextSessionId++,
       model,
@@ -110,16 +161,25 @@ export class Trainer implements AsyncDisposable {
       spins: N <= availableParallelism() ? SPINS : 0,
       memory: arena.memory,
       paramCount: P,
-      order: new Int32Array(new SharedArrayBuffer(4 * dataset.train.count)),
-      stepLoss: new Float64Array(new SharedArrayBuffer(8 * steps * N)),
-      marks: o.profile ? new Float64Array(new SharedArrayBuffer(8 * steps * N * MARKS.length)) : undefined,
+      order: shared(Int32Array, dataset.train.count),
+      stepLoss: shared(Float64Array, steps * N),
+      probes: shared(Float64Array, N),
+      marks: o.profile ? shared(Float64Array, steps * N * MARKS.length) : undefined,
       barrier: Barrier.cells(),
-      progress: new Int32Array(new SharedArrayBuffer(4)),
+      control: shared(Int32Array, CONTROL.cells),
+      beats: shared(Int32Array, N),
+      faults: o.faults,
+      faultsFired: shared(Int32Array, o.faults.length),
       train: dataset.train,
       test: dataset.test,
     };
-    const rng = new Rng(deriveSeed(o.seed, -1));
-    def.init(arena.params, () => rng.next());
+    Atomics.store(session.control, CONTROL.stopAt, NO_STOP);
+    const start = ckpt?.header.step ?? 0;
+    if (ckpt !== undefined) paramsAt(arena, start).set(ckpt.params);
+    else {
+      const rng = new Rng(deriveSeed(o.seed, -1));
+      def.init(paramsAt(arena, 0), () => rng.next());
+    }
     if (o.backend === 'auto' || o.backend === 'tensorflow') limitNativeThreads();
 
     const pool = new WorkerPool(N);
@@ -131,7 +191,10 @@ export class Trainer implements AsyncDisposable {
       );
       const backends = new Set(inits.map((r) => r.backend));
       if (backends.size !== 1) throw new Error(`workers initialised different backends: ${[...backends].join(', ')}`);
-      return new Trainer(o, dataset, layout, inits[0].backend, session, arena, pool, o.profile ? new TraceLog(N) : undefined);
+      const trainer = new Trainer(o, dataset, layout, inits[0].backend, session, arena, pool, o.profile ? new TraceLog(N) : undefined);
+      trainer.step = start;
+      trainer.epochLossSum = ckpt?.header.epochLossSum ?? 0;
+      return trainer;
     } catch (err) {
       await pool.close();
       throw err;
@@ -156,14 +219,34 @@ export class Trainer implements AsyncDisposable {
     return Math.floor(this.step / this.stepsPerEpoch);
   }
 
-  /** Trains the remaining epochs (up to options.epochs), yielding each as it ends. */
-  async *fit(): AsyncGenerator<EpochResult, void, undefined> {
-    while (this.epochsDone < this.options.epochs) {
+  /**
+   * Trains the remaining epochs (up to options.epochs), yielding each as it
+   * ends. With options.checkpointDir, writes a checkpoint at every epoch end,
+   * every options.checkpointEvery steps, and before giving up on a failing step.
+   * Returns early, with no partial epoch, after requestStop().
+   */
+  async *fit(hooks: FitHooks = {}): AsyncGenerator<EpochResult, void, undefined> {
+    const chunk = hooks.chunkSteps === undefined ? Infinity : checkInt('chunkSteps', hooks.chunkSteps, [1, 2 ** 31 - 1]);
+    const { checkpointDir: dir, checkpointEvery: every } = this.options;
+    while (this.epochsDone < this.options.epochs && !this.stopRequested) {
       const t0 = performance.now();
-      const first = this.step % this.stepsPerEpoch;
-      await this.train(this.stepsPerEpoch - first);
+      const epochEnd = (this.epochsDone + 1) * this.stepsPerEpoch;
+      const first = this.step;
+      while (this.step < epochEnd && !this.stopRequested) {
+        const nextCheckpoint = every > 0 ? (Math.floor(this.step / every) + 1) * every : Infinity;
+        const to = Math.min(epochEnd, this.step + chunk, nextCheckpoint);
+        try {
+          hooks.onSteps?.(await this.train(to - this.step));
+        } catch (err) {
+          if (err instanceof StepFailedError && dir !== undefined) this.saveCheckpoint(dir);
+          throw err;
+        }
+        if (dir !== undefined && (this.step === epochEnd || this.step === nextCheckpoint)) this.saveCheckpoint(dir);
+      }
+      if (this.step < epochEnd) return;
       const seconds = (performance.now() - t0) / 1000;
-      const samples = this.dataset.train.count - Math.min(first * this.options.batchSize, this.dataset.train.count);
+      const skipped = first - (epochEnd - this.stepsPerEpoch); // steps of this epoch done before fit() resumed it
+      const samples = this.dataset.train.count - Math.min(skipped * this.options.batchSize, this.dataset.train.count);
       yield {
         epoch: this.epochsDone,
         loss: this.epochLossSum / this.stepsPerEpoch,
@@ -175,48 +258,73 @@ export class Trainer implements AsyncDisposable {
     }
   }
 
-  /** Runs the next `count` SGD steps, crossing epoch boundaries as needed. Returns the mean loss of each step's batch. */
+  /**
+   * Runs the next `count` SGD steps, crossing epoch boundaries as needed, and
+   * returns the mean loss of each step's batch. A worker that throws, exits or
+   * hangs is replaced and its step re-run from the parameters before it; the
+   * third failure of one step rejects with StepFailedError. A NaN or Inf loss or
+   * gradient rejects with NonFiniteError. Both leave the parameters as they were
+   * before the failing step. After requestStop(), returns the steps done.
+   */
   async train(count: number): Promise<Float64Array> {
     this.usable();
-    const losses = new Float64Array(count);
+    checkInt('count', count, [0, 2 ** 31 - 1]);
     const S = this.stepsPerEpoch;
-    const N = this.workers;
-    let done = 0;
-    while (done < count) {
+    const end = this.step + count;
+    const losses: number[] = [];
+    const attempts = new Map<number, number>();
+    while (this.step < end && !this.stopRequested) {
       const epoch = Math.floor(this.step / S);
       if (this.orderEpoch !== epoch) {
         epochPermutation(this.dataset.train.count, this.options.seed, epoch, this.session.order);
         this.orderEpoch = epoch;
-        this.epochLossSum = 0;
       }
+      if (this.step % S === 0) this.epochLossSum = 0;
       const from = this.step;
-      const to = Math.min(from + count - done, (epoch + 1) * S);
-      const t0 = performance.timeOrigin + performance.now();
-      const results = await this.collective<TrainResult>('train', (rank) => ({ session: this.session, rank, from, to }), {
-        progress: () => Atomics.load(this.session.progress, 0),
-      });
-      if (this.trace !== undefined && this.session.marks !== undefined) {
-        this.trace.coordinator('train task', t0, performance.timeOrigin + performance.now(), { from, to });
-        this.trace.addSteps(this.session.marks.subarray((from % S) * N * MARKS.length), from, to - from);
+      const to = Math.min(end, (epoch + 1) * S);
+      Atomics.store(this.session.control, CONTROL.progress, from);
+      let results: TrainResult[];
+      try {
+        results = await this.runChunk(from, to);
+      } catch (err) {
+        const done = Atomics.load(this.session.control, CONTROL.progress);
+        this.account(from, done, losses);
+        this.barrier.reset(); // every task has settled: nobody is inside the barrier
+        const n = (attempts.get(done) ?? 0) + 1;
+        attempts.set(done, n);
+        const cause = err instanceof Error ? err : new Error(String(err));
+        if (n >= MAX_ATTEMPTS) {
+          this.failure = new StepFailedError(done, n, cause);
+          throw this.failure;
+        }
+        this.options.onWarning(`step ${done + 1} failed (${cause.message}); re-running it from the parameters before it (attempt ${n + 1} of ${MAX_ATTEMPTS})`);
+        continue;
       }
-      for (const r of results) this.tensors.set(r.threadId, r.numTensors);
-      for (let g = from; g < to; g++) {
-        const s = g % S;
-        const len = Math.min((s + 1) * this.options.batchSize, this.dataset.train.count) - s * this.options.batchSize;
-        let sum = 0;
-        for (let r = 0; r < N; r++) sum += this.session.stepLoss[s * N + r];
-        losses[done++] = sum / len;
-        this.epochLossSum += sum / len;
+      const stopped = results.find((r) => r.stopped !== undefined)?.stopped;
+      this.account(from, stopped?.step ?? to, losses);
+      if (stopped !== undefined && stopped.reason !== 'requested') {
+        this.failure = new NonFiniteError(stopped.step, stopped.reason, this.options.lr);
+        throw this.failure;
       }
-      this.step = to;
     }
-    return losses;
+    return Float64Array.from(losses);
+  }
+
+  /**
+   * Asks the workers to stop at a step boundary within the next two steps
+   * (Note [verdicts by consensus] in workers/train-worker.ts); train() and
+   * fit() then return what they finished. For Ctrl-C: the parameters stay
+   * consistent, so a checkpoint can be written afterwards.
+   */
+  requestStop(): void {
+    this.stopRequested = true;
+    Atomics.store(this.session.control, CONTROL.stopAt, Atomics.load(this.session.control, CONTROL.progress) + 2);
   }
 
   /** Mean NLL loss and accuracy on a split, computed in parallel by all workers. */
   async evaluate(split: 'train' | 'test' = 'test'): Promise<Evaluation> {
     this.usable();
-    const parts = await this.collective<EvalResult>('evaluate', (rank) => ({ session: this.session, rank, split }));
+    const parts = await this.collective<EvalResult>('evaluate', (rank) => ({ session: this.session, rank, split, step: this.step }));
     const count = parts.reduce((a, p) => a + p.count, 0);
     const lossSum = parts.reduce((a, p) => a + p.lossSum, 0);
     const correct = parts.reduce((a, p) => a + p.correct, 0);
@@ -233,13 +341,13 @@ export class Trainer implements AsyncDisposable {
     if (!Number.isInteger(count) || count < 1 || images.length !== count * f) {
       throw new OptionError(`predict needs count >= 1 images of ${f} pixels each: got ${images.length} values for count ${count}`);
     }
-    const [probs] = await this.collective<Float32Array>('predict', () => ({ session: this.session, images, count }), {}, 1);
+    const [probs] = await this.collective<Float32Array>('predict', () => ({ session: this.session, images, count, step: this.step }), 1);
     return probs;
   }
 
   /** A copy of the flat parameter vector (layout: this.layout). */
   getParams(): Float32Array {
-    return this.arena.params.slice();
+    return this.params().slice();
   }
 
   /** Replaces the parameters; `params` must have the layout's size. */
@@ -247,16 +355,13 @@ export class Trainer implements AsyncDisposable {
     if (params.length !== this.layout.size) {
       throw new OptionError(`setParams needs ${this.layout.size} values, got ${params.length}`);
     }
-    this.arena.params.set(params);
+    this.params().set(params);
   }
 
   /** The declared variables with copies of their current values. */
   getWeights(): Variable[] {
-    return this.layout.segments.map((s) => ({
-      name: s.name,
-      shape: s.shape,
-      data: this.arena.params.slice(s.offset, s.offset + s.size),
-    }));
+    const p = this.params();
+    return this.layout.segments.map((s) => ({ name: s.name, shape: s.shape, data: p.slice(s.offset, s.offset + s.size) }));
   }
 
   /** A copy of the last step's all-reduced mean gradient (same layout as the parameters). */
@@ -269,6 +374,28 @@ export class Trainer implements AsyncDisposable {
     return this.tensors;
   }
 
+  /**
+   * Writes the current state (parameters, step, recipe) to DIR/checkpoint.wddp,
+   * atomically (checkpoint.ts). Valid after any step, a failure or a stop: the
+   * parameters are always those after `stepsDone` steps.
+   */
+  saveCheckpoint(dir: string): string {
+    const o = this.options;
+    const recipe: Recipe = {
+      hidden: o.hidden,
+      batchSize: o.batchSize,
+      lr: o.lr,
+      seed: o.seed,
+      epochs: o.epochs,
+      inputSize: this.dataset.train.features,
+      numClasses: this.dataset.numClasses,
+      trainCount: this.dataset.train.count,
+      data: typeof o.data === 'object' ? null : resolve(this.dataset.dir),
+    };
+    const header = { step: this.step, epochLossSum: this.epochLossSum, paramCount: this.layout.size, recipe, createdAt: new Date().toISOString() };
+    return writeCheckpoint(dir, header, this.params());
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -279,26 +406,93 @@ export class Trainer implements AsyncDisposable {
     await this.close();
   }
 
-  private async collective<T>(
-    name: string,
-    task: (rank: number) => object,
-    opts: { progress?: () => number } = {},
-    ranks = this.workers,
-  ): Promise<T[]> {
-    try {
-      return await this.pool.collective<T>(name, Array.from({ length: ranks }, (_, r) => task(r)), {
-        stallMs: this.options.stepTimeoutMs,
-        progress: opts.progress,
-        onFailure: () => new Barrier(this.session.barrier, this.workers, 0, 0).abort(),
-      });
-    } catch (err) {
-      this.failure = err instanceof Error ? err : new Error(String(err));
-      throw this.failure;
+  private params(): Float32Array {
+    return paramsAt(this.arena, this.step);
+  }
+
+  /** Adds the batch-mean losses of global steps [from, to) to `out` and to the epoch's sum, and advances to `to`. */
+  private account(from: number, to: number, out: number[]): void {
+    const S = this.stepsPerEpoch;
+    const N = this.workers;
+    const B = this.options.batchSize;
+    for (let g = from; g < to; g++) {
+      const s = g % S;
+      const len = Math.min((s + 1) * B, this.dataset.train.count) - s * B;
+      let sum = 0;
+      for (let r = 0; r < N; r++) sum += this.session.stepLoss[s * N + r];
+      out.push(sum / len);
+      this.epochLossSum += sum / len;
     }
+    this.step = to;
+  }
+
+  private async runChunk(from: number, to: number): Promise<TrainResult[]> {
+    const t0 = performance.timeOrigin + performance.now();
+    this.session.beats.fill(0); // per chunk, so a hang is judged by this chunk's arrivals alone
+    const results = await this.collective<TrainResult>('train', (rank) => ({ session: this.session, rank, from, to }));
+    const done = results.find((r) => r.stopped !== undefined)?.stopped?.step ?? to;
+    if (this.trace !== undefined && this.session.marks !== undefined) {
+      const S = this.stepsPerEpoch;
+      this.trace.coordinator('train task', t0, performance.timeOrigin + performance.now(), { from, to: done });
+      this.trace.addSteps(this.session.marks.subarray((from % S) * this.workers * MARKS.length), from, done - from);
+    }
+    for (const r of results) this.tensors.set(r.threadId, r.numTensors);
+    return results;
+  }
+
+  private async collective<T>(name: string, task: (rank: number) => object, ranks = this.workers): Promise<T[]> {
+    const beats = this.session.beats;
+    const progress = (): number => beats.reduce((a, b) => a + b, 0);
+    return this.pool.collective<T>(name, Array.from({ length: ranks }, (_, r) => task(r)), {
+      stallMs: this.options.stepTimeoutMs,
+      progress: name === 'train' ? progress : undefined,
+      describeStall: () => {
+        const min = Math.min(...beats);
+        const behind = [...beats.keys()].filter((r) => beats[r] === min);
+        const step = Atomics.load(this.session.control, CONTROL.progress) + 1;
+        return `worker ${behind.join(', ')} (at step ${step})`;
+      },
+      onFailure: () => this.barrier.abort(),
+    });
   }
 
   private usable(): void {
     if (this.closed) throw new Error('trainer is closed');
     if (this.failure !== undefined) throw new Error(`trainer stopped after a failure: ${this.failure.message}`);
+  }
+}
+
+const RECIPE_KEYS = ['hidden', 'batchSize', 'lr', 'seed'] as const;
+
+/** Options for a resumed run: the checkpoint's recipe, unless the caller gave a value, which must then agree. */
+function resumedOptions(o: ResolvedOptions, given: TrainerOptions, ckpt: Checkpoint): ResolvedOptions {
+  const r = ckpt.header.recipe;
+  for (const k of RECIPE_KEYS) {
+    if (given[k] !== undefined && JSON.stringify(given[k]) !== JSON.stringify(r[k])) {
+      throw new OptionError(`${k} ${JSON.stringify(given[k])} differs from the checkpoint's ${JSON.stringify(r[k])} (${o.resume ?? ''}); omit it to resume`);
+    }
+  }
+  return {
+    ...o,
+    hidden: r.hidden,
+    batchSize: r.batchSize,
+    lr: r.lr,
+    seed: r.seed,
+    epochs: given.epochs ?? r.epochs,
+    data: given.data ?? r.data ?? undefined,
+  };
+}
+
+function checkResumable(ckpt: Checkpoint, layout: ParamLayout, data: Dataset): void {
+  const r = ckpt.header.recipe;
+  const file = `${ckpt.header.createdAt} checkpoint`;
+  if (r.inputSize !== data.train.features || r.numClasses !== data.numClasses || r.trainCount !== data.train.count) {
+    throw new OptionError(
+      `the ${file} was trained on ${r.trainCount} samples of ${r.inputSize} features and ${r.numClasses} classes, ` +
+        `but the data has ${data.train.count} of ${data.train.features} and ${data.numClasses}`,
+    );
+  }
+  if (ckpt.header.paramCount !== layout.size) {
+    throw new OptionError(`the ${file} holds ${ckpt.header.paramCount} parameters, the model has ${layout.size}`);
   }
 }

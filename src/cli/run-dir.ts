@@ -1,0 +1,31 @@
+import { mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { OptionError } from '../options.js';
+
+/** Creates `dir` and its parents for `flag`; a one-line OptionError when it is a file or cannot be made. */
+export function makeDir(flag: string, dir: string): string {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const isFile = code === 'EEXIST' || code === 'ENOTDIR';
+    throw new OptionError(isFile ? `${flag} ${dir}: is a file or lies under one, not a folder` : `${flag} ${dir}: cannot create the folder (${code ?? String(err)})`);
+  }
+  if (!statSync(dir).isDirectory()) throw new OptionError(`${flag} ${dir}: is not a folder`);
+  return dir;
+}
+
+/** A new, empty folder `root/<UTC time>`, e.g. runs/2025-01-31T12-00-00Z; `-2`, `-3`, ... when runs start within one second. */
+export function newRunDir(root = 'runs'): string {
+  makeDir('--out', root);
+  const stamp = `${new Date().toISOString().slice(0, 19).replace(/:/g, '-')}Z`;
+  for (let n = 1; ; n++) {
+    const dir = join(root, n === 1 ? stamp : `${stamp}-${n}`);
+    try {
+      mkdirSync(dir);
+      return dir;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+}

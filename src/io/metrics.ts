@@ -1,0 +1,74 @@
+/**
+ * metrics.json: what a training run measured, rewritten after every epoch so
+ * that an interrupted run keeps what it had. Its fields are documented in
+ * docs/usage.md; `version` changes when they do.
+ */
+import type { BackendName } from '../backend.js';
+import type { ResolvedOptions } from '../options.js';
+import type { EpochResult } from '../trainer/trainer.js';
+
+/** Training loss is also reported as the mean over each window of this many steps (the tutorial prints every 100 batches). */
+export const LOSS_WINDOW = 100;
+
+/** The run's settings, fixed at its start. */
+export interface RunInfo {
+  readonly startedAt: string;
+  readonly options: Omit<ResolvedOptions, 'data'>;
+  readonly backend: BackendName;
+  /** Layer sizes, input to classes: [784, 128, 64, 10]. */
+  readonly layers: readonly number[];
+  readonly data: string;
+  readonly trainSamples: number;
+  readonly testSamples: number;
+  readonly stepsPerEpoch: number;
+  /** The model folder the run started from (--load), or null: fresh weights. */
+  readonly loadedFrom: string | null;
+}
+
+/** The mean batch loss over steps (step - steps, step], counted from 1 at the run's start. */
+export interface StepWindow {
+  readonly step: number;
+  readonly steps: number;
+  readonly loss: number;
+}
+
+export interface Metrics extends RunInfo {
+  readonly version: 1;
+  readonly epochs: readonly EpochResult[];
+  /** Windows of LOSS_WINDOW steps; the last may be shorter while it is still filling. */
+  readonly stepLoss: readonly StepWindow[];
+}
+
+export class MetricsLog {
+  private readonly epochs: EpochResult[] = [];
+  private readonly windows: StepWindow[] = [];
+  private step = 0;
+  private sum = 0;
+  private count = 0;
+
+  constructor(readonly run: RunInfo) {}
+
+  /** Records the batch losses of the next steps, in order. */
+  addSteps(losses: ArrayLike<number>): void {
+    for (let i = 0; i < losses.length; i++) {
+      this.step++;
+      this.sum += losses[i];
+      if (++this.count === LOSS_WINDOW) this.closeWindow();
+    }
+  }
+
+  addEpoch(e: EpochResult): void {
+    this.epochs.push(e);
+  }
+
+  toJSON(): Metrics {
+    const open = this.count > 0 ? [{ step: this.step, steps: this.count, loss: this.sum / this.count }] : [];
+    return { version: 1, ...this.run, epochs: [...this.epochs], stepLoss: [...this.windows, ...open] };
+  }
+
+  private closeWindow(): void {
+    this.windows.push({ step: this.step, steps: this.count, loss: this.sum / this.count });
+    this.sum = 0;
+    this.count = 0;
+  }
+}

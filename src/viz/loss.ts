@@ -1,0 +1,72 @@
+/**
+ * loss.png: training loss per epoch and per window of steps (left), and test
+ * accuracy per epoch (right). The x axis is in epochs; a mean is drawn at the
+ * middle of the steps it averages, an evaluation at the epoch's end.
+ */
+import type { Metrics } from '../io/metrics.js';
+import { LOSS_WINDOW } from '../io/metrics.js';
+import { BLUE, ORANGE, drawChart, figure, png } from './figure.js';
+
+const PANEL = [560, 420] as const;
+const PAD = 16;
+
+export function lossPng(m: Metrics): Promise<Buffer> {
+  const fig = figure(PAD + 2 * (PANEL[0] + PAD), PANEL[1] + 2 * PAD);
+  const S = m.stepsPerEpoch;
+  const epochAxis = { type: 'linear', min: 0, title: { display: true, text: 'epoch' } } as const;
+  drawChart(fig, [PAD, PAD, PANEL[0], PANEL[1]], {
+    type: 'line',
+    data: {
+      datasets: [
+        {
+          label: `mean of ${LOSS_WINDOW} steps`,
+          data: m.stepLoss.map((w) => ({ x: (w.step - w.steps / 2) / S, y: w.loss })),
+          borderColor: BLUE,
+          backgroundColor: BLUE,
+          pointRadius: m.stepLoss.length > 60 ? 0 : 2,
+          borderWidth: 1.5,
+        },
+        {
+          label: 'epoch mean',
+          data: m.epochs.map((e) => ({ x: e.epoch - 0.5, y: e.loss })),
+          borderColor: ORANGE,
+          backgroundColor: ORANGE,
+          pointRadius: 5,
+          borderWidth: 2,
+          clip: 8,
+        },
+      ],
+    },
+    options: {
+      plugins: { title: { display: true, text: 'Training loss (NLL)', font: { size: 16, weight: 'bold' } } },
+      scales: { x: { ...epochAxis, max: Math.max(1, m.epochs.length) }, y: { title: { display: true, text: 'loss' } } },
+    },
+  });
+  drawChart(fig, [2 * PAD + PANEL[0], PAD, PANEL[0], PANEL[1]], {
+    type: 'line',
+    data: {
+      datasets: [
+        {
+          label: 'test accuracy',
+          data: m.epochs.map((e) => ({ x: e.epoch, y: 100 * e.test.accuracy })),
+          borderColor: BLUE,
+          backgroundColor: BLUE,
+          pointRadius: 5,
+          borderWidth: 2,
+          clip: 8, // the last epoch's point sits on the right edge
+        },
+      ],
+    },
+    options: {
+      plugins: {
+        legend: { display: false },
+        title: { display: true, text: 'Test accuracy per epoch', font: { size: 16, weight: 'bold' } },
+      },
+      scales: {
+        x: { ...epochAxis, max: Math.max(1, m.epochs.length), ticks: { stepSize: 1 } },
+        y: { title: { display: true, text: 'accuracy (%)' } },
+      },
+    },
+  });
+  return png(fig);
+}
