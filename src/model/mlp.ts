@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { makeLayout, type ParamLayout } from './layout.js';
 import type { Clock } from '../profile/record.js';
+import { publicIo, type TensorIo } from './tensor-io.js';
+import { wasmHeapIo } from './wasm-heap.js';
 import type { Batch, ModelDef, Replica } from './types.js';
 
 /**
@@ -77,19 +79,15 @@ export function mlpDef(cfg: MlpConfig): ModelDef {
 export class MlpReplica implements Replica {
   private readonly layers: Layer[];
   private readonly numClasses: number;
-  /** Per hidden layer: (out + 1, in + 1) weights with the ghost row preset. */
-  private readonly ghosted: Float32Array[];
-  private xs = new Float32Array(0);
-  private dz = new Float32Array(0);
+  private z = new Float32Array(0);
 
-  constructor(cfg: MlpConfig) {
+  /** `io` defaults to the wasm heap path on the wasm backend, else the public API (tensor-io.ts). */
+  constructor(
+    cfg: MlpConfig,
+    readonly io: TensorIo = wasmHeapIo() ?? publicIo(),
+  ) {
     this.layers = layersOf(cfg);
     this.numClasses = cfg.numClasses;
-    this.ghosted = this.layers.slice(0, -1).map(({ inSize, outSize }) => {
-      const w = new Float32Array((outSize + 1) * (inSize + 1));
-      w[w.length - 1] = 1;
-      return w;
-    });
   }
 
   lossAndGradSum(params: Float32Array, batch: Batch, grad: Float32Array, clock?: Clock): number {
@@ -101,9 +99,17 @@ export class MlpReplica implements Replica {
       const ws = this.weights(params); // ws[l] is (out_l [+1 ghost], in_l + 1)
       clock?.('uploaded');
       const acts = this.hidden(ws, x); // acts[l] is (in_l + 1, n): the input of layer l
-      const z = tf.matMul(ws[L - 1], acts[L - 1]); // z is (c, n)
-      const loss = this.nllGrad(z.dataSync() as Float32Array, batch, n);
-      let dz: tf.Tensor2D = tf.tensor2d(this.dz.subarray(0, c * n), [c, n]); // dz is (c, n)
+      const z = this.logits(ws[L - 1], acts[L - 1], n); // z is (c, n), on the host
+      let loss = 0;
+      // dz = softmax(z) - onehot(y), per column: Note [host softmax]
+      let dz = this.io.make([c, n], (d) => {
+        for (let j = 0; j < n; j++) {
+          const y = batch.labels[batch.indices[j]];
+          const lse = logSumExpColumn(z, n, c, j);
+          loss += lse - z[y * n + j];
+          for (let k = 0; k < c; k++) d[k * n + j] = Math.exp(z[k * n + j] - lse) - (k === y ? 1 : 0);
+        }
+      });
       const gs: tf.Tensor2D[] = [];
       for (let l = L - 1; l >= 0; l--) {
         // x doubles as acts[0]^T: a fresh tensor each step, see Note [stale pack].
@@ -115,9 +121,7 @@ export class MlpReplica implements Replica {
         }
       }
       clock?.('computed');
-      this.layers.forEach(({ inSize, outSize, offset }, l) => {
-        grad.set((gs[l].dataSync() as Float32Array).subarray(0, outSize * (inSize + 1)), offset);
-      });
+      this.layers.forEach(({ inSize, outSize, offset }, l) => this.io.read(gs[l], outSize * (inSize + 1), grad, offset));
       return loss;
     });
   }
@@ -129,7 +133,7 @@ export class MlpReplica implements Replica {
     const z = tf.tidy(() => {
       const ws = this.weights(params);
       const acts = this.hidden(ws, this.input(batch));
-      return tf.matMul(ws[L - 1], acts[L - 1]).dataSync() as Float32Array; // (c, n)
+      return this.logits(ws[L - 1], acts[L - 1], n);
     });
     const out = new Float32Array(n * c); // (n, c)
     for (let j = 0; j < n; j++) {
@@ -146,45 +150,42 @@ export class MlpReplica implements Replica {
     return acts;
   }
 
-  private input(batch: Batch): tf.Tensor2D {
-    const { images, features: f, indices } = batch;
-    const n = indices.length;
-    const w = f + 1;
-    if (this.xs.length < n * w) this.xs = new Float32Array(n * w);
-    for (let j = 0; j < n; j++) {
-      const i = indices[j];
-      this.xs.set(images.subarray(i * f, i * f + f), j * w);
-      this.xs[j * w + f] = 1;
-    }
-    return tf.tensor2d(this.xs.subarray(0, n * w), [n, w]);
+  /**
+   * Note [host softmax]: the logits are only (c, n), so reading them to the host
+   * costs less than the ~5 kernels a device softmax + NLL would, and the loss is
+   * summed in float64. Returns a reused buffer: read it before the next call.
+   */
+  private logits(w: tf.Tensor2D, a: tf.Tensor2D, n: number): Float32Array {
+    const size = this.numClasses * n;
+    if (this.z.length < size) this.z = new Float32Array(size);
+    this.io.read(tf.matMul(w, a), size, this.z, 0); // (c, n)
+    return this.z;
   }
 
-  private weights(params: Float32Array): tf.Tensor2D[] {
-    return this.layers.map(({ inSize, outSize, offset }, l) => {
-      const size = outSize * (inSize + 1);
-      const w = this.ghosted[l];
-      if (w === undefined) return tf.tensor2d(params.subarray(offset, offset + size), [outSize, inSize + 1]);
-      w.set(params.subarray(offset, offset + size));
-      return tf.tensor2d(w, [outSize + 1, inSize + 1]);
+  private input({ images, features: f, indices }: Batch): tf.Tensor2D {
+    const w = f + 1;
+    return this.io.make([indices.length, w], (x) => {
+      for (let j = 0; j < indices.length; j++) {
+        const i = indices[j];
+        x.set(images.subarray(i * f, i * f + f), j * w);
+        x[j * w + f] = 1;
+      }
     });
   }
 
-  /**
-   * Softmax + NLL on the host: z is only (c, n), so reading it back is cheaper
-   * than the 5 kernels it replaces, and the loss is summed in float64.
-   * Fills this.dz (c, n) with softmax - onehot; returns sum_j -log p_j[y_j].
-   */
-  private nllGrad(z: Float32Array, batch: Batch, n: number): number {
-    const c = this.numClasses;
-    if (this.dz.length < c * n) this.dz = new Float32Array(c * n);
-    let loss = 0;
-    for (let j = 0; j < n; j++) {
-      const y = batch.labels[batch.indices[j]];
-      const lse = logSumExpColumn(z, n, c, j);
-      loss += lse - z[y * n + j];
-      for (let k = 0; k < c; k++) this.dz[k * n + j] = Math.exp(z[k * n + j] - lse) - (k === y ? 1 : 0);
-    }
-    return loss;
+  private weights(params: Float32Array): tf.Tensor2D[] {
+    const L = this.layers.length;
+    return this.layers.map(({ inSize, outSize, offset }, l) => {
+      const size = outSize * (inSize + 1);
+      const ghost = l < L - 1 ? 1 : 0; // Note [ghost row]
+      return this.io.make([outSize + ghost, inSize + 1], (w) => {
+        w.set(params.subarray(offset, offset + size));
+        if (ghost === 1) {
+          w.fill(0, size, size + inSize);
+          w[size + inSize] = 1;
+        }
+      });
+    });
   }
 }
 
