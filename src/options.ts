@@ -135,6 +135,7 @@ function checkPath(name: string, v: unknown): string | undefined {
 
 /** Validates library options at the edge and fills in defaults. */
 export function resolveOptions(o: TrainerOptions = {}): ResolvedOptions {
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new OptionError(`options must be an object, got ${show(o)}`);
   for (const k of Object.keys(o)) if (!KNOWN.has(k)) throw new OptionError(`unknown option ${JSON.stringify(k)}`);
   const data = o.data;
   if (data !== undefined && typeof data !== 'string' && (typeof data !== 'object' || data === null || !('train' in data))) {

@@ -235,12 +235,14 @@ export class Trainer implements AsyncDisposable {
       while (this.step < epochEnd && !this.stopRequested) {
         const nextCheckpoint = every > 0 ? (Math.floor(this.step / every) + 1) * every : Infinity;
         const to = Math.min(epochEnd, this.step + chunk, nextCheckpoint);
+        let losses: Float64Array;
         try {
-          hooks.onSteps?.(await this.train(to - this.step));
+          losses = await this.train(to - this.step);
         } catch (err) {
           if (err instanceof StepFailedError && dir !== undefined) this.saveCheckpoint(dir);
           throw err;
         }
+        hooks.onSteps?.(losses);
         if (dir !== undefined && (this.step === epochEnd || this.step === nextCheckpoint)) this.saveCheckpoint(dir);
       }
       if (this.step < epochEnd) return;

