@@ -101,6 +101,7 @@ export async function init({ session }: InitTask): Promise<InitResult> {
 
 export async function train({ session, rank, from, to }: TrainTask): Promise<TrainResult> {
   const l = await attach(session);
+  Atomics.add(session.beats, rank, 1); // alive: a fresh thread's backend start-up does not count as a stall
   const { grads, reduced } = l.arena;
   const { order, stepLoss, probes, control, parties, batchSize, paramCount: P } = session;
   const n = session.train.count;

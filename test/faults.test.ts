@@ -1,0 +1,125 @@
+// Survive faults (issue 5): injected worker crashes and hangs are replaced and their
+// step re-run from the parameters before it, so the final model equals an
+// uninterrupted run; a step that keeps failing, and non-finite numbers, stop the run
+// with a message naming the step, leaving the last good parameters.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readCheckpoint } from '../dist/src/checkpoint.js';
+import type { Fault } from '../dist/src/faults.js';
+import { NonFiniteError, StepFailedError, Trainer } from '../dist/src/trainer/trainer.js';
+import { maxAbsDiff, osThreads, rejection, subset } from './helpers.js';
+
+const data = subset(640, 100); // 10 steps per epoch at batch 64
+const base = { workers: 2, batchSize: 64, lr: 0.05, seed: 3, backend: 'wasm', data, stepTimeoutMs: 4000 } as const;
+let clean: Float32Array;
+let cleanAt2: Float32Array;
+let dir: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'wddp-faults-'));
+  await using t = await Trainer.create(base);
+  await t.train(2);
+  cleanAt2 = t.getParams();
+  await t.train(10);
+  clean = t.getParams();
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function runWith(faults: Fault[], warnings: string[] = []): Promise<Float32Array> {
+  await using t = await Trainer.create({ ...base, faults, onWarning: (m) => warnings.push(m) });
+  await t.train(12);
+  expect(t.stepsDone).toBe(12);
+  return t.getParams();
+}
+
+describe('worker faults are survived', () => {
+  it('a worker that throws mid-step: step re-run, same final parameters', async () => {
+    const warnings: string[] = [];
+    const p = await runWith([{ kind: 'throw', rank: 1, step: 5 }], warnings);
+    expect(maxAbsDiff(p, clean)).toBe(0);
+    expect(warnings).toEqual([
+      "step 5 failed (worker 1: injected fault 'throw' at step 5); re-running it from the parameters before it (attempt 2 of 3)",
+    ]);
+  });
+
+  it('a worker thread that exits: replaced, step re-run, same final parameters', async () => {
+    const warnings: string[] = [];
+    const p = await runWith([{ kind: 'exit', rank: 0, step: 3 }], warnings);
+    expect(maxAbsDiff(p, clean)).toBe(0);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^step 3 failed \(worker 0: .*exited.*\); re-running it/);
+  });
+
+  it('a hung worker: detected within the step timeout, terminated, step re-run', async () => {
+    const warnings: string[] = [];
+    const t0 = Date.now();
+    const p = await runWith([{ kind: 'hang', rank: 1, step: 7 }], warnings);
+    expect(maxAbsDiff(p, clean)).toBe(0);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^step 7 failed \(worker 1 \(at step 7\) made no progress for 4000 ms \(hung\?\)/);
+    expect(Date.now() - t0).toBeLessThan(60_000);
+  });
+
+  it('two failures of one step, then success: still the same parameters', async () => {
+    const p = await runWith([{ kind: 'throw', rank: 0, step: 9, times: 2 }]);
+    expect(maxAbsDiff(p, clean)).toBe(0);
+  });
+
+  it('three failures of one step: stops naming worker, step and cause; checkpoint of the last good parameters', async () => {
+    const ckdir = join(dir, 'failed');
+    const t = await Trainer.create({ ...base, epochs: 2, checkpointDir: ckdir, faults: [{ kind: 'throw', rank: 1, step: 3, times: 3 }] });
+    try {
+      const err = await rejection((async () => {
+        for await (const _ of t.fit()) void _;
+      })());
+      expect(err).toBeInstanceOf(StepFailedError);
+      expect((err as Error).message).toBe("step 3 failed 3 times, giving up; last failure: worker 1: injected fault 'throw' at step 3");
+      expect(t.stepsDone).toBe(2);
+      expect(maxAbsDiff(t.getParams(), cleanAt2)).toBe(0);
+      const ck = readCheckpoint(ckdir);
+      expect(ck.header.step).toBe(2);
+      expect(maxAbsDiff(ck.params, cleanAt2)).toBe(0);
+      await expect(t.train(1)).rejects.toThrow('trainer stopped after a failure: step 3 failed 3 times');
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('non-finite numbers stop the run at that step', () => {
+  it('an injected NaN loss: NonFiniteError naming the step, parameters from before it, checkpoint kept', async () => {
+    const ckdir = join(dir, 'nan');
+    const t = await Trainer.create({ ...base, epochs: 3, checkpointDir: ckdir, faults: [{ kind: 'nan', rank: 0, step: 14 }] });
+    try {
+      const err = await rejection((async () => {
+        for await (const _ of t.fit()) void _;
+      })());
+      expect(err).toBeInstanceOf(NonFiniteError);
+      expect((err as Error).message).toBe('step 14: non-finite loss; the learning rate 0.05 is probably too large, try a smaller one (--lr)');
+      expect(t.stepsDone).toBe(13);
+      expect(readCheckpoint(ckdir).header.step).toBe(10); // the epoch-1 checkpoint stays; nothing non-finite was written
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('a real divergence (lr 1e5): stopped at the first non-finite step, parameters still finite', async () => {
+    await using t = await Trainer.create({ ...base, lr: 1e5 });
+    const err = await rejection(t.train(50));
+    expect(err).toBeInstanceOf(NonFiniteError);
+    expect((err as Error).message).toMatch(/^step \d+: non-finite (loss|gradient); the learning rate 100000 is probably too large/);
+    expect(t.getParams().every(Number.isFinite)).toBe(true);
+  });
+});
+
+describe('no thread left behind', () => {
+  it('after faults and close(), the process has its threads back', async () => {
+    const before = osThreads();
+    await runWith([{ kind: 'exit', rank: 1, step: 2 }, { kind: 'throw', rank: 0, step: 4 }]);
+    await new Promise((r) => setTimeout(r, 200));
+    if (before !== undefined) expect(osThreads()).toBeLessThanOrEqual(before);
+  });
+});
