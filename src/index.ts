@@ -1,6 +1,10 @@
-export { Trainer, type EpochResult, type Evaluation, type Variable } from './trainer/trainer.js';
+export { Trainer, type EpochResult, type Evaluation, type FitHooks, type Variable } from './trainer/trainer.js';
 export { OptionError, type TrainerOptions, type ResolvedOptions } from './options.js';
 export { loadDataset, defaultDataDir, type Dataset, type Split } from './data/dataset.js';
 export { DataFileError } from './data/idx.js';
-export type { BackendName, BackendRequest } from './backend.js';
+export { initBackend, type BackendName, type BackendRequest } from './backend.js';
 export type { GradientMode } from './trainer/session.js';
+export { saveModel, loadModel, checkArchitecture, MODEL_JSON, WEIGHTS_BIN, type SavedModel } from './io/model-file.js';
+export { ModelFileError } from './io/model-error.js';
+export type { MlpWeights } from './io/layers.js';
+export type { MlpConfig } from './model/mlp.js';

@@ -63,7 +63,8 @@ function parseError(err: unknown): string {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
       return `unknown flag ${flag} (see --help)`;
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
-      return e.message?.includes('argument missing') ? `${flag.split(' ')[0]} needs a value (see --help)` : `${flag} takes no value`;
+      // "argument missing" (last flag) and "argument is ambiguous" (another flag follows): both lack a value.
+      return /argument (missing|is ambiguous)/.test(e.message ?? '') ? `${flag.split(' ')[0]} needs a value (see --help)` : `${flag} takes no value`;
     case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
       return `unexpected argument ${/'([^']*)'/.exec(e.message ?? '')?.[1] ?? ''} (flags start with --; see --help)`;
     default:

@@ -22,6 +22,7 @@ import { USAGE, parseCommand } from './args.js';
 import { Reporter } from './progress.js';
 import { makeDir, newRunDir } from './run-dir.js';
 
+/** The run's reporter, once training starts: an error must first clear its bar. */
 let reporter: Reporter | undefined;
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -49,16 +50,17 @@ async function main(argv: readonly string[]): Promise<number> {
 
   await using trainer = await Trainer.create({ ...cmd.options, data: dataset });
   if (start !== undefined) trainer.setParams(start.params);
-  reporter = Reporter.create(run.report, o.epochs);
-  reporter.info(
+  const report = Reporter.create(run.report, { epochs: o.epochs, stepsPerEpoch: trainer.stepsPerEpoch, batchSize: o.batchSize, samples: dataset.train.count });
+  reporter = report;
+  report.info(
     `worker-ddp: ${trainer.workers} worker${trainer.workers > 1 ? 's' : ''}, backend ${trainer.backend}, MLP ${describeSizes(model)}, ` +
       `batch ${o.batchSize}, lr ${o.lr}, seed ${o.seed}, ${o.epochs} epochs, data ${dataset.dir}` +
       (start === undefined ? '' : `, from ${start.file}`),
   );
-  const { data: _, ...settings } = trainer.options;
+  const { workers, epochs, batchSize, lr, hidden, seed, backend, gradients, stepTimeoutMs } = trainer.options;
   const log = new MetricsLog({
     startedAt: new Date().toISOString(),
-    options: settings,
+    options: { workers, epochs, batchSize, lr, hidden, seed, backend, gradients, stepTimeoutMs },
     backend: trainer.backend,
     layers: [model.inputSize, ...model.hidden, model.numClasses],
     data: dataset.dir,
@@ -68,36 +70,26 @@ async function main(argv: readonly string[]): Promise<number> {
     loadedFrom: run.load ?? null,
   });
 
-  const S = trainer.stepsPerEpoch;
-  const N = dataset.train.count;
-  let epochStart = performance.now();
-  let epochLoss = 0;
   const onSteps = (losses: Float64Array): void => {
     log.addSteps(losses);
-    const done = trainer.stepsDone;
-    const inEpoch = ((done - 1) % S) + 1; // steps of the current epoch done, S at its end
-    if (inEpoch === losses.length) epochLoss = 0; // the chunk began the epoch (chunks never cross one)
-    for (const l of losses) epochLoss += l;
-    const seconds = (performance.now() - epochStart) / 1000;
-    reporter?.progress(Math.floor((done - 1) / S) + 1, Math.min(inEpoch * o.batchSize, N), N, epochLoss / inEpoch, seconds);
+    report.steps(trainer.stepsDone, losses);
   };
   let last;
-  for await (const e of trainer.fit({ chunkSteps: reporter.chunkSteps(S), onSteps })) {
+  for await (const e of trainer.fit({ chunkSteps: report.chunkSteps(), onSteps })) {
     last = e;
     log.addEpoch(e);
     writeFileSync(join(out, 'metrics.json'), `${JSON.stringify(log.toJSON(), null, 2)}\n`);
     writeFileSync(join(out, 'loss.png'), await lossPng(log.toJSON()));
-    reporter.epoch(e);
-    epochStart = performance.now();
+    report.epoch(e);
   }
   if (last !== undefined) {
     const t = last.test;
-    reporter.info(`test accuracy ${(100 * t.accuracy).toFixed(2)}% (${Math.round(t.accuracy * t.count)}/${t.count}), test loss ${t.loss.toFixed(4)}`);
+    report.info(`test accuracy ${(100 * t.accuracy).toFixed(2)}% (${Math.round(t.accuracy * t.count)}/${t.count}), test loss ${t.loss.toFixed(4)}`);
   }
-  reporter.info(`wrote ${join(out, 'metrics.json')} and ${join(out, 'loss.png')}`);
+  report.info(`wrote ${join(out, 'metrics.json')} and ${join(out, 'loss.png')}`);
   if (run.save !== undefined) {
     await saveModel(run.save, { config: model, params: trainer.getParams() });
-    reporter.info(`saved the model to ${join(run.save, MODEL_JSON)}`);
+    report.info(`saved the model to ${join(run.save, MODEL_JSON)}`);
   }
   return 0;
 }

@@ -3,7 +3,7 @@
  * per epoch otherwise, one JSON object per epoch with --json, nothing with
  * --quiet. Warnings and errors go to stderr in every mode.
  */
-import { SingleBar } from 'cli-progress';
+import { Presets, SingleBar } from 'cli-progress';
 import type { EpochResult } from '../trainer/trainer.js';
 import type { Report } from './args.js';
 
@@ -15,25 +15,38 @@ export interface EpochJson extends EpochResult {
   readonly epochs: number;
 }
 
+/** The run's geometry, which turns a step count into an epoch and a sample count. */
+export interface RunShape {
+  readonly epochs: number;
+  readonly stepsPerEpoch: number;
+  readonly batchSize: number;
+  /** Training samples per epoch. */
+  readonly samples: number;
+}
+
 export class Reporter {
   private bar: SingleBar | undefined;
-  private barEpoch = 0;
+  /** The epoch the bar shows, and its steps and loss sum so far (in this process: a resumed epoch starts midway). */
+  private epochShown = 0;
+  private seen = 0;
+  private lossSum = 0;
+  private since = performance.now();
 
   private constructor(
     private readonly mode: 'bar' | 'lines' | 'json' | 'quiet',
-    private readonly epochs: number,
+    private readonly shape: RunShape,
     private readonly out: NodeJS.WriteStream,
   ) {}
 
   /** `auto` is a bar when `out` is a terminal, plain lines when it is not. */
-  static create(report: Report, epochs: number, out: NodeJS.WriteStream = process.stdout): Reporter {
+  static create(report: Report, shape: RunShape, out: NodeJS.WriteStream = process.stdout): Reporter {
     const mode = report === 'auto' ? (out.isTTY === true ? 'bar' : 'lines') : report;
-    return new Reporter(mode, epochs, out);
+    return new Reporter(mode, shape, out);
   }
 
-  /** Steps per dispatch: bar updates need several per epoch; otherwise whole epochs, the fastest. */
-  chunkSteps(stepsPerEpoch: number): number | undefined {
-    return this.mode === 'bar' ? Math.max(1, Math.ceil(stepsPerEpoch / UPDATES_PER_EPOCH)) : undefined;
+  /** Steps per dispatch: a bar needs several per epoch; otherwise whole epochs, the fastest. */
+  chunkSteps(): number | undefined {
+    return this.mode === 'bar' ? Math.max(1, Math.ceil(this.shape.stepsPerEpoch / UPDATES_PER_EPOCH)) : undefined;
   }
 
   /** Free text for a person: shown as lines and with the bar, not in --json or --quiet. */
@@ -41,37 +54,54 @@ export class Reporter {
     if (this.mode === 'bar' || this.mode === 'lines') this.out.write(`${text}\n`);
   }
 
-  /** Progress within `epoch` (1-based): samples done of its total, and the mean loss of its steps so far. */
-  progress(epoch: number, samples: number, total: number, runningLoss: number, seconds: number): void {
-    if (this.mode !== 'bar') return;
-    const payload = { epoch, epochs: this.epochs, rate: Math.round(samples / Math.max(seconds, 1e-9)), loss: runningLoss.toFixed(4) };
-    if (this.bar === undefined || this.barEpoch !== epoch) {
-      this.bar?.stop();
-      this.bar = new SingleBar({
-        format: 'epoch {epoch}/{epochs} {bar} {percentage}% | {rate} samples/s | loss {loss} | ETA {eta_formatted}',
-        stream: this.out,
-        barsize: 30,
-        clearOnComplete: true,
-        hideCursor: false,
-      });
-      this.barEpoch = epoch;
-      this.bar.start(total, samples, payload);
+  /** A chunk of steps finished: `losses` of the steps up to global step `stepsDone`, all in one epoch. */
+  steps(stepsDone: number, losses: Float64Array): void {
+    if (this.mode !== 'bar' || losses.length === 0) return;
+    const { epochs, stepsPerEpoch: S, batchSize, samples: N } = this.shape;
+    const epoch = Math.floor((stepsDone - 1) / S) + 1;
+    if (epoch !== this.epochShown) {
+      this.stopBar();
+      this.epochShown = epoch;
+      this.seen = 0;
+      this.lossSum = 0;
+    }
+    this.seen += losses.length;
+    for (const l of losses) this.lossSum += l;
+    const samplesAt = (step: number): number => Math.min(step * batchSize, N);
+    const inEpoch = stepsDone - (epoch - 1) * S;
+    const done = samplesAt(inEpoch);
+    const rate = (done - samplesAt(inEpoch - this.seen)) / Math.max((performance.now() - this.since) / 1000, 1e-9);
+    const payload = { epoch, epochs, rate: Math.round(rate), loss: (this.lossSum / this.seen).toFixed(4) };
+    if (this.bar === undefined) {
+      this.bar = new SingleBar(
+        {
+          format: 'epoch {epoch}/{epochs} {bar} {percentage}% | {rate} samples/s | loss {loss} | ETA {eta_formatted}',
+          stream: this.out,
+          barsize: 30,
+          clearOnComplete: true,
+          hideCursor: false,
+        },
+        Presets.shades_classic,
+      );
+      this.bar.start(N, done, payload);
     } else {
-      this.bar.update(samples, payload);
+      this.bar.update(done, payload);
     }
   }
 
+  /** An epoch ended (and was evaluated): its line, and the clock restarts for the next. */
   epoch(e: EpochResult): void {
     this.stopBar();
     if (this.mode === 'json') {
-      const line: EpochJson = { ...e, epochs: this.epochs };
+      const line: EpochJson = { ...e, epochs: this.shape.epochs };
       this.out.write(`${JSON.stringify(line)}\n`);
     } else {
       this.info(
-        `epoch ${e.epoch}/${this.epochs}  loss ${e.loss.toFixed(4)}  ${Math.round(e.samplesPerSecond)} samples/s  ` +
+        `epoch ${e.epoch}/${this.shape.epochs}  loss ${e.loss.toFixed(4)}  ${Math.round(e.samplesPerSecond)} samples/s  ` +
           `${e.seconds.toFixed(2)} s  test accuracy ${(100 * e.test.accuracy).toFixed(2)}%`,
       );
     }
+    this.since = performance.now();
   }
 
   /** Removes a bar still drawn (a run that failed mid-epoch), so that what follows starts on a clean line. */

@@ -13,7 +13,8 @@ export const LOSS_WINDOW = 100;
 /** The run's settings, fixed at its start. */
 export interface RunInfo {
   readonly startedAt: string;
-  readonly options: Omit<ResolvedOptions, 'data'>;
+  /** The training recipe and setup (not the data, the hooks or the checkpoint settings). */
+  readonly options: Pick<ResolvedOptions, 'workers' | 'epochs' | 'batchSize' | 'lr' | 'hidden' | 'seed' | 'backend' | 'gradients' | 'stepTimeoutMs'>;
   readonly backend: BackendName;
   /** Layer sizes, input to classes: [784, 128, 64, 10]. */
   readonly layers: readonly number[];

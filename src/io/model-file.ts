@@ -10,7 +10,7 @@
  * same files. Both run on this thread's tfjs backend: initialise one first
  * (initBackend in src/backend.ts), or tfjs picks its default.
  */
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve, isAbsolute } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { MlpConfig } from '../model/mlp.js';
@@ -28,7 +28,11 @@ export interface SavedModel extends MlpWeights {
   readonly file: string;
 }
 
-/** Writes the MLP to `dir` (created if needed): weights.bin first, so a model.json always has its weights. */
+/**
+ * Writes the MLP to `dir` (created if needed). Each file is replaced whole
+ * (written aside, then renamed), weights.bin first: a reader never sees a
+ * partly written file, and a new model.json never precedes its weights.
+ */
 export async function saveModel(dir: string, weights: MlpWeights): Promise<void> {
   const model = toSequential(weights);
   try {
@@ -43,8 +47,8 @@ export async function saveModel(dir: string, weights: MlpWeights): Promise<void>
         };
         const data = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
         mkdirSync(dir, { recursive: true });
-        writeFileSync(join(dir, WEIGHTS_BIN), new Uint8Array(data));
-        writeFileSync(join(dir, MODEL_JSON), JSON.stringify(json));
+        writeAtomic(join(dir, WEIGHTS_BIN), new Uint8Array(data));
+        writeAtomic(join(dir, MODEL_JSON), JSON.stringify(json));
         return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
       }),
     );
@@ -76,6 +80,12 @@ export function checkArchitecture(saved: SavedModel, want: MlpConfig, why: strin
   const have = describeSizes(saved.config);
   const need = describeSizes(want);
   if (have !== need) throw new ModelFileError(saved.file, `has layers ${have}, but ${why} needs ${need}`);
+}
+
+function writeAtomic(file: string, data: string | Uint8Array): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, file);
 }
 
 function readModelJson(file: string): tf.io.ModelJSON {

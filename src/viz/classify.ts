@@ -33,6 +33,8 @@ export function classifyPng(c: Classified): Promise<Buffer> {
   fig.ctx.fillStyle = MUTED;
   fig.ctx.fillText(`predicted ${best} (${(100 * c.probs[best]).toFixed(1)}%)`, PAD + side / 2, 44);
   drawDigit(fig, c.pixels, c.rows, c.cols, PAD, TOP, SCALE);
+  fig.ctx.strokeStyle = MUTED; // the image's extent, visible when its background is light
+  fig.ctx.strokeRect(PAD - 0.5, TOP - 0.5, side + 1, c.rows * SCALE + 1);
   drawChart(fig, [PAD + side + PAD, 8, CHART[0], CHART[1]], {
     type: 'bar',
     data: {
