@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { BACKEND_REQUESTS } from '../backend.js';
-import { LIMITS, checkChoice, checkHidden, checkInt, checkPositive, type TrainerOptions } from '../options.js';
+import { LIMITS, OptionError, checkChoice, checkHidden, checkInt, checkPositive, type TrainerOptions } from '../options.js';
 import { intFlag, integer, number, parseFlags, pathFlag } from './flags.js';
 
 export const USAGE = `Usage: npm run train -- [flags]
@@ -20,11 +20,16 @@ Trains an MLP on MNIST (or any idx dataset) data-parallel across worker threads.
   --out DIR          folder for metrics.json and loss.png, rewritten after each epoch (default runs/<UTC time>)
   --save DIR         write the trained model there as a TensorFlow.js LayersModel (model.json + weights.bin)
   --load DIR         start from a model saved with --save (its layer sizes must match --hidden and the data)
-  --json             one JSON object per epoch on stdout and nothing else (fields: see docs/usage.md)
+  --checkpoint-every N  also checkpoint every N steps (default: at the end of each epoch only)
+  --resume DIR       continue from the checkpoint in DIR (a run's --out folder): its recipe, step and weights
+  --profile FILE     write a Chrome trace of every step's phases per worker (open in Perfetto)
+  --json             one JSON object per epoch on stdout and nothing else (fields: see README)
   --quiet            no progress bar and no per-epoch lines: errors and warnings only
   --help             this text
 
 On a terminal each epoch shows a progress bar (samples/s, running loss, ETA); otherwise one line per epoch.
+Each run checkpoints into its --out folder after every epoch. Ctrl-C (or SIGTERM) stops at the next step,
+writes a checkpoint and exits 130 (143); a second Ctrl-C exits at once.
 `;
 
 /** How the run reports: a bar on a terminal, else lines; or JSON lines; or nothing. */
@@ -36,6 +41,10 @@ export interface RunFlags {
   readonly out: string | undefined;
   readonly save: string | undefined;
   readonly load: string | undefined;
+  readonly resume: string | undefined;
+  readonly checkpointEvery: number | undefined;
+  /** Chrome trace file to write, or undefined for no profiling. */
+  readonly profile: string | undefined;
   readonly report: Report;
 }
 
@@ -57,6 +66,9 @@ const FLAGS = {
   out: { type: 'string' },
   save: { type: 'string' },
   load: { type: 'string' },
+  resume: { type: 'string' },
+  'checkpoint-every': { type: 'string' },
+  profile: { type: 'string' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -85,7 +97,11 @@ export function parseCommand(argv: readonly string[]): Command {
     out: pathFlag('out', values.out, 'a folder'),
     save: pathFlag('save', values.save, 'a folder'),
     load: pathFlag('load', values.load, 'a folder'),
+    resume: pathFlag('resume', values.resume, 'a folder'),
+    checkpointEvery: intFlag('checkpoint-every', values['checkpoint-every'], [1, LIMITS.checkpointEvery[1]]),
+    profile: pathFlag('profile', values.profile, 'a file'),
     report: values.json === true ? 'json' : values.quiet === true ? 'quiet' : 'auto',
   };
+  if (run.load !== undefined && run.resume !== undefined) throw new OptionError('--load and --resume cannot be used together');
   return { kind: 'train', options: opts, run };
 }

@@ -1,16 +1,20 @@
 #!/usr/bin/env node
 /**
  * `npm run train -- [flags]`: CLI -> Trainer (coordinator) -> pool -> workers.
- * Writes metrics.json and loss.png to the run folder after every epoch, and
- * the model with --save. Exit codes: 0 done, 2 bad input (a flag, an option,
- * a data or model file), 1 anything else.
+ * Writes metrics.json, loss.png and a checkpoint to the run folder after every
+ * epoch, the model with --save and a trace with --profile.
+ * Exit codes: 0 done, 2 bad input (a flag, an option, a data, model or
+ * checkpoint file), 130 / 143 stopped by SIGINT / SIGTERM (after a
+ * checkpoint), 1 anything else (a step that kept failing, non-finite numbers).
  */
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../backend.js';
+import { CheckpointError } from '../checkpoint.js';
 import { loadDataset } from '../data/dataset.js';
 import { DataFileError } from '../data/idx.js';
+import { faultsFromEnv } from '../faults.js';
 import { describeSizes } from '../io/layers.js';
 import { MetricsLog } from '../io/metrics.js';
 import { MODEL_JSON, checkArchitecture, loadModel, saveModel, type SavedModel } from '../io/model-file.js';
@@ -25,6 +29,8 @@ import { makeDir, newRunDir } from './run-dir.js';
 /** The run's reporter, once training starts: an error must first clear its bar. */
 let reporter: Reporter | undefined;
 
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+
 async function main(argv: readonly string[]): Promise<number> {
   const cmd = parseCommand(argv);
   if (cmd.kind === 'help') {
@@ -37,35 +43,65 @@ async function main(argv: readonly string[]): Promise<number> {
     console.error(`warning: ${o.workers} workers on ${availableParallelism()} cores: threads will share cores and run slower`);
   }
   // Everything that can be wrong with the input is checked before the workers start.
-  const dataset = loadDataset(typeof o.data === 'string' ? o.data : undefined);
-  const model: MlpConfig = { inputSize: dataset.train.features, hidden: o.hidden, numClasses: dataset.numClasses };
-  const out = run.out === undefined ? newRunDir() : makeDir('--out', run.out);
+  // A resumed run takes its data and recipe from the checkpoint: Trainer.create loads both.
+  const dataset = run.resume === undefined ? loadDataset(typeof o.data === 'string' ? o.data : undefined) : undefined;
+  const out = makeDir('--out', run.out ?? run.resume ?? newRunDir());
   if (run.save !== undefined) makeDir('--save', run.save);
   let start: SavedModel | undefined;
   if (run.save !== undefined || run.load !== undefined) await initBackend(o.backend); // this thread's tfjs, for the LayersModel
-  if (run.load !== undefined) {
+  if (run.load !== undefined && dataset !== undefined) {
     start = await loadModel(run.load);
-    checkArchitecture(start, model, `this run (--hidden ${o.hidden.join(',')} on ${dataset.dir})`);
+    checkArchitecture(start, { inputSize: dataset.train.features, hidden: o.hidden, numClasses: dataset.numClasses }, `this run (--hidden ${o.hidden.join(',')} on ${dataset.dir})`);
   }
 
-  await using trainer = await Trainer.create({ ...cmd.options, data: dataset });
+  await using trainer = await Trainer.create({
+    ...cmd.options,
+    data: dataset ?? cmd.options.data,
+    resume: run.resume,
+    checkpointDir: out,
+    checkpointEvery: run.checkpointEvery,
+    profile: run.profile !== undefined,
+    faults: faultsFromEnv(),
+    onWarning: (m) => {
+      reporter?.stopBar();
+      console.error(`warning: ${m}`);
+    },
+  });
   if (start !== undefined) trainer.setParams(start.params);
-  const report = Reporter.create(run.report, { epochs: o.epochs, stepsPerEpoch: trainer.stepsPerEpoch, batchSize: o.batchSize, samples: dataset.train.count });
+  const t = trainer.options;
+  const data = trainer.dataset;
+  const model: MlpConfig = { inputSize: data.train.features, hidden: t.hidden, numClasses: data.numClasses };
+  const report = Reporter.create(run.report, { epochs: t.epochs, stepsPerEpoch: trainer.stepsPerEpoch, batchSize: t.batchSize, samples: data.train.count });
   reporter = report;
+
+  // Note [Ctrl-C]: the first signal asks the workers to stop at a step boundary
+  // (within two steps), after which a checkpoint is written and the pool closed;
+  // a second one exits at once.
+  let stoppedBy: keyof typeof SIGNAL_EXIT | undefined;
+  const onSignal = (sig: keyof typeof SIGNAL_EXIT): void => {
+    if (stoppedBy !== undefined) process.exit(SIGNAL_EXIT[sig]);
+    stoppedBy = sig;
+    trainer.requestStop();
+    report.stopBar();
+    console.error(`${sig}: stopping after the current step and writing a checkpoint (again to exit now)`);
+  };
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+
   report.info(
     `worker-ddp: ${trainer.workers} worker${trainer.workers > 1 ? 's' : ''}, backend ${trainer.backend}, MLP ${describeSizes(model)}, ` +
-      `batch ${o.batchSize}, lr ${o.lr}, seed ${o.seed}, ${o.epochs} epochs, data ${dataset.dir}` +
-      (start === undefined ? '' : `, from ${start.file}`),
+      `batch ${t.batchSize}, lr ${t.lr}, seed ${t.seed}, ${t.epochs} epochs, data ${data.dir}` +
+      (start === undefined ? '' : `, from ${start.file}`) +
+      (run.resume === undefined ? '' : `, resumed at step ${trainer.stepsDone} from ${run.resume}`),
   );
-  const { workers, epochs, batchSize, lr, hidden, seed, backend, gradients, stepTimeoutMs } = trainer.options;
+  const { workers, epochs, batchSize, lr, hidden, seed, backend, gradients, stepTimeoutMs } = t;
   const log = new MetricsLog({
     startedAt: new Date().toISOString(),
     options: { workers, epochs, batchSize, lr, hidden, seed, backend, gradients, stepTimeoutMs },
     backend: trainer.backend,
     layers: [model.inputSize, ...model.hidden, model.numClasses],
-    data: dataset.dir,
-    trainSamples: dataset.train.count,
-    testSamples: dataset.test.count,
+    data: data.dir,
+    trainSamples: data.train.count,
+    testSamples: data.test.count,
     stepsPerEpoch: trainer.stepsPerEpoch,
     loadedFrom: run.load ?? null,
   });
@@ -75,18 +111,30 @@ async function main(argv: readonly string[]): Promise<number> {
     report.steps(trainer.stepsDone, losses);
   };
   let last;
-  for await (const e of trainer.fit({ chunkSteps: report.chunkSteps(), onSteps })) {
-    last = e;
-    log.addEpoch(e);
-    writeFileSync(join(out, 'metrics.json'), `${JSON.stringify(log.toJSON(), null, 2)}\n`);
-    writeFileSync(join(out, 'loss.png'), await lossPng(log.toJSON()));
-    report.epoch(e);
+  try {
+    for await (const e of trainer.fit({ chunkSteps: report.chunkSteps(), onSteps })) {
+      last = e;
+      log.addEpoch(e);
+      writeFileSync(join(out, 'metrics.json'), `${JSON.stringify(log.toJSON(), null, 2)}\n`);
+      writeFileSync(join(out, 'loss.png'), await lossPng(log.toJSON()));
+      report.epoch(e);
+    }
+  } finally {
+    if (run.profile !== undefined && trainer.trace !== undefined) {
+      trainer.trace.write(run.profile);
+      report.info(`wrote the trace ${run.profile}`);
+    }
+  }
+  if (stoppedBy !== undefined) {
+    const file = trainer.saveCheckpoint(out);
+    console.error(`stopped after step ${trainer.stepsDone}; checkpoint ${file}; continue with --resume ${out}`);
+    return SIGNAL_EXIT[stoppedBy];
   }
   if (last !== undefined) {
-    const t = last.test;
-    report.info(`test accuracy ${(100 * t.accuracy).toFixed(2)}% (${Math.round(t.accuracy * t.count)}/${t.count}), test loss ${t.loss.toFixed(4)}`);
+    const r = last.test;
+    report.info(`test accuracy ${(100 * r.accuracy).toFixed(2)}% (${Math.round(r.accuracy * r.count)}/${r.count}), test loss ${r.loss.toFixed(4)}`);
   }
-  report.info(`wrote ${join(out, 'metrics.json')} and ${join(out, 'loss.png')}`);
+  report.info(`wrote ${join(out, 'metrics.json')}, ${join(out, 'loss.png')} and a checkpoint`);
   if (run.save !== undefined) {
     await saveModel(run.save, { config: model, params: trainer.getParams() });
     report.info(`saved the model to ${join(run.save, MODEL_JSON)}`);
@@ -100,7 +148,7 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     reporter?.stopBar();
-    const bad = err instanceof OptionError || err instanceof DataFileError;
+    const bad = err instanceof OptionError || err instanceof DataFileError || err instanceof CheckpointError;
     console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
     process.exitCode = bad ? 2 : 1;
   },
