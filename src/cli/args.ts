@@ -23,7 +23,7 @@ Trains an MLP on MNIST (or any idx dataset) data-parallel across worker threads.
   --checkpoint-every N  also checkpoint every N steps (default: at the end of each epoch only)
   --resume DIR       continue from the checkpoint in DIR (a run's --out folder): its recipe, step and weights
   --profile FILE     write a Chrome trace of every step's phases per worker (open in Perfetto)
-  --json             one JSON object per epoch on stdout and nothing else (fields: see README)
+  --json             one JSON object per epoch on stdout and nothing else (fields: README, "--json")
   --quiet            no progress bar and no per-epoch lines: errors and warnings only
   --help             this text
 

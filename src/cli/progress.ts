@@ -10,7 +10,7 @@ import type { Report } from './args.js';
 /** Bar updates per epoch: each is a separate dispatch of steps to the workers (see FitHooks.chunkSteps). */
 const UPDATES_PER_EPOCH = 20;
 
-/** One line of --json output: an EpochResult plus the run's epoch count. Documented in docs/usage.md. */
+/** One line of --json output: an EpochResult plus the run's epoch count. Documented in README.md ("--json"). */
 export interface EpochJson extends EpochResult {
   readonly epochs: number;
 }
