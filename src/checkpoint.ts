@@ -40,8 +40,10 @@ export interface Recipe {
   readonly inputSize: number;
   readonly numClasses: number;
   readonly trainCount: number;
-  /** The data folder the run read, or null for a Dataset passed in code. */
-  readonly data: string | null;
+  /** FNV-1a hash of the training labels, to refuse other data of the same size. */
+  readonly labelsHash: number;
+  /** The data folder the run read (for a Dataset built in code: its `dir`). */
+  readonly data: string;
 }
 
 export interface Checkpoint {

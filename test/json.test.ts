@@ -22,7 +22,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const SMALL = ['--epochs', '2', '--workers', '2', '--batch-size', '32', '--lr', '0.05'];
 
-/** The documented --json line (docs/usage.md): every field, its type, and what it must hold here. */
+/** The documented --json line (README, "--json"): every field, its type, and what it must hold here. */
 function checkEpochJson(o: Record<string, unknown>, epoch: number): void {
   expect(Object.keys(o).sort()).toEqual(['epoch', 'epochs', 'loss', 'samples', 'samplesPerSecond', 'seconds', 'test']);
   expect(o.epoch).toBe(epoch);
@@ -75,7 +75,7 @@ describe('train off a terminal and with --quiet', () => {
     expect(epochs.length).toBe(2);
     epochs.forEach((l, i) => expect(l).toMatch(new RegExp(`^epoch ${i + 1}/2  loss \\d+\\.\\d{4}  \\d+ samples/s  \\d+\\.\\d\\d s  test accuracy \\d+\\.\\d\\d%$`)));
     expect(r.stdout).not.toMatch(/\r|\x1b/); // no bar, no cursor movement
-    expect(r.stdout).toContain(`wrote ${join(tmp, 'plain', 'metrics.json')} and ${join(tmp, 'plain', 'loss.png')}`);
+    expect(r.stdout).toContain(`wrote ${join(tmp, 'plain', 'metrics.json')}, ${join(tmp, 'plain', 'loss.png')} and a checkpoint`);
   });
 
   it('--quiet prints nothing and still writes metrics.json and loss.png', () => {

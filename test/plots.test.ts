@@ -1,4 +1,4 @@
-// Every training run writes metrics.json and loss.png to its folder; the PNG
+// Every training run writes metrics.json, loss.png (and a checkpoint) to its folder; the PNG
 // renderers draw legible text with the font shipped in npm; the terminal view.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,7 +54,7 @@ describe('the run folder', () => {
     const r = runCli(TRAIN, ['--data', data, '--epochs', '2', '--workers', '2', '--batch-size', '8', '--lr', '0.05', '--out', out], tmp);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    expect(readdirSync(out).sort()).toEqual(['loss.png', 'metrics.json']);
+    expect(readdirSync(out).sort()).toEqual(['checkpoint.wddp', 'loss.png', 'metrics.json']);
     const m = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as Metrics;
     expect(Object.keys(m).sort()).toEqual(
       ['version', 'startedAt', 'options', 'backend', 'layers', 'data', 'trainSamples', 'testSamples', 'stepsPerEpoch', 'loadedFrom', 'epochs', 'stepLoss'].sort(),
@@ -75,7 +75,7 @@ describe('the run folder', () => {
     const runs = readdirSync(join(tmp, 'runs'));
     expect(runs.length).toBe(1);
     expect(runs[0]).toMatch(/^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ$/);
-    expect(readdirSync(join(tmp, 'runs', runs[0])).sort()).toEqual(['loss.png', 'metrics.json']);
+    expect(readdirSync(join(tmp, 'runs', runs[0])).sort()).toEqual(['checkpoint.wddp', 'loss.png', 'metrics.json']);
   });
 
   it.each([

@@ -7,16 +7,16 @@
  * checkpoint file), 130 / 143 stopped by SIGINT / SIGTERM (after a
  * checkpoint), 1 anything else (a step that kept failing, non-finite numbers).
  */
-import { writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { initBackend } from '../backend.js';
-import { CheckpointError } from '../checkpoint.js';
+import { CheckpointError, readCheckpoint } from '../checkpoint.js';
 import { loadDataset } from '../data/dataset.js';
 import { DataFileError } from '../data/idx.js';
 import { faultsFromEnv } from '../faults.js';
 import { describeSizes } from '../io/layers.js';
-import { MetricsLog } from '../io/metrics.js';
+import { MetricsLog, type Metrics } from '../io/metrics.js';
 import { MODEL_JSON, checkArchitecture, loadModel, saveModel, type SavedModel } from '../io/model-file.js';
 import type { MlpConfig } from '../model/mlp.js';
 import { OptionError, resolveOptions } from '../options.js';
@@ -42,26 +42,30 @@ async function main(argv: readonly string[]): Promise<number> {
   if (o.workers > availableParallelism()) {
     console.error(`warning: ${o.workers} workers on ${availableParallelism()} cores: threads will share cores and run slower`);
   }
-  // Everything that can be wrong with the input is checked before the workers start.
-  // A resumed run takes its data and recipe from the checkpoint: Trainer.create loads both.
-  const dataset = run.resume === undefined ? loadDataset(typeof o.data === 'string' ? o.data : undefined) : undefined;
+  // Everything that can be wrong with the input is checked before the workers start,
+  // and before anything is written. A resumed run takes its recipe (data folder
+  // included) from the checkpoint.
+  const faults = faultsFromEnv();
+  const resumed = run.resume === undefined ? undefined : readCheckpoint(run.resume);
+  const dataset = loadDataset(typeof o.data === 'string' ? o.data : (resumed?.header.recipe.data ?? undefined));
+  if (run.profile !== undefined) checkWritable('--profile', run.profile);
   const out = makeDir('--out', run.out ?? run.resume ?? newRunDir());
   if (run.save !== undefined) makeDir('--save', run.save);
   let start: SavedModel | undefined;
   if (run.save !== undefined || run.load !== undefined) await initBackend(o.backend); // this thread's tfjs, for the LayersModel
-  if (run.load !== undefined && dataset !== undefined) {
+  if (run.load !== undefined) {
     start = await loadModel(run.load);
     checkArchitecture(start, { inputSize: dataset.train.features, hidden: o.hidden, numClasses: dataset.numClasses }, `this run (--hidden ${o.hidden.join(',')} on ${dataset.dir})`);
   }
 
   await using trainer = await Trainer.create({
     ...cmd.options,
-    data: dataset ?? cmd.options.data,
+    data: dataset,
     resume: run.resume,
     checkpointDir: out,
     checkpointEvery: run.checkpointEvery,
     profile: run.profile !== undefined,
-    faults: faultsFromEnv(),
+    faults,
     onWarning: (m) => {
       reporter?.stopBar();
       console.error(`warning: ${m}`);
@@ -105,6 +109,14 @@ async function main(argv: readonly string[]): Promise<number> {
     stepsPerEpoch: trainer.stepsPerEpoch,
     loadedFrom: run.load ?? null,
   });
+  const previous = join(out, 'metrics.json');
+  if (resumed !== undefined && existsSync(previous)) {
+    try {
+      log.continueFrom(JSON.parse(readFileSync(previous, 'utf8')) as Metrics, trainer.stepsDone, trainer.stepsPerEpoch);
+    } catch (err) {
+      console.error(`warning: ${previous}: not continued, the resumed run starts a new one (${(err as Error).message})`);
+    }
+  }
 
   const onSteps = (losses: Float64Array): void => {
     log.addSteps(losses);
@@ -121,8 +133,12 @@ async function main(argv: readonly string[]): Promise<number> {
     }
   } finally {
     if (run.profile !== undefined && trainer.trace !== undefined) {
-      trainer.trace.write(run.profile);
-      report.info(`wrote the trace ${run.profile}`);
+      try {
+        trainer.trace.write(run.profile);
+        report.info(`wrote the trace ${run.profile}`);
+      } catch (err) {
+        console.error(`warning: --profile: ${(err as Error).message}`); // must not hide the run's own outcome
+      }
     }
   }
   if (stoppedBy !== undefined) {
@@ -140,6 +156,16 @@ async function main(argv: readonly string[]): Promise<number> {
     report.info(`saved the model to ${join(run.save, MODEL_JSON)}`);
   }
   return 0;
+}
+
+/** Fails now, not after training, when `file` cannot be written (its folder is created, as for --out). */
+function checkWritable(flag: string, file: string): void {
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    closeSync(openSync(file, 'a'));
+  } catch (err) {
+    throw new OptionError(`${flag}: cannot write ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
 }
 
 main(process.argv.slice(2)).then(

@@ -62,6 +62,17 @@ export class MetricsLog {
     this.epochs.push(e);
   }
 
+  /**
+   * For a resumed run writing into the same folder: keeps what the earlier run
+   * recorded up to global step `step` (the checkpoint's), so the curves cover
+   * the whole training and not only its last part.
+   */
+  continueFrom(prev: Metrics, step: number, stepsPerEpoch: number): void {
+    this.epochs.push(...prev.epochs.filter((e) => e.epoch * stepsPerEpoch <= step));
+    this.windows.push(...prev.stepLoss.filter((w) => w.step <= step));
+    this.step = step;
+  }
+
   toJSON(): Metrics {
     const open = this.count > 0 ? [{ step: this.step, steps: this.count, loss: this.sum / this.count }] : [];
     return { version: 1, ...this.run, epochs: [...this.epochs], stepLoss: [...this.windows, ...open] };

@@ -30,7 +30,7 @@ export class TraceLog {
     this.events.push({ name, ph: 'X', pid: 1, tid: 0, ts: startMs * 1000, dur: (endMs - startMs) * 1000, args });
   }
 
-  /** Worker spans of `steps` consecutive steps from the marks buffer (step-major, then rank), labelled from global step `first`. */
+  /** Worker spans of `steps` consecutive steps from the marks buffer (step-major, then rank); `first` is the global index (from 0) of the first. */
   addSteps(marks: Float64Array, first: number, steps: number): void {
     const M = MARKS.length;
     for (let s = 0; s < steps; s++) {
@@ -40,7 +40,7 @@ export class TraceLog {
           const t0 = marks[base + k];
           const dur = marks[base + k + 1] - t0;
           this.phaseTotals[k] += dur;
-          this.events.push({ name: PHASES[k], ph: 'X', pid: 1, tid: r + 1, ts: t0 * 1000, dur: dur * 1000, args: { step: first + s } });
+          this.events.push({ name: PHASES[k], ph: 'X', pid: 1, tid: r + 1, ts: t0 * 1000, dur: dur * 1000, args: { step: first + s + 1 } }); // counted from 1, as in messages
         }
       }
     }

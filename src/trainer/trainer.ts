@@ -392,7 +392,8 @@ export class Trainer implements AsyncDisposable {
       inputSize: this.dataset.train.features,
       numClasses: this.dataset.numClasses,
       trainCount: this.dataset.train.count,
-      data: typeof o.data === 'object' ? null : resolve(this.dataset.dir),
+      labelsHash: labelsHash(this.dataset),
+      data: resolve(this.dataset.dir),
     };
     const header = { step: this.step, epochLossSum: this.epochLossSum, paramCount: this.layout.size, recipe, createdAt: new Date().toISOString() };
     return writeCheckpoint(dir, header, this.params());
@@ -435,7 +436,7 @@ export class Trainer implements AsyncDisposable {
     const done = results.find((r) => r.stopped !== undefined)?.stopped?.step ?? to;
     if (this.trace !== undefined && this.session.marks !== undefined) {
       const S = this.stepsPerEpoch;
-      this.trace.coordinator('train task', t0, performance.timeOrigin + performance.now(), { from, to: done });
+      this.trace.coordinator('train task', t0, performance.timeOrigin + performance.now(), { firstStep: from + 1, lastStep: done });
       this.trace.addSteps(this.session.marks.subarray((from % S) * this.workers * MARKS.length), from, done - from);
     }
     for (const r of results) this.tensors.set(r.threadId, r.numTensors);
@@ -466,6 +467,13 @@ export class Trainer implements AsyncDisposable {
 
 const RECIPE_KEYS = ['hidden', 'batchSize', 'lr', 'seed'] as const;
 
+/** FNV-1a of the training labels: tells MNIST from Fashion-MNIST (same sizes) when resuming. */
+function labelsHash(data: Dataset): number {
+  let h = 0x811c9dc5;
+  for (const y of data.train.labels) h = Math.imul(h ^ y, 0x01000193);
+  return h >>> 0;
+}
+
 /** Options for a resumed run: the checkpoint's recipe, unless the caller gave a value, which must then agree. */
 function resumedOptions(o: ResolvedOptions, given: TrainerOptions, ckpt: Checkpoint): ResolvedOptions {
   const r = ckpt.header.recipe;
@@ -481,7 +489,7 @@ function resumedOptions(o: ResolvedOptions, given: TrainerOptions, ckpt: Checkpo
     lr: r.lr,
     seed: r.seed,
     epochs: given.epochs ?? r.epochs,
-    data: given.data ?? r.data ?? undefined,
+    data: given.data ?? r.data,
   };
 }
 
@@ -493,6 +501,9 @@ function checkResumable(ckpt: Checkpoint, layout: ParamLayout, data: Dataset): v
       `the ${file} was trained on ${r.trainCount} samples of ${r.inputSize} features and ${r.numClasses} classes, ` +
         `but the data has ${data.train.count} of ${data.train.features} and ${data.numClasses}`,
     );
+  }
+  if (r.labelsHash !== labelsHash(data)) {
+    throw new OptionError(`the ${file} was trained on other data than ${data.dir} (its training labels differ)`);
   }
   if (ckpt.header.paramCount !== layout.size) {
     throw new OptionError(`the ${file} holds ${ckpt.header.paramCount} parameters, the model has ${layout.size}`);

@@ -1,0 +1,164 @@
+// The wasm SIMD kernels (src/kernels/): the committed bytes are those of kernels.wat,
+// and reduce / sgd compute exactly what they claim, in float32, on the shared memory,
+// over any slice [lo, hi) (the 4-wide SIMD body and the 0-3 element scalar tail).
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { assembleKernels } from '../dist/scripts/wat.js';
+import { allocateArena, type Arena } from '../dist/src/kernels/arena.js';
+import { KERNELS_WASM_BASE64 } from '../dist/src/kernels/kernels-wasm.js';
+import { kernelsFor } from '../dist/src/kernels/kernels.js';
+
+const WAT = fileURLToPath(new URL('../src/kernels/kernels.wat', import.meta.url));
+const f32 = Math.fround;
+
+/** Deterministic values: mulberry32, mapped to floats of mixed magnitude and sign. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+function fill(a: Float32Array, next: () => number): void {
+  for (let i = 0; i < a.length; i++) a[i] = (next() * 2 - 1) * 10 ** Math.floor(next() * 6 - 3);
+}
+
+/** Bit patterns, so that equality is exact (-0 vs 0 included). */
+const bits = (a: Float32Array): Uint32Array => new Uint32Array(a.slice().buffer);
+
+/** Slices [lo, hi) of P = 103 elements: empty, 1-3 elements (tail only), odd offsets, 4k + r lengths, the whole. */
+const P = 103;
+const SLICES: readonly [number, number][] = [
+  [0, P], [0, 0], [5, 5], [0, 1], [1, 3], [2, 5], [3, 7], [1, 8], [7, 100], [4, 103], [50, 53], [9, 102], [100, 103], [0, 4], [13, 77],
+];
+
+function emulateReduce(rows: Float32Array, parties: number, length: number, lo: number, hi: number, scale: number): { out: Float32Array; probe: number } {
+  const out = new Float32Array(hi - lo);
+  const lanes = [0, 0, 0, 0];
+  let tail = 0;
+  const end4 = lo + ((hi - lo) & ~3);
+  const s = f32(scale);
+  for (let i = lo; i < hi; i++) {
+    let acc = rows[i];
+    for (let r = 1; r < parties; r++) acc = f32(acc + rows[r * length + i]);
+    acc = f32(acc * s);
+    out[i - lo] = acc;
+    if (i < end4) lanes[(i - lo) % 4] = f32(lanes[(i - lo) % 4] + acc);
+    else tail = f32(tail + acc);
+  }
+  const probe = f32(tail + f32(f32(lanes[0] + lanes[1]) + f32(lanes[2] + lanes[3])));
+  return { out, probe };
+}
+
+describe('kernels-wasm.ts is generated from kernels.wat', () => {
+  it('assembling src/kernels/kernels.wat gives the committed KERNELS_WASM_BASE64', async () => {
+    const base64 = Buffer.from(await assembleKernels(readFileSync(WAT, 'utf8'))).toString('base64');
+    expect(
+      base64 === KERNELS_WASM_BASE64,
+      'src/kernels/kernels-wasm.ts is out of date with src/kernels/kernels.wat: run `npm run build:wasm` and commit the result',
+    ).toBe(true);
+  });
+});
+
+describe('reduce: out[i] = scale * (rows[0][i] + ... + rows[parties-1][i]) in float32, in rank order', () => {
+  for (let parties = 1; parties <= 8; parties++) {
+    it(`${parties} ${parties === 1 ? 'party' : 'parties'}, every slice: exact, and nothing outside [lo, hi) written`, () => {
+      const arena = allocateArena(P, parties);
+      const k = kernelsFor(arena.memory);
+      const next = rng(parties);
+      fill(arena.grads, next);
+      const rowsBefore = arena.grads.slice();
+      for (const scale of [1, 1 / 64, 1 / 3, 0.1]) {
+        for (const [lo, hi] of SLICES) {
+          arena.reduced.fill(-7.25); // a sentinel outside the slice
+          const want = emulateReduce(arena.grads, parties, P, lo, hi, scale);
+          const probe = k.reduce(arena.grads, parties, P, lo, hi, scale, arena.reduced);
+          const where = `parties ${parties}, [${lo}, ${hi}), scale ${scale}`;
+          expect(bits(arena.reduced.subarray(lo, hi)), where).toEqual(bits(want.out));
+          expect(arena.reduced.subarray(0, lo).every((v) => v === -7.25), where).toBe(true);
+          expect(arena.reduced.subarray(hi).every((v) => v === -7.25), where).toBe(true);
+          expect(probe, where).toBe(want.probe);
+          expect(Number.isFinite(probe)).toBe(true);
+        }
+      }
+      expect(bits(arena.grads)).toEqual(bits(rowsBefore)); // inputs untouched
+    });
+  }
+
+  it('the probe: the float32 sum of the outputs, 0 for an empty slice', () => {
+    const arena = allocateArena(P, 2);
+    const k = kernelsFor(arena.memory);
+    arena.grads.fill(0.5); // out[i] = 1 * (0.5 + 0.5)
+    expect(k.reduce(arena.grads, 2, P, 0, P, 1, arena.reduced)).toBe(P);
+    expect(k.reduce(arena.grads, 2, P, 3, 10, 1, arena.reduced)).toBe(7);
+    expect(k.reduce(arena.grads, 2, P, 10, 10, 1, arena.reduced)).toBe(0);
+  });
+
+  it('the probe is NaN / Infinity when an input in the slice is, in the SIMD body and in the tail; inputs outside the slice are not read', () => {
+    const cases: { value: number; at: 'body' | 'tail'; party: number; want: number }[] = [
+      { value: NaN, at: 'body', party: 0, want: NaN },
+      { value: NaN, at: 'tail', party: 2, want: NaN },
+      { value: Infinity, at: 'body', party: 1, want: Infinity },
+      { value: -Infinity, at: 'tail', party: 0, want: -Infinity },
+      { value: Infinity, at: 'body', party: 2, want: Infinity },
+    ];
+    const [lo, hi] = [1, 8]; // body [1, 5), tail [5, 8)
+    for (const { value, at, party, want } of cases) {
+      for (const parties of [3, 4]) {
+        const arena: Arena = allocateArena(P, parties);
+        const k = kernelsFor(arena.memory);
+        fill(arena.grads, rng(99));
+        const i = at === 'body' ? 2 : 6;
+        arena.grads[party * P + i] = value;
+        const probe = k.reduce(arena.grads, parties, P, lo, hi, 1 / 64, arena.reduced);
+        expect(probe, `${value} in the ${at}, party ${party} of ${parties}`).toBe(want);
+        // The same value outside [lo, hi) is not read: a finite probe.
+        expect(Number.isFinite(k.reduce(arena.grads, parties, P, 9, 40, 1 / 64, arena.reduced))).toBe(true);
+      }
+    }
+    // Finite inputs whose float32 sum overflows: the probe says so too.
+    const arena = allocateArena(P, 2);
+    const k = kernelsFor(arena.memory);
+    arena.grads.fill(3e38);
+    expect(k.reduce(arena.grads, 2, P, 0, 8, 1, arena.reduced)).toBe(Infinity);
+  });
+});
+
+describe('sgd: next[i] = params[i] - lr * grad[i] in float32', () => {
+  it('exact against Math.fround, every slice; writes only [lo, hi) of next and nothing of params or grad', () => {
+    const arena = allocateArena(P, 1);
+    const k = kernelsFor(arena.memory);
+    const [params, next] = arena.params;
+    const grad = arena.reduced;
+    const r = rng(7);
+    fill(params, r);
+    fill(grad, r);
+    const paramsBefore = params.slice();
+    const gradBefore = grad.slice();
+    for (const lr of [0.003, 0.05, 1, 1e-7, 1 / 3]) {
+      const lr32 = f32(lr);
+      for (const [lo, hi] of SLICES) {
+        next.fill(-7.25);
+        k.sgd(params, grad, next, lo, hi, lr);
+        const want = new Float32Array(hi - lo);
+        for (let i = lo; i < hi; i++) want[i - lo] = f32(params[i] - f32(lr32 * grad[i]));
+        const where = `lr ${lr}, [${lo}, ${hi})`;
+        expect(bits(next.subarray(lo, hi)), where).toEqual(bits(want));
+        expect(next.subarray(0, lo).every((v) => v === -7.25), where).toBe(true);
+        expect(next.subarray(hi).every((v) => v === -7.25), where).toBe(true);
+      }
+    }
+    expect(bits(params)).toEqual(bits(paramsBefore));
+    expect(bits(grad)).toEqual(bits(gradBefore));
+  });
+
+  it('refuses an array that is not a view of its memory', () => {
+    const arena = allocateArena(P, 1);
+    const k = kernelsFor(arena.memory);
+    expect(() => k.sgd(new Float32Array(P), arena.reduced, arena.params[1], 0, P, 0.1)).toThrow('kernel argument is not a view of the kernels memory');
+  });
+});

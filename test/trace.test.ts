@@ -1,0 +1,193 @@
+// --profile FILE (issue 6): a Chrome trace-event file (Perfetto, chrome://tracing) with
+// one row per worker plus the coordinator's row, each step split into its phases;
+// and Trainer.trace.shares(), the phases' shares of the workers' time.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PHASES } from '../dist/src/profile/record.js';
+import { Trainer } from '../dist/src/trainer/trainer.js';
+import { subset } from './helpers.js';
+import { TRAIN, runCli, smallMnist, type Run } from './predict-fixtures.js';
+
+interface Event {
+  name: string;
+  ph: string;
+  pid: number;
+  tid: number;
+  ts?: number;
+  dur?: number;
+  args?: Record<string, unknown>;
+}
+
+const WORKERS = 3; // rows 1..3: more than a coordinator and one worker to mix up
+const EPOCHS = 2;
+const STEPS = EPOCHS * 10; // 640 samples, batch 64
+/** Timestamps are µs since the epoch (~1.7e15), where a double resolves ~0.25 µs. */
+const TS_SLACK_US = 2;
+
+let tmp: string;
+let data: string;
+let run: Run;
+let events: Event[];
+
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'wddp-trace-'));
+  data = smallMnist(join(tmp, 'data'), 640, 100);
+  run = runCli(
+    TRAIN,
+    ['--data', data, '--workers', String(WORKERS), '--epochs', String(EPOCHS), '--lr', '0.05', '--backend', 'wasm', '--out', join(tmp, 'run'), '--profile', join(tmp, 'trace.json')],
+    tmp,
+  );
+  expect(run.status).toBe(0);
+  const json = JSON.parse(readFileSync(join(tmp, 'trace.json'), 'utf8')) as { traceEvents?: unknown };
+  expect(Array.isArray(json.traceEvents)).toBe(true);
+  events = json.traceEvents as Event[];
+});
+
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const complete = (): Event[] => events.filter((e) => e.ph === 'X');
+const workerTids = Array.from({ length: WORKERS }, (_, r) => r + 1);
+
+describe('--profile FILE writes a Chrome trace', () => {
+  it('the CLI says where it wrote it', () => {
+    expect(run.stdout).toContain(`wrote the trace ${join(tmp, 'trace.json')}\n`);
+  });
+
+  it('every event is a metadata (M) or complete (X) event of one process', () => {
+    expect(events.length).toBeGreaterThan(0);
+    for (const e of events) {
+      expect(['M', 'X']).toContain(e.ph);
+      expect(typeof e.name).toBe('string');
+      expect(Number.isInteger(e.pid)).toBe(true);
+      expect(Number.isInteger(e.tid)).toBe(true);
+    }
+    expect(new Set(events.map((e) => e.pid)).size).toBe(1);
+  });
+
+  it("thread_name metadata names row 0 'coordinator' and rows 1..N 'worker 0'..'worker N-1'", () => {
+    const names = events.filter((e) => e.ph === 'M');
+    expect(names.every((e) => e.name === 'thread_name')).toBe(true);
+    const byTid = new Map(names.map((e) => [e.tid, e.args?.name]));
+    expect(names).toHaveLength(WORKERS + 1);
+    expect(byTid.get(0)).toBe('coordinator');
+    for (let r = 0; r < WORKERS; r++) expect(byTid.get(r + 1)).toBe(`worker ${r}`);
+  });
+
+  it('complete events have numeric ts and dur >= 0', () => {
+    for (const e of complete()) {
+      expect(typeof e.ts === 'number' && Number.isFinite(e.ts), JSON.stringify(e)).toBe(true);
+      expect(typeof e.dur === 'number' && Number.isFinite(e.dur) && e.dur >= 0, JSON.stringify(e)).toBe(true);
+    }
+  });
+
+  it('one row per worker plus the coordinator: the rows with spans are exactly 0..N', () => {
+    expect([...new Set(complete().map((e) => e.tid))].sort((a, b) => a - b)).toEqual([0, ...workerTids]);
+  });
+
+  it('every worker row has every phase of every step, in order and back to back, labelled with args.step', () => {
+    for (const tid of workerTids) {
+      const row = complete().filter((e) => e.tid === tid);
+      expect(new Set(row.map((e) => e.name))).toEqual(new Set(PHASES));
+      const bySteps = new Map<number, Event[]>();
+      for (const e of row) {
+        const step = e.args?.step;
+        expect(typeof step === 'number' && Number.isInteger(step), JSON.stringify(e)).toBe(true);
+        bySteps.set(step as number, [...(bySteps.get(step as number) ?? []), e]);
+      }
+      const steps = [...bySteps.keys()].sort((a, b) => a - b);
+      expect(steps).toHaveLength(STEPS);
+      expect(steps[STEPS - 1] - steps[0]).toBe(STEPS - 1); // consecutive
+      for (const [step, phases] of bySteps) {
+        expect(phases.map((e) => e.name), `worker row ${tid}, step ${step}`).toEqual([...PHASES]);
+        for (let k = 1; k < phases.length; k++) {
+          const prevEnd = (phases[k - 1].ts ?? 0) + (phases[k - 1].dur ?? 0);
+          expect(Math.abs((phases[k].ts ?? 0) - prevEnd)).toBeLessThanOrEqual(TS_SLACK_US);
+        }
+      }
+    }
+    const first = Math.min(...complete().filter((e) => e.tid > 0).map((e) => e.args?.step as number));
+    expect(first).toBe(1); // counted from 1, as in messages and WORKER_DDP_FAULTS
+  });
+
+  it("the coordinator row's train tasks cover the workers' steps, on the same clock", () => {
+    const tasks = complete().filter((e) => e.tid === 0 && e.name === 'train task');
+    expect(tasks.length).toBeGreaterThan(0);
+    let worst = 0;
+    for (const e of complete().filter((w) => w.tid > 0)) {
+      const step = e.args?.step as number;
+      const task = tasks.find((t) => (t.args?.firstStep as number) <= step && step <= (t.args?.lastStep as number));
+      expect(task, `no train task covers step ${step}`).toBeDefined();
+      if (task === undefined) continue;
+      const start = task.ts ?? 0;
+      const end = start + (task.dur ?? 0);
+      worst = Math.max(worst, start - (e.ts ?? 0), (e.ts ?? 0) + (e.dur ?? 0) - end);
+    }
+    console.log(`worker spans stick out of their train task by at most ${worst.toFixed(1)} µs`);
+    expect(worst).toBeLessThanOrEqual(1000); // 1 ms: threads share the clock (timeOrigin + now())
+  });
+
+  it('a run that stops on a failure still writes the trace, with the steps done before it', () => {
+    const file = join(tmp, 'trace-nan.json');
+    const r = runCli(
+      TRAIN,
+      ['--data', data, '--workers', '2', '--epochs', '1', '--lr', '0.05', '--backend', 'wasm', '--out', join(tmp, 'run-nan'), '--profile', file],
+      tmp,
+      { WORKER_DDP_FAULTS: '[{"kind":"nan","rank":1,"step":5}]' },
+    );
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^error: step 5: non-finite loss/);
+    const ev = (JSON.parse(readFileSync(file, 'utf8')) as { traceEvents: Event[] }).traceEvents.filter((e) => e.ph === 'X' && e.tid > 0);
+    expect(new Set(ev.map((e) => e.args?.step)).size).toBe(4); // steps 1-4 finished; step 5 did not
+    expect(ev).toHaveLength(4 * 2 * PHASES.length);
+  });
+
+  it('a --profile path that cannot be written is refused before training (exit 2, one line), not after it', () => {
+    // A folder given as the file, and a file in a folder that does not exist. Creating the
+    // missing folder (as --out does) would be fine too; training and then failing is not.
+    const folder = join(tmp, 'a-folder');
+    mkdirSync(folder, { recursive: true });
+    const args = (profile: string): string[] => ['--data', data, '--workers', '1', '--epochs', '1', '--backend', 'wasm', '--out', join(tmp, 'run-bad'), '--profile', profile];
+    const r = runCli(TRAIN, args(folder), tmp);
+    expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 2, stdout: '' });
+    expect(r.stderr).toBe(`error: --profile: cannot write ${folder}: EISDIR\n`);
+    const missing = join(tmp, 'no', 'such', 'trace.json'); // its folder is created, as for --out
+    const m = runCli(TRAIN, args(missing), tmp);
+    expect(m.status).toBe(0);
+    expect(existsSync(missing)).toBe(true);
+  });
+});
+
+describe('Trainer option profile: phase shares', () => {
+  it('trace.shares() has every phase, each in [0, 1], summing to 1', async () => {
+    await using t = await Trainer.create({ workers: 2, batchSize: 64, lr: 0.05, backend: 'wasm', data: subset(640, 100), profile: true });
+    expect(t.trace).toBeDefined();
+    await t.train(12); // crosses an epoch boundary
+    const shares = t.trace?.shares() ?? {};
+    expect(Object.keys(shares).sort()).toEqual([...PHASES].sort());
+    const values = Object.values(shares) as number[];
+    for (const v of values) {
+      expect(v).toBeGreaterThanOrEqual(0);
+      expect(v).toBeLessThanOrEqual(1);
+    }
+    expect(values.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+    console.log(`phase shares: ${Object.entries(shares).map(([k, v]) => `${k} ${(100 * (v as number)).toFixed(1)}%`).join(', ')}`);
+
+    // The shares are those of the written trace's worker spans.
+    const file = join(tmp, 'lib-trace.json');
+    t.trace?.write(file);
+    const spans = (JSON.parse(readFileSync(file, 'utf8')) as { traceEvents: Event[] }).traceEvents.filter((e) => e.ph === 'X' && e.tid > 0);
+    expect(new Set(spans.map((e) => e.args?.step)).size).toBe(12);
+    const total = spans.reduce((a, e) => a + (e.dur ?? 0), 0);
+    for (const p of PHASES) {
+      const mine = spans.filter((e) => e.name === p).reduce((a, e) => a + (e.dur ?? 0), 0);
+      expect(Math.abs(mine / total - (shares as Record<string, number>)[p])).toBeLessThan(1e-9);
+    }
+  });
+
+  it('without profile there is no trace', async () => {
+    await using t = await Trainer.create({ workers: 1, batchSize: 64, backend: 'wasm', data: subset(128, 10) });
+    expect(t.trace).toBeUndefined();
+  });
+});
