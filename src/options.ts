@@ -86,7 +86,7 @@ export function checkChoice<T extends string>(name: string, v: unknown, choices:
   return v as T;
 }
 
-export function checkBoolean(name: string, v: unknown): boolean {
+function checkBoolean(name: string, v: unknown): boolean {
   if (typeof v !== 'boolean') throw new OptionError(`${name} must be true or false, got ${show(v)}`);
   return v;
 }

@@ -25,6 +25,7 @@
 import { threadId } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../src/backend.js';
+import { stepsPerEpoch } from '../src/data/shuffle.js';
 import type { Fault } from '../src/faults.js';
 import { arenaViews, paramsAt, type Arena } from '../src/kernels/arena.js';
 import { kernelsFor, type Kernels } from '../src/kernels/kernels.js';
@@ -105,7 +106,7 @@ export async function train({ session, rank, from, to }: TrainTask): Promise<Tra
   const { grads, reduced } = l.arena;
   const { order, stepLoss, probes, control, parties, batchSize, paramCount: P } = session;
   const n = session.train.count;
-  const steps = Math.ceil(n / batchSize);
+  const steps = stepsPerEpoch(n, batchSize);
   const row = grads.subarray(rank * P, (rank + 1) * P);
   const sync = (): void => {
     Atomics.add(session.beats, rank, 1);

@@ -15,7 +15,7 @@ export const PHASES = ['upload', 'forward/backward', 'gradient export', 'barrier
 /** Called by a replica at the end of its upload and compute phases. */
 export type Clock = (mark: Mark) => void;
 
-export const MARK_INDEX: Readonly<Record<Mark, number>> = Object.fromEntries(MARKS.map((m, i) => [m, i])) as Record<Mark, number>;
+const MARK_INDEX: Readonly<Record<Mark, number>> = Object.fromEntries(MARKS.map((m, i) => [m, i])) as Record<Mark, number>;
 
 /** Returns a clock writing slot `slot` of `buffer`, or undefined when there is no buffer (profiling off). */
 export function slotClock(buffer: Float64Array | undefined, slot: number): Clock | undefined {

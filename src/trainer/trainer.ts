@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { limitNativeThreads, type BackendName } from '../backend.js';
 import { readCheckpoint, writeCheckpoint, type Checkpoint, type Recipe } from '../checkpoint.js';
 import { loadDataset, type Dataset } from '../data/dataset.js';
-import { epochPermutation } from '../data/shuffle.js';
+import { epochPermutation, stepsPerEpoch } from '../data/shuffle.js';
 import { allocateArena, paramsAt, type Arena } from '../kernels/arena.js';
 import { makeLayout, type ParamLayout } from '../model/layout.js';
 import { mlpDef } from '../model/mlp.js';
@@ -145,7 +145,7 @@ export class Trainer implements AsyncDisposable {
     if (ckpt !== undefined) checkResumable(ckpt, layout, dataset);
     const P = layout.size;
     const N = o.workers;
-    const steps = Math.ceil(dataset.train.count / o.batchSize);
+    const steps = stepsPerEpoch(dataset.train.count, o.batchSize);
     const arena = allocateArena(P, N);
     const shared = <T>(Type: { new (b: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number }, n: number): T =>
       new Type(new SharedArrayBuffer(Type.BYTES_PER_ELEMENT * n));
@@ -206,7 +206,7 @@ export class Trainer implements AsyncDisposable {
   }
 
   get stepsPerEpoch(): number {
-    return Math.ceil(this.dataset.train.count / this.options.batchSize);
+    return stepsPerEpoch(this.dataset.train.count, this.options.batchSize);
   }
 
   /** Global steps completed so far. */
