@@ -4,17 +4,12 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { DataFileError, parseIdxImages, parseIdxLabels } from '../dist/src/data/idx.js';
+import { Rng } from '../dist/src/rng.js';
 
-/** mulberry32: tiny deterministic PRNG, uniform in [0, 1). */
+/** Deterministic uniforms in [0, 1): the project's own seeded generator (src/rng.ts). */
 function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 const SEED = 0x1d3a5eed;

@@ -8,20 +8,15 @@ import { assembleKernels } from '../dist/scripts/wat.js';
 import { allocateArena, type Arena } from '../dist/src/kernels/arena.js';
 import { KERNELS_WASM_BASE64 } from '../dist/src/kernels/kernels-wasm.js';
 import { kernelsFor } from '../dist/src/kernels/kernels.js';
+import { Rng } from '../dist/src/rng.js';
 
 const WAT = fileURLToPath(new URL('../src/kernels/kernels.wat', import.meta.url));
 const f32 = Math.fround;
 
-/** Deterministic values: mulberry32, mapped to floats of mixed magnitude and sign. */
+/** Deterministic uniforms in [0, 1): the project's own seeded generator (src/rng.ts). */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 function fill(a: Float32Array, next: () => number): void {
   for (let i = 0; i < a.length; i++) a[i] = (next() * 2 - 1) * 10 ** Math.floor(next() * 6 - 3);
