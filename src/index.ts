@@ -1,4 +1,14 @@
-export { Trainer, type EpochResult, type Evaluation, type FitHooks, type Variable } from './trainer/trainer.js';
+export {
+  Trainer,
+  NonFiniteError,
+  StepFailedError,
+  type EpochResult,
+  type Evaluation,
+  type FitHooks,
+  type Variable,
+} from './trainer/trainer.js';
+export { CheckpointError, readCheckpoint, type Checkpoint, type CheckpointHeader, type Recipe } from './checkpoint.js';
+export type { Fault, FaultKind } from './faults.js';
 export { OptionError, type TrainerOptions, type ResolvedOptions } from './options.js';
 export { loadDataset, defaultDataDir, type Dataset, type Split } from './data/dataset.js';
 export { DataFileError } from './data/idx.js';
