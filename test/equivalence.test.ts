@@ -50,7 +50,7 @@ async function run(options: TrainerOptions, chunks: number[] = [1, STEPS - 1]): 
   try {
     const p0 = trainer.getParams();
     const losses = new Float64Array(chunks.reduce((a, b) => a + b, 0));
-    let g1 = new Float32Array(0);
+    let g1: Float32Array = new Float32Array(0);
     let k = 0;
     for (const c of chunks) {
       losses.set(await trainer.train(c), k);
