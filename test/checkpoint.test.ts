@@ -73,6 +73,18 @@ describe('resume', () => {
     expect(maxAbsDiff(resumed.getParams(), uninterrupted)).toBeLessThanOrEqual(1e-6);
   });
 
+  it('refuses other data of the same size, naming the checkpoint file', async () => {
+    const ck = join(dir, 'epoch');
+    const other = subset(600, 100);
+    other.train.labels.reverse(); // same sizes, other labels
+    await expect(Trainer.create({ workers: 1, backend: 'wasm', data: other, resume: ck })).rejects.toThrow(
+      `${join(ck, CHECKPOINT_FILE)}: trained on other data than ${other.dir} (its training labels differ)`,
+    );
+    await expect(Trainer.create({ workers: 1, backend: 'wasm', data: subset(500, 100), resume: ck })).rejects.toThrow(
+      `${join(ck, CHECKPOINT_FILE)}: trained on 600 samples of 784 features and 10 classes, but the data has 500 of 784 and 10`,
+    );
+  });
+
   it('refuses a recipe that contradicts the checkpoint', async () => {
     const ck = join(dir, 'epoch');
     await expect(Trainer.create({ ...base, lr: 0.1, resume: ck })).rejects.toThrow(OptionError);

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { limitNativeThreads, type BackendName } from '../backend.js';
-import { readCheckpoint, writeCheckpoint, type Checkpoint, type Recipe } from '../checkpoint.js';
+import { CHECKPOINT_FILE, CheckpointError, readCheckpoint, writeCheckpoint, type Checkpoint, type Recipe } from '../checkpoint.js';
 import { loadDataset, type Dataset } from '../data/dataset.js';
 import { epochPermutation, stepsPerEpoch } from '../data/shuffle.js';
 import { allocateArena, paramsAt, type Arena } from '../kernels/arena.js';
@@ -114,7 +114,6 @@ export class Trainer implements AsyncDisposable {
   private closed = false;
   /** Live tfjs tensors per worker thread after its last training task. */
   private readonly tensors = new Map<number, number>();
-  private readonly barrier: Barrier;
 
   private constructor(
     readonly options: ResolvedOptions,
@@ -125,11 +124,11 @@ export class Trainer implements AsyncDisposable {
     private readonly session: Session,
     private readonly arena: Arena,
     private readonly pool: WorkerPool,
+    /** The coordinator's handle on the workers' barrier: it only aborts and resets it, never waits. */
+    private readonly barrier: Barrier,
     /** Phase timings of every step so far, when options.profile is set. */
     readonly trace: TraceLog | undefined,
-  ) {
-    this.barrier = new Barrier(session.barrier, session.parties, 0, 0);
-  }
+  ) {}
 
   static async create(options: TrainerOptions = {}): Promise<Trainer> {
     let o = resolveOptions(options);
@@ -142,7 +141,7 @@ export class Trainer implements AsyncDisposable {
     const model = { inputSize: dataset.train.features, hidden: o.hidden, numClasses: dataset.numClasses };
     const def = mlpDef(model);
     const layout = makeLayout(def.variables);
-    if (ckpt !== undefined) checkResumable(ckpt, layout, dataset);
+    if (ckpt !== undefined && o.resume !== undefined) checkResumable(join(o.resume, CHECKPOINT_FILE), ckpt, layout, dataset);
     const P = layout.size;
     const N = o.workers;
     const steps = stepsPerEpoch(dataset.train.count, o.batchSize);
@@ -182,16 +181,17 @@ export class Trainer implements AsyncDisposable {
     }
     if (o.backend === 'auto' || o.backend === 'tensorflow') limitNativeThreads();
 
+    const barrier = new Barrier(session.barrier, N, 0, 0);
     const pool = new WorkerPool(N);
     try {
       const inits = await pool.collective<InitResult>(
         'init',
         Array.from({ length: N }, (_, rank) => ({ session, rank })),
-        { stallMs: Math.max(INIT_TIMEOUT_MS, o.stepTimeoutMs), onFailure: () => new Barrier(session.barrier, N, 0, 0).abort() },
+        { stallMs: Math.max(INIT_TIMEOUT_MS, o.stepTimeoutMs), onFailure: () => barrier.abort() },
       );
       const backends = new Set(inits.map((r) => r.backend));
       if (backends.size !== 1) throw new Error(`workers initialised different backends: ${[...backends].join(', ')}`);
-      const trainer = new Trainer(o, dataset, layout, inits[0].backend, session, arena, pool, o.profile ? new TraceLog(N) : undefined);
+      const trainer = new Trainer(o, dataset, layout, inits[0].backend, session, arena, pool, barrier, o.profile ? new TraceLog(N) : undefined);
       trainer.step = start;
       trainer.epochLossSum = ckpt?.header.epochLossSum ?? 0;
       return trainer;
@@ -493,19 +493,19 @@ function resumedOptions(o: ResolvedOptions, given: TrainerOptions, ckpt: Checkpo
   };
 }
 
-function checkResumable(ckpt: Checkpoint, layout: ParamLayout, data: Dataset): void {
+function checkResumable(file: string, ckpt: Checkpoint, layout: ParamLayout, data: Dataset): void {
   const r = ckpt.header.recipe;
-  const file = `${ckpt.header.createdAt} checkpoint`;
   if (r.inputSize !== data.train.features || r.numClasses !== data.numClasses || r.trainCount !== data.train.count) {
-    throw new OptionError(
-      `the ${file} was trained on ${r.trainCount} samples of ${r.inputSize} features and ${r.numClasses} classes, ` +
+    throw new CheckpointError(
+      file,
+      `trained on ${r.trainCount} samples of ${r.inputSize} features and ${r.numClasses} classes, ` +
         `but the data has ${data.train.count} of ${data.train.features} and ${data.numClasses}`,
     );
   }
   if (r.labelsHash !== labelsHash(data)) {
-    throw new OptionError(`the ${file} was trained on other data than ${data.dir} (its training labels differ)`);
+    throw new CheckpointError(file, `trained on other data than ${data.dir} (its training labels differ)`);
   }
   if (ckpt.header.paramCount !== layout.size) {
-    throw new OptionError(`the ${file} holds ${ckpt.header.paramCount} parameters, the model has ${layout.size}`);
+    throw new CheckpointError(file, `holds ${ckpt.header.paramCount} parameters, the model has ${layout.size}`);
   }
 }
