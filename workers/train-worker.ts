@@ -30,8 +30,10 @@ import type { Fault } from '../src/faults.js';
 import { arenaViews, paramsAt, type Arena } from '../src/kernels/arena.js';
 import { kernelsFor, type Kernels } from '../src/kernels/kernels.js';
 import { AutogradReplica } from '../src/model/autograd.js';
+import { classifier } from '../src/model/classifier.js';
+import { LayersReplica } from '../src/model/layers-replica.js';
 import { MlpReplica, mlpLayout, mlpLogits } from '../src/model/mlp.js';
-import type { Replica } from '../src/model/types.js';
+import type { WorkerModel } from '../src/model/types.js';
 import { sgdStep } from '../src/optim/sgd.js';
 import { partition } from '../src/partition.js';
 import { slotClock } from '../src/profile/record.js';
@@ -48,13 +50,14 @@ import {
   type StopReason,
   type TrainResult,
   type TrainTask,
+  type WeightsTask,
 } from '../src/trainer/session.js';
 
 /** What this thread keeps between tasks of one session. */
 interface Local {
   readonly id: number;
   readonly backend: BackendName;
-  readonly replica: Replica;
+  readonly model: WorkerModel;
   readonly barrier: Barrier;
   readonly arena: Arena;
   readonly kernels: Kernels;
@@ -72,14 +75,17 @@ let local: Local | undefined;
 async function attach(session: Session): Promise<Local> {
   if (local?.id === session.id) return local;
   const backend = await initBackend(session.backend);
-  const replica =
-    session.gradients === 'manual'
-      ? new MlpReplica(session.model)
-      : new AutogradReplica(mlpLayout(session.model), session.model.numClasses, mlpLogits(session.model));
+  const model = await workerModel(session);
   const barrier = new Barrier(session.barrier, session.parties, BARRIER_TIMEOUT_FACTOR * session.stepTimeoutMs, session.spins);
   const arena = arenaViews(session.memory, session.paramCount, session.parties);
-  local = { id: session.id, backend, replica, barrier, arena, kernels: kernelsFor(session.memory) };
+  local = { id: session.id, backend, model, barrier, arena, kernels: kernelsFor(session.memory) };
   return local;
+}
+
+function workerModel({ layers, model, gradients }: Session): Promise<WorkerModel> | WorkerModel {
+  if (layers !== undefined) return LayersReplica.create(layers);
+  const replica = gradients === 'manual' ? new MlpReplica(model) : new AutogradReplica(mlpLayout(model), model.numClasses, mlpLogits(model));
+  return classifier(replica, model.numClasses);
 }
 
 /** Runs fn; on failure releases the peers (they would otherwise wait at the barrier until the deadline) and rethrows. */
@@ -104,7 +110,7 @@ export async function train({ session, rank, from, to }: TrainTask): Promise<Tra
   const l = await attach(session);
   Atomics.add(session.beats, rank, 1); // alive: a fresh thread's backend start-up does not count as a stall
   const { grads, reduced } = l.arena;
-  const { order, stepLoss, probes, control, parties, batchSize, paramCount: P } = session;
+  const { order, stepLoss, stepMetrics, metricCount: M, probes, control, parties, batchSize, paramCount: P } = session;
   const n = session.train.count;
   const steps = stepsPerEpoch(n, batchSize);
   const row = grads.subarray(rank * P, (rank + 1) * P);
@@ -127,9 +133,11 @@ export async function train({ session, rank, from, to }: TrainTask): Promise<Tra
       let loss = 0;
       if (shard.hi > shard.lo) {
         const indices = order.subarray(lo + shard.lo, lo + shard.hi);
-        loss = l.replica.lossAndGradSum(params, { ...session.train, indices }, row, clock);
+        const metrics = stepMetrics.subarray((s * parties + rank) * M, (s * parties + rank + 1) * M);
+        loss = l.model.lossAndGradSum(params, { ...session.train, indices }, row, clock, metrics);
       } else {
         row.fill(0); // more workers than samples in this batch
+        stepMetrics.fill(0, (s * parties + rank) * M, (s * parties + rank + 1) * M);
         clock?.('uploaded');
         clock?.('computed');
       }
@@ -172,38 +180,31 @@ function injectFault(session: Session, rank: number, step: number): boolean {
   return poison;
 }
 
-/** Loss sum and correct count over this rank's contiguous part of a split, in chunks to bound memory. */
+/** Loss and metric sums over this rank's contiguous part of a split, in chunks to bound memory. */
 export async function evaluate({ session, rank, split, step }: EvalTask): Promise<EvalResult> {
   const l = await attach(session);
   const data = session[split];
-  const c = session.model.numClasses;
   const { lo, hi } = partition(data.count, session.parties, rank);
   let lossSum = 0;
-  let correct = 0;
+  let metricSums: number[] = [];
   const chunk = 1000;
   for (let a = lo; a < hi; a += chunk) {
     const indices = Int32Array.from({ length: Math.min(chunk, hi - a) }, (_, j) => a + j);
-    const logp = l.replica.logProbs(paramsAt(l.arena, step), { ...data, indices });
-    indices.forEach((i, j) => {
-      const y = data.labels[i];
-      lossSum -= logp[j * c + y];
-      if (argmax(logp, j * c, c) === y) correct++;
-    });
+    const part = l.model.evaluate(paramsAt(l.arena, step), { ...data, indices });
+    lossSum += part.lossSum;
+    metricSums = part.metricSums.map((m, k) => m + (metricSums[k] ?? 0));
   }
-  return { lossSum, correct, count: hi - lo };
+  return { lossSum, metricSums, count: hi - lo };
 }
 
-/** Class probabilities (count, classes) for the given images with the parameters after `step` steps. */
+/** The model's outputs (count, ...) for the given inputs with the parameters after `step` steps (the MLP: class probabilities). */
 export async function predict({ session, images, count, step }: PredictTask): Promise<Float32Array> {
   const l = await attach(session);
-  const features = session.model.inputSize;
   const indices = Int32Array.from({ length: count }, (_, j) => j);
-  const logp = l.replica.logProbs(paramsAt(l.arena, step), { images, labels: new Uint8Array(count), features, indices });
-  return logp.map(Math.exp);
+  return l.model.predict(paramsAt(l.arena, step), { images, labels: new Uint8Array(count), features: session.train.features, indices });
 }
 
-function argmax(a: Float32Array, off: number, len: number): number {
-  let best = 0;
-  for (let k = 1; k < len; k++) if (a[off + k] > a[off + best]) best = k;
-  return best;
+/** This thread's non-trainable weights (batch-norm statistics), end to end. */
+export async function weights({ session }: WeightsTask): Promise<Float32Array> {
+  return (await attach(session)).model.nonTrainable();
 }

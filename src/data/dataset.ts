@@ -20,6 +20,17 @@ export interface Split {
   readonly images: Float32Array;
   /** SharedArrayBuffer-backed, count values in [0, numClasses). */
   readonly labels: Uint8Array;
+  /**
+   * Targets other than class labels (fitParallel's y: one-hot rows, regression
+   * values), SharedArrayBuffer-backed, (count, ...shape); `labels` is then empty.
+   */
+  readonly targets?: Targets;
+}
+
+export interface Targets {
+  readonly data: Float32Array;
+  /** Per sample, without the batch axis. */
+  readonly shape: readonly number[];
 }
 
 export interface Dataset {

@@ -9,6 +9,7 @@
  */
 
 /** One trainable variable as a model declares it. */
+import type { Targets } from '../data/dataset.js';
 import type { Clock } from '../profile/record.js';
 
 export interface VariableSpec {
@@ -36,6 +37,8 @@ export interface Batch {
   readonly labels: Uint8Array;
   readonly features: number;
   readonly indices: Int32Array;
+  /** Non-label targets, (count, ...shape) (data/dataset.ts): only the layers replica reads them. */
+  readonly targets?: Targets;
 }
 
 /** A model instantiated on one thread's tfjs engine. */
@@ -50,4 +53,28 @@ export interface Replica {
   lossAndGradSum(params: Float32Array, batch: Batch, grad: Float32Array, clock?: Clock): number;
   /** Log-probabilities, row-major (indices.length, numClasses). */
   logProbs(params: Float32Array, batch: Batch): Float32Array;
+}
+
+/** A batch's sums in inference mode: of the per-sample loss, and of each metric. */
+export interface EvalSums {
+  readonly lossSum: number;
+  /** In the model's metric order; the MLP's one metric is the count of correct predictions. */
+  readonly metricSums: readonly number[];
+}
+
+/**
+ * What a worker thread trains, evaluates and predicts with: a Replica behind the
+ * classifier adapter (classifier.ts), or a rebuilt tf.LayersModel (layers-replica.ts).
+ */
+export interface WorkerModel {
+  /**
+   * As Replica.lossAndGradSum: the shard's loss sum, and d(that sum)/d(params) into
+   * `grad`; also the sums of the training metrics into `metricSums`, when it has any.
+   */
+  lossAndGradSum(params: Float32Array, batch: Batch, grad: Float32Array, clock?: Clock, metricSums?: Float64Array): number;
+  evaluate(params: Float32Array, batch: Batch): EvalSums;
+  /** The model's outputs for the batch, row-major (n, ...outputShape); for the MLP, class probabilities. */
+  predict(params: Float32Array, batch: Batch): Float32Array;
+  /** The non-trainable weights (batch-norm moving statistics), end to end; empty when there are none. */
+  nonTrainable(): Float32Array;
 }

@@ -1,6 +1,7 @@
 import type { BackendName, BackendRequest } from '../backend.js';
 import type { Split } from '../data/dataset.js';
 import type { Fault } from '../faults.js';
+import type { LayersSpec } from '../model/layers-spec.js';
 import type { MlpConfig } from '../model/mlp.js';
 
 /** How a worker differentiates: the hand-written MLP backward, or tfjs autograd (the generic path). */
@@ -14,8 +15,11 @@ export type GradientMode = 'manual' | 'autograd';
  */
 export interface Session {
   readonly id: number;
+  /** The MLP's sizes; with `layers`, only its inputSize and numClasses describe the data. */
   readonly model: MlpConfig;
   readonly gradients: GradientMode;
+  /** A user's tf.LayersModel (the generic path), trained instead of the MLP when set. */
+  readonly layers: LayersSpec | undefined;
   readonly backend: BackendRequest;
   readonly parties: number;
   readonly batchSize: number;
@@ -35,6 +39,10 @@ export interface Session {
   readonly order: Int32Array;
   /** (stepsPerEpoch, parties) each shard's loss sum, per step of the current epoch. */
   readonly stepLoss: Float64Array;
+  /** (stepsPerEpoch, parties, metrics) each shard's metric sums (the layers path's training metrics). */
+  readonly stepMetrics: Float64Array;
+  /** Metrics per step in stepMetrics: layers.metricNames.length, 0 for the MLP. */
+  readonly metricCount: number;
   /** (parties) each rank's reduce probe of the current step (allreduce.ts): all ranks check all of them. */
   readonly probes: Float64Array;
   /** Barrier cells (barrier.ts). */
@@ -104,6 +112,11 @@ export interface TrainResult {
 
 export interface EvalResult {
   readonly lossSum: number;
-  readonly correct: number;
+  /** Sums of each metric over the rank's part (the MLP: [correct predictions]). */
+  readonly metricSums: readonly number[];
   readonly count: number;
+}
+
+export interface WeightsTask {
+  readonly session: Session;
 }

@@ -5,6 +5,7 @@ import { CHECKPOINT_FILE, CheckpointError, readCheckpoint, writeCheckpoint, type
 import { loadDataset, type Dataset } from '../data/dataset.js';
 import { epochPermutation, stepsPerEpoch } from '../data/shuffle.js';
 import { allocateArena, paramsAt, type Arena } from '../kernels/arena.js';
+import type { LayersSpec } from '../model/layers-spec.js';
 import { makeLayout, type ParamLayout } from '../model/layout.js';
 import { mlpDef } from '../model/mlp.js';
 import { Rng, deriveSeed } from '../rng.js';
@@ -30,9 +31,22 @@ export interface EpochResult {
 }
 
 export interface Evaluation {
+  /** Mean loss per sample (the MLP: NLL; a LayersModel: its compiled loss, without regularizer penalties, as tfjs's evaluate). */
   readonly loss: number;
+  /** Fraction classified correctly: the MLP's, or a LayersModel's 'acc' metric (NaN when it has none). */
   readonly accuracy: number;
+  /** Every metric's mean by its tfjs log name (the MLP: { acc }). */
+  readonly metrics: Readonly<Record<string, number>>;
   readonly count: number;
+}
+
+/**
+ * A model other than the built-in MLP, for Trainer.create: a user's tf.LayersModel
+ * as plain data, and its trainable weights laid out flat (fit/spec.ts builds both).
+ */
+export interface ModelSource {
+  readonly spec: LayersSpec;
+  readonly params: Float32Array;
 }
 
 /** Optional hooks of fit(), for progress reporting. */
@@ -109,6 +123,8 @@ export class Trainer implements AsyncDisposable {
   private orderEpoch = -1;
   /** Sum over this epoch's finished steps of each batch's mean loss. */
   private epochLossSum = 0;
+  /** Each finished step's batch-mean training metrics (metricCount per step), until drained. */
+  private stepMetricLog: number[] = [];
   private failure: Error | undefined;
   private stopRequested = false;
   private closed = false;
@@ -130,7 +146,12 @@ export class Trainer implements AsyncDisposable {
     readonly trace: TraceLog | undefined,
   ) {}
 
-  static async create(options: TrainerOptions = {}): Promise<Trainer> {
+  /**
+   * Validates the options, loads the data, starts the pool and initialises a tfjs
+   * engine in each worker. `source` trains a user's LayersModel instead of the MLP
+   * (fitParallel and `--model` do this; options.hidden and gradients are then unused).
+   */
+  static async create(options: TrainerOptions = {}, source?: ModelSource): Promise<Trainer> {
     let o = resolveOptions(options);
     const ckpt = o.resume === undefined ? undefined : readCheckpoint(o.resume);
     if (ckpt !== undefined) o = resumedOptions(o, options, ckpt);
@@ -140,8 +161,9 @@ export class Trainer implements AsyncDisposable {
     }
     const model = { inputSize: dataset.train.features, hidden: o.hidden, numClasses: dataset.numClasses };
     const def = mlpDef(model);
-    const layout = makeLayout(def.variables);
-    if (ckpt !== undefined && o.resume !== undefined) checkResumable(join(o.resume, CHECKPOINT_FILE), ckpt, layout, dataset);
+    const layout = makeLayout(source?.spec.trainable ?? def.variables);
+    if (ckpt !== undefined && o.resume !== undefined) checkResumable(join(o.resume, CHECKPOINT_FILE), ckpt, layout, dataset, source);
+    const M = source?.spec.metricNames.length ?? 0;
     const P = layout.size;
     const N = o.workers;
     const steps = stepsPerEpoch(dataset.train.count, o.batchSize);
@@ -152,6 +174,7 @@ export class Trainer implements AsyncDisposable {
       id: nextSessionId++,
       model,
       gradients: o.gradients,
+      layers: source?.spec,
       backend: o.backend,
       parties: N,
       batchSize: o.batchSize,
@@ -162,6 +185,8 @@ export class Trainer implements AsyncDisposable {
       paramCount: P,
       order: shared(Int32Array, dataset.train.count),
       stepLoss: shared(Float64Array, steps * N),
+      stepMetrics: shared(Float64Array, steps * N * M),
+      metricCount: M,
       probes: shared(Float64Array, N),
       marks: o.profile ? shared(Float64Array, steps * N * MARKS.length) : undefined,
       barrier: Barrier.cells(),
@@ -175,6 +200,7 @@ export class Trainer implements AsyncDisposable {
     Atomics.store(session.control, CONTROL.stopAt, NO_STOP);
     const start = ckpt?.header.step ?? 0;
     if (ckpt !== undefined) paramsAt(arena, start).set(ckpt.params);
+    else if (source !== undefined) paramsAt(arena, 0).set(source.params);
     else {
       const rng = new Rng(deriveSeed(o.seed, -1));
       def.init(paramsAt(arena, 0), () => rng.next());
@@ -278,7 +304,8 @@ export class Trainer implements AsyncDisposable {
     while (this.step < end && !this.stopRequested) {
       const epoch = Math.floor(this.step / S);
       if (this.orderEpoch !== epoch) {
-        epochPermutation(this.dataset.train.count, this.options.seed, epoch, this.session.order);
+        if (this.options.shuffle) epochPermutation(this.dataset.train.count, this.options.seed, epoch, this.session.order);
+        else this.session.order.forEach((_, i, order) => (order[i] = i));
         this.orderEpoch = epoch;
       }
       if (this.step % S === 0) this.epochLossSum = 0;
@@ -323,28 +350,56 @@ export class Trainer implements AsyncDisposable {
     Atomics.store(this.session.control, CONTROL.stopAt, Atomics.load(this.session.control, CONTROL.progress) + 2);
   }
 
-  /** Mean NLL loss and accuracy on a split, computed in parallel by all workers. */
+  /** Mean loss and metrics on a split, computed in parallel by all workers. */
   async evaluate(split: 'train' | 'test' = 'test'): Promise<Evaluation> {
     this.usable();
     const parts = await this.collective<EvalResult>('evaluate', (rank) => ({ session: this.session, rank, split, step: this.step }));
     const count = parts.reduce((a, p) => a + p.count, 0);
     const lossSum = parts.reduce((a, p) => a + p.lossSum, 0);
-    const correct = parts.reduce((a, p) => a + p.correct, 0);
-    return { loss: lossSum / count, accuracy: correct / count, count };
+    const metrics: Record<string, number> = {};
+    this.metricNames.forEach((name, k) => (metrics[name] = parts.reduce((a, p) => a + p.metricSums[k], 0) / count));
+    return { loss: lossSum / count, accuracy: metrics.acc ?? NaN, metrics, count };
+  }
+
+  /** Log names of the metrics that evaluate() and the training steps report. */
+  get metricNames(): readonly string[] {
+    return this.session.layers?.metricNames ?? ['acc'];
   }
 
   /**
-   * Class probabilities, row-major (count, classes), for `count` images given
-   * row-major with pixels in [0, 1].
+   * The model's outputs, row-major, for `count` inputs given row-major (for the
+   * MLP: class probabilities (count, classes) of images with pixels in [0, 1]).
    */
   async predict(images: Float32Array, count: number): Promise<Float32Array> {
     this.usable();
     const f = this.dataset.train.features;
     if (!Number.isInteger(count) || count < 1 || images.length !== count * f) {
-      throw new OptionError(`predict needs count >= 1 images of ${f} pixels each: got ${images.length} values for count ${count}`);
+      throw new OptionError(`predict needs count >= 1 inputs of ${f} values each: got ${images.length} values for count ${count}`);
     }
     const [probs] = await this.collective<Float32Array>('predict', () => ({ session: this.session, images, count, step: this.step }), 1);
     return probs;
+  }
+
+  /**
+   * The non-trainable weights (batch-norm moving statistics), end to end, as
+   * worker 0 has them. Note [buffers from rank 0]: they are not all-reduced;
+   * each worker updates them from its own shard, and, as PyTorch DDP broadcasts
+   * rank 0's buffers, rank 0's are the model's.
+   */
+  async nonTrainable(): Promise<Float32Array> {
+    this.usable();
+    const [values] = await this.collective<Float32Array>('weights', () => ({ session: this.session }), 1);
+    return values;
+  }
+
+  /**
+   * The batch-mean training metrics of the steps finished since the last call,
+   * step after step (metricNames.length values each; none for the MLP).
+   */
+  drainStepMetrics(): Float64Array {
+    const out = Float64Array.from(this.stepMetricLog);
+    this.stepMetricLog = [];
+    return out;
   }
 
   /** A copy of the flat parameter vector (layout: this.layout). */
@@ -394,6 +449,7 @@ export class Trainer implements AsyncDisposable {
       trainCount: this.dataset.train.count,
       labelsHash: labelsHash(this.dataset),
       data: resolve(this.dataset.dir),
+      ...(this.session.layers === undefined ? {} : { model: modelHash(this.session.layers) }),
     };
     const header = { step: this.step, epochLossSum: this.epochLossSum, paramCount: this.layout.size, recipe, createdAt: new Date().toISOString() };
     return writeCheckpoint(dir, header, this.params());
@@ -418,6 +474,7 @@ export class Trainer implements AsyncDisposable {
     const S = this.stepsPerEpoch;
     const N = this.workers;
     const B = this.options.batchSize;
+    const M = this.session.metricCount;
     for (let g = from; g < to; g++) {
       const s = g % S;
       const len = Math.min((s + 1) * B, this.dataset.train.count) - s * B;
@@ -425,6 +482,11 @@ export class Trainer implements AsyncDisposable {
       for (let r = 0; r < N; r++) sum += this.session.stepLoss[s * N + r];
       out.push(sum / len);
       this.epochLossSum += sum / len;
+      for (let k = 0; k < M; k++) {
+        let m = 0;
+        for (let r = 0; r < N; r++) m += this.session.stepMetrics[(s * N + r) * M + k];
+        this.stepMetricLog.push(m / len);
+      }
     }
     this.step = to;
   }
@@ -467,11 +529,20 @@ export class Trainer implements AsyncDisposable {
 
 const RECIPE_KEYS = ['hidden', 'batchSize', 'lr', 'seed'] as const;
 
-/** FNV-1a of the training labels: tells MNIST from Fashion-MNIST (same sizes) when resuming. */
+/** FNV-1a of the training labels (and targets): tells MNIST from Fashion-MNIST (same sizes) when resuming. */
 function labelsHash(data: Dataset): number {
   let h = 0x811c9dc5;
   for (const y of data.train.labels) h = Math.imul(h ^ y, 0x01000193);
+  const t = data.train.targets?.data;
+  if (t !== undefined) for (const y of new Uint8Array(t.buffer, t.byteOffset, t.byteLength)) h = Math.imul(h ^ y, 0x01000193);
   return h >>> 0;
+}
+
+/** FNV-1a of a LayersModel's topology, loss and metrics: a checkpoint resumes only the same model. */
+function modelHash(spec: LayersSpec): string {
+  let h = 0x811c9dc5;
+  for (const c of JSON.stringify([spec.topology, spec.loss, spec.metrics])) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193);
+  return (h >>> 0).toString(16).padStart(8, '0');
 }
 
 /** Options for a resumed run: the checkpoint's recipe, unless the caller gave a value, which must then agree. */
@@ -493,8 +564,12 @@ function resumedOptions(o: ResolvedOptions, given: TrainerOptions, ckpt: Checkpo
   };
 }
 
-function checkResumable(file: string, ckpt: Checkpoint, layout: ParamLayout, data: Dataset): void {
+function checkResumable(file: string, ckpt: Checkpoint, layout: ParamLayout, data: Dataset, source: ModelSource | undefined): void {
   const r = ckpt.header.recipe;
+  const model = source === undefined ? undefined : modelHash(source.spec);
+  if (r.model !== model) {
+    throw new CheckpointError(file, model === undefined ? 'holds a LayersModel (--model), not the MLP' : r.model === undefined ? 'holds the MLP, not this model' : 'holds another model (its topology, loss or metrics differ)');
+  }
   if (r.inputSize !== data.train.features || r.numClasses !== data.numClasses || r.trainCount !== data.train.count) {
     throw new CheckpointError(
       file,

@@ -1,0 +1,175 @@
+import * as tf from '@tensorflow/tfjs';
+import type { BackendRequest } from '../backend.js';
+import { OptionError } from '../errors.js';
+import { Trainer } from '../trainer/trainer.js';
+import { Callbacks, type Callback, type Logs } from './callbacks.js';
+import { asDataset, fitData, type ArrayData } from './data.js';
+import { layersSource } from './spec.js';
+import { optimizerOf } from './optimizer.js';
+
+/** model.fit's arguments that apply, plus how to parallelise. */
+export interface FitParallelArgs {
+  /** Default 32, as model.fit. */
+  readonly batchSize?: number;
+  /** Default 1, as model.fit. */
+  readonly epochs?: number;
+  /** Epoch to start from (its index in History.epoch and callbacks), default 0. */
+  readonly initialEpoch?: number;
+  /** Reshuffle every epoch (default true); the order is seeded (`seed`), so runs repeat. */
+  readonly shuffle?: boolean;
+  readonly validationData?: readonly [ArrayData, ArrayData];
+  /** The last fraction of x and y, taken before shuffling, as model.fit. */
+  readonly validationSplit?: number;
+  readonly callbacks?: Callback | readonly Callback[];
+  /** Accepted for compatibility and ignored: fitParallel prints nothing. */
+  readonly verbose?: number;
+  /** Accepted for compatibility and ignored: callbacks run between chunks of steps. */
+  readonly yieldEvery?: unknown;
+
+  /** Worker threads (default: the number of cores). */
+  readonly workers?: number;
+  /** Seed of the shuffle (default 0). */
+  readonly seed?: number;
+  /** tfjs backend of the workers (default 'auto'). */
+  readonly backend?: BackendRequest;
+  /** Modules each worker imports before rebuilding the model: where custom layers register their classes. */
+  readonly modules?: readonly string[];
+  /** A worker that makes no progress for this long is treated as hung (default 60000 ms). */
+  readonly stepTimeoutMs?: number;
+  /** Receives one line per recovered worker failure. */
+  readonly onWarning?: (message: string) => void;
+}
+
+/** What model.fit resolves with: tfjs's History fields. */
+export interface History {
+  readonly epoch: number[];
+  readonly history: Record<string, number[]>;
+  readonly params: { readonly epochs: number; readonly initialEpoch: number; readonly samples: number; readonly steps: number; readonly batchSize: number; readonly metrics: string[] };
+}
+
+const KNOWN = new Set([
+  'batchSize',
+  'epochs',
+  'initialEpoch',
+  'shuffle',
+  'validationData',
+  'validationSplit',
+  'callbacks',
+  'verbose',
+  'yieldEvery',
+  'workers',
+  'seed',
+  'backend',
+  'modules',
+  'stepTimeoutMs',
+  'onWarning',
+]);
+
+/**
+ * model.fit, data-parallel: `await fitParallel(model, x, y, { ...args, workers: 8 })`.
+ *
+ * Contract: with the same batches (shuffle: false, or the same order), the weights
+ * the model holds when this resolves equal — up to float rounding — those tfjs's own
+ * `model.fit(x, y, args)` leaves in one thread, for any worker count: each batch's
+ * gradient is all-reduced from the workers' shards (sums divided by the batch size)
+ * and the model's compiled optimizer, with its hyperparameters, steps the weights.
+ * The compiled loss and metrics are used; logs, callbacks and the History have
+ * tfjs's names and semantics (epoch values are means over samples; val_* after
+ * each epoch). When it resolves, `model` holds the trained weights (trainable ones,
+ * and the non-trainable ones, e.g. batch-norm statistics, from worker 0), so
+ * model.predict, model.evaluate and model.save just work.
+ */
+export async function fitParallel(model: tf.LayersModel, x: ArrayData, y: ArrayData, args: FitParallelArgs = {}): Promise<History> {
+  if (typeof args !== 'object' || args === null) throw new OptionError('fitParallel args must be an object');
+  for (const k of Object.keys(args)) if (!KNOWN.has(k)) throw new OptionError(`fitParallel does not support the argument ${JSON.stringify(k)}`);
+  const source = layersSource(model, { modules: args.modules });
+  const data = fitData(source.spec, x, y, { split: args.validationSplit, data: args.validationData });
+  const optimizer = optimizerOf(model.optimizer);
+  const epochs = args.epochs ?? 1;
+  const initialEpoch = args.initialEpoch ?? 0;
+  if (!Number.isInteger(initialEpoch) || initialEpoch < 0 || initialEpoch >= epochs) {
+    throw new OptionError(`initialEpoch must be an integer from 0 to epochs - 1 (${epochs - 1}), got ${String(initialEpoch)}`);
+  }
+  const callbacks = new Callbacks(args.callbacks, model);
+  await using trainer = await Trainer.create(
+    {
+      workers: args.workers,
+      epochs: epochs - initialEpoch,
+      batchSize: args.batchSize ?? 32,
+      seed: args.seed,
+      shuffle: args.shuffle,
+      backend: args.backend,
+      stepTimeoutMs: args.stepTimeoutMs,
+      onWarning: args.onWarning,
+      data: asDataset(data, source.spec),
+      ...optimizer,
+    },
+    source,
+  );
+  const names = ['loss', ...trainer.metricNames];
+  const validate = data.validation.count > 0;
+  const history: History = {
+    epoch: [],
+    history: {},
+    params: {
+      epochs,
+      initialEpoch,
+      samples: data.train.count,
+      steps: trainer.stepsPerEpoch,
+      batchSize: trainer.options.batchSize,
+      metrics: validate ? [...names, ...names.map((n) => `val_${n}`)] : names,
+    },
+  };
+  callbacks.setParams(history.params);
+  await callbacks.onTrainBegin({});
+  const B = trainer.options.batchSize;
+  const n = data.train.count;
+  for (let e = initialEpoch; e < epochs && !callbacks.stopRequested(); e++) {
+    await callbacks.onEpochBegin(e, {});
+    const totals = new Float64Array(names.length);
+    let seen = 0;
+    const S = trainer.stepsPerEpoch;
+    for (let b = 0; b < S && !callbacks.stopRequested(); ) {
+      const chunk = callbacks.wantsBatches ? 1 : S - b;
+      if (chunk === 1) await callbacks.onBatchBegin(b, { batch: b, size: Math.min(B, n - b * B) });
+      const losses = await trainer.train(chunk);
+      const metrics = trainer.drainStepMetrics();
+      for (let j = 0; j < losses.length; j++, b++) {
+        const size = Math.min(B, n - b * B);
+        const logs: Logs = { batch: b, size, loss: losses[j] };
+        trainer.metricNames.forEach((name, k) => (logs[name] = metrics[j * trainer.metricNames.length + k]));
+        names.forEach((name, k) => (totals[k] += logs[name] * size));
+        seen += size;
+        await callbacks.onBatchEnd(b, logs);
+      }
+    }
+    // tfjs's epoch logs weigh each batch by its size (BaseLogger): means over samples.
+    const logs: Logs = {};
+    names.forEach((name, k) => (logs[name] = totals[k] / seen));
+    if (validate) {
+      const v = await trainer.evaluate('test');
+      logs.val_loss = v.loss;
+      for (const [name, value] of Object.entries(v.metrics)) logs[`val_${name}`] = value;
+    }
+    history.epoch.push(e);
+    for (const [k, v] of Object.entries(logs)) (history.history[k] ??= []).push(v);
+    await callbacks.onEpochEnd(e, logs);
+  }
+  writeBack(model, trainer.getParams(), await trainer.nonTrainable());
+  await callbacks.onTrainEnd({});
+  return history;
+}
+
+/** The trained weights into the user's own model, by order (Note [weights by order] in layers-replica.ts). */
+function writeBack(model: tf.LayersModel, params: Float32Array, fixed: Float32Array): void {
+  const assign = (weights: readonly { read(): tf.Tensor; shape: readonly (number | null)[] }[], values: Float32Array): void => {
+    let o = 0;
+    for (const w of weights) {
+      const v = w.read() as tf.Variable; // the LayerVariable's tf.Variable; assign() skips constraints, as tfjs's optimizers do
+      tf.tidy(() => v.assign(tf.tensor(values.slice(o, o + v.size), v.shape)));
+      o += v.size;
+    }
+  };
+  assign(model.trainableWeights, params);
+  assign(model.nonTrainableWeights, fixed);
+}

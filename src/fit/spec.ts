@@ -1,0 +1,124 @@
+import * as tf from '@tensorflow/tfjs';
+import { OptionError } from '../errors.js';
+import { LOSS_NAMES, describeFunction, rebuildFunction } from '../model/functions.js';
+import type { FnSpec, LayersSpec, TargetMode } from '../model/layers-spec.js';
+import type { ModelSource } from '../trainer/trainer.js';
+
+/** The losses the generic path trains with, by tfjs-layers name; any other loss must be a function. */
+export const LOSSES: readonly string[] = LOSS_NAMES;
+
+export interface SourceOptions {
+  /** Modules (paths or URLs) each worker imports before rebuilding the model, to register custom layers. */
+  readonly modules?: readonly string[];
+  /** How targets are made (default 'given': the data carries them). */
+  readonly targets?: TargetMode;
+}
+
+/**
+ * A compiled tf.LayersModel as a ModelSource: its topology, loss, metrics and
+ * current weights as plain data (layers-spec.ts). Refuses, with one line naming
+ * what is missing, what the workers could not rebuild or train: an uncompiled
+ * model, several inputs or outputs, a loss per output, a loss or metric function
+ * that cannot be rebuilt from its source, a custom layer whose module was not given.
+ */
+export function layersSource(model: tf.LayersModel, opts: SourceOptions = {}): ModelSource {
+  if (!(model instanceof tf.LayersModel)) {
+    throw new OptionError(`the model must be a tf.LayersModel (from tf.sequential, tf.model or tf.loadLayersModel), got ${describe(model)}`);
+  }
+  if (model.optimizer === undefined || model.optimizer === null || model.loss === undefined) {
+    throw new OptionError('the model is not compiled: call model.compile({ optimizer, loss }) first');
+  }
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) {
+    throw new OptionError(`the model has ${model.inputs.length} inputs and ${model.outputs.length} outputs; fitParallel trains models with one of each`);
+  }
+  const inputShape = concrete('input', model.inputs[0].shape);
+  const outputShape = concrete('output', model.outputs[0].shape);
+  const loss = lossSpec(model.loss);
+  const metrics = metricSpecs(model.metrics);
+  const modules = (opts.modules ?? []).map(moduleUrl);
+  checkRebuildable(model, modules);
+  const trainable = model.trainableWeights.map((w) => ({ name: w.originalName, shape: [...w.shape] as number[] }));
+  const nonTrainable = model.nonTrainableWeights.map((w) => ({ name: w.originalName, shape: [...w.shape] as number[] }));
+  const spec: LayersSpec = {
+    kind: 'layers',
+    topology: JSON.stringify(model.toJSON(null, false)),
+    loss,
+    metrics,
+    metricNames: model.metricsNames.slice(1),
+    modules,
+    trainable,
+    nonTrainable,
+    nonTrainableValues: flat(model.nonTrainableWeights.map((w) => w.read())),
+    inputShape,
+    outputShape,
+    targets: opts.targets ?? 'given',
+  };
+  if (loss.source !== undefined) tryFunction('loss', loss, outputShape);
+  for (const m of metrics) if (m.source !== undefined) tryFunction('metric', m, outputShape);
+  return { spec, params: flat(model.trainableWeights.map((w) => w.read())) };
+}
+
+function lossSpec(loss: tf.LayersModel['loss']): FnSpec {
+  if (typeof loss === 'function') return describeFunction('loss', loss);
+  if (typeof loss === 'string' && LOSSES.includes(loss)) return { name: loss };
+  const shown = typeof loss === 'string' ? JSON.stringify(loss) : 'one loss per output';
+  throw new OptionError(`loss ${shown} is not supported (supported: ${LOSSES.join(', ')}, or a function (yTrue, yPred) => tf.Scalar)`);
+}
+
+function metricSpecs(metrics: tf.LayersModel['metrics'] | undefined): FnSpec[] {
+  if (metrics === undefined || metrics === null) return [];
+  if (typeof metrics === 'object' && !Array.isArray(metrics)) throw new OptionError('metrics per output are not supported: the model has one output');
+  return (Array.isArray(metrics) ? metrics : [metrics]).map((m) => (typeof m === 'string' ? { name: m } : describeFunction('metric', m)));
+}
+
+/** Rebuilds a function from its source and calls it on zeros, as a worker will: a failure is the user's to fix, now. */
+function tryFunction(kind: 'loss' | 'metric', f: FnSpec & { source: string }, outputShape: readonly number[]): void {
+  const fn = rebuildFunction(kind, f);
+  try {
+    tf.tidy(() => fn(tf.zeros([2, ...outputShape]), tf.fill([2, ...outputShape], 0.5)));
+  } catch (err) {
+    throw new OptionError(`${kind} ${f.name}: rebuilt from its source it fails (${(err as Error).message}); it must be self-contained, using only tf`);
+  }
+}
+
+/**
+ * A worker can rebuild only the layer classes registered in its own thread: tfjs's,
+ * and those of the modules it imports first. A custom layer with no module given
+ * would fail in every worker; say so here, in one line.
+ */
+function checkRebuildable(model: tf.LayersModel, modules: readonly string[]): void {
+  const custom = model.layers.map((l) => l.getClassName()).filter((name) => !BUILT_IN.has(name));
+  if (custom.length > 0 && modules.length === 0) {
+    throw new OptionError(
+      `the model has custom layers (${[...new Set(custom)].join(', ')}): pass modules: [the file that registers them with tf.serialization.registerClass], which each worker imports first`,
+    );
+  }
+}
+
+/** tfjs-layers' own layer classes, recorded when this module loads (before any user module can register more). */
+const BUILT_IN = new Set(Object.keys(tf.serialization.SerializationMap.getMap().classNameMap));
+
+function moduleUrl(m: string): string {
+  if (typeof m !== 'string' || m === '') throw new OptionError(`modules must list module paths or URLs, got ${JSON.stringify(m)}`);
+  return /^[a-z]+:/.test(m) ? m : new URL(m, `file://${process.cwd()}/`).href;
+}
+
+function concrete(what: string, shape: readonly (number | null)[]): number[] {
+  const rest = shape.slice(1);
+  if (rest.some((d) => d === null)) throw new OptionError(`the model's ${what} shape [${shape.map(String).join(', ')}] has unknown dimensions besides the batch`);
+  return rest as number[];
+}
+
+function flat(ts: readonly tf.Tensor[]): Float32Array {
+  const out = new Float32Array(ts.reduce((a, t) => a + t.size, 0));
+  let o = 0;
+  for (const t of ts) {
+    out.set(t.dataSync() as Float32Array, o);
+    o += t.size;
+  }
+  return out;
+}
+
+function describe(v: unknown): string {
+  return v === null ? 'null' : typeof v === 'object' ? (v.constructor?.name ?? 'an object') : typeof v;
+}

@@ -1,0 +1,153 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Clock } from '../profile/record.js';
+import { lossFunction, metricArg, type LossOrMetricFn } from './functions.js';
+import { makeLayout, type ParamLayout } from './layout.js';
+import type { LayersSpec } from './layers-spec.js';
+import type { Batch, EvalSums, VariableSpec, WorkerModel } from './types.js';
+
+/**
+ * The generic path: a user's tf.LayersModel, rebuilt in a worker thread from its
+ * topology (layers-spec.ts) and differentiated by tfjs autograd, public API only.
+ *
+ * Per step it computes exactly what tfjs's own model.fit differentiates for one
+ * batch (tfjs-layers 4.22 training.js makeTrainFunction):
+ *   total = mean over the batch of loss(yTrue, yPred) + regularizer penalties
+ * but for its shard of n samples and scaled by n: d(n * total_shard)/d(params).
+ * Summed over the shards and divided by the global batch size B, the means become
+ * the batch mean and the penalties count once, so N workers equal 1 (and equal
+ * tfjs's model.fit) for any split.
+ *
+ * Note [weights by order]: the flat parameter vector lays out
+ * model.trainableWeights in order. A rebuilt model gets fresh variable names (tfjs
+ * uniquifies them per thread), so only order and shapes tie it to the user's
+ * model; create() checks the shapes.
+ */
+export class LayersReplica implements WorkerModel {
+  private readonly layout: ParamLayout;
+  private readonly vars: tf.Variable[];
+  private readonly fixed: tf.Variable[];
+
+  private constructor(
+    private readonly spec: LayersSpec,
+    private readonly model: tf.LayersModel,
+    private readonly loss: LossOrMetricFn,
+    private readonly metrics: readonly LossOrMetricFn[],
+  ) {
+    this.layout = makeLayout(spec.trainable);
+    // LayerVariable.read() is the tf.Variable itself (typed as Tensor in 4.22).
+    this.vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    this.fixed = model.nonTrainableWeights.map((w) => w.read() as tf.Variable);
+  }
+
+  static async create(spec: LayersSpec): Promise<LayersReplica> {
+    for (const m of spec.modules) await import(m);
+    const model = await tf.models.modelFromJSON(JSON.parse(spec.topology) as tf.serialization.ConfigDict);
+    checkShapes('trainable', model.trainableWeights.map((w) => w.shape), spec.trainable);
+    checkShapes('non-trainable', model.nonTrainableWeights.map((w) => w.shape), spec.nonTrainable);
+    // Compiled only to get tfjs's own choice of metric functions (e.g. which accuracy
+    // 'acc' means for this loss and output shape); its optimizer is never used.
+    const loss = lossFunction(spec.loss);
+    model.compile({ optimizer: 'sgd', loss, metrics: spec.metrics.map(metricArg) });
+    const metrics = model.metricsTensors.map(([fn]) => fn as LossOrMetricFn);
+    const replica = new LayersReplica(spec, model, loss, metrics);
+    replica.setNonTrainable(spec.nonTrainableValues);
+    return replica;
+  }
+
+  lossAndGradSum(params: Float32Array, batch: Batch, grad: Float32Array, clock?: Clock, metricSums?: Float64Array): number {
+    const n = batch.indices.length;
+    return tf.tidy(() => {
+      this.setParams(params);
+      const x = this.inputs(batch); // x is (n, ...inputShape)
+      const y = this.targets(batch); // y is (n, ...outputShape) or (n, 1) of class indices
+      clock?.('uploaded');
+      const scaled = (): tf.Scalar => {
+        const yPred = this.model.apply(x, { training: true }) as tf.Tensor; // yPred is (n, ...outputShape)
+        metricSums?.set(this.metrics.map((m) => tf.mean(m(y, yPred)).dataSync()[0] * n));
+        let total = tf.mean(this.loss(y, yPred));
+        for (const penalty of this.model.calculateLosses()) total = tf.add(total, penalty);
+        return tf.mul(total, n);
+      };
+      const { value, grads } = tf.variableGrads(scaled, this.vars);
+      clock?.('computed');
+      this.layout.segments.forEach((s, i) => {
+        const g = grads[this.vars[i].name];
+        if (g === undefined) grad.fill(0, s.offset, s.offset + s.size); // a weight the loss does not reach
+        else grad.set(g.dataSync() as Float32Array, s.offset);
+      });
+      return value.dataSync()[0];
+    });
+  }
+
+  /** What tfjs's model.evaluate sums (inference mode, no regularizer penalties: training.js makeTestFunction). */
+  evaluate(params: Float32Array, batch: Batch): EvalSums {
+    const n = batch.indices.length;
+    return tf.tidy(() => {
+      this.setParams(params);
+      const y = this.targets(batch);
+      const yPred = this.model.apply(this.inputs(batch), { training: false }) as tf.Tensor;
+      return {
+        lossSum: tf.mean(this.loss(y, yPred)).dataSync()[0] * n,
+        metricSums: this.metrics.map((m) => tf.mean(m(y, yPred)).dataSync()[0] * n),
+      };
+    });
+  }
+
+  predict(params: Float32Array, batch: Batch): Float32Array {
+    return tf.tidy(() => {
+      this.setParams(params);
+      return (this.model.predict(this.inputs(batch)) as tf.Tensor).dataSync() as Float32Array;
+    });
+  }
+
+  nonTrainable(): Float32Array {
+    const out = new Float32Array(this.spec.nonTrainableValues.length);
+    let o = 0;
+    for (const v of this.fixed) {
+      out.set(v.dataSync() as Float32Array, o);
+      o += v.size;
+    }
+    return out;
+  }
+
+  setNonTrainable(values: Float32Array): void {
+    let o = 0;
+    for (const v of this.fixed) {
+      v.assign(tf.tensor(values.slice(o, o + v.size), v.shape));
+      o += v.size;
+    }
+  }
+
+  /** The shared parameters into the model's variables; a copy, since the cpu backend keeps the array it is given. */
+  private setParams(params: Float32Array): void {
+    this.layout.segments.forEach((s, i) => this.vars[i].assign(tf.tensor(params.slice(s.offset, s.offset + s.size), [...s.shape])));
+  }
+
+  private inputs({ images, features: f, indices }: Batch): tf.Tensor {
+    const x = new Float32Array(indices.length * f);
+    indices.forEach((i, j) => x.set(images.subarray(i * f, i * f + f), j * f));
+    return tf.tensor(x, [indices.length, ...this.spec.inputShape]);
+  }
+
+  private targets({ labels, targets, indices }: Batch): tf.Tensor {
+    const n = indices.length;
+    if (this.spec.targets === 'given') {
+      if (targets === undefined) throw new Error('the data has no targets for this model');
+      const k = targets.shape.reduce((a, b) => a * b, 1);
+      const y = new Float32Array(n * k);
+      indices.forEach((i, j) => y.set(targets.data.subarray(i * k, i * k + k), j * k));
+      return tf.tensor(y, [n, ...targets.shape]);
+    }
+    const classes = Int32Array.from(indices, (i) => labels[i]);
+    if (this.spec.targets === 'index') return tf.tensor2d(Float32Array.from(classes), [n, 1]);
+    return tf.oneHot(tf.tensor1d(classes, 'int32'), this.spec.outputShape[this.spec.outputShape.length - 1]).toFloat();
+  }
+}
+
+function checkShapes(what: string, got: readonly (readonly (number | null)[])[], want: readonly VariableSpec[]): void {
+  const show = (s: readonly (readonly (number | null)[])[]): string => s.map((x) => `[${x.join(',')}]`).join(' ');
+  const expected = want.map((v) => v.shape);
+  if (show(got) !== show(expected)) {
+    throw new Error(`the rebuilt model's ${what} weights ${show(got)} differ from the original's ${show(expected)}`);
+  }
+}
