@@ -104,7 +104,7 @@ describe('the progress bar on a terminal', () => {
     Object.assign(s, { isTTY: true, columns: 120, rows: 40 });
     return { stream: s, text: () => text };
   }
-  const epoch = (e: number): EpochResult => ({ epoch: e, loss: 0.5, samples: 1000, seconds: 2, samplesPerSecond: 500, test: { loss: 0.4, accuracy: 0.875, count: 100 } });
+  const epoch = (e: number): EpochResult => ({ epoch: e, loss: 0.5, samples: 1000, seconds: 2, samplesPerSecond: 500, test: { loss: 0.4, accuracy: 0.875, metrics: { acc: 0.875 }, count: 100 } });
 
   const SHAPE = { epochs: 3, stepsPerEpoch: 10, batchSize: 100, samples: 1000 };
 

@@ -140,7 +140,7 @@ describe('PNG rendering', () => {
     const log = new MetricsLog(RUN);
     for (let e = 1; e <= 3; e++) {
       log.addSteps(Float64Array.from({ length: 938 }, (_, i) => 2.3 * Math.exp(-((e - 1) * 938 + i) / 1500)));
-      log.addEpoch({ epoch: e, loss: 2 / e, samples: 60000, seconds: 3, samplesPerSecond: 20000, test: { loss: 1 / e, accuracy: 0.8 + e / 20, count: 10000 } });
+      log.addEpoch({ epoch: e, loss: 2 / e, samples: 60000, seconds: 3, samplesPerSecond: 20000, test: { loss: 1 / e, accuracy: 0.8 + e / 20, metrics: { acc: 0.8 + e / 20 }, count: 10000 } });
     }
     const loss = await lossPng(log.toJSON());
     writeFileSync(join(tmp, 'loss.png'), loss);
