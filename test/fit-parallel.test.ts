@@ -1,0 +1,269 @@
+// fitParallel against tfjs itself: the same batches from the same initial weights must
+// leave the user's model with the weights tfjs's own model.fit leaves in one thread,
+// for 1, 2 and 3 workers; logs, History, callbacks and validation as model.fit's;
+// bad input refused with one line.
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { OptionError, fitParallel, type History } from '../dist/src/index.js';
+import { Rng } from '../dist/src/rng.js';
+import { maxAbsDiff, mnist, rejection } from './helpers.js';
+import { ScaledDense } from './fixtures/scaled-dense.js';
+
+const N_SAMPLES = 2000;
+
+function mlp(optimizer: tf.Optimizer): tf.Sequential {
+  const m = tf.sequential({
+    layers: [
+      tf.layers.dense({ inputShape: [784], units: 128, activation: 'relu' }),
+      tf.layers.dense({ units: 64, activation: 'relu' }),
+      tf.layers.dense({ units: 10, activation: 'softmax' }),
+    ],
+  });
+  m.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['acc'] });
+  return m;
+}
+
+/** All weights of a model, end to end. */
+function flat(m: tf.LayersModel): Float32Array {
+  const ws = m.getWeights().map((w) => w.dataSync() as Float32Array);
+  const out = new Float32Array(ws.reduce((a, w) => a + w.length, 0));
+  let o = 0;
+  for (const w of ws) {
+    out.set(w, o);
+    o += w.length;
+  }
+  return out;
+}
+
+let x: tf.Tensor2D;
+let y: tf.Tensor2D;
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  const d = mnist();
+  x = tf.tensor2d(d.train.images.slice(0, N_SAMPLES * 784), [N_SAMPLES, 784]);
+  y = tf.oneHot(tf.tensor1d(Int32Array.from(d.train.labels.subarray(0, N_SAMPLES)), 'int32'), 10).toFloat() as tf.Tensor2D;
+});
+
+// [name, optimizer factory, tolerance]: the issue's bounds (1e-5 for sgd, 1e-4 with state).
+const OPTIMIZERS: [string, () => tf.Optimizer, number][] = [['sgd 0.1', () => tf.train.sgd(0.1), 1e-5]];
+
+describe.each(OPTIMIZERS)('the tutorial MLP as a tf.sequential, %s, one epoch on 2000 MNIST images, shuffle off', (_, optimizer, tol) => {
+  describe.each([64, 100])('batch %i', (batchSize) => {
+    let initial: tf.Tensor[];
+    let reference: Float32Array;
+    let refHistory: tf.History;
+
+    beforeAll(async () => {
+      const ref = mlp(optimizer());
+      initial = ref.getWeights().map((w) => w.clone());
+      refHistory = await ref.fit(x, y, { batchSize, epochs: 1, shuffle: false, verbose: 0 });
+      reference = flat(ref);
+    });
+
+    it.each([1, 2, 3])('%i workers leave the weights tfjs model.fit leaves', async (workers) => {
+      const m = mlp(optimizer());
+      m.setWeights(initial);
+      const h = await fitParallel(m, x, y, { batchSize, epochs: 1, shuffle: false, workers, backend: 'wasm' });
+      const diff = maxAbsDiff(flat(m), reference);
+      expect(diff).toBeLessThanOrEqual(tol);
+      expect(h.epoch).toEqual([0]);
+      expect(Math.abs(h.history.loss[0] - (refHistory.history.loss[0] as number))).toBeLessThan(1e-5);
+      expect(Math.abs(h.history.acc[0] - (refHistory.history.acc[0] as number))).toBeLessThan(1e-6);
+    });
+  });
+});
+
+describe('validation, evaluate and save', () => {
+  let m: tf.Sequential;
+  let h: History;
+  const val = (): [tf.Tensor, tf.Tensor] => [x.slice(0, 500), y.slice(0, 500)];
+
+  beforeAll(async () => {
+    m = mlp(tf.train.sgd(0.1));
+    h = await fitParallel(m, x, y, { batchSize: 64, epochs: 2, workers: 2, backend: 'wasm', validationData: val() });
+  });
+
+  it('reports tfjs names per epoch, and the model evaluates to the reported final val_loss', () => {
+    expect(Object.keys(h.history).sort()).toEqual(['acc', 'loss', 'val_acc', 'val_loss']);
+    expect(h.epoch).toEqual([0, 1]);
+    const [loss, acc] = m.evaluate(...val()) as tf.Scalar[];
+    expect(Math.abs(loss.dataSync()[0] - h.history.val_loss[1])).toBeLessThanOrEqual(1e-5);
+    expect(Math.abs(acc.dataSync()[0] - h.history.val_acc[1])).toBeLessThanOrEqual(1e-6);
+  });
+
+  it('saves with model.save', async () => {
+    let bytes = 0;
+    await m.save(tf.io.withSaveHandler(async (a) => ((bytes = (a.weightData as ArrayBuffer).byteLength), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
+    expect(bytes).toBe(4 * 109386);
+  });
+
+  it('validationSplit takes the last fraction, as model.fit does', async () => {
+    const a = mlp(tf.train.sgd(0.1));
+    const b = mlp(tf.train.sgd(0.1));
+    b.setWeights(a.getWeights());
+    const ha = await fitParallel(a, x, y, { batchSize: 64, epochs: 1, shuffle: false, workers: 2, backend: 'wasm', validationSplit: 0.25 });
+    const hb = await fitParallel(b, x.slice(0, 1500), y.slice(0, 1500), {
+      batchSize: 64,
+      epochs: 1,
+      shuffle: false,
+      workers: 2,
+      backend: 'wasm',
+      validationData: [x.slice(1500, 500), y.slice(1500, 500)],
+    });
+    expect(maxAbsDiff(flat(a), flat(b))).toBe(0);
+    expect(ha.history.val_loss[0]).toBe(hb.history.val_loss[0]);
+  });
+});
+
+describe('callbacks', () => {
+  it('onBatchEnd sees every batch with tfjs logs; model.stopTraining stops, as with tf.callbacks.earlyStopping', async () => {
+    const m = mlp(tf.train.sgd(0.1));
+    const seen: number[] = [];
+    const order: string[] = [];
+    const h = await fitParallel(m, x.slice(0, 640), y.slice(0, 640), {
+      batchSize: 64,
+      epochs: 3,
+      workers: 2,
+      backend: 'wasm',
+      callbacks: {
+        onTrainBegin: () => void order.push('train'),
+        onEpochBegin: (e) => void order.push(`epoch ${e}`),
+        onBatchEnd: (b, logs) => {
+          seen.push(b);
+          expect(Object.keys(logs ?? {}).sort()).toEqual(['acc', 'batch', 'loss', 'size']);
+        },
+        onEpochEnd: (e) => {
+          order.push(`end ${e}`);
+          if (e === 1) m.stopTraining = true;
+        },
+        onTrainEnd: () => void order.push('done'),
+      },
+    });
+    expect(order).toEqual(['train', 'epoch 0', 'end 0', 'epoch 1', 'end 1', 'done']);
+    expect(seen).toEqual([...Array(10).keys(), ...Array(10).keys()]);
+    expect(h.epoch).toEqual([0, 1]);
+  });
+});
+
+/** Seeded data: x (n, 8) uniform, and a target made from it by `f`. */
+function synthetic(n: number, f: (row: number[]) => number): [tf.Tensor2D, tf.Tensor2D] {
+  const r = new Rng(7);
+  const rows = Array.from({ length: n }, () => Array.from({ length: 8 }, () => r.uniform(-1, 1)));
+  return [tf.tensor2d(rows), tf.tensor2d(rows.map((row) => [f(row)]))];
+}
+
+describe.each([
+  ['a regression net, meanSquaredError', 'meanSquaredError', 'linear', (r: number[]) => r[0] * 2 - r[3] + 0.5 * r[5] * r[6]],
+  ['a binary classifier, binaryCrossentropy', 'binaryCrossentropy', 'sigmoid', (r: number[]) => (r[0] + r[1] * r[2] > 0 ? 1 : 0)],
+] as const)('%s', (_, loss, activation, target) => {
+  it('trains with 2 workers to the weights of 1 worker (1e-5)', async () => {
+    const [xs, ys] = synthetic(300, target);
+    const make = (): tf.Sequential => {
+      const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [8], units: 16, activation: 'tanh' }), tf.layers.dense({ units: 1, activation })] });
+      m.compile({ optimizer: tf.train.sgd(0.05), loss, metrics: loss === 'binaryCrossentropy' ? ['acc'] : ['mse'] });
+      return m;
+    };
+    const one = make();
+    const two = make();
+    two.setWeights(one.getWeights());
+    const h1 = await fitParallel(one, xs, ys, { batchSize: 32, epochs: 3, workers: 1, backend: 'wasm' });
+    const h2 = await fitParallel(two, xs, ys, { batchSize: 32, epochs: 3, workers: 2, backend: 'wasm' });
+    expect(maxAbsDiff(flat(one), flat(two))).toBeLessThanOrEqual(1e-5);
+    expect(h2.history.loss[2]).toBeLessThan(h2.history.loss[0]);
+    expect(Math.abs(h1.history.loss[2] - h2.history.loss[2])).toBeLessThan(1e-5);
+  });
+});
+
+describe('a loss given as a function', () => {
+  it('is rebuilt in each worker from its source and trains as the named loss does', async () => {
+    // Built with new Function so that its source is what a user writes (vitest rewrites `tf.` in test files).
+    const mse = new Function('tf', 'return (yTrue, yPred) => tf.mean(tf.square(tf.sub(yTrue, yPred)), -1)')(tf) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+    const [xs, ys] = synthetic(200, (r) => r[1] - r[2]);
+    const make = (loss: string | typeof mse): tf.Sequential => {
+      const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [8], units: 1 })] });
+      m.compile({ optimizer: tf.train.sgd(0.1), loss });
+      return m;
+    };
+    const named = make('meanSquaredError');
+    const custom = make(mse);
+    custom.setWeights(named.getWeights());
+    const hn = await fitParallel(named, xs, ys, { batchSize: 32, epochs: 2, workers: 2, backend: 'wasm' });
+    const hc = await fitParallel(custom, xs, ys, { batchSize: 32, epochs: 2, workers: 2, backend: 'wasm' });
+    expect(maxAbsDiff(flat(named), flat(custom))).toBeLessThanOrEqual(1e-6);
+    expect(Math.abs(hn.history.loss[1] - hc.history.loss[1])).toBeLessThan(1e-6);
+  });
+});
+
+describe('custom layers', () => {
+  const make = (): tf.Sequential => {
+    const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [784], units: 32, activation: 'relu' }), new ScaledDense({ units: 10, scale: 0.5 }), tf.layers.softmax()] });
+    m.compile({ optimizer: tf.train.sgd(0.1), loss: 'categoricalCrossentropy' });
+    return m;
+  };
+
+  it('train when each worker imports the module that registers them (modules), to the weights of 1 worker', async () => {
+    const module = new URL('./fixtures/scaled-dense.js', import.meta.url).href;
+    const one = make();
+    const two = make();
+    two.setWeights(one.getWeights());
+    await fitParallel(one, x.slice(0, 256), y.slice(0, 256), { batchSize: 64, workers: 1, backend: 'wasm', modules: [module] });
+    await fitParallel(two, x.slice(0, 256), y.slice(0, 256), { batchSize: 64, workers: 2, backend: 'wasm', modules: [module] });
+    expect(maxAbsDiff(flat(one), flat(two))).toBeLessThanOrEqual(1e-6);
+  });
+
+  it('are refused, naming the class, when no module is given', async () => {
+    const err = await rejection(fitParallel(make(), x, y, { workers: 1 }));
+    expect(err).toBeInstanceOf(OptionError);
+    expect((err as Error).message).toBe(
+      'the model has custom layers (ScaledDense): pass modules: [the file that registers them with tf.serialization.registerClass], which each worker imports first',
+    );
+  });
+});
+
+describe('bad input: one line, before any worker starts', () => {
+  const cases: [string, () => Promise<unknown>, string | RegExp][] = [
+    ['an uncompiled model', async () => fitParallel(tf.sequential({ layers: [tf.layers.dense({ inputShape: [784], units: 10 })] }), x, y), 'the model is not compiled: call model.compile({ optimizer, loss }) first'],
+    [
+      'x of the wrong shape',
+      async () => fitParallel(mlp(tf.train.sgd(0.1)), x.reshape([N_SAMPLES, 28, 28]), y),
+      "x has samples of shape [28, 28] but the model's input is [784]",
+    ],
+    ['y of the wrong shape', async () => fitParallel(mlp(tf.train.sgd(0.1)), x, y.slice([0, 0], [N_SAMPLES, 9])), "y has samples of shape [9] but the model's output is [10]"],
+    ['x and y of different lengths', async () => fitParallel(mlp(tf.train.sgd(0.1)), x, y.slice(0, 10)), 'x has 2000 samples but y has 10'],
+    [
+      'an unsupported optimizer',
+      async () => fitParallel(mlp(tf.train.adamax(0.01)), x, y),
+      'optimizer Adamax is not supported (supported: sgd)',
+    ],
+    [
+      'an unsupported loss',
+      async () => {
+        const m = mlp(tf.train.sgd(0.1));
+        m.compile({ optimizer: tf.train.sgd(0.1), loss: 'hinge' });
+        return fitParallel(m, x, y);
+      },
+      'loss "hinge" is not supported (supported: categoricalCrossentropy, sparseCategoricalCrossentropy, binaryCrossentropy, meanSquaredError, meanAbsoluteError, or a function (yTrue, yPred) => tf.Scalar)',
+    ],
+    [
+      'a loss function that closes over its module',
+      async () => {
+        const scale = 2;
+        const m = mlp(tf.train.sgd(0.1));
+        m.compile({ optimizer: tf.train.sgd(0.1), loss: (a: tf.Tensor, b: tf.Tensor) => tf.mul(scale, tf.losses.meanSquaredError(a, b)) });
+        return fitParallel(m, x, y);
+      },
+      // In a plain module the free name is `scale`; vitest's transform renames `tf` too.
+      /^loss loss: rebuilt from its source it fails \((scale|__vite_ssr_import_\d+__) is not defined\); it must be self-contained, using only tf$/,
+    ],
+    ['an unknown argument', async () => fitParallel(mlp(tf.train.sgd(0.1)), x, y, { classWeight: {} } as never), 'fitParallel does not support the argument "classWeight"'],
+    ['a bad validationSplit', async () => fitParallel(mlp(tf.train.sgd(0.1)), x, y, { validationSplit: 1 }), 'validationSplit must be a number from 0 to less than 1, got 1'],
+    ['a bad worker count', async () => fitParallel(mlp(tf.train.sgd(0.1)), x, y, { workers: 0 }), 'workers must be an integer from 1 to 256, got 0'],
+  ];
+  it.each(cases)('%s', async (_, call, message) => {
+    const err = await rejection(call());
+    expect(err).toBeInstanceOf(OptionError);
+    if (typeof message === 'string') expect((err as Error).message).toBe(message);
+    else expect((err as Error).message).toMatch(message);
+  });
+});
