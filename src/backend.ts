@@ -22,35 +22,61 @@ export function limitNativeThreads(): void {
   for (const v of ['TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS', 'OMP_NUM_THREADS']) process.env[v] ??= '1';
 }
 
-async function tryBackend(name: BackendName): Promise<boolean> {
+/**
+ * Note [native stand-in]: a testing hook. tfjs-node cannot install on our
+ * machines, so the fallback from it (Trainer.create, Note [auto never breaks a
+ * run]) is tested with a stand-in: with WORKER_DDP_NATIVE_STANDIN=1 in the
+ * environment, "loading tfjs-node" loads tfjs's cpu backend and reports it as
+ * 'tensorflow'. A fault {"kind": "native-fail", "rank": r} (faults.ts) makes the
+ * native backend fail to load in worker r, as upstream reports it failing in a
+ * second worker thread (tensorflow/tfjs#8388).
+ */
+export const NATIVE_STANDIN_ENV = 'WORKER_DDP_NATIVE_STANDIN';
+
+/** Why this thread cannot use tfjs-node, or undefined once it is the engine's backend. */
+async function loadNative(injectedFailure: boolean): Promise<Error | undefined> {
   try {
-    if (name === 'tensorflow') {
-      const optional = '@tensorflow/tfjs-node'; // not a literal: the optional package has no types to resolve
-      await import(optional);
-    } else if (name === 'wasm') {
-      await import('@tensorflow/tfjs-backend-wasm');
-    }
+    if (injectedFailure) throw new Error("injected fault 'native-fail': the native backend failed to load in this thread");
+    if (process.env[NATIVE_STANDIN_ENV] === '1') return (await tf.setBackend('cpu')) ? undefined : new Error('the stand-in (cpu) did not start');
+    const optional = '@tensorflow/tfjs-node'; // not a literal: the optional package has no types to resolve
+    await import(optional);
+    return (await tf.setBackend('tensorflow')) ? undefined : new Error('tfjs-node loaded but its backend did not start');
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err));
+  }
+}
+
+async function tryBackend(name: Exclude<BackendName, 'tensorflow'>): Promise<boolean> {
+  try {
+    if (name === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
     return await tf.setBackend(name);
   } catch {
     return false;
   }
 }
 
-/** Initialises this thread's tfjs engine and returns the backend it got; throws when an explicitly requested one fails. */
-export async function initBackend(request: BackendRequest): Promise<BackendName> {
+/**
+ * Initialises this thread's tfjs engine and returns the backend it got; throws when an
+ * explicitly requested one fails (for tensorflow, with the loader's own error).
+ * `nativeFails` is the testing hook of Note [native stand-in].
+ */
+export async function initBackend(request: BackendRequest, nativeFails = false): Promise<BackendName> {
   // PROD only silences tfjs warnings (4.22 source; no measurable speed effect), e.g. the cpu
   // backend's "install tfjs-node" banner, printed once per worker; the run reports its backend itself.
   tf.env().set('PROD', true);
-  const order: BackendName[] = request === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [request];
-  for (const name of order) {
+  if (request === 'auto' || request === 'tensorflow') {
+    const why = await loadNative(nativeFails);
+    if (why === undefined) {
+      await tf.ready();
+      return 'tensorflow';
+    }
+    if (request === 'tensorflow') throw new Error(`backend tensorflow: @tensorflow/tfjs-node is not installed or failed to load: ${why.message.split('\n')[0]}`);
+  }
+  for (const name of request === 'auto' ? (['wasm', 'cpu'] as const) : [request]) {
     if (await tryBackend(name)) {
       await tf.ready();
       return name;
     }
   }
-  throw new Error(
-    request === 'tensorflow'
-      ? 'backend tensorflow: @tensorflow/tfjs-node is not installed or its native library failed to load'
-      : `backend ${request} could not be initialised`,
-  );
+  throw new Error(`backend ${request} could not be initialised`);
 }

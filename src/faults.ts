@@ -11,9 +11,10 @@ import { OptionError } from './errors.js';
  * whole run, retries included.
  *   throw: the task throws an Error        exit: the worker thread exits
  *   hang:  the thread spins forever        nan:  the worker's loss becomes NaN
+ *   native-fail: tfjs-node fails to load in that worker (`step` is ignored; Note [native stand-in] in backend.ts)
  */
-export type FaultKind = 'throw' | 'exit' | 'hang' | 'nan';
-export const FAULT_KINDS: readonly FaultKind[] = ['throw', 'exit', 'hang', 'nan'];
+export type FaultKind = 'throw' | 'exit' | 'hang' | 'nan' | 'native-fail';
+export const FAULT_KINDS: readonly FaultKind[] = ['throw', 'exit', 'hang', 'nan', 'native-fail'];
 
 export interface Fault {
   readonly kind: FaultKind;

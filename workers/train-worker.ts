@@ -72,9 +72,9 @@ const BARRIER_TIMEOUT_FACTOR = 2;
 
 let local: Local | undefined;
 
-async function attach(session: Session): Promise<Local> {
+async function attach(session: Session, rank = 0): Promise<Local> {
   if (local?.id === session.id) return local;
-  const backend = await initBackend(session.backend);
+  const backend = await initBackend(session.backend, session.faults.some((f) => f.kind === 'native-fail' && f.rank === rank));
   const model = await workerModel(session);
   const barrier = new Barrier(session.barrier, session.parties, BARRIER_TIMEOUT_FACTOR * session.stepTimeoutMs, session.spins);
   const arena = arenaViews(session.memory, session.paramCount, session.parties);
@@ -98,8 +98,8 @@ function guarded<T>(l: Local, fn: () => T): T {
   }
 }
 
-export async function init({ session }: InitTask): Promise<InitResult> {
-  const l = await attach(session);
+export async function init({ session, rank }: InitTask): Promise<InitResult> {
+  const l = await attach(session, rank);
   // Every thread must hold an init task at once, or one thread could run two
   // and another none: the barrier makes each task wait for all the others.
   guarded(l, () => l.barrier.wait());
@@ -107,7 +107,7 @@ export async function init({ session }: InitTask): Promise<InitResult> {
 }
 
 export async function train({ session, rank, from, to }: TrainTask): Promise<TrainResult> {
-  const l = await attach(session);
+  const l = await attach(session, rank);
   Atomics.add(session.beats, rank, 1); // alive: a fresh thread's backend start-up does not count as a stall
   const { grads, reduced } = l.arena;
   const { order, stepLoss, stepMetrics, metricCount: M, probes, control, parties, batchSize, paramCount: P } = session;
@@ -182,7 +182,7 @@ function injectFault(session: Session, rank: number, step: number): boolean {
 
 /** Loss and metric sums over this rank's contiguous part of a split, in chunks to bound memory. */
 export async function evaluate({ session, rank, split, step }: EvalTask): Promise<EvalResult> {
-  const l = await attach(session);
+  const l = await attach(session, rank);
   const data = session[split];
   const { lo, hi } = partition(data.count, session.parties, rank);
   let lossSum = 0;

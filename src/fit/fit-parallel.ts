@@ -36,7 +36,7 @@ export interface FitParallelArgs {
   readonly modules?: readonly string[];
   /** A worker that makes no progress for this long is treated as hung (default 60000 ms). */
   readonly stepTimeoutMs?: number;
-  /** Receives one line per recovered worker failure. */
+  /** Receives one line per recovered worker failure or backend fallback (default: console.warn). */
   readonly onWarning?: (message: string) => void;
 }
 
@@ -100,7 +100,7 @@ export async function fitParallel(model: tf.LayersModel, x: ArrayData, y: ArrayD
       shuffle: args.shuffle,
       backend: args.backend,
       stepTimeoutMs: args.stepTimeoutMs,
-      onWarning: args.onWarning,
+      onWarning: args.onWarning ?? ((m) => console.warn(`worker-ddp: ${m}`)),
       data: asDataset(data, source.spec),
       ...optimizer,
     },

@@ -170,7 +170,7 @@ export class Trainer implements AsyncDisposable {
     const arena = allocateArena(P, N);
     const shared = <T>(Type: { new (b: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number }, n: number): T =>
       new Type(new SharedArrayBuffer(Type.BYTES_PER_ELEMENT * n));
-    const session: Session = {
+    let session: Session = {
       id: nextSessionId++,
       model,
       gradients: o.gradients,
@@ -210,11 +210,22 @@ export class Trainer implements AsyncDisposable {
     const barrier = new Barrier(session.barrier, N, 0, 0);
     const pool = new WorkerPool(N);
     try {
-      const inits = await pool.collective<InitResult>(
-        'init',
-        Array.from({ length: N }, (_, rank) => ({ session, rank })),
-        { stallMs: Math.max(INIT_TIMEOUT_MS, o.stepTimeoutMs), onFailure: () => barrier.abort() },
-      );
+      const init = (s: Session): Promise<InitResult[]> =>
+        pool.collective<InitResult>('init', Array.from({ length: N }, (_, rank) => ({ session: s, rank })), {
+          stallMs: Math.max(INIT_TIMEOUT_MS, o.stepTimeoutMs),
+          onFailure: () => barrier.abort(),
+        });
+      let inits = await init(session);
+      const native = inits.flatMap((r, rank) => (r.backend === 'tensorflow' ? [rank] : []));
+      if (o.backend === 'auto' && native.length > 0 && native.length < N) {
+        // Note [auto never breaks a run]: tfjs-node is known to fail in some worker threads
+        // of a process (tensorflow/tfjs#8388, #4947, #2079). Workers must agree on one
+        // backend, so when it loaded in some but not all, every worker takes wasm.
+        const without = inits.flatMap((r, rank) => (r.backend === 'tensorflow' ? [] : [rank]));
+        o.onWarning(`backend auto: tfjs-node loaded in worker ${native.join(', ')} but not in worker ${without.join(', ')}; every worker uses wasm instead`);
+        session = { ...session, id: nextSessionId++, backend: 'wasm' };
+        inits = await init(session);
+      }
       const backends = new Set(inits.map((r) => r.backend));
       if (backends.size !== 1) throw new Error(`workers initialised different backends: ${[...backends].join(', ')}`);
       const trainer = new Trainer(o, dataset, layout, inits[0].backend, session, arena, pool, barrier, o.profile ? new TraceLog(N) : undefined);
