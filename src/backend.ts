@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { registerWasmTrainingKernels } from './tfjs-kernels/register.js';
 
 /** What the user asks for; `auto` takes tfjs-node when it loads, else wasm, else cpu. */
 export type BackendRequest = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -45,6 +46,8 @@ export async function initBackend(request: BackendRequest): Promise<BackendName>
   for (const name of order) {
     if (await tryBackend(name)) {
       await tf.ready();
+      // Every thread on wasm gets the training kernels the stock backend lacks (src/tfjs-kernels/).
+      if (name === 'wasm') registerWasmTrainingKernels();
       return name;
     }
   }
