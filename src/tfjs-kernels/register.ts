@@ -3,6 +3,7 @@ import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { conv2DBackpropInputConfig } from './conv2d-backprop-input.js';
 import { depthwiseBackpropFilterConfig } from './depthwise-backprop-filter.js';
 import { depthwiseBackpropInputConfig } from './depthwise-backprop-input.js';
+import { maxPoolGradConfig } from './max-pool-grad.js';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
 
 /** Kernels @tensorflow/tfjs-backend-wasm 4.22 lacks: registered only where none is. */
@@ -14,7 +15,7 @@ const MISSING: readonly tf.KernelConfig[] = [
 ];
 
 /** Kernels it has, slower than ours: the stock one is replaced. */
-const FASTER: readonly tf.KernelConfig[] = [conv2DBackpropInputConfig];
+const FASTER: readonly tf.KernelConfig[] = [conv2DBackpropInputConfig, maxPoolGradConfig];
 
 /**
  * Registers, for the 'wasm' backend, the training kernels that

@@ -8,7 +8,8 @@ import * as tf from '@tensorflow/tfjs';
  * Transpose, PadV2, Reverse and Sum are native (XNNPACK and C++). A gradient
  * kernel written as a handful of them runs at their speed; one written as JS
  * loops would run at the cpu backend's. So our kernels are compositions of
- * these, and only what no composition expresses (a scatter) is a loop.
+ * these. Only scatters (UnsortedSegmentSum, MaxPoolGrad) are loops, one pass
+ * over their input each (heap.ts).
  *
  * Note [lifetimes]: a kernelFunc's result is a TensorInfo with one reference
  * that the engine does not know about; if we drop it, its heap memory (and,
