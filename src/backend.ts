@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { registerWasmTrainingKernels } from './tfjs-kernels/register.js';
 
 /** What the user asks for; `auto` takes tfjs-node when it loads, else wasm, else cpu. */
 export type BackendRequest = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -75,6 +76,8 @@ export async function initBackend(request: BackendRequest, nativeFails = false):
   for (const name of request === 'auto' ? (['wasm', 'cpu'] as const) : [request]) {
     if (await tryBackend(name)) {
       await tf.ready();
+      // Every thread on wasm gets the training kernels the stock backend lacks (src/tfjs-kernels/).
+      if (name === 'wasm') registerWasmTrainingKernels();
       return name;
     }
   }

@@ -14,6 +14,7 @@ export { OptionError, type TrainerOptions, type ResolvedOptions } from './option
 export { loadDataset, defaultDataDir, type Dataset, type Split } from './data/dataset.js';
 export { DataFileError } from './data/idx.js';
 export { initBackend, type BackendName, type BackendRequest } from './backend.js';
+export { registerWasmTrainingKernels } from './tfjs-kernels/register.js';
 export type { GradientMode } from './trainer/session.js';
 export { saveModel, loadModel, checkArchitecture, MODEL_JSON, WEIGHTS_BIN, type SavedModel } from './io/model-file.js';
 export { ModelFileError } from './io/model-error.js';

@@ -1,0 +1,48 @@
+import * as tf from '@tensorflow/tfjs';
+import { padOrCrop } from './padding.js';
+import { composed } from './wasm-ops.js';
+
+/**
+ * Conv2DBackpropFilter on wasm, which has none (tensorflow/tfjs#8474).
+ *
+ *   dW[p, q, c, o] = sum over b, i, j of  x[b, i*sh + p - pt, j*sw + q - pl, c] * dy[b, i, j, o]
+ *
+ * is one forward convolution once batch and channels swap roles: x becomes a
+ * batch of Cin single images with B channels, and dy a (Ho, Wo) filter from
+ * B to Cout channels. Its output pixel (p, q) is the filter tap (p, q). The
+ * forward stride becomes a dilation: neighbouring rows of dy met rows of x sh
+ * apart. The bottom/right pads are whatever makes the output kh x kw
+ * (Note [negative pads]).
+ */
+function conv2DBackpropFilter({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
+  const { x, dy } = inputs as Record<'x' | 'dy', tf.TensorInfo>;
+  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+  const nchw = tf.backend_util.convertConv2DDataFormat(dataFormat) === 'channelsFirst';
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filterShape,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
+    nchw ? 'channelsFirst' : 'channelsLast',
+  );
+  const { inHeight: H, inWidth: W, outHeight: Ho, outWidth: Wo, strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
+  const dyHW = nchw ? dy.shape.slice(2, 4) : dy.shape.slice(1, 3);
+  if (dyHW[0] !== Ho || dyHW[1] !== Wo) throw new Error(`Conv2DBackpropFilter: dy is ${Ho}x${Wo} for this convolution, got ${dyHW.join('x')}`);
+  return composed(backend as tf.KernelBackend, (ops) => {
+    const xT = ops.transpose(x, nchw ? [1, 2, 3, 0] : [3, 1, 2, 0]); // xT is (Cin, H, W, B)
+    const dyT = ops.transpose(dy, nchw ? [2, 3, 0, 1] : [1, 2, 0, 3]); // dyT is (Ho, Wo, B, Cout)
+    const { top, left } = info.padInfo;
+    const padded = padOrCrop(ops, xT, top, kh + (Ho - 1) * sh - H - top, left, kw + (Wo - 1) * sw - W - left);
+    const dW = ops.conv2d(padded.x, dyT, [1, 1], [sh, sw], padded.pad); // dW is (Cin, kh, kw, Cout)
+    return ops.transpose(dW, [1, 2, 0, 3]); // (kh, kw, Cin, Cout)
+  });
+}
+
+export const conv2DBackpropFilterConfig: tf.KernelConfig = {
+  kernelName: tf.Conv2DBackpropFilter,
+  backendName: 'wasm',
+  kernelFunc: conv2DBackpropFilter,
+};

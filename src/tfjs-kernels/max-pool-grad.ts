@@ -1,0 +1,59 @@
+import * as tf from '@tensorflow/tfjs';
+import { direct } from './heap.js';
+
+/**
+ * MaxPoolGrad on wasm, replacing the stock one, which took 8 ms on the
+ * convnet's first pooling layer (64x24x24x8) where the forward took 0.15 ms:
+ * it is written from the input's side, visiting every window that covers
+ * each input pixel.
+ *
+ * This one is written from the output's side, one pass over x:
+ *
+ *   dx[b, argmax of window (i, j) of channel c] += dy[b, i, j, c]
+ *
+ * with the argmax of the cpu backend: the first strict maximum in row-major
+ * order over the window's pixels inside x, none when no pixel exceeds -Infinity
+ * (all NaN or -Infinity). Ties matter: after a ReLU whole windows are 0.
+ * The `output` input (the pooled maxima) is not needed.
+ */
+function maxPoolGrad({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
+  const { dy, input } = inputs as Record<'dy' | 'input', tf.TensorInfo>;
+  const { filterSize, strides, pad, dimRoundingMode } = attrs as unknown as tf.MaxPoolGradAttrs;
+  const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+  const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: Ho, outWidth: Wo } = info;
+  const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
+  const { top, left } = info.padInfo;
+  // dx is (B, H, W, C), x (B, H, W, C), dys (B, Ho, Wo, C)
+  return direct(backend as tf.KernelBackend, [input, dy], input.shape, 'float32', (dx, [x, dys]) => {
+    for (let b = 0; b < B; b++) {
+      for (let i = 0; i < Ho; i++) {
+        const r0 = Math.max(0, i * sh - top);
+        const r1 = Math.min(H, i * sh - top + kh);
+        for (let j = 0; j < Wo; j++) {
+          const q0 = Math.max(0, j * sw - left);
+          const q1 = Math.min(W, j * sw - left + kw);
+          const o = ((b * Ho + i) * Wo + j) * C;
+          for (let c = 0; c < C; c++) {
+            let best = -Infinity;
+            let at = -1;
+            for (let r = r0; r < r1; r++) {
+              for (let q = q0, p = ((b * H + r) * W + q0) * C + c; q < q1; q++, p += C) {
+                if (x[p] > best) {
+                  best = x[p];
+                  at = p;
+                }
+              }
+            }
+            if (at >= 0) dx[at] += dys[o + c];
+          }
+        }
+      }
+    }
+  });
+}
+
+export const maxPoolGradConfig: tf.KernelConfig = {
+  kernelName: tf.MaxPoolGrad,
+  backendName: 'wasm',
+  kernelFunc: maxPoolGrad,
+};
