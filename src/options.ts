@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { BACKEND_REQUESTS, type BackendRequest } from './backend.js';
+import { ProcessGroup } from './collective/group.js';
 import type { Dataset } from './data/dataset.js';
 import { OptionError } from './errors.js';
 import { checkFaults, type Fault } from './faults.js';
@@ -45,10 +46,16 @@ export interface TrainerOptions {
   readonly faults?: readonly Fault[];
   /** Receives one line per recovered worker failure (default: ignored). */
   readonly onWarning?: (message: string) => void;
+  /**
+   * Train as one process of an MPI job (ProcessGroup.join, after mpirun): the batch is split
+   * across the workers of all processes, and every process ends each step with the same parameters.
+   */
+  readonly group?: ProcessGroup;
 }
 
-export type ResolvedOptions = Required<Omit<TrainerOptions, 'data' | 'checkpointDir' | 'resume'>> & {
+export type ResolvedOptions = Required<Omit<TrainerOptions, 'data' | 'checkpointDir' | 'resume' | 'group'>> & {
   readonly data: string | Dataset | undefined;
+  readonly group: ProcessGroup | undefined;
   readonly checkpointDir: string | undefined;
   readonly resume: string | undefined;
 };
@@ -128,7 +135,13 @@ const KNOWN = new Set([
   'resume',
   'faults',
   'onWarning',
+  'group',
 ]);
+
+function checkGroup(v: unknown): ProcessGroup | undefined {
+  if (v !== undefined && !(v instanceof ProcessGroup)) throw new OptionError(`group must be a ProcessGroup (ProcessGroup.join), got ${show(v)}`);
+  return v;
+}
 
 function checkPath(name: string, v: unknown): string | undefined {
   if (v === undefined) return undefined;
@@ -162,5 +175,6 @@ export function resolveOptions(o: TrainerOptions = {}): ResolvedOptions {
     resume: checkPath('resume', o.resume),
     faults: checkFaults('faults', o.faults ?? []),
     onWarning: checkFunction('onWarning', o.onWarning ?? (() => {})),
+    group: checkGroup(o.group),
   };
 }

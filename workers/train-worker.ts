@@ -7,7 +7,9 @@
  *   1. forward/backward on its shard of the batch, reading params[g % 2]
  *      -> d(sum of shard losses)/d(params) into its row of grads
  *   2. barrier                                          (all rows written)
- *   3. reduce-scatter its slice of P -> reduced; SGD on that slice into params[(g+1) % 2]
+ *   3. reduce-scatter its slice of P -> reduced; in an MPI job, all-reduce that slice
+ *      with worker r of every other process (src/collective/cross-process.ts);
+ *      SGD on that slice into params[(g+1) % 2]
  *   4. barrier                                          (all slices updated)
  *
  * Note [loop, not a task per step]: steps run in a loop inside one task, synced
@@ -25,6 +27,7 @@
 import { threadId } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../src/backend.js';
+import { CrossProcess } from '../src/collective/cross-process.js';
 import { stepsPerEpoch } from '../src/data/shuffle.js';
 import type { Fault } from '../src/faults.js';
 import { arenaViews, paramsAt, type Arena } from '../src/kernels/arena.js';
@@ -35,7 +38,7 @@ import { LayersReplica } from '../src/model/layers-replica.js';
 import { MlpReplica, mlpLayout, mlpLogits } from '../src/model/mlp.js';
 import type { WorkerModel } from '../src/model/types.js';
 import { sgdStep } from '../src/optim/sgd.js';
-import { partition } from '../src/partition.js';
+import { partition, type Range } from '../src/partition.js';
 import { slotClock } from '../src/profile/record.js';
 import { Barrier } from '../src/shm/barrier.js';
 import { reduceScatter } from '../src/shm/allreduce.js';
@@ -61,6 +64,8 @@ interface Local {
   readonly barrier: Barrier;
   readonly arena: Arena;
   readonly kernels: Kernels;
+  /** This worker's link to its peers in the other processes of an MPI job; undefined in a single process. */
+  readonly cross: CrossProcess | undefined;
 }
 
 /**
@@ -78,7 +83,8 @@ async function attach(session: Session, rank = 0): Promise<Local> {
   const model = await workerModel(session);
   const barrier = new Barrier(session.barrier, session.parties, BARRIER_TIMEOUT_FACTOR * session.stepTimeoutMs, session.spins);
   const arena = arenaViews(session.memory, session.paramCount, session.parties);
-  local = { id: session.id, backend, model, barrier, arena, kernels: kernelsFor(session.memory) };
+  const cross = session.cross === undefined ? undefined : CrossProcess.forWorker(session.cross, rank, session.parties, session.metricCount);
+  local = { id: session.id, backend, model, barrier, arena, kernels: kernelsFor(session.memory), cross };
   return local;
 }
 
@@ -114,6 +120,9 @@ export async function train({ session, rank, from, to }: TrainTask): Promise<Tra
   const n = session.train.count;
   const steps = stepsPerEpoch(n, batchSize);
   const row = grads.subarray(rank * P, (rank + 1) * P);
+  const cross = l.cross;
+  const allWorkers = cross?.allWorkers(parties) ?? parties; // Note [global shards] in collective/cross-process.ts
+  const me = cross?.globalRank(rank, parties) ?? rank;
   const sync = (): void => {
     Atomics.add(session.beats, rank, 1);
     l.barrier.wait();
@@ -126,7 +135,7 @@ export async function train({ session, rank, from, to }: TrainTask): Promise<Tra
       const s = g % steps;
       const lo = s * batchSize;
       const len = Math.min(lo + batchSize, n) - lo;
-      const shard = partition(len, parties, rank);
+      const shard = partition(len, allWorkers, me);
       const params = paramsAt(l.arena, g);
       const clock = slotClock(session.marks, s * parties + rank);
       clock?.('start');
@@ -145,19 +154,42 @@ export async function train({ session, rank, from, to }: TrainTask): Promise<Tra
       clock?.('exported');
       sync();
       clock?.('grads synced');
-      if (!Number.isFinite(sumOf(stepLoss, s * parties, parties))) return result({ step: g, reason: 'non-finite loss' });
+      // Across processes the loss verdict waits for their sums (Note [one verdict everywhere]).
+      if (cross === undefined && !Number.isFinite(sumOf(stepLoss, s * parties, parties))) return result({ step: g, reason: 'non-finite loss' });
       const slice = reduceScatter(l.kernels, grads, parties, P, rank, 1 / len, reduced);
-      probes[rank] = slice.probe;
+      probes[rank] = cross === undefined ? slice.probe : crossReduce(session, cross, l, rank, s, g, slice);
       clock?.('reduced');
       sgdStep(l.kernels, params, reduced, paramsAt(l.arena, g + 1), slice, session.lr);
       clock?.('stepped');
       sync();
       clock?.('params synced');
+      if (cross !== undefined && !Number.isFinite(sumOf(stepLoss, s * parties, parties))) return result({ step: g, reason: 'non-finite loss' });
       if (!Number.isFinite(sumOf(probes, 0, parties))) return result({ step: g, reason: 'non-finite gradient' });
       if (rank === 0) Atomics.add(control, CONTROL.progress, 1);
     }
     return result();
   });
+}
+
+/**
+ * The cross-process step between the reduce-scatter and the optimizer: sums
+ * this worker's slice over the processes (returning its probe); worker 0 also
+ * sums the step's losses and metrics and turns a stop request in any process
+ * into a stop at the next step in all (Note [one verdict everywhere]).
+ * session.crossWait tells the watchdog a stall is a wait on other processes.
+ */
+function crossReduce(session: Session, cross: CrossProcess, l: Local, rank: number, s: number, g: number, slice: Range): number {
+  const { parties: N, metricCount: M, control } = session;
+  Atomics.store(session.crossWait, rank, 1);
+  const probe = cross.allreduceSlice(l.kernels, l.arena.reduced, slice);
+  if (rank === 0) {
+    const wanted = Atomics.load(control, CONTROL.stopWanted) !== 0;
+    if (cross.agree(session.stepLoss.subarray(s * N, (s + 1) * N), session.stepMetrics.subarray(s * N * M, (s + 1) * N * M), wanted)) {
+      Atomics.store(control, CONTROL.stopAt, g + 1); // read by every worker after the next barrier
+    }
+  }
+  Atomics.store(session.crossWait, rank, 0);
+  return probe;
 }
 
 function sumOf(a: Float64Array, off: number, len: number): number {

@@ -25,10 +25,20 @@ export interface CollectiveOptions {
   readonly onFailure?: () => void;
 }
 
+/**
+ * Called instead of recovering when a call fails in an MPI job, where a
+ * thread may be blocked in a collective that no JS can interrupt: it must end
+ * the process (Note [a failure ends the MPI job] in trainer.ts).
+ */
+export type Fatal = (err: Error) => never;
+
 export class WorkerPool {
   private readonly piscina: Piscina;
 
-  constructor(readonly size: number) {
+  constructor(
+    readonly size: number,
+    private readonly fatal?: Fatal,
+  ) {
     this.piscina = new Piscina({
       filename: WORKER,
       minThreads: size,
@@ -44,6 +54,7 @@ export class WorkerPool {
     const fail = (err: Error): void => {
       if (failed !== undefined) return;
       failed = err;
+      if (this.fatal !== undefined) this.fatal(err);
       opts.onFailure?.();
     };
     const runs = tasks.map((task, rank) =>
@@ -55,7 +66,8 @@ export class WorkerPool {
     );
     const watchdog = this.watch(opts, () => {
       const why = opts.describeStall?.() ?? 'a worker';
-      fail(new Error(`${why} made no progress for ${opts.stallMs} ms (hung?); the pool's threads were terminated and replaced`));
+      const recovery = this.fatal === undefined ? "; the pool's threads were terminated and replaced" : '';
+      fail(new Error(`${why} made no progress for ${opts.stallMs} ms (hung?)${recovery}`));
       controller.abort();
     });
     try {

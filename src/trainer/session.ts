@@ -1,4 +1,5 @@
 import type { BackendName, BackendRequest } from '../backend.js';
+import type { CrossProcessInfo } from '../collective/cross-process.js';
 import type { Split } from '../data/dataset.js';
 import type { Fault } from '../faults.js';
 import type { LayersSpec } from '../model/layers-spec.js';
@@ -49,18 +50,26 @@ export interface Session {
   readonly barrier: Int32Array;
   /** (stepsPerEpoch, parties, MARKS.length) phase timestamps when profiling (profile/record.ts), else undefined. */
   readonly marks: Float64Array | undefined;
-  /** Control cells: CONTROL.progress, global steps completed (bumped by rank 0); CONTROL.stopAt, first step not to start. */
+  /**
+   * Control cells: CONTROL.progress, global steps completed (bumped by rank 0); CONTROL.stopAt, first step
+   * not to start; CONTROL.stopWanted, a stop request in an MPI job, which worker 0 turns into stopAt once
+   * every process knows of it (Note [one verdict everywhere] in collective/cross-process.ts).
+   */
   readonly control: Int32Array;
   /** (parties) barrier arrivals per rank: a hung rank is the one behind. */
   readonly beats: Int32Array;
   /** Injected faults (faults.ts) and (faults.length) how often each has fired. */
   readonly faults: readonly Fault[];
   readonly faultsFired: Int32Array;
+  /** The other processes of an MPI job (collective/), or undefined for a single process. */
+  readonly cross: CrossProcessInfo | undefined;
+  /** (parties) 1 while a worker waits in a cross-process collective: a stall there is another process's. */
+  readonly crossWait: Int32Array;
   readonly train: Split;
   readonly test: Split;
 }
 
-export const CONTROL = { progress: 0, stopAt: 1, cells: 2 } as const;
+export const CONTROL = { progress: 0, stopAt: 1, stopWanted: 2, cells: 3 } as const;
 /** control[stopAt] when no stop is requested. */
 export const NO_STOP = 0x7fffffff;
 

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { limitNativeThreads, type BackendName } from '../backend.js';
+import type { ProcessGroup } from '../collective/group.js';
 import { CHECKPOINT_FILE, CheckpointError, readCheckpoint, writeCheckpoint, type Checkpoint, type Recipe } from '../checkpoint.js';
 import { loadDataset, type Dataset } from '../data/dataset.js';
 import { epochPermutation, stepsPerEpoch } from '../data/shuffle.js';
@@ -194,6 +195,8 @@ export class Trainer implements AsyncDisposable {
       beats: shared(Int32Array, N),
       faults: o.faults,
       faultsFired: shared(Int32Array, o.faults.length),
+      cross: o.group === undefined ? undefined : { rank: o.group.rank, size: o.group.size, comms: o.group.comms },
+      crossWait: shared(Int32Array, N),
       train: dataset.train,
       test: dataset.test,
     };
@@ -208,7 +211,8 @@ export class Trainer implements AsyncDisposable {
     if (o.backend === 'auto' || o.backend === 'tensorflow') limitNativeThreads();
 
     const barrier = new Barrier(session.barrier, N, 0, 0);
-    const pool = new WorkerPool(N);
+    const group = o.group;
+    const pool = new WorkerPool(N, group === undefined ? undefined : (err) => endJob(group, session, err));
     try {
       const init = (s: Session): Promise<InitResult[]> =>
         pool.collective<InitResult>('init', Array.from({ length: N }, (_, rank) => ({ session: s, rank })), {
@@ -342,6 +346,7 @@ export class Trainer implements AsyncDisposable {
       }
       const stopped = results.find((r) => r.stopped !== undefined)?.stopped;
       this.account(from, stopped?.step ?? to, losses);
+      if (stopped?.reason === 'requested') this.stopRequested = true; // in an MPI job, maybe another process's request
       if (stopped !== undefined && stopped.reason !== 'requested') {
         this.failure = new NonFiniteError(stopped.step, stopped.reason, this.options.lr);
         throw this.failure;
@@ -358,7 +363,9 @@ export class Trainer implements AsyncDisposable {
    */
   requestStop(): void {
     this.stopRequested = true;
-    Atomics.store(this.session.control, CONTROL.stopAt, Atomics.load(this.session.control, CONTROL.progress) + 2);
+    const c = this.session.control;
+    if (this.session.cross !== undefined) Atomics.store(c, CONTROL.stopWanted, 1); // Note [one verdict everywhere] in collective/cross-process.ts
+    else Atomics.store(c, CONTROL.stopAt, Atomics.load(c, CONTROL.progress) + 2);
   }
 
   /** Mean loss and metrics on a split, computed in parallel by all workers. */
@@ -536,6 +543,25 @@ export class Trainer implements AsyncDisposable {
     if (this.closed) throw new Error('trainer is closed');
     if (this.failure !== undefined) throw new Error(`trainer stopped after a failure: ${this.failure.message}`);
   }
+}
+
+/**
+ * Note [a failure ends the MPI job]: in an MPI job a failed step cannot be
+ * re-run. Its peers in the other processes may already have summed their
+ * slices for it, so a re-run would pair this process's step with their next
+ * one; and a worker blocked in MPI_Allreduce (a peer died or hangs) cannot be
+ * interrupted or terminated. So the first failure of a collective, a stall
+ * past the step timeout included, prints one line naming this process's rank
+ * and the step, and MPI_Abort ends every process of the job (mpirun also
+ * ends it when a process dies, naming that rank). The last checkpoint
+ * resumes with any number of processes and workers.
+ */
+function endJob(group: ProcessGroup, session: Session, err: Error): never {
+  const step = Atomics.load(session.control, CONTROL.progress) + 1;
+  const waiting = [...session.crossWait.keys()].filter((r) => Atomics.load(session.crossWait, r) === 1);
+  const why = waiting.length === 0 ? '' : `; worker ${waiting.join(', ')} waited for the other processes in the cross-process all-reduce: one of them died or hangs`;
+  process.stderr.write(`error: MPI rank ${group.rank} of ${group.size}, step ${step}: ${err.message}${why}; ending the job\n`);
+  return group.abort(1);
 }
 
 const RECIPE_KEYS = ['hidden', 'batchSize', 'lr', 'seed'] as const;
