@@ -12,6 +12,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { initBackend } from '../backend.js';
 import { CheckpointError, readCheckpoint } from '../checkpoint.js';
+import { ProcessGroup, underMpirun } from '../collective/group.js';
 import { loadDataset } from '../data/dataset.js';
 import { DataFileError } from '../data/idx.js';
 import { faultsFromEnv } from '../faults.js';
@@ -21,9 +22,9 @@ import { writeWeights } from '../fit/spec.js';
 import { MODEL_JSON, checkArchitecture, loadModel, saveLayersModel, saveModel, type SavedModel } from '../io/model-file.js';
 import type { MlpConfig } from '../model/mlp.js';
 import { OptionError, resolveOptions } from '../options.js';
-import { Trainer } from '../trainer/trainer.js';
+import { NonFiniteError, Trainer } from '../trainer/trainer.js';
 import { lossPng } from '../viz/loss.js';
-import { USAGE, parseCommand } from './args.js';
+import { USAGE, parseCommand, type RunFlags } from './args.js';
 import { cliModelSource } from './model-recipe.js';
 import { loadModelModule } from './model-module.js';
 import { Reporter } from './progress.js';
@@ -34,15 +35,23 @@ let reporter: Reporter | undefined;
 
 const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
 
+/** This process's MPI job, when started by mpirun (Note [mpirun means one run]). */
+let group: ProcessGroup | undefined;
+
 async function main(argv: readonly string[]): Promise<number> {
   const cmd = parseCommand(argv);
   if (cmd.kind === 'help') {
     process.stdout.write(USAGE);
     return 0;
   }
-  const { run } = cmd;
   const o = resolveOptions(cmd.options);
-  if (o.workers > availableParallelism()) {
+  // Note [mpirun means one run]: started by mpirun with several processes, the CLI joins them into one
+  // training run (no flag to forget: P independent copies of a run are never what mpirun -np P means).
+  // Rank 0 prints, evaluates for the record, checkpoints and saves; the other ranks only train, quietly.
+  if (underMpirun()) group = ProcessGroup.join(o.workers);
+  const lead = group === undefined || group.rank === 0;
+  const run: RunFlags = lead ? cmd.run : { ...cmd.run, report: 'quiet', save: undefined, profile: undefined };
+  if (lead && o.workers > availableParallelism()) {
     console.error(`warning: ${o.workers} workers on ${availableParallelism()} cores: threads will share cores and run slower`);
   }
   // Everything that can be wrong with the input is checked before the workers start,
@@ -52,7 +61,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const resumed = run.resume === undefined ? undefined : readCheckpoint(run.resume);
   const dataset = loadDataset(typeof o.data === 'string' ? o.data : (resumed?.header.recipe.data ?? undefined));
   if (run.profile !== undefined) checkWritable('--profile', run.profile);
-  const out = makeDir('--out', run.out ?? run.resume ?? newRunDir());
+  const out = lead ? makeDir('--out', run.out ?? run.resume ?? newRunDir()) : undefined;
   if (run.save !== undefined) makeDir('--save', run.save);
   let start: SavedModel | undefined;
   // This thread's tfjs, for a LayersModel: the one to save or load, or the --model module's.
@@ -70,6 +79,7 @@ async function main(argv: readonly string[]): Promise<number> {
     resume: run.resume,
     checkpointDir: out,
     checkpointEvery: run.checkpointEvery,
+    group,
     profile: run.profile !== undefined,
     faults,
     onWarning: (m) => {
@@ -93,13 +103,14 @@ async function main(argv: readonly string[]): Promise<number> {
     stoppedBy = sig;
     trainer.requestStop();
     report.stopBar();
-    console.error(`${sig}: stopping after the current step and writing a checkpoint (again to exit now)`);
+    if (lead) console.error(`${sig}: stopping after the current step and writing a checkpoint (again to exit now)`);
   };
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
 
   const what = run.model === undefined ? `MLP ${describeSizes(model)}` : `model ${run.model} (${trainer.layout.size} parameters)`;
+  const processes = group === undefined ? '' : `${group.size} processes x `;
   report.info(
-    `worker-ddp: ${trainer.workers} worker${trainer.workers > 1 ? 's' : ''}, backend ${trainer.backend}, ${what}, ` +
+    `worker-ddp: ${processes}${trainer.workers} worker${trainer.workers > 1 ? 's' : ''}, backend ${trainer.backend}, ${what}, ` +
       `batch ${t.batchSize}, lr ${t.lr}, seed ${t.seed}, ${t.epochs} epochs, data ${data.dir}` +
       (start === undefined ? '' : `, from ${start.file}`) +
       (run.resume === undefined ? '' : `, resumed at step ${trainer.stepsDone} from ${run.resume}`),
@@ -116,8 +127,8 @@ async function main(argv: readonly string[]): Promise<number> {
     stepsPerEpoch: trainer.stepsPerEpoch,
     loadedFrom: run.load ?? null,
   });
-  const previous = join(out, 'metrics.json');
-  if (resumed !== undefined && existsSync(previous)) {
+  const previous = out === undefined ? undefined : join(out, 'metrics.json');
+  if (resumed !== undefined && previous !== undefined && existsSync(previous)) {
     try {
       log.continueFrom(JSON.parse(readFileSync(previous, 'utf8')) as Metrics, trainer.stepsDone, trainer.stepsPerEpoch);
     } catch (err) {
@@ -134,6 +145,7 @@ async function main(argv: readonly string[]): Promise<number> {
     for await (const e of trainer.fit({ chunkSteps: report.chunkSteps(), onSteps })) {
       last = e;
       log.addEpoch(e);
+      if (out === undefined) continue;
       writeFileSync(join(out, 'metrics.json'), `${JSON.stringify(log.toJSON(), null, 2)}\n`);
       writeFileSync(join(out, 'loss.png'), await lossPng(log.toJSON()));
       report.epoch(e);
@@ -148,6 +160,7 @@ async function main(argv: readonly string[]): Promise<number> {
       }
     }
   }
+  if (out === undefined) return stoppedBy === undefined ? 0 : SIGNAL_EXIT[stoppedBy]; // an MPI rank other than 0: done
   if (stoppedBy !== undefined) {
     const file = trainer.saveCheckpoint(out);
     console.error(`stopped after step ${trainer.stepsDone}; checkpoint ${file}; continue with --resume ${out}`);
@@ -181,12 +194,19 @@ function checkWritable(flag: string, file: string): void {
 
 main(process.argv.slice(2)).then(
   (code) => {
+    group?.finalize();
     process.exitCode = code;
   },
   (err: unknown) => {
     reporter?.stopBar();
     const bad = err instanceof OptionError || err instanceof DataFileError || err instanceof CheckpointError;
-    console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
-    process.exitCode = bad ? 2 : 1;
+    const rank = group === undefined ? '' : `MPI rank ${group.rank} of ${group.size}: `;
+    console.error(`error: ${rank}${err instanceof Error ? err.message : String(err)}`);
+    const code = bad ? 2 : 1;
+    // A non-finite verdict is reached by every process at the same step (Note [one verdict everywhere]):
+    // they all leave cleanly. Any other error may be this process's alone: end the job, or the others would wait.
+    if (group !== undefined && !(err instanceof NonFiniteError)) group.abort(code);
+    group?.finalize();
+    process.exitCode = code;
   },
 );
