@@ -74,6 +74,25 @@ describe.each(OPTIMIZERS)('the tutorial MLP as a tf.sequential, %s, one epoch on
   });
 });
 
+describe('sparseCategoricalCrossentropy on class indices', () => {
+  it('2 workers leave the weights and report the loss and accuracy of tfjs model.fit', async () => {
+    const labels = tf.tensor1d(Float32Array.from(mnist().train.labels.subarray(0, 640)));
+    const make = (): tf.Sequential => {
+      const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [784], units: 10, activation: 'softmax' })] });
+      m.compile({ optimizer: tf.train.sgd(0.1), loss: 'sparseCategoricalCrossentropy', metrics: ['acc'] });
+      return m;
+    };
+    const ref = make();
+    const m = make();
+    m.setWeights(ref.getWeights());
+    const hr = await ref.fit(x.slice(0, 640), labels, { batchSize: 64, epochs: 2, shuffle: false, verbose: 0 });
+    const h = await fitParallel(m, x.slice(0, 640), labels, { batchSize: 64, epochs: 2, shuffle: false, workers: 2, backend: 'wasm' });
+    expect(maxAbsDiff(flat(m), flat(ref))).toBeLessThanOrEqual(1e-5);
+    expect(Math.abs(h.history.loss[1] - (hr.history.loss[1] as number))).toBeLessThan(1e-5);
+    expect(Math.abs(h.history.acc[1] - (hr.history.acc[1] as number))).toBeLessThan(1e-6);
+  });
+});
+
 describe('validation, evaluate and save', () => {
   let m: tf.Sequential;
   let h: History;

@@ -67,7 +67,7 @@ async function main(argv: readonly string[]): Promise<number> {
   // This thread's tfjs, for a LayersModel: the one to save or load, or the --model module's.
   if (run.save !== undefined || run.load !== undefined || run.model !== undefined) await initBackend(o.backend);
   const userModel = run.model === undefined ? undefined : await loadModelModule(run.model);
-  const source = userModel === undefined || run.model === undefined ? undefined : cliModelSource(userModel, { loss: run.loss, lr: cmd.options.lr }, dataset, run.model);
+  const recipe = userModel === undefined || run.model === undefined ? undefined : cliModelSource(userModel, { loss: run.loss, lr: cmd.options.lr }, dataset, run.model);
   if (run.load !== undefined) {
     start = await loadModel(run.load);
     checkArchitecture(start, { inputSize: dataset.train.features, hidden: o.hidden, numClasses: dataset.numClasses }, `this run (--hidden ${o.hidden.join(',')} on ${dataset.dir})`);
@@ -75,6 +75,7 @@ async function main(argv: readonly string[]): Promise<number> {
 
   await using trainer = await Trainer.create({
     ...cmd.options,
+    ...recipe?.options,
     data: dataset,
     resume: run.resume,
     checkpointDir: out,
@@ -86,7 +87,7 @@ async function main(argv: readonly string[]): Promise<number> {
       reporter?.stopBar();
       console.error(`warning: ${m}`);
     },
-  }, source);
+  }, recipe?.source);
   if (start !== undefined) trainer.setParams(start.params);
   const t = trainer.options;
   const data = trainer.dataset;

@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/dataset.js';
 import { OptionError } from '../errors.js';
+import { optimizerOf } from '../fit/optimizer.js';
 import { layersSource } from '../fit/spec.js';
+import type { TrainerOptions } from '../options.js';
 import type { ModelSource } from '../trainer/trainer.js';
 
 /** The flags that override a module's compiled recipe. */
@@ -20,7 +22,7 @@ const DEFAULT_LR = 0.003;
  * fits the data (784 pixels in, one output per class), and describes it for the
  * Trainer: labels become one-hot rows, or class indices for sparse crossentropy.
  */
-export function cliModelSource(model: tf.LayersModel, flags: RecipeFlags, data: Dataset, file: string): ModelSource {
+export function cliModelSource(model: tf.LayersModel, flags: RecipeFlags, data: Dataset, file: string): { source: ModelSource; options: Pick<TrainerOptions, 'lr'> } {
   const compiled = model.optimizer !== undefined && model.optimizer !== null;
   const loss = flags.loss ?? (compiled ? model.loss : DEFAULT_LOSS);
   const given = compiled ? model.metrics : undefined;
@@ -41,5 +43,6 @@ export function cliModelSource(model: tf.LayersModel, flags: RecipeFlags, data: 
   if (units !== data.numClasses) {
     throw new OptionError(`--model ${file}: its output has ${String(units)} units, the data has ${data.numClasses} classes`);
   }
-  return layersSource(model, { targets: model.loss === 'sparseCategoricalCrossentropy' ? 'index' : 'onehot' });
+  const source = layersSource(model, { targets: model.loss === 'sparseCategoricalCrossentropy' ? 'index' : 'onehot' });
+  return { source, options: optimizerOf(model.optimizer) };
 }

@@ -44,10 +44,10 @@ export class LayersReplica implements WorkerModel {
     const model = await tf.models.modelFromJSON(JSON.parse(spec.topology) as tf.serialization.ConfigDict);
     checkShapes('trainable', model.trainableWeights.map((w) => w.shape), spec.trainable);
     checkShapes('non-trainable', model.nonTrainableWeights.map((w) => w.shape), spec.nonTrainable);
-    // Compiled only to get tfjs's own choice of metric functions (e.g. which accuracy
-    // 'acc' means for this loss and output shape); its optimizer is never used.
+    // Compiled only to get tfjs's own choice of metric functions (which accuracy 'acc'
+    // means depends on the loss, by name, and the output shape); its optimizer is never used.
     const loss = lossFunction(spec.loss);
-    model.compile({ optimizer: 'sgd', loss, metrics: spec.metrics.map(metricArg) });
+    model.compile({ optimizer: 'sgd', loss: spec.loss.source === undefined ? spec.loss.name : loss, metrics: spec.metrics.map(metricArg) });
     const metrics = model.metricsTensors.map(([fn]) => fn as LossOrMetricFn);
     const replica = new LayersReplica(spec, model, loss, metrics);
     replica.setNonTrainable(spec.nonTrainableValues);

