@@ -1,0 +1,161 @@
+// Issue 11: one run across several processes (MPI, loopback). P processes x N workers
+// train the same parameters as 1 worker, identical in every process; a process that
+// dies or hangs ends the job within the step timeout with a rank named; the last
+// checkpoint resumes with another process and worker count.
+// Needs Open MPI (mpirun) and the addon (npm run build:mpi); skipped otherwise, except
+// under CI=true, where .ci/run installs both and a skip would hide a broken build.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readCheckpoint } from '../dist/src/checkpoint.js';
+import { loadMpi } from '../dist/src/collective/native.js';
+import { maxAbsDiff } from './helpers.js';
+import { TRAIN, runCli, smallMnist } from './predict-fixtures.js';
+
+const DRIVER = fileURLToPath(new URL('./fixtures/multi-train.mjs', import.meta.url));
+const MPIRUN = ['--allow-run-as-root', '--oversubscribe'];
+
+function missing(): string | undefined {
+  if (spawnSync('mpirun', ['--version']).status !== 0) return 'mpirun is missing (apt-get install openmpi-bin libopenmpi-dev)';
+  const l = loadMpi();
+  return l.mpi === undefined ? l.reason : undefined;
+}
+const why = missing();
+if (why !== undefined && process.env.CI === 'true') throw new Error(`multi-process tests cannot run under CI: ${why}`);
+
+interface Ended {
+  readonly status: number | null;
+  readonly output: string;
+  readonly ms: number;
+}
+
+/** Runs `mpirun -np P node ARGS...`; kills it after `killAfterMs`. `onStart` gets mpirun's pid. */
+function mpirun(np: number, args: readonly string[], cwd: string, onStart?: (pid: number) => void, killAfterMs = 100_000): Promise<Ended> {
+  const t0 = Date.now();
+  const child = spawn('mpirun', [...MPIRUN, '-np', String(np), process.execPath, ...args], { cwd, stdio: 'pipe', env: { ...process.env, FORCE_COLOR: '0' } });
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
+  if (child.pid !== undefined) onStart?.(child.pid);
+  const killer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (status) => {
+      clearTimeout(killer);
+      resolve({ status, output, ms: Date.now() - t0 });
+    });
+  });
+}
+
+/** The pid of MPI rank `rank` among mpirun's children (Open MPI 4 forks them itself on one host). */
+function rankPid(mpirunPid: number, rank: number): number | undefined {
+  const children = spawnSync('ps', ['-o', 'pid=', '--ppid', String(mpirunPid)], { encoding: 'utf8' }).stdout.trim().split(/\s+/).map(Number);
+  return children.find((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(`OMPI_COMM_WORLD_RANK=${rank}`);
+    } catch {
+      return false;
+    }
+  });
+}
+
+const params = (file: string): Float32Array => new Float32Array(readFileSync(file).buffer.slice(0));
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe.skipIf(why !== undefined)(`several processes on loopback${why === undefined ? '' : ` (skipped: ${why})`}`, () => {
+  let tmp: string;
+  /** 1 worker, 1 process: the parameters and losses after 20 steps (test/fixtures/multi-train.mjs). */
+  let reference: { params: Float32Array; losses: number[] };
+
+  beforeAll(() => {
+    tmp = mkdtempSync(join(tmpdir(), 'wddp-multi-'));
+    const dir = join(tmp, 'one');
+    mkdirSync(dir);
+    const r = spawnSync(process.execPath, [DRIVER, dir, '1', '20'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    reference = { params: params(join(dir, 'params-0.bin')), losses: JSON.parse(readFileSync(join(dir, 'losses-0.json'), 'utf8')) as number[] };
+  });
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it.each([
+    [2, 1],
+    [3, 2],
+  ])('%i processes x %i workers train the parameters of 1 worker (20 steps, batch 37, short last batch), identical in every process', async (np, workers) => {
+    const dir = join(tmp, `p${np}w${workers}`);
+    mkdirSync(dir);
+    const r = await mpirun(np, [DRIVER, dir, String(workers), '20'], tmp);
+    expect(r.status, r.output).toBe(0);
+    expect(r.output).toBe(''); // every process quiet
+    const p0 = params(join(dir, 'params-0.bin'));
+    expect(maxAbsDiff(p0, reference.params)).toBeLessThan(1e-5);
+    for (let rank = 1; rank < np; rank++) expect(params(join(dir, `params-${rank}.bin`))).toEqual(p0); // bit for bit
+    const losses = JSON.parse(readFileSync(join(dir, 'losses-0.json'), 'utf8')) as number[];
+    expect(losses).toHaveLength(20);
+    expect(maxAbsDiff(losses, reference.losses)).toBeLessThan(1e-6);
+  });
+
+  describe('faults (the CLI under mpirun)', () => {
+    let data: string;
+    /** 2 epochs of 100 steps at batch 64; the first checkpoint comes at step 5. */
+    const FLAGS = (out: string, workers: number): string[] => [
+      '--data', data, '--workers', String(workers), '--epochs', '2', '--batch-size', '64', '--lr', '0.05', '--seed', '3',
+      '--backend', 'wasm', '--checkpoint-every', '5', '--step-timeout', '4', '--out', out,
+    ];
+    const TOTAL = 200;
+
+    beforeAll(() => {
+      data = smallMnist(join(tmp, 'data'), 6400, 100);
+    });
+
+    /** Starts a 2-process run, waits for its first checkpoint, then does `fault` to rank 1. */
+    async function faulted(out: string, fault: (pid: number) => void): Promise<{ ended: Ended; faultAt: number }> {
+      let faultAt = 0;
+      const ended = await mpirun(2, [TRAIN, ...FLAGS(out, 1)], tmp, (pid) => {
+        void (async () => {
+          const deadline = Date.now() + 60_000;
+          while (!existsSync(join(out, 'checkpoint.wddp')) && Date.now() < deadline) await sleep(5);
+          const victim = rankPid(pid, 1);
+          if (victim === undefined) throw new Error('rank 1 not found among the children of mpirun');
+          faultAt = Date.now();
+          fault(victim);
+        })();
+      });
+      return { ended, faultAt };
+    }
+
+    it('kill -9 of one process ends the job, naming its rank, within the step timeout; the checkpoint resumes with 1 process x 2 workers to the uninterrupted parameters', async () => {
+      const out = join(tmp, 'killed');
+      const { ended, faultAt } = await faulted(out, (pid) => process.kill(pid, 'SIGKILL'));
+      expect(ended.status).not.toBe(0);
+      expect(ended.output).toMatch(/rank 1 .*(exited on signal 9|Killed)/);
+      expect(Date.now() - faultAt).toBeLessThan(4000 + 2000);
+      const at = readCheckpoint(out).header.step;
+      expect(at).toBeGreaterThan(0);
+      expect(at).toBeLessThan(TOTAL);
+
+      const resumed = runCli(TRAIN, ['--resume', out, '--workers', '2', '--backend', 'wasm', '--data', data], tmp);
+      expect(resumed.status, resumed.stderr).toBe(0);
+      const whole = join(tmp, 'whole');
+      const r = runCli(TRAIN, FLAGS(whole, 2), tmp);
+      expect(r.status, r.stderr).toBe(0);
+      const a = readCheckpoint(out);
+      const b = readCheckpoint(whole);
+      expect(a.header.step).toBe(TOTAL);
+      expect(b.header.step).toBe(TOTAL);
+      expect(maxAbsDiff(a.params, b.params)).toBeLessThan(1e-6);
+    });
+
+    it('a hung process (SIGSTOP) ends the job within the step timeout: the waiting rank names itself and the step', async () => {
+      const out = join(tmp, 'hung');
+      const { ended, faultAt } = await faulted(out, (pid) => process.kill(pid, 'SIGSTOP'));
+      expect(ended.status).not.toBe(0);
+      expect(ended.output).toMatch(
+        /error: MPI rank 0 of 2, step \d+: worker 0 \(at step \d+\) made no progress for 4000 ms \(hung\?\); worker 0 waited for the other processes in the cross-process all-reduce: one of them died or hangs; ending the job/,
+      );
+      expect(Date.now() - faultAt).toBeLessThan(2 * 4000 + 3000);
+    });
+  });
+});
