@@ -109,6 +109,7 @@ export async function init({ session, rank }: InitTask): Promise<InitResult> {
   // Every thread must hold an init task at once, or one thread could run two
   // and another none: the barrier makes each task wait for all the others.
   guarded(l, () => l.barrier.wait());
+  l.cross?.barrier(); // Note [start together] in collective/cross-process.ts
   return { backend: l.backend, threadId };
 }
 

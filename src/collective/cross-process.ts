@@ -67,6 +67,16 @@ export class CrossProcess {
   }
 
   /**
+   * Waits for worker r of every process. Note [start together]: processes finish
+   * starting (data, tfjs in every thread) seconds apart; without this the first
+   * process to start would wait out that skew in its first step's allreduce,
+   * under the step timeout instead of the start-up one.
+   */
+  barrier(): void {
+    this.mpi.barrier(this.comm);
+  }
+
+  /**
    * Sums this worker's slice of `reduced` over the processes, in place, and
    * returns its probe (the sum of the slice: not finite iff a value is not).
    */
