@@ -59,6 +59,22 @@ describe('kernels-wasm.ts is generated from kernels.wat', () => {
   });
 });
 
+/**
+ * The update kernels' probe: the float32 sum of the outputs, 4 lanes over the
+ * whole vectors, then the 0-3 element tail one by one (sgd) or as a last,
+ * partial vector (the optimizers), then (l0 + l1) + (l2 + l3).
+ */
+function probeOf(out: Float32Array, tail: 'scalar tail' | 'vector tail'): number {
+  const lanes = [0, 0, 0, 0];
+  const end4 = tail === 'scalar tail' ? out.length & ~3 : out.length;
+  let rest = 0;
+  out.forEach((v, i) => {
+    if (i < end4) lanes[i % 4] = f32(lanes[i % 4] + v);
+    else rest = f32(rest + v);
+  });
+  return f32(rest + f32(f32(lanes[0] + lanes[1]) + f32(lanes[2] + lanes[3])));
+}
+
 describe('reduce: out[i] = scale * (rows[0][i] + ... + rows[parties-1][i]) in float32, in rank order', () => {
   for (let parties = 1; parties <= 8; parties++) {
     it(`${parties} ${parties === 1 ? 'party' : 'parties'}, every slice: exact, and nothing outside [lo, hi) written`, () => {
@@ -138,11 +154,12 @@ describe('sgd: next[i] = params[i] - lr * grad[i] in float32', () => {
       const lr32 = f32(lr);
       for (const [lo, hi] of SLICES) {
         next.fill(-7.25);
-        k.sgd(params, grad, next, lo, hi, lr);
+        const probe = k.sgd(params, grad, next, lo, hi, lr);
         const want = new Float32Array(hi - lo);
         for (let i = lo; i < hi; i++) want[i - lo] = f32(params[i] - f32(lr32 * grad[i]));
         const where = `lr ${lr}, [${lo}, ${hi})`;
         expect(bits(next.subarray(lo, hi)), where).toEqual(bits(want));
+        expect(probe, where).toBe(probeOf(want, 'scalar tail'));
         expect(next.subarray(0, lo).every((v) => v === -7.25), where).toBe(true);
         expect(next.subarray(hi).every((v) => v === -7.25), where).toBe(true);
       }
@@ -170,7 +187,8 @@ describe('optimizer kernels: exact against their float32 formulas, only [lo, hi)
     readonly vectors: number;
     /** A random value x made a valid one for state vector j (v >= 0; s well above a*a for centered RMSProp). */
     readonly init: (j: number, x: number) => number;
-    readonly run: (k: ReturnType<typeof kernelsFor>, a: Arena, lo: number, hi: number) => void;
+    /** Returns the kernel's probe. */
+    readonly run: (k: ReturnType<typeof kernelsFor>, a: Arena, lo: number, hi: number) => number;
     /** Element i: [next param, ...next state] from [param, grad, ...state]. */
     readonly want: (p: number, g: number, s: number[]) => number[];
   }
@@ -251,8 +269,10 @@ describe('optimizer kernels: exact against their float32 formulas, only [lo, hi)
     for (const [lo, hi] of SLICES) {
       arena.params[1].fill(-7.25);
       arena.state[1].fill(-7.25);
-      run(k, arena, lo, hi);
+      const probe = run(k, arena, lo, hi);
       const where = `[${lo}, ${hi})`;
+      const next = Float32Array.from({ length: hi - lo }, (_, i) => expected[lo + i][0]);
+      expect(probe, `${where}: the probe, the float32 sum of the updated parameters`).toBe(probeOf(next, 'vector tail'));
       const outs = [arena.params[1], ...Array.from({ length: vectors }, (_, j) => vec(arena.state[1], j))];
       outs.forEach((out, o) => {
         const w = Float32Array.from({ length: hi - lo }, (_, i) => expected[lo + i][o]);

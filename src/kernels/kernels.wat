@@ -71,9 +71,12 @@
   ;; next[i] = params[i] - lr * grad[i]   for i in [lo, hi)
   ;; Out of place: the step's input parameters stay intact until the next step,
   ;; so a failed step can be re-run from them (Note [double-buffered params]).
+  ;; Returns the sum of the outputs, like reduce: NaN or +-Inf iff an updated
+  ;; parameter is not finite (or the sum overflows). So do the optimizers below.
   (func (export "sgd")
-    (param $params i32) (param $grad i32) (param $next i32) (param $lo i32) (param $hi i32) (param $lr f32)
+    (param $params i32) (param $grad i32) (param $next i32) (param $lo i32) (param $hi i32) (param $lr f32) (result f32)
     (local $i i32) (local $end4 i32) (local $off i32) (local $vlr v128)
+    (local $p v128) (local $probe v128) (local $sp f32) (local $sprobe f32)
     (local.set $vlr (f32x4.splat (local.get $lr)))
     (local.set $i (local.get $lo))
     (local.set $end4 (i32.add (local.get $lo) (i32.and (i32.sub (local.get $hi) (local.get $lo)) (i32.const -4))))
@@ -81,20 +84,29 @@
       (loop $v
         (br_if $vdone (i32.ge_u (local.get $i) (local.get $end4)))
         (local.set $off (i32.shl (local.get $i) (i32.const 2)))
-        (v128.store (i32.add (local.get $next) (local.get $off))
-          (f32x4.sub (v128.load (i32.add (local.get $params) (local.get $off)))
-            (f32x4.mul (local.get $vlr) (v128.load (i32.add (local.get $grad) (local.get $off))))))
+        (local.set $p (f32x4.sub (v128.load (i32.add (local.get $params) (local.get $off)))
+          (f32x4.mul (local.get $vlr) (v128.load (i32.add (local.get $grad) (local.get $off))))))
+        (v128.store (i32.add (local.get $next) (local.get $off)) (local.get $p))
+        (local.set $probe (f32x4.add (local.get $probe) (local.get $p)))
         (local.set $i (i32.add (local.get $i) (i32.const 4)))
         (br $v)))
     (block $sdone
       (loop $s
         (br_if $sdone (i32.ge_u (local.get $i) (local.get $hi)))
         (local.set $off (i32.shl (local.get $i) (i32.const 2)))
-        (f32.store (i32.add (local.get $next) (local.get $off))
-          (f32.sub (f32.load (i32.add (local.get $params) (local.get $off)))
-            (f32.mul (local.get $lr) (f32.load (i32.add (local.get $grad) (local.get $off))))))
+        (local.set $sp (f32.sub (f32.load (i32.add (local.get $params) (local.get $off)))
+          (f32.mul (local.get $lr) (f32.load (i32.add (local.get $grad) (local.get $off))))))
+        (f32.store (i32.add (local.get $next) (local.get $off)) (local.get $sp))
+        (local.set $sprobe (f32.add (local.get $sprobe) (local.get $sp)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $s))))
+        (br $s)))
+    (f32.add (local.get $sprobe) (call $sum4 (local.get $probe))))
+
+  ;; (l0 + l1) + (l2 + l3)
+  (func $sum4 (param $v v128) (result f32)
+    (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
+      (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v)))))
 
 ;; ---------------------------------------------------------------------------
   ;; The optimizers with state (src/optim/). Like sgd, out of place, for i in
@@ -110,7 +122,9 @@
   ;; Each math line is one float32 operation in the order of tfjs's optimizer
   ;; (tfjs-core 4.22 src/optimizers/*.ts; its cpu backend rounds every op to
   ;; float32), so the results are tfjs's own to the bit; the tfjs expression is
-  ;; quoted on the right. Scalars are splat to 4 lanes once.
+  ;; quoted on the right. Scalars are splat to 4 lanes once. Each returns the
+  ;; sum of the updated parameters, as sgd does (the tail's lanes re-loaded, so
+  ;; the discarded lanes never count).
 
   ;; n (1-3) floats from ptr into lanes [0, n), 0 in the others
   (func $load_tail (param $ptr i32) (param $n i32) (result v128)
@@ -136,8 +150,8 @@
   ;;   nesterov: p' = p - lr*(g + a'*m)     add(mul(c, add(gradient, mul(newAccumulation, m))), value)
   (func (export "momentum")
     (param $params i32) (param $grad i32) (param $next i32) (param $acc i32) (param $accNext i32)
-    (param $lo i32) (param $hi i32) (param $lr f32) (param $m f32) (param $nesterov i32)
-    (local $i i32) (local $off i32) (local $n i32) (local $full i32)
+    (param $lo i32) (param $hi i32) (param $lr f32) (param $m f32) (param $nesterov i32) (result f32)
+    (local $i i32) (local $off i32) (local $n i32) (local $full i32) (local $probe v128)
     (local $vlr v128) (local $vm v128) (local $p v128) (local $g v128) (local $a v128)
     (local.set $vlr (f32x4.splat (local.get $lr)))
     (local.set $vm (f32x4.splat (local.get $m)))
@@ -165,12 +179,16 @@
               (else (local.get $a))))))
         (if (local.get $full)
           (then (v128.store (i32.add (local.get $next) (local.get $off)) (local.get $p)))
-          (else (call $store_tail (i32.add (local.get $next) (local.get $off)) (local.get $n) (local.get $p))))
+          (else
+            (call $store_tail (i32.add (local.get $next) (local.get $off)) (local.get $n) (local.get $p))
+            (local.set $p (call $load_tail (i32.add (local.get $next) (local.get $off)) (local.get $n)))))
+        (local.set $probe (f32x4.add (local.get $probe) (local.get $p)))
         (if (local.get $full)
           (then (v128.store (i32.add (local.get $accNext) (local.get $off)) (local.get $a)))
           (else (call $store_tail (i32.add (local.get $accNext) (local.get $off)) (local.get $n) (local.get $a))))
         (local.set $i (i32.add (local.get $i) (i32.const 4)))
-        (br $l))))
+        (br $l)))
+    (call $sum4 (local.get $probe)))
 
   ;; Adam (tfjs AdamOptimizer; c1 = 1-b1 and c2 = 1-b2 rounded from float64 as tfjs
   ;; does, bc1 = 1-b1^t and bc2 = 1-b2^t from tfjs's float32 powers: src/optim/adam.ts):
@@ -182,7 +200,8 @@
     (param $params i32) (param $grad i32) (param $next i32)
     (param $m i32) (param $v i32) (param $mNext i32) (param $vNext i32) (param $lo i32) (param $hi i32)
     (param $lr f32) (param $b1 f32) (param $c1 f32) (param $b2 f32) (param $c2 f32) (param $bc1 f32) (param $bc2 f32) (param $eps f32)
-    (local $i i32) (local $off i32) (local $n i32) (local $full i32)
+    (result f32)
+    (local $i i32) (local $off i32) (local $n i32) (local $full i32) (local $probe v128)
     (local $vlr v128) (local $vb1 v128) (local $vc1 v128) (local $vb2 v128) (local $vc2 v128)
     (local $vbc1 v128) (local $vbc2 v128) (local $veps v128)
     (local $p v128) (local $g v128) (local $mm v128) (local $vv v128)
@@ -224,7 +243,10 @@
             (local.get $vlr))))
         (if (local.get $full)
           (then (v128.store (i32.add (local.get $next) (local.get $off)) (local.get $p)))
-          (else (call $store_tail (i32.add (local.get $next) (local.get $off)) (local.get $n) (local.get $p))))
+          (else
+            (call $store_tail (i32.add (local.get $next) (local.get $off)) (local.get $n) (local.get $p))
+            (local.set $p (call $load_tail (i32.add (local.get $next) (local.get $off)) (local.get $n)))))
+        (local.set $probe (f32x4.add (local.get $probe) (local.get $p)))
         (if (local.get $full)
           (then (v128.store (i32.add (local.get $mNext) (local.get $off)) (local.get $mm)))
           (else (call $store_tail (i32.add (local.get $mNext) (local.get $off)) (local.get $n) (local.get $mm))))
@@ -232,7 +254,8 @@
           (then (v128.store (i32.add (local.get $vNext) (local.get $off)) (local.get $vv)))
           (else (call $store_tail (i32.add (local.get $vNext) (local.get $off)) (local.get $n) (local.get $vv))))
         (local.set $i (i32.add (local.get $i) (i32.const 4)))
-        (br $l))))
+        (br $l)))
+    (call $sum4 (local.get $probe)))
 
   ;; RMSProp (tfjs RMSPropOptimizer; c = 1-decay rounded from float64 as tfjs does):
   ;;   s' = s*decay + (g*g)*c               add(mul(meanSquare, decay), mul(square(gradient), 1 - decay))
@@ -242,14 +265,16 @@
   ;;   o' = o*momentum + (g*lr) / sqrt(d)   add(mul(moments, momentum), div(mul(gradient, lr), sqrt(d)))
   ;;   p' = p - o'                          sub(value, newMoments)
   ;; State: s (mean square), o (moment) and, when centered, a (mean gradient);
-  ;; a and aNext are not touched when not centered. (Centered, d < 0 gives NaN,
-  ;; as in tfjs: only float rounding can make s' < a'*a'.)
+  ;; a and aNext are not touched when not centered. Centered, d is negative and
+  ;; p' NaN wherever the variance estimate s' - a'*a' is below eps, as in tfjs
+  ;; (Note [tfjs centered RMSProp] in src/optim/rmsprop.ts).
   (func (export "rmsprop")
     (param $params i32) (param $grad i32) (param $next i32)
     (param $s i32) (param $o i32) (param $a i32) (param $sNext i32) (param $oNext i32) (param $aNext i32)
     (param $lo i32) (param $hi i32)
     (param $lr f32) (param $decay f32) (param $c f32) (param $mom f32) (param $eps f32) (param $centered i32)
-    (local $i i32) (local $off i32) (local $n i32) (local $full i32)
+    (result f32)
+    (local $i i32) (local $off i32) (local $n i32) (local $full i32) (local $probe v128)
     (local $vlr v128) (local $vdecay v128) (local $vc v128) (local $vmom v128) (local $veps v128)
     (local $p v128) (local $g v128) (local $ss v128) (local $oo v128) (local $aa v128) (local $d v128)
     (local.set $vlr (f32x4.splat (local.get $lr)))
@@ -295,7 +320,10 @@
         (local.set $p (f32x4.sub (local.get $p) (local.get $oo)))
         (if (local.get $full)
           (then (v128.store (i32.add (local.get $next) (local.get $off)) (local.get $p)))
-          (else (call $store_tail (i32.add (local.get $next) (local.get $off)) (local.get $n) (local.get $p))))
+          (else
+            (call $store_tail (i32.add (local.get $next) (local.get $off)) (local.get $n) (local.get $p))
+            (local.set $p (call $load_tail (i32.add (local.get $next) (local.get $off)) (local.get $n)))))
+        (local.set $probe (f32x4.add (local.get $probe) (local.get $p)))
         (if (local.get $full)
           (then (v128.store (i32.add (local.get $sNext) (local.get $off)) (local.get $ss)))
           (else (call $store_tail (i32.add (local.get $sNext) (local.get $off)) (local.get $n) (local.get $ss))))
@@ -303,15 +331,16 @@
           (then (v128.store (i32.add (local.get $oNext) (local.get $off)) (local.get $oo)))
           (else (call $store_tail (i32.add (local.get $oNext) (local.get $off)) (local.get $n) (local.get $oo))))
         (local.set $i (i32.add (local.get $i) (i32.const 4)))
-        (br $l))))
+        (br $l)))
+    (call $sum4 (local.get $probe)))
 
   ;; Adagrad (tfjs AdagradOptimizer; eps is the backend's, 1e-7 in float32):
   ;;   a' = a + g*g                         add(accumulatedGrad, square(gradient))
   ;;   p' = p - (g / sqrt(a' + eps)) * lr   add(mul(div(gradient, sqrt(add(a', epsilon))), -lr), value)
   (func (export "adagrad")
     (param $params i32) (param $grad i32) (param $next i32) (param $acc i32) (param $accNext i32)
-    (param $lo i32) (param $hi i32) (param $lr f32) (param $eps f32)
-    (local $i i32) (local $off i32) (local $n i32) (local $full i32)
+    (param $lo i32) (param $hi i32) (param $lr f32) (param $eps f32) (result f32)
+    (local $i i32) (local $off i32) (local $n i32) (local $full i32) (local $probe v128)
     (local $vlr v128) (local $veps v128) (local $p v128) (local $g v128) (local $a v128)
     (local.set $vlr (f32x4.splat (local.get $lr)))
     (local.set $veps (f32x4.splat (local.get $eps)))
@@ -336,10 +365,14 @@
           (f32x4.mul (f32x4.div (local.get $g) (f32x4.sqrt (f32x4.add (local.get $a) (local.get $veps)))) (local.get $vlr))))
         (if (local.get $full)
           (then (v128.store (i32.add (local.get $next) (local.get $off)) (local.get $p)))
-          (else (call $store_tail (i32.add (local.get $next) (local.get $off)) (local.get $n) (local.get $p))))
+          (else
+            (call $store_tail (i32.add (local.get $next) (local.get $off)) (local.get $n) (local.get $p))
+            (local.set $p (call $load_tail (i32.add (local.get $next) (local.get $off)) (local.get $n)))))
+        (local.set $probe (f32x4.add (local.get $probe) (local.get $p)))
         (if (local.get $full)
           (then (v128.store (i32.add (local.get $accNext) (local.get $off)) (local.get $a)))
           (else (call $store_tail (i32.add (local.get $accNext) (local.get $off)) (local.get $n) (local.get $a))))
         (local.set $i (i32.add (local.get $i) (i32.const 4)))
-        (br $l))))
+        (br $l)))
+    (call $sum4 (local.get $probe)))
 )

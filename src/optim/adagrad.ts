@@ -22,6 +22,6 @@ export function adagradStep(
   state: Float32Array,
   stateNext: Float32Array,
   slice: Range,
-): void {
-  k.adagrad(params, grad, next, state, stateNext, slice.lo, slice.hi, spec.lr, spec.epsilon);
+): number {
+  return k.adagrad(params, grad, next, state, stateNext, slice.lo, slice.hi, spec.lr, spec.epsilon);
 }

@@ -26,9 +26,9 @@ export function adamStep(
   state: Float32Array,
   stateNext: Float32Array,
   slice: Range,
-): void {
+): number {
   const P = params.length;
-  k.adam(
+  return k.adam(
     params, grad, next,
     state.subarray(0, P), state.subarray(P, 2 * P), stateNext.subarray(0, P), stateNext.subarray(P, 2 * P),
     slice.lo, slice.hi,

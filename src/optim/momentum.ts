@@ -22,6 +22,6 @@ export function momentumStep(
   state: Float32Array,
   stateNext: Float32Array,
   slice: Range,
-): void {
-  k.momentum(params, grad, next, state, stateNext, slice.lo, slice.hi, spec.lr, spec.momentum, spec.nesterov);
+): number {
+  return k.momentum(params, grad, next, state, stateNext, slice.lo, slice.hi, spec.lr, spec.momentum, spec.nesterov);
 }

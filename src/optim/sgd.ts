@@ -15,6 +15,6 @@ export function sgdStep(
   next: Float32Array,
   slice: { lo: number; hi: number },
   lr: number,
-): void {
-  k.sgd(params, grad, next, slice.lo, slice.hi, lr);
+): number {
+  return k.sgd(params, grad, next, slice.lo, slice.hi, lr);
 }

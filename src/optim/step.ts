@@ -12,6 +12,8 @@ import type { OptimizerSpec } from './spec.js';
  * slice a rank reduced (shm/allreduce.ts), with that slice of every state vector
  * (Note [sharded optimizer state] in kernels/arena.ts). Reads params, grad and
  * state, writes next and stateNext, and of those only [lo, hi) of each vector.
+ * Returns the float32 sum of next over the slice, a finiteness probe like the
+ * reduce-scatter's: not finite iff an updated parameter is not.
  * `t` is the 1-based update count (global step + 1), which Adam's bias
  * correction needs; it continues across a resume because the step is global.
  */
@@ -25,7 +27,7 @@ export function optimizerStep(
   state: Float32Array,
   stateNext: Float32Array,
   slice: Range,
-): void {
+): number {
   switch (spec.kind) {
     case 'sgd':
       return sgdStep(k, params, grad, next, slice, spec.lr);
