@@ -93,7 +93,7 @@ async function main(argv: readonly string[]): Promise<number> {
 
   report.info(
     `worker-ddp: ${trainer.workers} worker${trainer.workers > 1 ? 's' : ''}, backend ${trainer.backend}, MLP ${describeSizes(model)}, ` +
-      `batch ${t.batchSize}, lr ${t.lr}, seed ${t.seed}, ${t.epochs} epochs, data ${data.dir}` +
+      `batch ${t.batchSize}, ${t.optimizer.kind === 'sgd' ? '' : `${t.optimizer.kind} `}lr ${t.lr}, seed ${t.seed}, ${t.epochs} epochs, data ${data.dir}` +
       (start === undefined ? '' : `, from ${start.file}`) +
       (run.resume === undefined ? '' : `, resumed at step ${trainer.stepsDone} from ${run.resume}`),
   );
