@@ -11,6 +11,8 @@ export {
 export { CheckpointError, readCheckpoint, type Checkpoint, type CheckpointHeader, type Recipe } from './checkpoint.js';
 export type { Fault, FaultKind } from './faults.js';
 export { OptionError, type TrainerOptions, type ResolvedOptions } from './options.js';
+export { optimizerFromName, optimizerFromTfjs, stateVectors, type OptimizerName, type OptimizerSpec } from './optim/spec.js';
+export type { Range } from './partition.js';
 export { loadDataset, defaultDataDir, type Dataset, type Split } from './data/dataset.js';
 export { DataFileError } from './data/idx.js';
 export { initBackend, type BackendName, type BackendRequest } from './backend.js';

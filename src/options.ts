@@ -3,6 +3,7 @@ import { BACKEND_REQUESTS, type BackendRequest } from './backend.js';
 import type { Dataset } from './data/dataset.js';
 import { OptionError } from './errors.js';
 import { checkFaults, type Fault } from './faults.js';
+import { OPTIMIZER_NAMES, checkOptimizer, optimizerFromName, type OptimizerName, type OptimizerSpec } from './optim/spec.js';
 import type { GradientMode } from './trainer/session.js';
 
 /** Options of a training run; every field has the tutorial's default. */
@@ -13,7 +14,16 @@ export interface TrainerOptions {
   readonly epochs?: number;
   /** Global batch size, split across the workers (default 64). */
   readonly batchSize?: number;
-  /** SGD learning rate (default 0.003). */
+  /**
+   * The optimizer (default 'sgd'): a name, with tfjs's defaults (optim/spec.ts
+   * optimizerFromName()), or a complete spec, e.g. optimizerFromTfjs(tf.train.adam(0.01)).
+   * Its state is sharded across the workers like the gradient (Note [sharded optimizer state]).
+   */
+  readonly optimizer?: OptimizerSpec | OptimizerName;
+  /**
+   * Learning rate. With an optimizer name (or none) it sets the rate (default: the
+   * name's, 0.003 for sgd); with a spec it may only repeat the spec's lr.
+   */
   readonly lr?: number;
   /** Hidden layer widths (default [128, 64]). */
   readonly hidden?: readonly number[];
@@ -47,7 +57,9 @@ export interface TrainerOptions {
   readonly onWarning?: (message: string) => void;
 }
 
-export type ResolvedOptions = Required<Omit<TrainerOptions, 'data' | 'checkpointDir' | 'resume'>> & {
+export type ResolvedOptions = Required<Omit<TrainerOptions, 'data' | 'checkpointDir' | 'resume' | 'optimizer'>> & {
+  /** The complete spec; `lr` is its lr. */
+  readonly optimizer: OptimizerSpec;
   readonly data: string | Dataset | undefined;
   readonly checkpointDir: string | undefined;
   readonly resume: string | undefined;
@@ -114,6 +126,7 @@ const KNOWN = new Set([
   'workers',
   'epochs',
   'batchSize',
+  'optimizer',
   'lr',
   'hidden',
   'seed',
@@ -130,6 +143,14 @@ const KNOWN = new Set([
   'onWarning',
 ]);
 
+/** The optimizer option with the lr option folded in: a spec carries its own lr, a name takes `lr` or its default. */
+function resolveOptimizer(v: unknown, lr: number | undefined): OptimizerSpec {
+  if (v === undefined || typeof v === 'string') return optimizerFromName(checkChoice('optimizer', v ?? 'sgd', OPTIMIZER_NAMES), lr);
+  const spec = checkOptimizer('optimizer', v);
+  if (lr !== undefined && lr !== spec.lr) throw new OptionError(`lr ${lr} differs from optimizer.lr ${spec.lr}: give the learning rate once`);
+  return spec;
+}
+
 function checkPath(name: string, v: unknown): string | undefined {
   if (v === undefined) return undefined;
   if (typeof v !== 'string' || v === '') throw new OptionError(`${name} must be a folder path, got ${show(v)}`);
@@ -144,11 +165,13 @@ export function resolveOptions(o: TrainerOptions = {}): ResolvedOptions {
   if (data !== undefined && typeof data !== 'string' && (typeof data !== 'object' || data === null || !('train' in data))) {
     throw new OptionError(`data must be a folder path or a Dataset, got ${show(data)}`);
   }
+  const optimizer = resolveOptimizer(o.optimizer, o.lr === undefined ? undefined : checkPositive('lr', o.lr));
   return {
     workers: checkInt('workers', o.workers ?? availableParallelism(), LIMITS.workers),
     epochs: checkInt('epochs', o.epochs ?? 5, LIMITS.epochs),
     batchSize: checkInt('batchSize', o.batchSize ?? 64, LIMITS.batchSize),
-    lr: checkPositive('lr', o.lr ?? 0.003),
+    optimizer,
+    lr: optimizer.lr,
     hidden: checkHidden('hidden', o.hidden ?? [128, 64]),
     seed: checkInt('seed', o.seed ?? 0, LIMITS.seed),
     shuffle: checkBoolean('shuffle', o.shuffle ?? true),

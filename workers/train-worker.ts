@@ -7,7 +7,8 @@
  *   1. forward/backward on its shard of the batch, reading params[g % 2]
  *      -> d(sum of shard losses)/d(params) into its row of grads
  *   2. barrier                                          (all rows written)
- *   3. reduce-scatter its slice of P -> reduced; SGD on that slice into params[(g+1) % 2]
+ *   3. reduce-scatter its slice of P -> reduced; the optimizer on that slice:
+ *      params[g % 2], state[g % 2] -> params[(g+1) % 2], state[(g+1) % 2]
  *   4. barrier                                          (all slices updated)
  *
  * Note [loop, not a task per step]: steps run in a loop inside one task, synced
@@ -27,15 +28,16 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../src/backend.js';
 import { stepsPerEpoch } from '../src/data/shuffle.js';
 import type { Fault } from '../src/faults.js';
-import { arenaViews, paramsAt, type Arena } from '../src/kernels/arena.js';
+import { arenaViews, paramsAt, stateAt, type Arena } from '../src/kernels/arena.js';
 import { kernelsFor, type Kernels } from '../src/kernels/kernels.js';
 import { AutogradReplica } from '../src/model/autograd.js';
 import { classifier } from '../src/model/classifier.js';
 import { LayersReplica } from '../src/model/layers-replica.js';
 import { MlpReplica, mlpLayout, mlpLogits } from '../src/model/mlp.js';
 import type { WorkerModel } from '../src/model/types.js';
-import { sgdStep } from '../src/optim/sgd.js';
-import { partition } from '../src/partition.js';
+import { stateVectors } from '../src/optim/spec.js';
+import { optimizerStep } from '../src/optim/step.js';
+import { partition, type Range } from '../src/partition.js';
 import { slotClock } from '../src/profile/record.js';
 import { Barrier } from '../src/shm/barrier.js';
 import { reduceScatter } from '../src/shm/allreduce.js';
@@ -77,7 +79,7 @@ async function attach(session: Session, rank = 0): Promise<Local> {
   const backend = await initBackend(session.backend, session.faults.some((f) => f.kind === 'native-fail' && f.rank === rank));
   const model = await workerModel(session);
   const barrier = new Barrier(session.barrier, session.parties, BARRIER_TIMEOUT_FACTOR * session.stepTimeoutMs, session.spins);
-  const arena = arenaViews(session.memory, session.paramCount, session.parties);
+  const arena = arenaViews(session.memory, session.paramCount, session.parties, stateVectors(session.optimizer));
   local = { id: session.id, backend, model, barrier, arena, kernels: kernelsFor(session.memory) };
   return local;
 }
@@ -118,7 +120,8 @@ export async function train({ session, rank, from, to }: TrainTask): Promise<Tra
     Atomics.add(session.beats, rank, 1);
     l.barrier.wait();
   };
-  const result = (stopped?: { step: number; reason: StopReason }): TrainResult => ({ threadId, numTensors: tf.memory().numTensors, stopped });
+  let updated: Range = { lo: 0, hi: 0 };
+  const result = (stopped?: { step: number; reason: StopReason }): TrainResult => ({ threadId, numTensors: tf.memory().numTensors, stopped, updated });
   return guarded(l, () => {
     for (let g = from; g < to; g++) {
       if (g >= Atomics.load(control, CONTROL.stopAt)) return result({ step: g, reason: 'requested' });
@@ -149,11 +152,15 @@ export async function train({ session, rank, from, to }: TrainTask): Promise<Tra
       const slice = reduceScatter(l.kernels, grads, parties, P, rank, 1 / len, reduced);
       probes[rank] = slice.probe;
       clock?.('reduced');
-      sgdStep(l.kernels, params, reduced, paramsAt(l.arena, g + 1), slice, session.lr);
+      // t = g + 1: the update count, global, so Adam's bias correction continues across a resume.
+      const next = paramsAt(l.arena, g + 1);
+      probes[parties + rank] = optimizerStep(l.kernels, session.optimizer, g + 1, params, reduced, next, stateAt(l.arena, g), stateAt(l.arena, g + 1), slice);
+      updated = { lo: slice.lo, hi: slice.hi };
       clock?.('stepped');
       sync();
       clock?.('params synced');
       if (!Number.isFinite(sumOf(probes, 0, parties))) return result({ step: g, reason: 'non-finite gradient' });
+      if (!Number.isFinite(sumOf(probes, parties, parties))) return result({ step: g, reason: 'non-finite update' });
       if (rank === 0) Atomics.add(control, CONTROL.progress, 1);
     }
     return result();
