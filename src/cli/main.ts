@@ -66,7 +66,8 @@ async function main(argv: readonly string[]): Promise<number> {
 
   await using trainer = await Trainer.create({
     ...cmd.options,
-    ...(recipe === undefined ? {} : { optimizer: recipe.optimizer }),
+    // A resumed run takes the optimizer from its checkpoint, unless a flag names one.
+    ...(recipe === undefined || (run.resume !== undefined && cmd.options.optimizer === undefined && cmd.options.lr === undefined) ? {} : { optimizer: recipe.optimizer }),
     data: dataset,
     resume: run.resume,
     checkpointDir: out,
