@@ -125,6 +125,7 @@ async function train(net: Net, start: Float32Array[] | undefined, rng: Rng): Pro
 
 beforeAll(async () => {
   expect(await initBackend('wasm')).toBe('wasm');
+  expect(tf.getKernel('Conv2DBackpropFilter', 'wasm'), 'initBackend did not register the wasm training kernels').toBeDefined();
 });
 
 afterAll(() => {
