@@ -76,7 +76,7 @@ async function attach(session: Session): Promise<Local> {
     session.gradients === 'manual'
       ? new MlpReplica(session.model)
       : new AutogradReplica(mlpLayout(session.model), session.model.numClasses, mlpLogits(session.model));
-  const barrier = new Barrier(session.barrier, session.parties, BARRIER_TIMEOUT_FACTOR * session.stepTimeoutMs, session.spins);
+  const barrier = new Barrier(session.barrier, session.parties, BARRIER_TIMEOUT_FACTOR * session.stepTimeoutMs, session.spinCapMs);
   const arena = arenaViews(session.memory, session.paramCount, session.parties);
   local = { id: session.id, backend, replica, barrier, arena, kernels: kernelsFor(session.memory) };
   return local;
