@@ -1,6 +1,6 @@
 /**
  * npm run bench:scaling -- [--workers 1,2,4] [--reps 5] [--rep-seconds 1] [--tol 0.05]
- *   [--max-warmup-steps 6000] [--max-warmup-seconds 30] [--rows ID,...] [--backend wasm] [--out DIR]
+ *   [--max-warmup-steps 6000] [--max-warmup-seconds 30] [--spin 0,...] [--rows ID,...] [--backend wasm] [--out DIR]
  *
  * Steady-state throughput, in one process: strong scaling (global batch 64
  * split across workers) and weak scaling (64 per worker) against worker count,
@@ -8,7 +8,10 @@
  * (reference/*.py, when a python can import torch). Every row is warmed up until
  * its per-step time is steady, then all rows are timed in interleaved
  * repetitions (steady.ts); each figure is the median over repetitions, and
- * "x PyTorch" is a ratio measured in this same run. Prints the tables, the
+ * "x PyTorch" is a ratio measured in this same run. `--spin` adds 2-worker
+ * strong-scaling rows with other barrier spin caps (options.barrierSpinMs;
+ * default: one row that never spins), an A/B of the spin policy interleaved
+ * in the same process. Prints the tables, the
  * targets with a pass/short mark, and writes JSON and an SVG chart.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -109,6 +112,7 @@ interface Percentiles {
 
 interface Args extends SteadyOptions {
   readonly workers: number[];
+  readonly spin: number[];
   readonly reps: number;
   readonly repSeconds: number;
   readonly rows: ReadonlySet<string> | undefined;
@@ -120,6 +124,7 @@ function parse(): Args {
   const { values } = parseArgs({
     options: {
       workers: { type: 'string' },
+      spin: { type: 'string' },
       reps: { type: 'string' },
       'rep-seconds': { type: 'string' },
       tol: { type: 'string' },
@@ -140,6 +145,11 @@ function parse(): Args {
   };
   return {
     workers: [...new Set([...Array.from({ length: cores }, (_, i) => i + 1), ...asked])].sort((a, b) => a - b),
+    spin: (values.spin ?? '0').split(',').filter((v) => v !== '').map((v) => {
+      const ms = Number(v);
+      if (!(ms >= LIMITS.barrierSpinMs[0] && ms <= LIMITS.barrierSpinMs[1])) throw new OptionError(`--spin values must be numbers from 0 to 1000 (ms), got ${v}`);
+      return ms;
+    }),
     reps: checkInt('--reps', Number(values.reps ?? 5), [1, 100]),
     repSeconds: positive('--rep-seconds', values['rep-seconds'], 1, 600),
     tol: positive('--tol', values.tol, 0.05, 1),
@@ -184,6 +194,10 @@ function registry(args: Args, data: Dataset): RowSpec[] {
     for (const w of args.workers) {
       rows.push({ id: `${g.id}-${w}`, label: `${g.id}, ${w} worker${w > 1 ? 's' : ''}`, group: g, workers: w, batch: g.batch(w), open: trainerRow(data, args.backend, { ...g.options, workers: w, batchSize: g.batch(w) }) });
     }
+  }
+  const strong = GROUPS[0];
+  for (const ms of args.spin) {
+    rows.push({ id: `strong-2-spin${ms}`, label: `strong, 2 workers, barrier spin cap ${ms} ms (A/B)`, workers: 2, batch: BATCH, open: trainerRow(data, args.backend, { ...strong.options, workers: 2, batchSize: BATCH, barrierSpinMs: ms }) });
   }
   for (const [id, ref] of Object.entries(REFERENCES)) {
     rows.push({ id, label: ref.label, workers: 1, batch: BATCH, open: async () => ('skipped' in found ? found.skipped : torchRow(found.python, ref.script)) });
@@ -327,6 +341,10 @@ async function main(): Promise<void> {
     const mark = Number.isFinite(v) ? (pass ? 'PASS ' : 'SHORT') : 'n/a  ';
     const shown = unit === '' ? fmt(v) : Number.isFinite(v) ? `${v.toFixed(2)}${unit === 'x' ? 'x' : ''}` : 'n/a';
     console.log(`  ${mark} ${name}: ${shown} (target ${unit === 'max' ? '<=' : '>='} ${unit === '' ? fmt(goal) : goal}${unit === 'x' ? 'x' : ''})`);
+  }
+  for (const ms of args.spin) {
+    const id = `strong-2-spin${ms}`;
+    console.log(`  A/B: strong, 2 workers, default spin cap / spin cap ${ms} ms: ${x(sps('strong-2') / sps(id))} (same run, interleaved)`);
   }
   for (const [id, why] of skipped) console.log(`  note: ${id} skipped: ${why}`);
   console.log(`load average before ${loadBefore}, after ${loadAfter} (on a busy machine, compare nothing)`);
