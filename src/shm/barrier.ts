@@ -36,10 +36,11 @@ export class PeerAborted extends Error {
 }
 
 /**
- * Note [adaptive spin]: a fixed spin count (20,000, ~0.35 ms) ended before the
- * peer arrived in about half the crossings of a 2-worker run (strace: 7,347
- * futex calls for ~7,500 waits, each sleep being a wait and a wake call), so
- * those crossings paid the sleeper's wake-up on the critical path. How long a
+ * Note [adaptive spin]: a fixed spin count (20,000: 0.1-0.35 ms) ended before
+ * the peer arrived in nearly every crossing of a 2-worker run (strace: 7,347
+ * futex calls for ~3,750 crossings, and a sleep costs a wait and a wake call),
+ * so nearly every crossing paid the sleeper's wake-up on the critical path
+ * (../shared/measurements/steady-state-and-convnets.md). How long a
  * peer keeps us waiting changes with the model, the shard size and the
  * machine, so each party learns it: it spins up to FACTOR times the EWMA of
  * its own recent waits (arrival to release, sleeps included), never more than
