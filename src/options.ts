@@ -33,7 +33,8 @@ export interface TrainerOptions {
    * The most a worker waiting at a barrier spins before it sleeps, ms (Note
    * [adaptive spin] in shm/barrier.ts). Default: DEFAULT_SPIN_CAP_MS when every
    * worker has a core, else 0. Spinning only pays while each worker has a core
-   * to itself: on a machine busy with other processes, 0 (never spin) is faster.
+   * to itself, so whatever the cap, workers do not spin while the load average
+   * says other processes want the cores too (Note [busy machine]).
    */
   readonly barrierSpinMs?: number;
   /** fit() writes a checkpoint here at the end of every epoch (and every checkpointEvery steps). */

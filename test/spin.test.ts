@@ -1,6 +1,6 @@
 // Note [adaptive spin] (src/shm/barrier.ts, issue 10): how long a barrier wait spins before it sleeps.
 import { describe, expect, it } from 'vitest';
-import { SpinBudget } from '../dist/src/shm/barrier.js';
+import { LOAD_SLACK, SpinBudget, spinCapFor } from '../dist/src/shm/barrier.js';
 
 describe('SpinBudget', () => {
   it('starts at the cap', () => {
@@ -41,5 +41,29 @@ describe('SpinBudget', () => {
     const b = new SpinBudget(0);
     for (let i = 0; i < 10; i++) b.record(1);
     expect(b.ms).toBe(0);
+  });
+});
+
+describe('spinCapFor (Note [busy machine])', () => {
+  it('keeps the cap while the load average leaves a core per runnable thread, else 0', () => {
+    expect(spinCapFor(2, 0, 2)).toBe(2);
+    expect(spinCapFor(2, 2.1, 2)).toBe(2); // our own 2 workers and a little noise
+    expect(spinCapFor(2, 2 + LOAD_SLACK, 2)).toBe(2);
+    expect(spinCapFor(2, 2 + LOAD_SLACK + 0.01, 2)).toBe(0);
+    expect(spinCapFor(2, 7, 2)).toBe(0); // the busy VM
+    expect(spinCapFor(2, 12, 16)).toBe(2); // 2 workers on 16 cores, others using 10
+    expect(spinCapFor(0, 0, 2)).toBe(0);
+  });
+
+  it('a budget whose cap drops to 0 stops spinning, and relearns when it returns', () => {
+    const b = new SpinBudget(2);
+    for (let i = 0; i < 100; i++) b.record(0.2);
+    b.cap = 0;
+    expect(b.ms).toBe(0);
+    for (let i = 0; i < 100; i++) b.record(0.2);
+    b.cap = 2;
+    expect(b.ms).toBeLessThan(0.01); // it learnt nothing while it could not spin
+    for (let i = 0; i < 100; i++) b.record(0.2);
+    expect(b.ms).toBeCloseTo(0.4, 5);
   });
 });

@@ -22,6 +22,7 @@
  * decides from the same shared data (all shards' losses, all slices' probes,
  * control[stopAt]) read after the same barrier. No rank is left waiting.
  */
+import { availableParallelism, loadavg } from 'node:os';
 import { threadId } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../src/backend.js';
@@ -35,7 +36,7 @@ import type { Replica } from '../src/model/types.js';
 import { sgdStep } from '../src/optim/sgd.js';
 import { partition } from '../src/partition.js';
 import { slotClock } from '../src/profile/record.js';
-import { Barrier } from '../src/shm/barrier.js';
+import { Barrier, spinCapFor } from '../src/shm/barrier.js';
 import { reduceScatter } from '../src/shm/allreduce.js';
 import {
   CONTROL,
@@ -103,6 +104,7 @@ export async function init({ session }: InitTask): Promise<InitResult> {
 export async function train({ session, rank, from, to }: TrainTask): Promise<TrainResult> {
   const l = await attach(session);
   Atomics.add(session.beats, rank, 1); // alive: a fresh thread's backend start-up does not count as a stall
+  l.barrier.spinCapMs = spinCapFor(session.spinCapMs, loadavg()[0], availableParallelism()); // Note [busy machine]
   const { grads, reduced } = l.arena;
   const { order, stepLoss, probes, control, parties, batchSize, paramCount: P } = session;
   const n = session.train.count;
