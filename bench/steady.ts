@@ -2,9 +2,10 @@
  * The steady-state protocol of bench/scaling.ts, the same for every row (this
  * library's trainers, the single-thread baselines, the PyTorch references):
  *
- * 1. Warm-up: run windows of W steps (W sized from a short probe so a window
- *    lasts about WINDOW_MS) until the per-step time is steady: the last 3
- *    window means lie within `tol` of their median (steadyWindow). Capped in
+ * 1. Warm-up: run windows of steps, each sized from the previous one's step
+ *    time (the first from a 10-step probe) to last about WINDOW_MS, until the
+ *    per-step time is steady: the last 3 window means lie within `tol` of
+ *    their median (steadyWindow). Capped in
  *    steps and seconds; how long it took is reported as its own figure.
  * 2. Repetitions: every row runs `reps` times, interleaved (rep 1 of every
  *    row, then rep 2, ...), each rep sized to last about repSeconds, so slow
@@ -36,8 +37,8 @@ export interface Warmup {
   readonly seconds: number;
   /** False when a cap ended the warm-up first. */
   readonly steady: boolean;
-  /** Steps per window and each window's mean step time, ms. */
-  readonly window: number;
+  /** Steps of each window and each window's mean step time, ms. */
+  readonly windows: readonly number[];
   readonly windowMs: readonly number[];
   /** Mean step time of the last window, ms: sizes the repetitions. */
   readonly lastMs: number;
@@ -63,16 +64,20 @@ const clamp = (v: number, [lo, hi]: readonly [number, number]): number => Math.m
 export async function warmUp(row: Row, o: SteadyOptions): Promise<Warmup> {
   const t0 = performance.now();
   const probe = await row.run(PROBE_STEPS);
-  const window = clamp(Math.round((WINDOW_MS * PROBE_STEPS) / (1000 * probe.seconds)), WINDOW_STEPS);
+  let lastMs = (1000 * probe.seconds) / PROBE_STEPS;
+  const windows: number[] = [];
   const windowMs: number[] = [];
   let steps = PROBE_STEPS;
   while (!steadyWindow(windowMs, o.tol) && steps < o.maxWarmupSteps && performance.now() - t0 < 1000 * o.maxWarmupSeconds) {
-    const { seconds } = await row.run(window);
-    windowMs.push((1000 * seconds) / window);
-    steps += window;
+    const n = clamp(Math.round(WINDOW_MS / lastMs), WINDOW_STEPS);
+    const { seconds } = await row.run(n);
+    lastMs = (1000 * seconds) / n;
+    windows.push(n);
+    windowMs.push(lastMs);
+    steps += n;
   }
   const seconds = (performance.now() - t0) / 1000;
-  return { steps, seconds, steady: steadyWindow(windowMs, o.tol), window, windowMs, lastMs: windowMs[windowMs.length - 1] ?? (1000 * probe.seconds) / PROBE_STEPS };
+  return { steps, seconds, steady: steadyWindow(windowMs, o.tol), windows, windowMs, lastMs };
 }
 
 /** Steps per repetition so one lasts about `seconds` at the warmed-up pace. */

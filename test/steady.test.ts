@@ -57,10 +57,14 @@ describe('warmUp', () => {
     expect(repSteps(w, 1)).toBe(Math.round(1000 / w.lastMs));
   });
 
-  it('sizes windows to ~300 ms from a 10-step probe, within 20-400 steps', async () => {
-    expect((await warmUp(fakeRow(() => 2), opts)).window).toBe(150);
-    expect((await warmUp(fakeRow(() => 0.1), opts)).window).toBe(400);
-    expect((await warmUp(fakeRow(() => 100), opts)).window).toBe(20);
+  it('sizes each window to ~300 ms from the step time before it, within 20-400 steps', async () => {
+    expect((await warmUp(fakeRow(() => 2), opts)).windows).toEqual([150, 150, 150]);
+    expect((await warmUp(fakeRow(() => 0.1), opts)).windows).toEqual([400, 400, 400]);
+    expect((await warmUp(fakeRow(() => 100), opts)).windows).toEqual([20, 20, 20]);
+    // 3 ms for the 10-step probe and the first window, then 1 ms: the window after the first 1 ms one is resized
+    const w = await warmUp(fakeRow((i) => (i < 110 ? 3 : 1)), opts);
+    expect(w.windows).toEqual([100, 100, 300, 300]);
+    expect(w.windowMs).toEqual([3, 1, 1, 1]);
   });
 
   it('a plateau lasting 3 windows passes as steady: the rule cannot tell it from steady state', async () => {
@@ -73,6 +77,6 @@ describe('warmUp', () => {
     const w = await warmUp(row, { ...opts, maxWarmupSteps: 1000 });
     expect(w.steady).toBe(false);
     expect(w.steps).toBeGreaterThanOrEqual(1000);
-    expect(w.steps).toBeLessThan(1000 + w.window);
+    expect(w.steps).toBeLessThan(1000 + 400);
   });
 });

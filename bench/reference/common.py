@@ -12,7 +12,8 @@ steady-state protocol as bench/steady.ts; two ways to run.
   "run N" with {"seconds": S, "stepMs": [...]} after running N steps; EOF ends it.
 
 Note [same rule]: the standalone warm-up mirrors warmUp() in bench/steady.ts
-(a 10-step probe sizes the window to ~300 ms, 20-400 steps; steady once the
+(each window sized from the previous one's step time, the first from a 10-step
+probe, to last ~300 ms, 20-400 steps; steady once the
 last 3 window means lie within tol of their median; capped in steps and
 seconds) and pct() its quantile(). Change both together.
 """
@@ -135,13 +136,16 @@ def main(name, make_model, lr, shape):
         return
     t0 = time.perf_counter()
     _, probe = s.run(10)
-    window = min(400, max(20, round(300 * 10 / (1000 * probe))))
-    means, done = [], 10
+    last_ms = probe * 1000 / 10
+    windows, means, done = [], [], 10
     while not steady(means, a.tol) and done < a.max_warmup_steps and time.perf_counter() - t0 < a.max_warmup_seconds:
-        _, sec = s.run(window)
-        means.append(sec * 1000 / window)
-        done += window
-    warm = {'steps': done, 'seconds': time.perf_counter() - t0, 'steady': steady(means, a.tol), 'window': window, 'windowMs': means}
+        n = min(400, max(20, round(300 / last_ms)))
+        _, sec = s.run(n)
+        last_ms = sec * 1000 / n
+        windows.append(n)
+        means.append(last_ms)
+        done += n
+    warm = {'steps': done, 'seconds': time.perf_counter() - t0, 'steady': steady(means, a.tol), 'windows': windows, 'windowMs': means}
     times, seconds = s.run(a.steps)
     ms = sorted(times)
     print(json.dumps({
