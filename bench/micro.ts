@@ -28,6 +28,7 @@ import { AutogradReplica } from '../src/model/autograd.js';
 import { makeLayout } from '../src/model/layout.js';
 import { MlpReplica, mlpDef, mlpLogits } from '../src/model/mlp.js';
 import type { Replica } from '../src/model/types.js';
+import { DEFAULT_SPIN_CAP_MS as SPIN_CAP_MS } from '../src/options.js';
 import { Rng } from '../src/rng.js';
 import { Barrier } from '../src/shm/barrier.js';
 import type { ThreadJob } from './threads-worker.js';
@@ -36,7 +37,7 @@ const CFG = { inputSize: 784, hidden: [128, 64], numClasses: 10 };
 const P = makeLayout(mlpDef(CFG).variables).size;
 const us = (ms: number): string => `${(ms * 1000).toFixed(1)} µs`;
 
-async function threads(mode: ThreadJob['mode'], parties: number, spins: number, iters: number): Promise<number> {
+async function threads(mode: ThreadJob['mode'], parties: number, spinCapMs: number, iters: number): Promise<number> {
   const arena = allocateArena(P, parties);
   arena.grads.fill(1);
   const barrier = Barrier.cells();
@@ -46,7 +47,7 @@ async function threads(mode: ThreadJob['mode'], parties: number, spins: number, 
       { length: parties },
       (_, rank) =>
         new Promise<number>((resolve, reject) => {
-          const w = new Worker(url, { workerData: { mode, memory: arena.memory, barrier, P, parties, rank, iters, spins } satisfies ThreadJob });
+          const w = new Worker(url, { workerData: { mode, memory: arena.memory, barrier, P, parties, rank, iters, spinCapMs } satisfies ThreadJob });
           w.once('message', (m: number) => {
             resolve(m);
             void w.terminate();
@@ -238,11 +239,11 @@ async function main(): Promise<void> {
   console.log(`   plain copy of ${((4 * P) / 1000).toFixed(0)} KB (Float32Array.set between SharedArrayBuffers): ${us(copy)}`);
   console.log('| threads | all-reduce | / plain copy |\n|---|---|---|');
   for (let n = 1; n <= 8; n++) {
-    const t = await threads('allreduce', n, n <= cores ? 20_000 : 0, 2000);
+    const t = await threads('allreduce', n, n <= cores ? SPIN_CAP_MS : 0, 2000);
     console.log(`| ${n} | ${us(t)} | ${(t / copy).toFixed(2)}x |`);
   }
   const sleep = await threads('barrier', 2, 0, 20_000);
-  const spin = await threads('barrier', 2, 20_000, 20_000);
+  const spin = await threads('barrier', 2, SPIN_CAP_MS, 20_000);
   const rt2 = await piscinaRoundTrip(2, 2000);
   console.log(`\n2. synchronisation, 2 threads: barrier crossing ${us(sleep)} (Atomics.wait) / ${us(spin)} (spin first);`);
   console.log(`   Piscina round trip of 2 trivial tasks on 2 threads: ${us(rt2)} (${(rt2 / sleep).toFixed(0)}x a sleeping crossing)`);

@@ -23,6 +23,7 @@
  * decides from the same shared data (all shards' losses, all slices' probes,
  * control[stopAt]) read after the same barrier. No rank is left waiting.
  */
+import { availableParallelism, loadavg } from 'node:os';
 import { threadId } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../src/backend.js';
@@ -39,7 +40,7 @@ import { stateVectors } from '../src/optim/spec.js';
 import { optimizerStep } from '../src/optim/step.js';
 import { partition, type Range } from '../src/partition.js';
 import { slotClock } from '../src/profile/record.js';
-import { Barrier } from '../src/shm/barrier.js';
+import { Barrier, spinCapFor } from '../src/shm/barrier.js';
 import { reduceScatter } from '../src/shm/allreduce.js';
 import {
   CONTROL,
@@ -78,7 +79,7 @@ async function attach(session: Session, rank = 0): Promise<Local> {
   if (local?.id === session.id) return local;
   const backend = await initBackend(session.backend, session.faults.some((f) => f.kind === 'native-fail' && f.rank === rank));
   const model = await workerModel(session);
-  const barrier = new Barrier(session.barrier, session.parties, BARRIER_TIMEOUT_FACTOR * session.stepTimeoutMs, session.spins);
+  const barrier = new Barrier(session.barrier, session.parties, BARRIER_TIMEOUT_FACTOR * session.stepTimeoutMs, session.spinCapMs);
   const arena = arenaViews(session.memory, session.paramCount, session.parties, stateVectors(session.optimizer));
   local = { id: session.id, backend, model, barrier, arena, kernels: kernelsFor(session.memory) };
   return local;
@@ -111,6 +112,7 @@ export async function init({ session, rank }: InitTask): Promise<InitResult> {
 export async function train({ session, rank, from, to }: TrainTask): Promise<TrainResult> {
   const l = await attach(session, rank);
   Atomics.add(session.beats, rank, 1); // alive: a fresh thread's backend start-up does not count as a stall
+  l.barrier.spinCapMs = spinCapFor(session.spinCapMs, loadavg()[0], availableParallelism()); // Note [busy machine]
   const { grads, reduced } = l.arena;
   const { order, stepLoss, stepMetrics, metricCount: M, probes, control, parties, batchSize, paramCount: P } = session;
   const n = session.train.count;

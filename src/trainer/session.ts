@@ -27,8 +27,8 @@ export interface Session {
   readonly batchSize: number;
   readonly optimizer: OptimizerSpec;
   readonly stepTimeoutMs: number;
-  /** Barrier spins before sleeping; 0 when workers outnumber cores (Note [spin then sleep]). */
-  readonly spins: number;
+  /** The most a barrier wait spins before sleeping, ms (options.barrierSpinMs; Note [adaptive spin]). */
+  readonly spinCapMs: number;
   /**
    * Parameters, per-worker gradient rows, the reduced gradient and the optimizer
    * state (kernels/arena.ts): rank r writes grads row r (d(sum of its shard's

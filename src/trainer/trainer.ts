@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { limitNativeThreads, type BackendName } from '../backend.js';
 import { CHECKPOINT_FILE, CheckpointError, readCheckpoint, writeCheckpoint, type Checkpoint, type Recipe } from '../checkpoint.js';
@@ -103,8 +102,6 @@ export class StepFailedError extends Error {
   }
 }
 
-/** Barrier spin count before sleeping: only with a core per worker (Note [spin then sleep] in barrier.ts). */
-const SPINS = 20_000;
 /** Initialising tfjs in N threads on fewer cores can take a while; this bounds it. */
 const INIT_TIMEOUT_MS = 120_000;
 /** Attempts at one step before the run stops. */
@@ -196,7 +193,7 @@ export class Trainer implements AsyncDisposable {
       batchSize: o.batchSize,
       optimizer: o.optimizer,
       stepTimeoutMs: o.stepTimeoutMs,
-      spins: N <= availableParallelism() ? SPINS : 0,
+      spinCapMs: o.barrierSpinMs,
       memory: arena.memory,
       paramCount: P,
       order: shared(Int32Array, dataset.train.count),
