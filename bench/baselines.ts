@@ -1,11 +1,11 @@
 /**
- * Single-threaded baselines for the scaling benchmark, both on the main thread
- * with no pool and no worker threads:
- * - plainTfjs: the loop a user writes without this library: a tf.sequential
+ * Single-threaded baselines for the scaling benchmark, as rows of the
+ * steady-state protocol (steady.ts), both on the main thread with no pool and
+ * no worker threads:
+ * - plainTfjsRow: the loop a user writes without this library: a tf.sequential
  *   of dense layers, tf.train.sgd and optimizer.minimize (tfjs autograd).
- * - leanStep: this library's own step (MlpReplica + the wasm SGD kernel),
+ * - leanStepRow: this library's own step (MlpReplica + the wasm SGD kernel),
  *   called directly. 1 worker against this isolates what the pool costs.
- * Each returns samples/s over `steps` steps of batch `batch` after a warm-up.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../src/data/dataset.js';
@@ -15,19 +15,29 @@ import { kernelsFor } from '../src/kernels/kernels.js';
 import { makeLayout } from '../src/model/layout.js';
 import { MlpReplica, mlpDef, type MlpConfig } from '../src/model/mlp.js';
 import { Rng } from '../src/rng.js';
+import type { Row } from './steady.js';
 
-const WARMUP = 30;
-
-function timeSteps(steps: number, batch: number, step: (indices: Int32Array) => void, n: number): number {
+/** A row that calls `step` once per step with the next batch's sample indices. */
+function loopRow(batch: number, n: number, step: (indices: Int32Array) => void, close: () => void): Row {
   const order = epochPermutation(n, 1, 0);
-  const at = (i: number): Int32Array => order.subarray(((i * batch) % (n - batch)), ((i * batch) % (n - batch)) + batch);
-  for (let i = 0; i < WARMUP; i++) step(at(i));
-  const t0 = performance.now();
-  for (let i = 0; i < steps; i++) step(at(WARMUP + i));
-  return (steps * batch) / ((performance.now() - t0) / 1000);
+  let i = 0;
+  return {
+    samplesPerStep: batch,
+    async run(steps) {
+      const t0 = performance.now();
+      for (let k = 0; k < steps; k++, i++) {
+        const lo = (i * batch) % (n - batch);
+        step(order.subarray(lo, lo + batch));
+      }
+      return { seconds: (performance.now() - t0) / 1000 };
+    },
+    async close() {
+      close();
+    },
+  };
 }
 
-export function plainTfjs(data: Dataset, cfg: MlpConfig, batch: number, steps: number, lr: number): number {
+export function plainTfjsRow(data: Dataset, cfg: MlpConfig, batch: number, lr: number): Row {
   const model = tf.sequential({
     layers: [
       ...cfg.hidden.map((units, l) => tf.layers.dense({ units, activation: 'relu', ...(l === 0 ? { inputShape: [cfg.inputSize] } : {}) })),
@@ -38,9 +48,9 @@ export function plainTfjs(data: Dataset, cfg: MlpConfig, batch: number, steps: n
   const { images, labels, features: f } = data.train;
   const x = new Float32Array(batch * f);
   const y = new Int32Array(batch);
-  const sps = timeSteps(
-    steps,
+  return loopRow(
     batch,
+    data.train.count,
     (indices) => {
       indices.forEach((i, j) => {
         x.set(images.subarray(i * f, (i + 1) * f), j * f);
@@ -53,14 +63,14 @@ export function plainTfjs(data: Dataset, cfg: MlpConfig, batch: number, steps: n
         loss?.dataSync(); // read the loss each step, as a user printing it would
       });
     },
-    data.train.count,
+    () => {
+      model.dispose();
+      opt.dispose();
+    },
   );
-  model.dispose();
-  opt.dispose();
-  return sps;
 }
 
-export function leanStep(data: Dataset, cfg: MlpConfig, batch: number, steps: number, lr: number): number {
+export function leanStepRow(data: Dataset, cfg: MlpConfig, batch: number, lr: number): Row {
   const def = mlpDef(cfg);
   const P = makeLayout(def.variables).size;
   const arena = allocateArena(P, 1);
@@ -69,15 +79,15 @@ export function leanStep(data: Dataset, cfg: MlpConfig, batch: number, steps: nu
   const k = kernelsFor(arena.memory);
   const replica = new MlpReplica(cfg);
   let step = 0;
-  return timeSteps(
-    steps,
+  return loopRow(
     batch,
+    data.train.count,
     (indices) => {
       const params = paramsAt(arena, step++);
       replica.lossAndGradSum(params, { ...data.train, indices }, arena.grads);
       k.reduce(arena.grads, 1, P, 0, P, 1 / batch, arena.reduced);
       k.sgd(params, arena.reduced, paramsAt(arena, step), 0, P, lr);
     },
-    data.train.count,
+    () => {},
   );
 }

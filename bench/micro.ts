@@ -7,13 +7,18 @@
  *     Piscina round trip of one trivial task per thread (the dispatch a
  *     task-per-step design would pay: Note [loop, not a task per step]);
  *  3. one training step (forward + backward + gradient export) per backend and
- *     shard size 64, 32, 16, 8, hand-written backward and tfjs autograd.
+ *     shard size 64, 32, 16, 8, hand-written backward and tfjs autograd;
+ *  4. the convnet of the model issue (tf.layers) at batch 64, forward +
+ *     backward, on wasm with our training kernels (src/tfjs-kernels/) and on
+ *     the cpu backend; then the wasm kernels we replace, stock against ours.
+ *     `npm run bench -- --convnet` runs this part alone.
  * Medians; compare ratios within one run, never absolute times across runs.
  */
 import { availableParallelism, cpus } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
 import { Bench } from 'tinybench';
 import { initBackend, type BackendName } from '../src/backend.js';
 import { loadDataset } from '../src/data/dataset.js';
@@ -23,6 +28,7 @@ import { AutogradReplica } from '../src/model/autograd.js';
 import { makeLayout } from '../src/model/layout.js';
 import { MlpReplica, mlpDef, mlpLogits } from '../src/model/mlp.js';
 import type { Replica } from '../src/model/types.js';
+import { DEFAULT_SPIN_CAP_MS as SPIN_CAP_MS } from '../src/options.js';
 import { Rng } from '../src/rng.js';
 import { Barrier } from '../src/shm/barrier.js';
 import type { ThreadJob } from './threads-worker.js';
@@ -31,7 +37,7 @@ const CFG = { inputSize: 784, hidden: [128, 64], numClasses: 10 };
 const P = makeLayout(mlpDef(CFG).variables).size;
 const us = (ms: number): string => `${(ms * 1000).toFixed(1)} µs`;
 
-async function threads(mode: ThreadJob['mode'], parties: number, spins: number, iters: number): Promise<number> {
+async function threads(mode: ThreadJob['mode'], parties: number, spinCapMs: number, iters: number): Promise<number> {
   const arena = allocateArena(P, parties);
   arena.grads.fill(1);
   const barrier = Barrier.cells();
@@ -41,7 +47,7 @@ async function threads(mode: ThreadJob['mode'], parties: number, spins: number, 
       { length: parties },
       (_, rank) =>
         new Promise<number>((resolve, reject) => {
-          const w = new Worker(url, { workerData: { mode, memory: arena.memory, barrier, P, parties, rank, iters, spins } satisfies ThreadJob });
+          const w = new Worker(url, { workerData: { mode, memory: arena.memory, barrier, P, parties, rank, iters, spinCapMs } satisfies ThreadJob });
           w.once('message', (m: number) => {
             resolve(m);
             void w.terminate();
@@ -106,9 +112,121 @@ async function stepBench(backends: BackendName[]): Promise<string[]> {
   return lines;
 }
 
+const ms = (t: number): string => (t >= 100 ? t.toFixed(0) : t.toPrecision(3)) + ' ms';
+
+/** Median latency of the one task of a finished Bench, in ms. */
+function p50(bench: Bench): number {
+  const r = bench.tasks[0].result;
+  return r !== undefined && 'latency' in r ? (r.latency.p50 ?? NaN) : NaN;
+}
+
+/** The convnet of the model issue; the softmax of its last layer is in the loss (softmaxCrossEntropy). */
+function convnet(): tf.Sequential {
+  return tf.sequential({
+    layers: [
+      tf.layers.conv2d({ filters: 8, kernelSize: 5, activation: 'relu', inputShape: [28, 28, 1] }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.conv2d({ filters: 16, kernelSize: 5, activation: 'relu' }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 10 }),
+    ],
+  });
+}
+
+/** Runs `f`, which returns a kernel's result, and frees the result; median ms over `time` ms. */
+async function kernelMs(f: () => tf.TensorInfo, time = 1000): Promise<number> {
+  const bench = new Bench({ time, iterations: 20 });
+  bench.add('kernel', () => {
+    tf.backend().disposeData(f().dataId);
+  });
+  await bench.run();
+  return p50(bench);
+}
+
+/**
+ * 4. The convnet at batch 64 (MNIST-shaped random input), forward + backward.
+ * `stock` holds the stock wasm kernels we replace, taken before initBackend
+ * registered ours (their setup ran when the backend started, before that).
+ */
+async function convnetBench(stock: Map<string, tf.KernelConfig>): Promise<void> {
+  const B = 64;
+  const rng = new Rng(1);
+  const pixels = Float32Array.from({ length: B * 784 }, () => rng.next());
+  const labels = Int32Array.from({ length: B }, () => rng.int(10));
+  console.log(`\n4. the model issue's convnet (conv 5x5x8 relu, maxpool 2, conv 5x5x16 relu, maxpool 2, dense 10), batch ${B}, forward + backward, median`);
+  console.log('| backend | step | samples/s | vs cpu |\n|---|---|---|---|');
+  const step = new Map<BackendName, number>();
+  for (const name of ['wasm', 'cpu'] as const) {
+    await initBackend(name);
+    const model = convnet();
+    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const x = tf.tensor4d(pixels, [B, 28, 28, 1]); // x is (B, 28, 28, 1)
+    const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 10); // y is (B, 10)
+    // The cpu backend takes seconds a step: a few are enough.
+    const bench = new Bench(name === 'cpu' ? { time: 0, iterations: 3, warmupIterations: 1, warmupTime: 0 } : { time: 2000, iterations: 20 });
+    bench.add('step', () => {
+      const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor), vars);
+      tf.dispose([value, ...Object.values(grads)]);
+    });
+    await bench.run();
+    step.set(name, p50(bench));
+    tf.dispose([x, y]);
+    model.dispose();
+  }
+  const cpuMs = step.get('cpu') ?? NaN;
+  for (const [name, t] of step) {
+    console.log(`| ${name === 'wasm' ? 'wasm + our kernels' : name} | ${ms(t)} | ${((1000 * B) / t).toFixed(0)} | ${(cpuMs / t).toFixed(cpuMs / t >= 10 ? 0 : 2)}x |`);
+  }
+
+  await initBackend('wasm');
+  const t4 = (shape: number[]): tf.Tensor => tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b) }, () => rng.uniform(-1, 1)), shape);
+  const [dy2, w2, x2] = [t4([B, 8, 8, 16]), t4([5, 5, 8, 16]), t4([B, 12, 12, 8])];
+  const [x1, dy1, w1] = [t4([B, 28, 28, 1]), t4([B, 24, 24, 8]), t4([5, 5, 1, 8])];
+  const pooled = tf.relu(t4([B, 24, 24, 8])); // a ReLU's output, with its ties at 0
+  const pooledMax = tf.maxPool(pooled as tf.Tensor4D, 2, 2, 'valid');
+  const dyPool = t4([B, 12, 12, 8]);
+  const backend = tf.backend();
+  /** One kernel call: through the engine (the registered kernel, ours), or through a given config (stock). */
+  const call = (kernel: string, inputs: tf.NamedTensorMap, attrs: object, config?: tf.KernelConfig) => (): tf.TensorInfo =>
+    config !== undefined
+      ? (config.kernelFunc({ inputs, backend, attrs: attrs as tf.NamedAttrMap }) as tf.TensorInfo)
+      : (tf.engine().runKernel(kernel, inputs, attrs as tf.NamedAttrMap) as tf.Tensor);
+  console.log('\n   its kernels on wasm, median (stock: @tensorflow/tfjs-backend-wasm, ours: src/tfjs-kernels/)');
+  console.log('| kernel | stock | ours | stock / ours |\n|---|---|---|---|');
+  const replaced: [string, string, tf.NamedTensorMap, object][] = [
+    ['conv2 (dy 64x8x8x16, filter 5x5x8x16)', 'Conv2DBackpropInput', { dy: dy2, filter: w2 }, { strides: 1, pad: 'valid', dataFormat: 'NHWC', inputShape: [B, 12, 12, 8] }],
+    ['pool1 (x 64x24x24x8 after ReLU)', 'MaxPoolGrad', { dy: dyPool, input: pooled, output: pooledMax }, { filterSize: 2, strides: 2, pad: 'valid' }],
+  ];
+  for (const [what, kernel, inputs, attrs] of replaced) {
+    const config = stock.get(kernel);
+    if (config === undefined) continue;
+    const stockMs = await kernelMs(call(kernel, inputs, attrs, config));
+    const oursMs = await kernelMs(call(kernel, inputs, attrs));
+    console.log(`| ${kernel}, ${what} | ${ms(stockMs)} | ${ms(oursMs)} | ${(stockMs / oursMs).toFixed(1)}x |`);
+  }
+  const dW = (x: tf.Tensor, dy: tf.Tensor, filterShape: number[]) => call('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad: 'valid', dataFormat: 'NHWC', filterShape });
+  const fwd = (x: tf.Tensor, filter: tf.Tensor) => call('Conv2D', { x, filter }, { strides: 1, pad: 'valid', dataFormat: 'NHWC', dilations: 1 });
+  const [filter1, filter2] = [await kernelMs(dW(x1, dy1, [5, 5, 1, 8])), await kernelMs(dW(x2, dy2, [5, 5, 8, 16]))];
+  const [fwd1, fwd2] = [await kernelMs(fwd(x1, w1)), await kernelMs(fwd(x2, w2))];
+  console.log(`| Conv2DBackpropFilter, conv1 / conv2 | none (tensorflow/tfjs#8474) | ${ms(filter1)} / ${ms(filter2)} | |`);
+  console.log(`| Conv2D forward, conv1 / conv2, for scale | ${ms(fwd1)} / ${ms(fwd2)} | | |`);
+  tf.dispose([dy2, w2, x2, x1, dy1, w1, pooled, pooledMax, dyPool]);
+}
+
 async function main(): Promise<void> {
   const cores = availableParallelism();
   console.log(`worker-ddp micro-benchmarks, ${new Date().toISOString()}\n${cpus()[0]?.model.trim() ?? ''}, ${cores} cores, Node ${process.version}\n`);
+  const stock = new Map<string, tf.KernelConfig>();
+  for (const name of ['Conv2DBackpropInput', 'MaxPoolGrad']) {
+    const config = tf.getKernel(name, 'wasm');
+    if (config !== undefined) stock.set(name, config);
+  }
+  if (process.argv.includes('--convnet')) {
+    await convnetBench(stock);
+    tf.disposeVariables();
+    return;
+  }
 
   const src = new Float32Array(new SharedArrayBuffer(4 * P)).fill(1);
   const dst = new Float32Array(new SharedArrayBuffer(4 * P));
@@ -121,11 +239,11 @@ async function main(): Promise<void> {
   console.log(`   plain copy of ${((4 * P) / 1000).toFixed(0)} KB (Float32Array.set between SharedArrayBuffers): ${us(copy)}`);
   console.log('| threads | all-reduce | / plain copy |\n|---|---|---|');
   for (let n = 1; n <= 8; n++) {
-    const t = await threads('allreduce', n, n <= cores ? 20_000 : 0, 2000);
+    const t = await threads('allreduce', n, n <= cores ? SPIN_CAP_MS : 0, 2000);
     console.log(`| ${n} | ${us(t)} | ${(t / copy).toFixed(2)}x |`);
   }
   const sleep = await threads('barrier', 2, 0, 20_000);
-  const spin = await threads('barrier', 2, 20_000, 20_000);
+  const spin = await threads('barrier', 2, SPIN_CAP_MS, 20_000);
   const rt2 = await piscinaRoundTrip(2, 2000);
   console.log(`\n2. synchronisation, 2 threads: barrier crossing ${us(sleep)} (Atomics.wait) / ${us(spin)} (spin first);`);
   console.log(`   Piscina round trip of 2 trivial tasks on 2 threads: ${us(rt2)} (${(rt2 / sleep).toFixed(0)}x a sleeping crossing)`);
@@ -133,6 +251,7 @@ async function main(): Promise<void> {
   console.log('\n3. one training step (forward + backward + gradient export), median per shard size');
   console.log('| backend | formulation | 64 | 32 | 16 | 8 |\n|---|---|---|---|---|---|');
   for (const line of await stepBench(['wasm', 'cpu', 'tensorflow'])) console.log(line);
+  await convnetBench(stock);
   tf.disposeVariables();
 }
 

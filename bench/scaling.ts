@@ -1,187 +1,381 @@
 /**
- * npm run bench:scaling -- [--workers 1,2,4] [--steps 200] [--reps 5] [--backend wasm] [--out DIR]
+ * npm run bench:scaling -- [--workers 1,2,4] [--reps 5] [--rep-seconds 1] [--tol 0.05]
+ *   [--max-warmup-steps 6000] [--max-warmup-seconds 30] [--spin 0,...] [--rows ID,...] [--backend wasm] [--out DIR]
  *
- * Throughput against worker count, in one process: strong scaling (global
- * batch 64 split across workers) and weak scaling (64 per worker), beside two
- * single-threaded baselines (bench/baselines.ts). Trainers of all worker counts
- * stay alive and the repetitions are interleaved (rep 1 of every count, then rep
- * 2, ...), so slow drift of the machine hits every count alike; each figure is
- * the median over repetitions. Prints a table with the phase shares, the
+ * Steady-state throughput, in one process: strong scaling (global batch 64
+ * split across workers) and weak scaling (64 per worker) against worker count,
+ * beside two single-thread baselines (baselines.ts) and the PyTorch references
+ * (reference/*.py, when a python can import torch). Every row is warmed up until
+ * its per-step time is steady, then all rows are timed in interleaved
+ * repetitions (steady.ts); each figure is the median over repetitions, and
+ * "x PyTorch" is a ratio measured in this same run. `--spin` adds 2-worker
+ * strong-scaling rows with other barrier spin caps (options.barrierSpinMs;
+ * default: one row that never spins), an A/B of the spin policy interleaved
+ * in the same process. Prints the tables, the
  * targets with a pass/short mark, and writes JSON and an SVG chart.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, BACKEND_REQUESTS } from '../src/backend.js';
-import { loadDataset } from '../src/data/dataset.js';
-import { LIMITS, OptionError, checkChoice, checkInt } from '../src/options.js';
+import { initBackend, BACKEND_REQUESTS, type BackendRequest } from '../src/backend.js';
+import { loadDataset, type Dataset } from '../src/data/dataset.js';
+import { LIMITS, OptionError, checkChoice, checkInt, type TrainerOptions } from '../src/options.js';
 import { PHASES } from '../src/profile/record.js';
 import { Trainer } from '../src/trainer/trainer.js';
-import { leanStep, plainTfjs } from './baselines.js';
+import { leanStepRow, plainTfjsRow } from './baselines.js';
 import { lineChartSvg } from './chart.js';
+import { findTorchPython, torchRow } from './pytorch.js';
+import { median, quantile, repSteps, warmUp, type Row, type SteadyOptions, type Warmup } from './steady.js';
 
 const BATCH = 64;
 const LR = 0.003;
-const WARMUP = 50;
 const HIDDEN = [128, 64];
-/** PyTorch on this 2-core VM, from ../shared/README.md (not re-measured here). */
-const PYTORCH = { tutorialAsWritten: 7_000, bestSingleProcess: [41_000, 56_000], ddp2: 13_000 } as const;
+const MLP = { inputSize: 784, hidden: HIDDEN, numClasses: 10 };
 
-interface Row {
-  readonly workers: number;
-  readonly batch: number;
-  readonly samplesPerSecond: number;
-  readonly reps: readonly number[];
-  readonly speedup: number;
-  readonly efficiency: number;
-  readonly phaseShares: Readonly<Record<string, number>>;
+type Phase = (typeof PHASES)[number];
+
+/**
+ * A family of trainer rows, one per worker count. Speed-ups are against the
+ * group's 1-worker row, "x PyTorch" against its reference row.
+ *
+ * Note [adding a row]: a model the trainer can run becomes rows of this
+ * benchmark by adding a group here: its TrainerOptions (e.g. the generic
+ * model path's model, once it lands), its batch per worker count, its target
+ * for 2 workers / 1 worker, and the reference row it is compared with (add a
+ * reference script to bench/reference/ and a REFERENCES entry if none fits;
+ * the convnet's is there already).
+ */
+interface Group {
+  readonly id: string;
+  readonly title: string;
+  readonly batch: (workers: number) => number;
+  readonly options: TrainerOptions;
+  readonly target2x: number;
+  readonly reference: ReferenceId;
 }
 
-function parse(): { workers: number[]; steps: number; reps: number; backend: 'wasm' | 'cpu' | 'tensorflow' | 'auto'; out: string } {
+const GROUPS: readonly Group[] = [
+  { id: 'strong', title: 'MLP, strong scaling (global batch 64 split across workers)', batch: () => BATCH, options: { hidden: HIDDEN, lr: LR }, target2x: 1.8, reference: 'torch-mlp' },
+  { id: 'weak', title: 'MLP, weak scaling (batch 64 per worker)', batch: (w) => BATCH * w, options: { hidden: HIDDEN, lr: LR }, target2x: 1.9, reference: 'torch-mlp' },
+];
+
+const REFERENCES = {
+  'torch-mlp': { script: 'mlp', label: 'PyTorch MLP, 1 thread, data preloaded (reference/mlp.py)' },
+  'torch-convnet': { script: 'convnet', label: 'PyTorch convnet, 1 thread, data preloaded (reference/convnet.py)' },
+} as const;
+type ReferenceId = keyof typeof REFERENCES;
+
+/** A row as the benchmark sees it: what to open, and how to label and compare it. */
+interface RowSpec {
+  readonly id: string;
+  readonly label: string;
+  readonly group?: Group;
+  readonly workers: number;
+  readonly batch: number;
+  /** The row, or a reason it is skipped in this run. */
+  readonly open: () => Promise<OpenRow | string>;
+}
+
+/** An open row; trainer rows also give the per-step phase durations of their timed steps. */
+interface OpenRow extends Row {
+  /** Marks the end of the warm-up: phases() covers later steps only. */
+  startTiming?(): void;
+  phases?(): Record<Phase, number[]>;
+}
+
+interface Result {
+  readonly id: string;
+  readonly label: string;
+  readonly group?: string;
+  readonly workers: number;
+  readonly batch: number;
+  readonly warmup: Warmup;
+  readonly repSteps: number;
+  /** samples/s of each repetition, in order. */
+  readonly reps: readonly number[];
+  readonly samplesPerSecond: number;
+  /** Per-step time of the timed steps (reference rows), ms. */
+  readonly stepMs?: Percentiles;
+  /** Forward/backward per step and rank, timed steps (trainer rows), ms. */
+  readonly fwdBwdMs?: Percentiles;
+  /** Share of each phase in the workers' time over the timed steps (trainer rows). */
+  readonly phaseShares?: Readonly<Record<string, number>>;
+}
+
+interface Percentiles {
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+}
+
+interface Args extends SteadyOptions {
+  readonly workers: number[];
+  readonly spin: number[];
+  readonly reps: number;
+  readonly repSeconds: number;
+  readonly rows: ReadonlySet<string> | undefined;
+  readonly backend: BackendRequest;
+  readonly out: string;
+}
+
+function parse(): Args {
   const { values } = parseArgs({
-    options: { workers: { type: 'string' }, steps: { type: 'string' }, reps: { type: 'string' }, backend: { type: 'string' }, out: { type: 'string' } },
+    options: {
+      workers: { type: 'string' },
+      spin: { type: 'string' },
+      reps: { type: 'string' },
+      'rep-seconds': { type: 'string' },
+      tol: { type: 'string' },
+      'max-warmup-steps': { type: 'string' },
+      'max-warmup-seconds': { type: 'string' },
+      rows: { type: 'string' },
+      backend: { type: 'string' },
+      out: { type: 'string' },
+    },
     strict: true,
   });
   const cores = availableParallelism();
   const asked = values.workers === undefined ? [] : values.workers.split(',').map((w) => checkInt('--workers', Number(w), LIMITS.workers));
-  const workers = [...new Set([...Array.from({ length: cores }, (_, i) => i + 1), ...asked])].sort((a, b) => a - b);
+  const positive = (name: string, v: string | undefined, dflt: number, max: number): number => {
+    const x = Number(v ?? dflt);
+    if (!(x > 0 && x <= max)) throw new OptionError(`${name} must be a number in (0, ${max}], got ${v}`);
+    return x;
+  };
   return {
-    workers,
-    steps: checkInt('--steps', Number(values.steps ?? 200), [10, 100_000]),
+    workers: [...new Set([...Array.from({ length: cores }, (_, i) => i + 1), ...asked])].sort((a, b) => a - b),
+    spin: (values.spin ?? '0').split(',').filter((v) => v !== '').map((v) => {
+      const ms = Number(v);
+      if (!(ms >= LIMITS.barrierSpinMs[0] && ms <= LIMITS.barrierSpinMs[1])) throw new OptionError(`--spin values must be numbers from 0 to 1000 (ms), got ${v}`);
+      return ms;
+    }),
     reps: checkInt('--reps', Number(values.reps ?? 5), [1, 100]),
+    repSeconds: positive('--rep-seconds', values['rep-seconds'], 1, 600),
+    tol: positive('--tol', values.tol, 0.05, 1),
+    maxWarmupSteps: checkInt('--max-warmup-steps', Number(values['max-warmup-steps'] ?? 6000), [30, 1_000_000]),
+    maxWarmupSeconds: positive('--max-warmup-seconds', values['max-warmup-seconds'], 30, 3600),
+    rows: values.rows === undefined ? undefined : new Set(values.rows.split(',')),
     backend: checkChoice('--backend', values.backend ?? 'wasm', BACKEND_REQUESTS),
     out: values.out ?? 'bench/results',
   };
 }
 
-const median = (a: readonly number[]): number => {
-  const s = [...a].sort((x, y) => x - y);
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
-async function scaling(mode: 'strong' | 'weak', args: ReturnType<typeof parse>, data: ReturnType<typeof loadDataset>): Promise<Row[]> {
-  const trainers = new Map<number, Trainer>();
-  try {
-    for (const w of args.workers) {
-      const batch = mode === 'strong' ? BATCH : BATCH * w;
-      const t = await Trainer.create({ workers: w, batchSize: batch, lr: LR, hidden: HIDDEN, backend: args.backend, data, profile: true });
-      await t.train(WARMUP);
-      trainers.set(w, t);
-    }
-    const reps = new Map<number, number[]>(args.workers.map((w) => [w, []]));
-    for (let r = 0; r < args.reps; r++) {
-      for (const [w, t] of trainers) {
+function trainerRow(data: Dataset, backend: BackendRequest, options: TrainerOptions): () => Promise<OpenRow> {
+  return async () => {
+    const t = await Trainer.create({ backend, data, profile: true, ...options });
+    let after = 0;
+    return {
+      samplesPerStep: t.options.batchSize,
+      async run(steps) {
         const t0 = performance.now();
-        await t.train(args.steps);
-        reps.get(w)?.push((args.steps * t.options.batchSize) / ((performance.now() - t0) / 1000));
+        await t.train(steps);
+        return { seconds: (performance.now() - t0) / 1000 };
+      },
+      close: () => t.close(),
+      startTiming() {
+        after = t.stepsDone;
+      },
+      phases() {
+        const trace = t.trace;
+        return Object.fromEntries(PHASES.map((p) => [p, trace?.durations(p, after) ?? []])) as Record<Phase, number[]>;
+      },
+    };
+  };
+}
+
+function registry(args: Args, data: Dataset): RowSpec[] {
+  const found = findTorchPython();
+  const rows: RowSpec[] = [
+    { id: 'lean', label: "this library's step on the main thread, no pool", workers: 1, batch: BATCH, open: async () => leanStepRow(data, MLP, BATCH, LR) },
+    { id: 'plain', label: 'plain tfjs loop (tf.sequential + optimizer.minimize), main thread', workers: 1, batch: BATCH, open: async () => plainTfjsRow(data, MLP, BATCH, LR) },
+  ];
+  for (const g of GROUPS) {
+    for (const w of args.workers) {
+      rows.push({ id: `${g.id}-${w}`, label: `${g.id}, ${w} worker${w > 1 ? 's' : ''}`, group: g, workers: w, batch: g.batch(w), open: trainerRow(data, args.backend, { ...g.options, workers: w, batchSize: g.batch(w) }) });
+    }
+  }
+  const strong = GROUPS[0];
+  for (const ms of args.spin) {
+    rows.push({ id: `strong-2-spin${ms}`, label: `strong, 2 workers, barrier spin cap ${ms} ms (A/B)`, workers: 2, batch: BATCH, open: trainerRow(data, args.backend, { ...strong.options, workers: 2, batchSize: BATCH, barrierSpinMs: ms }) });
+  }
+  for (const [id, ref] of Object.entries(REFERENCES)) {
+    rows.push({ id, label: ref.label, workers: 1, batch: BATCH, open: async () => ('skipped' in found ? found.skipped : torchRow(found.python, ref.script)) });
+  }
+  return rows.filter((r) => args.rows === undefined || args.rows.has(r.id));
+}
+
+const pcts = (a: readonly number[]): Percentiles | undefined => (a.length === 0 ? undefined : { p50: quantile(a, 0.5), p90: quantile(a, 0.9), p99: quantile(a, 0.99) });
+
+async function measure(args: Args, specs: readonly RowSpec[]): Promise<{ results: Result[]; skipped: Map<string, string> }> {
+  const open = new Map<RowSpec, OpenRow>();
+  const skipped = new Map<string, string>();
+  const warm = new Map<RowSpec, Warmup>();
+  const stepMs = new Map<RowSpec, number[]>();
+  const reps = new Map<RowSpec, number[]>();
+  try {
+    for (const s of specs) {
+      const r = await s.open();
+      if (typeof r === 'string') {
+        skipped.set(s.id, r);
+        console.log(`  ${s.id}: skipped: ${r}`);
+        continue;
+      }
+      open.set(s, r);
+      const w = await warmUp(r, args);
+      r.startTiming?.();
+      warm.set(s, w);
+      stepMs.set(s, []);
+      reps.set(s, []);
+      console.log(`  ${s.id}: warm-up ${w.steps} steps, ${w.seconds.toFixed(1)} s, ${w.steady ? 'steady' : 'NOT steady at the cap'} (window means ${w.windowMs.map((m) => m.toFixed(2)).join(' ')} ms)`);
+    }
+    for (let k = 0; k < args.reps; k++) {
+      for (const [s, r] of open) {
+        const n = repSteps(warm.get(s) as Warmup, args.repSeconds);
+        const { seconds, stepMs: ms } = await r.run(n);
+        reps.get(s)?.push((n * r.samplesPerStep) / seconds);
+        if (ms !== undefined) stepMs.get(s)?.push(...ms);
       }
     }
-    const base = median(reps.get(args.workers[0]) ?? [NaN]);
-    return args.workers.map((w) => {
-      const sps = median(reps.get(w) ?? []);
-      const t = trainers.get(w);
+    const results = [...open].map(([s, r]): Result => {
+      const phases = r.phases?.();
+      const totals = phases === undefined ? undefined : PHASES.map((p) => phases[p].reduce((a, b) => a + b, 0));
+      const all = totals?.reduce((a, b) => a + b, 0) ?? 0;
+      const w = warm.get(s) as Warmup;
       return {
-        workers: w,
-        batch: t?.options.batchSize ?? 0,
-        samplesPerSecond: sps,
-        reps: reps.get(w) ?? [],
-        speedup: sps / base,
-        efficiency: sps / base / w,
-        phaseShares: t?.trace?.shares() ?? {},
+        id: s.id,
+        label: s.label,
+        group: s.group?.id,
+        workers: s.workers,
+        batch: s.batch,
+        warmup: w,
+        repSteps: repSteps(w, args.repSeconds),
+        reps: reps.get(s) ?? [],
+        samplesPerSecond: median(reps.get(s) ?? []),
+        stepMs: pcts(stepMs.get(s) ?? []),
+        fwdBwdMs: phases === undefined ? undefined : pcts(phases['forward/backward']),
+        phaseShares: totals === undefined ? undefined : Object.fromEntries(PHASES.map((p, i) => [p, totals[i] / (all || 1)])),
       };
     });
+    return { results, skipped };
   } finally {
-    for (const t of trainers.values()) await t.close();
+    for (const r of open.values()) await r.close();
   }
 }
 
-const fmt = (v: number): string => Math.round(v).toLocaleString('en-US');
+const fmt = (v: number): string => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : 'n/a');
 const pct = (v: number): string => `${(100 * v).toFixed(0)}%`;
+const ms = (p: Percentiles | undefined): string => (p === undefined ? '| | | |' : `| ${p.p50.toFixed(2)} | ${p.p90.toFixed(2)} | ${p.p99.toFixed(2)} | ${(p.p99 / p.p50).toFixed(2)} |`);
+const x = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(2)}x` : 'n/a');
 
-function table(title: string, rows: readonly Row[]): string {
-  const short = ['upload', 'fwd/bwd', 'export', 'wait', 'reduce', 'sgd', 'wait2'];
+function tables(results: readonly Result[]): string {
+  const by = new Map(results.map((r) => [r.id, r]));
+  const base = (r: Result): number => (r.group === undefined ? NaN : (by.get(`${r.group}-1`)?.samplesPerSecond ?? NaN));
+  const ref = (r: Result): number => {
+    const g = GROUPS.find((gr) => gr.id === r.group);
+    return g === undefined ? NaN : (by.get(g.reference)?.samplesPerSecond ?? NaN);
+  };
   const lines = [
-    `${title}`,
-    `| workers | batch | samples/s | speed-up | efficiency | ${short.join(' | ')} |`,
-    `|---|---|---|---|---|${short.map(() => '---').join('|')}|`,
+    '| row | threads | batch | warm-up (steps, s) | samples/s (median) | min-max over reps | vs 1 worker | x PyTorch |',
+    '|---|---|---|---|---|---|---|---|',
   ];
-  for (const r of rows) {
-    const shares = PHASES.map((p) => pct(r.phaseShares[p] ?? 0));
-    lines.push(`| ${r.workers} | ${r.batch} | ${fmt(r.samplesPerSecond)} | ${r.speedup.toFixed(2)}x | ${pct(r.efficiency)} | ${shares.join(' | ')} |`);
+  for (const r of results) {
+    const wu = `${r.warmup.steps}, ${r.warmup.seconds.toFixed(1)}${r.warmup.steady ? '' : ' (cap)'}`;
+    const range = `${fmt(Math.min(...r.reps))}-${fmt(Math.max(...r.reps))}`;
+    lines.push(`| ${r.label} | ${r.workers} | ${r.batch} | ${wu} | ${fmt(r.samplesPerSecond)} | ${range} | ${x(r.samplesPerSecond / base(r))} | ${x(r.samplesPerSecond / ref(r))} |`);
   }
+  const short = ['upload', 'fwd/bwd', 'export', 'wait', 'reduce', 'sgd', 'wait2'];
+  lines.push(
+    '',
+    'per step over the timed steps, ms: forward/backward per worker (trainer rows) or the whole step (PyTorch rows); phase shares of worker time',
+    `| row | p50 | p90 | p99 | p99/p50 | ${short.join(' | ')} |`,
+    `|---|---|---|---|---|${short.map(() => '---').join('|')}|`,
+  );
+  for (const r of results) {
+    if (r.fwdBwdMs === undefined && r.stepMs === undefined) continue;
+    const shares = r.phaseShares === undefined ? short.map(() => '') : PHASES.map((p) => pct(r.phaseShares?.[p] ?? 0));
+    lines.push(`| ${r.id} ${ms(r.fwdBwdMs ?? r.stepMs)} ${shares.join(' | ')} |`);
+  }
+  lines.push('(wait = barrier after the gradients, wait2 = barrier after the update)');
   return lines.join('\n');
+}
+
+/** 1 worker, its first whole epoch of 60,000 samples from a cold start, as `npm run train`'s epoch 1 runs it. */
+async function coldEpoch(data: Dataset, backend: BackendRequest): Promise<number> {
+  await using t = await Trainer.create({ workers: 1, batchSize: BATCH, lr: LR, hidden: HIDDEN, backend, data });
+  const t0 = performance.now();
+  await t.train(t.stepsPerEpoch);
+  return data.train.count / ((performance.now() - t0) / 1000);
 }
 
 async function main(): Promise<void> {
   const args = parse();
   const data = loadDataset();
-  const backend = await initBackend(args.backend); // the baselines run on the main thread's engine
-  const cfg = { inputSize: data.train.features, hidden: HIDDEN, numClasses: data.numClasses };
+  const backend = await initBackend(args.backend); // the single-thread rows run on the main thread's engine
   const machine = `${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${availableParallelism()} cores, Node ${process.version}`;
   const date = new Date().toISOString();
-  console.log(`worker-ddp scaling benchmark, ${date}\n${machine}, backend ${backend}, MLP 784-128-64-10, lr ${LR}`);
-  console.log(`${args.steps} timed steps x ${args.reps} repetitions after ${WARMUP} warm-up steps; medians\n`);
-
-  const plain = median(Array.from({ length: 3 }, () => plainTfjs(data, cfg, BATCH, Math.ceil(args.steps / 4), LR)));
-  const lean = median(Array.from({ length: args.reps }, () => leanStep(data, cfg, BATCH, args.steps, LR)));
+  const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
+  const loadBefore = load();
+  console.log(`worker-ddp scaling benchmark, ${date}\n${machine}, backend ${backend}, MLP 784-128-64-10, lr ${LR}; load average ${loadBefore}`);
+  console.log(
+    `steady state: warm-up until the last 3 window means are within ${pct(args.tol)} of their median (cap ${args.maxWarmupSteps} steps / ${args.maxWarmupSeconds} s), ` +
+      `then ${args.reps} interleaved repetitions of ~${args.repSeconds} s per row; medians\n`,
+  );
+  const { results, skipped } = await measure(args, registry(args, data));
   tf.disposeVariables();
-  console.log(`single thread, no pool: plain tfjs loop (layers + optimizer.minimize) ${fmt(plain)} samples/s; lean step ${fmt(lean)} samples/s\n`);
+  const epoch = args.rows === undefined || args.rows.has('strong-1') ? await coldEpoch(data, args.backend) : NaN;
+  const loadAfter = load();
+  console.log(`\n${tables(results)}\n`);
 
-  const strong = await scaling('strong', args, data);
-  const weak = await scaling('weak', args, data);
-  console.log(table('strong scaling (global batch 64 split across workers)', strong));
-  console.log();
-  console.log(table('weak scaling (batch 64 per worker)', weak));
-  console.log('(phase shares: mean share of worker time; wait = barrier after gradients, wait2 = barrier after the update)\n');
-
-  const epoch = await wholeEpoch(data, args.backend);
-  const at = (rows: readonly Row[], w: number): Row | undefined => rows.find((r) => r.workers === w);
-  const s1 = at(strong, 1)?.samplesPerSecond ?? NaN;
-  const s2 = at(strong, 2)?.samplesPerSecond ?? NaN;
-  const w2 = at(weak, 2)?.speedup ?? NaN;
-  const targets: [string, number, number, string][] = [
-    ['1 worker / lean single-thread step (pool cost)', s1 / lean, 0.95, 'x'],
-    ['1 worker / plain tfjs loop', s1 / plain, 0.95, 'x'],
-    ['strong scaling, 2 workers / 1 worker', s2 / s1, 1.8, 'x'],
-    ['weak scaling, 2 workers / 1 worker', w2, 1.9, 'x'],
-    ['1 worker over a whole epoch, samples/s', epoch, 20_000, ''],
-    ['2 workers / PyTorch tutorial as written (7,000/s)', s2 / PYTORCH.tutorialAsWritten, 3, 'x'],
-    ['2 workers / PyTorch best single process (41,000/s)', s2 / PYTORCH.bestSingleProcess[0], 1, 'x'],
-    ['2 workers / PyTorch DDP 2 processes (13,000/s)', s2 / PYTORCH.ddp2, 1, 'x'],
+  const sps = (id: string): number => results.find((r) => r.id === id)?.samplesPerSecond ?? NaN;
+  const targets: [string, number, number, 'x' | '' | 'max'][] = [
+    ['1 worker / lean single-thread step (pool cost)', sps('strong-1') / sps('lean'), 0.95, 'x'],
+    ...GROUPS.map((g): [string, number, number, 'x'] => [`${g.id}: 2 workers / 1 worker`, sps(`${g.id}-2`) / sps(`${g.id}-1`), g.target2x, 'x']),
+    ['strong: 2 workers / PyTorch MLP, 1 thread, this run', sps('strong-2') / sps('torch-mlp'), 1, 'x'],
+    ['strong, 2 workers: forward/backward p99/p50', ((p) => (p === undefined ? NaN : p.p99 / p.p50))(results.find((r) => r.id === 'strong-2')?.fwdBwdMs), 2, 'max'],
+    ['1 worker over its first epoch from a cold start, samples/s', epoch, 20_000, ''],
   ];
-  console.log('targets (PyTorch figures: ../shared/README.md, same 2-core VM type, not re-measured here)');
+  console.log('targets');
   for (const [name, v, goal, unit] of targets) {
-    const shown = unit === 'x' ? `${v.toFixed(2)}x` : fmt(v);
-    const goalShown = unit === 'x' ? `${goal}x` : fmt(goal);
-    console.log(`  ${v >= goal ? 'PASS ' : 'SHORT'} ${name}: ${shown} (target >= ${goalShown})`);
+    const pass = unit === 'max' ? v <= goal : v >= goal;
+    const mark = Number.isFinite(v) ? (pass ? 'PASS ' : 'SHORT') : 'n/a  ';
+    const shown = unit === '' ? fmt(v) : Number.isFinite(v) ? `${v.toFixed(2)}${unit === 'x' ? 'x' : ''}` : 'n/a';
+    console.log(`  ${mark} ${name}: ${shown} (target ${unit === 'max' ? '<=' : '>='} ${unit === '' ? fmt(goal) : goal}${unit === 'x' ? 'x' : ''})`);
   }
+  for (const ms of args.spin) {
+    const id = `strong-2-spin${ms}`;
+    console.log(`  A/B: strong, 2 workers, default spin cap / spin cap ${ms} ms: ${x(sps('strong-2') / sps(id))} (same run, interleaved)`);
+  }
+  for (const [id, why] of skipped) console.log(`  note: ${id} skipped: ${why}`);
+  console.log(`load average before ${loadBefore}, after ${loadAfter} (on a busy machine, compare nothing)`);
 
   mkdirSync(args.out, { recursive: true });
   const json = join(args.out, 'scaling.json');
   const svg = join(args.out, 'scaling.svg');
-  writeFileSync(json, JSON.stringify({ date, machine, backend, batch: BATCH, lr: LR, steps: args.steps, reps: args.reps, baselines: { plainTfjs: plain, leanStep: lean }, wholeEpoch1Worker: epoch, strong, weak, targets: targets.map(([name, value, goal]) => ({ name, value, goal, pass: value >= goal })) }, null, 2));
-  const ideal = (rows: readonly Row[]): [number, number][] => rows.map((r) => [r.workers, r.workers * (rows[0]?.samplesPerSecond ?? 0)]);
+  const torch = results.find((r) => r.id === 'torch-mlp');
+  writeFileSync(
+    json,
+    JSON.stringify(
+      { date, machine, backend, loadAverage: { before: loadBefore, after: loadAfter }, lr: LR, protocol: { tol: args.tol, maxWarmupSteps: args.maxWarmupSteps, maxWarmupSeconds: args.maxWarmupSeconds, reps: args.reps, repSeconds: args.repSeconds }, results, skipped: Object.fromEntries(skipped), coldEpoch1Worker: epoch, targets: targets.map(([name, value, goal, unit]) => ({ name, value, goal, pass: unit === 'max' ? value <= goal : value >= goal })) },
+      null,
+      2,
+    ),
+  );
+  const line = (id: string): [number, number][] => results.filter((r) => r.group === id).map((r) => [r.workers, r.samplesPerSecond]);
+  const ideal = (id: string): [number, number][] => line(id).map(([w]) => [w, w * sps(`${id}-1`)]);
+  const flat = (v: number): [number, number][] => [[1, v], [args.workers[args.workers.length - 1] ?? 1, v]];
   writeFileSync(
     svg,
-    lineChartSvg(`worker-ddp throughput, ${backend}, ${machine.split(',')[1]?.trim() ?? ''} (${date.slice(0, 10)})`, [
-      { name: 'strong (batch 64)', color: '#1f77b4', points: strong.map((r) => [r.workers, r.samplesPerSecond]) },
-      { name: 'weak (64 per worker)', color: '#ff7f0e', points: weak.map((r) => [r.workers, r.samplesPerSecond]) },
-      { name: 'ideal (strong)', color: '#1f77b4', dashed: true, points: ideal(strong) },
-      { name: 'ideal (weak)', color: '#ff7f0e', dashed: true, points: ideal(weak) },
-      { name: 'plain tfjs, 1 thread', color: '#888', points: [[1, plain], [args.workers[args.workers.length - 1] ?? 1, plain]] },
+    lineChartSvg(`worker-ddp steady-state throughput, ${backend}, ${machine.split(',')[1]?.trim() ?? ''} (${date.slice(0, 10)})`, [
+      { name: 'strong (batch 64)', color: '#1f77b4', points: line('strong') },
+      { name: 'weak (64 per worker)', color: '#ff7f0e', points: line('weak') },
+      { name: 'ideal (strong)', color: '#1f77b4', dashed: true, points: ideal('strong') },
+      { name: 'ideal (weak)', color: '#ff7f0e', dashed: true, points: ideal('weak') },
+      ...(Number.isFinite(sps('plain')) ? [{ name: 'plain tfjs, 1 thread', color: '#888', points: flat(sps('plain')) }] : []),
+      ...(torch === undefined ? [] : [{ name: 'PyTorch MLP, 1 thread', color: '#d62728', points: flat(torch.samplesPerSecond) }]),
     ]),
   );
   console.log(`\nwrote ${json} and ${svg}`);
-}
-
-/** 1 worker, one whole epoch of 60,000 samples (938 steps), as `npm run train` runs it. */
-async function wholeEpoch(data: ReturnType<typeof loadDataset>, backend: 'wasm' | 'cpu' | 'tensorflow' | 'auto'): Promise<number> {
-  await using t = await Trainer.create({ workers: 1, batchSize: BATCH, lr: LR, hidden: HIDDEN, backend, data });
-  const t0 = performance.now();
-  await t.train(t.stepsPerEpoch);
-  return data.train.count / ((performance.now() - t0) / 1000);
 }
 
 main().catch((err: unknown) => {

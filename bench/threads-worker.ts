@@ -18,11 +18,11 @@ export interface ThreadJob {
   readonly parties: number;
   readonly rank: number;
   readonly iters: number;
-  readonly spins: number;
+  readonly spinCapMs: number;
 }
 
 const job = workerData as ThreadJob;
-const barrier = new Barrier(job.barrier, job.parties, 30_000, job.spins);
+const barrier = new Barrier(job.barrier, job.parties, 30_000, job.spinCapMs);
 const arena = arenaViews(job.memory, job.P, job.parties);
 const k = kernelsFor(job.memory);
 const once =

@@ -13,6 +13,8 @@ export type { Fault, FaultKind } from './faults.js';
 export { OptionError, type TrainerOptions, type ResolvedOptions } from './options.js';
 export { ProcessGroup } from './collective/group.js';
 export type { MpiBinding } from './collective/native.js';
+export { optimizerFromName, optimizerFromTfjs, stateVectors, type OptimizerName, type OptimizerSpec } from './optim/spec.js';
+export type { Range } from './partition.js';
 export { loadDataset, defaultDataDir, type Dataset, type Split } from './data/dataset.js';
 export { DataFileError } from './data/idx.js';
 export { initBackend, type BackendName, type BackendRequest } from './backend.js';

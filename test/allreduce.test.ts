@@ -237,9 +237,9 @@ describe('reduceScatter, every rank called in turn', () => {
 // it imports the compiled modules by absolute file URL.
 const WORKER_SCRIPT = `
 import { workerData, parentPort } from 'node:worker_threads';
-const { urls, mode, memory, cells, parties, rank, length, rows: rowsAt, out: outAt, rounds, spins, counter } = workerData;
+const { urls, mode, memory, cells, parties, rank, length, rows: rowsAt, out: outAt, rounds, spinCapMs, counter } = workerData;
 const { Barrier } = await import(urls.barrier);
-const barrier = new Barrier(cells, parties, 20000, spins);
+const barrier = new Barrier(cells, parties, 20000, spinCapMs);
 if (mode === 'stress') {
   // Each generation every party bumps the counter once; after the barrier all must see parties * (g + 1).
   let bad = 0;
@@ -315,9 +315,9 @@ describe('in worker threads', () => {
   }
 
   it.each([
-    { spins: 0, length: 109386 },
-    { spins: 20_000, length: 1001 },
-  ])('4 workers reduce-scatter $length floats for 4 rounds between barriers (spins $spins)', async ({ spins, length }) => {
+    { spinCapMs: 0, length: 109386 },
+    { spinCapMs: 2, length: 1001 },
+  ])('4 workers reduce-scatter $length floats for 4 rounds between barriers (spin cap $spinCapMs ms)', async ({ spinCapMs, length }) => {
     const parties = 4;
     const rounds = 4;
     const a = arena(parties, length);
@@ -334,7 +334,7 @@ describe('in worker threads', () => {
       rows: a.rows.byteOffset,
       out: a.out.byteOffset,
       rounds,
-      spins,
+      spinCapMs,
     }));
     expect(results.map((r) => r.bad)).toEqual([0, 0, 0, 0]);
     // The main thread sees the last round too, against a float64 reference of the rows as left.
@@ -346,24 +346,25 @@ describe('in worker threads', () => {
   it('3 workers cross one barrier 2000 times without a lost or early release', async () => {
     const cells = Barrier.cells();
     const counter = new Int32Array(new SharedArrayBuffer(4));
-    const results = await runWorkers<{ bad: number }>(3, (rank) => ({ urls, mode: 'stress', cells, parties: 3, rank, rounds: 2000, spins: 1000, counter }));
+    // 3 threads on 2 cores: a short spin cap (~1,000 spins), or spinners would steal the cores of their peers.
+    const results = await runWorkers<{ bad: number }>(3, (rank) => ({ urls, mode: 'stress', cells, parties: 3, rank, rounds: 2000, spinCapMs: 0.02, counter }));
     expect(results.map((r) => r.bad)).toEqual([0, 0, 0]);
     expect(counter[0]).toBe(6000);
   });
 
   it('abort() releases a party waiting in another thread with PeerAborted (sleeping and spinning)', async () => {
-    for (const spins of [0, 50_000_000]) {
+    for (const spinCapMs of [0, 60_000]) {
       const cells = Barrier.cells();
-      const waiterScript = join(dir, `waiter-${spins}.mjs`);
+      const waiterScript = join(dir, `waiter-${spinCapMs}.mjs`);
       writeFileSync(
         waiterScript,
         `import { workerData, parentPort } from 'node:worker_threads';
 const { Barrier } = await import(workerData.url);
 const t0 = Date.now();
-try { new Barrier(workerData.cells, 2, 30000, workerData.spins).wait(); parentPort.postMessage({ name: 'returned', ms: Date.now() - t0 }); }
+try { new Barrier(workerData.cells, 2, 30000, workerData.spinCapMs).wait(); parentPort.postMessage({ name: 'returned', ms: Date.now() - t0 }); }
 catch (e) { parentPort.postMessage({ name: e.name, message: e.message, ms: Date.now() - t0 }); }`,
       );
-      const w = new Worker(waiterScript, { workerData: { url: urls.barrier, cells, spins } });
+      const w = new Worker(waiterScript, { workerData: { url: urls.barrier, cells, spinCapMs } });
       const reply = new Promise<{ name: string; message: string; ms: number }>((resolve, reject) => {
         w.on('message', resolve);
         w.on('error', reject);
@@ -387,9 +388,9 @@ catch (e) { parentPort.postMessage({ name: e.name, message: e.message, ms: Date.
 
 describe('Barrier in one thread', () => {
   it('a single party of two times out with BarrierTimeout, which also aborts the barrier', () => {
-    for (const spins of [0, 1000]) {
-      const cells = Barrier.cells();
-      const b = new Barrier(cells, 2, 60, spins);
+    for (const spinCapMs of [0, 1000]) {
+      const cells = Barrier.cells(); // a cap beyond the deadline: the deadline still holds while spinning
+      const b = new Barrier(cells, 2, 60, spinCapMs);
       const t0 = Date.now();
       let caught: unknown;
       try {

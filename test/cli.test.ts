@@ -96,6 +96,7 @@ describe('compiled CLI, bad input: exit 2, one stderr line, empty stdout', () =>
     { args: ['--seed', '-1'], message: '--seed must be an integer from 0 to 4294967295, got -1' },
     { args: ['--backend', 'gpu'], message: '--backend must be one of auto, tensorflow, wasm, cpu, got "gpu"' },
     { args: ['--gradients', 'fast'], message: '--gradients must be one of manual, autograd, got "fast"' },
+    { args: ['--optimizer', 'adamw'], message: '--optimizer must be one of sgd, momentum, adam, rmsprop, adagrad, got "adamw"' },
     { args: ['--foo'], message: 'unknown flag --foo (see --help)' },
     { args: ['--workers'], message: '--workers needs a value (see --help)' },
     { args: ['--epochs', '2', '--lr'], message: '--lr needs a value (see --help)' },
@@ -137,7 +138,7 @@ describe('compiled CLI, good input', () => {
       expect(r.status).toBe(0);
       expect(r.stderr).toBe('');
       expect(r.stdout).toMatch(/^Usage: /);
-      for (const f of ['--workers', '--epochs', '--batch-size', '--lr', '--hidden', '--seed', '--backend', '--gradients', '--data', '--help']) {
+      for (const f of ['--workers', '--epochs', '--batch-size', '--optimizer', '--lr', '--hidden', '--seed', '--backend', '--gradients', '--data', '--help']) {
         expect(r.stdout).toContain(f);
       }
     }
@@ -147,6 +148,14 @@ describe('compiled CLI, good input', () => {
     const r = cli(['--data', smallDir, '--epochs', '1', '--workers', '1', '--backend', 'wasm', '--batch-size', '20', '--lr', '0.05']);
     expect(r.stderr).not.toMatch(/error/i);
     expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/accuracy/i);
+  });
+
+  it('--optimizer adam: tfjs\'s Adam at its default rate, named in the first line', () => {
+    const r = cli(['--data', smallDir, '--epochs', '1', '--workers', '2', '--backend', 'wasm', '--batch-size', '20', '--optimizer', 'adam']);
+    expect(r.stderr).not.toMatch(/error/i);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/batch 20, adam lr 0\.001, seed 0/);
     expect(r.stdout).toMatch(/accuracy/i);
   });
 });
@@ -162,6 +171,7 @@ describe('parseCommand', () => {
     expect(options(['--workers', '3', '--hidden', '32,16', '--lr', '0.01'])).toEqual({ workers: 3, hidden: [32, 16], lr: 0.01 });
     expect(options([])).toEqual({});
     expect(options(['--workers=4', '--lr=1e-3'])).toEqual({ workers: 4, lr: 0.001 });
+    expect(options(['--optimizer', 'rmsprop', '--lr', '0.01'])).toEqual({ optimizer: 'rmsprop', lr: 0.01 });
     expect(
       options([
         '--epochs', '2', '--batch-size', '128', '--seed', '4294967295', '--backend', 'wasm',
@@ -213,8 +223,31 @@ describe('library option validation: Trainer.create rejects with OptionError, st
     { name: '{ hidden: [128, 0] }', options: () => ({ hidden: [128, 0] }), message: 'hidden widths must be an integer from 1 to 65536, got 0' },
     { name: "{ backend: 'gpu' }", options: () => ({ backend: 'gpu' }), message: 'backend must be one of auto, tensorflow, wasm, cpu, got "gpu"' },
     { name: "{ gradients: 'fast' }", options: () => ({ gradients: 'fast' }), message: 'gradients must be one of manual, autograd, got "fast"' },
+    { name: "{ optimizer: 'adamw' }", options: () => ({ optimizer: 'adamw' }), message: 'optimizer must be one of sgd, momentum, adam, rmsprop, adagrad, got "adamw"' },
+    {
+      name: '{ optimizer: 42 }',
+      options: () => ({ optimizer: 42 }),
+      message: 'optimizer must be one of sgd, momentum, adam, rmsprop, adagrad or an optimizer spec object, got 42',
+    },
+    {
+      name: "{ optimizer: { kind: 'adam', lr: 0.001 } }",
+      options: () => ({ optimizer: { kind: 'adam', lr: 0.001 } }),
+      message: 'optimizer.beta1 must be a number in [0, 1), got undefined',
+    },
+    {
+      name: "{ optimizer: { kind: 'sgd', lr: 0.1, momentum: 0.9 } }",
+      options: () => ({ optimizer: { kind: 'sgd', lr: 0.1, momentum: 0.9 } }),
+      message: 'optimizer has no field "momentum" (sgd takes lr)',
+    },
+    {
+      name: "{ optimizer: { kind: 'sgd', lr: 0.1 }, lr: 0.2 }",
+      options: () => ({ optimizer: { kind: 'sgd', lr: 0.1 }, lr: 0.2 }),
+      message: 'lr 0.2 differs from optimizer.lr 0.1: give the learning rate once',
+    },
     { name: '{ seed: -1 }', options: () => ({ seed: -1 }), message: 'seed must be an integer from 0 to 4294967295, got -1' },
     { name: '{ stepTimeoutMs: 50 }', options: () => ({ stepTimeoutMs: 50 }), message: 'stepTimeoutMs must be an integer from 100 to 86400000, got 50' },
+    { name: '{ barrierSpinMs: -1 }', options: () => ({ barrierSpinMs: -1 }), message: 'barrierSpinMs must be a number from 0 to 1000, got -1' },
+    { name: '{ barrierSpinMs: NaN }', options: () => ({ barrierSpinMs: Number.NaN }), message: 'barrierSpinMs must be a number from 0 to 1000, got NaN' },
     { name: '{ wrokers: 2 }', options: () => ({ wrokers: 2 }), message: 'unknown option "wrokers"' },
     { name: '{ data: 42 }', options: () => ({ data: 42 }), message: 'data must be a folder path or a Dataset, got 42' },
     { name: '{ data: null }', options: () => ({ data: null }), message: 'data must be a folder path or a Dataset, got null' },

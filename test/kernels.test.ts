@@ -1,6 +1,6 @@
 // The wasm SIMD kernels (src/kernels/): the committed bytes are those of kernels.wat,
-// and reduce / sgd compute exactly what they claim, in float32, on the shared memory,
-// over any slice [lo, hi) (the 4-wide SIMD body and the 0-3 element scalar tail).
+// and reduce / sgd / the optimizers compute exactly what they claim, in float32, on the
+// shared memory, over any slice [lo, hi) (the 4-wide SIMD body and the 0-3 element tail).
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -58,6 +58,22 @@ describe('kernels-wasm.ts is generated from kernels.wat', () => {
     ).toBe(true);
   });
 });
+
+/**
+ * The update kernels' probe: the float32 sum of the outputs, 4 lanes over the
+ * whole vectors, then the 0-3 element tail one by one (sgd) or as a last,
+ * partial vector (the optimizers), then (l0 + l1) + (l2 + l3).
+ */
+function probeOf(out: Float32Array, tail: 'scalar tail' | 'vector tail'): number {
+  const lanes = [0, 0, 0, 0];
+  const end4 = tail === 'scalar tail' ? out.length & ~3 : out.length;
+  let rest = 0;
+  out.forEach((v, i) => {
+    if (i < end4) lanes[i % 4] = f32(lanes[i % 4] + v);
+    else rest = f32(rest + v);
+  });
+  return f32(rest + f32(f32(lanes[0] + lanes[1]) + f32(lanes[2] + lanes[3])));
+}
 
 describe('reduce: out[i] = scale * (rows[0][i] + ... + rows[parties-1][i]) in float32, in rank order', () => {
   for (let parties = 1; parties <= 8; parties++) {
@@ -138,11 +154,12 @@ describe('sgd: next[i] = params[i] - lr * grad[i] in float32', () => {
       const lr32 = f32(lr);
       for (const [lo, hi] of SLICES) {
         next.fill(-7.25);
-        k.sgd(params, grad, next, lo, hi, lr);
+        const probe = k.sgd(params, grad, next, lo, hi, lr);
         const want = new Float32Array(hi - lo);
         for (let i = lo; i < hi; i++) want[i - lo] = f32(params[i] - f32(lr32 * grad[i]));
         const where = `lr ${lr}, [${lo}, ${hi})`;
         expect(bits(next.subarray(lo, hi)), where).toEqual(bits(want));
+        expect(probe, where).toBe(probeOf(want, 'scalar tail'));
         expect(next.subarray(0, lo).every((v) => v === -7.25), where).toBe(true);
         expect(next.subarray(hi).every((v) => v === -7.25), where).toBe(true);
       }
@@ -155,5 +172,115 @@ describe('sgd: next[i] = params[i] - lr * grad[i] in float32', () => {
     const arena = allocateArena(P, 1);
     const k = kernelsFor(arena.memory);
     expect(() => k.sgd(new Float32Array(P), arena.reduced, arena.params[1], 0, P, 0.1)).toThrow('kernel argument is not a view of the kernels memory');
+  });
+});
+
+// The optimizer kernels: each against its formula written out with Math.fround, one
+// float32 operation per fround in the order kernels.wat documents (tfjs's order;
+// test/optim.test.ts checks that against tfjs itself). Every slice of SLICES,
+// body and tail; exact to the bit; only [lo, hi) of next and of each state vector
+// written; params, grad and the input state untouched.
+describe('optimizer kernels: exact against their float32 formulas, only [lo, hi) written', () => {
+  /** One kernel: how many state vectors, the kernel call, and the reference for element i. */
+  interface Case {
+    readonly name: string;
+    readonly vectors: number;
+    /** A random value x made a valid one for state vector j (v >= 0; s well above a*a for centered RMSProp). */
+    readonly init: (j: number, x: number) => number;
+    /** Returns the kernel's probe. */
+    readonly run: (k: ReturnType<typeof kernelsFor>, a: Arena, lo: number, hi: number) => number;
+    /** Element i: [next param, ...next state] from [param, grad, ...state]. */
+    readonly want: (p: number, g: number, s: number[]) => number[];
+  }
+  const vec = (s: Float32Array, j: number): Float32Array => s.subarray(j * P, (j + 1) * P);
+  const [lr, m, b1, b2, eps, decay, mom] = [0.01, 0.9, 0.9, 0.999, 1e-7, 0.9, 0.5].map(f32);
+  const [c1, c2, bc1, bc2, cd] = [1 - 0.9, 1 - 0.999, 1 - 0.9 ** 3, 1 - 0.999 ** 3, 1 - 0.9].map(f32);
+  const cases: Case[] = [
+    ...[false, true].map((nesterov): Case => ({
+      name: `momentum${nesterov ? ' (nesterov)' : ''}`,
+      vectors: 1,
+      init: (_j, x) => x,
+      run: (k, a, lo, hi) => k.momentum(a.params[0], a.reduced, a.params[1], a.state[0], a.state[1], lo, hi, 0.01, 0.9, nesterov),
+      want: (p, g, [acc]) => {
+        const a2 = f32(f32(m * acc) + g);
+        return [f32(p - f32(lr * (nesterov ? f32(g + f32(a2 * m)) : a2))), a2];
+      },
+    })),
+    {
+      name: 'adam',
+      vectors: 2,
+      init: (j, x) => (j === 1 ? Math.abs(x) : x),
+      run: (k, a, lo, hi) =>
+        k.adam(a.params[0], a.reduced, a.params[1], vec(a.state[0], 0), vec(a.state[0], 1), vec(a.state[1], 0), vec(a.state[1], 1), lo, hi, {
+          lr: 0.01, beta1: 0.9, oneMinusBeta1: 1 - 0.9, beta2: 0.999, oneMinusBeta2: 1 - 0.999,
+          biasCorrection1: 1 - 0.9 ** 3, biasCorrection2: 1 - 0.999 ** 3, epsilon: 1e-7,
+        }),
+      want: (p, g, [mm, vv]) => {
+        const m2 = f32(f32(mm * b1) + f32(g * c1));
+        const v2 = f32(f32(vv * b2) + f32(f32(g * g) * c2));
+        return [f32(p - f32(f32(f32(m2 / bc1) / f32(f32(Math.sqrt(f32(v2 / bc2))) + eps)) * lr)), m2, v2];
+      },
+    },
+    ...[false, true].map((centered): Case => ({
+      name: `rmsprop${centered ? ' (centered)' : ''}`,
+      vectors: centered ? 3 : 2,
+      // |g| < 100 and |a| <= 1 keep |a'| < 11, so s >= 1e6 keeps s' - (a'*a' + eps) > 0 when centered.
+      init: (j, x) => (j === 0 ? Math.abs(x) + 1e6 : j === 2 ? Math.max(-1, Math.min(1, x)) : x),
+      run: (k, a, lo, hi) =>
+        k.rmsprop(
+          a.params[0], a.reduced, a.params[1],
+          vec(a.state[0], 0), vec(a.state[0], 1), centered ? vec(a.state[0], 2) : undefined,
+          vec(a.state[1], 0), vec(a.state[1], 1), centered ? vec(a.state[1], 2) : undefined,
+          lo, hi, { lr: 0.01, decay: 0.9, oneMinusDecay: 1 - 0.9, momentum: 0.5, epsilon: 1e-7 },
+        ),
+      want: (p, g, [s, o, ag]) => {
+        const s2 = f32(f32(s * decay) + f32(f32(g * g) * cd));
+        const a2 = centered ? f32(f32(ag * decay) + f32(g * cd)) : 0;
+        const d = centered ? f32(s2 - f32(f32(a2 * a2) + eps)) : f32(s2 + eps);
+        const o2 = f32(f32(o * mom) + f32(f32(g * lr) / f32(Math.sqrt(d))));
+        return centered ? [f32(p - o2), s2, o2, a2] : [f32(p - o2), s2, o2];
+      },
+    })),
+    {
+      name: 'adagrad',
+      vectors: 1,
+      init: (_j, x) => Math.abs(x),
+      run: (k, a, lo, hi) => k.adagrad(a.params[0], a.reduced, a.params[1], a.state[0], a.state[1], lo, hi, 0.01, 1e-7),
+      want: (p, g, [acc]) => {
+        const a2 = f32(acc + f32(g * g));
+        return [f32(p - f32(f32(g / f32(Math.sqrt(f32(a2 + eps)))) * lr)), a2];
+      },
+    },
+  ];
+
+  it.each(cases)('$name', ({ vectors, init, run, want }) => {
+    const arena = allocateArena(P, 1, vectors);
+    const k = kernelsFor(arena.memory);
+    const r = rng(vectors * 31 + 5);
+    fill(arena.params[0], r);
+    fill(arena.reduced, r);
+    fill(arena.state[0], r);
+    for (let j = 0; j < vectors; j++) for (let i = 0; i < P; i++) arena.state[0][j * P + i] = init(j, arena.state[0][j * P + i]);
+    const before = [arena.params[0], arena.reduced, arena.state[0]].map((a) => a.slice());
+    const expected = Array.from({ length: P }, (_, i) =>
+      want(arena.params[0][i], arena.reduced[i], Array.from({ length: vectors }, (_, j) => arena.state[0][j * P + i])),
+    );
+    expect(expected.flat().every(Number.isFinite)).toBe(true); // the test data keeps the math real
+    for (const [lo, hi] of SLICES) {
+      arena.params[1].fill(-7.25);
+      arena.state[1].fill(-7.25);
+      const probe = run(k, arena, lo, hi);
+      const where = `[${lo}, ${hi})`;
+      const next = Float32Array.from({ length: hi - lo }, (_, i) => expected[lo + i][0]);
+      expect(probe, `${where}: the probe, the float32 sum of the updated parameters`).toBe(probeOf(next, 'vector tail'));
+      const outs = [arena.params[1], ...Array.from({ length: vectors }, (_, j) => vec(arena.state[1], j))];
+      outs.forEach((out, o) => {
+        const w = Float32Array.from({ length: hi - lo }, (_, i) => expected[lo + i][o]);
+        expect(bits(out.subarray(lo, hi)), `${where}, output ${o}`).toEqual(bits(w));
+        expect(out.subarray(0, lo).every((v) => v === -7.25), `${where}, output ${o} below lo`).toBe(true);
+        expect(out.subarray(hi).every((v) => v === -7.25), `${where}, output ${o} from hi`).toBe(true);
+      });
+    }
+    [arena.params[0], arena.reduced, arena.state[0]].forEach((a, i) => expect(bits(a)).toEqual(bits(before[i])));
   });
 });

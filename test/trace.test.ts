@@ -186,6 +186,20 @@ describe('Trainer option profile: phase shares', () => {
     }
   });
 
+  it('trace.durations(phase, after) lists that phase of every rank in the steps after `after`, in ms', async () => {
+    await using t = await Trainer.create({ workers: 2, batchSize: 64, lr: 0.05, backend: 'wasm', data: subset(640, 100), profile: true });
+    await t.train(7);
+    const trace = t.trace;
+    if (trace === undefined) throw new Error('no trace');
+    const all = trace.durations('forward/backward');
+    expect(all).toHaveLength(7 * 2);
+    expect(trace.durations('forward/backward', 5)).toEqual(all.slice(5 * 2));
+    expect(trace.durations('forward/backward', 7)).toEqual([]);
+    for (const d of all) expect(d).toBeGreaterThan(0);
+    const i = PHASES.indexOf('forward/backward');
+    expect(all.reduce((a, b) => a + b, 0)).toBeCloseTo(trace.phaseTotals[i], 6);
+  });
+
   it('without profile there is no trace', async () => {
     await using t = await Trainer.create({ workers: 1, batchSize: 64, backend: 'wasm', data: subset(128, 10) });
     expect(t.trace).toBeUndefined();

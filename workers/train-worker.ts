@@ -9,7 +9,8 @@
  *   2. barrier                                          (all rows written)
  *   3. reduce-scatter its slice of P -> reduced; in an MPI job, all-reduce that slice
  *      with worker r of every other process (src/collective/cross-process.ts);
- *      SGD on that slice into params[(g+1) % 2]
+ *      the optimizer on that slice:
+ *      params[g % 2], state[g % 2] -> params[(g+1) % 2], state[(g+1) % 2]
  *   4. barrier                                          (all slices updated)
  *
  * Note [loop, not a task per step]: steps run in a loop inside one task, synced
@@ -24,23 +25,25 @@
  * decides from the same shared data (all shards' losses, all slices' probes,
  * control[stopAt]) read after the same barrier. No rank is left waiting.
  */
+import { availableParallelism, loadavg } from 'node:os';
 import { threadId } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../src/backend.js';
 import { CrossProcess } from '../src/collective/cross-process.js';
 import { stepsPerEpoch } from '../src/data/shuffle.js';
 import type { Fault } from '../src/faults.js';
-import { arenaViews, paramsAt, type Arena } from '../src/kernels/arena.js';
+import { arenaViews, paramsAt, stateAt, type Arena } from '../src/kernels/arena.js';
 import { kernelsFor, type Kernels } from '../src/kernels/kernels.js';
 import { AutogradReplica } from '../src/model/autograd.js';
 import { classifier } from '../src/model/classifier.js';
 import { LayersReplica } from '../src/model/layers-replica.js';
 import { MlpReplica, mlpLayout, mlpLogits } from '../src/model/mlp.js';
 import type { WorkerModel } from '../src/model/types.js';
-import { sgdStep } from '../src/optim/sgd.js';
+import { stateVectors } from '../src/optim/spec.js';
+import { optimizerStep } from '../src/optim/step.js';
 import { partition, type Range } from '../src/partition.js';
 import { slotClock } from '../src/profile/record.js';
-import { Barrier } from '../src/shm/barrier.js';
+import { Barrier, spinCapFor } from '../src/shm/barrier.js';
 import { reduceScatter } from '../src/shm/allreduce.js';
 import {
   CONTROL,
@@ -81,8 +84,8 @@ async function attach(session: Session, rank = 0): Promise<Local> {
   if (local?.id === session.id) return local;
   const backend = await initBackend(session.backend, session.faults.some((f) => f.kind === 'native-fail' && f.rank === rank));
   const model = await workerModel(session);
-  const barrier = new Barrier(session.barrier, session.parties, BARRIER_TIMEOUT_FACTOR * session.stepTimeoutMs, session.spins);
-  const arena = arenaViews(session.memory, session.paramCount, session.parties);
+  const barrier = new Barrier(session.barrier, session.parties, BARRIER_TIMEOUT_FACTOR * session.stepTimeoutMs, session.spinCapMs);
+  const arena = arenaViews(session.memory, session.paramCount, session.parties, stateVectors(session.optimizer));
   const cross = session.cross === undefined ? undefined : CrossProcess.forWorker(session.cross, rank, session.parties, session.metricCount);
   local = { id: session.id, backend, model, barrier, arena, kernels: kernelsFor(session.memory), cross };
   return local;
@@ -116,6 +119,7 @@ export async function init({ session, rank }: InitTask): Promise<InitResult> {
 export async function train({ session, rank, from, to }: TrainTask): Promise<TrainResult> {
   const l = await attach(session, rank);
   Atomics.add(session.beats, rank, 1); // alive: a fresh thread's backend start-up does not count as a stall
+  l.barrier.spinCapMs = spinCapFor(session.spinCapMs, loadavg()[0], availableParallelism()); // Note [busy machine]
   const { grads, reduced } = l.arena;
   const { order, stepLoss, stepMetrics, metricCount: M, probes, control, parties, batchSize, paramCount: P } = session;
   const n = session.train.count;
@@ -128,7 +132,8 @@ export async function train({ session, rank, from, to }: TrainTask): Promise<Tra
     Atomics.add(session.beats, rank, 1);
     l.barrier.wait();
   };
-  const result = (stopped?: { step: number; reason: StopReason }): TrainResult => ({ threadId, numTensors: tf.memory().numTensors, stopped });
+  let updated: Range = { lo: 0, hi: 0 };
+  const result = (stopped?: { step: number; reason: StopReason }): TrainResult => ({ threadId, numTensors: tf.memory().numTensors, stopped, updated });
   return guarded(l, () => {
     for (let g = from; g < to; g++) {
       if (g >= Atomics.load(control, CONTROL.stopAt)) return result({ step: g, reason: 'requested' });
@@ -160,12 +165,16 @@ export async function train({ session, rank, from, to }: TrainTask): Promise<Tra
       const slice = reduceScatter(l.kernels, grads, parties, P, rank, 1 / len, reduced);
       probes[rank] = cross === undefined ? slice.probe : crossReduce(session, cross, l, rank, s, g, slice);
       clock?.('reduced');
-      sgdStep(l.kernels, params, reduced, paramsAt(l.arena, g + 1), slice, session.lr);
+      // t = g + 1: the update count, global, so Adam's bias correction continues across a resume.
+      const next = paramsAt(l.arena, g + 1);
+      probes[parties + rank] = optimizerStep(l.kernels, session.optimizer, g + 1, params, reduced, next, stateAt(l.arena, g), stateAt(l.arena, g + 1), slice);
+      updated = { lo: slice.lo, hi: slice.hi };
       clock?.('stepped');
       sync();
       clock?.('params synced');
       if (cross !== undefined && !Number.isFinite(sumOf(stepLoss, s * parties, parties))) return result({ step: g, reason: 'non-finite loss' });
       if (!Number.isFinite(sumOf(probes, 0, parties))) return result({ step: g, reason: 'non-finite gradient' });
+      if (!Number.isFinite(sumOf(probes, parties, parties))) return result({ step: g, reason: 'non-finite update' });
       if (rank === 0) Atomics.add(control, CONTROL.progress, 1);
     }
     return result();

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { BACKEND_REQUESTS } from '../backend.js';
+import { OPTIMIZER_NAMES } from '../optim/spec.js';
 import { LIMITS, OptionError, checkChoice, checkHidden, checkInt, checkPositive, type TrainerOptions } from '../options.js';
 import { LOSSES } from '../fit/spec.js';
 import { intFlag, integer, number, parseFlags, pathFlag } from './flags.js';
@@ -12,7 +13,10 @@ data-parallel across worker threads.
   --workers N        worker threads, 1-${LIMITS.workers[1]} (default: cores = ${availableParallelism()})
   --epochs N         passes over the training set (default 5)
   --batch-size N     global batch size, split across workers (default 64)
-  --lr X             SGD learning rate, > 0 (default 0.003)
+  --optimizer NAME   ${OPTIMIZER_NAMES.join('|')}, tfjs's update rules and defaults (default sgd);
+                     momentum uses momentum 0.9; state sharded across workers, kept in checkpoints
+  --lr X             learning rate, > 0 (default: sgd 0.003, momentum 0.003, adam 0.001,
+                     rmsprop 0.001, adagrad 0.01)
   --hidden A,B,...   hidden layer widths (default 128,64)
   --seed N           seed of the weights and the shuffle, 0-${LIMITS.seed[1]} (default 0)
   --backend NAME     ${BACKEND_REQUESTS.join('|')} (default auto: tfjs-node if it loads, else wasm, else cpu)
@@ -66,6 +70,7 @@ const FLAGS = {
   workers: { type: 'string' },
   epochs: { type: 'string' },
   'batch-size': { type: 'string' },
+  optimizer: { type: 'string' },
   lr: { type: 'string' },
   hidden: { type: 'string' },
   seed: { type: 'string' },
@@ -95,6 +100,7 @@ export function parseCommand(argv: readonly string[]): Command {
   opts.epochs = intFlag('epochs', values.epochs, LIMITS.epochs);
   opts.batchSize = intFlag('batch-size', values['batch-size'], LIMITS.batchSize);
   opts.seed = intFlag('seed', values.seed, LIMITS.seed);
+  if (values.optimizer !== undefined) opts.optimizer = checkChoice('--optimizer', values.optimizer, OPTIMIZER_NAMES);
   if (values.lr !== undefined) opts.lr = checkPositive('--lr', number(values.lr));
   if (values.hidden !== undefined) opts.hidden = checkHidden('--hidden', values.hidden.split(',').map(integer));
   if (values.backend !== undefined) opts.backend = checkChoice('--backend', values.backend, BACKEND_REQUESTS);

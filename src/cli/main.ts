@@ -67,7 +67,7 @@ async function main(argv: readonly string[]): Promise<number> {
   // This thread's tfjs, for a LayersModel: the one to save or load, or the --model module's.
   if (run.save !== undefined || run.load !== undefined || run.model !== undefined) await initBackend(o.backend);
   const userModel = run.model === undefined ? undefined : await loadModelModule(run.model);
-  const recipe = userModel === undefined || run.model === undefined ? undefined : cliModelSource(userModel, { loss: run.loss, lr: cmd.options.lr }, dataset, run.model);
+  const recipe = userModel === undefined || run.model === undefined ? undefined : cliModelSource(userModel, { loss: run.loss, optimizer: typeof cmd.options.optimizer === 'string' ? cmd.options.optimizer : undefined, lr: cmd.options.lr }, dataset, run.model);
   if (run.load !== undefined) {
     start = await loadModel(run.load);
     checkArchitecture(start, { inputSize: dataset.train.features, hidden: o.hidden, numClasses: dataset.numClasses }, `this run (--hidden ${o.hidden.join(',')} on ${dataset.dir})`);
@@ -75,7 +75,8 @@ async function main(argv: readonly string[]): Promise<number> {
 
   await using trainer = await Trainer.create({
     ...cmd.options,
-    ...recipe?.options,
+    // A resumed run takes the optimizer from its checkpoint, unless a flag names one.
+    ...(recipe === undefined || (run.resume !== undefined && cmd.options.optimizer === undefined && cmd.options.lr === undefined) ? {} : { optimizer: recipe.optimizer }),
     data: dataset,
     resume: run.resume,
     checkpointDir: out,
@@ -112,7 +113,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const processes = group === undefined ? '' : `${group.size} processes x `;
   report.info(
     `worker-ddp: ${processes}${trainer.workers} worker${trainer.workers > 1 ? 's' : ''}, backend ${trainer.backend}, ${what}, ` +
-      `batch ${t.batchSize}, lr ${t.lr}, seed ${t.seed}, ${t.epochs} epochs, data ${data.dir}` +
+      `batch ${t.batchSize}, ${t.optimizer.kind === 'sgd' ? '' : `${t.optimizer.kind} `}lr ${t.lr}, seed ${t.seed}, ${t.epochs} epochs, data ${data.dir}` +
       (start === undefined ? '' : `, from ${start.file}`) +
       (run.resume === undefined ? '' : `, resumed at step ${trainer.stepsDone} from ${run.resume}`),
   );

@@ -1,20 +1,19 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/dataset.js';
 import { OptionError } from '../errors.js';
-import { optimizerOf } from '../fit/optimizer.js';
 import { layersSource } from '../fit/spec.js';
-import type { TrainerOptions } from '../options.js';
+import { optimizerFromName, optimizerFromTfjs, type OptimizerName, type OptimizerSpec } from '../optim/spec.js';
 import type { ModelSource } from '../trainer/trainer.js';
 
 /** The flags that override a module's compiled recipe. */
 export interface RecipeFlags {
   readonly loss?: string;
+  readonly optimizer?: OptimizerName;
   readonly lr?: number;
 }
 
-/** Defaults for a module whose model is not compiled: the tutorial's optimizer, and the loss for 10 classes. */
+/** The loss for a module whose model is not compiled: 10 classes. (The optimizer's default is the MLP's: sgd 0.003.) */
 const DEFAULT_LOSS = 'categoricalCrossentropy';
-const DEFAULT_LR = 0.003;
 
 /**
  * `--model FILE` on idx data: (re)compiles the model with the flags over its own
@@ -22,7 +21,7 @@ const DEFAULT_LR = 0.003;
  * fits the data (784 pixels in, one output per class), and describes it for the
  * Trainer: labels become one-hot rows, or class indices for sparse crossentropy.
  */
-export function cliModelSource(model: tf.LayersModel, flags: RecipeFlags, data: Dataset, file: string): { source: ModelSource; options: Pick<TrainerOptions, 'lr'> } {
+export function cliModelSource(model: tf.LayersModel, flags: RecipeFlags, data: Dataset, file: string): { source: ModelSource; optimizer: OptimizerSpec } {
   const compiled = model.optimizer !== undefined && model.optimizer !== null;
   const loss = flags.loss ?? (compiled ? model.loss : DEFAULT_LOSS);
   const given = compiled ? model.metrics : undefined;
@@ -31,9 +30,13 @@ export function cliModelSource(model: tf.LayersModel, flags: RecipeFlags, data: 
   }
   const metrics = given === undefined || given === null ? [] : Array.isArray(given) ? given : [given];
   const hasAcc = metrics.some((m) => m === 'acc' || m === 'accuracy');
-  const optimizer = compiled && flags.lr === undefined ? model.optimizer : tf.train.sgd(flags.lr ?? DEFAULT_LR);
-  if (flags.loss !== undefined || !compiled || !hasAcc || optimizer !== model.optimizer) {
-    model.compile({ optimizer, loss: loss as string, metrics: hasAcc ? metrics : [...metrics, 'acc'] });
+  // The flags override the compiled optimizer: --optimizer with its defaults (and --lr), or --lr alone its rate.
+  const optimizer =
+    flags.optimizer !== undefined || !compiled
+      ? optimizerFromName(flags.optimizer ?? 'sgd', flags.lr)
+      : { ...optimizerFromTfjs(model.optimizer), ...(flags.lr === undefined ? {} : { lr: flags.lr }) };
+  if (flags.loss !== undefined || !compiled || !hasAcc) {
+    model.compile({ optimizer: compiled ? model.optimizer : 'sgd', loss: loss as string, metrics: hasAcc ? metrics : [...metrics, 'acc'] });
   }
   const inputSize = model.inputs[0].shape.slice(1).reduce<number>((a, d) => a * (d ?? NaN), 1);
   if (inputSize !== data.train.features) {
@@ -44,5 +47,5 @@ export function cliModelSource(model: tf.LayersModel, flags: RecipeFlags, data: 
     throw new OptionError(`--model ${file}: its output has ${String(units)} units, the data has ${data.numClasses} classes`);
   }
   const source = layersSource(model, { targets: model.loss === 'sparseCategoricalCrossentropy' ? 'index' : 'onehot' });
-  return { source, options: optimizerOf(model.optimizer) };
+  return { source, optimizer };
 }

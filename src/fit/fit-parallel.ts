@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendRequest } from '../backend.js';
 import { OptionError } from '../errors.js';
+import { optimizerFromTfjs } from '../optim/spec.js';
 import { Trainer } from '../trainer/trainer.js';
 import { Callbacks, type Callback, type Logs } from './callbacks.js';
 import { asDataset, fitData, type ArrayData } from './data.js';
 import { layersSource, writeWeights } from './spec.js';
-import { optimizerOf } from './optimizer.js';
 
 /** model.fit's arguments that apply, plus how to parallelise. */
 export interface FitParallelArgs {
@@ -84,7 +84,7 @@ export async function fitParallel(model: tf.LayersModel, x: ArrayData, y: ArrayD
   for (const k of Object.keys(args)) if (!KNOWN.has(k)) throw new OptionError(`fitParallel does not support the argument ${JSON.stringify(k)}`);
   const source = layersSource(model, { modules: args.modules });
   const data = fitData(source.spec, x, y, { split: args.validationSplit, data: args.validationData });
-  const optimizer = optimizerOf(model.optimizer);
+  const optimizer = optimizerFromTfjs(model.optimizer);
   const epochs = args.epochs ?? 1;
   const initialEpoch = args.initialEpoch ?? 0;
   if (!Number.isInteger(initialEpoch) || initialEpoch < 0 || initialEpoch >= epochs) {
@@ -102,7 +102,7 @@ export async function fitParallel(model: tf.LayersModel, x: ArrayData, y: ArrayD
       stepTimeoutMs: args.stepTimeoutMs,
       onWarning: args.onWarning ?? ((m) => console.warn(`worker-ddp: ${m}`)),
       data: asDataset(data, source.spec),
-      ...optimizer,
+      optimizer,
     },
     source,
   );

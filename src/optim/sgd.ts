@@ -1,7 +1,9 @@
 import type { Kernels } from '../kernels/kernels.js';
 
 /**
- * Plain SGD on one slice of the flat parameter vector: next[i] = p[i] - lr * g[i].
+ * Plain SGD, tfjs's SGDOptimizer (tf.train.sgd), on one slice of the flat
+ * parameter vector; no state:
+ *   p' = p - lr*g                 (tfjs: add(mul(-lr, gradient), value), the same to the bit)
  * Each rank steps the slice it reduced, so the update is as parallel as the
  * reduce-scatter and every element is written by one thread only. Out of place:
  * see Note [double-buffered params] in kernels/arena.ts.
@@ -13,6 +15,6 @@ export function sgdStep(
   next: Float32Array,
   slice: { lo: number; hi: number },
   lr: number,
-): void {
-  k.sgd(params, grad, next, slice.lo, slice.hi, lr);
+): number {
+  return k.sgd(params, grad, next, slice.lo, slice.hi, lr);
 }

@@ -46,6 +46,16 @@ export class TraceLog {
     }
   }
 
+  /**
+   * Durations in ms of `phase` in every recorded step after the first `after`
+   * global steps, all ranks pooled: per-step percentiles (the tail) of a phase.
+   */
+  durations(phase: (typeof PHASES)[number], after = 0): number[] {
+    const out: number[] = [];
+    for (const e of this.events) if (e.name === phase && e.ph === 'X' && (e.args?.step as number) > after) out.push((e.dur ?? 0) / 1000);
+    return out;
+  }
+
   /** Mean share of each phase in the recorded worker time, as fractions summing to 1. */
   shares(): Record<(typeof PHASES)[number], number> {
     const total = this.phaseTotals.reduce((a, b) => a + b, 0) || 1;

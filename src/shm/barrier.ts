@@ -16,7 +16,7 @@
  * alone but ~0.3 µs when the waiter spins first (tfjs-wasm-probe.md, Q5b).
  * Spinning burns the core it runs on, so it is only enabled when every party
  * has a core of its own; otherwise a spinning thread would steal the core of the
- * very peer it waits for.
+ * very peer it waits for. How long to spin: Note [adaptive spin].
  */
 export const BARRIER_CELLS = 4;
 const ARRIVED = 0; // arrivals in the current generation
@@ -35,13 +35,84 @@ export class PeerAborted extends Error {
   override readonly name = 'PeerAborted';
 }
 
+/**
+ * Note [adaptive spin]: a fixed spin count (20,000: 0.1-0.35 ms) ended before
+ * the peer arrived in nearly every crossing of a 2-worker run (strace: 7,347
+ * futex calls for ~3,750 crossings, and a sleep costs a wait and a wake call),
+ * so nearly every crossing paid the sleeper's wake-up on the critical path
+ * (../shared/measurements/steady-state-and-convnets.md). How long a
+ * peer keeps us waiting changes with the model, the shard size and the
+ * machine, so each party learns it: it spins up to FACTOR times the EWMA of
+ * its own recent waits (arrival to release, sleeps included), never more than
+ * the cap. A wait like the recent ones ends in the spin; an unusually long one
+ * (a scavenge in the peer, a descheduled peer) sleeps after the budget, so a
+ * stall costs at most the cap in burnt core time. Waits are clipped to the cap
+ * before averaging, so one long stall does not raise the budget for long.
+ */
+export class SpinBudget {
+  static readonly FACTOR = 2;
+  /** EWMA weight of the newest wait: about the last 8 waits count. */
+  static readonly WEIGHT = 1 / 8;
+  private mean: number;
+
+  /** Starts at the cap, then learns: early waits (JIT warm-up) are long anyway. */
+  constructor(private capMs: number) {
+    this.mean = capMs / SpinBudget.FACTOR;
+  }
+
+  /** Changes the cap (spinCapFor); what was learnt is kept. */
+  set cap(ms: number) {
+    this.capMs = ms;
+  }
+
+  /** How long the next wait may spin before it sleeps, ms. */
+  get ms(): number {
+    return Math.min(this.capMs, SpinBudget.FACTOR * this.mean);
+  }
+
+  /** Reports how long a wait that was not the last arrival took, ms. */
+  record(waitedMs: number): void {
+    this.mean += SpinBudget.WEIGHT * (Math.min(waitedMs, this.capMs) - this.mean);
+  }
+}
+
+/**
+ * Note [busy machine]: spinning only pays while each party has a core to
+ * itself; when other processes want the cores too, a spinning party takes
+ * CPU time from its own peer. Measured on the 2-core VM while other people's
+ * builds and tests ran (load average 5-7), 2 workers, interleaved in one
+ * bench:scaling run: 6,800 samples/s with a 2 ms spin cap, 14,400 with
+ * 0.35 ms, 24,200 never spinning. So a party spins only while the 1-minute
+ * load average, which counts our own running workers, is at most the number
+ * of cores plus LOAD_SLACK; workers re-check it at every task (chunk of steps).
+ */
+export const LOAD_SLACK = 0.5;
+
+/** The spin cap to use now: `capMs` on a machine with a core for every runnable thread, else 0 (Note [busy machine]). */
+export function spinCapFor(capMs: number, loadAverage1m: number, cores: number): number {
+  return loadAverage1m <= cores + LOAD_SLACK ? capMs : 0;
+}
+
+/** Spins between two reads of the clock: on the 2-core VM (busy) performance.now() cost 0.27-0.48 µs, a spin 18-75 ns. */
+const SPINS_PER_CLOCK = 64;
+
 export class Barrier {
+  private readonly spin: SpinBudget;
+
+  /** `spinCapMs`: the most a wait spins before sleeping (0: never spin); Note [adaptive spin]. */
   constructor(
     private readonly cells: Int32Array,
     private readonly parties: number,
     private readonly timeoutMs: number,
-    private readonly spins: number,
-  ) {}
+    spinCapMs: number,
+  ) {
+    this.spin = new SpinBudget(spinCapMs);
+  }
+
+  /** Sets the most a wait spins from now on, ms (spinCapFor). */
+  set spinCapMs(ms: number) {
+    this.spin.cap = ms;
+  }
 
   static cells(): Int32Array {
     return new Int32Array(new SharedArrayBuffer(BARRIER_CELLS * 4));
@@ -59,12 +130,20 @@ export class Barrier {
       Atomics.notify(c, WAKE);
       return;
     }
-    for (let i = 0; i < this.spins; i++) if (this.released(gen)) return;
-    const deadline = Date.now() + this.timeoutMs;
+    const t0 = performance.now();
+    const deadline = t0 + this.timeoutMs;
+    const budget = this.spin.ms;
+    if (budget > 0) {
+      const spinUntil = Math.min(deadline, t0 + budget);
+      for (let i = 1; ; i++) {
+        if (this.released(gen)) return this.spin.record(performance.now() - t0);
+        if (i % SPINS_PER_CLOCK === 0 && performance.now() >= spinUntil) break;
+      }
+    }
     for (;;) {
       const wake = Atomics.load(c, WAKE);
-      if (this.released(gen)) return;
-      const left = deadline - Date.now();
+      if (this.released(gen)) return this.spin.record(performance.now() - t0);
+      const left = deadline - performance.now();
       if (left <= 0) {
         this.abort();
         throw new BarrierTimeout(`waited ${this.timeoutMs} ms at a barrier for the other workers`);

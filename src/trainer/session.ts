@@ -4,6 +4,8 @@ import type { Split } from '../data/dataset.js';
 import type { Fault } from '../faults.js';
 import type { LayersSpec } from '../model/layers-spec.js';
 import type { MlpConfig } from '../model/mlp.js';
+import type { OptimizerSpec } from '../optim/spec.js';
+import type { Range } from '../partition.js';
 
 /** How a worker differentiates: the hand-written MLP backward, or tfjs autograd (the generic path). */
 export type GradientMode = 'manual' | 'autograd';
@@ -24,14 +26,15 @@ export interface Session {
   readonly backend: BackendRequest;
   readonly parties: number;
   readonly batchSize: number;
-  readonly lr: number;
+  readonly optimizer: OptimizerSpec;
   readonly stepTimeoutMs: number;
-  /** Barrier spins before sleeping; 0 when workers outnumber cores (Note [spin then sleep]). */
-  readonly spins: number;
+  /** The most a barrier wait spins before sleeping, ms (options.barrierSpinMs; Note [adaptive spin]). */
+  readonly spinCapMs: number;
   /**
-   * Parameters, per-worker gradient rows and the reduced gradient (kernels/arena.ts):
-   * rank r writes grads row r (d(sum of its shard's losses)/d(params)), then
-   * reduces and steps slice partition(P, parties, r) of reduced and params.
+   * Parameters, per-worker gradient rows, the reduced gradient and the optimizer
+   * state (kernels/arena.ts): rank r writes grads row r (d(sum of its shard's
+   * losses)/d(params)), then reduces and steps slice partition(P, parties, r) of
+   * reduced, params and each state vector (Note [sharded optimizer state]).
    */
   readonly memory: WebAssembly.Memory;
   /** P, the length of the flat parameter vector. */
@@ -44,7 +47,10 @@ export interface Session {
   readonly stepMetrics: Float64Array;
   /** Metrics per step in stepMetrics: layers.metricNames.length, 0 for the MLP. */
   readonly metricCount: number;
-  /** (parties) each rank's reduce probe of the current step (allreduce.ts): all ranks check all of them. */
+  /**
+   * (2, parties) each rank's probes of the current step: row 0 its reduce-scatter's
+   * (allreduce.ts), row 1 its update's (optim/step.ts). All ranks check all of them.
+   */
   readonly probes: Float64Array;
   /** Barrier cells (barrier.ts). */
   readonly barrier: Int32Array;
@@ -109,7 +115,7 @@ export interface InitResult {
 }
 
 /** Why a chunk ended before its last step; every rank reaches the same verdict at the same step. */
-export type StopReason = 'requested' | 'non-finite loss' | 'non-finite gradient';
+export type StopReason = 'requested' | 'non-finite loss' | 'non-finite gradient' | 'non-finite update';
 
 export interface TrainResult {
   readonly threadId: number;
@@ -117,6 +123,8 @@ export interface TrainResult {
   readonly numTensors: number;
   /** Set when the chunk ended early: global step `step` was not applied. */
   readonly stopped?: { readonly step: number; readonly reason: StopReason };
+  /** The [lo, hi) of the parameters and of each optimizer state vector this rank updated (empty when no step ran). */
+  readonly updated: Range;
 }
 
 export interface EvalResult {

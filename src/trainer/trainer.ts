@@ -1,14 +1,15 @@
-import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { limitNativeThreads, type BackendName } from '../backend.js';
 import type { ProcessGroup } from '../collective/group.js';
 import { CHECKPOINT_FILE, CheckpointError, readCheckpoint, writeCheckpoint, type Checkpoint, type Recipe } from '../checkpoint.js';
 import { loadDataset, type Dataset } from '../data/dataset.js';
 import { epochPermutation, stepsPerEpoch } from '../data/shuffle.js';
-import { allocateArena, paramsAt, type Arena } from '../kernels/arena.js';
+import { allocateArena, paramsAt, stateAt, type Arena } from '../kernels/arena.js';
 import type { LayersSpec } from '../model/layers-spec.js';
 import { makeLayout, type ParamLayout } from '../model/layout.js';
 import { mlpDef } from '../model/mlp.js';
+import { describeOptimizer, initState, sameOptimizer, stateVectors, type OptimizerSpec } from '../optim/spec.js';
+import type { Range } from '../partition.js';
 import { Rng, deriveSeed } from '../rng.js';
 import { Barrier } from '../shm/barrier.js';
 import { checkInt, resolveOptions, OptionError, type ResolvedOptions, type TrainerOptions } from '../options.js';
@@ -69,16 +70,25 @@ export interface Variable {
   readonly data: Float32Array;
 }
 
-/** Training hit a NaN or Inf; the parameters are those before the offending step. */
+/** Training hit a NaN or Inf; the parameters (and optimizer state) are those before the offending step. */
 export class NonFiniteError extends Error {
   override readonly name = 'NonFiniteError';
   constructor(
     readonly step: number,
     readonly reason: Exclude<StopReason, 'requested'>,
-    lr: number,
+    optimizer: OptimizerSpec,
   ) {
-    super(`step ${step + 1}: ${reason}; the learning rate ${lr} is probably too large, try a smaller one (--lr)`);
+    super(`step ${step + 1}: ${reason}; ${advice(reason, optimizer)}`);
   }
+}
+
+function advice(reason: StopReason, optimizer: OptimizerSpec): string {
+  if (reason === 'non-finite update' && optimizer.kind === 'rmsprop' && optimizer.centered) {
+    // Note [tfjs centered RMSProp] in optim/rmsprop.ts
+    return "tfjs's centered RMSProp takes sqrt(meanSquare - (meanGrad^2 + epsilon)), NaN wherever the gradient's variance is below epsilon (a weight whose gradient is always 0, say): use rmsprop uncentered";
+  }
+  const which = optimizer.kind === 'sgd' ? '' : `${optimizer.kind} `;
+  return `the ${which}learning rate ${optimizer.lr} is probably too large, try a smaller one (--lr)`;
 }
 
 /** The same step failed MAX_ATTEMPTS times; the parameters are those before it. */
@@ -93,8 +103,6 @@ export class StepFailedError extends Error {
   }
 }
 
-/** Barrier spin count before sleeping: only with a core per worker (Note [spin then sleep] in barrier.ts). */
-const SPINS = 20_000;
 /** Initialising tfjs in N threads on fewer cores can take a while; this bounds it. */
 const INIT_TIMEOUT_MS = 120_000;
 /** Attempts at one step before the run stops. */
@@ -106,12 +114,15 @@ let nextSessionId = 1;
  * The coordinator of a data-parallel training run.
  *
  * Contract: after k steps, the parameters equal — up to float rounding — those
- * of plain single-threaded minibatch SGD on the same batches: batch b of epoch e
- * is samples perm_e[b*B, (b+1)*B) of the seeded permutation perm_e, and each step
- * is p -= lr * mean over the batch of d(NLL)/dp. This holds for any worker
- * count, including shards of unequal size and workers with empty shards, and
- * across worker failures: a failed step is re-run from the parameters before it
- * (Note [double-buffered params] in kernels/arena.ts).
+ * of the optimizer run single-threaded on the same minibatches: batch b of epoch
+ * e is samples perm_e[b*B, (b+1)*B) of the seeded permutation perm_e, and each
+ * step applies tfjs's update rule of options.optimizer (plain SGD by default:
+ * p -= lr * g) to g = the mean over the batch of d(NLL)/dp. This holds for any
+ * worker count, including shards of unequal size and workers with empty shards,
+ * across worker failures (a failed step is re-run from the parameters and
+ * optimizer state before it: Note [double-buffered params] in kernels/arena.ts),
+ * and across a resume with another worker count (the state is sharded by slice,
+ * not by worker: Note [sharded optimizer state]).
  *
  * Usage:
  *   await using trainer = await Trainer.create({ workers: 8 });
@@ -131,6 +142,8 @@ export class Trainer implements AsyncDisposable {
   private closed = false;
   /** Live tfjs tensors per worker thread after its last training task. */
   private readonly tensors = new Map<number, number>();
+  /** By rank, what each updated in the last training task. */
+  private updated: readonly Range[] = [];
 
   private constructor(
     readonly options: ResolvedOptions,
@@ -168,7 +181,7 @@ export class Trainer implements AsyncDisposable {
     const P = layout.size;
     const N = o.workers;
     const steps = stepsPerEpoch(dataset.train.count, o.batchSize);
-    const arena = allocateArena(P, N);
+    const arena = allocateArena(P, N, stateVectors(o.optimizer));
     const shared = <T>(Type: { new (b: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number }, n: number): T =>
       new Type(new SharedArrayBuffer(Type.BYTES_PER_ELEMENT * n));
     let session: Session = {
@@ -179,16 +192,16 @@ export class Trainer implements AsyncDisposable {
       backend: o.backend,
       parties: N,
       batchSize: o.batchSize,
-      lr: o.lr,
+      optimizer: o.optimizer,
       stepTimeoutMs: o.stepTimeoutMs,
-      spins: N <= availableParallelism() ? SPINS : 0,
+      spinCapMs: o.barrierSpinMs,
       memory: arena.memory,
       paramCount: P,
       order: shared(Int32Array, dataset.train.count),
       stepLoss: shared(Float64Array, steps * N),
       stepMetrics: shared(Float64Array, steps * N * M),
       metricCount: M,
-      probes: shared(Float64Array, N),
+      probes: shared(Float64Array, 2 * N),
       marks: o.profile ? shared(Float64Array, steps * N * MARKS.length) : undefined,
       barrier: Barrier.cells(),
       control: shared(Int32Array, CONTROL.cells),
@@ -202,11 +215,16 @@ export class Trainer implements AsyncDisposable {
     };
     Atomics.store(session.control, CONTROL.stopAt, NO_STOP);
     const start = ckpt?.header.step ?? 0;
-    if (ckpt !== undefined) paramsAt(arena, start).set(ckpt.params);
-    else if (source !== undefined) paramsAt(arena, 0).set(source.params);
-    else {
-      const rng = new Rng(deriveSeed(o.seed, -1));
-      def.init(paramsAt(arena, 0), () => rng.next());
+    if (ckpt !== undefined) {
+      paramsAt(arena, start).set(ckpt.params);
+      stateAt(arena, start).set(ckpt.state); // re-sharded for this worker count by the slices alone
+    } else {
+      if (source !== undefined) paramsAt(arena, 0).set(source.params);
+      else {
+        const rng = new Rng(deriveSeed(o.seed, -1));
+        def.init(paramsAt(arena, 0), () => rng.next());
+      }
+      initState(o.optimizer, stateAt(arena, 0));
     }
     if (o.backend === 'auto' || o.backend === 'tensorflow') limitNativeThreads();
 
@@ -302,12 +320,13 @@ export class Trainer implements AsyncDisposable {
   }
 
   /**
-   * Runs the next `count` SGD steps, crossing epoch boundaries as needed, and
-   * returns the mean loss of each step's batch. A worker that throws, exits or
-   * hangs is replaced and its step re-run from the parameters before it; the
-   * third failure of one step rejects with StepFailedError. A NaN or Inf loss or
-   * gradient rejects with NonFiniteError. Both leave the parameters as they were
-   * before the failing step. After requestStop(), returns the steps done.
+   * Runs the next `count` optimizer steps, crossing epoch boundaries as needed,
+   * and returns the mean loss of each step's batch. A worker that throws, exits
+   * or hangs is replaced and its step re-run from the parameters before it; the
+   * third failure of one step rejects with StepFailedError. A NaN or Inf loss,
+   * gradient or updated parameter rejects with NonFiniteError. Both leave the
+   * parameters and optimizer state as they were before the failing step. After
+   * requestStop(), returns the steps done.
    */
   async train(count: number): Promise<Float64Array> {
     this.usable();
@@ -348,7 +367,7 @@ export class Trainer implements AsyncDisposable {
       this.account(from, stopped?.step ?? to, losses);
       if (stopped?.reason === 'requested') this.stopRequested = true; // in an MPI job, maybe another process's request
       if (stopped !== undefined && stopped.reason !== 'requested') {
-        this.failure = new NonFiniteError(stopped.step, stopped.reason, this.options.lr);
+        this.failure = new NonFiniteError(stopped.step, stopped.reason, this.options.optimizer);
         throw this.failure;
       }
     }
@@ -425,7 +444,7 @@ export class Trainer implements AsyncDisposable {
     return this.params().slice();
   }
 
-  /** Replaces the parameters; `params` must have the layout's size. */
+  /** Replaces the parameters (the optimizer state stays); `params` must have the layout's size. */
   setParams(params: Float32Array): void {
     if (params.length !== this.layout.size) {
       throw new OptionError(`setParams needs ${this.layout.size} values, got ${params.length}`);
@@ -439,6 +458,24 @@ export class Trainer implements AsyncDisposable {
     return this.layout.segments.map((s) => ({ name: s.name, shape: s.shape, data: p.slice(s.offset, s.offset + s.size) }));
   }
 
+  /**
+   * A copy of the optimizer state after `stepsDone` steps: stateVectors(options.optimizer)
+   * vectors of the parameters' layout, end to end (optim/spec.ts), gathered from all
+   * workers' slices. Empty for sgd.
+   */
+  getOptimizerState(): Float32Array {
+    return stateAt(this.arena, this.step).slice();
+  }
+
+  /**
+   * By rank, the [lo, hi) of the parameters and of each optimizer state vector
+   * that worker updated in the last training task, as the worker reports it: its
+   * slice of the reduce-scatter (Note [sharded optimizer state]).
+   */
+  updatedSlices(): readonly Range[] {
+    return this.updated;
+  }
+
   /** A copy of the last step's all-reduced mean gradient (same layout as the parameters). */
   lastGradient(): Float32Array {
     return this.arena.reduced.slice();
@@ -450,9 +487,9 @@ export class Trainer implements AsyncDisposable {
   }
 
   /**
-   * Writes the current state (parameters, step, recipe) to DIR/checkpoint.wddp,
-   * atomically (checkpoint.ts). Valid after any step, a failure or a stop: the
-   * parameters are always those after `stepsDone` steps.
+   * Writes the current state (parameters, optimizer state, step, recipe) to
+   * DIR/checkpoint.wddp, atomically (checkpoint.ts). Valid after any step, a
+   * failure or a stop: parameters and state are always those after `stepsDone` steps.
    */
   saveCheckpoint(dir: string): string {
     const o = this.options;
@@ -460,6 +497,7 @@ export class Trainer implements AsyncDisposable {
       hidden: o.hidden,
       batchSize: o.batchSize,
       lr: o.lr,
+      optimizer: o.optimizer,
       seed: o.seed,
       epochs: o.epochs,
       inputSize: this.dataset.train.features,
@@ -470,7 +508,7 @@ export class Trainer implements AsyncDisposable {
       ...(this.session.layers === undefined ? {} : { model: modelHash(this.session.layers) }),
     };
     const header = { step: this.step, epochLossSum: this.epochLossSum, paramCount: this.layout.size, recipe, createdAt: new Date().toISOString() };
-    return writeCheckpoint(dir, header, this.params());
+    return writeCheckpoint(dir, header, this.params(), stateAt(this.arena, this.step));
   }
 
   async close(): Promise<void> {
@@ -520,6 +558,7 @@ export class Trainer implements AsyncDisposable {
       this.trace.addSteps(this.session.marks.subarray((from % S) * this.workers * MARKS.length), from, done - from);
     }
     for (const r of results) this.tensors.set(r.threadId, r.numTensors);
+    this.updated = results.map((r) => r.updated);
     return results;
   }
 
@@ -585,6 +624,14 @@ function modelHash(spec: LayersSpec): string {
 /** Options for a resumed run: the checkpoint's recipe, unless the caller gave a value, which must then agree. */
 function resumedOptions(o: ResolvedOptions, given: TrainerOptions, ckpt: Checkpoint): ResolvedOptions {
   const r = ckpt.header.recipe;
+  // A name given asks for that kind (its lr is checked as lr); a spec must be the checkpoint's exactly.
+  const g = given.optimizer;
+  if (g !== undefined && (typeof g === 'string' ? g !== r.optimizer.kind : !sameOptimizer(o.optimizer, r.optimizer))) {
+    throw new CheckpointError(
+      join(o.resume ?? '', CHECKPOINT_FILE),
+      `trained with optimizer ${describeOptimizer(r.optimizer)}, not ${typeof g === 'string' ? g : describeOptimizer(o.optimizer)}; omit the optimizer to resume`,
+    );
+  }
   for (const k of RECIPE_KEYS) {
     if (given[k] !== undefined && JSON.stringify(given[k]) !== JSON.stringify(r[k])) {
       throw new OptionError(`${k} ${JSON.stringify(given[k])} differs from the checkpoint's ${JSON.stringify(r[k])} (${o.resume ?? ''}); omit it to resume`);
@@ -594,7 +641,8 @@ function resumedOptions(o: ResolvedOptions, given: TrainerOptions, ckpt: Checkpo
     ...o,
     hidden: r.hidden,
     batchSize: r.batchSize,
-    lr: r.lr,
+    optimizer: r.optimizer,
+    lr: r.optimizer.lr,
     seed: r.seed,
     epochs: given.epochs ?? r.epochs,
     data: given.data ?? r.data,

@@ -1,0 +1,73 @@
+import type { Kernels } from '../kernels/kernels.js';
+import type { Range } from '../partition.js';
+import type { OptimizerSpec } from './spec.js';
+
+type Adam = Extract<OptimizerSpec, { kind: 'adam' }>;
+
+/**
+ * Adam, tfjs's AdamOptimizer (tf.train.adam), on one slice of the flat parameter
+ * vector, at update t (1-based: the global step + 1). State: the moments m and
+ * v, two P-long vectors starting at 0.
+ *   m' = beta1*m + (1-beta1)*g
+ *   v' = beta2*v + (1-beta2)*g*g
+ *   p' = p - lr * (m' / (1-beta1^t)) / (sqrt(v' / (1-beta2^t)) + epsilon)
+ * epsilon outside the square root, the bias corrections applied to m' and v'
+ * separately: tfjs's formulation, not the paper's folded step size. 1 - beta is
+ * taken in float64 before rounding to float32, as tfjs does; beta^t as tfjs has
+ * it, see float32Power(). Out of place, state included (Note [double-buffered params]).
+ */
+export function adamStep(
+  k: Kernels,
+  spec: Adam,
+  t: number,
+  params: Float32Array,
+  grad: Float32Array,
+  next: Float32Array,
+  state: Float32Array,
+  stateNext: Float32Array,
+  slice: Range,
+): number {
+  const P = params.length;
+  return k.adam(
+    params, grad, next,
+    state.subarray(0, P), state.subarray(P, 2 * P), stateNext.subarray(0, P), stateNext.subarray(P, 2 * P),
+    slice.lo, slice.hi,
+    {
+      lr: spec.lr,
+      beta1: spec.beta1,
+      oneMinusBeta1: 1 - spec.beta1,
+      beta2: spec.beta2,
+      oneMinusBeta2: 1 - spec.beta2,
+      biasCorrection1: Math.fround(1 - float32Power(spec.beta1, t)),
+      biasCorrection2: Math.fround(1 - float32Power(spec.beta2, t)),
+      epsilon: spec.epsilon,
+    },
+  );
+}
+
+/**
+ * beta^t the way tfjs's Adam has it at update t.
+ *
+ * Note [float32 beta powers]: AdamOptimizer keeps accBeta = beta in a float32
+ * variable and multiplies it by beta after each update, so update t sees
+ * fl(...fl(fl(beta)*fl(beta))...*fl(beta)): powers of fl(beta), rounded t-1
+ * times, not beta^t rounded once. They differ from t = 2 on (fl(0.9) is not
+ * 0.9), by 1.3e-5 relative at t = 1000 for beta 0.999. We replay the same
+ * product, which is what makes our Adam tfjs's to the bit, and what a resumed
+ * run recomputes exactly from the step number alone. (tfjs's own setWeights()
+ * restores accBeta with pow() instead, so a restored tfjs optimizer is the one
+ * that departs.) The replay is O(t); a cursor per beta makes consecutive steps
+ * O(1), and re-running a step or resuming costs one replay.
+ */
+export function float32Power(beta: number, t: number): number {
+  let c = cursors.get(beta);
+  if (c === undefined || c.t > t) {
+    c = { t: 1, value: Math.fround(beta) };
+    cursors.set(beta, c);
+  }
+  for (; c.t < t; c.t++) c.value = Math.fround(c.value * Math.fround(beta));
+  return c.value;
+}
+
+/** Per thread, per beta: the last power replayed. */
+const cursors = new Map<number, { t: number; value: number }>();

@@ -1,0 +1,27 @@
+import type { Kernels } from '../kernels/kernels.js';
+import type { Range } from '../partition.js';
+import type { OptimizerSpec } from './spec.js';
+
+type Momentum = Extract<OptimizerSpec, { kind: 'momentum' }>;
+
+/**
+ * Momentum SGD, tfjs's MomentumOptimizer (tf.train.momentum), on one slice of
+ * the flat parameter vector. State: the accumulation a, one P-long vector.
+ *   a' = momentum*a + g
+ *   p' = p - lr*a'                          (nesterov: p' = p - lr*(g + momentum*a'))
+ * The accumulation starts at 0, so the first step is plain SGD (PyTorch's SGD
+ * with momentum matches this with dampening 0). Out of place, state included:
+ * reads p and a, writes next and aNext (Note [double-buffered params] in kernels/arena.ts).
+ */
+export function momentumStep(
+  k: Kernels,
+  spec: Momentum,
+  params: Float32Array,
+  grad: Float32Array,
+  next: Float32Array,
+  state: Float32Array,
+  stateNext: Float32Array,
+  slice: Range,
+): number {
+  return k.momentum(params, grad, next, state, stateNext, slice.lo, slice.hi, spec.lr, spec.momentum, spec.nesterov);
+}

@@ -1,0 +1,43 @@
+import type { Kernels } from '../kernels/kernels.js';
+import type { Range } from '../partition.js';
+import { adagradStep } from './adagrad.js';
+import { adamStep } from './adam.js';
+import { momentumStep } from './momentum.js';
+import { rmspropStep } from './rmsprop.js';
+import { sgdStep } from './sgd.js';
+import type { OptimizerSpec } from './spec.js';
+
+/**
+ * One optimizer update of one slice [lo, hi) of the flat parameter vector: the
+ * slice a rank reduced (shm/allreduce.ts), with that slice of every state vector
+ * (Note [sharded optimizer state] in kernels/arena.ts). Reads params, grad and
+ * state, writes next and stateNext, and of those only [lo, hi) of each vector.
+ * Returns the float32 sum of next over the slice, a finiteness probe like the
+ * reduce-scatter's: not finite iff an updated parameter is not.
+ * `t` is the 1-based update count (global step + 1), which Adam's bias
+ * correction needs; it continues across a resume because the step is global.
+ */
+export function optimizerStep(
+  k: Kernels,
+  spec: OptimizerSpec,
+  t: number,
+  params: Float32Array,
+  grad: Float32Array,
+  next: Float32Array,
+  state: Float32Array,
+  stateNext: Float32Array,
+  slice: Range,
+): number {
+  switch (spec.kind) {
+    case 'sgd':
+      return sgdStep(k, params, grad, next, slice, spec.lr);
+    case 'momentum':
+      return momentumStep(k, spec, params, grad, next, state, stateNext, slice);
+    case 'adam':
+      return adamStep(k, spec, t, params, grad, next, state, stateNext, slice);
+    case 'rmsprop':
+      return rmspropStep(k, spec, params, grad, next, state, stateNext, slice);
+    case 'adagrad':
+      return adagradStep(k, spec, params, grad, next, state, stateNext, slice);
+  }
+}

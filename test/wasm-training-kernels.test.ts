@@ -1,0 +1,304 @@
+// The training kernels we register for the wasm backend (src/tfjs-kernels/), each
+// against the cpu backend's kernel of the same name on the same inputs, for shapes
+// drawn from a seeded Rng around the cases that break gradient code: batch 1 and
+// odd sizes, strides 1 and 2 (and 3), 'same', 'valid' and explicit pads, dilation
+// 1 and 2, one channel and several, NCHW.
+// Relative difference, as everywhere below: max|wasm - cpu| / max(1, max|cpu|).
+import { readFileSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { direct, hasHeapViews } from '../dist/src/tfjs-kernels/heap.js';
+import { registerWasmTrainingKernels } from '../dist/src/tfjs-kernels/register.js';
+import { PINNED_WASM_VERSION } from '../dist/src/model/wasm-heap.js';
+import { Rng } from '../dist/src/rng.js';
+
+const TOL = 1e-4;
+const OURS = [
+  'Conv2DBackpropFilter',
+  'Conv2DBackpropInput',
+  'DepthwiseConv2dNativeBackpropFilter',
+  'DepthwiseConv2dNativeBackpropInput',
+  'UnsortedSegmentSum',
+  'MaxPoolGrad',
+];
+type Shape4 = [number, number, number, number];
+type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
+
+interface Input {
+  data: Float32Array | Int32Array;
+  shape: number[];
+  dtype: 'float32' | 'int32';
+}
+
+const rng = new Rng(9);
+const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
+const rand = (shape: number[]): Input => ({ data: Float32Array.from({ length: size(shape) }, () => rng.uniform(-1, 1)), shape, dtype: 'float32' });
+
+/** The largest relative difference seen per kernel, printed at the end. */
+const worst = new Map<string, number>();
+
+function relDiff(a: ArrayLike<number>, b: ArrayLike<number>, kernel: string): number {
+  expect(a.length).toBe(b.length);
+  let d = 0;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const e = Math.abs(a[i] - b[i]);
+    if (!(e <= d)) d = e; // NaN propagates
+    m = Math.max(m, Math.abs(b[i]));
+  }
+  const rel = d / Math.max(1, m);
+  worst.set(kernel, Math.max(worst.get(kernel) ?? 0, rel));
+  return rel;
+}
+
+/** Runs one kernel on one backend; checks that it leaves no tensor or heap buffer behind. */
+function runOn(backend: 'wasm' | 'cpu', kernel: string, inputs: Record<string, Input>, attrs: object): { data: Float32Array | Int32Array; shape: number[] } {
+  tf.setBackend(backend);
+  const ins = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, tf.tensor(v.data, v.shape, v.dtype)]));
+  const tensorsBefore = tf.memory().numTensors;
+  const buffersBefore = tf.backend().numDataIds();
+  const out = tf.engine().runKernel(kernel, ins, attrs as tf.NamedAttrMap) as tf.Tensor;
+  const result = { data: out.dataSync() as Float32Array | Int32Array, shape: out.shape };
+  out.dispose();
+  expect(tf.memory().numTensors, `${kernel} on ${backend} leaked tensors`).toBe(tensorsBefore);
+  expect(tf.backend().numDataIds(), `${kernel} on ${backend} leaked heap buffers`).toBe(buffersBefore);
+  tf.dispose(Object.values(ins));
+  return result;
+}
+
+/** Relative difference of the kernel on wasm against the cpu backend's. */
+function againstCpu(kernel: string, inputs: Record<string, Input>, attrs: object): number {
+  const cpu = runOn('cpu', kernel, inputs, attrs);
+  const wasm = runOn('wasm', kernel, inputs, attrs);
+  tf.setBackend('wasm');
+  expect(wasm.shape).toEqual(cpu.shape);
+  return relDiff(wasm.data, cpu.data, kernel);
+}
+
+interface ConvCase {
+  x: Shape4; // (B, H, W, Cin)
+  k: [number, number];
+  cout: number; // Conv2D: output channels; depthwise: channel multiplier
+  strides: [number, number];
+  dilation: number;
+  pad: Pad;
+  nchw?: boolean;
+}
+
+const conv = (x: Shape4, k: number | [number, number], cout: number, s: number | [number, number], pad: Pad, dilation = 1, nchw = false): ConvCase => ({
+  x,
+  k: typeof k === 'number' ? [k, k] : k,
+  cout,
+  strides: typeof s === 'number' ? [s, s] : s,
+  dilation,
+  pad,
+  nchw,
+});
+
+/** Hand-picked cases, then random ones: batch 1..5, sizes 3..14, channels 1..6, kernels 1..5, strides 1..2. */
+function convCases(dilations: number[]): ConvCase[] {
+  const picked = [
+    conv([1, 7, 7, 1], 3, 1, 1, 'valid'),
+    conv([1, 9, 8, 3], 3, 5, 2, 'same'),
+    conv([3, 11, 10, 1], 5, 4, 2, 'valid'), // the stride leaves the last row unread: a negative pad
+    conv([5, 12, 12, 8], 5, 16, 1, 'valid'), // the convnet's second layer, smaller batch
+    conv([3, 10, 9, 3], 4, 2, 3, 'same'),
+    conv([3, 8, 9, 2], [2, 3], 3, [2, 1], [[0, 0], [1, 2], [0, 3], [0, 0]]),
+    conv([2, 9, 7, 3], 3, 2, 2, 1),
+  ];
+  const random: ConvCase[] = [];
+  for (let i = 0; i < 12; i++) {
+    const k = 1 + rng.int(5);
+    const d = dilations[rng.int(dilations.length)];
+    const s = d > 1 ? 1 : 1 + rng.int(2);
+    const min = (k - 1) * d + 1;
+    random.push(conv([1 + rng.int(5), min + rng.int(10), min + rng.int(10), 1 + rng.int(6)], k, 1 + rng.int(4), s, rng.next() < 0.5 ? 'same' : 'valid', d));
+  }
+  const dilated = dilations.includes(2) ? [conv([1, 9, 9, 2], 3, 2, 1, 'same', 2), conv([3, 11, 8, 1], [3, 2], 1, 1, 'valid', 2)] : [];
+  return [...picked, ...dilated, ...random];
+}
+
+const label = (c: ConvCase): string =>
+  `x ${c.x.join('x')}, k ${c.k.join('x')}, out ${c.cout}, stride ${c.strides.join(',')}, dilation ${c.dilation}, pad ${JSON.stringify(c.pad)}${c.nchw ? ', NCHW' : ''}`;
+
+function outShape(c: ConvCase, depthwise: boolean): number[] {
+  const filter: Shape4 = [c.k[0], c.k[1], c.x[3], c.cout];
+  return tf.backend_util.computeConv2DInfo(c.x, filter, c.strides, c.dilation, c.pad, undefined, depthwise).outShape;
+}
+
+const toNchw = (t: Input): Input => {
+  const [B, H, W, C] = t.shape;
+  const out = new Float32Array(t.data.length);
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < H; h++) for (let w = 0; w < W; w++) for (let c = 0; c < C; c++) out[((b * C + c) * H + h) * W + w] = t.data[((b * H + h) * W + w) * C + c];
+  return { data: out, shape: [B, C, H, W], dtype: 'float32' };
+};
+
+/** filter (kh, kw, C, M) with d-1 zeros between taps: the same convolution at dilation 1. */
+function dilateFilter(f: Input, d: number): Input {
+  const [kh, kw, C, M] = f.shape;
+  const [dkh, dkw] = [(kh - 1) * d + 1, (kw - 1) * d + 1];
+  const out = new Float32Array(dkh * dkw * C * M);
+  for (let p = 0; p < kh; p++) for (let q = 0; q < kw; q++) for (let i = 0; i < C * M; i++) out[((p * d) * dkw + q * d) * C * M + i] = f.data[(p * kw + q) * C * M + i];
+  return { data: out, shape: [dkh, dkw, C, M], dtype: 'float32' };
+}
+
+let stock: Map<string, tf.KernelConfig | undefined>;
+
+afterAll(() => {
+  console.log(`max relative difference, wasm vs cpu: ${[...worst].map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ')}`);
+});
+
+beforeAll(async () => {
+  tf.env().set('PROD', true);
+  await tf.setBackend('wasm');
+  stock = new Map(OURS.map((name) => [name, tf.getKernel(name, 'wasm')]));
+  registerWasmTrainingKernels();
+});
+
+describe('registerWasmTrainingKernels', () => {
+  it('registers every kernel, replaces the slower stock Conv2DBackpropInput and MaxPoolGrad, and is idempotent', () => {
+    const mine = OURS.map((name) => tf.getKernel(name, 'wasm'));
+    for (const [i, name] of OURS.entries()) expect(mine[i], name).toBeDefined();
+    expect(stock.get('Conv2DBackpropFilter'), 'tfjs-backend-wasm now has Conv2DBackpropFilter: compare it with ours').toBeUndefined();
+    expect(stock.get('UnsortedSegmentSum'), 'tfjs-backend-wasm now has UnsortedSegmentSum: compare it with ours').toBeUndefined();
+    expect(mine[OURS.indexOf('Conv2DBackpropInput')]).not.toBe(stock.get('Conv2DBackpropInput'));
+    expect(mine[OURS.indexOf('MaxPoolGrad')]).not.toBe(stock.get('MaxPoolGrad'));
+    registerWasmTrainingKernels();
+    expect(OURS.map((name) => tf.getKernel(name, 'wasm'))).toEqual(mine);
+  });
+
+  it('is pinned: heap.ts reads @tensorflow/tfjs-backend-wasm internals, which it finds', () => {
+    const installed = JSON.parse(readFileSync('node_modules/@tensorflow/tfjs-backend-wasm/package.json', 'utf8')) as { version: string };
+    expect(installed.version).toBe(PINNED_WASM_VERSION);
+    expect(hasHeapViews(tf.backend()), 'BackendWasm.makeOutput / typedArrayFromHeap are gone: src/tfjs-kernels/heap.ts needs updating').toBe(true);
+  });
+
+  it('direct kernels give the same result through heap views and through readSync/write, and leak nothing', () => {
+    const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2]);
+    const before = tf.backend().numDataIds();
+    const results = (['heap', 'public'] as const).map((path) => {
+      const info = direct(tf.backend(), [x], [2, 3], 'float32', (out, [xs]) => {
+        for (let i = 0; i < 6; i++) out[(i % 2) * 3 + Math.floor(i / 2)] += xs[i] * 10; // a transpose, times 10
+      }, path);
+      const t = tf.engine().makeTensorFromTensorInfo(info);
+      const values = Array.from(t.dataSync());
+      t.dispose();
+      return values;
+    });
+    expect(results[0]).toEqual([10, 30, 50, 20, 40, 60]);
+    expect(results[1]).toEqual(results[0]);
+    expect(tf.backend().numDataIds()).toBe(before);
+    x.dispose();
+  });
+});
+
+describe('Conv2D gradients on wasm against the cpu backend', () => {
+  // Conv2DBackpropFilter/Input have no dilations attribute in tfjs (and tf.grad refuses dilated conv2d).
+  const cases = convCases([1]);
+  cases.push({ ...cases[1], nchw: true }, { ...cases[2], nchw: true });
+
+  it.each(cases.map((c) => [label(c), c] as const))('Conv2DBackpropFilter, %s', (_, c) => {
+    const filterShape: Shape4 = [c.k[0], c.k[1], c.x[3], c.cout];
+    let x = rand(c.x);
+    let dy = rand(outShape(c, false));
+    if (c.nchw) [x, dy] = [toNchw(x), toNchw(dy)];
+    const attrs = { strides: c.strides, pad: c.pad, dataFormat: c.nchw ? 'NCHW' : 'NHWC', filterShape };
+    expect(againstCpu('Conv2DBackpropFilter', { x, dy }, attrs)).toBeLessThanOrEqual(TOL);
+  });
+
+  it.each(cases.map((c) => [label(c), c] as const))('Conv2DBackpropInput, %s', (_, c) => {
+    const filter = rand([c.k[0], c.k[1], c.x[3], c.cout]);
+    let dy = rand(outShape(c, false));
+    let inputShape: number[] = c.x;
+    if (c.nchw) [dy, inputShape] = [toNchw(dy), [c.x[0], c.x[3], c.x[1], c.x[2]]];
+    const attrs = { strides: c.strides, pad: c.pad, dataFormat: c.nchw ? 'NCHW' : 'NHWC', inputShape };
+    expect(againstCpu('Conv2DBackpropInput', { dy, filter }, attrs)).toBeLessThanOrEqual(TOL);
+  });
+});
+
+describe('DepthwiseConv2dNative gradients on wasm against the cpu backend', () => {
+  // tfjs's cpu (and webgl) depthwise gradient kernels ignore dilations; tfjs-core's gradient never
+  // passes any but 1. Ours honour them, so at dilation d the reference is the cpu kernel at dilation 1
+  // with the filter spread to (k-1)*d+1 taps: the same convolution.
+  const cases = convCases([1, 2]);
+
+  it.each(cases.map((c) => [label(c), c] as const))('DepthwiseConv2dNativeBackpropFilter, %s', (_, c) => {
+    const d = c.dilation;
+    const filterShape: Shape4 = [c.k[0], c.k[1], c.x[3], c.cout];
+    const x = rand(c.x);
+    const dy = rand(outShape(c, true));
+    const attrs = { strides: c.strides, pad: c.pad, dilations: [d, d], filterShape };
+    if (d === 1) {
+      expect(againstCpu('DepthwiseConv2dNativeBackpropFilter', { x, dy }, attrs)).toBeLessThanOrEqual(TOL);
+      return;
+    }
+    const spreadShape: Shape4 = [(c.k[0] - 1) * d + 1, (c.k[1] - 1) * d + 1, c.x[3], c.cout];
+    const ref = runOn('cpu', 'DepthwiseConv2dNativeBackpropFilter', { x, dy }, { ...attrs, dilations: [1, 1], filterShape: spreadShape });
+    const taps = new Float32Array(size(filterShape));
+    const [kh, kw, C, M] = filterShape;
+    for (let p = 0; p < kh; p++) for (let q = 0; q < kw; q++) for (let i = 0; i < C * M; i++) taps[(p * kw + q) * C * M + i] = ref.data[(p * d * spreadShape[1] + q * d) * C * M + i];
+    const wasm = runOn('wasm', 'DepthwiseConv2dNativeBackpropFilter', { x, dy }, attrs);
+    expect(wasm.shape).toEqual(filterShape);
+    expect(relDiff(wasm.data, taps, 'DepthwiseConv2dNativeBackpropFilter')).toBeLessThanOrEqual(TOL);
+  });
+
+  it.each(cases.map((c) => [label(c), c] as const))('DepthwiseConv2dNativeBackpropInput, %s', (_, c) => {
+    const d = c.dilation;
+    const filter = rand([c.k[0], c.k[1], c.x[3], c.cout]);
+    const dy = rand(outShape(c, true));
+    const attrs = { strides: c.strides, pad: c.pad, dilations: [d, d], inputShape: c.x };
+    if (d === 1) {
+      expect(againstCpu('DepthwiseConv2dNativeBackpropInput', { dy, filter }, attrs)).toBeLessThanOrEqual(TOL);
+      return;
+    }
+    const ref = runOn('cpu', 'DepthwiseConv2dNativeBackpropInput', { dy, filter: dilateFilter(filter, d) }, { ...attrs, dilations: [1, 1] });
+    const wasm = runOn('wasm', 'DepthwiseConv2dNativeBackpropInput', { dy, filter }, attrs);
+    expect(wasm.shape).toEqual(c.x);
+    expect(relDiff(wasm.data, ref.data, 'DepthwiseConv2dNativeBackpropInput')).toBeLessThanOrEqual(TOL);
+  });
+});
+
+describe('MaxPoolGrad on wasm against the cpu backend', () => {
+  // Ties decide where the gradient goes (the first maximum): inputs quantised to {0, 1, 2} after a
+  // ReLU have whole windows of zeros.
+  const pools: [Shape4, number, number, 'same' | 'valid', boolean][] = [
+    [[1, 7, 7, 1], 2, 2, 'valid', false],
+    [[3, 9, 8, 2], 3, 2, 'same', true],
+    [[2, 11, 10, 3], 3, 1, 'same', true],
+    [[5, 12, 12, 8], 2, 2, 'valid', true],
+    [[3, 10, 9, 5], 3, 3, 'valid', false],
+    [[1, 5, 6, 4], 2, 1, 'valid', true],
+  ];
+  it.each(pools.map((p) => [`x ${p[0].join('x')}, pool ${p[1]}, stride ${p[2]}, ${p[3]}, ties ${p[4]}`, p] as const))('%s', (_, [shape, k, s, pad, ties]) => {
+    const input = rand(shape);
+    if (ties) input.data = input.data.map((v) => Math.max(0, Math.round(2 * v)));
+    const y = tf.tidy(() => tf.maxPool(tf.tensor4d(input.data, shape), k, s, pad));
+    const output: Input = { data: y.dataSync() as Float32Array, shape: y.shape, dtype: 'float32' };
+    y.dispose();
+    expect(againstCpu('MaxPoolGrad', { dy: rand(output.shape), input, output }, { filterSize: k, strides: s, pad })).toBeLessThanOrEqual(TOL);
+  });
+});
+
+describe('UnsortedSegmentSum on wasm against the cpu backend', () => {
+  const ids = (n: number, numSegments: number): Input => ({ data: Int32Array.from({ length: n }, () => rng.int(numSegments + 2) - 1), shape: [n], dtype: 'int32' });
+  it('float32, ids in and out of range (dropped), empty segments', () => {
+    expect(againstCpu('UnsortedSegmentSum', { x: rand([13, 4, 3]), segmentIds: ids(13, 9) }, { numSegments: 9 })).toBeLessThanOrEqual(TOL);
+  });
+  it('ids of rank 2 over x of rank 3 (against the cpu on both flattened: its kernel takes rank 1 only)', () => {
+    const flatIds = ids(12, 5);
+    const flatX = rand([12, 7]);
+    const ref = runOn('cpu', 'UnsortedSegmentSum', { x: flatX, segmentIds: flatIds }, { numSegments: 5 });
+    const wasm = runOn('wasm', 'UnsortedSegmentSum', { x: { ...flatX, shape: [4, 3, 7] }, segmentIds: { ...flatIds, shape: [4, 3] } }, { numSegments: 5 });
+    expect(wasm.shape).toEqual([5, 7]);
+    expect(relDiff(wasm.data, ref.data, 'UnsortedSegmentSum')).toBeLessThanOrEqual(TOL);
+  });
+  it('int32 values', () => {
+    const x: Input = { data: Int32Array.from({ length: 20 }, () => rng.int(100) - 50), shape: [10, 2], dtype: 'int32' };
+    expect(againstCpu('UnsortedSegmentSum', { x, segmentIds: ids(10, 4) }, { numSegments: 4 })).toBe(0);
+  });
+  it('a batch of embedding lookups: vocabulary 300, 64x20 tokens, width 16', () => {
+    expect(againstCpu('UnsortedSegmentSum', { x: rand([1280, 16]), segmentIds: ids(1280, 299) }, { numSegments: 300 })).toBeLessThanOrEqual(TOL);
+  });
+});
