@@ -67,34 +67,39 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 describe.skipIf(why !== undefined)(`several processes on loopback${why === undefined ? '' : ` (skipped: ${why})`}`, () => {
   let tmp: string;
-  /** 1 worker, 1 process: the parameters and losses after 20 steps (test/fixtures/multi-train.mjs). */
-  let reference: { params: Float32Array; losses: number[] };
+  /** Per optimizer, 1 worker in 1 process: the parameters and losses after 20 steps (test/fixtures/multi-train.mjs). */
+  const reference = new Map<string, { params: Float32Array; losses: number[] }>();
 
   beforeAll(() => {
     tmp = mkdtempSync(join(tmpdir(), 'wddp-multi-'));
-    const dir = join(tmp, 'one');
-    mkdirSync(dir);
-    const r = spawnSync(process.execPath, [DRIVER, dir, '1', '20'], { encoding: 'utf8' });
-    expect(r.status, r.stderr).toBe(0);
-    reference = { params: params(join(dir, 'params-0.bin')), losses: JSON.parse(readFileSync(join(dir, 'losses-0.json'), 'utf8')) as number[] };
+    for (const optimizer of ['sgd', 'adam']) {
+      const dir = join(tmp, `one-${optimizer}`);
+      mkdirSync(dir);
+      const r = spawnSync(process.execPath, [DRIVER, dir, '1', '20', optimizer], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      reference.set(optimizer, { params: params(join(dir, 'params-0.bin')), losses: JSON.parse(readFileSync(join(dir, 'losses-0.json'), 'utf8')) as number[] });
+    }
   });
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
   it.each([
-    [2, 1],
-    [3, 2],
-  ])('%i processes x %i workers train the parameters of 1 worker (20 steps, batch 37, short last batch), identical in every process', async (np, workers) => {
-    const dir = join(tmp, `p${np}w${workers}`);
+    [2, 1, 'sgd'],
+    [3, 2, 'sgd'],
+    [2, 2, 'adam'],
+  ])('%i processes x %i workers (%s) train the parameters of 1 worker (20 steps, batch 37, short last batch), identical in every process', async (np, workers, optimizer) => {
+    const dir = join(tmp, `p${np}w${workers}-${optimizer}`);
     mkdirSync(dir);
-    const r = await mpirun(np, [DRIVER, dir, String(workers), '20'], tmp);
+    const r = await mpirun(np, [DRIVER, dir, String(workers), '20', optimizer], tmp);
     expect(r.status, r.output).toBe(0);
     expect(r.output).toBe(''); // every process quiet
+    const ref = reference.get(optimizer);
+    if (ref === undefined) throw new Error(`no reference for ${optimizer}`);
     const p0 = params(join(dir, 'params-0.bin'));
-    expect(maxAbsDiff(p0, reference.params)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(p0, ref.params)).toBeLessThan(1e-5);
     for (let rank = 1; rank < np; rank++) expect(params(join(dir, `params-${rank}.bin`))).toEqual(p0); // bit for bit
     const losses = JSON.parse(readFileSync(join(dir, 'losses-0.json'), 'utf8')) as number[];
     expect(losses).toHaveLength(20);
-    expect(maxAbsDiff(losses, reference.losses)).toBeLessThan(1e-6);
+    expect(maxAbsDiff(losses, ref.losses)).toBeLessThan(1e-6);
   });
 
   describe('faults (the CLI under mpirun)', () => {
