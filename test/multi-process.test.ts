@@ -16,6 +16,7 @@ import { maxAbsDiff } from './helpers.js';
 import { TRAIN, runCli, smallMnist } from './predict-fixtures.js';
 
 const DRIVER = fileURLToPath(new URL('./fixtures/multi-train.mjs', import.meta.url));
+const FIT_DRIVER = fileURLToPath(new URL('./fixtures/multi-fit.mjs', import.meta.url));
 const MPIRUN = ['--allow-run-as-root', '--oversubscribe'];
 
 function missing(): string | undefined {
@@ -100,6 +101,21 @@ describe.skipIf(why !== undefined)(`several processes on loopback${why === undef
     const losses = JSON.parse(readFileSync(join(dir, 'losses-0.json'), 'utf8')) as number[];
     expect(losses).toHaveLength(20);
     expect(maxAbsDiff(losses, ref.losses)).toBeLessThan(1e-6);
+  });
+
+  it("fitParallel (the generic path, Adam) across 2 processes x 2 workers: rank 0's initial weights everywhere, the weights of 1 worker", async () => {
+    const one = join(tmp, 'fit-one');
+    const two = join(tmp, 'fit-two');
+    mkdirSync(one);
+    mkdirSync(two);
+    const r1 = spawnSync(process.execPath, [FIT_DRIVER, one, '1'], { encoding: 'utf8' });
+    expect(r1.status, r1.stderr).toBe(0);
+    const r2 = await mpirun(2, [FIT_DRIVER, two, '2'], tmp);
+    expect(r2.status, r2.output).toBe(0);
+    const w0 = params(join(two, 'weights-0.bin'));
+    expect(params(join(two, 'weights-1.bin'))).toEqual(w0); // initialised with another seed, then rank 0's
+    // The bound of fitParallel's own tests for optimizers with state (fit-parallel.test.ts).
+    expect(maxAbsDiff(w0, params(join(one, 'weights-0.bin')))).toBeLessThan(1e-4);
   });
 
   describe('faults (the CLI under mpirun)', () => {

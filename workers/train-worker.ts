@@ -107,12 +107,12 @@ function guarded<T>(l: Local, fn: () => T): T {
   }
 }
 
-export async function init({ session, rank }: InitTask): Promise<InitResult> {
+export async function init({ session, rank, step }: InitTask): Promise<InitResult> {
   const l = await attach(session, rank);
   // Every thread must hold an init task at once, or one thread could run two
   // and another none: the barrier makes each task wait for all the others.
   guarded(l, () => l.barrier.wait());
-  l.cross?.barrier(); // Note [start together] in collective/cross-process.ts
+  l.cross?.start(rank === 0 ? paramsAt(l.arena, step) : undefined); // Notes [start together], [rank 0's parameters] in collective/cross-process.ts
   return { backend: l.backend, threadId };
 }
 

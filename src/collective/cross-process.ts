@@ -67,13 +67,24 @@ export class CrossProcess {
   }
 
   /**
-   * Waits for worker r of every process. Note [start together]: processes finish
-   * starting (data, tfjs in every thread) seconds apart; without this the first
-   * process to start would wait out that skew in its first step's allreduce,
-   * under the step timeout instead of the start-up one.
+   * Waits for worker r of every process; worker 0 passes `params` and they
+   * become rank 0's in every process.
+   *
+   * Note [start together]: processes finish starting (data, tfjs in every
+   * thread) seconds apart; without this the first process to start would wait
+   * out that skew in its first step's allreduce, under the step timeout instead
+   * of the start-up one.
+   *
+   * Note [rank 0's parameters]: every process must start from the same
+   * parameters, but a user's LayersModel is usually initialised unseeded, so
+   * each process would hold its own draw (PyTorch's DDP broadcasts rank 0's
+   * for the same reason). The other ranks zero theirs and all sum: x + 0 is x,
+   * so every process then holds rank 0's values bit for bit.
    */
-  barrier(): void {
-    this.mpi.barrier(this.comm);
+  start(params: Float32Array | undefined): void {
+    if (params === undefined) return this.mpi.barrier(this.comm);
+    if (this.info.rank !== 0) params.fill(0);
+    this.mpi.allreduce(this.comm, params);
   }
 
   /**

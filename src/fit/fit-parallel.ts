@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendRequest } from '../backend.js';
+import type { ProcessGroup } from '../collective/group.js';
 import { OptionError } from '../errors.js';
 import { optimizerFromTfjs } from '../optim/spec.js';
 import { Trainer } from '../trainer/trainer.js';
@@ -38,6 +39,12 @@ export interface FitParallelArgs {
   readonly stepTimeoutMs?: number;
   /** Receives one line per recovered worker failure or backend fallback (default: console.warn). */
   readonly onWarning?: (message: string) => void;
+  /**
+   * Train as one process of an MPI job (ProcessGroup.join, under mpirun): every process calls
+   * fitParallel with the same model, data and args, and ends with the same weights. Callbacks run
+   * in every process on the same logs; one that stops training must decide from them alone.
+   */
+  readonly group?: ProcessGroup;
 }
 
 /** What model.fit resolves with: tfjs's History fields. */
@@ -63,6 +70,7 @@ const KNOWN = new Set([
   'modules',
   'stepTimeoutMs',
   'onWarning',
+  'group',
 ]);
 
 /**
@@ -101,6 +109,7 @@ export async function fitParallel(model: tf.LayersModel, x: ArrayData, y: ArrayD
       backend: args.backend,
       stepTimeoutMs: args.stepTimeoutMs,
       onWarning: args.onWarning ?? ((m) => console.warn(`worker-ddp: ${m}`)),
+      group: args.group,
       data: asDataset(data, source.spec),
       optimizer,
     },

@@ -83,6 +83,8 @@ export const NO_STOP = 0x7fffffff;
 export interface InitTask {
   readonly session: Session;
   readonly rank: number;
+  /** The run starts after this many steps: in an MPI job every process takes rank 0's parameters for it. */
+  readonly step: number;
 }
 
 export interface TrainTask {

@@ -233,7 +233,7 @@ export class Trainer implements AsyncDisposable {
     const pool = new WorkerPool(N, group === undefined ? undefined : (err) => endJob(group, session, err));
     try {
       const init = (s: Session): Promise<InitResult[]> =>
-        pool.collective<InitResult>('init', Array.from({ length: N }, (_, rank) => ({ session: s, rank })), {
+        pool.collective<InitResult>('init', Array.from({ length: N }, (_, rank) => ({ session: s, rank, step: start })), {
           stallMs: Math.max(INIT_TIMEOUT_MS, o.stepTimeoutMs),
           onFailure: () => barrier.abort(),
         });
