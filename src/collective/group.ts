@@ -13,21 +13,24 @@ import { loadMpi, type MpiBinding } from './native.js';
  * process, when the worker counts differ.
  *
  * Note [engine: Open MPI]: measured against gloo on loopback, 2 processes,
- * sum of float32 in place, median of 50 after 5 untimed (2026-11-28, this
- * project's 2-core VM under load average 7-12; bench/collective/):
- *                          109,386 floats (the MLP)    10M floats
- *   gloo 0.0~git20220518, tcp  4.0 / 7.1 / 7.9 ms       95 / 151 / 163 ms
- *   Open MPI 4.1.4, shm, ring  0.089 ms                 70 ms
- *   Open MPI 4.1.4, tcp, ring  0.17 ms                  35-61 ms
- * Open MPI is 25-80x faster for the MLP's vector and 2-4x for 10M floats, and
- * its launcher, mpirun, is what cluster users already know. gloo's one
- * advantage, a timeout on its collectives, is covered by the coordinator's
- * watchdog (Note [a hung collective ends the job] in trainer.ts).
+ * sum of float32 in place, median of 50 after 5 untimed, three runs each
+ * (2026-11-28, this project's 2-core VM shared with other jobs, load average
+ * 6-12; bench/collective/, figures in README "Across machines"):
+ *                                 109,386 floats (the MLP)   10M floats
+ *   gloo 0.0~git20220518, tcp     3.8-4.0 ms                 59-66 ms
+ *   Open MPI 4.1.4, tcp, ring     0.19-0.27 ms               62-84 ms
+ *   Open MPI 4.1.4, shm, ring     0.08-0.12 ms               16-36 ms
+ * Over TCP the two move 40 MB alike; for the MLP's vector, the size every
+ * step of the tutorial sends, Open MPI is 15-20x faster, and between
+ * processes of one host it takes shared memory on its own. Its launcher,
+ * mpirun, is what cluster users already know. gloo's one advantage, a timeout
+ * on its collectives, is covered by the coordinator's watchdog
+ * (Note [a failure ends the MPI job] in trainer.ts).
  *
  * Note [ring allreduce]: Open MPI 4.1's default choice for 40 MB between 2
- * processes took 0.65-1.1 s here (shm and tcp alike), the ring algorithm
- * 35-70 ms, and the ring is as fast as the default for 437 KB (0.09 vs 0.09 ms
- * shm, 0.17 vs 0.18-0.28 ms tcp). So join() selects it, unless the user set
+ * processes took 0.57-1.1 s here (shm and tcp alike), the ring algorithm
+ * 16-84 ms, and for 437 KB the ring is about as fast as the default (shm 0.08-0.12
+ * vs 0.09-0.11 ms, tcp 0.17-0.27 vs 0.18-0.28 ms). So join() selects it, unless the user set
  * OMPI_MCA_coll_tuned_allreduce_algorithm (mpirun -x, or --mca) already.
  */
 export class ProcessGroup {
