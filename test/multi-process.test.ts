@@ -35,8 +35,13 @@ interface Ended {
 
 /** Runs `mpirun -np P node ARGS...`; kills it after `killAfterMs`. `onStart` gets mpirun's pid. */
 function mpirun(np: number, args: readonly string[], cwd: string, onStart?: (pid: number) => void, killAfterMs = 100_000): Promise<Ended> {
+  return mpirunApps(['-np', String(np), process.execPath, ...args], cwd, onStart, killAfterMs);
+}
+
+/** Runs mpirun with its app contexts spelled out (`-np 1 -x VAR=value node ... : -np 1 node ...`). */
+function mpirunApps(apps: readonly string[], cwd: string, onStart?: (pid: number) => void, killAfterMs = 100_000): Promise<Ended> {
   const t0 = Date.now();
-  const child = spawn('mpirun', [...MPIRUN, '-np', String(np), process.execPath, ...args], { cwd, stdio: 'pipe', env: { ...process.env, FORCE_COLOR: '0' } });
+  const child = spawn('mpirun', [...MPIRUN, ...apps], { cwd, stdio: 'pipe', env: { ...process.env, FORCE_COLOR: '0' } });
   let output = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
@@ -167,6 +172,37 @@ describe.skipIf(why !== undefined)(`several processes on loopback${why === undef
       expect(a.header.step).toBe(TOTAL);
       expect(b.header.step).toBe(TOTAL);
       expect(maxAbsDiff(a.params, b.params)).toBeLessThan(1e-6);
+    });
+
+    it('a NaN loss in one process only: every process stops at the same step, rank 0 says so, nobody hangs', async () => {
+      const out = join(tmp, 'nan');
+      const args = [TRAIN, ...FLAGS(out, 1), '--quiet'];
+      const nan = `WORKER_DDP_FAULTS=${JSON.stringify([{ kind: 'nan', rank: 0, step: 12 }])}`;
+      const r = await mpirunApps(['-np', '1', process.execPath, ...args, ':', '-np', '1', '-x', nan, process.execPath, ...args], tmp);
+      expect(r.status).not.toBe(0);
+      expect(r.output).toMatch(/^error: MPI rank 0 of 2: step 12: non-finite loss; the learning rate 0.05 is probably too large/m);
+      expect(r.output).not.toMatch(/MPI rank 1 of 2/);
+      expect(readCheckpoint(out).header.step).toBe(10); // the last good one, every 5 steps
+    });
+
+    it('Ctrl-C on mpirun: every process stops at the same step and rank 0 writes its checkpoint', async () => {
+      const out = join(tmp, 'interrupted');
+      const r = await mpirun(2, [TRAIN, ...FLAGS(out, 1)], tmp, (pid) => {
+        void (async () => {
+          const deadline = Date.now() + 60_000;
+          while (!existsSync(join(out, 'checkpoint.wddp')) && Date.now() < deadline) await sleep(5);
+          process.kill(pid, 'SIGINT');
+        })();
+      });
+      expect(r.status).not.toBe(0);
+      const stopped = /stopped after step (\d+); checkpoint /.exec(r.output);
+      expect(stopped, r.output).not.toBeNull();
+      const at = readCheckpoint(out).header.step;
+      expect(at).toBe(Number(stopped?.[1]));
+      expect(at).toBeLessThan(TOTAL);
+      const resumed = runCli(TRAIN, ['--resume', out, '--workers', '1', '--backend', 'wasm', '--data', data], tmp);
+      expect(resumed.status, resumed.stderr).toBe(0);
+      expect(readCheckpoint(out).header.step).toBe(TOTAL);
     });
 
     it('a hung process (SIGSTOP) ends the job within the step timeout: the waiting rank names itself and the step', async () => {

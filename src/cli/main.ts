@@ -162,11 +162,13 @@ async function main(argv: readonly string[]): Promise<number> {
       }
     }
   }
-  if (out === undefined) return stoppedBy === undefined ? 0 : SIGNAL_EXIT[stoppedBy]; // an MPI rank other than 0: done
-  if (stoppedBy !== undefined) {
+  // Under mpirun the signal may reach another process first; the stop is the whole job's (SIGTERM is what mpirun sends).
+  const stopCode = stoppedBy !== undefined ? SIGNAL_EXIT[stoppedBy] : trainer.stopped ? SIGNAL_EXIT.SIGTERM : undefined;
+  if (out === undefined) return stopCode ?? 0; // an MPI rank other than 0: done
+  if (stopCode !== undefined) {
     const file = trainer.saveCheckpoint(out);
     console.error(`stopped after step ${trainer.stepsDone}; checkpoint ${file}; continue with --resume ${out}`);
-    return SIGNAL_EXIT[stoppedBy];
+    return stopCode;
   }
   if (last !== undefined) {
     const r = last.test;
@@ -203,7 +205,8 @@ main(process.argv.slice(2)).then(
     reporter?.stopBar();
     const bad = err instanceof OptionError || err instanceof DataFileError || err instanceof CheckpointError;
     const rank = group === undefined ? '' : `MPI rank ${group.rank} of ${group.size}: `;
-    console.error(`error: ${rank}${err instanceof Error ? err.message : String(err)}`);
+    // Every process reaches a non-finite verdict at once (Note [one verdict everywhere]): rank 0 reports it.
+    if (group === undefined || group.rank === 0 || !(err instanceof NonFiniteError)) console.error(`error: ${rank}${err instanceof Error ? err.message : String(err)}`);
     const code = bad ? 2 : 1;
     // A non-finite verdict is reached by every process at the same step (Note [one verdict everywhere]):
     // they all leave cleanly. Any other error may be this process's alone: end the job, or the others would wait.

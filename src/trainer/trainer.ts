@@ -380,6 +380,11 @@ export class Trainer implements AsyncDisposable {
    * fit() then return what they finished. For Ctrl-C: the parameters stay
    * consistent, so a checkpoint can be written afterwards.
    */
+  /** True once a stop was requested: by requestStop(), or in an MPI job by any process's. */
+  get stopped(): boolean {
+    return this.stopRequested;
+  }
+
   requestStop(): void {
     this.stopRequested = true;
     const c = this.session.control;
