@@ -5,7 +5,7 @@
 // Needs Open MPI (mpirun) and the addon (npm run build:mpi); skipped otherwise, except
 // under CI=true, where .ci/run installs both and a skip would hide a broken build.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,16 +56,22 @@ function mpirunApps(apps: readonly string[], cwd: string, onStart?: (pid: number
   });
 }
 
-/** The pid of MPI rank `rank` among mpirun's children (Open MPI 4 forks them itself on one host). */
+/** The pid of MPI rank `rank` among mpirun's children (Open MPI 4 forks them itself on one host), from /proc. */
 function rankPid(mpirunPid: number, rank: number): number | undefined {
-  const children = spawnSync('ps', ['-o', 'pid=', '--ppid', String(mpirunPid)], { encoding: 'utf8' }).stdout.trim().split(/\s+/).map(Number);
-  return children.find((pid) => {
+  const read = (file: string): string => {
     try {
-      return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(`OMPI_COMM_WORLD_RANK=${rank}`);
+      return readFileSync(file, 'latin1');
     } catch {
-      return false;
+      return ''; // the process ended meanwhile
     }
-  });
+  };
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .find((pid) => {
+      const ppid = Number(read(`/proc/${pid}/stat`).replace(/^.*\) /s, '').split(' ')[1]); // after "pid (comm) state"
+      return ppid === mpirunPid && read(`/proc/${pid}/environ`).split('\0').includes(`OMPI_COMM_WORLD_RANK=${rank}`);
+    });
 }
 
 const params = (file: string): Float32Array => new Float32Array(readFileSync(file).buffer.slice(0));
