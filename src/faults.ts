@@ -11,9 +11,11 @@ import { OptionError } from './errors.js';
  * whole run, retries included.
  *   throw: the task throws an Error        exit: the worker thread exits
  *   hang:  the thread spins forever        nan:  the worker's loss becomes NaN
+ *   nan-grad: the first value of the worker's gradient row becomes NaN, its
+ *             loss stays finite: only the gradient check can catch it
  */
-export type FaultKind = 'throw' | 'exit' | 'hang' | 'nan';
-export const FAULT_KINDS: readonly FaultKind[] = ['throw', 'exit', 'hang', 'nan'];
+export type FaultKind = 'throw' | 'exit' | 'hang' | 'nan' | 'nan-grad';
+export const FAULT_KINDS: readonly FaultKind[] = ['throw', 'exit', 'hang', 'nan', 'nan-grad'];
 
 export interface Fault {
   readonly kind: FaultKind;

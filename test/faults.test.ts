@@ -28,6 +28,9 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** The bit patterns of a float array: equal only when every value is the same bit for bit (NaN and -0 included). */
+const bits = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer, a.byteOffset, a.length);
+
 async function runWith(faults: Fault[], warnings: string[] = []): Promise<Float32Array> {
   await using t = await Trainer.create({ ...base, faults, onWarning: (m) => warnings.push(m) });
   await t.train(12);
@@ -106,11 +109,27 @@ describe('non-finite numbers stop the run at that step', () => {
     }
   });
 
-  it('a real divergence (lr 1e5): stopped at the first non-finite step, parameters still finite', async () => {
+  it("a NaN in one rank's gradient, its loss finite: NonFiniteError 'non-finite gradient' naming step stepsDone + 1, parameters unchanged bit for bit", async () => {
+    await using t = await Trainer.create({ ...base, faults: [{ kind: 'nan-grad', rank: 1, step: 4 }] });
+    await t.train(3);
+    const before = t.getParams();
+    const err = await rejection(t.train(5));
+    expect(err).toBeInstanceOf(NonFiniteError);
+    const e = err as NonFiniteError;
+    expect(e.reason).toBe('non-finite gradient');
+    expect(t.stepsDone).toBe(3);
+    expect(e.message).toBe(`step ${t.stepsDone + 1}: non-finite gradient; the learning rate 0.05 is probably too large, try a smaller one (--lr)`);
+    expect(e.step).toBe(t.stepsDone); // 0-based: the step not applied
+    expect(bits(t.getParams())).toEqual(bits(before));
+  });
+
+  it('a real divergence (lr 1e5): stopped at the first non-finite step, the step it names not applied, parameters still finite', async () => {
     await using t = await Trainer.create({ ...base, lr: 1e5 });
     const err = await rejection(t.train(50));
     expect(err).toBeInstanceOf(NonFiniteError);
-    expect((err as Error).message).toMatch(/^step \d+: non-finite (loss|gradient); the learning rate 100000 is probably too large/);
+    const e = err as NonFiniteError;
+    expect(e.message).toMatch(new RegExp(`^step ${t.stepsDone + 1}: ${e.reason}; the learning rate 100000 is probably too large`));
+    expect(e.step).toBe(t.stepsDone);
     expect(t.getParams().every(Number.isFinite)).toBe(true);
   });
 });
