@@ -9,13 +9,14 @@
  * the median over repetitions. Prints a table with the phase shares, the
  * targets with a pass/short mark, and writes JSON and an SVG chart.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, BACKEND_REQUESTS } from '../src/backend.js';
 import { loadDataset } from '../src/data/dataset.js';
+import { mkdirp } from '../src/io/dirs.js';
 import { LIMITS, OptionError, checkChoice, checkInt } from '../src/options.js';
 import { PHASES } from '../src/profile/record.js';
 import { Trainer } from '../src/trainer/trainer.js';
@@ -158,7 +159,7 @@ async function main(): Promise<void> {
     console.log(`  ${v >= goal ? 'PASS ' : 'SHORT'} ${name}: ${shown} (target >= ${goalShown})`);
   }
 
-  mkdirSync(args.out, { recursive: true });
+  mkdirp(args.out);
   const json = join(args.out, 'scaling.json');
   const svg = join(args.out, 'scaling.svg');
   writeFileSync(json, JSON.stringify({ date, machine, backend, batch: BATCH, lr: LR, steps: args.steps, reps: args.reps, baselines: { plainTfjs: plain, leanStep: lean }, wholeEpoch1Worker: epoch, strong, weak, targets: targets.map(([name, value, goal]) => ({ name, value, goal, pass: value >= goal })) }, null, 2));

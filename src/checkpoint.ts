@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { mkdirp } from './io/dirs.js';
 
 /**
  * Checkpoints: everything needed to continue a run exactly where it stopped.
@@ -62,7 +63,7 @@ export class CheckpointError extends Error {
 }
 
 export function writeCheckpoint(dir: string, header: CheckpointHeader, params: Float32Array): string {
-  mkdirSync(dir, { recursive: true });
+  mkdirp(dir);
   const json = Buffer.from(JSON.stringify(header), 'utf8');
   const pad = (4 - ((MAGIC.length + 8 + json.length) % 4)) % 4;
   const head = Buffer.alloc(MAGIC.length + 8 + json.length + pad);

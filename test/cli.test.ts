@@ -2,7 +2,7 @@
 // message, no stack trace) and nothing on stdout; --help exits 0. Plus
 // parseCommand on good values, and the library's own option validation.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,15 +30,15 @@ interface Result {
   readonly stderr: string;
 }
 
-/** cli() without blocking: the runs of a table go two at a time (each node start loads tfjs: ~1 s). */
-function cliAsync(args: readonly string[]): Promise<Result> {
+/** cli() without blocking: the runs of a table go two at a time (each node start loads tfjs: ~1 s). Killed after `timeoutMs`. */
+function cliAsync(args: readonly string[], timeoutMs = 120_000): Promise<Result> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [MAIN, ...args], { cwd: tmp, env: { ...process.env, NO_COLOR: '1' } });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', reject);
     child.on('close', (status) => {
       clearTimeout(timer);
@@ -148,6 +148,30 @@ describe('compiled CLI, good input', () => {
     expect(r.stderr).not.toMatch(/error/i);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/accuracy/i);
+  });
+});
+
+// Node 20's mkdirSync(dir, { recursive: true }) never returns under /proc (mkdir there answers
+// ENOENT and Node retries forever): every folder the CLI creates must fail there at once instead.
+describe.skipIf(!existsSync('/proc/self'))('compiled CLI, output folders that cannot be made: exit 2, one line, at once', () => {
+  const cases: { args: string[]; message: string }[] = [
+    { args: ['--out', '/proc/x'], message: '--out /proc/x: cannot create the folder (ENOENT)' },
+    { args: ['--out', '/proc/x/y/z'], message: '--out /proc/x/y/z: cannot create the folder (ENOENT)' },
+    { args: ['--out', '<tmp>/out-save', '--save', '/proc/x'], message: '--save /proc/x: cannot create the folder (ENOENT)' },
+    { args: ['--out', '<tmp>/out-profile', '--profile', '/proc/x/trace.json'], message: '--profile: cannot write /proc/x/trace.json: ENOENT' },
+  ];
+  const results = new Map<string, Result>();
+  const fill = (a: string): string => a.replace('<tmp>', tmp);
+  beforeAll(async () => {
+    const base = ['--data', smallDir, '--workers', '1', '--backend', 'wasm'];
+    const runs = await mapLimit(cases, 2, (c) => cliAsync([...base, ...c.args.map(fill)], 20_000));
+    cases.forEach((c, i) => results.set(c.args.join(' '), runs[i]));
+  });
+
+  it.each(cases.map((c) => ({ ...c, name: c.args.join(' ') })))('$name', ({ name, message }) => {
+    const r = results.get(name);
+    if (r === undefined) throw new Error('not run');
+    expect(r).toEqual({ status: 2, stdout: '', stderr: `error: ${message}\n` });
   });
 });
 
