@@ -143,11 +143,24 @@ describe('compiled CLI, good input', () => {
     }
   });
 
-  it('trains one epoch on a 100-sample folder and reports the test accuracy', () => {
+  it('trains one epoch on a 100-sample folder and reports the test accuracy: a number, the same in both lines, that of a count of the 50', () => {
     const r = cli(['--data', smallDir, '--epochs', '1', '--workers', '1', '--backend', 'wasm', '--batch-size', '20', '--lr', '0.05']);
-    expect(r.stderr).not.toMatch(/error/i);
+    expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/accuracy/i);
+    const epoch = /^epoch 1\/1  loss (\d+\.\d{4})  \d+ samples\/s  \d+\.\d{2} s  test accuracy (\d+\.\d{2})%$/m.exec(r.stdout);
+    const summary = /^test accuracy (\d+\.\d{2})% \((\d+)\/50\), test loss (\d+\.\d{4})$/m.exec(r.stdout);
+    expect(epoch, r.stdout).not.toBeNull();
+    expect(summary, r.stdout).not.toBeNull();
+    const [, loss, shown] = epoch ?? [];
+    const [, accuracy, correct, testLoss] = summary ?? [];
+    expect(Number(correct)).toBeLessThanOrEqual(50);
+    expect(accuracy).toBe(((100 * Number(correct)) / 50).toFixed(2));
+    expect(shown).toBe(accuracy);
+    // Five steps from random weights: the losses are still near ln 10 = 2.30.
+    for (const l of [loss, testLoss]) {
+      expect(Number(l)).toBeGreaterThan(1);
+      expect(Number(l)).toBeLessThan(3);
+    }
   });
 });
 
