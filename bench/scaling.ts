@@ -14,13 +14,14 @@
  * in the same process. Prints the tables, the
  * targets with a pass/short mark, and writes JSON and an SVG chart.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, BACKEND_REQUESTS, type BackendRequest } from '../src/backend.js';
 import { loadDataset, type Dataset } from '../src/data/dataset.js';
+import { mkdirp } from '../src/io/dirs.js';
 import { layersSource } from '../src/fit/spec.js';
 import { optimizerFromTfjs } from '../src/optim/spec.js';
 import { LIMITS, OptionError, checkChoice, checkInt, type TrainerOptions } from '../src/options.js';
@@ -365,7 +366,7 @@ async function main(): Promise<void> {
   for (const [id, why] of skipped) console.log(`  note: ${id} skipped: ${why}`);
   console.log(`load average before ${loadBefore}, after ${loadAfter} (on a busy machine, compare nothing)`);
 
-  mkdirSync(args.out, { recursive: true });
+  mkdirp(args.out);
   const json = join(args.out, 'scaling.json');
   const svg = join(args.out, 'scaling.svg');
   const torch = results.find((r) => r.id === 'torch-mlp');

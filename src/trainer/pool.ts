@@ -7,10 +7,11 @@ import { PEER_ABORTED } from '../shm/barrier.js';
  *
  * Contract: collective() resolves with one result per rank, or rejects with the
  * first real failure (not the PeerAborted echoes it causes in the other ranks),
- * within `stallMs` of the last sign of progress. A hung worker is terminated
- * (Piscina ends the thread of an aborted task and starts a fresh one, as it
- * does for a thread that exits), so no wait in here is unbounded and the pool
- * is whole again for the next call.
+ * within `stallMs` of the last sign of progress, and only once every task has
+ * settled (so the caller may then reset what onFailure aborted). A hung worker
+ * is terminated (Piscina ends the thread of an aborted task and starts a fresh
+ * one, as it does for a thread that exits), so no wait in here is unbounded and
+ * the pool is whole again for the next call.
  */
 const WORKER = new URL('../../workers/train-worker.js', import.meta.url).href;
 
