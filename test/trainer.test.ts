@@ -106,7 +106,7 @@ describe('a 2-worker run on 2000 samples, lr 0.05', () => {
 
   it('predict() with bad input rejects with OptionError, and the trainer stays usable', async () => {
     const msg = (got: number, count: number): string =>
-      `predict needs count >= 1 images of ${F} pixels each: got ${got} values for count ${count}`;
+      `predict needs count >= 1 inputs of ${F} values each: got ${got} values for count ${count}`;
     for (const [images, count] of [
       [new Float32Array(F - 1), 1],
       [new Float32Array(2 * F), 1],

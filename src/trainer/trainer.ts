@@ -571,6 +571,8 @@ export class Trainer implements AsyncDisposable {
       return await this.pool.collective<T>(name, Array.from({ length: ranks }, (_, r) => task(r)), {
         stallMs: this.options.stepTimeoutMs,
         progress: name === 'train' ? progress : undefined,
+        startupMs: INIT_TIMEOUT_MS,
+        started: name === 'train' ? () => beats.every((b) => b > 0) : undefined,
         describeStall: () => {
           const min = Math.min(...beats);
           const behind = [...beats.keys()].filter((r) => beats[r] === min);
