@@ -14,13 +14,16 @@
  * in the same process. Prints the tables, the
  * targets with a pass/short mark, and writes JSON and an SVG chart.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, BACKEND_REQUESTS, type BackendRequest } from '../src/backend.js';
 import { loadDataset, type Dataset } from '../src/data/dataset.js';
+import { mkdirp } from '../src/io/dirs.js';
+import { layersSource } from '../src/fit/spec.js';
+import { optimizerFromTfjs } from '../src/optim/spec.js';
 import { LIMITS, OptionError, checkChoice, checkInt, type TrainerOptions } from '../src/options.js';
 import { PHASES } from '../src/profile/record.js';
 import { Trainer } from '../src/trainer/trainer.js';
@@ -54,12 +57,26 @@ interface Group {
   readonly options: TrainerOptions;
   readonly target2x: number;
   readonly reference: ReferenceId;
+  /** A LayersModel module under examples/ trained on the generic path instead of the MLP. */
+  readonly example?: string;
 }
 
 const GROUPS: readonly Group[] = [
   { id: 'strong', title: 'MLP, strong scaling (global batch 64 split across workers)', batch: () => BATCH, options: { hidden: HIDDEN, lr: LR }, target2x: 1.8, reference: 'torch-mlp' },
   { id: 'weak', title: 'MLP, weak scaling (batch 64 per worker)', batch: (w) => BATCH * w, options: { hidden: HIDDEN, lr: LR }, target2x: 1.9, reference: 'torch-mlp' },
+  // The generic path (fitParallel, --model): the same MLP as a tf.sequential, differentiated by tfjs autograd.
+  { id: 'generic', title: 'MLP as a tf.sequential, generic path (examples/mlp.js), strong scaling', batch: () => BATCH, options: {}, target2x: 1.8, reference: 'torch-mlp', example: 'mlp.js' },
+  { id: 'convnet', title: 'convnet (examples/convnet.js), generic path, strong scaling', batch: () => BATCH, options: {}, target2x: 1.9, reference: 'torch-convnet', example: 'convnet.js' },
 ];
+
+/** A Trainer for a group: the MLP, or the group's example model with its compiled optimizer. */
+async function createTrainer(g: Group, options: TrainerOptions): Promise<Trainer> {
+  if (g.example === undefined) return Trainer.create({ ...g.options, ...options });
+  const url = new URL(`../../examples/${g.example}`, import.meta.url).href;
+  const { default: build } = (await import(url)) as { default: () => tf.LayersModel };
+  const model = build();
+  return Trainer.create({ ...options, optimizer: optimizerFromTfjs(model.optimizer) }, layersSource(model, { targets: 'onehot' }));
+}
 
 const REFERENCES = {
   'torch-mlp': { script: 'mlp', label: 'PyTorch MLP, 1 thread, data preloaded (reference/mlp.py)' },
@@ -161,9 +178,9 @@ function parse(): Args {
   };
 }
 
-function trainerRow(data: Dataset, backend: BackendRequest, options: TrainerOptions): () => Promise<OpenRow> {
+function trainerRow(data: Dataset, backend: BackendRequest, g: Group, options: TrainerOptions): () => Promise<OpenRow> {
   return async () => {
-    const t = await Trainer.create({ backend, data, profile: true, ...options });
+    const t = await createTrainer(g, { backend, data, profile: true, ...options });
     let after = 0;
     return {
       samplesPerStep: t.options.batchSize,
@@ -192,12 +209,12 @@ function registry(args: Args, data: Dataset): RowSpec[] {
   ];
   for (const g of GROUPS) {
     for (const w of args.workers) {
-      rows.push({ id: `${g.id}-${w}`, label: `${g.id}, ${w} worker${w > 1 ? 's' : ''}`, group: g, workers: w, batch: g.batch(w), open: trainerRow(data, args.backend, { ...g.options, workers: w, batchSize: g.batch(w) }) });
+      rows.push({ id: `${g.id}-${w}`, label: `${g.id}, ${w} worker${w > 1 ? 's' : ''}`, group: g, workers: w, batch: g.batch(w), open: trainerRow(data, args.backend, g, { workers: w, batchSize: g.batch(w) }) });
     }
   }
   const strong = GROUPS[0];
   for (const ms of args.spin) {
-    rows.push({ id: `strong-2-spin${ms}`, label: `strong, 2 workers, barrier spin cap ${ms} ms (A/B)`, workers: 2, batch: BATCH, open: trainerRow(data, args.backend, { ...strong.options, workers: 2, batchSize: BATCH, barrierSpinMs: ms }) });
+    rows.push({ id: `strong-2-spin${ms}`, label: `strong, 2 workers, barrier spin cap ${ms} ms (A/B)`, workers: 2, batch: BATCH, open: trainerRow(data, args.backend, strong, { workers: 2, batchSize: BATCH, barrierSpinMs: ms }) });
   }
   for (const [id, ref] of Object.entries(REFERENCES)) {
     rows.push({ id, label: ref.label, workers: 1, batch: BATCH, open: async () => ('skipped' in found ? found.skipped : torchRow(found.python, ref.script)) });
@@ -349,7 +366,7 @@ async function main(): Promise<void> {
   for (const [id, why] of skipped) console.log(`  note: ${id} skipped: ${why}`);
   console.log(`load average before ${loadBefore}, after ${loadAfter} (on a busy machine, compare nothing)`);
 
-  mkdirSync(args.out, { recursive: true });
+  mkdirp(args.out);
   const json = join(args.out, 'scaling.json');
   const svg = join(args.out, 'scaling.svg');
   const torch = results.find((r) => r.id === 'torch-mlp');

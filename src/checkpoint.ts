@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { OptionError } from './errors.js';
 import { checkOptimizer, stateVectors, type OptimizerSpec } from './optim/spec.js';
+import { mkdirp } from './io/dirs.js';
 
 /**
  * Checkpoints: everything needed to continue a run exactly where it stopped.
@@ -80,7 +81,7 @@ export function writeCheckpoint(dir: string, header: CheckpointHeader, params: F
   if (params.length !== header.paramCount || state.length !== S * params.length) {
     throw new RangeError(`checkpoint of ${header.paramCount} parameters and ${S} state vectors given ${params.length} and ${state.length} values`);
   }
-  mkdirSync(dir, { recursive: true });
+  mkdirp(dir);
   const json = Buffer.from(JSON.stringify(header), 'utf8');
   const pad = (4 - ((MAGIC.length + 8 + json.length) % 4)) % 4;
   const head = Buffer.alloc(MAGIC.length + 8 + json.length + pad);

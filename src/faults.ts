@@ -12,9 +12,11 @@ import { OptionError } from './errors.js';
  *   throw: the task throws an Error        exit: the worker thread exits
  *   hang:  the thread spins forever        nan:  the worker's loss becomes NaN
  *   native-fail: tfjs-node fails to load in that worker (`step` is ignored; Note [native stand-in] in backend.ts)
+ *   nan-grad: the first value of the worker's gradient row becomes NaN, its
+ *             loss stays finite: only the gradient check can catch it
  */
-export type FaultKind = 'throw' | 'exit' | 'hang' | 'nan' | 'native-fail';
-export const FAULT_KINDS: readonly FaultKind[] = ['throw', 'exit', 'hang', 'nan', 'native-fail'];
+export type FaultKind = 'throw' | 'exit' | 'hang' | 'nan' | 'nan-grad' | 'native-fail';
+export const FAULT_KINDS: readonly FaultKind[] = ['throw', 'exit', 'hang', 'nan', 'nan-grad', 'native-fail'];
 
 export interface Fault {
   readonly kind: FaultKind;

@@ -9,25 +9,25 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHECKPOINT_FILE, CheckpointError, readCheckpoint, writeCheckpoint } from '../dist/src/checkpoint.js';
 import { OptionError } from '../dist/src/options.js';
-import { Trainer } from '../dist/src/trainer/trainer.js';
+import { Trainer, type EpochResult } from '../dist/src/trainer/trainer.js';
 import { maxAbsDiff, rejection, subset } from './helpers.js';
 
 const data = subset(600, 100); // batch 64: 10 steps per epoch, the last of 24 samples
 const base = { workers: 2, batchSize: 64, lr: 0.05, seed: 11, epochs: 3, backend: 'wasm', data } as const;
 let dir: string;
 let uninterrupted: Float32Array;
-let uninterruptedLosses: number[];
+let uninterruptedEpochs: EpochResult[];
 
-async function fitAll(t: Trainer): Promise<number[]> {
-  const losses: number[] = [];
-  for await (const e of t.fit()) losses.push(e.loss);
-  return losses;
+async function fitAll(t: Trainer): Promise<EpochResult[]> {
+  const epochs: EpochResult[] = [];
+  for await (const e of t.fit()) epochs.push(e);
+  return epochs;
 }
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'wddp-ckpt-'));
   await using t = await Trainer.create(base);
-  uninterruptedLosses = await fitAll(t);
+  uninterruptedEpochs = await fitAll(t);
   uninterrupted = t.getParams();
 });
 
@@ -47,14 +47,17 @@ describe('resume', () => {
     await using resumed = await Trainer.create({ workers: 2, backend: 'wasm', data, resume: ck, checkpointDir: ck });
     expect(resumed.stepsDone).toBe(10);
     const rest = await fitAll(resumed);
-    expect(rest).toHaveLength(2);
+    expect(rest.map((e) => [e.epoch, e.samples])).toEqual([
+      [2, 600],
+      [3, 600],
+    ]);
     expect(maxAbsDiff(resumed.getParams(), uninterrupted)).toBeLessThanOrEqual(1e-6);
     console.log(`resumed after epoch 1: max |Δparam| vs uninterrupted = ${maxAbsDiff(resumed.getParams(), uninterrupted)}`);
-    expect(rest.map((l, i) => Math.abs(l - uninterruptedLosses[i + 1]))).toEqual([0, 0]);
+    expect(rest.map((e, i) => Math.abs(e.loss - uninterruptedEpochs[i + 1].loss))).toEqual([0, 0]);
     expect(readdirSync(ck)).toEqual([CHECKPOINT_FILE]); // no temporary file left behind
   });
 
-  it('mid-epoch checkpoints (checkpointEvery 3), stopped, resumed with another worker count: same parameters within 1e-6', async () => {
+  it("mid-epoch checkpoints (checkpointEvery 3), stopped, resumed with another worker count: the resumed epoch's loss and samples, parameters within 1e-6", async () => {
     const ck = join(dir, 'every');
     const first = await Trainer.create({ ...base, checkpointDir: ck, checkpointEvery: 3 });
     const stopAfter14 = (): void => {
@@ -70,8 +73,17 @@ describe('resume', () => {
     await using resumed = await Trainer.create({ workers: 3, backend: 'wasm', data, resume: ck });
     expect(resumed.stepsDone).toBe(step);
     const rest = await fitAll(resumed);
-    expect(rest).toHaveLength(2); // the rest of epoch 2, then epoch 3
-    expect(rest[1]).toBeCloseTo(uninterruptedLosses[2], 6);
+    // The rest of epoch 2, then epoch 3. The resumed epoch's loss is the mean over all its
+    // steps, those before the checkpoint included (it carries their sum); its samples are
+    // those this run trained (step 19 is the short batch of 24).
+    expect(rest.map((e) => [e.epoch, e.samples])).toEqual([
+      [2, 600 - (step - 10) * 64],
+      [3, 600],
+    ]);
+    const lossDiffs = rest.map((e, i) => Math.abs(e.loss - uninterruptedEpochs[i + 1].loss));
+    console.log(`resumed at step ${step} with 3 workers: |Δ epoch loss| = ${lossDiffs.join(', ')}`);
+    expect(Math.max(...lossDiffs)).toBeLessThanOrEqual(1e-7);
+    expect(rest.map((e) => e.test.count)).toEqual([100, 100]);
     expect(maxAbsDiff(resumed.getParams(), uninterrupted)).toBeLessThanOrEqual(1e-6);
   });
 

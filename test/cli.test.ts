@@ -2,7 +2,7 @@
 // message, no stack trace) and nothing on stdout; --help exits 0. Plus
 // parseCommand on good values, and the library's own option validation.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,15 +30,15 @@ interface Result {
   readonly stderr: string;
 }
 
-/** cli() without blocking: the runs of a table go two at a time (each node start loads tfjs: ~1 s). */
-function cliAsync(args: readonly string[]): Promise<Result> {
+/** cli() without blocking: the runs of a table go two at a time (each node start loads tfjs: ~1 s). Killed after `timeoutMs`. */
+function cliAsync(args: readonly string[], timeoutMs = 120_000): Promise<Result> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [MAIN, ...args], { cwd: tmp, env: { ...process.env, NO_COLOR: '1' } });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', reject);
     child.on('close', (status) => {
       clearTimeout(timer);
@@ -144,11 +144,48 @@ describe('compiled CLI, good input', () => {
     }
   });
 
-  it('trains one epoch on a 100-sample folder and reports the test accuracy', () => {
+  it('trains one epoch on a 100-sample folder and reports the test accuracy: a number, the same in both lines, that of a count of the 50', () => {
     const r = cli(['--data', smallDir, '--epochs', '1', '--workers', '1', '--backend', 'wasm', '--batch-size', '20', '--lr', '0.05']);
-    expect(r.stderr).not.toMatch(/error/i);
+    expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/accuracy/i);
+    const epoch = /^epoch 1\/1  loss (\d+\.\d{4})  \d+ samples\/s  \d+\.\d{2} s  test accuracy (\d+\.\d{2})%$/m.exec(r.stdout);
+    const summary = /^test accuracy (\d+\.\d{2})% \((\d+)\/50\), test loss (\d+\.\d{4})$/m.exec(r.stdout);
+    expect(epoch, r.stdout).not.toBeNull();
+    expect(summary, r.stdout).not.toBeNull();
+    const [, loss, shown] = epoch ?? [];
+    const [, accuracy, correct, testLoss] = summary ?? [];
+    expect(Number(correct)).toBeLessThanOrEqual(50);
+    expect(accuracy).toBe(((100 * Number(correct)) / 50).toFixed(2));
+    expect(shown).toBe(accuracy);
+    // Five steps from random weights: the losses are still near ln 10 = 2.30.
+    for (const l of [loss, testLoss]) {
+      expect(Number(l)).toBeGreaterThan(1);
+      expect(Number(l)).toBeLessThan(3);
+    }
+  });
+});
+
+// Node 20's mkdirSync(dir, { recursive: true }) never returns under /proc (mkdir there answers
+// ENOENT and Node retries forever): every folder the CLI creates must fail there at once instead.
+describe.skipIf(!existsSync('/proc/self'))('compiled CLI, output folders that cannot be made: exit 2, one line, at once', () => {
+  const cases: { args: string[]; message: string }[] = [
+    { args: ['--out', '/proc/x'], message: '--out /proc/x: cannot create the folder (ENOENT)' },
+    { args: ['--out', '/proc/x/y/z'], message: '--out /proc/x/y/z: cannot create the folder (ENOENT)' },
+    { args: ['--out', '<tmp>/out-save', '--save', '/proc/x'], message: '--save /proc/x: cannot create the folder (ENOENT)' },
+    { args: ['--out', '<tmp>/out-profile', '--profile', '/proc/x/trace.json'], message: '--profile: cannot write /proc/x/trace.json: ENOENT' },
+  ];
+  const results = new Map<string, Result>();
+  const fill = (a: string): string => a.replace('<tmp>', tmp);
+  beforeAll(async () => {
+    const base = ['--data', smallDir, '--workers', '1', '--backend', 'wasm'];
+    const runs = await mapLimit(cases, 2, (c) => cliAsync([...base, ...c.args.map(fill)], 20_000));
+    cases.forEach((c, i) => results.set(c.args.join(' '), runs[i]));
+  });
+
+  it.each(cases.map((c) => ({ ...c, name: c.args.join(' ') })))('$name', ({ name, message }) => {
+    const r = results.get(name);
+    if (r === undefined) throw new Error('not run');
+    expect(r).toEqual({ status: 2, stdout: '', stderr: `error: ${message}\n` });
   });
 
   it('--optimizer adam: tfjs\'s Adam at its default rate, named in the first line', () => {

@@ -156,7 +156,8 @@ export async function train({ session, rank, from, to }: TrainTask): Promise<Tra
         clock?.('uploaded');
         clock?.('computed');
       }
-      stepLoss[s * parties + rank] = poison ? NaN : loss;
+      if (poison.grad) row[0] = NaN;
+      stepLoss[s * parties + rank] = poison.loss ? NaN : loss;
       clock?.('exported');
       sync();
       clock?.('grads synced');
@@ -208,16 +209,17 @@ function sumOf(a: Float64Array, off: number, len: number): number {
   return s;
 }
 
-/** Fires the faults planned for (rank, step); returns true when this rank's loss must become NaN. */
-function injectFault(session: Session, rank: number, step: number): boolean {
-  let poison = false;
+/** Fires the faults planned for (rank, step); returns which of this rank's numbers must become NaN. */
+function injectFault(session: Session, rank: number, step: number): { loss: boolean; grad: boolean } {
+  const poison = { loss: false, grad: false };
   session.faults.forEach((f: Fault, i) => {
     if (f.rank !== rank || f.step !== step + 1 || Atomics.add(session.faultsFired, i, 1) >= (f.times ?? 1)) return;
     const what = `injected fault '${f.kind}' at step ${step + 1}`;
     if (f.kind === 'throw') throw new Error(what);
     if (f.kind === 'exit') process.exit(3);
     if (f.kind === 'hang') for (;;);
-    poison = true;
+    if (f.kind === 'nan') poison.loss = true;
+    if (f.kind === 'nan-grad') poison.grad = true;
   });
   return poison;
 }

@@ -7,7 +7,7 @@
  * checkpoint file), 130 / 143 stopped by SIGINT / SIGTERM (after a
  * checkpoint), 1 anything else (a step that kept failing, non-finite numbers).
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { initBackend } from '../backend.js';
@@ -16,6 +16,7 @@ import { ProcessGroup, underMpirun } from '../collective/group.js';
 import { loadDataset } from '../data/dataset.js';
 import { DataFileError } from '../data/idx.js';
 import { faultsFromEnv } from '../faults.js';
+import { mkdirp } from '../io/dirs.js';
 import { describeSizes } from '../io/layers.js';
 import { MetricsLog, type Metrics } from '../io/metrics.js';
 import { writeWeights } from '../fit/spec.js';
@@ -189,7 +190,7 @@ async function main(argv: readonly string[]): Promise<number> {
 /** Fails now, not after training, when `file` cannot be written (its folder is created, as for --out). */
 function checkWritable(flag: string, file: string): void {
   try {
-    mkdirSync(dirname(file), { recursive: true });
+    mkdirp(dirname(file));
     closeSync(openSync(file, 'a'));
   } catch (err) {
     throw new OptionError(`${flag}: cannot write ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);

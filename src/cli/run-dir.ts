@@ -1,11 +1,12 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { mkdirp } from '../io/dirs.js';
 import { OptionError } from '../options.js';
 
 /** Creates `dir` and its parents for `flag`; a one-line OptionError when it is a file or cannot be made. */
 export function makeDir(flag: string, dir: string): string {
   try {
-    mkdirSync(dir, { recursive: true });
+    mkdirp(dir);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const isFile = code === 'EEXIST' || code === 'ENOTDIR';

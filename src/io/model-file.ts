@@ -10,10 +10,11 @@
  * same files. Both run on this thread's tfjs backend: initialise one first
  * (initBackend in src/backend.ts), or tfjs picks its default.
  */
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve, isAbsolute } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { MlpConfig } from '../model/mlp.js';
+import { mkdirp } from './dirs.js';
 import { describeSizes, fromLayersModel, toSequential, type MlpWeights } from './layers.js';
 import { ModelFileError } from './model-error.js';
 
@@ -54,7 +55,7 @@ export async function saveLayersModel(dir: string, model: tf.LayersModel): Promi
         weightsManifest: [{ paths: [WEIGHTS_BIN], weights: artifacts.weightSpecs ?? [] }],
       };
       const data = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
-      mkdirSync(dir, { recursive: true });
+      mkdirp(dir);
       writeAtomic(join(dir, WEIGHTS_BIN), new Uint8Array(data));
       writeAtomic(join(dir, MODEL_JSON), JSON.stringify(json));
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };

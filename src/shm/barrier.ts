@@ -159,6 +159,8 @@ export class Barrier {
    */
   private released(gen: number): boolean {
     if (Atomics.load(this.cells, DONE) !== gen) return true;
+    // Completed and then aborted between the two reads: the completion still wins.
+    if (this.aborted && Atomics.load(this.cells, DONE) !== gen) return true;
     this.throwIfAborted();
     return false;
   }

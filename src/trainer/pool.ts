@@ -7,10 +7,11 @@ import { PEER_ABORTED } from '../shm/barrier.js';
  *
  * Contract: collective() resolves with one result per rank, or rejects with the
  * first real failure (not the PeerAborted echoes it causes in the other ranks),
- * within `stallMs` of the last sign of progress. A hung worker is terminated
- * (Piscina ends the thread of an aborted task and starts a fresh one, as it
- * does for a thread that exits), so no wait in here is unbounded and the pool
- * is whole again for the next call.
+ * within `stallMs` of the last sign of progress, and only once every task has
+ * settled (so the caller may then reset what onFailure aborted). A hung worker
+ * is terminated (Piscina ends the thread of an aborted task and starts a fresh
+ * one, as it does for a thread that exits), so no wait in here is unbounded and
+ * the pool is whole again for the next call.
  */
 const WORKER = new URL('../../workers/train-worker.js', import.meta.url).href;
 
@@ -19,6 +20,14 @@ export interface CollectiveOptions {
   readonly stallMs: number;
   /** A counter that moves while the call makes progress (e.g. barrier arrivals). */
   readonly progress?: () => number;
+  /**
+   * Note [start-up is not a stall]: a thread that replaced a failed one must first
+   * start its tfjs engine (seconds on a loaded machine) before it can show any
+   * progress. Until `started()` holds (every rank has checked in), the call is
+   * allowed max(stallMs, startupMs) without progress.
+   */
+  readonly startupMs?: number;
+  readonly started?: () => boolean;
   /** Describes a stall (which rank is behind) for the error message. */
   readonly describeStall?: () => string;
   /** Called once when the call fails, before waiting for the other ranks: release their barriers. */
@@ -64,10 +73,10 @@ export class WorkerPool {
         throw e;
       }),
     );
-    const watchdog = this.watch(opts, () => {
+    const watchdog = this.watch(opts, (ms) => {
       const why = opts.describeStall?.() ?? 'a worker';
       const recovery = this.fatal === undefined ? "; the pool's threads were terminated and replaced" : '';
-      fail(new Error(`${why} made no progress for ${opts.stallMs} ms (hung?)${recovery}`));
+      fail(new Error(`${why} made no progress for ${ms} ms (hung?)${recovery}`));
       controller.abort();
     });
     try {
@@ -81,8 +90,8 @@ export class WorkerPool {
     }
   }
 
-  /** Polls progress; calls onStall once when it stays unchanged for stallMs. */
-  private watch(opts: CollectiveOptions, onStall: () => void): NodeJS.Timeout {
+  /** Polls progress; calls onStall once when it stays unchanged for stallMs (Note [start-up is not a stall]). */
+  private watch(opts: CollectiveOptions, onStall: (ms: number) => void): NodeJS.Timeout {
     let last = opts.progress?.();
     let since = Date.now();
     const timer = setInterval(
@@ -91,9 +100,12 @@ export class WorkerPool {
         if (now !== last) {
           last = now;
           since = Date.now();
-        } else if (Date.now() - since > opts.stallMs) {
-          clearInterval(timer);
-          onStall();
+        } else {
+          const limit = opts.started?.() === false ? Math.max(opts.stallMs, opts.startupMs ?? 0) : opts.stallMs;
+          if (Date.now() - since > limit) {
+            clearInterval(timer);
+            onStall(limit);
+          }
         }
       },
       Math.min(1000, Math.max(10, opts.stallMs / 10)),

@@ -352,7 +352,6 @@ export class Trainer implements AsyncDisposable {
       } catch (err) {
         const done = Atomics.load(this.session.control, CONTROL.progress);
         this.account(from, done, losses);
-        this.barrier.reset(); // every task has settled: nobody is inside the barrier
         const n = (attempts.get(done) ?? 0) + 1;
         attempts.set(done, n);
         const cause = err instanceof Error ? err : new Error(String(err));
@@ -567,20 +566,37 @@ export class Trainer implements AsyncDisposable {
     return results;
   }
 
+  /**
+   * One task per rank through the pool, for every kind of call (train, evaluate, predict).
+   *
+   * Note [whole after a failure]: a failing call aborts the barrier, so that no
+   * rank waits for the one that failed. The pool rejects only once every task
+   * has settled, so nobody is inside the barrier then and it is reset here,
+   * whatever the call was. Left aborted (as it once was after a failed
+   * evaluate()), it would fail the next training step at its first crossing
+   * and cost that step one of its MAX_ATTEMPTS.
+   */
   private async collective<T>(name: string, task: (rank: number) => object, ranks = this.workers): Promise<T[]> {
     const beats = this.session.beats;
     const progress = (): number => beats.reduce((a, b) => a + b, 0);
-    return this.pool.collective<T>(name, Array.from({ length: ranks }, (_, r) => task(r)), {
-      stallMs: this.options.stepTimeoutMs,
-      progress: name === 'train' ? progress : undefined,
-      describeStall: () => {
-        const min = Math.min(...beats);
-        const behind = [...beats.keys()].filter((r) => beats[r] === min);
-        const step = Atomics.load(this.session.control, CONTROL.progress) + 1;
-        return `worker ${behind.join(', ')} (at step ${step})`;
-      },
-      onFailure: () => this.barrier.abort(),
-    });
+    try {
+      return await this.pool.collective<T>(name, Array.from({ length: ranks }, (_, r) => task(r)), {
+        stallMs: this.options.stepTimeoutMs,
+        progress: name === 'train' ? progress : undefined,
+        startupMs: INIT_TIMEOUT_MS,
+        started: name === 'train' ? () => beats.every((b) => b > 0) : undefined,
+        describeStall: () => {
+          const min = Math.min(...beats);
+          const behind = [...beats.keys()].filter((r) => beats[r] === min);
+          const step = Atomics.load(this.session.control, CONTROL.progress) + 1;
+          return `worker ${behind.join(', ')} (at step ${step})`;
+        },
+        onFailure: () => this.barrier.abort(),
+      });
+    } catch (err) {
+      this.barrier.reset();
+      throw err;
+    }
   }
 
   private usable(): void {
