@@ -7,6 +7,7 @@
  *   barrier(comm)
  *   finalize()
  *   abort(code)                                             MPI_Abort(MPI_COMM_WORLD): ends every process of the job
+ *   watchdog(ms, message) / disarm()                        a deadline for calls on the main thread (below)
  *
  * Note [handles, not objects]: a communicator is created on the main thread
  * and used from a worker thread, which has its own JS heap, so it crosses as a
@@ -22,13 +23,23 @@
  * would be invisible to the Open MPI plugins (mca_*.so) it dlopens during
  * MPI_Init, which then fail with "undefined symbol". init() reopens libmpi
  * with RTLD_GLOBAL first.
+ *
+ * Note [native watchdog]: MPI_Init, and the collectives that set up the job,
+ * wait for every process, and while the main thread waits in them no JS timer
+ * can fire. watchdog(ms, message) arms a deadline on a thread of its own: when
+ * it passes before disarm(), the message goes to stderr and the process exits
+ * with code 1, after which mpirun ends the rest of the job.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
 #include <mpi.h>
 #include <node_api.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #define MAX_COMMS 1024
 
@@ -85,6 +96,78 @@ static int arg_comm(napi_env env, napi_callback_info info, size_t i, MPI_Comm *o
   }
   *out = comms[h];
   return 1;
+}
+
+/* Note [native watchdog]. */
+static pthread_mutex_t wd_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wd_cv;
+static int wd_started = 0, wd_armed = 0;
+static struct timespec wd_deadline;
+static char wd_message[1024];
+
+static void *wd_main(void *unused) {
+  (void)unused;
+  pthread_mutex_lock(&wd_mu);
+  for (;;) {
+    if (!wd_armed) {
+      pthread_cond_wait(&wd_cv, &wd_mu);
+      continue;
+    }
+    if (pthread_cond_timedwait(&wd_cv, &wd_mu, &wd_deadline) == ETIMEDOUT && wd_armed) {
+      ssize_t ignored = write(2, wd_message, strlen(wd_message));
+      (void)ignored;
+      _exit(1);
+    }
+  }
+  return NULL;
+}
+
+static napi_value js_watchdog(napi_env env, napi_callback_info info) {
+  size_t argc = 2, len = 0;
+  napi_value argv[2];
+  int ms;
+  if (!arg_int(env, info, 0, &ms)) return NULL;
+  CHECK_NAPI(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || ms < 0) return fail(env, "worker_ddp_mpi: watchdog(ms >= 0, message)");
+  pthread_mutex_lock(&wd_mu);
+  if (napi_get_value_string_utf8(env, argv[1], wd_message, sizeof wd_message - 1, &len) != napi_ok) {
+    pthread_mutex_unlock(&wd_mu);
+    return fail(env, "worker_ddp_mpi: watchdog message must be a string");
+  }
+  if (!wd_started) {
+    pthread_condattr_t attr;
+    pthread_t thread;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&wd_cv, &attr);
+    if (pthread_create(&thread, NULL, wd_main, NULL) != 0) {
+      pthread_mutex_unlock(&wd_mu);
+      return fail(env, "worker_ddp_mpi: cannot start the watchdog thread");
+    }
+    pthread_detach(thread);
+    wd_started = 1;
+  }
+  clock_gettime(CLOCK_MONOTONIC, &wd_deadline);
+  wd_deadline.tv_sec += ms / 1000;
+  wd_deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
+  if (wd_deadline.tv_nsec >= 1000000000L) {
+    wd_deadline.tv_sec += 1;
+    wd_deadline.tv_nsec -= 1000000000L;
+  }
+  wd_armed = 1;
+  pthread_cond_signal(&wd_cv);
+  pthread_mutex_unlock(&wd_mu);
+  return NULL;
+}
+
+static napi_value js_disarm(napi_env env, napi_callback_info info) {
+  (void)env;
+  (void)info;
+  pthread_mutex_lock(&wd_mu);
+  wd_armed = 0;
+  if (wd_started) pthread_cond_signal(&wd_cv);
+  pthread_mutex_unlock(&wd_mu);
+  return NULL;
 }
 
 static napi_value js_init(napi_env env, napi_callback_info info) {
@@ -180,6 +263,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"barrier", NULL, js_barrier, NULL, NULL, NULL, napi_enumerable, NULL},
       {"finalize", NULL, js_finalize, NULL, NULL, NULL, napi_enumerable, NULL},
       {"abort", NULL, js_abort, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"watchdog", NULL, js_watchdog, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"disarm", NULL, js_disarm, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

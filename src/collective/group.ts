@@ -33,6 +33,9 @@ import { loadMpi, type MpiBinding } from './native.js';
  * vs 0.09-0.11 ms, tcp 0.17-0.27 vs 0.18-0.28 ms). So join() selects it, unless the user set
  * OMPI_MCA_coll_tuned_allreduce_algorithm (mpirun -x, or --mca) already.
  */
+/** How long joining (and leaving) may wait for the other processes: starting Node and MPI on every machine. */
+const JOIN_TIMEOUT_MS = 120_000;
+
 export class ProcessGroup {
   private constructor(
     private readonly mpi: MpiBinding,
@@ -43,8 +46,12 @@ export class ProcessGroup {
     readonly comms: readonly number[],
   ) {}
 
-  /** Joins the MPI job this process was started in (mpirun). Throws OptionError when the addon is missing. */
-  static join(workers: number): ProcessGroup {
+  /**
+   * Joins the MPI job this process was started in (mpirun). Throws OptionError when
+   * the addon is missing. When the other processes have not all joined within
+   * `timeoutMs`, prints why and exits 1 (Note [native watchdog] in native/mpi/mpi.c).
+   */
+  static join(workers: number, timeoutMs = JOIN_TIMEOUT_MS): ProcessGroup {
     const loaded = loadMpi();
     if (loaded.mpi === undefined) throw new OptionError(`running under mpirun, but ${loaded.reason}`);
     const mpi = loaded.mpi;
@@ -53,8 +60,10 @@ export class ProcessGroup {
       process.env.OMPI_MCA_coll_tuned_use_dynamic_rules = '1';
       process.env.OMPI_MCA_coll_tuned_allreduce_algorithm = '4';
     }
+    mpi.watchdog(timeoutMs, `error: the MPI job's processes did not all start within ${timeoutMs / 1000} s; ending this one\n`);
     const { rank, size, threadLevel } = mpi.init();
     if (threadLevel !== 3) {
+      mpi.disarm();
       mpi.finalize();
       throw new Error(`MPI provides thread level ${threadLevel}, worker-ddp needs MPI_THREAD_MULTIPLE (3): one collective per worker thread at once`);
     }
@@ -62,12 +71,14 @@ export class ProcessGroup {
     const counts = Float64Array.of(workers, workers * workers);
     mpi.allreduce(0, counts);
     if (counts[0] * counts[0] !== size * counts[1]) {
+      mpi.disarm();
       mpi.finalize();
       throw new OptionError(`every process needs the same --workers (this one has ${workers}, the ${size} processes ${counts[0]} in all)`);
     }
     // One call per local rank r, in which every process passes color r: comm r spans worker r of every process.
     // Separate communicators keep the N concurrent allreduces of a step from matching each other's messages.
     const comms = Array.from({ length: workers }, (_, r) => mpi.split(r, rank));
+    mpi.disarm();
     return new ProcessGroup(mpi, rank, size, comms);
   }
 
@@ -76,9 +87,11 @@ export class ProcessGroup {
     return this.mpi.abort(code);
   }
 
-  /** Leaves the job cleanly; the last call on the group. */
-  finalize(): void {
+  /** Leaves the job cleanly; the last call on the group. MPI_Finalize waits for the other processes: for `timeoutMs` at most. */
+  finalize(timeoutMs = JOIN_TIMEOUT_MS): void {
+    this.mpi.watchdog(timeoutMs, `error: MPI rank ${this.rank} of ${this.size}: the other processes did not finish within ${timeoutMs / 1000} s; ending this one\n`);
     this.mpi.finalize();
+    this.mpi.disarm();
   }
 }
 

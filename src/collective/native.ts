@@ -17,6 +17,9 @@ export interface MpiBinding {
   finalize(): void;
   /** MPI_Abort(MPI_COMM_WORLD, code): ends every process of the job (mpirun tears it down). */
   abort(code: number): never;
+  /** Unless disarm() comes first, in `ms` prints `message` to stderr and exits 1, from a native thread (Note [native watchdog]). */
+  watchdog(ms: number, message: string): void;
+  disarm(): void;
 }
 
 /** Where `npm run build:mpi` puts the addon, from dist/src/collective/. */
