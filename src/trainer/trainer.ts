@@ -122,7 +122,10 @@ let nextSessionId = 1;
  * across worker failures (a failed step is re-run from the parameters and
  * optimizer state before it: Note [double-buffered params] in kernels/arena.ts),
  * and across a resume with another worker count (the state is sharded by slice,
- * not by worker: Note [sharded optimizer state]).
+ * not by worker: Note [sharded optimizer state]). With options.group it holds
+ * for P processes x N workers too, every process holding the same parameters
+ * after every step (collective/cross-process.ts); a failure then ends the job
+ * instead (Note [a failure ends the MPI job]).
  *
  * Usage:
  *   await using trainer = await Trainer.create({ workers: 8 });
@@ -373,17 +376,17 @@ export class Trainer implements AsyncDisposable {
     return Float64Array.from(losses);
   }
 
+  /** True once a stop was requested: by requestStop(), or in an MPI job by any process's. */
+  get stopped(): boolean {
+    return this.stopRequested;
+  }
+
   /**
    * Asks the workers to stop at a step boundary within the next two steps
    * (Note [verdicts by consensus] in workers/train-worker.ts); train() and
    * fit() then return what they finished. For Ctrl-C: the parameters stay
    * consistent, so a checkpoint can be written afterwards.
    */
-  /** True once a stop was requested: by requestStop(), or in an MPI job by any process's. */
-  get stopped(): boolean {
-    return this.stopRequested;
-  }
-
   requestStop(): void {
     this.stopRequested = true;
     const c = this.session.control;
