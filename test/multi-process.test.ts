@@ -74,6 +74,17 @@ function rankPid(mpirunPid: number, rank: number): number | undefined {
     });
 }
 
+/** Runs `node ARGS...` without blocking (independent runs overlap); resolves with its exit status and stderr. */
+function node(args: readonly string[], cwd: string): Promise<{ status: number | null; stderr: string }> {
+  const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stderr }));
+  });
+}
+
 const params = (file: string): Float32Array => new Float32Array(readFileSync(file).buffer.slice(0));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -82,15 +93,17 @@ describe.skipIf(why !== undefined)(`several processes on loopback${why === undef
   /** Per optimizer, 1 worker in 1 process: the parameters and losses after 20 steps (test/fixtures/multi-train.mjs). */
   const reference = new Map<string, { params: Float32Array; losses: number[] }>();
 
-  beforeAll(() => {
+  beforeAll(async () => {
     tmp = mkdtempSync(join(tmpdir(), 'wddp-multi-'));
-    for (const optimizer of ['sgd', 'adam']) {
-      const dir = join(tmp, `one-${optimizer}`);
-      mkdirSync(dir);
-      const r = spawnSync(process.execPath, [DRIVER, dir, '1', '20', optimizer], { encoding: 'utf8' });
-      expect(r.status, r.stderr).toBe(0);
-      reference.set(optimizer, { params: params(join(dir, 'params-0.bin')), losses: JSON.parse(readFileSync(join(dir, 'losses-0.json'), 'utf8')) as number[] });
-    }
+    await Promise.all(
+      ['sgd', 'adam'].map(async (optimizer) => {
+        const dir = join(tmp, `one-${optimizer}`);
+        mkdirSync(dir);
+        const r = await node([DRIVER, dir, '1', '20', optimizer], tmp);
+        expect(r.status, r.stderr).toBe(0);
+        reference.set(optimizer, { params: params(join(dir, 'params-0.bin')), losses: JSON.parse(readFileSync(join(dir, 'losses-0.json'), 'utf8')) as number[] });
+      }),
+    );
   });
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -119,9 +132,8 @@ describe.skipIf(why !== undefined)(`several processes on loopback${why === undef
     const two = join(tmp, 'fit-two');
     mkdirSync(one);
     mkdirSync(two);
-    const r1 = spawnSync(process.execPath, [FIT_DRIVER, one, '1'], { encoding: 'utf8' });
+    const [r1, r2] = await Promise.all([node([FIT_DRIVER, one, '1'], tmp), mpirun(2, [FIT_DRIVER, two, '2'], tmp)]);
     expect(r1.status, r1.stderr).toBe(0);
-    const r2 = await mpirun(2, [FIT_DRIVER, two, '2'], tmp);
     expect(r2.status, r2.output).toBe(0);
     const w0 = params(join(two, 'weights-0.bin'));
     expect(params(join(two, 'weights-1.bin'))).toEqual(w0); // initialised with another seed, then rank 0's
@@ -131,15 +143,15 @@ describe.skipIf(why !== undefined)(`several processes on loopback${why === undef
 
   describe('faults (the CLI under mpirun)', () => {
     let data: string;
-    /** 2 epochs of 100 steps at batch 64; the first checkpoint comes at step 5. */
+    /** 3 epochs of 200 steps at batch 64 (long enough to be interrupted after the first checkpoint, at step 5, on an idle machine). */
     const FLAGS = (out: string, workers: number): string[] => [
-      '--data', data, '--workers', String(workers), '--epochs', '2', '--batch-size', '64', '--lr', '0.05', '--seed', '3',
+      '--data', data, '--workers', String(workers), '--epochs', '3', '--batch-size', '64', '--lr', '0.05', '--seed', '3',
       '--backend', 'wasm', '--checkpoint-every', '5', '--step-timeout', '4', '--out', out,
     ];
-    const TOTAL = 200;
+    const TOTAL = 600;
 
     beforeAll(() => {
-      data = smallMnist(join(tmp, 'data'), 6400, 100);
+      data = smallMnist(join(tmp, 'data'), 12_800, 100);
     });
 
     /** Starts a 2-process run, waits for its first checkpoint, then does `fault` to rank 1. */
@@ -168,10 +180,12 @@ describe.skipIf(why !== undefined)(`several processes on loopback${why === undef
       expect(at).toBeGreaterThan(0);
       expect(at).toBeLessThan(TOTAL);
 
-      const resumed = runCli(TRAIN, ['--resume', out, '--workers', '2', '--backend', 'wasm', '--data', data], tmp);
-      expect(resumed.status, resumed.stderr).toBe(0);
       const whole = join(tmp, 'whole');
-      const r = runCli(TRAIN, FLAGS(whole, 2), tmp);
+      const [resumed, r] = await Promise.all([
+        node([TRAIN, '--resume', out, '--workers', '2', '--backend', 'wasm', '--data', data], tmp),
+        node([TRAIN, ...FLAGS(whole, 2)], tmp),
+      ]);
+      expect(resumed.status, resumed.stderr).toBe(0);
       expect(r.status, r.stderr).toBe(0);
       const a = readCheckpoint(out);
       const b = readCheckpoint(whole);

@@ -21,7 +21,7 @@ import { loadMpi, type MpiBinding } from './native.js';
  *   Open MPI 4.1.4, tcp, ring     0.19-0.27 ms               62-84 ms
  *   Open MPI 4.1.4, shm, ring     0.08-0.12 ms               16-36 ms
  * Over TCP the two move 40 MB alike; for the MLP's vector, the size every
- * step of the tutorial sends, Open MPI is 15-20x faster, and between
+ * step of the tutorial sends, Open MPI is 14-21x faster, and between
  * processes of one host it takes shared memory on its own. Its launcher,
  * mpirun, is what cluster users already know. gloo's one advantage, a timeout
  * on its collectives, is covered by the coordinator's watchdog
