@@ -345,7 +345,7 @@ describe('bad input: exit 2, one stderr line, empty stdout', () => {
       args: ['--data', '<data>', '--workers', '1', '--backend', 'wasm', '--out', '<dir>'],
       env: { WORKER_DDP_FAULTS: '[{"kind":"boom","rank":0,"step":1}]' },
       message:
-        'WORKER_DDP_FAULTS[0] must be {"kind": "throw"|"exit"|"hang"|"nan"|"nan-grad", "rank": int >= 0, "step": int >= 0, "times"?: int >= 1}, got {"kind":"boom","rank":0,"step":1}',
+        'WORKER_DDP_FAULTS[0] must be {"kind": "throw"|"exit"|"hang"|"nan"|"nan-grad"|"native-fail", "rank": int >= 0, "step": int >= 0, "times"?: int >= 1}, got {"kind":"boom","rank":0,"step":1}',
     },
   ];
   const dirOf = (name: string): string => join(tmp, `bad-${name.replace(/\W+/g, '-')}`);

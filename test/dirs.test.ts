@@ -81,7 +81,7 @@ describe.skipIf(!existsSync('/proc/self'))('under /proc (mkdir answers ENOENT): 
   it('writeCheckpoint (the library, e.g. Trainer option checkpointDir)', () => {
     const r = inChild(`
       const { writeCheckpoint } = await import(dist + 'checkpoint.js');
-      try { writeCheckpoint('/proc/x', { step: 0 }, new Float32Array(1)); console.log('written'); } catch (err) { console.log(err.code); }`);
+      try { writeCheckpoint('/proc/x', { step: 0, paramCount: 1, recipe: { optimizer: { kind: 'sgd', lr: 0.1 } } }, new Float32Array(1), new Float32Array(0)); console.log('written'); } catch (err) { console.log(err.code); }`);
     expect(r).toEqual({ status: 0, signal: null, stdout: 'ENOENT\n', stderr: '' });
   });
 });

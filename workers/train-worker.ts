@@ -168,7 +168,7 @@ export async function train({ session, rank, from, to }: TrainTask): Promise<Tra
       clock?.('reduced');
       // t = g + 1: the update count, global, so Adam's bias correction continues across a resume.
       const next = paramsAt(l.arena, g + 1);
-      probes[parties + rank] = optimizerStep(l.kernels, session.optimizer, g + 1, params, reduced, next, stateAt(l.arena, g), stateAt(l.arena, g + 1), slice);
+      probes[parties + rank] = optimizerStep(l.kernels, session.optimizer, g + 1, { params, grad: reduced, next, state: stateAt(l.arena, g), stateNext: stateAt(l.arena, g + 1), slice });
       updated = { lo: slice.lo, hi: slice.hi };
       clock?.('stepped');
       sync();

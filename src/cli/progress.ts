@@ -4,6 +4,7 @@
  * --quiet. Warnings and errors go to stderr in every mode.
  */
 import { Presets, SingleBar } from 'cli-progress';
+import { epochRecord, type EpochRecord } from '../io/metrics.js';
 import type { EpochResult } from '../trainer/trainer.js';
 import type { Report } from './args.js';
 
@@ -11,7 +12,7 @@ import type { Report } from './args.js';
 const UPDATES_PER_EPOCH = 20;
 
 /** One line of --json output: an EpochResult plus the run's epoch count. Documented in README.md ("--json"). */
-export interface EpochJson extends EpochResult {
+export interface EpochJson extends EpochRecord {
   readonly epochs: number;
 }
 
@@ -93,7 +94,7 @@ export class Reporter {
   epoch(e: EpochResult): void {
     this.stopBar();
     if (this.mode === 'json') {
-      const line: EpochJson = { ...e, epochs: this.shape.epochs };
+      const line: EpochJson = { ...epochRecord(e), epochs: this.shape.epochs };
       this.out.write(`${JSON.stringify(line)}\n`);
     } else {
       this.info(

@@ -5,7 +5,7 @@
  */
 import type { BackendName } from '../backend.js';
 import type { ResolvedOptions } from '../options.js';
-import type { EpochResult } from '../trainer/trainer.js';
+import type { EpochResult, Evaluation } from '../trainer/trainer.js';
 
 /** Training loss is also reported as the mean over each window of this many steps (the tutorial prints every 100 batches). */
 export const LOSS_WINDOW = 100;
@@ -35,13 +35,13 @@ export interface StepWindow {
 
 export interface Metrics extends RunInfo {
   readonly version: 1;
-  readonly epochs: readonly EpochResult[];
+  readonly epochs: readonly EpochRecord[];
   /** Windows of LOSS_WINDOW steps; the last may be shorter while it is still filling. */
   readonly stepLoss: readonly StepWindow[];
 }
 
 export class MetricsLog {
-  private readonly epochs: EpochResult[] = [];
+  private readonly epochs: EpochRecord[] = [];
   private readonly windows: StepWindow[] = [];
   private step = 0;
   private sum = 0;
@@ -59,7 +59,7 @@ export class MetricsLog {
   }
 
   addEpoch(e: EpochResult): void {
-    this.epochs.push(e);
+    this.epochs.push(epochRecord(e));
   }
 
   /**
@@ -83,4 +83,14 @@ export class MetricsLog {
     this.sum = 0;
     this.count = 0;
   }
+}
+
+/** An epoch as metrics.json and --json record it: the documented fields of its test evaluation only. */
+export interface EpochRecord extends Omit<EpochResult, 'test'> {
+  readonly test: Omit<Evaluation, 'metrics'>;
+}
+
+export function epochRecord(e: EpochResult): EpochRecord {
+  const { loss, accuracy, count } = e.test;
+  return { ...e, test: { loss, accuracy, count } };
 }

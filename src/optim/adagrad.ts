@@ -1,6 +1,6 @@
 import type { Kernels } from '../kernels/kernels.js';
-import type { Range } from '../partition.js';
 import type { OptimizerSpec } from './spec.js';
+import type { Update } from './update.js';
 
 type Adagrad = Extract<OptimizerSpec, { kind: 'adagrad' }>;
 
@@ -16,12 +16,7 @@ type Adagrad = Extract<OptimizerSpec, { kind: 'adagrad' }>;
 export function adagradStep(
   k: Kernels,
   spec: Adagrad,
-  params: Float32Array,
-  grad: Float32Array,
-  next: Float32Array,
-  state: Float32Array,
-  stateNext: Float32Array,
-  slice: Range,
+  { params, grad, next, state, stateNext, slice }: Update,
 ): number {
   return k.adagrad(params, grad, next, state, stateNext, slice.lo, slice.hi, spec.lr, spec.epsilon);
 }

@@ -1,6 +1,6 @@
 import type { Kernels } from '../kernels/kernels.js';
-import type { Range } from '../partition.js';
 import type { OptimizerSpec } from './spec.js';
+import type { Update } from './update.js';
 
 type Adam = Extract<OptimizerSpec, { kind: 'adam' }>;
 
@@ -20,12 +20,7 @@ export function adamStep(
   k: Kernels,
   spec: Adam,
   t: number,
-  params: Float32Array,
-  grad: Float32Array,
-  next: Float32Array,
-  state: Float32Array,
-  stateNext: Float32Array,
-  slice: Range,
+  { params, grad, next, state, stateNext, slice }: Update,
 ): number {
   const P = params.length;
   return k.adam(

@@ -1,6 +1,6 @@
 import type { Kernels } from '../kernels/kernels.js';
-import type { Range } from '../partition.js';
 import type { OptimizerSpec } from './spec.js';
+import type { Update } from './update.js';
 
 type Rmsprop = Extract<OptimizerSpec, { kind: 'rmsprop' }>;
 
@@ -28,12 +28,7 @@ type Rmsprop = Extract<OptimizerSpec, { kind: 'rmsprop' }>;
 export function rmspropStep(
   k: Kernels,
   spec: Rmsprop,
-  params: Float32Array,
-  grad: Float32Array,
-  next: Float32Array,
-  state: Float32Array,
-  stateNext: Float32Array,
-  slice: Range,
+  { params, grad, next, state, stateNext, slice }: Update,
 ): number {
   const P = params.length;
   const vec = (s: Float32Array, j: number): Float32Array => s.subarray(j * P, (j + 1) * P);

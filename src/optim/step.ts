@@ -1,11 +1,11 @@
 import type { Kernels } from '../kernels/kernels.js';
-import type { Range } from '../partition.js';
 import { adagradStep } from './adagrad.js';
 import { adamStep } from './adam.js';
 import { momentumStep } from './momentum.js';
 import { rmspropStep } from './rmsprop.js';
 import { sgdStep } from './sgd.js';
 import type { OptimizerSpec } from './spec.js';
+import type { Update } from './update.js';
 
 /**
  * One optimizer update of one slice [lo, hi) of the flat parameter vector: the
@@ -21,23 +21,19 @@ export function optimizerStep(
   k: Kernels,
   spec: OptimizerSpec,
   t: number,
-  params: Float32Array,
-  grad: Float32Array,
-  next: Float32Array,
-  state: Float32Array,
-  stateNext: Float32Array,
-  slice: Range,
+  u: Update,
 ): number {
+  const { params, grad, next, slice } = u;
   switch (spec.kind) {
     case 'sgd':
       return sgdStep(k, params, grad, next, slice, spec.lr);
     case 'momentum':
-      return momentumStep(k, spec, params, grad, next, state, stateNext, slice);
+      return momentumStep(k, spec, u);
     case 'adam':
-      return adamStep(k, spec, t, params, grad, next, state, stateNext, slice);
+      return adamStep(k, spec, t, u);
     case 'rmsprop':
-      return rmspropStep(k, spec, params, grad, next, state, stateNext, slice);
+      return rmspropStep(k, spec, u);
     case 'adagrad':
-      return adagradStep(k, spec, params, grad, next, state, stateNext, slice);
+      return adagradStep(k, spec, u);
   }
 }
