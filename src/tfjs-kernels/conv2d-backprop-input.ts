@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { padOrCrop, spread } from './padding.js';
+import { convGeometry } from './conv-geometry.js';
 import { composed } from './wasm-ops.js';
 
 /**
@@ -20,20 +21,8 @@ import { composed } from './wasm-ops.js';
 function conv2DBackpropInput({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
   const { dy, filter } = inputs as Record<'dy' | 'filter', tf.TensorInfo>;
   const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as tf.Conv2DBackpropInputAttrs;
-  const nchw = tf.backend_util.convertConv2DDataFormat(dataFormat) === 'channelsFirst';
-  const info = tf.backend_util.computeConv2DInfo(
-    inputShape,
-    filter.shape as [number, number, number, number],
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-    false,
-    nchw ? 'channelsFirst' : 'channelsLast',
-  );
+  const { info, nchw } = convGeometry('Conv2DBackpropInput', inputShape, filter.shape as [number, number, number, number], dy, { strides, pad, dataFormat, dimRoundingMode });
   const { inHeight: H, inWidth: W, outHeight: Ho, outWidth: Wo, strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
-  const dyHW = nchw ? dy.shape.slice(2, 4) : dy.shape.slice(1, 3);
-  if (dyHW[0] !== Ho || dyHW[1] !== Wo) throw new Error(`Conv2DBackpropInput: dy is ${Ho}x${Wo} for this convolution, got ${dyHW.join('x')}`);
   return composed(backend as tf.KernelBackend, (ops) => {
     const dyL = nchw ? ops.transpose(dy, [0, 2, 3, 1]) : dy; // dyL is (B, Ho, Wo, Cout)
     const rotated = ops.transpose(ops.reverse(filter, [0, 1]), [0, 1, 3, 2]); // rotated is (kh, kw, Cout, Cin)
