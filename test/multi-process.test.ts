@@ -12,8 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCheckpoint } from '../dist/src/checkpoint.js';
 import { loadMpi } from '../dist/src/collective/native.js';
-import { maxAbsDiff } from './helpers.js';
-import { TRAIN, runCli, smallMnist } from './predict-fixtures.js';
+import { CLI_MAIN, maxAbsDiff, runCli, smallMnistDir } from './helpers.js';
 
 const DRIVER = fileURLToPath(new URL('./fixtures/multi-train.mjs', import.meta.url));
 const FIT_DRIVER = fileURLToPath(new URL('./fixtures/multi-fit.mjs', import.meta.url));
@@ -90,16 +89,19 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 describe.skipIf(why !== undefined)(`several processes on loopback${why === undefined ? '' : ` (skipped: ${why})`}`, () => {
   let tmp: string;
+  /** The first 735 training and 10 test images of MNIST: each process loads only these. */
+  let small: string;
   /** Per optimizer, 1 worker in 1 process: the parameters and losses after 20 steps (test/fixtures/multi-train.mjs). */
   const reference = new Map<string, { params: Float32Array; losses: number[] }>();
 
   beforeAll(async () => {
     tmp = mkdtempSync(join(tmpdir(), 'wddp-multi-'));
+    small = smallMnistDir(join(tmp, 'small'), 37 * 20 - 5, 10);
     await Promise.all(
       ['sgd', 'adam'].map(async (optimizer) => {
         const dir = join(tmp, `one-${optimizer}`);
         mkdirSync(dir);
-        const r = await node([DRIVER, dir, '1', '20', optimizer], tmp);
+        const r = await node([DRIVER, dir, small, '1', '20', optimizer], tmp);
         expect(r.status, r.stderr).toBe(0);
         reference.set(optimizer, { params: params(join(dir, 'params-0.bin')), losses: JSON.parse(readFileSync(join(dir, 'losses-0.json'), 'utf8')) as number[] });
       }),
@@ -114,7 +116,7 @@ describe.skipIf(why !== undefined)(`several processes on loopback${why === undef
   ])('%i processes x %i workers (%s) train the parameters of 1 worker (20 steps, batch 37, short last batch), identical in every process', async (np, workers, optimizer) => {
     const dir = join(tmp, `p${np}w${workers}-${optimizer}`);
     mkdirSync(dir);
-    const r = await mpirun(np, [DRIVER, dir, String(workers), '20', optimizer], tmp);
+    const r = await mpirun(np, [DRIVER, dir, small, String(workers), '20', optimizer], tmp);
     expect(r.status, r.output).toBe(0);
     expect(r.output).toBe(''); // every process quiet
     const ref = reference.get(optimizer);
@@ -132,7 +134,7 @@ describe.skipIf(why !== undefined)(`several processes on loopback${why === undef
     const two = join(tmp, 'fit-two');
     mkdirSync(one);
     mkdirSync(two);
-    const [r1, r2] = await Promise.all([node([FIT_DRIVER, one, '1'], tmp), mpirun(2, [FIT_DRIVER, two, '2'], tmp)]);
+    const [r1, r2] = await Promise.all([node([FIT_DRIVER, one, small, '1'], tmp), mpirun(2, [FIT_DRIVER, two, small, '2'], tmp)]);
     expect(r1.status, r1.stderr).toBe(0);
     expect(r2.status, r2.output).toBe(0);
     const w0 = params(join(two, 'weights-0.bin'));
@@ -151,13 +153,13 @@ describe.skipIf(why !== undefined)(`several processes on loopback${why === undef
     const TOTAL = 600;
 
     beforeAll(() => {
-      data = smallMnist(join(tmp, 'data'), 12_800, 100);
+      data = smallMnistDir(join(tmp, 'data'), 12_800, 100);
     });
 
     /** Starts a 2-process run, waits for its first checkpoint, then does `fault` to rank 1. */
     async function faulted(out: string, fault: (pid: number) => void): Promise<{ ended: Ended; faultAt: number }> {
       let faultAt = 0;
-      const ended = await mpirun(2, [TRAIN, ...FLAGS(out, 1)], tmp, (pid) => {
+      const ended = await mpirun(2, [CLI_MAIN, ...FLAGS(out, 1)], tmp, (pid) => {
         void (async () => {
           const deadline = Date.now() + 60_000;
           while (!existsSync(join(out, 'checkpoint.wddp')) && Date.now() < deadline) await sleep(5);
@@ -182,8 +184,8 @@ describe.skipIf(why !== undefined)(`several processes on loopback${why === undef
 
       const whole = join(tmp, 'whole');
       const [resumed, r] = await Promise.all([
-        node([TRAIN, '--resume', out, '--workers', '2', '--backend', 'wasm', '--data', data], tmp),
-        node([TRAIN, ...FLAGS(whole, 2)], tmp),
+        runCli(['--resume', out, '--workers', '2', '--backend', 'wasm', '--data', data], tmp),
+        runCli(FLAGS(whole, 2), tmp),
       ]);
       expect(resumed.status, resumed.stderr).toBe(0);
       expect(r.status, r.stderr).toBe(0);
@@ -196,7 +198,7 @@ describe.skipIf(why !== undefined)(`several processes on loopback${why === undef
 
     it('a NaN loss in one process only: every process stops at the same step, rank 0 says so, nobody hangs', async () => {
       const out = join(tmp, 'nan');
-      const args = [TRAIN, ...FLAGS(out, 1), '--quiet'];
+      const args = [CLI_MAIN, ...FLAGS(out, 1), '--quiet'];
       const nan = `WORKER_DDP_FAULTS=${JSON.stringify([{ kind: 'nan', rank: 0, step: 12 }])}`;
       const r = await mpirunApps(['-np', '1', process.execPath, ...args, ':', '-np', '1', '-x', nan, process.execPath, ...args], tmp);
       expect(r.status).not.toBe(0);
@@ -207,7 +209,7 @@ describe.skipIf(why !== undefined)(`several processes on loopback${why === undef
 
     it('Ctrl-C on mpirun: every process stops at the same step and rank 0 writes its checkpoint', async () => {
       const out = join(tmp, 'interrupted');
-      const r = await mpirun(2, [TRAIN, ...FLAGS(out, 1)], tmp, (pid) => {
+      const r = await mpirun(2, [CLI_MAIN, ...FLAGS(out, 1)], tmp, (pid) => {
         void (async () => {
           const deadline = Date.now() + 60_000;
           while (!existsSync(join(out, 'checkpoint.wddp')) && Date.now() < deadline) await sleep(5);
@@ -220,7 +222,7 @@ describe.skipIf(why !== undefined)(`several processes on loopback${why === undef
       const at = readCheckpoint(out).header.step;
       expect(at).toBe(Number(stopped?.[1]));
       expect(at).toBeLessThan(TOTAL);
-      const resumed = runCli(TRAIN, ['--resume', out, '--workers', '1', '--backend', 'wasm', '--data', data], tmp);
+      const resumed = await runCli(['--resume', out, '--workers', '1', '--backend', 'wasm', '--data', data], tmp);
       expect(resumed.status, resumed.stderr).toBe(0);
       expect(readCheckpoint(out).header.step).toBe(TOTAL);
     });
