@@ -3,6 +3,7 @@ import type { BackendRequest } from '../backend.js';
 import type { ProcessGroup } from '../collective/group.js';
 import { OptionError } from '../errors.js';
 import { optimizerFromTfjs } from '../optim/spec.js';
+import { LIMITS, checkInt } from '../options.js';
 import { Trainer } from '../trainer/trainer.js';
 import { Callbacks, type Callback, type Logs } from './callbacks.js';
 import { asDataset, fitData, type ArrayData } from './data.js';
@@ -93,7 +94,7 @@ export async function fitParallel(model: tf.LayersModel, x: ArrayData, y: ArrayD
   const source = layersSource(model, { modules: args.modules });
   const data = fitData(source.spec, x, y, { split: args.validationSplit, data: args.validationData });
   const optimizer = optimizerFromTfjs(model.optimizer);
-  const epochs = args.epochs ?? 1;
+  const epochs = checkInt('epochs', args.epochs ?? 1, LIMITS.epochs);
   const initialEpoch = args.initialEpoch ?? 0;
   if (!Number.isInteger(initialEpoch) || initialEpoch < 0 || initialEpoch >= epochs) {
     throw new OptionError(`initialEpoch must be an integer from 0 to epochs - 1 (${epochs - 1}), got ${String(initialEpoch)}`);
