@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { OptionError } from '../errors.js';
 import { LOSS_NAMES, describeFunction, rebuildFunction } from '../model/functions.js';
+import { assignFlat, readFlat, variablesOf } from '../model/flat-weights.js';
 import type { FnSpec, LayersSpec, TargetMode } from '../model/layers-spec.js';
 import type { ModelSource } from '../trainer/trainer.js';
 
@@ -48,14 +49,14 @@ export function layersSource(model: tf.LayersModel, opts: SourceOptions = {}): M
     modules,
     trainable,
     nonTrainable,
-    nonTrainableValues: flat(model.nonTrainableWeights.map((w) => w.read())),
+    nonTrainableValues: readFlat(model.nonTrainableWeights.map((w) => w.read())),
     inputShape,
     outputShape,
     targets: opts.targets ?? 'given',
   };
   if (loss.source !== undefined) tryFunction('loss', loss, outputShape);
   for (const m of metrics) if (m.source !== undefined) tryFunction('metric', m, outputShape);
-  return { spec, params: flat(model.trainableWeights.map((w) => w.read())) };
+  return { spec, params: readFlat(model.trainableWeights.map((w) => w.read())) };
 }
 
 /**
@@ -63,16 +64,8 @@ export function layersSource(model: tf.LayersModel, opts: SourceOptions = {}): M
  * order] in layers-replica.ts): trainable ones from the flat vector, then the rest.
  */
 export function writeWeights(model: tf.LayersModel, params: Float32Array, nonTrainable: Float32Array): void {
-  const assign = (weights: readonly { read(): tf.Tensor }[], values: Float32Array): void => {
-    let o = 0;
-    for (const w of weights) {
-      const v = w.read() as tf.Variable; // the LayerVariable's tf.Variable; assign() skips constraints, as tfjs's optimizers do
-      tf.tidy(() => v.assign(tf.tensor(values.slice(o, o + v.size), v.shape)));
-      o += v.size;
-    }
-  };
-  assign(model.trainableWeights, params);
-  assign(model.nonTrainableWeights, nonTrainable);
+  assignFlat(variablesOf(model.trainableWeights), params);
+  assignFlat(variablesOf(model.nonTrainableWeights), nonTrainable);
 }
 
 function lossSpec(loss: tf.LayersModel['loss']): FnSpec {
@@ -126,15 +119,6 @@ function concrete(what: string, shape: readonly (number | null)[]): number[] {
   return rest as number[];
 }
 
-function flat(ts: readonly tf.Tensor[]): Float32Array {
-  const out = new Float32Array(ts.reduce((a, t) => a + t.size, 0));
-  let o = 0;
-  for (const t of ts) {
-    out.set(t.dataSync() as Float32Array, o);
-    o += t.size;
-  }
-  return out;
-}
 
 function describe(v: unknown): string {
   return v === null ? 'null' : typeof v === 'object' ? (v.constructor?.name ?? 'an object') : typeof v;

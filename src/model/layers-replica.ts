@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Clock } from '../profile/record.js';
 import { lossFunction, metricArg, type LossOrMetricFn } from './functions.js';
+import { assignFlat, readFlat, variablesOf } from './flat-weights.js';
 import { makeLayout, type ParamLayout } from './layout.js';
 import type { LayersSpec } from './layers-spec.js';
 import type { Batch, EvalSums, VariableSpec, WorkerModel } from './types.js';
@@ -34,9 +35,8 @@ export class LayersReplica implements WorkerModel {
     private readonly metrics: readonly LossOrMetricFn[],
   ) {
     this.layout = makeLayout(spec.trainable);
-    // LayerVariable.read() is the tf.Variable itself (typed as Tensor in 4.22).
-    this.vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-    this.fixed = model.nonTrainableWeights.map((w) => w.read() as tf.Variable);
+    this.vars = variablesOf(model.trainableWeights);
+    this.fixed = variablesOf(model.nonTrainableWeights);
   }
 
   static async create(spec: LayersSpec): Promise<LayersReplica> {
@@ -50,7 +50,7 @@ export class LayersReplica implements WorkerModel {
     model.compile({ optimizer: 'sgd', loss: spec.loss.source === undefined ? spec.loss.name : loss, metrics: spec.metrics.map(metricArg) });
     const metrics = model.metricsTensors.map(([fn]) => fn as LossOrMetricFn);
     const replica = new LayersReplica(spec, model, loss, metrics);
-    replica.setNonTrainable(spec.nonTrainableValues);
+    assignFlat(replica.fixed, spec.nonTrainableValues);
     return replica;
   }
 
@@ -101,26 +101,12 @@ export class LayersReplica implements WorkerModel {
   }
 
   nonTrainable(): Float32Array {
-    const out = new Float32Array(this.spec.nonTrainableValues.length);
-    let o = 0;
-    for (const v of this.fixed) {
-      out.set(v.dataSync() as Float32Array, o);
-      o += v.size;
-    }
-    return out;
+    return readFlat(this.fixed);
   }
 
-  setNonTrainable(values: Float32Array): void {
-    let o = 0;
-    for (const v of this.fixed) {
-      v.assign(tf.tensor(values.slice(o, o + v.size), v.shape));
-      o += v.size;
-    }
-  }
-
-  /** The shared parameters into the model's variables; a copy, since the cpu backend keeps the array it is given. */
+  /** The shared parameters into the model's variables (the layout is their order: Note [weights by order]). */
   private setParams(params: Float32Array): void {
-    this.layout.segments.forEach((s, i) => this.vars[i].assign(tf.tensor(params.slice(s.offset, s.offset + s.size), [...s.shape])));
+    assignFlat(this.vars, params);
   }
 
   private inputs({ images, features: f, indices }: Batch): tf.Tensor {
