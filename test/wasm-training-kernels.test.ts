@@ -8,7 +8,10 @@ import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { direct, hasHeapViews } from '../dist/src/tfjs-kernels/heap.js';
+import { assembleKernels } from '../dist/scripts/wat.js';
+import { direct, hasHeapKernels, hasHeapViews } from '../dist/src/tfjs-kernels/heap.js';
+import { HEAP_KERNELS_WASM_BASE64 } from '../dist/src/tfjs-kernels/heap-kernels-wasm.js';
+import { maxPoolGrad } from '../dist/src/tfjs-kernels/max-pool-grad.js';
 import { registerWasmTrainingKernels } from '../dist/src/tfjs-kernels/register.js';
 import { PINNED_WASM_VERSION } from '../dist/src/model/wasm-heap.js';
 import { Rng } from '../dist/src/rng.js';
@@ -173,6 +176,12 @@ describe('registerWasmTrainingKernels', () => {
     const installed = JSON.parse(readFileSync('node_modules/@tensorflow/tfjs-backend-wasm/package.json', 'utf8')) as { version: string };
     expect(installed.version).toBe(PINNED_WASM_VERSION);
     expect(hasHeapViews(tf.backend()), 'BackendWasm.makeOutput / typedArrayFromHeap are gone: src/tfjs-kernels/heap.ts needs updating').toBe(true);
+    expect(hasHeapKernels(tf.backend()), 'BackendWasm.wasm.asm.memory is gone: src/tfjs-kernels/heap.ts needs updating').toBe(true);
+  });
+
+  it('heap-kernels-wasm.ts is generated from heap-kernels.wat', async () => {
+    const base64 = Buffer.from(await assembleKernels(readFileSync('src/tfjs-kernels/heap-kernels.wat', 'utf8'))).toString('base64');
+    expect(base64 === HEAP_KERNELS_WASM_BASE64, 'src/tfjs-kernels/heap-kernels-wasm.ts is out of date: run `npm run build:wasm` and commit the result').toBe(true);
   });
 
   it('direct kernels give the same result through heap views and through readSync/write, and leak nothing', () => {
@@ -264,6 +273,8 @@ describe('MaxPoolGrad on wasm against the cpu backend', () => {
   // Ties decide where the gradient goes (the first maximum): inputs quantised to {0, 1, 2} after a
   // ReLU have whole windows of zeros.
   const pools: [Shape4, number, number, 'same' | 'valid', boolean][] = [
+    [[64, 24, 24, 8], 2, 2, 'valid', true],
+    [[2, 9, 9, 6], 3, 2, 'same', true],
     [[1, 7, 7, 1], 2, 2, 'valid', false],
     [[3, 9, 8, 2], 3, 2, 'same', true],
     [[2, 11, 10, 3], 3, 1, 'same', true],
@@ -277,7 +288,19 @@ describe('MaxPoolGrad on wasm against the cpu backend', () => {
     const y = tf.tidy(() => tf.maxPool(tf.tensor4d(input.data, shape), k, s, pad));
     const output: Input = { data: y.dataSync() as Float32Array, shape: y.shape, dtype: 'float32' };
     y.dispose();
-    expect(againstCpu('MaxPoolGrad', { dy: rand(output.shape), input, output }, { filterSize: k, strides: s, pad })).toBeLessThanOrEqual(TOL);
+    const dy = rand(output.shape);
+    const attrs = { filterSize: k, strides: s, pad };
+    expect(againstCpu('MaxPoolGrad', { dy, input, output }, attrs)).toBeLessThanOrEqual(TOL);
+    // The JS loop (taken without the heap internals) and the SIMD kernel: the same sums in the same order.
+    const ins = { dy: tf.tensor(dy.data, dy.shape), input: tf.tensor(input.data, shape), output: tf.tensor(output.data, output.shape) };
+    const [js, wasmSimd] = (['js', 'simd'] as const).map((path) => {
+      const t = tf.engine().makeTensorFromTensorInfo(maxPoolGrad({ inputs: ins, backend: tf.backend(), attrs } as unknown as Parameters<tf.KernelFunc>[0], path));
+      const values = Array.from(t.dataSync());
+      t.dispose();
+      return values;
+    });
+    expect(js).toEqual(wasmSimd);
+    tf.dispose(Object.values(ins));
   });
 });
 

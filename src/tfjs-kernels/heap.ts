@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
+import { HEAP_KERNELS_WASM_BASE64 } from './heap-kernels-wasm.js';
 
 /**
  * The one module of src/tfjs-kernels/ that uses tfjs internals: views of the
@@ -9,7 +10,9 @@ import type * as tf from '@tensorflow/tfjs';
  *
  * - BackendWasm.makeOutput(shape, dtype) allocates a tensor's heap memory,
  *   uninitialised, the way stock kernels make their outputs;
- * - BackendWasm.typedArrayFromHeap(info) is a typed-array view of a tensor's memory.
+ * - BackendWasm.typedArrayFromHeap(info) is a typed-array view of a tensor's memory;
+ * - BackendWasm.wasm.asm.memory is the heap's WebAssembly.Memory, which our
+ *   heap-kernels.wat module imports, so its SIMD loops run on tfjs tensors in place.
  *
  * Note [views, not copies]: the public path, readSync and write, allocates a
  * fresh ArrayBuffer per input and output. At the sizes of a convnet's
@@ -24,6 +27,15 @@ type Values = Float32Array | Int32Array;
 interface WasmInternals {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(info: tf.TensorInfo): Values;
+  wasm?: { asm?: { memory?: unknown } };
+}
+
+/** heap-kernels.wat's exports; pointers are byte offsets into tfjs's heap. */
+export interface HeapKernels {
+  max_pool_grad(
+    x: number, dy: number, dx: number, B: number, H: number, W: number, C: number, Ho: number, Wo: number,
+    kh: number, kw: number, sh: number, sw: number, top: number, left: number,
+  ): void;
 }
 
 function internals(backend: tf.KernelBackend): WasmInternals | undefined {
@@ -34,6 +46,48 @@ function internals(backend: tf.KernelBackend): WasmInternals | undefined {
 /** Whether `backend` offers heap views (the fast path); false means readSync/write. */
 export function hasHeapViews(backend: tf.KernelBackend): boolean {
   return internals(backend) !== undefined;
+}
+
+let compiled: WebAssembly.Module | undefined;
+const instances = new WeakMap<WebAssembly.Memory, HeapKernels>();
+
+/** heap-kernels.wat instantiated on `backend`'s heap (once per heap); undefined without the internals. */
+function heapKernels(backend: tf.KernelBackend): HeapKernels | undefined {
+  const memory = internals(backend)?.wasm?.asm?.memory;
+  if (!(memory instanceof WebAssembly.Memory)) return undefined;
+  let k = instances.get(memory);
+  if (k === undefined) {
+    compiled ??= new WebAssembly.Module(Buffer.from(HEAP_KERNELS_WASM_BASE64, 'base64'));
+    k = new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as HeapKernels;
+    instances.set(memory, k);
+  }
+  return k;
+}
+
+/** Whether `backend` can run heap-kernels.wat on its tensors (the fast path of our loop kernels). */
+export function hasHeapKernels(backend: tf.KernelBackend): boolean {
+  return heapKernels(backend) !== undefined;
+}
+
+/**
+ * A SIMD kernel's frame: `body` gets heap-kernels.wat and the byte offsets of
+ * `inputs` and of `out`, a zeroed tensor of `shape` that becomes the result.
+ * undefined where the backend lacks the internals: the caller takes direct().
+ */
+export function simd(
+  backend: tf.KernelBackend,
+  inputs: tf.TensorInfo[],
+  shape: number[],
+  body: (k: HeapKernels, out: number, ins: number[]) => void,
+): tf.TensorInfo | undefined {
+  const w = internals(backend);
+  const k = heapKernels(backend);
+  if (w === undefined || k === undefined) return undefined;
+  const info = w.makeOutput(shape, 'float32');
+  const out = w.typedArrayFromHeap(info);
+  out.fill(0);
+  body(k, out.byteOffset, inputs.map((t) => w.typedArrayFromHeap(t).byteOffset));
+  return info;
 }
 
 /**

@@ -1,0 +1,115 @@
+;; Loop kernels we register into tfjs-wasm, in WebAssembly with 128-bit SIMD,
+;; run directly on tfjs-wasm's own heap: this module imports the backend's
+;; WebAssembly.Memory (src/tfjs-kernels/heap.ts), so its pointers are the byte
+;; offsets of tfjs tensors and nothing is copied. Beside them, src/kernels/
+;; holds our optimizer kernels, which work in our own shared memory.
+;;
+;; Why not JavaScript: MaxPoolGrad as a JS loop over heap views took 2.2 ms for
+;; the convnet's first pooling layer (64x24x24x8), where tfjs's forward pooling
+;; takes 0.12 ms: a data-dependent branch per element. Here the comparisons
+;; are lane masks.
+;; Build: `npm run build:wasm` regenerates heap-kernels-wasm.ts from this file.
+(module
+  (import "env" "memory" (memory 1 65536))
+
+  ;; dx[b, argmax of window (i, j) of channel c] += dy[b, i, j, c]
+  ;; x and dx are (B, H, W, C), dy is (B, Ho, Wo, C); dx must hold zeros.
+  ;; The argmax is the cpu backend's: the first strict maximum in row-major order
+  ;; over the window's pixels inside x; none when no pixel exceeds -Infinity.
+  ;; Channels run 4 to a lane group (x's pixels are C contiguous floats), the
+  ;; 0-3 left over one at a time with the same comparisons.
+  (func (export "max_pool_grad")
+    (param $x i32) (param $dy i32) (param $dx i32)
+    (param $B i32) (param $H i32) (param $W i32) (param $C i32) (param $Ho i32) (param $Wo i32)
+    (param $kh i32) (param $kw i32) (param $sh i32) (param $sw i32) (param $top i32) (param $left i32)
+    (local $b i32) (local $i i32) (local $j i32) (local $c i32) (local $r i32) (local $q i32)
+    (local $r0 i32) (local $r1 i32) (local $q0 i32) (local $q1 i32) (local $o i32) (local $p i32) (local $c4 i32)
+    (local $best v128) (local $at v128) (local $m v128) (local $v v128)
+    (local $sbest f32) (local $sat i32) (local $sv f32)
+    (local.set $c4 (i32.and (local.get $C) (i32.const -4)))
+    (local.set $o (local.get $dy))
+    (local.set $b (i32.const 0))
+    (block $bdone (loop $bl
+      (br_if $bdone (i32.ge_u (local.get $b) (local.get $B)))
+      (local.set $i (i32.const 0))
+      (block $idone (loop $il
+        (br_if $idone (i32.ge_u (local.get $i) (local.get $Ho)))
+        ;; rows [r0, r1) of the window, clipped to x
+        (local.set $r0 (i32.sub (i32.mul (local.get $i) (local.get $sh)) (local.get $top)))
+        (local.set $r1 (i32.add (local.get $r0) (local.get $kh)))
+        (if (i32.lt_s (local.get $r0) (i32.const 0)) (then (local.set $r0 (i32.const 0))))
+        (if (i32.gt_s (local.get $r1) (local.get $H)) (then (local.set $r1 (local.get $H))))
+        (local.set $j (i32.const 0))
+        (block $jdone (loop $jl
+          (br_if $jdone (i32.ge_u (local.get $j) (local.get $Wo)))
+          (local.set $q0 (i32.sub (i32.mul (local.get $j) (local.get $sw)) (local.get $left)))
+          (local.set $q1 (i32.add (local.get $q0) (local.get $kw)))
+          (if (i32.lt_s (local.get $q0) (i32.const 0)) (then (local.set $q0 (i32.const 0))))
+          (if (i32.gt_s (local.get $q1) (local.get $W)) (then (local.set $q1 (local.get $W))))
+          ;; four channels at a time; $at holds element indices into x (-1: none)
+          (local.set $c (i32.const 0))
+          (block $vdone (loop $vl
+            (br_if $vdone (i32.ge_u (local.get $c) (local.get $c4)))
+            (local.set $best (f32x4.splat (f32.const -inf)))
+            (local.set $at (i32x4.splat (i32.const -1)))
+            (local.set $r (local.get $r0))
+            (block $rdone (loop $rl
+              (br_if $rdone (i32.ge_s (local.get $r) (local.get $r1)))
+              (local.set $q (local.get $q0))
+              (block $qdone (loop $ql
+                (br_if $qdone (i32.ge_s (local.get $q) (local.get $q1)))
+                ;; p = ((b*H + r)*W + q)*C + c
+                (local.set $p (i32.add (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (local.get $r)) (local.get $W)) (local.get $q)) (local.get $C)) (local.get $c)))
+                (local.set $v (v128.load (i32.add (local.get $x) (i32.shl (local.get $p) (i32.const 2)))))
+                (local.set $m (f32x4.gt (local.get $v) (local.get $best)))
+                (local.set $best (v128.bitselect (local.get $v) (local.get $best) (local.get $m)))
+                (local.set $at (v128.bitselect (i32x4.add (i32x4.splat (local.get $p)) (v128.const i32x4 0 1 2 3)) (local.get $at) (local.get $m)))
+                (local.set $q (i32.add (local.get $q) (i32.const 1)))
+                (br $ql)))
+              (local.set $r (i32.add (local.get $r) (i32.const 1)))
+              (br $rl)))
+            (call $scatter (local.get $dx) (i32x4.extract_lane 0 (local.get $at)) (f32.load offset=0 (local.get $o)))
+            (call $scatter (local.get $dx) (i32x4.extract_lane 1 (local.get $at)) (f32.load offset=4 (local.get $o)))
+            (call $scatter (local.get $dx) (i32x4.extract_lane 2 (local.get $at)) (f32.load offset=8 (local.get $o)))
+            (call $scatter (local.get $dx) (i32x4.extract_lane 3 (local.get $at)) (f32.load offset=12 (local.get $o)))
+            (local.set $o (i32.add (local.get $o) (i32.const 16)))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (br $vl)))
+          ;; the 0-3 channels left over, one at a time
+          (block $sdone (loop $sl
+            (br_if $sdone (i32.ge_u (local.get $c) (local.get $C)))
+            (local.set $sbest (f32.const -inf))
+            (local.set $sat (i32.const -1))
+            (local.set $r (local.get $r0))
+            (block $srdone (loop $srl
+              (br_if $srdone (i32.ge_s (local.get $r) (local.get $r1)))
+              (local.set $q (local.get $q0))
+              (block $sqdone (loop $sql
+                (br_if $sqdone (i32.ge_s (local.get $q) (local.get $q1)))
+                (local.set $p (i32.add (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (local.get $r)) (local.get $W)) (local.get $q)) (local.get $C)) (local.get $c)))
+                (local.set $sv (f32.load (i32.add (local.get $x) (i32.shl (local.get $p) (i32.const 2)))))
+                (if (f32.gt (local.get $sv) (local.get $sbest))
+                  (then (local.set $sbest (local.get $sv)) (local.set $sat (local.get $p))))
+                (local.set $q (i32.add (local.get $q) (i32.const 1)))
+                (br $sql)))
+              (local.set $r (i32.add (local.get $r) (i32.const 1)))
+              (br $srl)))
+            (call $scatter (local.get $dx) (local.get $sat) (f32.load (local.get $o)))
+            (local.set $o (i32.add (local.get $o) (i32.const 4)))
+            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+            (br $sl)))
+          (local.set $j (i32.add (local.get $j) (i32.const 1)))
+          (br $jl)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $il)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $bl))))
+
+  ;; dx[at] += g, unless at is -1 (a window with no pixel above -Infinity)
+  (func $scatter (param $dx i32) (param $at i32) (param $g f32)
+    (local $a i32)
+    (if (i32.ge_s (local.get $at) (i32.const 0))
+      (then
+        (local.set $a (i32.add (local.get $dx) (i32.shl (local.get $at) (i32.const 2))))
+        (f32.store (local.get $a) (f32.add (f32.load (local.get $a)) (local.get $g))))))
+)
