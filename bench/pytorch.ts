@@ -7,6 +7,7 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { OptionError } from '../src/options.js';
 import type { Row } from './steady.js';
 
 /** The interpreters tried, in order: the first that can import torch wins (pyenv's python3 often cannot; Debian's python3-torch is for /usr/bin/python3). */
@@ -14,12 +15,17 @@ const PYTHONS = ['python3', '/usr/bin/python3'];
 
 export type Found = { readonly python: string } | { readonly skipped: string };
 
-export function findTorchPython(): Found {
-  for (const python of PYTHONS) {
-    const r = spawnSync(python, ['-c', 'import torch, numpy'], { encoding: 'utf8', timeout: 60_000 });
-    if (r.status === 0) return { python };
+/** The interpreter for the PyTorch rows: `python` if given (`--python`; it must import torch), else the first of PYTHONS that can. */
+export function findTorchPython(python?: string): Found {
+  for (const p of python === undefined ? PYTHONS : [python]) {
+    const r = spawnSync(p, ['-c', 'import torch, numpy'], { encoding: 'utf8', timeout: 60_000 });
+    if (r.status === 0) return { python: p };
+    if (python !== undefined) {
+      const why = r.error?.message ?? (r.stderr.trim().split('\n').pop() || `exit ${r.status}`);
+      throw new OptionError(`--python ${python}: cannot import torch and numpy (${why})`);
+    }
   }
-  return { skipped: `no python that can import torch and numpy (tried ${PYTHONS.join(', ')}; e.g. apt-get install -y python3-torch libopenblas0-pthread)` };
+  return { skipped: `no python that can import torch and numpy (tried ${PYTHONS.join(', ')}; e.g. apt-get install -y python3-torch libopenblas0-pthread, or name one with --python)` };
 }
 
 export interface TorchInfo {

@@ -1,6 +1,7 @@
 /**
  * npm run bench:scaling -- [--workers 1,2,4] [--reps 5] [--rep-seconds 1] [--tol 0.05]
  *   [--max-warmup-steps 6000] [--max-warmup-seconds 30] [--spin 0,...] [--rows ID,...] [--backend wasm] [--out DIR]
+ *   [--python PATH]   (the interpreter for the PyTorch rows; default: the first of python3, /usr/bin/python3 that imports torch)
  *
  * Steady-state throughput, in one process: strong scaling (global batch 64
  * split across workers) and weak scaling (64 per worker) against worker count,
@@ -29,7 +30,7 @@ import { PHASES } from '../src/profile/record.js';
 import { Trainer } from '../src/trainer/trainer.js';
 import { leanStepRow, plainTfjsRow } from './baselines.js';
 import { lineChartSvg } from './chart.js';
-import { findTorchPython, torchRow } from './pytorch.js';
+import { findTorchPython, torchRow, type Found } from './pytorch.js';
 import { median, quantile, repSteps, warmUp, type Row, type SteadyOptions, type Warmup } from './steady.js';
 
 const BATCH = 64;
@@ -135,6 +136,7 @@ interface Args extends SteadyOptions {
   readonly rows: ReadonlySet<string> | undefined;
   readonly backend: BackendRequest;
   readonly out: string;
+  readonly python: string | undefined;
 }
 
 function parse(): Args {
@@ -150,6 +152,7 @@ function parse(): Args {
       rows: { type: 'string' },
       backend: { type: 'string' },
       out: { type: 'string' },
+      python: { type: 'string' },
     },
     strict: true,
   });
@@ -175,6 +178,7 @@ function parse(): Args {
     rows: values.rows === undefined ? undefined : new Set(values.rows.split(',')),
     backend: checkChoice('--backend', values.backend ?? 'wasm', BACKEND_REQUESTS),
     out: values.out ?? 'bench/results',
+    python: values.python,
   };
 }
 
@@ -201,8 +205,7 @@ function trainerRow(data: Dataset, backend: BackendRequest, g: Group, options: T
   };
 }
 
-function registry(args: Args, data: Dataset): RowSpec[] {
-  const found = findTorchPython();
+function registry(args: Args, data: Dataset, found: Found): RowSpec[] {
   const rows: RowSpec[] = [
     { id: 'lean', label: "this library's step on the main thread, no pool", workers: 1, batch: BATCH, open: async () => leanStepRow(data, MLP, BATCH, LR) },
     { id: 'plain', label: 'plain tfjs loop (tf.sequential + optimizer.minimize), main thread', workers: 1, batch: BATCH, open: async () => plainTfjsRow(data, MLP, BATCH, LR) },
@@ -327,6 +330,7 @@ async function coldEpoch(data: Dataset, backend: BackendRequest): Promise<number
 
 async function main(): Promise<void> {
   const args = parse();
+  const python = findTorchPython(args.python);
   const data = loadDataset();
   const backend = await initBackend(args.backend); // the single-thread rows run on the main thread's engine
   const machine = `${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${availableParallelism()} cores, Node ${process.version}`;
@@ -338,7 +342,7 @@ async function main(): Promise<void> {
     `steady state: warm-up until the last 3 window means are within ${pct(args.tol)} of their median (cap ${args.maxWarmupSteps} steps / ${args.maxWarmupSeconds} s), ` +
       `then ${args.reps} interleaved repetitions of ~${args.repSeconds} s per row; medians\n`,
   );
-  const { results, skipped } = await measure(args, registry(args, data));
+  const { results, skipped } = await measure(args, registry(args, data, python));
   tf.disposeVariables();
   const epoch = args.rows === undefined || args.rows.has('strong-1') ? await coldEpoch(data, args.backend) : NaN;
   const loadAfter = load();
