@@ -156,7 +156,7 @@ afterAll(() => {
 beforeAll(async () => {
   tf.env().set('PROD', true);
   await tf.setBackend('wasm');
-  stock = new Map(OURS.map((name) => [name, tf.getKernel(name, 'wasm')]));
+  stock = new Map([...OURS, 'Add', 'Sum'].map((name) => [name, tf.getKernel(name, 'wasm')]));
   registerWasmTrainingKernels();
 });
 
@@ -299,8 +299,81 @@ describe('MaxPoolGrad on wasm against the cpu backend', () => {
       t.dispose();
       return values;
     });
-    expect(js).toEqual(wasmSimd);
+    expect(js.findIndex((v, i) => v !== wasmSimd[i]), 'first index where the JS loop and the SIMD kernel differ').toBe(-1);
+    expect(js.length).toBe(wasmSimd.length);
     tf.dispose(Object.values(ins));
+  });
+});
+
+describe('Add and Sum: our cases give the stock kernels\' bits, the rest go to them', () => {
+  /** The kernel as registered now (ours) and the stock one, on the same inputs: values as numbers. */
+  function both(kernel: 'Add' | 'Sum', inputs: Record<string, Input>, attrs: object): [number[], number[], number[]] {
+    const ins = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, tf.tensor(v.data, v.shape, v.dtype)]));
+    const ours = tf.engine().runKernel(kernel, ins, attrs as tf.NamedAttrMap) as tf.Tensor;
+    const config = stock.get(kernel);
+    if (config === undefined) throw new Error(`no stock ${kernel}`);
+    const info = config.kernelFunc({ inputs: ins, backend: tf.backend(), attrs: attrs as tf.NamedAttrMap }) as tf.TensorInfo;
+    const theirs = tf.engine().makeTensorFromTensorInfo(info);
+    expect(ours.shape).toEqual(theirs.shape);
+    const out: [number[], number[], number[]] = [Array.from(ours.dataSync()), Array.from(theirs.dataSync()), ours.shape];
+    tf.dispose([ours, theirs, ...Object.values(ins)]);
+    return out;
+  }
+  /** The first index where the float32 bit patterns differ, -1 if none (a toEqual on 300k values would take vitest minutes to diff). */
+  const firstDifference = (a: number[], b: number[]): number => {
+    const [x, y] = [a, b].map((v) => new Uint32Array(Float32Array.from(v).buffer));
+    return x.length !== y.length ? -2 : x.findIndex((bits, i) => bits !== y[i]);
+  };
+
+  it('registers wrappers once: a second call leaves them', () => {
+    const add = tf.getKernel('Add', 'wasm');
+    const sum = tf.getKernel('Sum', 'wasm');
+    expect(add).not.toBe(stock.get('Add'));
+    expect(sum).not.toBe(stock.get('Sum'));
+    registerWasmTrainingKernels();
+    expect(tf.getKernel('Add', 'wasm')).toBe(add);
+    expect(tf.getKernel('Sum', 'wasm')).toBe(sum);
+  });
+
+  it.each([
+    [[64, 24, 24, 8], [8]],
+    [[8], [5, 3, 8]], // the vector first
+    [[7, 10], [1, 10]],
+    [[3, 5, 6], [1, 1, 6]],
+    [[64, 128], [128]],
+    [[2, 3], [2, 3]], // no broadcast: stock
+    [[4, 6], [4, 1]], // a column: stock
+    [[5], [5]], // rank 1: stock
+    [[0, 4], [4]], // empty: stock
+  ])('Add %j + %j', (a, b) => {
+    const [ours, theirs] = both('Add', { a: rand(a), b: rand(b) }, {});
+    expect(firstDifference(ours, theirs)).toBe(-1);
+  });
+
+  it('Add of int32 goes to the stock kernel', () => {
+    const ints = (shape: number[]): Input => ({ data: Int32Array.from({ length: size(shape) }, () => rng.int(100)), shape, dtype: 'int32' });
+    const [ours, theirs] = both('Add', { a: ints([3, 4]), b: ints([4]) }, {});
+    expect(ours).toEqual(theirs);
+  });
+
+  it.each([
+    [[64, 24, 24, 8], [0, 1, 2], false],
+    [[64, 24, 24, 8], [0, 1, 2], true],
+    [[64, 24, 24, 8], [2, 0, 1], false], // stock sums in this order: stock
+    [[64, 10], 0, false],
+    [[64, 10], [-2], true],
+    [[9, 7, 5], [0], false],
+    [[64, 10], [1], false], // the last axis: stock
+    [[4, 5, 6], [0, 2], false], // not leading: stock
+    [[4, 5], [0, 1], false], // everything: stock
+    [[4, 5], null, false],
+  ])('Sum of %j over axes %j, keepDims %s', (shape, axis, keepDims) => {
+    // Large and small values, so that a different order of additions would show.
+    const x = rand(shape);
+    x.data = x.data.map((v, i) => v * 10 ** ((i % 7) - 3));
+    const [ours, theirs, outShape] = both('Sum', { x }, { axis, keepDims });
+    expect(firstDifference(ours, theirs)).toBe(-1);
+    expect(outShape.length).toBe(keepDims ? shape.length : outShape.length);
   });
 });
 

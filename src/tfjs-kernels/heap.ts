@@ -36,6 +36,8 @@ export interface HeapKernels {
     x: number, dy: number, dx: number, B: number, H: number, W: number, C: number, Ho: number, Wo: number,
     kh: number, kw: number, sh: number, sw: number, top: number, left: number,
   ): void;
+  add_rows(a: number, v: number, out: number, rows: number, C: number): void;
+  sum_rows(x: number, out: number, rows: number, C: number): void;
 }
 
 function internals(backend: tf.KernelBackend): WasmInternals | undefined {
@@ -71,21 +73,23 @@ export function hasHeapKernels(backend: tf.KernelBackend): boolean {
 
 /**
  * A SIMD kernel's frame: `body` gets heap-kernels.wat and the byte offsets of
- * `inputs` and of `out`, a zeroed tensor of `shape` that becomes the result.
- * undefined where the backend lacks the internals: the caller takes direct().
+ * `inputs` and of `out`, a float32 tensor of `shape` that becomes the result,
+ * zeroed unless `fill` is 'uninitialised' (a body that writes every element).
+ * undefined where the backend lacks the internals: the caller takes another path.
  */
 export function simd(
   backend: tf.KernelBackend,
   inputs: tf.TensorInfo[],
   shape: number[],
   body: (k: HeapKernels, out: number, ins: number[]) => void,
+  fill: 'zeros' | 'uninitialised' = 'zeros',
 ): tf.TensorInfo | undefined {
   const w = internals(backend);
   const k = heapKernels(backend);
   if (w === undefined || k === undefined) return undefined;
   const info = w.makeOutput(shape, 'float32');
   const out = w.typedArrayFromHeap(info);
-  out.fill(0);
+  if (fill === 'zeros') out.fill(0);
   body(k, out.byteOffset, inputs.map((t) => w.typedArrayFromHeap(t).byteOffset));
   return info;
 }

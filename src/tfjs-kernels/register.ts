@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
+import { addConfig } from './add.js';
 import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { conv2DBackpropInputConfig } from './conv2d-backprop-input.js';
 import { depthwiseBackpropFilterConfig } from './depthwise-backprop-filter.js';
 import { depthwiseBackpropInputConfig } from './depthwise-backprop-input.js';
 import { maxPoolGradConfig } from './max-pool-grad.js';
+import { sumConfig } from './sum.js';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
 
 /** Kernels @tensorflow/tfjs-backend-wasm 4.22 lacks: registered only where none is. */
@@ -16,6 +18,13 @@ const MISSING: readonly tf.KernelConfig[] = [
 
 /** Kernels it has, slower than ours: the stock one is replaced. */
 const FASTER: readonly tf.KernelConfig[] = [conv2DBackpropInputConfig, maxPoolGradConfig];
+
+/** Kernels it has, slow in one common case: ours takes that case and hands the rest to the stock one. */
+const WRAPPED: readonly [name: string, wrap: (stock: tf.KernelConfig) => tf.KernelConfig][] = [
+  [tf.Add, addConfig],
+  [tf.Sum, sumConfig],
+];
+const wrappers = new WeakSet<tf.KernelConfig>();
 
 /**
  * Registers, for the 'wasm' backend, the training kernels that
@@ -33,6 +42,14 @@ export function registerWasmTrainingKernels(): void {
       if (!FASTER.includes(config)) continue;
       tf.unregisterKernel(config.kernelName, 'wasm');
     }
+    tf.registerKernel(config);
+  }
+  for (const [name, wrap] of WRAPPED) {
+    const stock = tf.getKernel(name, 'wasm');
+    if (stock === undefined || wrappers.has(stock)) continue;
+    const config = wrap(stock);
+    wrappers.add(config);
+    tf.unregisterKernel(name, 'wasm');
     tf.registerKernel(config);
   }
 }
