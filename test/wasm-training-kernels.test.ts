@@ -156,7 +156,7 @@ afterAll(() => {
 beforeAll(async () => {
   tf.env().set('PROD', true);
   await tf.setBackend('wasm');
-  stock = new Map([...OURS, 'Add', 'Sum'].map((name) => [name, tf.getKernel(name, 'wasm')]));
+  stock = new Map([...OURS, 'Add', 'Sum', 'BatchMatMul'].map((name) => [name, tf.getKernel(name, 'wasm')]));
   registerWasmTrainingKernels();
 });
 
@@ -305,7 +305,7 @@ describe('MaxPoolGrad on wasm against the cpu backend', () => {
   });
 });
 
-describe('Add and Sum: our cases give the stock kernels\' bits, the rest go to them', () => {
+describe('Add and Sum: our cases give the stock kernels\' bits, the rest go to them; wrappers', () => {
   /** The kernel as registered now (ours) and the stock one, on the same inputs: values as numbers. */
   function both(kernel: 'Add' | 'Sum', inputs: Record<string, Input>, attrs: object): [number[], number[], number[]] {
     const ins = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, tf.tensor(v.data, v.shape, v.dtype)]));
@@ -326,13 +326,10 @@ describe('Add and Sum: our cases give the stock kernels\' bits, the rest go to t
   };
 
   it('registers wrappers once: a second call leaves them', () => {
-    const add = tf.getKernel('Add', 'wasm');
-    const sum = tf.getKernel('Sum', 'wasm');
-    expect(add).not.toBe(stock.get('Add'));
-    expect(sum).not.toBe(stock.get('Sum'));
+    const wrapped = ['Add', 'Sum', 'BatchMatMul'].map((name) => tf.getKernel(name, 'wasm'));
+    wrapped.forEach((k, i) => expect(k).not.toBe(stock.get(['Add', 'Sum', 'BatchMatMul'][i])));
     registerWasmTrainingKernels();
-    expect(tf.getKernel('Add', 'wasm')).toBe(add);
-    expect(tf.getKernel('Sum', 'wasm')).toBe(sum);
+    expect(['Add', 'Sum', 'BatchMatMul'].map((name) => tf.getKernel(name, 'wasm'))).toEqual(wrapped);
   });
 
   it.each([
@@ -374,6 +371,19 @@ describe('Add and Sum: our cases give the stock kernels\' bits, the rest go to t
     const [ours, theirs, outShape] = both('Sum', { x }, { axis, keepDims });
     expect(firstDifference(ours, theirs)).toBe(-1);
     expect(outShape.length).toBe(keepDims ? shape.length : outShape.length);
+  });
+});
+
+describe('BatchMatMul with transposes on wasm against the cpu backend', () => {
+  it.each([
+    [[64, 784], [64, 128], true, false], // a dense layer's dW = x^T dy
+    [[64, 128], [784, 128], false, true], // its dx = dy W^T
+    [[1, 64, 10], [1, 256, 10], false, true],
+    [[3, 7, 5], [3, 7, 4], true, false],
+    [[2, 6, 5], [1, 4, 6], true, true], // broadcast batch
+    [[5, 3], [3, 4], false, false], // no flags: the stock kernel
+  ])('%j x %j, transposeA %s, transposeB %s', (a, b, transposeA, transposeB) => {
+    expect(againstCpu('BatchMatMul', { a: rand(a), b: rand(b) }, { transposeA, transposeB })).toBeLessThanOrEqual(TOL);
   });
 });
 

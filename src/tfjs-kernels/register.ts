@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { addConfig } from './add.js';
+import { batchMatMulConfig } from './batch-mat-mul.js';
 import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { conv2DBackpropInputConfig } from './conv2d-backprop-input.js';
 import { depthwiseBackpropFilterConfig } from './depthwise-backprop-filter.js';
@@ -22,6 +23,7 @@ const FASTER: readonly tf.KernelConfig[] = [conv2DBackpropInputConfig, maxPoolGr
 /** Kernels it has, slow in one common case: ours takes that case and hands the rest to the stock one. */
 const WRAPPED: readonly [name: string, wrap: (stock: tf.KernelConfig) => tf.KernelConfig][] = [
   [tf.Add, addConfig],
+  [tf.BatchMatMul, batchMatMulConfig],
   [tf.Sum, sumConfig],
 ];
 const wrappers = new WeakSet<tf.KernelConfig>();
