@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assembleKernels } from '../dist/scripts/wat.js';
 import { direct, hasHeapKernels, hasHeapViews } from '../dist/src/tfjs-kernels/heap.js';
 import { HEAP_KERNELS_WASM_BASE64 } from '../dist/src/tfjs-kernels/heap-kernels-wasm.js';
+import { conv2DBackpropFilter } from '../dist/src/tfjs-kernels/conv2d-backprop-filter.js';
+import { conv2DBackpropInput } from '../dist/src/tfjs-kernels/conv2d-backprop-input.js';
 import { maxPoolGrad } from '../dist/src/tfjs-kernels/max-pool-grad.js';
 import { registerWasmTrainingKernels } from '../dist/src/tfjs-kernels/register.js';
 import { PINNED_WASM_VERSION } from '../dist/src/model/wasm-heap.js';
@@ -203,6 +205,21 @@ describe('registerWasmTrainingKernels', () => {
   });
 });
 
+/** againstCpu for one path of our kernel function, called directly on the wasm backend (leaks checked). */
+function pathAgainstCpu(kernel: string, fn: (args: Parameters<tf.KernelFunc>[0]) => tf.TensorInfo, inputs: Record<string, Input>, attrs: object): number {
+  const cpu = runOn('cpu', kernel, inputs, attrs);
+  tf.setBackend('wasm');
+  const ins = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, tf.tensor(v.data, v.shape, v.dtype)]));
+  const buffersBefore = tf.backend().numDataIds();
+  const out = tf.engine().makeTensorFromTensorInfo(fn({ inputs: ins, backend: tf.backend(), attrs: attrs as tf.NamedAttrMap }));
+  expect(out.shape).toEqual(cpu.shape);
+  const data = out.dataSync() as Float32Array;
+  out.dispose();
+  expect(tf.backend().numDataIds(), `${kernel} leaked heap buffers`).toBe(buffersBefore);
+  tf.dispose(Object.values(ins));
+  return relDiff(data, cpu.data, kernel);
+}
+
 describe('Conv2D gradients on wasm against the cpu backend', () => {
   // Conv2DBackpropFilter/Input have no dilations attribute in tfjs (and tf.grad refuses dilated conv2d).
   const cases = convCases([1]);
@@ -215,6 +232,10 @@ describe('Conv2D gradients on wasm against the cpu backend', () => {
     if (c.nchw) [x, dy] = [toNchw(x), toNchw(dy)];
     const attrs = { strides: c.strides, pad: c.pad, dataFormat: c.nchw ? 'NCHW' : 'NHWC', filterShape };
     expect(againstCpu('Conv2DBackpropFilter', { x, dy }, attrs)).toBeLessThanOrEqual(TOL);
+    // both paths, whichever the registered kernel picks for this shape (Note [patches for one channel])
+    for (const path of ['gemm', 'conv'] as const) {
+      expect(pathAgainstCpu('Conv2DBackpropFilter', (a) => conv2DBackpropFilter(a, path), { x, dy }, attrs), path).toBeLessThanOrEqual(TOL);
+    }
   });
 
   it.each(cases.map((c) => [label(c), c] as const))('Conv2DBackpropInput, %s', (_, c) => {
@@ -224,6 +245,9 @@ describe('Conv2D gradients on wasm against the cpu backend', () => {
     if (c.nchw) [dy, inputShape] = [toNchw(dy), [c.x[0], c.x[3], c.x[1], c.x[2]]];
     const attrs = { strides: c.strides, pad: c.pad, dataFormat: c.nchw ? 'NCHW' : 'NHWC', inputShape };
     expect(againstCpu('Conv2DBackpropInput', { dy, filter }, attrs)).toBeLessThanOrEqual(TOL);
+    for (const path of ['gemm', 'conv'] as const) {
+      expect(pathAgainstCpu('Conv2DBackpropInput', (a) => conv2DBackpropInput(a, path), { dy, filter }, attrs), path).toBeLessThanOrEqual(TOL);
+    }
   });
 });
 

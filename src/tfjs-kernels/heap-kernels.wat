@@ -165,6 +165,146 @@
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rl))))
 
+;; dx[b, i*sh + p - top, j*sw + q - left, c] += cols[b, i, j, p, q, c]   (taps inside dx)
+  ;; cols is (B*Ho*Wo, kh*kw*C), dx (B, H, W, C) and must hold zeros: col2im, the
+  ;; scatter half of Conv2DBackpropInput (conv2d-backprop-input.ts), NHWC.
+  ;; Channels 4 to a vector, the 0-3 left over one at a time.
+  (func (export "col2im")
+    (param $cols i32) (param $dx i32)
+    (param $B i32) (param $H i32) (param $W i32) (param $C i32) (param $Ho i32) (param $Wo i32)
+    (param $kh i32) (param $kw i32) (param $sh i32) (param $sw i32) (param $top i32) (param $left i32)
+    (local $b i32) (local $i i32) (local $j i32) (local $p i32) (local $q i32) (local $c i32)
+    (local $r i32) (local $col i32) (local $src i32) (local $dst i32) (local $pix i32) (local $c4 i32) (local $cb i32)
+    (local.set $cb (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $c4 (i32.shl (i32.and (local.get $C) (i32.const -4)) (i32.const 2)))
+    (local.set $src (local.get $cols))
+    (local.set $b (i32.const 0))
+    (block $bdone (loop $bl
+      (br_if $bdone (i32.ge_u (local.get $b) (local.get $B)))
+      (local.set $i (i32.const 0))
+      (block $idone (loop $il
+        (br_if $idone (i32.ge_u (local.get $i) (local.get $Ho)))
+        (local.set $j (i32.const 0))
+        (block $jdone (loop $jl
+          (br_if $jdone (i32.ge_u (local.get $j) (local.get $Wo)))
+          (local.set $p (i32.const 0))
+          (block $pdone (loop $pl
+            (br_if $pdone (i32.ge_u (local.get $p) (local.get $kh)))
+            (local.set $r (i32.sub (i32.add (i32.mul (local.get $i) (local.get $sh)) (local.get $p)) (local.get $top)))
+            (local.set $q (i32.const 0))
+            (block $qdone (loop $ql
+              (br_if $qdone (i32.ge_u (local.get $q) (local.get $kw)))
+              (local.set $col (i32.sub (i32.add (i32.mul (local.get $j) (local.get $sw)) (local.get $q)) (local.get $left)))
+              ;; unsigned compares: a negative row or column fails too
+              (if (i32.and (i32.lt_u (local.get $r) (local.get $H)) (i32.lt_u (local.get $col) (local.get $W))) (then
+                (local.set $dst (i32.add (local.get $dx) (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (local.get $r)) (local.get $W)) (local.get $col)) (local.get $cb))))
+                (local.set $c (i32.const 0))
+                (block $vdone (loop $vl
+                  (br_if $vdone (i32.ge_u (local.get $c) (local.get $c4)))
+                  (local.set $pix (i32.add (local.get $dst) (local.get $c)))
+                  (v128.store (local.get $pix) (f32x4.add (v128.load (local.get $pix)) (v128.load (i32.add (local.get $src) (local.get $c)))))
+                  (local.set $c (i32.add (local.get $c) (i32.const 16)))
+                  (br $vl)))
+                (block $sdone (loop $sl
+                  (br_if $sdone (i32.ge_u (local.get $c) (local.get $cb)))
+                  (local.set $pix (i32.add (local.get $dst) (local.get $c)))
+                  (f32.store (local.get $pix) (f32.add (f32.load (local.get $pix)) (f32.load (i32.add (local.get $src) (local.get $c)))))
+                  (local.set $c (i32.add (local.get $c) (i32.const 4)))
+                  (br $sl)))))
+              (local.set $src (i32.add (local.get $src) (local.get $cb)))
+              (local.set $q (i32.add (local.get $q) (i32.const 1)))
+              (br $ql)))
+            (local.set $p (i32.add (local.get $p) (i32.const 1)))
+            (br $pl)))
+          (local.set $j (i32.add (local.get $j) (i32.const 1)))
+          (br $jl)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $il)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $bl))))
+
+  ;; pt[p, q, c, b, i, j] = x[b, i*sh + p - top, j*sw + q - left, c], 0 outside x
+  ;; x is (B, H, W, C), pt (kh*kw*C, B*Ho*Wo): the patches of a convolution,
+  ;; one row per filter tap, for Conv2DBackpropFilter as pt . dy
+  ;; (conv2d-backprop-filter.ts). Writes every element of pt.
+  (func (export "im2col_t")
+    (param $x i32) (param $pt i32)
+    (param $B i32) (param $H i32) (param $W i32) (param $C i32) (param $Ho i32) (param $Wo i32)
+    (param $kh i32) (param $kw i32) (param $sh i32) (param $sw i32) (param $top i32) (param $left i32)
+    (local $b i32) (local $i i32) (local $j i32) (local $p i32) (local $q i32) (local $c i32)
+    (local $r i32) (local $col i32) (local $row i32) (local $cb i32) (local $jlo i32) (local $jhi i32) (local $src i32)
+    (local.set $cb (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $p (i32.const 0))
+    (block $pdone (loop $pl
+      (br_if $pdone (i32.ge_u (local.get $p) (local.get $kh)))
+      (local.set $q (i32.const 0))
+      (block $qdone (loop $ql
+        (br_if $qdone (i32.ge_u (local.get $q) (local.get $kw)))
+        (local.set $c (i32.const 0))
+        (block $cdone (loop $cl
+          (br_if $cdone (i32.ge_u (local.get $c) (local.get $C)))
+          (local.set $b (i32.const 0))
+          (block $bdone (loop $bl
+            (br_if $bdone (i32.ge_u (local.get $b) (local.get $B)))
+            (local.set $i (i32.const 0))
+            (block $idone (loop $il
+              (br_if $idone (i32.ge_u (local.get $i) (local.get $Ho)))
+              (local.set $r (i32.sub (i32.add (i32.mul (local.get $i) (local.get $sh)) (local.get $p)) (local.get $top)))
+              ;; row -> x[b, r, 0, c]
+              (local.set $row (i32.add (local.get $x) (i32.shl (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (local.get $r)) (i32.mul (local.get $W) (local.get $C))) (local.get $c)) (i32.const 2))))
+              (local.set $j (i32.const 0))
+              ;; One channel at stride 1 (a first layer): the row's inside part is
+              ;; contiguous in x, j in [jlo, jhi); copied 4 floats at a time.
+              (if (i32.and (i32.and (i32.eq (local.get $C) (i32.const 1)) (i32.eq (local.get $sw) (i32.const 1))) (i32.lt_u (local.get $r) (local.get $H))) (then
+                (local.set $jlo (i32.sub (local.get $left) (local.get $q)))
+                (if (i32.lt_s (local.get $jlo) (i32.const 0)) (then (local.set $jlo (i32.const 0))))
+                (local.set $jhi (i32.sub (i32.add (local.get $W) (local.get $left)) (local.get $q)))
+                (if (i32.gt_s (local.get $jhi) (local.get $Wo)) (then (local.set $jhi (local.get $Wo))))
+                (if (i32.lt_s (local.get $jhi) (local.get $jlo)) (then (local.set $jhi (local.get $jlo))))
+                (block $zdone (loop $zl ;; zeros left of x
+                  (br_if $zdone (i32.ge_s (local.get $j) (local.get $jlo)))
+                  (f32.store (local.get $pt) (f32.const 0))
+                  (local.set $pt (i32.add (local.get $pt) (i32.const 4)))
+                  (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                  (br $zl)))
+                ;; src -> x[b, r, j + q - left]
+                (local.set $src (i32.add (local.get $row) (i32.shl (i32.sub (i32.add (local.get $j) (local.get $q)) (local.get $left)) (i32.const 2))))
+                (block $cpdone (loop $cpl
+                  (br_if $cpdone (i32.gt_s (i32.add (local.get $j) (i32.const 4)) (local.get $jhi)))
+                  (v128.store (local.get $pt) (v128.load (local.get $src)))
+                  (local.set $pt (i32.add (local.get $pt) (i32.const 16)))
+                  (local.set $src (i32.add (local.get $src) (i32.const 16)))
+                  (local.set $j (i32.add (local.get $j) (i32.const 4)))
+                  (br $cpl)))
+                (block $c1done (loop $c1l
+                  (br_if $c1done (i32.ge_s (local.get $j) (local.get $jhi)))
+                  (f32.store (local.get $pt) (f32.load (local.get $src)))
+                  (local.set $pt (i32.add (local.get $pt) (i32.const 4)))
+                  (local.set $src (i32.add (local.get $src) (i32.const 4)))
+                  (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                  (br $c1l)))))
+              ;; the general case, and what the fast copy left (zeros right of x)
+              (block $jdone (loop $jl
+                (br_if $jdone (i32.ge_u (local.get $j) (local.get $Wo)))
+                (local.set $col (i32.sub (i32.add (i32.mul (local.get $j) (local.get $sw)) (local.get $q)) (local.get $left)))
+                (f32.store (local.get $pt)
+                  (if (result f32) (i32.and (i32.lt_u (local.get $r) (local.get $H)) (i32.lt_u (local.get $col) (local.get $W)))
+                    (then (f32.load (i32.add (local.get $row) (i32.mul (local.get $col) (local.get $cb)))))
+                    (else (f32.const 0))))
+                (local.set $pt (i32.add (local.get $pt) (i32.const 4)))
+                (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                (br $jl)))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $il)))
+            (local.set $b (i32.add (local.get $b) (i32.const 1)))
+            (br $bl)))
+          (local.set $c (i32.add (local.get $c) (i32.const 1)))
+          (br $cl)))
+        (local.set $q (i32.add (local.get $q) (i32.const 1)))
+        (br $ql)))
+      (local.set $p (i32.add (local.get $p) (i32.const 1)))
+      (br $pl))))
+
   ;; dx[at] += g, unless at is -1 (a window with no pixel above -Infinity)
   (func $scatter (param $dx i32) (param $at i32) (param $g f32)
     (local $a i32)

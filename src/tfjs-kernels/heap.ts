@@ -37,6 +37,14 @@ export interface HeapKernels {
     kh: number, kw: number, sh: number, sw: number, top: number, left: number,
   ): void;
   add_rows(a: number, v: number, out: number, rows: number, C: number): void;
+  col2im(
+    cols: number, dx: number, B: number, H: number, W: number, C: number, Ho: number, Wo: number,
+    kh: number, kw: number, sh: number, sw: number, top: number, left: number,
+  ): void;
+  im2col_t(
+    x: number, pt: number, B: number, H: number, W: number, C: number, Ho: number, Wo: number,
+    kh: number, kw: number, sh: number, sw: number, top: number, left: number,
+  ): void;
   sum_rows(x: number, out: number, rows: number, C: number): void;
 }
 

@@ -70,6 +70,17 @@ export class Ops {
     return this.run(tf.DepthwiseConv2dNative, { x, filter }, { strides, dilations, pad });
   }
 
+  /** Records a tensor made outside run() (a heap kernel's result), to be freed with the rest. */
+  adopt(t: tf.TensorInfo): tf.TensorInfo {
+    this.made.push(t);
+    return t;
+  }
+
+  /** a (1, m, k) . b (1, k, n) -> (1, m, n), XNNPACK's GEMM (no transpose flags: batch-mat-mul.ts). */
+  matMul(a: tf.TensorInfo, b: tf.TensorInfo): tf.TensorInfo {
+    return this.run(tf.BatchMatMul, { a, b }, { transposeA: false, transposeB: false });
+  }
+
   /** Frees every recorded result except `keep`. */
   release(keep: tf.TensorInfo | undefined): void {
     for (const t of this.made) if (t !== keep) this.backend.disposeData(t.dataId);
