@@ -186,6 +186,8 @@ async function convnetBench(stock: Map<string, tf.KernelConfig>): Promise<void> 
   const pooled = tf.relu(t4([B, 24, 24, 8])); // a ReLU's output, with its ties at 0
   const pooledMax = tf.maxPool(pooled as tf.Tensor4D, 2, 2, 'valid');
   const dyPool = t4([B, 12, 12, 8]);
+  const bias1 = tf.randomNormal([8]);
+  const dense = { x: tf.randomNormal([B, 784]), w: tf.randomNormal([784, 128]), dy: tf.randomNormal([B, 128]) }; // the MLP's first layer, generic path
   const backend = tf.backend();
   /** One kernel call: through the engine (the registered kernel, ours), or through a given config (stock). */
   const call = (kernel: string, inputs: tf.NamedTensorMap, attrs: object, config?: tf.KernelConfig) => (): tf.TensorInfo =>
@@ -197,6 +199,10 @@ async function convnetBench(stock: Map<string, tf.KernelConfig>): Promise<void> 
   const replaced: [string, string, tf.NamedTensorMap, object][] = [
     ['conv2 (dy 64x8x8x16, filter 5x5x8x16)', 'Conv2DBackpropInput', { dy: dy2, filter: w2 }, { strides: 1, pad: 'valid', dataFormat: 'NHWC', inputShape: [B, 12, 12, 8] }],
     ['pool1 (x 64x24x24x8 after ReLU)', 'MaxPoolGrad', { dy: dyPool, input: pooled, output: pooledMax }, { filterSize: 2, strides: 2, pad: 'valid' }],
+    ['conv1 bias (64x24x24x8 + 8)', 'Add', { a: dy1, b: bias1 }, {}],
+    ['conv1 bias gradient (64x24x24x8 -> 8)', 'Sum', { x: dy1 }, { axis: [0, 1, 2], keepDims: false }],
+    ['dense dx = dy W^T (64x128 . (784x128)^T)', 'BatchMatMul', { a: dense.dy, b: dense.w }, { transposeA: false, transposeB: true }],
+    ['dense dW = x^T dy ((64x784)^T . 64x128)', 'BatchMatMul', { a: dense.x, b: dense.dy }, { transposeA: true, transposeB: false }],
   ];
   for (const [what, kernel, inputs, attrs] of replaced) {
     const config = stock.get(kernel);
@@ -211,14 +217,14 @@ async function convnetBench(stock: Map<string, tf.KernelConfig>): Promise<void> 
   const [fwd1, fwd2] = [await kernelMs(fwd(x1, w1)), await kernelMs(fwd(x2, w2))];
   console.log(`| Conv2DBackpropFilter, conv1 / conv2 | none (tensorflow/tfjs#8474) | ${ms(filter1)} / ${ms(filter2)} | |`);
   console.log(`| Conv2D forward, conv1 / conv2, for scale | ${ms(fwd1)} / ${ms(fwd2)} | | |`);
-  tf.dispose([dy2, w2, x2, x1, dy1, w1, pooled, pooledMax, dyPool]);
+  tf.dispose([dy2, w2, x2, x1, dy1, w1, pooled, pooledMax, dyPool, bias1, dense.x, dense.w, dense.dy]);
 }
 
 async function main(): Promise<void> {
   const cores = availableParallelism();
   console.log(`worker-ddp micro-benchmarks, ${new Date().toISOString()}\n${cpus()[0]?.model.trim() ?? ''}, ${cores} cores, Node ${process.version}\n`);
   const stock = new Map<string, tf.KernelConfig>();
-  for (const name of ['Conv2DBackpropInput', 'MaxPoolGrad']) {
+  for (const name of ['Conv2DBackpropInput', 'MaxPoolGrad', 'Add', 'Sum', 'BatchMatMul']) {
     const config = tf.getKernel(name, 'wasm');
     if (config !== undefined) stock.set(name, config);
   }
