@@ -105,7 +105,7 @@
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $bl))))
 
-;; out[r, c] = a[r, c] + v[c]   for r in [0, rows), c in [0, C)
+  ;; out[r, c] = a[r, c] + v[c]   for r in [0, rows), c in [0, C)
   ;; Add with a row vector broadcast over a matrix: a layer's bias. tfjs-wasm's
   ;; Add takes its general broadcasting path here: 0.5-0.8 ms for the convnet's
   ;; (64x24x24, 8) + (8). One f32 add per element, as stock: the same bits.
@@ -165,7 +165,7 @@
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rl))))
 
-;; dx[b, i*sh + p - top, j*sw + q - left, c] += cols[b, i, j, p, q, c]   (taps inside dx)
+  ;; dx[b, i*sh + p - top, j*sw + q - left, c] += cols[b, i, j, p, q, c]   (taps inside dx)
   ;; cols is (B*Ho*Wo, kh*kw*C), dx (B, H, W, C) and must hold zeros: col2im, the
   ;; scatter half of Conv2DBackpropInput (conv2d-backprop-input.ts), NHWC.
   ;; Channels 4 to a vector, the 0-3 left over one at a time.
