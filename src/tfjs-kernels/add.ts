@@ -9,14 +9,7 @@ import { simd } from './heap.js';
  * Every other case, and any backend without the heap internals, goes to the
  * stock kernel. Float addition is exact per element, so both give the same bits.
  */
-export function addConfig(stock: tf.KernelConfig): tf.KernelConfig {
-  return {
-    ...stock, // its setupFunc binds the stock wasm function, which the other cases need
-    kernelFunc: (args) => addRowVector(args) ?? (stock.kernelFunc(args) as tf.TensorInfo),
-  };
-}
-
-function addRowVector({ inputs, backend }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo | undefined {
+export function addRowVector({ inputs, backend }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo | undefined {
   const { a, b } = inputs as Record<'a' | 'b', tf.TensorInfo>;
   const [m, v] = isRowVectorOf(b, a) ? [a, b] : isRowVectorOf(a, b) ? [b, a] : [];
   if (m === undefined || v === undefined) return undefined;

@@ -11,21 +11,15 @@ import { composed } from './wasm-ops.js';
  * The sums run in XNNPACK's order, not the loop's: results differ from the
  * stock kernel's in the last bits.
  */
-export function batchMatMulConfig(stock: tf.KernelConfig): tf.KernelConfig {
-  return {
-    ...stock,
-    kernelFunc: (args) => {
-      const { inputs, backend, attrs } = args;
-      const { transposeA, transposeB } = attrs as unknown as tf.BatchMatMulAttrs;
-      if (!transposeA && !transposeB) return stock.kernelFunc(args);
-      const { a, b } = inputs as Record<'a' | 'b', tf.TensorInfo>;
-      return composed(backend as tf.KernelBackend, (ops) => {
-        const flip = (t: tf.TensorInfo): tf.TensorInfo => {
-          const r = t.shape.length;
-          return ops.transpose(t, [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2]); // (..., m, n) -> (..., n, m)
-        };
-        return ops.run(tf.BatchMatMul, { a: transposeA ? flip(a) : a, b: transposeB ? flip(b) : b }, { transposeA: false, transposeB: false });
-      });
-    },
-  };
+export function batchMatMulUnflagged({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo | undefined {
+  const { transposeA, transposeB } = attrs as unknown as tf.BatchMatMulAttrs;
+  if (!transposeA && !transposeB) return undefined;
+  const { a, b } = inputs as Record<'a' | 'b', tf.TensorInfo>;
+  return composed(backend as tf.KernelBackend, (ops) => {
+    const flip = (t: tf.TensorInfo): tf.TensorInfo => {
+      const r = t.shape.length;
+      return ops.transpose(t, [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2]); // (..., m, n) -> (..., n, m)
+    };
+    return ops.matMul(transposeA ? flip(a) : a, transposeB ? flip(b) : b);
+  });
 }

@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
-import { addConfig } from './add.js';
-import { batchMatMulConfig } from './batch-mat-mul.js';
+import { addRowVector } from './add.js';
+import { batchMatMulUnflagged } from './batch-mat-mul.js';
 import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { conv2DBackpropInputConfig } from './conv2d-backprop-input.js';
 import { depthwiseBackpropFilterConfig } from './depthwise-backprop-filter.js';
 import { depthwiseBackpropInputConfig } from './depthwise-backprop-input.js';
 import { maxPoolGradConfig } from './max-pool-grad.js';
-import { sumConfig } from './sum.js';
+import { sumLeading } from './sum.js';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
 
 /** Kernels @tensorflow/tfjs-backend-wasm 4.22 lacks: registered only where none is. */
@@ -20,11 +20,14 @@ const MISSING: readonly tf.KernelConfig[] = [
 /** Kernels it has, slower than ours: the stock one is replaced. */
 const FASTER: readonly tf.KernelConfig[] = [conv2DBackpropInputConfig, maxPoolGradConfig];
 
+/** A kernel for the one case it takes; undefined hands the call to the stock kernel. */
+type Case = (args: Parameters<tf.KernelFunc>[0]) => tf.TensorInfo | undefined;
+
 /** Kernels it has, slow in one common case: ours takes that case and hands the rest to the stock one. */
-const WRAPPED: readonly [name: string, wrap: (stock: tf.KernelConfig) => tf.KernelConfig][] = [
-  [tf.Add, addConfig],
-  [tf.BatchMatMul, batchMatMulConfig],
-  [tf.Sum, sumConfig],
+const WRAPPED: readonly [name: string, ours: Case][] = [
+  [tf.Add, addRowVector],
+  [tf.BatchMatMul, batchMatMulUnflagged],
+  [tf.Sum, sumLeading],
 ];
 const wrappers = new WeakSet<tf.KernelConfig>();
 
@@ -46,10 +49,11 @@ export function registerWasmTrainingKernels(): void {
     }
     tf.registerKernel(config);
   }
-  for (const [name, wrap] of WRAPPED) {
+  for (const [name, ours] of WRAPPED) {
     const stock = tf.getKernel(name, 'wasm');
     if (stock === undefined || wrappers.has(stock)) continue;
-    const config = wrap(stock);
+    // The stock setupFunc binds the stock wasm function, which the other cases need.
+    const config: tf.KernelConfig = { ...stock, kernelFunc: (args) => ours(args) ?? (stock.kernelFunc(args) as tf.TensorInfo) };
     wrappers.add(config);
     tf.unregisterKernel(name, 'wasm');
     tf.registerKernel(config);

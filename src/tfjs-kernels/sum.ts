@@ -10,14 +10,7 @@ import { simd } from './heap.js';
  * index order, as the stock kernel does, so both give the same bits. Every
  * other case, and any backend without the heap internals, goes to the stock kernel.
  */
-export function sumConfig(stock: tf.KernelConfig): tf.KernelConfig {
-  return {
-    ...stock,
-    kernelFunc: (args) => sumLeading(args) ?? (stock.kernelFunc(args) as tf.TensorInfo),
-  };
-}
-
-function sumLeading({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo | undefined {
+export function sumLeading({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo | undefined {
   const { x } = inputs as Record<'x', tf.TensorInfo>;
   const { axis, keepDims } = attrs as unknown as tf.SumAttrs;
   if (x.dtype !== 'float32' || tf.util.sizeFromShape(x.shape) === 0) return undefined;
