@@ -9,7 +9,8 @@
  * (reference/*.py, when a python can import torch). Every row is warmed up until
  * its per-step time is steady, then all rows are timed in interleaved
  * repetitions (steady.ts); each figure is the median over repetitions, and
- * "x PyTorch" is a ratio measured in this same run. `--spin` adds 2-worker
+ * every ratio ("vs 1 worker", "x PyTorch") the median of per-repetition
+ * ratios measured in this same run (Note [paired ratios] in steady.ts). `--spin` adds 2-worker
  * strong-scaling rows with other barrier spin caps (options.barrierSpinMs;
  * default: one row that never spins), an A/B of the spin policy interleaved
  * in the same process. Prints the tables, the
@@ -31,7 +32,7 @@ import { Trainer } from '../src/trainer/trainer.js';
 import { leanStepRow, plainTfjsRow } from './baselines.js';
 import { lineChartSvg } from './chart.js';
 import { findTorchPython, torchRow, type Found } from './pytorch.js';
-import { median, quantile, repSteps, warmUp, type Row, type SteadyOptions, type Warmup } from './steady.js';
+import { median, pairedRatio, quantile, repSteps, warmUp, type Row, type SteadyOptions, type Warmup } from './steady.js';
 
 const BATCH = 64;
 const LR = 0.003;
@@ -222,6 +223,8 @@ function registry(args: Args, data: Dataset, found: Found): RowSpec[] {
   for (const [id, ref] of Object.entries(REFERENCES)) {
     rows.push({ id, label: ref.label, workers: 1, batch: BATCH, open: async () => ('skipped' in found ? found.skipped : torchRow(found.python, ref.script)) });
   }
+  const unknown = [...(args.rows ?? [])].filter((id) => !rows.some((r) => r.id === id));
+  if (unknown.length > 0) throw new OptionError(`--rows: no row ${unknown.join(', ')}; the rows are ${rows.map((r) => r.id).join(', ')}`);
   return rows.filter((r) => args.rows === undefined || args.rows.has(r.id));
 }
 
@@ -288,21 +291,24 @@ const pct = (v: number): string => `${(100 * v).toFixed(0)}%`;
 const ms = (p: Percentiles | undefined): string => (p === undefined ? '| | | |' : `| ${p.p50.toFixed(2)} | ${p.p90.toFixed(2)} | ${p.p99.toFixed(2)} | ${(p.p99 / p.p50).toFixed(2)} |`);
 const x = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(2)}x` : 'n/a');
 
+/** Throughput of row `a` over row `b`, paired by repetition (Note [paired ratios] in steady.ts); NaN if either is missing. */
+function ratio(results: readonly Result[], a: string | undefined, b: string | undefined): number {
+  const ra = results.find((r) => r.id === a);
+  const rb = results.find((r) => r.id === b);
+  return ra === undefined || rb === undefined ? NaN : pairedRatio(ra.reps, rb.reps);
+}
+
 function tables(results: readonly Result[]): string {
-  const by = new Map(results.map((r) => [r.id, r]));
-  const base = (r: Result): number => (r.group === undefined ? NaN : (by.get(`${r.group}-1`)?.samplesPerSecond ?? NaN));
-  const ref = (r: Result): number => {
-    const g = GROUPS.find((gr) => gr.id === r.group);
-    return g === undefined ? NaN : (by.get(g.reference)?.samplesPerSecond ?? NaN);
-  };
+  const base = (r: Result): number => (r.group === undefined ? NaN : ratio(results, r.id, `${r.group}-1`));
+  const ref = (r: Result): number => ratio(results, r.id, GROUPS.find((gr) => gr.id === r.group)?.reference);
   const lines = [
-    '| row | threads | batch | warm-up (steps, s) | samples/s (median) | min-max over reps | vs 1 worker | x PyTorch |',
+    '| row | threads | batch | warm-up (steps, s) | samples/s (median) | min-max over reps | vs 1 worker (paired) | x PyTorch (paired) |',
     '|---|---|---|---|---|---|---|---|',
   ];
   for (const r of results) {
     const wu = `${r.warmup.steps}, ${r.warmup.seconds.toFixed(1)}${r.warmup.steady ? '' : ' (cap)'}`;
     const range = `${fmt(Math.min(...r.reps))}-${fmt(Math.max(...r.reps))}`;
-    lines.push(`| ${r.label} | ${r.workers} | ${r.batch} | ${wu} | ${fmt(r.samplesPerSecond)} | ${range} | ${x(r.samplesPerSecond / base(r))} | ${x(r.samplesPerSecond / ref(r))} |`);
+    lines.push(`| ${r.label} | ${r.workers} | ${r.batch} | ${wu} | ${fmt(r.samplesPerSecond)} | ${range} | ${x(base(r))} | ${x(ref(r))} |`);
   }
   const short = ['upload', 'fwd/bwd', 'export', 'wait', 'reduce', 'sgd', 'wait2'];
   lines.push(
@@ -332,6 +338,7 @@ async function main(): Promise<void> {
   const args = parse();
   const python = findTorchPython(args.python);
   const data = loadDataset();
+  const specs = registry(args, data, python);
   const backend = await initBackend(args.backend); // the single-thread rows run on the main thread's engine
   const machine = `${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${availableParallelism()} cores, Node ${process.version}`;
   const date = new Date().toISOString();
@@ -340,9 +347,9 @@ async function main(): Promise<void> {
   console.log(`worker-ddp scaling benchmark, ${date}\n${machine}, backend ${backend}, MLP 784-128-64-10, lr ${LR}; load average ${loadBefore}`);
   console.log(
     `steady state: warm-up until the last 3 window means are within ${pct(args.tol)} of their median (cap ${args.maxWarmupSteps} steps / ${args.maxWarmupSeconds} s), ` +
-      `then ${args.reps} interleaved repetitions of ~${args.repSeconds} s per row; medians\n`,
+      `then ${args.reps} interleaved repetitions of ~${args.repSeconds} s per row; medians, ratios paired by repetition\n`,
   );
-  const { results, skipped } = await measure(args, registry(args, data, python));
+  const { results, skipped } = await measure(args, specs);
   tf.disposeVariables();
   const epoch = args.rows === undefined || args.rows.has('strong-1') ? await coldEpoch(data, args.backend) : NaN;
   const loadAfter = load();
@@ -350,9 +357,9 @@ async function main(): Promise<void> {
 
   const sps = (id: string): number => results.find((r) => r.id === id)?.samplesPerSecond ?? NaN;
   const targets: [string, number, number, 'x' | '' | 'max'][] = [
-    ['1 worker / lean single-thread step (pool cost)', sps('strong-1') / sps('lean'), 0.95, 'x'],
-    ...GROUPS.map((g): [string, number, number, 'x'] => [`${g.id}: 2 workers / 1 worker`, sps(`${g.id}-2`) / sps(`${g.id}-1`), g.target2x, 'x']),
-    ['strong: 2 workers / PyTorch MLP, 1 thread, this run', sps('strong-2') / sps('torch-mlp'), 1, 'x'],
+    ['1 worker / lean single-thread step (pool cost)', ratio(results, 'strong-1', 'lean'), 0.95, 'x'],
+    ...GROUPS.map((g): [string, number, number, 'x'] => [`${g.id}: 2 workers / 1 worker`, ratio(results, `${g.id}-2`, `${g.id}-1`), g.target2x, 'x']),
+    ['strong: 2 workers / PyTorch MLP, 1 thread, this run', ratio(results, 'strong-2', 'torch-mlp'), 1, 'x'],
     ['strong, 2 workers: forward/backward p99/p50', ((p) => (p === undefined ? NaN : p.p99 / p.p50))(results.find((r) => r.id === 'strong-2')?.fwdBwdMs), 2, 'max'],
     ['1 worker over its first epoch from a cold start, samples/s', epoch, 20_000, ''],
   ];
@@ -365,7 +372,7 @@ async function main(): Promise<void> {
   }
   for (const ms of args.spin) {
     const id = `strong-2-spin${ms}`;
-    console.log(`  A/B: strong, 2 workers, default spin cap / spin cap ${ms} ms: ${x(sps('strong-2') / sps(id))} (same run, interleaved)`);
+    console.log(`  A/B: strong, 2 workers, default spin cap / spin cap ${ms} ms: ${x(ratio(results, 'strong-2', id))} (same run, interleaved, paired)`);
   }
   for (const [id, why] of skipped) console.log(`  note: ${id} skipped: ${why}`);
   console.log(`load average before ${loadBefore}, after ${loadAfter} (on a busy machine, compare nothing)`);

@@ -97,3 +97,20 @@ export function quantile(a: readonly number[], q: number): number {
   const s = [...a].sort((x, y) => x - y);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
 }
+
+/**
+ * The ratio of two rows' throughput as the median of their per-repetition
+ * ratios: repetition k of every row runs back to back (interleaved), so each
+ * pair shares the machine's state.
+ *
+ * Note [paired ratios]: the 2-vCPU VM switches between a fast and a slow
+ * mode every few seconds (the lean step alone, pinned to either core: 41-43k
+ * samples/s, then 29-31k minutes later; seen mid-run too), which moves a
+ * row's whole repetition. A ratio of medians can then pair a fast-mode median
+ * with a slow-mode one (one run: 1 worker's reps 24.6k 25.8k 26.6k 39.3k
+ * 30.8k); pairing by repetition cancels what the two rows share.
+ */
+export function pairedRatio(a: readonly number[], b: readonly number[]): number {
+  if (a.length !== b.length) throw new Error(`pairedRatio: ${a.length} repetitions against ${b.length}`);
+  return median(a.map((v, k) => v / b[k]));
+}
