@@ -111,6 +111,11 @@ export function quantile(a: readonly number[], q: number): number {
  * 30.8k); pairing by repetition cancels what the two rows share.
  */
 export function pairedRatio(a: readonly number[], b: readonly number[]): number {
+  return median(pairedRatios(a, b));
+}
+
+/** The per-repetition ratios a[k] / b[k] (Note [paired ratios]); their spread says how far to trust the median. */
+export function pairedRatios(a: readonly number[], b: readonly number[]): number[] {
   if (a.length !== b.length) throw new Error(`pairedRatio: ${a.length} repetitions against ${b.length}`);
-  return median(a.map((v, k) => v / b[k]));
+  return a.map((v, k) => v / b[k]);
 }
