@@ -7,7 +7,10 @@
  *     Piscina round trip of one trivial task per thread (the dispatch a
  *     task-per-step design would pay: Note [loop, not a task per step]);
  *  3. one training step (forward + backward + gradient export) per backend and
- *     shard size 64, 32, 16, 8, hand-written backward and tfjs autograd;
+ *     shard size 64, 32, 16, 8, hand-written backward and tfjs autograd, and on
+ *     wasm the generic path (LayersReplica) on examples/mlp.js and convnet.js;
+ *     T(64)/T(32) bounds what 2 workers can give at batch 64 (Note [fixed cost]);
+ *     then what one tfjs kernel costs before it computes anything;
  *  4. the convnet of the model issue (tf.layers) at batch 64, forward +
  *     backward, on wasm with our training kernels (src/tfjs-kernels/) and on
  *     the cpu backend; then the wasm kernels we replace, stock against ours.
@@ -24,7 +27,9 @@ import { initBackend, type BackendName } from '../src/backend.js';
 import { loadDataset } from '../src/data/dataset.js';
 import { epochPermutation } from '../src/data/shuffle.js';
 import { allocateArena, paramsAt } from '../src/kernels/arena.js';
+import { layersSource } from '../src/fit/spec.js';
 import { AutogradReplica } from '../src/model/autograd.js';
+import { LayersReplica } from '../src/model/layers-replica.js';
 import { makeLayout } from '../src/model/layout.js';
 import { MlpReplica, mlpDef, mlpLogits } from '../src/model/mlp.js';
 import type { Replica } from '../src/model/types.js';
@@ -73,6 +78,27 @@ async function piscinaRoundTrip(threadsN: number, rounds: number): Promise<numbe
   return t.sort((a, b) => a - b)[t.length >> 1];
 }
 
+/**
+ * Note [fixed cost]: strong scaling splits a batch of 64 into shards of 64/N,
+ * and a step that costs T(n) for a shard of n gives N workers at most
+ * T(64) / T(64/N) times one worker's throughput, before any synchronisation.
+ * Whatever does not shrink with the shard (tfjs's per-kernel bookkeeping,
+ * Note [kernel dispatch]; weight uploads and gradient exports of all P
+ * parameters) caps it; the T(64)/T(32) column is that cap for 2 workers.
+ */
+const EXAMPLES = ['mlp.js', 'convnet.js'] as const;
+
+/** What section 3 times: the MLP replicas and the generic path's LayersReplica alike. */
+type Stepper = Pick<Replica, 'lossAndGradSum'>;
+
+/** A LayersReplica (the generic path) for an example model, with its initial parameters. */
+async function exampleReplica(file: (typeof EXAMPLES)[number]): Promise<{ replica: Stepper; params: Float32Array }> {
+  const url = new URL(`../../examples/${file}`, import.meta.url).href;
+  const { default: build } = (await import(url)) as { default: () => tf.LayersModel };
+  const source = layersSource(build(), { targets: 'onehot' });
+  return { replica: await LayersReplica.create(source.spec), params: source.params };
+}
+
 async function stepBench(backends: BackendName[]): Promise<string[]> {
   const data = loadDataset();
   const def = mlpDef(CFG);
@@ -87,29 +113,58 @@ async function stepBench(backends: BackendName[]): Promise<string[]> {
       lines.push(`| ${name} | (backend not available here) |||||`);
       continue;
     }
-    const formulations: [string, Replica][] = [
-      ['hand-written backward', new MlpReplica(CFG)],
-      ['tfjs autograd', new AutogradReplica(layout, CFG.numClasses, mlpLogits(CFG))],
+    const formulations: [string, Stepper, Float32Array][] = [
+      ['hand-written backward', new MlpReplica(CFG), paramsAt(arena, 0)],
+      ['tfjs autograd', new AutogradReplica(layout, CFG.numClasses, mlpLogits(CFG)), paramsAt(arena, 0)],
     ];
-    for (const [fname, replica] of formulations) {
-      const row: string[] = [];
+    if (name === 'wasm') {
+      for (const file of EXAMPLES) {
+        const { replica, params } = await exampleReplica(file);
+        formulations.push([`generic path, examples/${file}`, replica, params]);
+      }
+    }
+    for (const [fname, replica, params] of formulations) {
+      const p50s: number[] = [];
       for (const B of [64, 32, 16, 8]) {
         let i = 0;
-        const bench = new Bench({ time: name === 'cpu' || fname === 'tfjs autograd' ? 600 : 400, iterations: 5 });
+        const bench = new Bench({ time: name === 'cpu' || fname !== 'hand-written backward' ? 600 : 400, iterations: 5 });
+        const grads = new Float32Array(params.length);
         bench.add('step', () => {
           const indices = order.subarray((i * B) % 59_000, ((i * B) % 59_000) + B);
           i++;
-          paramsAt(arena, 0)[0] += 1e-7; // the weights change every step, as in training
-          replica.lossAndGradSum(paramsAt(arena, 0), { ...data.train, indices }, arena.grads);
+          params[0] += 1e-7; // the weights change every step, as in training
+          replica.lossAndGradSum(params, { ...data.train, indices }, grads);
         });
         await bench.run();
-        const r = bench.tasks[0].result;
-        row.push(r !== undefined && 'latency' in r ? us(r.latency.p50 ?? NaN) : 'n/a');
+        p50s.push(p50(bench));
       }
-      lines.push(`| ${name} | ${fname} | ${row.join(' | ')} |`);
+      lines.push(`| ${name} | ${fname} | ${p50s.map((t) => us(t)).join(' | ')} | ${(p50s[0] / p50s[1]).toFixed(2)}x |`);
     }
   }
   return lines;
+}
+
+/**
+ * Note [kernel dispatch]: a tfjs kernel costs microseconds before it computes
+ * anything: the engine's bookkeeping (tensor objects, scopes, the gradient
+ * tape, which also clones every tensor a gradient needs through an Identity
+ * kernel) and, on wasm, XNNPACK creating and deleting an operator per call
+ * for the elementwise kernels. A generic-path step runs 100+ kernels (the
+ * examples/mlp.js step: 114, 32 of them Identity; counted with tf.profile),
+ * a large part of the time it takes at any shard size (1.2 ms at 8 samples
+ * against 2.8 ms at 64, 2026-11-28). The median here is the best case: in a
+ * training step the engine's garbage adds scavenges on top.
+ */
+async function dispatchMs(): Promise<number> {
+  const a = tf.ones([8, 16]);
+  const b = tf.ones([8, 16]);
+  const bench = new Bench({ time: 400 });
+  bench.add('add', () => {
+    tf.tidy(() => tf.add(a, b));
+  });
+  await bench.run();
+  tf.dispose([a, b]);
+  return p50(bench);
 }
 
 const ms = (t: number): string => (t >= 100 ? t.toFixed(0) : t.toPrecision(3)) + ' ms';
@@ -254,9 +309,11 @@ async function main(): Promise<void> {
   console.log(`\n2. synchronisation, 2 threads: barrier crossing ${us(sleep)} (Atomics.wait) / ${us(spin)} (spin first);`);
   console.log(`   Piscina round trip of 2 trivial tasks on 2 threads: ${us(rt2)} (${(rt2 / sleep).toFixed(0)}x a sleeping crossing)`);
 
-  console.log('\n3. one training step (forward + backward + gradient export), median per shard size');
-  console.log('| backend | formulation | 64 | 32 | 16 | 8 |\n|---|---|---|---|---|---|');
+  console.log('\n3. one training step (forward + backward + gradient export), median per shard size; T(64)/T(32): Note [fixed cost]');
+  console.log('| backend | formulation | 64 | 32 | 16 | 8 | T(64)/T(32) |\n|---|---|---|---|---|---|---|');
   for (const line of await stepBench(['wasm', 'cpu', 'tensorflow'])) console.log(line);
+  await initBackend('wasm');
+  console.log(`   one tfjs kernel on wasm, tf.add of two (8,16) tensors in a tidy: ${us(await dispatchMs())} (Note [kernel dispatch])`);
   await convnetBench(stock);
   tf.disposeVariables();
 }
