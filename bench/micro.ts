@@ -15,25 +15,30 @@
  *     backward, on wasm with our training kernels (src/tfjs-kernels/) and on
  *     the cpu backend; then the wasm kernels we replace, stock against ours.
  *     `npm run bench -- --convnet` runs this part alone.
+ * `npm run bench -- --model FILE` times only a model of yours, as section 3
+ * does the examples, and prints what its fixed cost allows N workers.
  * Medians; compare ratios within one run, never absolute times across runs.
  */
 import { availableParallelism, cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { Bench } from 'tinybench';
 import { initBackend, type BackendName } from '../src/backend.js';
-import { loadDataset } from '../src/data/dataset.js';
 import { epochPermutation } from '../src/data/shuffle.js';
 import { allocateArena, paramsAt } from '../src/kernels/arena.js';
-import { layersSource } from '../src/fit/spec.js';
+import { cliModelSource } from '../src/cli/model-recipe.js';
+import { loadModelModule } from '../src/cli/model-module.js';
+import { loadDataset, type Dataset } from '../src/data/dataset.js';
 import { AutogradReplica } from '../src/model/autograd.js';
 import { LayersReplica } from '../src/model/layers-replica.js';
 import { makeLayout } from '../src/model/layout.js';
 import { MlpReplica, mlpDef, mlpLogits } from '../src/model/mlp.js';
 import type { Replica } from '../src/model/types.js';
-import { DEFAULT_SPIN_CAP_MS as SPIN_CAP_MS } from '../src/options.js';
+import { OptionError, DEFAULT_SPIN_CAP_MS as SPIN_CAP_MS } from '../src/options.js';
 import { Rng } from '../src/rng.js';
 import { Barrier } from '../src/shm/barrier.js';
 import type { ThreadJob } from './threads-worker.js';
@@ -91,12 +96,31 @@ const EXAMPLES = ['mlp.js', 'convnet.js'] as const;
 /** What section 3 times: the MLP replicas and the generic path's LayersReplica alike. */
 type Stepper = Pick<Replica, 'lossAndGradSum'>;
 
-/** A LayersReplica (the generic path) for an example model, with its initial parameters. */
-async function exampleReplica(file: (typeof EXAMPLES)[number]): Promise<{ replica: Stepper; params: Float32Array }> {
-  const url = new URL(`../../examples/${file}`, import.meta.url).href;
-  const { default: build } = (await import(url)) as { default: () => tf.LayersModel };
-  const source = layersSource(build(), { targets: 'onehot' });
+const SHARDS = [64, 32, 16, 8] as const;
+
+/** A LayersReplica (the generic path) for a model module as `npm run train -- --model FILE` loads it, with its initial parameters. */
+async function modelReplica(file: string, data: Dataset): Promise<{ replica: Stepper; params: Float32Array }> {
+  const { source } = cliModelSource(await loadModelModule(file), {}, data, file);
   return { replica: await LayersReplica.create(source.spec), params: source.params };
+}
+
+/** Median step time (forward + backward + gradient export) of `replica` on shards of each size in SHARDS, ms. */
+async function shardTimes(replica: Stepper, params: Float32Array, data: Dataset, order: Int32Array, time: number): Promise<number[]> {
+  const p50s: number[] = [];
+  const grads = new Float32Array(params.length);
+  for (const B of SHARDS) {
+    let i = 0;
+    const bench = new Bench({ time, iterations: 5 });
+    bench.add('step', () => {
+      const indices = order.subarray((i * B) % 59_000, ((i * B) % 59_000) + B);
+      i++;
+      params[0] += 1e-7; // the weights change every step, as in training
+      replica.lossAndGradSum(params, { ...data.train, indices }, grads);
+    });
+    await bench.run();
+    p50s.push(p50(bench));
+  }
+  return p50s;
 }
 
 async function stepBench(backends: BackendName[]): Promise<string[]> {
@@ -119,25 +143,12 @@ async function stepBench(backends: BackendName[]): Promise<string[]> {
     ];
     if (name === 'wasm') {
       for (const file of EXAMPLES) {
-        const { replica, params } = await exampleReplica(file);
+        const { replica, params } = await modelReplica(fileURLToPath(new URL(`../../examples/${file}`, import.meta.url)), data);
         formulations.push([`generic path, examples/${file}`, replica, params]);
       }
     }
     for (const [fname, replica, params] of formulations) {
-      const p50s: number[] = [];
-      for (const B of [64, 32, 16, 8]) {
-        let i = 0;
-        const bench = new Bench({ time: name === 'cpu' || fname !== 'hand-written backward' ? 600 : 400, iterations: 5 });
-        const grads = new Float32Array(params.length);
-        bench.add('step', () => {
-          const indices = order.subarray((i * B) % 59_000, ((i * B) % 59_000) + B);
-          i++;
-          params[0] += 1e-7; // the weights change every step, as in training
-          replica.lossAndGradSum(params, { ...data.train, indices }, grads);
-        });
-        await bench.run();
-        p50s.push(p50(bench));
-      }
+      const p50s = await shardTimes(replica, params, data, order, name === 'cpu' || fname !== 'hand-written backward' ? 600 : 400);
       lines.push(`| ${name} | ${fname} | ${p50s.map((t) => us(t)).join(' | ')} | ${(p50s[0] / p50s[1]).toFixed(2)}x |`);
     }
   }
@@ -275,7 +286,30 @@ async function convnetBench(stock: Map<string, tf.KernelConfig>): Promise<void> 
   tf.dispose([dy2, w2, x2, x1, dy1, w1, pooled, pooledMax, dyPool, bias1, dense.x, dense.w, dense.dy]);
 }
 
+/**
+ * `npm run bench -- --model FILE`: would this model scale? Its step on the
+ * generic path (wasm) per shard size, and the cap T(64)/T(64/N) that the fixed
+ * cost puts on N workers at batch 64 (Note [fixed cost]).
+ */
+async function modelBench(file: string): Promise<void> {
+  await initBackend('wasm');
+  const data = loadDataset();
+  const { replica, params } = await modelReplica(file, data);
+  const t = await shardTimes(replica, params, data, epochPermutation(data.train.count, 1, 0), 600);
+  console.log(`${file} on the generic path (wasm), forward + backward + gradient export, median per shard size`);
+  console.log(`| ${SHARDS.join(' | ')} |\n|${SHARDS.map(() => '---').join('|')}|\n| ${t.map((v) => us(v)).join(' | ')} |`);
+  console.log(`at most, before synchronisation, vs 1 worker at batch 64: ${SHARDS.slice(1).map((n, k) => `${64 / n} workers ${(t[0] / t[k + 1]).toFixed(2)}x`).join(', ')}`);
+}
+
+function parse(): { convnet: boolean; model: string | undefined } {
+  const { values } = parseArgs({ options: { convnet: { type: 'boolean' }, model: { type: 'string' } }, strict: true });
+  if (values.convnet === true && values.model !== undefined) throw new OptionError('--convnet and --model are two different runs: give one');
+  return { convnet: values.convnet === true, model: values.model };
+}
+
 async function main(): Promise<void> {
+  const args = parse();
+  if (args.model !== undefined) return modelBench(args.model);
   const cores = availableParallelism();
   console.log(`worker-ddp micro-benchmarks, ${new Date().toISOString()}\n${cpus()[0]?.model.trim() ?? ''}, ${cores} cores, Node ${process.version}\n`);
   const stock = new Map<string, tf.KernelConfig>();
@@ -283,7 +317,7 @@ async function main(): Promise<void> {
     const config = tf.getKernel(name, 'wasm');
     if (config !== undefined) stock.set(name, config);
   }
-  if (process.argv.includes('--convnet')) {
+  if (args.convnet) {
     await convnetBench(stock);
     tf.disposeVariables();
     return;
@@ -320,5 +354,5 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
-  process.exitCode = 1;
+  process.exitCode = err instanceof OptionError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true ? 2 : 1;
 });
