@@ -102,6 +102,8 @@ interface OpenRow extends Row {
   /** Marks the end of the warm-up: phases() covers later steps only. */
   startTiming?(): void;
   phases?(): Record<Phase, number[]>;
+  /** What the row turned out to run (the PyTorch rows: the torch version), for the label. */
+  readonly detail?: string;
 }
 
 interface Result {
@@ -206,6 +208,12 @@ function trainerRow(data: Dataset, backend: BackendRequest, g: Group, options: T
   };
 }
 
+/** A PyTorch row labelled with the torch it runs: runs with Debian's 1.13 and PyPI's 2.x differ by up to 2.6x. */
+async function torchRowWithDetail(python: string, script: 'mlp' | 'convnet'): Promise<OpenRow> {
+  const row = await torchRow(python, script);
+  return { ...row, detail: `torch ${row.info.torch}` };
+}
+
 function registry(args: Args, data: Dataset, found: Found): RowSpec[] {
   const rows: RowSpec[] = [
     { id: 'lean', label: "this library's step on the main thread, no pool", workers: 1, batch: BATCH, open: async () => leanStepRow(data, MLP, BATCH, LR) },
@@ -221,7 +229,7 @@ function registry(args: Args, data: Dataset, found: Found): RowSpec[] {
     rows.push({ id: `strong-2-spin${ms}`, label: `strong, 2 workers, barrier spin cap ${ms} ms (A/B)`, workers: 2, batch: BATCH, open: trainerRow(data, args.backend, strong, { workers: 2, batchSize: BATCH, barrierSpinMs: ms }) });
   }
   for (const [id, ref] of Object.entries(REFERENCES)) {
-    rows.push({ id, label: ref.label, workers: 1, batch: BATCH, open: async () => ('skipped' in found ? found.skipped : torchRow(found.python, ref.script)) });
+    rows.push({ id, label: ref.label, workers: 1, batch: BATCH, open: async () => ('skipped' in found ? found.skipped : torchRowWithDetail(found.python, ref.script)) });
   }
   const unknown = [...(args.rows ?? [])].filter((id) => !rows.some((r) => r.id === id));
   if (unknown.length > 0) throw new OptionError(`--rows: no row ${unknown.join(', ')}; the rows are ${rows.map((r) => r.id).join(', ')}`);
@@ -267,7 +275,7 @@ async function measure(args: Args, specs: readonly RowSpec[]): Promise<{ results
       const w = warm.get(s) as Warmup;
       return {
         id: s.id,
-        label: s.label,
+        label: r.detail === undefined ? s.label : `${s.label}, ${r.detail}`,
         group: s.group?.id,
         workers: s.workers,
         batch: s.batch,
