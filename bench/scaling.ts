@@ -32,7 +32,7 @@ import { Trainer } from '../src/trainer/trainer.js';
 import { leanStepRow, plainTfjsRow } from './baselines.js';
 import { lineChartSvg } from './chart.js';
 import { findTorchPython, torchRow, type Found } from './pytorch.js';
-import { median, pairedRatio, pairedRatios, quantile, repSteps, warmUp, type Row, type SteadyOptions, type Warmup } from './steady.js';
+import { median, pairedRatios, quantile, repSteps, warmUp, type Row, type SteadyOptions, type Warmup } from './steady.js';
 
 const BATCH = 64;
 const LR = 0.003;
@@ -299,20 +299,20 @@ const pct = (v: number): string => `${(100 * v).toFixed(0)}%`;
 const ms = (p: Percentiles | undefined): string => (p === undefined ? '| | | |' : `| ${p.p50.toFixed(2)} | ${p.p90.toFixed(2)} | ${p.p99.toFixed(2)} | ${(p.p99 / p.p50).toFixed(2)} |`);
 const x = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(2)}x` : 'n/a');
 
-/** Throughput of row `a` over row `b`, paired by repetition (Note [paired ratios] in steady.ts); NaN if either is missing. */
-function ratio(results: readonly Result[], a: string | undefined, b: string | undefined): number {
+/** Per-repetition throughput ratios of row `a` over row `b` (Note [paired ratios] in steady.ts); empty if either is missing. */
+function pairs(results: readonly Result[], a: string | undefined, b: string | undefined): number[] {
   const ra = results.find((r) => r.id === a);
   const rb = results.find((r) => r.id === b);
-  return ra === undefined || rb === undefined ? NaN : pairedRatio(ra.reps, rb.reps);
+  return ra === undefined || rb === undefined ? [] : pairedRatios(ra.reps, rb.reps);
 }
+
+/** Row `a` over row `b`: the median of their per-repetition ratios; NaN if either is missing. */
+const ratio = (results: readonly Result[], a: string | undefined, b: string | undefined): number => median(pairs(results, a, b));
 
 /** The middle half of the per-repetition ratios of row `a` over row `b`, as text ('' if either is missing). */
 function spread(results: readonly Result[], a: string, b: string): string {
-  const ra = results.find((r) => r.id === a);
-  const rb = results.find((r) => r.id === b);
-  if (ra === undefined || rb === undefined) return '';
-  const q = pairedRatios(ra.reps, rb.reps);
-  return `; middle half of the ${q.length} reps' ratios ${quantile(q, 0.25).toFixed(2)}-${quantile(q, 0.75).toFixed(2)}`;
+  const q = pairs(results, a, b);
+  return q.length === 0 ? '' : `; middle half of the ${q.length} reps' ratios ${quantile(q, 0.25).toFixed(2)}-${quantile(q, 0.75).toFixed(2)}`;
 }
 
 function tables(results: readonly Result[]): string {

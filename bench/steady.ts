@@ -99,23 +99,19 @@ export function quantile(a: readonly number[], q: number): number {
 }
 
 /**
- * The ratio of two rows' throughput as the median of their per-repetition
- * ratios: repetition k of every row runs back to back (interleaved), so each
- * pair shares the machine's state.
+ * The per-repetition ratios a[k] / b[k] of two rows' throughput: repetition k
+ * of every row runs back to back (interleaved), so each pair shares the
+ * machine's state; the benchmark reports their median, and their spread says
+ * how far to trust it.
  *
  * Note [paired ratios]: the 2-vCPU VM switches between a fast and a slow
- * mode every few seconds (the lean step alone, pinned to either core: 41-43k
- * samples/s, then 29-31k minutes later; seen mid-run too), which moves a
+ * mode for seconds to minutes at a time (the lean step alone, pinned to
+ * either core: 41-43k samples/s, then 29-31k; seen mid-run too), which moves a
  * row's whole repetition. A ratio of medians can then pair a fast-mode median
  * with a slow-mode one (one run: 1 worker's reps 24.6k 25.8k 26.6k 39.3k
  * 30.8k); pairing by repetition cancels what the two rows share.
  */
-export function pairedRatio(a: readonly number[], b: readonly number[]): number {
-  return median(pairedRatios(a, b));
-}
-
-/** The per-repetition ratios a[k] / b[k] (Note [paired ratios]); their spread says how far to trust the median. */
 export function pairedRatios(a: readonly number[], b: readonly number[]): number[] {
-  if (a.length !== b.length) throw new Error(`pairedRatio: ${a.length} repetitions against ${b.length}`);
+  if (a.length !== b.length) throw new Error(`pairedRatios: ${a.length} repetitions against ${b.length}`);
   return a.map((v, k) => v / b[k]);
 }
