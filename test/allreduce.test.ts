@@ -423,3 +423,61 @@ describe('Barrier in one thread', () => {
     for (let i = 0; i < 100; i++) solo.wait(); // a single party is never blocked
   });
 });
+
+/**
+ * Every interleaving of one waiting party's reads with its peer's last arrival
+ * and abort: the peer's whole action runs just before the waiter's k-th
+ * Atomics.load after it arrived, for every k through several spins. Atomics.load
+ * and .add are wrapped for the test's duration; the peer is a second Barrier on
+ * the same cells, its own reads unhooked.
+ */
+function interleaved(peer: (b: Barrier) => void, k: number): unknown {
+  const cells = Barrier.cells();
+  const waiter = new Barrier(cells, 2, 60_000, 60_000); // spins: every read is one the peer can slip before
+  const other = new Barrier(cells, 2, 60_000, 0);
+  const { load, add } = Atomics;
+  let armed = false;
+  let inPeer = false;
+  let loads = 0;
+  Atomics.add = ((a: Int32Array, i: number, v: number) => {
+    const r = add(a, i, v);
+    if (a === cells && !inPeer) armed = true; // the waiter's arrival: from here on the peer may act
+    return r;
+  }) as typeof Atomics.add;
+  Atomics.load = ((a: Int32Array, i: number) => {
+    if (a === cells && armed && !inPeer && loads++ === k) {
+      inPeer = true;
+      try {
+        peer(other);
+      } finally {
+        inPeer = false;
+      }
+    }
+    return load(a, i);
+  }) as typeof Atomics.load;
+  try {
+    waiter.wait();
+    return 'returned';
+  } catch (err) {
+    return err;
+  } finally {
+    Atomics.load = load;
+    Atomics.add = add;
+  }
+}
+
+describe('Barrier: a peer that completes a crossing and then aborts, at every point of the waiter', () => {
+  const ks = Array.from({ length: 24 }, (_, k) => k);
+
+  it('the completed crossing wins: wait() returns for every k, and the next wait() throws PeerAborted', () => {
+    // The peer's action is what a rank does when it arrives last and its next step throws at once
+    // (the fault test: rank 1 throws at the top of step 3 right after step 2's last barrier).
+    const outcomes = ks.map((k) => interleaved((b) => (b.wait(), b.abort()), k));
+    expect(outcomes.map((o, k) => `${k}:${o instanceof Error ? o.name : String(o)}`)).toEqual(ks.map((k) => `${k}:returned`));
+  });
+
+  it('an abort before the peer arrives throws PeerAborted for every k', () => {
+    const outcomes = ks.map((k) => interleaved((b) => b.abort(), k));
+    expect(outcomes.every((o) => o instanceof PeerAborted)).toBe(true);
+  });
+});

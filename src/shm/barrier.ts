@@ -156,13 +156,22 @@ export class Barrier {
    * True once generation `gen` has completed; throws PeerAborted if it was
    * aborted first. A completed crossing wins over a later abort: the abort
    * concerns a later step, and this party meets it at its next wait().
+   *
+   * Note [abort after completion]: the peer that completes a generation can
+   * abort microseconds later (its next step throws at once). So the verdict
+   * reads ABORTED once and, when set, re-reads DONE after it: seq-cst Atomics
+   * make a completion that preceded the abort visible to that second read. An
+   * earlier version read ABORTED a second time after the DONE checks; a waiter
+   * descheduled between the reads then threw PeerAborted for a crossing that had
+   * completed, and the fault test reported "step 2 failed" for a fault at step 3
+   * (~1 run in 300 under load). test/allreduce.test.ts replays every
+   * interleaving of the peer's action with the waiter's reads.
    */
   private released(gen: number): boolean {
     if (Atomics.load(this.cells, DONE) !== gen) return true;
-    // Completed and then aborted between the two reads: the completion still wins.
-    if (this.aborted && Atomics.load(this.cells, DONE) !== gen) return true;
-    this.throwIfAborted();
-    return false;
+    if (!this.aborted) return false;
+    if (Atomics.load(this.cells, DONE) !== gen) return true;
+    throw new PeerAborted(PEER_ABORTED);
   }
 
   /** Releases every waiter with PeerAborted, now and in all later waits. */
