@@ -1,21 +1,33 @@
 /**
  * Single-threaded baselines for the scaling benchmark, as rows of the
- * steady-state protocol (steady.ts), both on the main thread with no pool and
- * no worker threads:
+ * steady-state protocol (steady.ts), all on the calling thread with no pool and
+ * no worker threads, each timing every step:
  * - plainTfjsRow: the loop a user writes without this library: a tf.sequential
  *   of dense layers, tf.train.sgd and optimizer.minimize (tfjs autograd).
  * - leanStepRow: this library's own step (MlpReplica + the wasm SGD kernel),
  *   called directly. 1 worker against this isolates what the pool costs.
+ * - genericStepRow: the same for the generic path (LayersReplica) on a model
+ *   of examples/, with its compiled optimizer.
+ * ceiling.ts runs the last two in several processes at once.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../src/data/dataset.js';
 import { epochPermutation } from '../src/data/shuffle.js';
-import { allocateArena, paramsAt } from '../src/kernels/arena.js';
+import { layersSource } from '../src/fit/spec.js';
+import { allocateArena, paramsAt, stateAt } from '../src/kernels/arena.js';
 import { kernelsFor } from '../src/kernels/kernels.js';
 import { makeLayout } from '../src/model/layout.js';
+import { LayersReplica } from '../src/model/layers-replica.js';
 import { MlpReplica, mlpDef, type MlpConfig } from '../src/model/mlp.js';
+import { initState, optimizerFromTfjs, stateVectors } from '../src/optim/spec.js';
+import { partition } from '../src/partition.js';
+import { optimizerStep } from '../src/optim/step.js';
 import { Rng } from '../src/rng.js';
 import type { Row } from './steady.js';
+
+/** The tutorial's MLP and learning rate, as the scaling benchmark trains them. */
+export const TUTORIAL_MLP: MlpConfig = { inputSize: 784, hidden: [128, 64], numClasses: 10 };
+export const TUTORIAL_LR = 0.003;
 
 /** A row that calls `step` once per step with the next batch's sample indices. */
 function loopRow(batch: number, n: number, step: (indices: Int32Array) => void, close: () => void): Row {
@@ -24,12 +36,17 @@ function loopRow(batch: number, n: number, step: (indices: Int32Array) => void, 
   return {
     samplesPerStep: batch,
     async run(steps) {
+      const stepMs = new Array<number>(steps);
       const t0 = performance.now();
+      let t = t0;
       for (let k = 0; k < steps; k++, i++) {
         const lo = (i * batch) % (n - batch);
         step(order.subarray(lo, lo + batch));
+        const now = performance.now();
+        stepMs[k] = now - t;
+        t = now;
       }
-      return { seconds: (performance.now() - t0) / 1000 };
+      return { seconds: (t - t0) / 1000, stepMs };
     },
     async close() {
       close();
@@ -70,13 +87,18 @@ export function plainTfjsRow(data: Dataset, cfg: MlpConfig, batch: number, lr: n
   );
 }
 
-export function leanStepRow(data: Dataset, cfg: MlpConfig, batch: number, lr: number): Row {
+/**
+ * `parties`: the update covers the first of `parties` slices of the parameters,
+ * as each of that many workers updates one (ceiling.ts); 1 updates them all.
+ */
+export function leanStepRow(data: Dataset, cfg: MlpConfig, batch: number, lr: number, parties = 1): Row {
   const def = mlpDef(cfg);
   const P = makeLayout(def.variables).size;
   const arena = allocateArena(P, 1);
   const rng = new Rng(1);
   def.init(paramsAt(arena, 0), () => rng.next());
   const k = kernelsFor(arena.memory);
+  const slice = partition(P, parties, 0);
   const replica = new MlpReplica(cfg);
   let step = 0;
   return loopRow(
@@ -85,9 +107,37 @@ export function leanStepRow(data: Dataset, cfg: MlpConfig, batch: number, lr: nu
     (indices) => {
       const params = paramsAt(arena, step++);
       replica.lossAndGradSum(params, { ...data.train, indices }, arena.grads);
-      k.reduce(arena.grads, 1, P, 0, P, 1 / batch, arena.reduced);
-      k.sgd(params, arena.reduced, paramsAt(arena, step), 0, P, lr);
+      k.reduce(arena.grads, 1, P, slice.lo, slice.hi, 1 / batch, arena.reduced);
+      k.sgd(params, arena.reduced, paramsAt(arena, step), slice.lo, slice.hi, lr);
     },
     () => {},
+  );
+}
+
+/** The generic path's step on examples/`example`, then its compiled optimizer's update through the trainer's kernels; `parties` as in leanStepRow. */
+export async function genericStepRow(data: Dataset, example: string, batch: number, parties = 1): Promise<Row> {
+  const { default: build } = (await import(new URL(`../../examples/${example}`, import.meta.url).href)) as { default: () => tf.LayersModel };
+  const model = build();
+  const source = layersSource(model, { targets: 'onehot' });
+  const spec = optimizerFromTfjs(model.optimizer);
+  const replica = await LayersReplica.create(source.spec);
+  const P = source.params.length;
+  const arena = allocateArena(P, 1, stateVectors(spec));
+  paramsAt(arena, 0).set(source.params);
+  initState(spec, stateAt(arena, 0));
+  const k = kernelsFor(arena.memory);
+  const slice = partition(P, parties, 0);
+  let step = 0;
+  return loopRow(
+    batch,
+    data.train.count,
+    (indices) => {
+      const params = paramsAt(arena, step);
+      replica.lossAndGradSum(params, { ...data.train, indices }, arena.grads);
+      k.reduce(arena.grads, 1, P, slice.lo, slice.hi, 1 / batch, arena.reduced);
+      step++;
+      optimizerStep(k, spec, step, { params, grad: arena.reduced, next: paramsAt(arena, step), state: stateAt(arena, step - 1), stateNext: stateAt(arena, step), slice });
+    },
+    () => model.dispose(),
   );
 }

@@ -29,15 +29,13 @@ import { optimizerFromTfjs } from '../src/optim/spec.js';
 import { LIMITS, OptionError, checkChoice, checkInt, type TrainerOptions } from '../src/options.js';
 import { PHASES } from '../src/profile/record.js';
 import { Trainer } from '../src/trainer/trainer.js';
-import { leanStepRow, plainTfjsRow } from './baselines.js';
+import { TUTORIAL_LR, TUTORIAL_MLP, leanStepRow, plainTfjsRow } from './baselines.js';
+import { ceilingRow } from './ceiling.js';
 import { lineChartSvg } from './chart.js';
 import { findTorchPython, torchRow, type Found } from './pytorch.js';
 import { median, pairedRatios, quantile, repSteps, warmUp, type Row, type SteadyOptions, type Warmup } from './steady.js';
 
 const BATCH = 64;
-const LR = 0.003;
-const HIDDEN = [128, 64];
-const MLP = { inputSize: 784, hidden: HIDDEN, numClasses: 10 };
 
 type Phase = (typeof PHASES)[number];
 
@@ -64,8 +62,8 @@ interface Group {
 }
 
 const GROUPS: readonly Group[] = [
-  { id: 'strong', title: 'MLP, strong scaling (global batch 64 split across workers)', batch: () => BATCH, options: { hidden: HIDDEN, lr: LR }, target2x: 1.8, reference: 'torch-mlp' },
-  { id: 'weak', title: 'MLP, weak scaling (batch 64 per worker)', batch: (w) => BATCH * w, options: { hidden: HIDDEN, lr: LR }, target2x: 1.9, reference: 'torch-mlp' },
+  { id: 'strong', title: 'MLP, strong scaling (global batch 64 split across workers)', batch: () => BATCH, options: { hidden: TUTORIAL_MLP.hidden, lr: TUTORIAL_LR }, target2x: 1.8, reference: 'torch-mlp' },
+  { id: 'weak', title: 'MLP, weak scaling (batch 64 per worker)', batch: (w) => BATCH * w, options: { hidden: TUTORIAL_MLP.hidden, lr: TUTORIAL_LR }, target2x: 1.9, reference: 'torch-mlp' },
   // The generic path (fitParallel, --model): the same MLP as a tf.sequential, differentiated by tfjs autograd.
   { id: 'generic', title: 'MLP as a tf.sequential, generic path (examples/mlp.js), strong scaling', batch: () => BATCH, options: {}, target2x: 1.8, reference: 'torch-mlp', example: 'mlp.js' },
   { id: 'convnet', title: 'convnet (examples/convnet.js), generic path, strong scaling', batch: () => BATCH, options: {}, target2x: 1.9, reference: 'torch-convnet', example: 'convnet.js' },
@@ -91,6 +89,8 @@ interface RowSpec {
   readonly id: string;
   readonly label: string;
   readonly group?: Group;
+  /** A group's ceiling row (Note [ceiling] in ceiling.ts): processes, not workers. */
+  readonly ceiling?: boolean;
   readonly workers: number;
   readonly batch: number;
   /** The row, or a reason it is skipped in this run. */
@@ -110,6 +110,7 @@ interface Result {
   readonly id: string;
   readonly label: string;
   readonly group?: string;
+  readonly ceiling?: boolean;
   readonly workers: number;
   readonly batch: number;
   readonly warmup: Warmup;
@@ -216,12 +217,18 @@ async function torchRowWithDetail(python: string, script: 'mlp' | 'convnet'): Pr
 
 function registry(args: Args, data: Dataset, found: Found): RowSpec[] {
   const rows: RowSpec[] = [
-    { id: 'lean', label: "this library's step on the main thread, no pool", workers: 1, batch: BATCH, open: async () => leanStepRow(data, MLP, BATCH, LR) },
-    { id: 'plain', label: 'plain tfjs loop (tf.sequential + optimizer.minimize), main thread', workers: 1, batch: BATCH, open: async () => plainTfjsRow(data, MLP, BATCH, LR) },
+    { id: 'lean', label: "this library's step on the main thread, no pool", workers: 1, batch: BATCH, open: async () => leanStepRow(data, TUTORIAL_MLP, BATCH, TUTORIAL_LR) },
+    { id: 'plain', label: 'plain tfjs loop (tf.sequential + optimizer.minimize), main thread', workers: 1, batch: BATCH, open: async () => plainTfjsRow(data, TUTORIAL_MLP, BATCH, TUTORIAL_LR) },
   ];
   for (const g of GROUPS) {
     for (const w of args.workers) {
       rows.push({ id: `${g.id}-${w}`, label: `${g.id}, ${w} worker${w > 1 ? 's' : ''}`, group: g, workers: w, batch: g.batch(w), open: trainerRow(data, args.backend, g, { workers: w, batchSize: g.batch(w) }) });
+    }
+    for (const w of args.workers.filter((n) => n > 1)) {
+      const shard = Math.ceil(g.batch(w) / w);
+      const model = g.example === undefined ? { mlp: true as const } : { example: g.example };
+      const label = `${g.id}, ${w} processes of ${shard} samples, unsynchronised (ceiling)`;
+      rows.push({ id: `${g.id}-${w}-ceiling`, label, group: g, ceiling: true, workers: w, batch: g.batch(w), open: async () => ceilingRow(model, w, shard, g.batch(w)) });
     }
   }
   const strong = GROUPS[0];
@@ -277,6 +284,7 @@ async function measure(args: Args, specs: readonly RowSpec[]): Promise<{ results
         id: s.id,
         label: r.detail === undefined ? s.label : `${s.label}, ${r.detail}`,
         group: s.group?.id,
+        ceiling: s.ceiling,
         workers: s.workers,
         batch: s.batch,
         warmup: w,
@@ -345,7 +353,7 @@ function tables(results: readonly Result[]): string {
 
 /** 1 worker, its first whole epoch of 60,000 samples from a cold start, as `npm run train`'s epoch 1 runs it. */
 async function coldEpoch(data: Dataset, backend: BackendRequest): Promise<number> {
-  await using t = await Trainer.create({ workers: 1, batchSize: BATCH, lr: LR, hidden: HIDDEN, backend, data });
+  await using t = await Trainer.create({ workers: 1, batchSize: BATCH, lr: TUTORIAL_LR, hidden: TUTORIAL_MLP.hidden, backend, data });
   const t0 = performance.now();
   await t.train(t.stepsPerEpoch);
   return data.train.count / ((performance.now() - t0) / 1000);
@@ -361,7 +369,7 @@ async function main(): Promise<void> {
   const date = new Date().toISOString();
   const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
   const loadBefore = load();
-  console.log(`worker-ddp scaling benchmark, ${date}\n${machine}, backend ${backend}, MLP 784-128-64-10, lr ${LR}; load average ${loadBefore}`);
+  console.log(`worker-ddp scaling benchmark, ${date}\n${machine}, backend ${backend}, MLP 784-128-64-10, lr ${TUTORIAL_LR}; load average ${loadBefore}`);
   console.log(
     `steady state: warm-up until the last 3 window means are within ${pct(args.tol)} of their median (cap ${args.maxWarmupSteps} steps / ${args.maxWarmupSeconds} s), ` +
       `then ${args.reps} interleaved repetitions of ~${args.repSeconds} s per row; medians, ratios paired by repetition\n`,
@@ -390,6 +398,11 @@ async function main(): Promise<void> {
     const shown = unit === '' ? fmt(v) : Number.isFinite(v) ? `${v.toFixed(2)}${unit === 'x' ? 'x' : ''}` : 'n/a';
     console.log(`  ${mark} ${name}: ${shown} (target ${unit === 'max' ? '<=' : '>='} ${unit === '' ? fmt(goal) : goal}${unit === 'x' ? 'x' : ''}${more})`);
   }
+  console.log('ceilings (Note [ceiling] in bench/ceiling.ts: 2 processes, each one worker\'s share, never waiting for the other)');
+  for (const g of GROUPS) {
+    const [trainer, ceiling, one] = [`${g.id}-2`, `${g.id}-2-ceiling`, `${g.id}-1`];
+    console.log(`  ${g.id}: 2 processes / 1 worker (what the machine allows): ${x(ratio(results, ceiling, one))}; 2 workers / 2 processes (what synchronising costs): ${x(ratio(results, trainer, ceiling))}`);
+  }
   for (const ms of args.spin) {
     const id = `strong-2-spin${ms}`;
     console.log(`  A/B: strong, 2 workers, default spin cap / spin cap ${ms} ms: ${x(ratio(results, 'strong-2', id))} (same run, interleaved, paired)`);
@@ -404,12 +417,12 @@ async function main(): Promise<void> {
   writeFileSync(
     json,
     JSON.stringify(
-      { date, machine, backend, loadAverage: { before: loadBefore, after: loadAfter }, lr: LR, protocol: { tol: args.tol, maxWarmupSteps: args.maxWarmupSteps, maxWarmupSeconds: args.maxWarmupSeconds, reps: args.reps, repSeconds: args.repSeconds }, results, skipped: Object.fromEntries(skipped), coldEpoch1Worker: epoch, targets: targets.map(([name, value, goal, unit]) => ({ name, value, goal, pass: unit === 'max' ? value <= goal : value >= goal })) },
+      { date, machine, backend, loadAverage: { before: loadBefore, after: loadAfter }, lr: TUTORIAL_LR, protocol: { tol: args.tol, maxWarmupSteps: args.maxWarmupSteps, maxWarmupSeconds: args.maxWarmupSeconds, reps: args.reps, repSeconds: args.repSeconds }, results, skipped: Object.fromEntries(skipped), coldEpoch1Worker: epoch, targets: targets.map(([name, value, goal, unit]) => ({ name, value, goal, pass: unit === 'max' ? value <= goal : value >= goal })) },
       null,
       2,
     ),
   );
-  const line = (id: string): [number, number][] => results.filter((r) => r.group === id).map((r) => [r.workers, r.samplesPerSecond]);
+  const line = (id: string): [number, number][] => results.filter((r) => r.group === id && r.ceiling !== true).map((r) => [r.workers, r.samplesPerSecond]);
   const ideal = (id: string): [number, number][] => line(id).map(([w]) => [w, w * sps(`${id}-1`)]);
   const flat = (v: number): [number, number][] => [[1, v], [args.workers[args.workers.length - 1] ?? 1, v]];
   writeFileSync(

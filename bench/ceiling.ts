@@ -1,0 +1,82 @@
+/**
+ * The machine's ceiling for N workers, as a row of bench/scaling.ts: N
+ * processes at once, each running one worker's step on its share of the batch
+ * (baselines.ts: the MLP's lean step or the generic path's, with the optimizer
+ * update of one slice of the parameters) and never waiting for the others. No barrier, no shared memory, no
+ * common V8 isolate or thread pool: what is left is what the machine does to
+ * two busy cores (caches, memory, the hypervisor) and each process's own V8
+ * helper threads.
+ *
+ * Note [ceiling]: a trainer row of N workers over its ceiling row is what this
+ * library's synchronisation costs; the ceiling row over the 1-worker row is
+ * what the machine allows at all. On the 2-vCPU VM, two processes running the
+ * convnet step on 32 samples each had a per-step p90 of 8.0 ms against 4.8 alone
+ * (p50 4.5 either way): the same tail as the trainer's 2 workers, with nothing
+ * shared between them.
+ *
+ * One repetition sends `run n` to every process at once; its time is the
+ * slowest process's, as a synchronised step waits for the slowest worker.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { Row } from './steady.js';
+
+/** What each process runs: the MLP's lean step, or the generic step on a model of examples/. */
+export type CeilingModel = { readonly mlp: true } | { readonly example: string };
+
+/** The wire form of a CeilingModel for ceiling-child.ts: 'mlp' or an examples/ file name. */
+export const modelArg = (m: CeilingModel): string => ('mlp' in m ? 'mlp' : m.example);
+
+interface Child {
+  request(line: string): Promise<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+function child(model: CeilingModel, batch: number, parties: number): Child {
+  const file = fileURLToPath(new URL('./ceiling-child.js', import.meta.url));
+  const p: ChildProcessWithoutNullStreams = spawn(process.execPath, [file, modelArg(model), String(batch), String(parties)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const lines = createInterface({ input: p.stdout })[Symbol.asyncIterator]();
+  const next = async (): Promise<Record<string, unknown>> => {
+    for (;;) {
+      const { value, done } = await lines.next();
+      if (done === true) throw new Error(`ceiling-child.js ended: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+      if ((value as string).startsWith('{')) return JSON.parse(value as string) as Record<string, unknown>;
+    }
+  };
+  const ready = next();
+  return {
+    async request(line) {
+      await ready;
+      p.stdin.write(`${line}\n`);
+      return next();
+    },
+    async close() {
+      if (p.exitCode !== null) return;
+      const exited = new Promise((resolve) => p.once('exit', resolve));
+      p.stdin.end();
+      await exited;
+    },
+  };
+}
+
+/**
+ * `processes` processes, each stepping `model` on `shard` samples (the largest
+ * share of the batch); a step of the row is one step of each, and counts
+ * `samplesPerStep` samples (the batch, as in the trainer row it bounds).
+ */
+export function ceilingRow(model: CeilingModel, processes: number, shard: number, samplesPerStep: number): Row {
+  const children = Array.from({ length: processes }, () => child(model, shard, processes));
+  return {
+    samplesPerStep,
+    async run(steps) {
+      const replies = await Promise.all(children.map((c) => c.request(`run ${steps}`)));
+      return { seconds: Math.max(...replies.map((r) => r.seconds as number)), stepMs: replies.flatMap((r) => r.stepMs as number[]) };
+    },
+    async close() {
+      await Promise.all(children.map((c) => c.close()));
+    },
+  };
+}
