@@ -28,6 +28,12 @@ export type CeilingModel = { readonly mlp: true } | { readonly example: string }
 /** The wire form of a CeilingModel for ceiling-child.ts: 'mlp' or an examples/ file name. */
 export const modelArg = (m: CeilingModel): string => ('mlp' in m ? 'mlp' : m.example);
 
+/** The error line of a Node process's stderr (Node ends it with the stack and its version), else its last line. */
+function lastWords(stderr: string): string {
+  const lines = stderr.split('\n').filter((l) => l.trim() !== '');
+  return lines.find((l) => /^\w*Error\b/.test(l)) ?? lines.at(-1) ?? 'no output';
+}
+
 interface Child {
   request(line: string): Promise<Record<string, unknown>>;
   close(): Promise<void>;
@@ -42,7 +48,7 @@ function child(model: CeilingModel, batch: number, parties: number): Child {
   const next = async (): Promise<Record<string, unknown>> => {
     for (;;) {
       const { value, done } = await lines.next();
-      if (done === true) throw new Error(`ceiling-child.js ended: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+      if (done === true) throw new Error(`ceiling-child.js ended: ${lastWords(stderr)}`);
       if ((value as string).startsWith('{')) return JSON.parse(value as string) as Record<string, unknown>;
     }
   };
