@@ -111,6 +111,10 @@ function convCases(dilations: number[]): ConvCase[] {
     conv([3, 10, 9, 3], 4, 2, 3, 'same'),
     conv([3, 8, 9, 2], [2, 3], 3, [2, 1], [[0, 0], [1, 2], [0, 3], [0, 0]]),
     conv([2, 9, 7, 3], 3, 2, 2, 1),
+    // several output channels with strides and explicit pads, and the convnet's first layer at batch 1
+    conv([1, 28, 28, 1], 5, 8, 1, 'valid'), // the convnet's first layer, batch 1
+    conv([2, 9, 8, 3], 3, 8, 2, 'same'),
+    conv([3, 8, 9, 2], [2, 3], 4, [2, 1], [[0, 0], [1, 2], [0, 3], [0, 0]]),
   ];
   const random: ConvCase[] = [];
   for (let i = 0; i < 12; i++) {
