@@ -38,9 +38,13 @@ describe('wasm heap access (tfjs internals)', () => {
     if (io === undefined) throw new Error('no heap access');
     const data = Float32Array.from({ length: 12 }, (_, i) => i * 0.5 - 2);
     const before = tf.memory().numTensors;
-    const t = io.make([3, 4], (into) => into.set(data));
+    const t = io.make([3, 4], (into) => into.set(data)) as tf.Tensor2D;
     expect(Array.from(t.dataSync())).toEqual(Array.from(data));
     expect(t.shape).toEqual([3, 4]);
+    const t4 = io.make([3, 2, 2, 1], (into) => into.set(data)); // any rank: the generic path's images and conv kernels
+    expect(t4.shape).toEqual([3, 2, 2, 1]);
+    expect(Array.from(t4.dataSync())).toEqual(Array.from(data));
+    t4.dispose();
     const ones = tf.ones([4, 2]);
     const product = tf.matMul(t, ones);
     const out = new Float32Array(8);

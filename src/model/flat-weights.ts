@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { currentIo, type TensorIo } from './tensor-io.js';
 
 /**
  * Weights as the flat Float32 vectors the machinery moves (layout.ts): a model's
@@ -7,26 +8,27 @@ import * as tf from '@tensorflow/tfjs';
  * back (fit/spec.ts); each worker writes the shared parameters into its rebuilt
  * model (layers-replica.ts).
  */
-export function readFlat(ts: readonly tf.Tensor[]): Float32Array {
+export function readFlat(ts: readonly tf.Tensor[], io: TensorIo = currentIo()): Float32Array {
   const out = new Float32Array(ts.reduce((a, t) => a + t.size, 0));
   let o = 0;
   for (const t of ts) {
-    out.set(t.dataSync() as Float32Array, o);
+    io.read(t, t.size, out, o);
     o += t.size;
   }
   return out;
 }
 
 /**
- * `values` end to end into `vars`, in order. Copies each piece: the cpu backend
- * keeps the array a tensor is made from, and `values` may be shared memory that
- * changes. Variable.assign skips layer constraints, as tfjs's optimizers do.
+ * `values` end to end into `vars`, in order, each piece copied into a fresh
+ * tensor (`values` may be shared memory that changes).
+ * Variable.assign skips layer constraints, as tfjs's optimizers do.
  */
-export function assignFlat(vars: readonly tf.Variable[], values: Float32Array): void {
+export function assignFlat(vars: readonly tf.Variable[], values: Float32Array, io: TensorIo = currentIo()): void {
   tf.tidy(() => {
     let o = 0;
     for (const v of vars) {
-      v.assign(tf.tensor(values.slice(o, o + v.size), v.shape));
+      const piece = values.subarray(o, o + v.size);
+      v.assign(io.make(v.shape, (into) => into.set(piece)));
       o += v.size;
     }
   });

@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { makeLayout, type ParamLayout } from './layout.js';
 import type { Clock } from '../profile/record.js';
-import { publicIo, type TensorIo } from './tensor-io.js';
-import { wasmHeapIo } from './wasm-heap.js';
+import { currentIo, type TensorIo } from './tensor-io.js';
 import type { Batch, ModelDef, Replica } from './types.js';
 
 /**
@@ -84,7 +83,7 @@ export class MlpReplica implements Replica {
   /** `io` defaults to the wasm heap path on the wasm backend, else the public API (tensor-io.ts). */
   constructor(
     cfg: MlpConfig,
-    readonly io: TensorIo = wasmHeapIo() ?? publicIo(),
+    readonly io: TensorIo = currentIo(),
   ) {
     this.layers = layersOf(cfg);
     this.numClasses = cfg.numClasses;
@@ -102,7 +101,7 @@ export class MlpReplica implements Replica {
       const z = this.logits(ws[L - 1], acts[L - 1], n); // z is (c, n), on the host
       let loss = 0;
       // dz = softmax(z) - onehot(y), per column: Note [host softmax]
-      let dz = this.io.make([c, n], (d) => {
+      let dz = this.make2d([c, n], (d) => {
         for (let j = 0; j < n; j++) {
           const y = batch.labels[batch.indices[j]];
           const lse = logSumExpColumn(z, n, c, j);
@@ -162,9 +161,14 @@ export class MlpReplica implements Replica {
     return this.z;
   }
 
+  /** io.make for the 2-D tensors this replica computes with. */
+  private make2d(shape: [number, number], fill: (into: Float32Array) => void): tf.Tensor2D {
+    return this.io.make(shape, fill) as tf.Tensor2D;
+  }
+
   private input({ images, features: f, indices }: Batch): tf.Tensor2D {
     const w = f + 1;
-    return this.io.make([indices.length, w], (x) => {
+    return this.make2d([indices.length, w], (x) => {
       for (let j = 0; j < indices.length; j++) {
         const i = indices[j];
         x.set(images.subarray(i * f, i * f + f), j * w);
@@ -178,7 +182,7 @@ export class MlpReplica implements Replica {
     return this.layers.map(({ inSize, outSize, offset }, l) => {
       const size = outSize * (inSize + 1);
       const ghost = l < L - 1 ? 1 : 0; // Note [ghost row]
-      return this.io.make([outSize + ghost, inSize + 1], (w) => {
+      return this.make2d([outSize + ghost, inSize + 1], (w) => {
         w.set(params.subarray(offset, offset + size));
         if (ghost === 1) {
           w.fill(0, size, size + inSize);

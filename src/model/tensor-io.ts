@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { wasmHeapIo } from './wasm-heap.js';
 
 /**
  * How a replica moves float32 data into and out of tfjs tensors.
@@ -13,7 +14,7 @@ import * as tf from '@tensorflow/tfjs';
  */
 export interface TensorIo {
   readonly name: 'public' | 'wasm-heap';
-  make(shape: [number, number], fill: (into: Float32Array) => void): tf.Tensor2D;
+  make(shape: number[], fill: (into: Float32Array) => void): tf.Tensor;
   read(t: tf.Tensor, length: number, into: Float32Array, offset: number): void;
 }
 
@@ -23,12 +24,17 @@ export function publicIo(): TensorIo {
     name: 'public',
     make(shape, fill) {
       // A fresh array per tensor: the cpu and tensorflow backends keep a reference to it, not a copy.
-      const data = new Float32Array(shape[0] * shape[1]);
+      const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
       fill(data);
-      return tf.tensor2d(data, shape);
+      return tf.tensor(data, shape);
     },
     read(t, length, into, offset) {
       into.set((t.dataSync() as Float32Array).subarray(0, length), offset);
     },
   };
+}
+
+/** The heap path on the wasm backend (when its internals are as pinned), else the public one; for the current backend. */
+export function currentIo(): TensorIo {
+  return wasmHeapIo() ?? publicIo();
 }

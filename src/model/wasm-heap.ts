@@ -38,7 +38,7 @@ export function wasmHeapIo(): TensorIo | undefined {
     make(shape, fill) {
       const info = w.makeOutput(shape, 'float32');
       fill(w.typedArrayFromHeap(info));
-      return tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor2D;
+      return tf.engine().makeTensorFromTensorInfo(info);
     },
     read(t, length, into, offset) {
       into.set(w.typedArrayFromHeap(t).subarray(0, length), offset);
