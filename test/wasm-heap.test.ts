@@ -1,4 +1,4 @@
-// The one place that uses tfjs internals (src/model/wasm-heap.ts) must fail loudly here,
+// The tfjs internals the replicas use (src/tfjs-kernels/heap.ts, through src/model/wasm-heap.ts) must fail loudly here,
 // not silently in training, if @tensorflow/tfjs-backend-wasm changes under it.
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
@@ -8,7 +8,8 @@ import { MlpReplica } from '../dist/src/model/mlp.js';
 import { mlpDef } from '../dist/src/model/mlp.js';
 import { makeLayout } from '../dist/src/model/layout.js';
 import { publicIo } from '../dist/src/model/tensor-io.js';
-import { PINNED_WASM_VERSION, wasmHeapIo } from '../dist/src/model/wasm-heap.js';
+import { wasmHeapIo } from '../dist/src/model/wasm-heap.js';
+import { PINNED_WASM_VERSION } from '../dist/src/tfjs-kernels/heap.js';
 import { Rng } from '../dist/src/rng.js';
 import { maxAbsDiff, mnist } from './helpers.js';
 
@@ -29,7 +30,7 @@ describe('wasm heap access (tfjs internals)', () => {
 
   it('finds the internals on the wasm backend', () => {
     const io = wasmHeapIo();
-    expect(io, 'BackendWasm.makeOutput / typedArrayFromHeap are gone: src/model/wasm-heap.ts needs updating').toBeDefined();
+    expect(io, 'BackendWasm.makeOutput / typedArrayFromHeap are gone: src/tfjs-kernels/heap.ts needs updating').toBeDefined();
     expect(io?.name).toBe('wasm-heap');
   });
 

@@ -9,13 +9,12 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assembleKernels } from '../dist/scripts/wat.js';
-import { direct, hasHeapKernels, hasHeapViews } from '../dist/src/tfjs-kernels/heap.js';
+import { PINNED_WASM_VERSION, direct, hasHeapKernels, hasHeapViews } from '../dist/src/tfjs-kernels/heap.js';
 import { HEAP_KERNELS_WASM_BASE64 } from '../dist/src/tfjs-kernels/heap-kernels-wasm.js';
 import { conv2DBackpropFilter } from '../dist/src/tfjs-kernels/conv2d-backprop-filter.js';
 import { conv2DBackpropInput } from '../dist/src/tfjs-kernels/conv2d-backprop-input.js';
 import { maxPoolGrad } from '../dist/src/tfjs-kernels/max-pool-grad.js';
 import { registerWasmTrainingKernels } from '../dist/src/tfjs-kernels/register.js';
-import { PINNED_WASM_VERSION } from '../dist/src/model/wasm-heap.js';
 import { Rng } from '../dist/src/rng.js';
 
 const TOL = 1e-4;

@@ -10,7 +10,8 @@ import { wasmHeapIo } from './wasm-heap.js';
  *   backend; dataSync copies it out. Works on every backend.
  * - wasmHeapIo (wasm-heap.ts): on the wasm backend, `fill` writes straight into
  *   tfjs's wasm heap and `read` copies straight out of it, one copy each way
- *   instead of two. Uses internals of @tensorflow/tfjs-backend-wasm, pinned.
+ *   instead of two. Through tfjs-kernels/heap.ts, which uses internals of
+ *   @tensorflow/tfjs-backend-wasm, pinned.
  */
 export interface TensorIo {
   readonly name: 'public' | 'wasm-heap';

@@ -2,11 +2,12 @@ import type * as tf from '@tensorflow/tfjs';
 import { HEAP_KERNELS_WASM_BASE64 } from './heap-kernels-wasm.js';
 
 /**
- * The one module of src/tfjs-kernels/ that uses tfjs internals: views of the
- * wasm backend's heap, for our direct (loop) kernels, for
- * @tensorflow/tfjs-backend-wasm 4.22.0 exactly (package.json pins it).
- * test/wasm-training-kernels.test.ts fails loudly if these internals change;
- * the kernels themselves then take the public path and stay correct.
+ * The one module that uses tfjs internals: views of the wasm backend's heap,
+ * for our direct (loop) kernels and for the replicas' tensor io
+ * (model/wasm-heap.ts), for @tensorflow/tfjs-backend-wasm 4.22.0 exactly
+ * (package.json pins it: PINNED_WASM_VERSION). test/wasm-training-kernels.test.ts
+ * and test/wasm-heap.test.ts fail loudly if these internals change; the
+ * kernels and the replicas then take the public path and stay correct.
  *
  * - BackendWasm.makeOutput(shape, dtype) allocates a tensor's heap memory,
  *   uninitialised, the way stock kernels make their outputs;
@@ -23,6 +24,8 @@ import { HEAP_KERNELS_WASM_BASE64 } from './heap-kernels-wasm.js';
  * allocates.
  */
 type Values = Float32Array | Int32Array;
+
+export const PINNED_WASM_VERSION = '4.22.0';
 
 interface WasmInternals {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
@@ -56,6 +59,24 @@ function internals(backend: tf.KernelBackend): WasmInternals | undefined {
 /** Whether `backend` offers heap views (the fast path); false means readSync/write. */
 export function hasHeapViews(backend: tf.KernelBackend): boolean {
   return internals(backend) !== undefined;
+}
+
+/**
+ * A float32 tensor of `shape` on `backend`'s heap, written by `fill` through a
+ * view (valid only during `fill`: an allocation may grow the heap and move it);
+ * undefined without the internals.
+ */
+export function heapTensor(backend: tf.KernelBackend, shape: number[], fill: (into: Float32Array) => void): tf.TensorInfo | undefined {
+  const w = internals(backend);
+  if (w === undefined) return undefined;
+  const info = w.makeOutput(shape, 'float32');
+  fill(w.typedArrayFromHeap(info) as Float32Array);
+  return info;
+}
+
+/** A view of `t`'s memory on `backend`'s heap (valid until the next allocation); undefined without the internals. */
+export function heapView(backend: tf.KernelBackend, t: tf.TensorInfo): Values | undefined {
+  return internals(backend)?.typedArrayFromHeap(t);
 }
 
 let compiled: WebAssembly.Module | undefined;
