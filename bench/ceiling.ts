@@ -23,12 +23,6 @@ import { fileURLToPath } from 'node:url';
 import type { BackendRequest } from '../src/backend.js';
 import type { Row } from './steady.js';
 
-/** What each process runs: the MLP's lean step, or the generic step on a model of examples/. */
-export type CeilingModel = { readonly mlp: true } | { readonly example: string };
-
-/** The wire form of a CeilingModel for ceiling-child.ts: 'mlp' or an examples/ file name. */
-const modelArg = (m: CeilingModel): string => ('mlp' in m ? 'mlp' : m.example);
-
 /** The error line of a Node process's stderr (Node ends it with the stack and its version), else its last line. */
 function lastWords(stderr: string): string {
   const lines = stderr.split('\n').filter((l) => l.trim() !== '');
@@ -40,9 +34,9 @@ interface Child {
   close(): Promise<void>;
 }
 
-function child(model: CeilingModel, batch: number, parties: number, backend: BackendRequest): Child {
+function child(model: string, batch: number, parties: number, backend: BackendRequest): Child {
   const file = fileURLToPath(new URL('./ceiling-child.js', import.meta.url));
-  const p: ChildProcessWithoutNullStreams = spawn(process.execPath, [file, modelArg(model), String(batch), String(parties), backend], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const p: ChildProcessWithoutNullStreams = spawn(process.execPath, [file, model, String(batch), String(parties), backend], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const lines = createInterface({ input: p.stdout })[Symbol.asyncIterator]();
@@ -70,11 +64,12 @@ function child(model: CeilingModel, batch: number, parties: number, backend: Bac
 }
 
 /**
- * `processes` processes, each stepping `model` on `shard` samples (the largest
+ * `processes` processes, each stepping `model` ('mlp': the MLP's lean step; else
+ * a file of examples/ on the generic path) on `shard` samples (the largest
  * share of the batch); a step of the row is one step of each, and counts
  * `samplesPerStep` samples (the batch, as in the trainer row it bounds); on `backend`.
  */
-export function ceilingRow(model: CeilingModel, processes: number, shard: number, samplesPerStep: number, backend: BackendRequest): Row {
+export function ceilingRow(model: string, processes: number, shard: number, samplesPerStep: number, backend: BackendRequest): Row {
   const children = Array.from({ length: processes }, () => child(model, shard, processes, backend));
   return {
     samplesPerStep,

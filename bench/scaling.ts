@@ -226,9 +226,8 @@ function registry(args: Args, data: Dataset, found: Found): RowSpec[] {
     }
     for (const w of args.workers.filter((n) => n > 1)) {
       const shard = Math.ceil(g.batch(w) / w);
-      const model = g.example === undefined ? { mlp: true as const } : { example: g.example };
       const label = `${g.id}, ${w} processes of ${shard} samples, unsynchronised (ceiling)`;
-      rows.push({ id: `${g.id}-${w}-ceiling`, label, group: g, ceiling: true, workers: w, batch: g.batch(w), open: async () => ceilingRow(model, w, shard, g.batch(w), args.backend) });
+      rows.push({ id: `${g.id}-${w}-ceiling`, label, group: g, ceiling: true, workers: w, batch: g.batch(w), open: async () => ceilingRow(g.example ?? 'mlp', w, shard, g.batch(w), args.backend) });
     }
   }
   const strong = GROUPS[0];

@@ -4,7 +4,7 @@ import { ceilingRow } from '../dist/bench/ceiling.js';
 
 describe('ceilingRow (bench:scaling)', () => {
   it('runs each of its processes for the steps asked, reports every step, and closes them', async () => {
-    const row = ceilingRow({ mlp: true }, 2, 32, 64, 'wasm');
+    const row = ceilingRow('mlp', 2, 32, 64, 'wasm');
     try {
       expect(row.samplesPerStep).toBe(64);
       const r = await row.run(3);
@@ -17,7 +17,7 @@ describe('ceilingRow (bench:scaling)', () => {
   }, 60_000);
 
   it('a process that cannot start names its last words', async () => {
-    const row = ceilingRow({ example: 'no-such-model.js' }, 1, 8, 8, 'wasm');
+    const row = ceilingRow('no-such-model.js', 1, 8, 8, 'wasm');
     await expect(row.run(1)).rejects.toThrow(/ceiling-child\.js ended: .*no-such-model\.js/);
     await row.close();
   }, 60_000);

@@ -62,15 +62,21 @@ export function hasHeapViews(backend: tf.KernelBackend): boolean {
 }
 
 /**
- * A float32 tensor of `shape` on `backend`'s heap, written by `fill` through a
- * view (valid only during `fill`: an allocation may grow the heap and move it);
- * undefined without the internals.
+ * A tensor of `shape` on `backend`'s heap, written by `fill` through a view of
+ * it; `view` gives views of other tensors, made after this allocation (Note
+ * [views, not copies]). The views are valid only during `fill`, which must not
+ * call into tfjs. undefined without the internals.
  */
-export function heapTensor(backend: tf.KernelBackend, shape: number[], fill: (into: Float32Array) => void): tf.TensorInfo | undefined {
+export function heapTensor(
+  backend: tf.KernelBackend,
+  shape: number[],
+  dtype: 'float32' | 'int32',
+  fill: (out: Values, view: (t: tf.TensorInfo) => Values) => void,
+): tf.TensorInfo | undefined {
   const w = internals(backend);
   if (w === undefined) return undefined;
-  const info = w.makeOutput(shape, 'float32');
-  fill(w.typedArrayFromHeap(info) as Float32Array);
+  const info = w.makeOutput(shape, dtype);
+  fill(w.typedArrayFromHeap(info), (t) => w.typedArrayFromHeap(t));
   return info;
 }
 
@@ -113,14 +119,12 @@ export function simd(
   body: (k: HeapKernels, out: number, ins: number[]) => void,
   fill: 'zeros' | 'uninitialised' = 'zeros',
 ): tf.TensorInfo | undefined {
-  const w = internals(backend);
   const k = heapKernels(backend);
-  if (w === undefined || k === undefined) return undefined;
-  const info = w.makeOutput(shape, 'float32');
-  const out = w.typedArrayFromHeap(info);
-  if (fill === 'zeros') out.fill(0);
-  body(k, out.byteOffset, inputs.map((t) => w.typedArrayFromHeap(t).byteOffset));
-  return info;
+  if (k === undefined) return undefined;
+  return heapTensor(backend, shape, 'float32', (out, view) => {
+    if (fill === 'zeros') out.fill(0);
+    body(k, out.byteOffset, inputs.map((t) => view(t).byteOffset));
+  });
 }
 
 /**
@@ -136,14 +140,14 @@ export function direct(
   body: (out: Values, ins: Values[]) => void,
   path: 'heap' | 'public' = hasHeapViews(backend) ? 'heap' : 'public',
 ): tf.TensorInfo {
-  const w = internals(backend);
-  if (path === 'heap' && w !== undefined) {
-    const info = w.makeOutput(shape, dtype);
-    const out = w.typedArrayFromHeap(info);
-    out.fill(0);
-    body(out, inputs.map((t) => w.typedArrayFromHeap(t)));
-    return info;
-  }
+  const onHeap =
+    path === 'heap'
+      ? heapTensor(backend, shape, dtype, (out, view) => {
+          out.fill(0);
+          body(out, inputs.map(view));
+        })
+      : undefined;
+  if (onHeap !== undefined) return onHeap;
   const size = shape.reduce((a, b) => a * b, 1);
   const out = dtype === 'int32' ? new Int32Array(size) : new Float32Array(size);
   body(
