@@ -332,9 +332,9 @@ describe('MaxPoolGrad on wasm against the cpu backend', () => {
   });
 });
 
-describe('Add and Sum: our cases give the stock kernels\' bits, the rest go to them; wrappers', () => {
+describe('Add, Sum and BatchMatMul: our cases give the stock kernels\' bits, the rest go to them; wrappers', () => {
   /** The kernel as registered now (ours) and the stock one, on the same inputs: values as numbers. */
-  function both(kernel: 'Add' | 'Sum', inputs: Record<string, Input>, attrs: object): [number[], number[], number[]] {
+  function both(kernel: 'Add' | 'Sum' | 'BatchMatMul', inputs: Record<string, Input>, attrs: object): [number[], number[], number[]] {
     const ins = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, tf.tensor(v.data, v.shape, v.dtype)]));
     const ours = tf.engine().runKernel(kernel, ins, attrs as tf.NamedAttrMap) as tf.Tensor;
     const config = stock.get(kernel);
@@ -374,6 +374,21 @@ describe('Add and Sum: our cases give the stock kernels\' bits, the rest go to t
     expect(firstDifference(ours, theirs)).toBe(-1);
   });
 
+  // Our gemm (Note [no pack]) against XNNPACK's: both sum over k in order, so the same bits.
+  it.each([
+    [[64, 784], [784, 128], [64, 128]], // the tutorial MLP's first layer
+    [[25, 36864], [36864, 8], [25, 8]], // the convnet's first filter gradient: k in 144 chunks
+    [[7, 300], [300, 13], [7, 13]], // 3 rows and 5 columns beyond the tiles, a short last k chunk
+    [[1, 5], [5, 3], [1, 3]], // no full tile at all
+    [[1, 6, 9], [9, 17], [1, 6, 17]], // ranks differ
+    [[1, 1, 4, 8], [1, 8, 8], [1, 1, 4, 8]],
+    [[2, 4, 8], [2, 8, 8], [2, 4, 8]], // batched: stock
+  ])('BatchMatMul %j x %j without flags', (a, b, out) => {
+    const [ours, theirs, shape] = both('BatchMatMul', { a: rand(a), b: rand(b) }, { transposeA: false, transposeB: false });
+    expect(firstDifference(ours, theirs)).toBe(-1);
+    expect(shape).toEqual(out);
+  });
+
   it('Add of int32 goes to the stock kernel', () => {
     const ints = (shape: number[]): Input => ({ data: Int32Array.from({ length: size(shape) }, () => rng.int(100)), shape, dtype: 'int32' });
     const [ours, theirs] = both('Add', { a: ints([3, 4]), b: ints([4]) }, {});
@@ -408,7 +423,8 @@ describe('BatchMatMul with transposes on wasm against the cpu backend', () => {
     [[1, 64, 10], [1, 256, 10], false, true],
     [[3, 7, 5], [3, 7, 4], true, false],
     [[2, 6, 5], [1, 4, 6], true, true], // broadcast batch
-    [[5, 3], [3, 4], false, false], // no flags: the stock kernel
+    [[5, 3], [3, 4], false, false], // no flags
+    [[1, 300, 7], [1, 13, 300], true, true], // tails of every kind, a short last k chunk
   ])('%j x %j, transposeA %s, transposeB %s', (a, b, transposeA, transposeB) => {
     expect(againstCpu('BatchMatMul', { a: rand(a), b: rand(b) }, { transposeA, transposeB })).toBeLessThanOrEqual(TOL);
   });

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { addRowVector } from './add.js';
-import { batchMatMulUnflagged } from './batch-mat-mul.js';
+import { batchMatMul } from './batch-mat-mul.js';
 import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { conv2DBackpropInputConfig } from './conv2d-backprop-input.js';
 import { depthwiseBackpropFilterConfig } from './depthwise-backprop-filter.js';
@@ -26,7 +26,7 @@ type Case = (args: Parameters<tf.KernelFunc>[0]) => tf.TensorInfo | undefined;
 /** Kernels it has, slow in one common case: ours takes that case and hands the rest to the stock one. */
 const WRAPPED: readonly [name: string, ours: Case][] = [
   [tf.Add, addRowVector],
-  [tf.BatchMatMul, batchMatMulUnflagged],
+  [tf.BatchMatMul, batchMatMul],
   [tf.Sum, sumLeading],
 ];
 const wrappers = new WeakSet<tf.KernelConfig>();

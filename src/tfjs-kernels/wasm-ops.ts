@@ -76,7 +76,7 @@ export class Ops {
     return t;
   }
 
-  /** a (..., m, k) . b (..., k, n) -> (..., m, n), XNNPACK's GEMM (no transpose flags: batch-mat-mul.ts). */
+  /** a (..., m, k) . b (..., k, n) -> (..., m, n), without transpose flags (batch-mat-mul.ts). */
   matMul(a: tf.TensorInfo, b: tf.TensorInfo): tf.TensorInfo {
     return this.run(tf.BatchMatMul, { a, b }, { transposeA: false, transposeB: false });
   }
