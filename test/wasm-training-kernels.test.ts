@@ -26,6 +26,8 @@ const OURS = [
   'UnsortedSegmentSum',
   'MaxPoolGrad',
 ];
+/** Stock kernels ours wrap: ours takes some cases and hands the rest to them. */
+const WRAPPED = ['Add', 'Sum', 'BatchMatMul', '_FusedMatMul'] as const;
 type Shape4 = [number, number, number, number];
 type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
 
@@ -161,7 +163,7 @@ afterAll(() => {
 beforeAll(async () => {
   tf.env().set('PROD', true);
   await tf.setBackend('wasm');
-  stock = new Map([...OURS, 'Add', 'Sum', 'BatchMatMul'].map((name) => [name, tf.getKernel(name, 'wasm')]));
+  stock = new Map([...OURS, ...WRAPPED].map((name) => [name, tf.getKernel(name, 'wasm')]));
   registerWasmTrainingKernels();
 });
 
@@ -332,9 +334,9 @@ describe('MaxPoolGrad on wasm against the cpu backend', () => {
   });
 });
 
-describe('Add, Sum and BatchMatMul: our cases give the stock kernels\' bits, the rest go to them; wrappers', () => {
+describe('Add, Sum, BatchMatMul and _FusedMatMul: our cases give the stock kernels\' bits, the rest go to them; wrappers', () => {
   /** The kernel as registered now (ours) and the stock one, on the same inputs: values as numbers. */
-  function both(kernel: 'Add' | 'Sum' | 'BatchMatMul', inputs: Record<string, Input>, attrs: object): [number[], number[], number[]] {
+  function both(kernel: (typeof WRAPPED)[number], inputs: Record<string, Input>, attrs: object): [number[], number[], number[]] {
     const ins = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, tf.tensor(v.data, v.shape, v.dtype)]));
     const ours = tf.engine().runKernel(kernel, ins, attrs as tf.NamedAttrMap) as tf.Tensor;
     const config = stock.get(kernel);
@@ -353,10 +355,10 @@ describe('Add, Sum and BatchMatMul: our cases give the stock kernels\' bits, the
   };
 
   it('registers wrappers once: a second call leaves them', () => {
-    const wrapped = ['Add', 'Sum', 'BatchMatMul'].map((name) => tf.getKernel(name, 'wasm'));
-    wrapped.forEach((k, i) => expect(k).not.toBe(stock.get(['Add', 'Sum', 'BatchMatMul'][i])));
+    const wrapped = WRAPPED.map((name) => tf.getKernel(name, 'wasm'));
+    wrapped.forEach((k, i) => expect(k).not.toBe(stock.get(WRAPPED[i])));
     registerWasmTrainingKernels();
-    expect(['Add', 'Sum', 'BatchMatMul'].map((name) => tf.getKernel(name, 'wasm'))).toEqual(wrapped);
+    expect(WRAPPED.map((name) => tf.getKernel(name, 'wasm'))).toEqual(wrapped);
   });
 
   it.each([
@@ -387,6 +389,22 @@ describe('Add, Sum and BatchMatMul: our cases give the stock kernels\' bits, the
     const [ours, theirs, shape] = both('BatchMatMul', { a: rand(a), b: rand(b) }, { transposeA: false, transposeB: false });
     expect(firstDifference(ours, theirs)).toBe(-1);
     expect(shape).toEqual(out);
+  });
+
+  it.each([
+    // tf.fused.matMul hands the kernel (batch, rows, cols) and a bias of rank 1.
+    [[1, 64, 784], [1, 784, 128], [128], 'relu'], // a dense layer with a bias and a ReLU
+    [[1, 7, 300], [1, 300, 13], [13], 'linear'],
+    [[1, 5, 9], [1, 9, 17], undefined, 'relu6'],
+    [[1, 9, 5], [1, 5, 11], [11], 'relu'],
+    [[2, 6, 5], [2, 5, 4], [4], 'relu'], // batched: stock
+    [[1, 6, 5], [1, 5, 4], [4], 'elu'], // an activation XNNPACK does not clamp: stock
+  ] as const)('_FusedMatMul %j x %j + %j, %s, without flags', (a, b, bias, activation) => {
+    const inputs = { a: rand([...a]), b: rand([...b]), ...(bias === undefined ? {} : { bias: rand([...bias]) }) };
+    // Values of both signs near zero and beyond 6, so the clamps act.
+    for (const v of Object.values(inputs)) v.data = v.data.map((x) => x * 3);
+    const [ours, theirs] = both('_FusedMatMul', inputs, { transposeA: false, transposeB: false, activation });
+    expect(firstDifference(ours, theirs)).toBe(-1);
   });
 
   it('Add of int32 goes to the stock kernel', () => {
@@ -427,6 +445,18 @@ describe('BatchMatMul with transposes on wasm against the cpu backend', () => {
     [[1, 300, 7], [1, 13, 300], true, true], // tails of every kind, a short last k chunk
   ])('%j x %j, transposeA %s, transposeB %s', (a, b, transposeA, transposeB) => {
     expect(againstCpu('BatchMatMul', { a: rand(a), b: rand(b) }, { transposeA, transposeB })).toBeLessThanOrEqual(TOL);
+  });
+});
+
+describe('_FusedMatMul with transposes on wasm against the cpu backend', () => {
+  it.each([
+    [[1, 64, 784], [1, 64, 128], true, false, 'relu'],
+    [[1, 64, 128], [1, 784, 128], false, true, 'linear'],
+    [[1, 300, 7], [1, 13, 300], true, true, 'relu6'],
+  ] as const)('%j x %j, transposeA %s, transposeB %s, %s, with a bias', (a, b, transposeA, transposeB, activation) => {
+    const n = transposeB ? b[b.length - 2] : b[b.length - 1];
+    const inputs = { a: rand([...a]), b: rand([...b]), bias: rand([n]) };
+    expect(againstCpu('_FusedMatMul', inputs, { transposeA, transposeB, activation })).toBeLessThanOrEqual(TOL);
   });
 });
 

@@ -305,35 +305,46 @@
       (local.set $p (i32.add (local.get $p) (i32.const 1)))
       (br $pl))))
 
-  ;; c (M, N) += a (M, K) . b (K, N), row-major and contiguous; c must hold zeros
-  ;; (or what to add to). A GEMM that reads b as it lies: tfjs-wasm's BatchMatMul
-  ;; hands b to XNNPACK, which first packs it (and caches the pack by b's tensor
-  ;; id); in training b is a fresh tensor every step, so every product paid the
-  ;; pack, ~2.9 ns per element of b: 0.29 ms for a 784x128 weight (batch-mat-mul.ts).
-  ;; Tiles of 4 rows x 8 columns in 8 vector accumulators, b's 8 columns broadcast
+  ;; c (M, N) = clamp(bias + a (M, K) . b (K, N), lo, hi), row-major and contiguous;
+  ;; bias is (N) or 0 for none; clamp(v, lo, hi) = min(max(v, lo), hi), with lo
+  ;; -inf and hi +inf for none, 0 and +inf for a ReLU. Writes every element of c.
+  ;; A GEMM that reads b as it lies (Note [no pack] in batch-mat-mul.ts): tiles
+  ;; of 4 rows x 8 columns in 8 vector accumulators, b's 8 columns broadcast
   ;; against 4 of a's elements; k in chunks of 256, so that the chunk of b's
-  ;; column panel (8 KB) stays in L1 while every row tile passes over it.
-  ;; Rows beyond the last 4 one at a time, columns beyond the last 8 as scalars.
+  ;; column panel (8 KB) stays in L1 while every row tile passes over it. Rows
+  ;; beyond the last 4 one at a time, columns beyond the last 8 as scalars.
+  ;; Each output starts from its bias and adds the products in k order, and the
+  ;; clamp comes last: XNNPACK's order, so the same bits.
   (func (export "gemm")
     (param $a i32) (param $b i32) (param $c i32) (param $M i32) (param $K i32) (param $N i32)
+    (param $bias i32) (param $lo f32) (param $hi f32)
     (local $k0 i32) (local $k1 i32) (local $i i32) (local $j i32) (local $k i32)
-    (local $lda i32) (local $ldc i32) (local $M4 i32) (local $N8 i32)
+    (local $lda i32) (local $ldc i32) (local $M4 i32) (local $N8 i32) (local $last i32)
     (local $a0 i32) (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $bp i32) (local $cp i32)
     (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
     (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
     (local $b0 v128) (local $b1 v128) (local $x v128) (local $s f32)
+    (local $z0 v128) (local $z1 v128) (local $vlo v128) (local $vhi v128)
     (local.set $lda (i32.shl (local.get $K) (i32.const 2)))
     (local.set $ldc (i32.shl (local.get $N) (i32.const 2)))
     (local.set $M4 (i32.and (local.get $M) (i32.const -4)))
     (local.set $N8 (i32.and (local.get $N) (i32.const -8)))
+    (local.set $vlo (f32x4.splat (local.get $lo)))
+    (local.set $vhi (f32x4.splat (local.get $hi)))
     (local.set $k0 (i32.const 0))
     (block $kcdone (loop $kcl
-      (br_if $kcdone (i32.ge_u (local.get $k0) (local.get $K)))
       (local.set $k1 (i32.add (local.get $k0) (i32.const 256)))
       (if (i32.gt_u (local.get $k1) (local.get $K)) (then (local.set $k1 (local.get $K))))
+      (local.set $last (i32.eq (local.get $k1) (local.get $K)))
       (local.set $j (i32.const 0))
       (block $jdone (loop $jl
         (br_if $jdone (i32.ge_u (local.get $j) (local.get $N8)))
+        ;; z0, z1: where this panel's outputs start, bias[j, j+8) or zeros
+        (local.set $z0 (v128.const i32x4 0 0 0 0))
+        (local.set $z1 (v128.const i32x4 0 0 0 0))
+        (if (local.get $bias) (then
+          (local.set $z0 (v128.load (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2)))))
+          (local.set $z1 (v128.load offset=16 (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2)))))))
         (local.set $i (i32.const 0))
         (block $idone (loop $il
           (br_if $idone (i32.ge_u (local.get $i) (local.get $M4)))
@@ -344,14 +355,24 @@
           (local.set $a2 (i32.add (local.get $a1) (local.get $lda)))
           (local.set $a3 (i32.add (local.get $a2) (local.get $lda)))
           (local.set $bp (i32.add (local.get $b) (i32.shl (i32.add (i32.mul (local.get $k0) (local.get $N)) (local.get $j)) (i32.const 2))))
-          (local.set $c00 (v128.load (local.get $cp)))
-          (local.set $c01 (v128.load offset=16 (local.get $cp)))
-          (local.set $c10 (v128.load (i32.add (local.get $cp) (i32.mul (local.get $ldc) (i32.const 1)))))
-          (local.set $c11 (v128.load offset=16 (i32.add (local.get $cp) (i32.mul (local.get $ldc) (i32.const 1)))))
-          (local.set $c20 (v128.load (i32.add (local.get $cp) (i32.mul (local.get $ldc) (i32.const 2)))))
-          (local.set $c21 (v128.load offset=16 (i32.add (local.get $cp) (i32.mul (local.get $ldc) (i32.const 2)))))
-          (local.set $c30 (v128.load (i32.add (local.get $cp) (i32.mul (local.get $ldc) (i32.const 3)))))
-          (local.set $c31 (v128.load offset=16 (i32.add (local.get $cp) (i32.mul (local.get $ldc) (i32.const 3)))))
+          (if (local.get $k0) (then
+            (local.set $c00 (v128.load (local.get $cp)))
+            (local.set $c01 (v128.load offset=16 (local.get $cp)))
+            (local.set $c10 (v128.load (i32.add (local.get $cp) (i32.mul (local.get $ldc) (i32.const 1)))))
+            (local.set $c11 (v128.load offset=16 (i32.add (local.get $cp) (i32.mul (local.get $ldc) (i32.const 1)))))
+            (local.set $c20 (v128.load (i32.add (local.get $cp) (i32.mul (local.get $ldc) (i32.const 2)))))
+            (local.set $c21 (v128.load offset=16 (i32.add (local.get $cp) (i32.mul (local.get $ldc) (i32.const 2)))))
+            (local.set $c30 (v128.load (i32.add (local.get $cp) (i32.mul (local.get $ldc) (i32.const 3)))))
+            (local.set $c31 (v128.load offset=16 (i32.add (local.get $cp) (i32.mul (local.get $ldc) (i32.const 3))))))
+          (else
+            (local.set $c00 (local.get $z0))
+            (local.set $c01 (local.get $z1))
+            (local.set $c10 (local.get $z0))
+            (local.set $c11 (local.get $z1))
+            (local.set $c20 (local.get $z0))
+            (local.set $c21 (local.get $z1))
+            (local.set $c30 (local.get $z0))
+            (local.set $c31 (local.get $z1))))
           (local.set $k (local.get $k0))
           (block $kdone (loop $kl
             (br_if $kdone (i32.ge_u (local.get $k) (local.get $k1)))
@@ -376,6 +397,15 @@
             (local.set $bp (i32.add (local.get $bp) (local.get $ldc)))
             (local.set $k (i32.add (local.get $k) (i32.const 1)))
             (br $kl)))
+          (if (local.get $last) (then
+            (local.set $c00 (f32x4.min (f32x4.max (local.get $c00) (local.get $vlo)) (local.get $vhi)))
+            (local.set $c01 (f32x4.min (f32x4.max (local.get $c01) (local.get $vlo)) (local.get $vhi)))
+            (local.set $c10 (f32x4.min (f32x4.max (local.get $c10) (local.get $vlo)) (local.get $vhi)))
+            (local.set $c11 (f32x4.min (f32x4.max (local.get $c11) (local.get $vlo)) (local.get $vhi)))
+            (local.set $c20 (f32x4.min (f32x4.max (local.get $c20) (local.get $vlo)) (local.get $vhi)))
+            (local.set $c21 (f32x4.min (f32x4.max (local.get $c21) (local.get $vlo)) (local.get $vhi)))
+            (local.set $c30 (f32x4.min (f32x4.max (local.get $c30) (local.get $vlo)) (local.get $vhi)))
+            (local.set $c31 (f32x4.min (f32x4.max (local.get $c31) (local.get $vlo)) (local.get $vhi)))))
           (v128.store (local.get $cp) (local.get $c00))
           (v128.store offset=16 (local.get $cp) (local.get $c01))
           (v128.store (i32.add (local.get $cp) (i32.mul (local.get $ldc) (i32.const 1))) (local.get $c10))
@@ -392,8 +422,12 @@
           (local.set $cp (i32.add (local.get $c) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $N)) (local.get $j)) (i32.const 2))))
           (local.set $a0 (i32.add (local.get $a) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $K)) (local.get $k0)) (i32.const 2))))
           (local.set $bp (i32.add (local.get $b) (i32.shl (i32.add (i32.mul (local.get $k0) (local.get $N)) (local.get $j)) (i32.const 2))))
-          (local.set $c00 (v128.load (local.get $cp)))
-          (local.set $c01 (v128.load offset=16 (local.get $cp)))
+          (if (local.get $k0) (then
+            (local.set $c00 (v128.load (local.get $cp)))
+            (local.set $c01 (v128.load offset=16 (local.get $cp))))
+          (else
+            (local.set $c00 (local.get $z0))
+            (local.set $c01 (local.get $z1))))
           (local.set $k (local.get $k0))
           (block $k1done (loop $k1l
             (br_if $k1done (i32.ge_u (local.get $k) (local.get $k1)))
@@ -404,6 +438,9 @@
             (local.set $bp (i32.add (local.get $bp) (local.get $ldc)))
             (local.set $k (i32.add (local.get $k) (i32.const 1)))
             (br $k1l)))
+          (if (local.get $last) (then
+            (local.set $c00 (f32x4.min (f32x4.max (local.get $c00) (local.get $vlo)) (local.get $vhi)))
+            (local.set $c01 (f32x4.min (f32x4.max (local.get $c01) (local.get $vlo)) (local.get $vhi)))))
           (v128.store (local.get $cp) (local.get $c00))
           (v128.store offset=16 (local.get $cp) (local.get $c01))
           (local.set $i (i32.add (local.get $i) (i32.const 1)))
@@ -419,7 +456,9 @@
           (local.set $cp (i32.add (local.get $c) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $N)) (local.get $j)) (i32.const 2))))
           (local.set $a0 (i32.add (local.get $a) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $K)) (local.get $k0)) (i32.const 2))))
           (local.set $bp (i32.add (local.get $b) (i32.shl (i32.add (i32.mul (local.get $k0) (local.get $N)) (local.get $j)) (i32.const 2))))
-          (local.set $s (f32.load (local.get $cp)))
+          (local.set $s
+            (if (result f32) (local.get $k0) (then (f32.load (local.get $cp)))
+              (else (if (result f32) (local.get $bias) (then (f32.load (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2))))) (else (f32.const 0))))))
           (local.set $k (local.get $k0))
           (block $skdone (loop $skl
             (br_if $skdone (i32.ge_u (local.get $k) (local.get $k1)))
@@ -428,13 +467,14 @@
             (local.set $bp (i32.add (local.get $bp) (local.get $ldc)))
             (local.set $k (i32.add (local.get $k) (i32.const 1)))
             (br $skl)))
+          (if (local.get $last) (then (local.set $s (f32.min (f32.max (local.get $s) (local.get $lo)) (local.get $hi)))))
           (f32.store (local.get $cp) (local.get $s))
           (local.set $i (i32.add (local.get $i) (i32.const 1)))
           (br $sil)))
         (local.set $j (i32.add (local.get $j) (i32.const 1)))
         (br $sjl)))
       (local.set $k0 (local.get $k1))
-      (br $kcl))))
+      (br_if $kcl (i32.lt_u (local.get $k0) (local.get $K))))))
 
   ;; dx[at] += g, unless at is -1 (a window with no pixel above -Infinity)
   (func $scatter (param $dx i32) (param $at i32) (param $g f32)

@@ -49,7 +49,7 @@ export interface HeapKernels {
     kh: number, kw: number, sh: number, sw: number, top: number, left: number,
   ): void;
   sum_rows(x: number, out: number, rows: number, C: number): void;
-  gemm(a: number, b: number, c: number, M: number, K: number, N: number): void;
+  gemm(a: number, b: number, c: number, M: number, K: number, N: number, bias: number, lo: number, hi: number): void;
 }
 
 function internals(backend: tf.KernelBackend): WasmInternals | undefined {

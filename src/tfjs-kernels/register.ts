@@ -5,6 +5,7 @@ import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { conv2DBackpropInputConfig } from './conv2d-backprop-input.js';
 import { depthwiseBackpropFilterConfig } from './depthwise-backprop-filter.js';
 import { depthwiseBackpropInputConfig } from './depthwise-backprop-input.js';
+import { fusedMatMul } from './fused-mat-mul.js';
 import { maxPoolGradConfig } from './max-pool-grad.js';
 import { sumLeading } from './sum.js';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
@@ -27,6 +28,7 @@ type Case = (args: Parameters<tf.KernelFunc>[0]) => tf.TensorInfo | undefined;
 const WRAPPED: readonly [name: string, ours: Case][] = [
   [tf.Add, addRowVector],
   [tf.BatchMatMul, batchMatMul],
+  [tf._FusedMatMul, fusedMatMul],
   [tf.Sum, sumLeading],
 ];
 const wrappers = new WeakSet<tf.KernelConfig>();
