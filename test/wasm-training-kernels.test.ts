@@ -256,6 +256,26 @@ describe('Conv2D gradients on wasm against the cpu backend', () => {
   });
 });
 
+describe('Conv2D on wasm against the cpu backend', () => {
+  // Output channels 8 or 16, the case ours takes (conv2d.ts) at dilation 1; dilation 2 and 6 channels go to the stock kernel.
+  const cases = convCases([1, 2]).map((c) => ({ ...c, cout: c.cout <= 8 ? 8 : 16 }));
+  cases.push(conv([2, 9, 7, 3], 3, 6, 1, 'same'));
+
+  it.each(cases.map((c) => [label(c), c] as const))('%s', (_, c) => {
+    const filter = rand([c.k[0], c.k[1], c.x[3], c.cout]);
+    const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dilations: [c.dilation, c.dilation] };
+    expect(againstCpu('Conv2D', { x: rand(c.x), filter }, attrs)).toBeLessThanOrEqual(TOL);
+  });
+
+  it('NCHW goes to the stock kernel, which refuses it', () => {
+    const [x, filter] = [tf.zeros([1, 8, 9, 9]), tf.zeros([3, 3, 8, 8])];
+    expect(() => tf.engine().runKernel('Conv2D', { x, filter }, { strides: [1, 1], pad: 'same', dataFormat: 'NCHW', dilations: [1, 1] })).toThrow(
+      "wasm backend Conv2D does not support dataFormat:'channelsFirst'. Please use 'channelsLast'.",
+    );
+    tf.dispose([x, filter]);
+  });
+});
+
 describe('DepthwiseConv2dNative gradients on wasm against the cpu backend', () => {
   // tfjs's cpu (and webgl) depthwise gradient kernels ignore dilations; tfjs-core's gradient never
   // passes any but 1. Ours honour them, so at dilation d the reference is the cpu kernel at dilation 1

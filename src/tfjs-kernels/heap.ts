@@ -50,6 +50,10 @@ export interface HeapKernels {
   ): void;
   sum_rows(x: number, out: number, rows: number, C: number): void;
   gemm(a: number, b: number, c: number, M: number, K: number, N: number, bias: number, lo: number, hi: number): void;
+  conv2d(
+    x: number, w: number, out: number, B: number, H: number, W: number, C: number, Ho: number, Wo: number,
+    kh: number, kw: number, sh: number, sw: number, N: number,
+  ): void;
 }
 
 function internals(backend: tf.KernelBackend): WasmInternals | undefined {

@@ -3,6 +3,7 @@ import { addRowVector } from './add.js';
 import { batchMatMul } from './batch-mat-mul.js';
 import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { conv2DBackpropInputConfig } from './conv2d-backprop-input.js';
+import { conv2dDirect } from './conv2d.js';
 import { depthwiseBackpropFilterConfig } from './depthwise-backprop-filter.js';
 import { depthwiseBackpropInputConfig } from './depthwise-backprop-input.js';
 import { fusedMatMul } from './fused-mat-mul.js';
@@ -29,6 +30,7 @@ const WRAPPED: readonly [name: string, ours: Case][] = [
   [tf.Add, addRowVector],
   [tf.BatchMatMul, batchMatMul],
   [tf._FusedMatMul, fusedMatMul],
+  [tf.Conv2D, conv2dDirect],
   [tf.Sum, sumLeading],
 ];
 const wrappers = new WeakSet<tf.KernelConfig>();
