@@ -255,14 +255,34 @@ async function convnetBench(stock: Map<string, tf.KernelConfig>): Promise<void> 
   const bias1 = tf.randomNormal([8]);
   const dense = { x: tf.randomNormal([B, 784]), w: tf.randomNormal([784, 128]), dy: tf.randomNormal([B, 128]) }; // the MLP's first layer, generic path
   const backend = tf.backend();
-  /** One kernel call: through the engine (the registered kernel, ours), or through a given config (stock). */
-  const call = (kernel: string, inputs: tf.NamedTensorMap, attrs: object, config?: tf.KernelConfig) => (): tf.TensorInfo =>
-    config !== undefined
-      ? (config.kernelFunc({ inputs, backend, attrs: attrs as tf.NamedAttrMap }) as tf.TensorInfo)
-      : (tf.engine().runKernel(kernel, inputs, attrs as tf.NamedAttrMap) as tf.Tensor);
+  /**
+   * One kernel call: through the engine (the registered kernel, ours), or through a given config (stock).
+   * Inputs named in `fresh` are copied into new tensors for every call, as a training step's weights and
+   * activations are new tensors every step: the stock XNNPACK kernels cache their packs per tensor.
+   */
+  const call = (kernel: string, inputs: tf.NamedTensorMap, attrs: object, config?: tf.KernelConfig, fresh: readonly string[] = []) => {
+    const values = fresh.map((k) => [k, inputs[k].dataSync(), inputs[k].shape] as const);
+    return (): tf.TensorInfo => {
+      const copies = Object.fromEntries(values.map(([k, v, shape]) => [k, tf.tensor(v, shape)]));
+      const ins = { ...inputs, ...copies };
+      try {
+        return config !== undefined
+          ? (config.kernelFunc({ inputs: ins, backend, attrs: attrs as tf.NamedAttrMap }) as tf.TensorInfo)
+          : (tf.engine().runKernel(kernel, ins, attrs as tf.NamedAttrMap) as tf.Tensor);
+      } finally {
+        tf.dispose(Object.values(copies));
+      }
+    };
+  };
   console.log('\n   its kernels on wasm, median (stock: @tensorflow/tfjs-backend-wasm, ours: src/tfjs-kernels/)');
   console.log('| kernel | stock | ours | stock / ours |\n|---|---|---|---|');
-  const replaced: [string, string, tf.NamedTensorMap, object][] = [
+  const conv = { strides: 1, pad: 'valid', dataFormat: 'NHWC', dilations: 1 };
+  const fused = { a: dense.x.reshape([1, B, 784]), b: dense.w.reshape([1, 784, 128]), bias: tf.randomNormal([128]) }; // as tf.fused.matMul hands them over
+  const replaced: [string, string, tf.NamedTensorMap, object, string[]?][] = [
+    ['conv1 forward (x 64x28x28x1, filter 5x5x1x8; both fresh)', 'Conv2D', { x: x1, filter: w1 }, conv, ['x', 'filter']],
+    ['conv2 forward (x 64x12x12x8, filter 5x5x8x16; both fresh)', 'Conv2D', { x: x2, filter: w2 }, conv, ['x', 'filter']],
+    ['dense forward x W (64x784 . 784x128; W fresh)', 'BatchMatMul', { a: dense.x, b: dense.w }, { transposeA: false, transposeB: false }, ['b']],
+    ['dense forward relu(x W + b) (W fresh)', '_FusedMatMul', fused, { transposeA: false, transposeB: false, activation: 'relu' }, ['b']],
     ['conv2 (dy 64x8x8x16, filter 5x5x8x16)', 'Conv2DBackpropInput', { dy: dy2, filter: w2 }, { strides: 1, pad: 'valid', dataFormat: 'NHWC', inputShape: [B, 12, 12, 8] }],
     ['pool1 (x 64x24x24x8 after ReLU)', 'MaxPoolGrad', { dy: dyPool, input: pooled, output: pooledMax }, { filterSize: 2, strides: 2, pad: 'valid' }],
     ['conv1 bias (64x24x24x8 + 8)', 'Add', { a: dy1, b: bias1 }, {}],
@@ -270,20 +290,77 @@ async function convnetBench(stock: Map<string, tf.KernelConfig>): Promise<void> 
     ['dense dx = dy W^T (64x128 . (784x128)^T)', 'BatchMatMul', { a: dense.dy, b: dense.w }, { transposeA: false, transposeB: true }],
     ['dense dW = x^T dy ((64x784)^T . 64x128)', 'BatchMatMul', { a: dense.x, b: dense.dy }, { transposeA: true, transposeB: false }],
   ];
-  for (const [what, kernel, inputs, attrs] of replaced) {
+  for (const [what, kernel, inputs, attrs, fresh] of replaced) {
     const config = stock.get(kernel);
     if (config === undefined) continue;
-    const stockMs = await kernelMs(call(kernel, inputs, attrs, config));
-    const oursMs = await kernelMs(call(kernel, inputs, attrs));
+    const stockMs = await kernelMs(call(kernel, inputs, attrs, config, fresh));
+    const oursMs = await kernelMs(call(kernel, inputs, attrs, undefined, fresh));
     console.log(`| ${kernel}, ${what} | ${ms(stockMs)} | ${ms(oursMs)} | ${(stockMs / oursMs).toFixed(1)}x |`);
   }
   const dW = (x: tf.Tensor, dy: tf.Tensor, filterShape: number[]) => call('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad: 'valid', dataFormat: 'NHWC', filterShape });
-  const fwd = (x: tf.Tensor, filter: tf.Tensor) => call('Conv2D', { x, filter }, { strides: 1, pad: 'valid', dataFormat: 'NHWC', dilations: 1 });
   const [filter1, filter2] = [await kernelMs(dW(x1, dy1, [5, 5, 1, 8])), await kernelMs(dW(x2, dy2, [5, 5, 8, 16]))];
-  const [fwd1, fwd2] = [await kernelMs(fwd(x1, w1)), await kernelMs(fwd(x2, w2))];
   console.log(`| Conv2DBackpropFilter, conv1 / conv2 | none (tensorflow/tfjs#8474) | ${ms(filter1)} / ${ms(filter2)} | |`);
-  console.log(`| Conv2D forward, conv1 / conv2, for scale | ${ms(fwd1)} / ${ms(fwd2)} | | |`);
-  tf.dispose([dy2, w2, x2, x1, dy1, w1, pooled, pooledMax, dyPool, bias1, dense.x, dense.w, dense.dy]);
+  tf.dispose([dy2, w2, x2, x1, dy1, w1, pooled, pooledMax, dyPool, bias1, dense.x, dense.w, dense.dy, ...Object.values(fused)]);
+  await swappedSteps(stock, pixels, labels);
+}
+
+/**
+ * Whole training steps at batch 64 with the stock BatchMatMul, _FusedMatMul and
+ * Conv2D against ours (Note [no pack], Note [no indirection]), swapped in this
+ * thread: 30 pairs of back-to-back blocks, each pair's ratio, the median of them.
+ */
+async function swappedSteps(stock: Map<string, tf.KernelConfig>, pixels: Float32Array, labels: Int32Array): Promise<void> {
+  const names = ['BatchMatMul', '_FusedMatMul', 'Conv2D'];
+  const ours = names.map((n) => tf.getKernel(n, 'wasm'));
+  const use = (configs: (tf.KernelConfig | undefined)[]): void =>
+    names.forEach((n, i) => {
+      const c = configs[i];
+      if (c === undefined) return;
+      tf.unregisterKernel(n, 'wasm');
+      tf.registerKernel(c);
+    });
+  const B = 64;
+  const x = tf.tensor4d(pixels, [B, 28, 28, 1]); // x is (B, 28, 28, 1)
+  const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 10); // y is (B, 10)
+  const layersStep = (model: tf.Sequential, input: tf.Tensor) => {
+    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    return (): void => {
+      const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, model.apply(input, { training: true }) as tf.Tensor), vars);
+      tf.dispose([value, ...Object.values(grads)]);
+    };
+  };
+  const mlp = tf.sequential({ layers: [tf.layers.dense({ units: 128, activation: 'relu', inputShape: [784] }), tf.layers.dense({ units: 64, activation: 'relu' }), tf.layers.dense({ units: 10 })] });
+  const flat = x.reshape([B, 784]);
+  const cfg = { inputSize: 784, hidden: [128, 64], numClasses: 10 };
+  const lean = new MlpReplica(cfg);
+  const params = new Float32Array(makeLayout(mlpDef(cfg).variables).size).map((_, i) => Math.sin(i) * 0.05);
+  const grad = new Float32Array(params.length);
+  const batch = { images: pixels, labels: Uint8Array.from(labels), features: 784, indices: Int32Array.from({ length: B }, (_, i) => i) };
+  const rows: [string, () => void, number][] = [
+    ['the tutorial MLP, lean replica (MlpReplica)', () => void lean.lossAndGradSum(params, batch, grad), 100],
+    ['the tutorial MLP as tf.layers, tfjs autograd', layersStep(mlp, flat), 100],
+    ['the convnet (section 4), tfjs autograd', layersStep(convnet(), x), 20],
+  ];
+  console.log('\n   whole steps at batch 64: the stock BatchMatMul, _FusedMatMul and Conv2D against ours (30 pairs of blocks, swapped in one thread)');
+  console.log('| step | stock | ours | stock / ours (middle half) |\n|---|---|---|---|');
+  for (const [what, step, n] of rows) {
+    const block = (configs: (tf.KernelConfig | undefined)[]): number => {
+      use(configs);
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) step();
+      return (performance.now() - t0) / n;
+    };
+    const stockConfigs = names.map((k) => stock.get(k));
+    for (let w = 0; w < 10; w++) {
+      block(stockConfigs);
+      block(ours);
+    }
+    const pairs = Array.from({ length: 30 }, () => [block(stockConfigs), block(ours)]).sort((a, b) => a[0] / a[1] - b[0] / b[1]);
+    const [s, o] = pairs[15];
+    console.log(`| ${what} | ${ms(s)} | ${ms(o)} | ${(s / o).toFixed(2)}x (${(pairs[7][0] / pairs[7][1]).toFixed(2)}-${(pairs[22][0] / pairs[22][1]).toFixed(2)}) |`);
+  }
+  use(ours);
+  tf.dispose([x, y, flat]);
 }
 
 /**
@@ -313,7 +390,7 @@ async function main(): Promise<void> {
   const cores = availableParallelism();
   console.log(`worker-ddp micro-benchmarks, ${new Date().toISOString()}\n${cpus()[0]?.model.trim() ?? ''}, ${cores} cores, Node ${process.version}\n`);
   const stock = new Map<string, tf.KernelConfig>();
-  for (const name of ['Conv2DBackpropInput', 'MaxPoolGrad', 'Add', 'Sum', 'BatchMatMul']) {
+  for (const name of ['Conv2DBackpropInput', 'MaxPoolGrad', 'Add', 'Sum', 'BatchMatMul', '_FusedMatMul', 'Conv2D']) {
     const config = tf.getKernel(name, 'wasm');
     if (config !== undefined) stock.set(name, config);
   }

@@ -10,16 +10,18 @@ import { composed, type Ops } from './wasm-ops.js';
  * training b is a fresh tensor every step (this step's weights, activations or
  * output gradient), so every product paid the pack: ~2.9 ns per element of b,
  * 0.29 ms for a 784x128 weight, 0.9 ms for the convnet's first filter gradient
- * (b is dy, 36864x8). heap-kernels.wat's gemm reads b as it lies. Measured
- * (scratch/gemm-micro.mjs, one run, medians): 64x784x128 0.39 ms against 0.75
- * packed (0.44 with the pack cached); 784x64x128 0.28 against 0.41; 25x36864x8
- * 0.35 against 1.26 (0.46). It sums over k in order, as XNNPACK did here: the
- * same bits on all of these. Whole training steps (scratch/ab-kernel.mjs: the
- * previous kernels and these swapped in one process, blocks of 100 steps
- * interleaved, 30 pairs, median speed ratio), with _FusedMatMul (fused-mat-mul.ts):
- * tutorial MLP, lean replica 1.45x at 64 samples, 1.35x at 32; generic replica
- * 1.34x, 1.38x; the convnet 1.12x, 1.11x.
- *
+ * (b is dy, 36864x8). heap-kernels.wat's gemm reads b as it lies, at 33-46
+ * GFLOP/s on these shapes, about XNNPACK's speed with its pack cached. It sums
+ * over k in order, as XNNPACK does here: the same bits (tested). Measured
+ * (`npm run bench -- --convnet`, 2026-11-28, medians): a dense layer's x W
+ * (64x784 . 784x128, W fresh) 0.34 ms against 0.62; with a bias and a ReLU
+ * (_FusedMatMul, fused-mat-mul.ts) 0.29 against 0.62. Whole steps, the stock
+ * BatchMatMul, _FusedMatMul and Conv2D swapped for ours in one thread: the
+ * tutorial MLP's lean replica 1.52x as fast. Against the previous version of
+ * this kernel (transposes, then XNNPACK; swapped the same way): lean MLP step
+ * 1.45x at 64 samples and 1.35x at 32, generic MLP 1.34x and 1.38x, convnet
+ * 1.12x and 1.11x.
+
  * With transposeA or transposeB the stock kernel takes a plain loop instead:
  * 2.3-2.9 GFLOP/s against 30-35 (measured: (4096, 16) x (200, 16)^T took
  * 11.3 ms, the same product without the flag 0.76 ms). Every dense layer's

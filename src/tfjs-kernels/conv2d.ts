@@ -12,14 +12,13 @@ import { composed } from './wasm-ops.js';
  * pixel and filter tap, both cached by tensor id. In training the filter and
  * x are fresh tensors every step, so every call rebuilt both: for the
  * convnet's first layer (64x28x28x1, 5x5x8) 921,600 pointers. Measured
- * (scratch/conv-fwd.mjs: fresh x and filter per call, output read, blocks of
- * 50 calls interleaved, medians of 15 pairs): that layer 0.56 ms against 0.95,
- * the second (64x12x12x8, 5x5x16) 1.31 against 1.60, the same bits on both. The
- * filter gradient's convolution (conv2d-backprop-filter.ts) comes here too: the
- * second layer's 0.72 ms against 1.24. Whole convnet steps (scratch/ab-kernel.mjs,
- * stock and ours swapped in one process, 30 pairs of 30-step blocks): 1.21x as
- * fast at 64 samples and at 32 (7.63 -> 6.29 ms at 64).
- *
+ * (`npm run bench -- --convnet`, 2026-11-28, medians, x and filter fresh per
+ * call): that layer 0.38 ms against 0.86, the second (64x12x12x8, 5x5x16) 0.54
+ * against 0.78. The filter gradient's convolution (conv2d-backprop-filter.ts)
+ * comes here too: the second layer's 0.74 ms against 1.24. Whole convnet steps,
+ * stock Conv2D and ours swapped in one thread: 1.21x as fast at 64 samples and
+ * at 32; with BatchMatMul and _FusedMatMul stock too, 1.42x.
+
  * Everything else goes to the stock kernel.
  */
 export function conv2dDirect({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo | undefined {
