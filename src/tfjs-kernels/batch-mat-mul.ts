@@ -21,7 +21,7 @@ import { composed, type Ops } from './wasm-ops.js';
  * this kernel (transposes, then XNNPACK; swapped the same way): lean MLP step
  * 1.45x at 64 samples and 1.35x at 32, generic MLP 1.34x and 1.38x, convnet
  * 1.12x and 1.11x.
-
+ *
  * With transposeA or transposeB the stock kernel takes a plain loop instead:
  * 2.3-2.9 GFLOP/s against 30-35 (measured: (4096, 16) x (200, 16)^T took
  * 11.3 ms, the same product without the flag 0.76 ms). Every dense layer's

@@ -18,7 +18,7 @@ import { composed } from './wasm-ops.js';
  * comes here too: the second layer's 0.74 ms against 1.24. Whole convnet steps,
  * stock Conv2D and ours swapped in one thread: 1.21x as fast at 64 samples and
  * at 32; with BatchMatMul and _FusedMatMul stock too, 1.42x.
-
+ *
  * Everything else goes to the stock kernel.
  */
 export function conv2dDirect({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo | undefined {
