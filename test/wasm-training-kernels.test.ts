@@ -27,7 +27,7 @@ const OURS = [
   'MaxPoolGrad',
 ];
 /** Stock kernels ours wrap: ours takes some cases and hands the rest to them. */
-const WRAPPED = ['Add', 'Sum', 'BatchMatMul', '_FusedMatMul'] as const;
+const WRAPPED = ['Add', 'Sum', 'BatchMatMul', '_FusedMatMul', 'Conv2D'] as const;
 type Shape4 = [number, number, number, number];
 type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
 
