@@ -186,6 +186,15 @@ function p50(bench: Bench): number {
   return r !== undefined && 'latency' in r ? (r.latency.p50 ?? NaN) : NaN;
 }
 
+/** One training step of a tf.layers model on (x, y), forward + backward (tfjs autograd), gradients freed. */
+function layersStep(model: tf.Sequential, x: tf.Tensor, y: tf.Tensor): () => void {
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  return () => {
+    const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor), vars);
+    tf.dispose([value, ...Object.values(grads)]);
+  };
+}
+
 /** The convnet of the model issue; the softmax of its last layer is in the loss (softmaxCrossEntropy). */
 function convnet(): tf.Sequential {
   return tf.sequential({
@@ -226,16 +235,12 @@ async function convnetBench(stock: Map<string, tf.KernelConfig>): Promise<void> 
   for (const name of ['wasm', 'cpu'] as const) {
     await initBackend(name);
     const model = convnet();
-    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
     const x = tf.tensor4d(pixels, [B, 28, 28, 1]); // x is (B, 28, 28, 1)
     const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 10); // y is (B, 10)
     // The cpu backend takes seconds a step: a few are enough. On wasm the step keeps speeding up
     // for a few hundred steps (V8 optimising tfjs's JavaScript): 3 s of warm-up first.
     const bench = new Bench(name === 'cpu' ? { time: 0, iterations: 3, warmupIterations: 1, warmupTime: 0 } : { time: 2000, iterations: 20, warmupTime: 3000, warmupIterations: 300 });
-    bench.add('step', () => {
-      const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor), vars);
-      tf.dispose([value, ...Object.values(grads)]);
-    });
+    bench.add('step', layersStep(model, x, y));
     await bench.run();
     step.set(name, p50(bench));
     tf.dispose([x, y]);
@@ -323,24 +328,17 @@ async function swappedSteps(stock: Map<string, tf.KernelConfig>, pixels: Float32
   const B = 64;
   const x = tf.tensor4d(pixels, [B, 28, 28, 1]); // x is (B, 28, 28, 1)
   const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 10); // y is (B, 10)
-  const layersStep = (model: tf.Sequential, input: tf.Tensor) => {
-    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-    return (): void => {
-      const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, model.apply(input, { training: true }) as tf.Tensor), vars);
-      tf.dispose([value, ...Object.values(grads)]);
-    };
-  };
   const mlp = tf.sequential({ layers: [tf.layers.dense({ units: 128, activation: 'relu', inputShape: [784] }), tf.layers.dense({ units: 64, activation: 'relu' }), tf.layers.dense({ units: 10 })] });
-  const flat = x.reshape([B, 784]);
-  const cfg = { inputSize: 784, hidden: [128, 64], numClasses: 10 };
-  const lean = new MlpReplica(cfg);
-  const params = new Float32Array(makeLayout(mlpDef(cfg).variables).size).map((_, i) => Math.sin(i) * 0.05);
-  const grad = new Float32Array(params.length);
+  const cnn = convnet();
+  const flat = x.reshape([B, 784]); // flat is (B, 784)
+  const lean = new MlpReplica(CFG);
+  const params = new Float32Array(P).map((_, i) => Math.sin(i) * 0.05);
+  const grad = new Float32Array(P);
   const batch = { images: pixels, labels: Uint8Array.from(labels), features: 784, indices: Int32Array.from({ length: B }, (_, i) => i) };
   const rows: [string, () => void, number][] = [
     ['the tutorial MLP, lean replica (MlpReplica)', () => void lean.lossAndGradSum(params, batch, grad), 100],
-    ['the tutorial MLP as tf.layers, tfjs autograd', layersStep(mlp, flat), 100],
-    ['the convnet (section 4), tfjs autograd', layersStep(convnet(), x), 20],
+    ['the tutorial MLP as tf.layers, tfjs autograd', layersStep(mlp, flat, y), 100],
+    ['the convnet (section 4), tfjs autograd', layersStep(cnn, x, y), 20],
   ];
   console.log('\n   whole steps at batch 64: the stock BatchMatMul, _FusedMatMul and Conv2D against ours (30 pairs of blocks, swapped in one thread)');
   console.log('| step | stock | ours | stock / ours (middle half) |\n|---|---|---|---|');
@@ -362,6 +360,8 @@ async function swappedSteps(stock: Map<string, tf.KernelConfig>, pixels: Float32
   }
   use(ours);
   tf.dispose([x, y, flat]);
+  mlp.dispose();
+  cnn.dispose();
 }
 
 /**

@@ -66,7 +66,7 @@ export function gemmProduct(
     const [pa, pb] = [transposeA ? flip(ops, a) : a, transposeB ? flip(ops, b) : b]; // pa is (.., M, K), pb (.., K, N)
     const ins = bias === undefined ? [pa, pb] : [pa, pb, bias];
     const c = simd(be, ins, shape, (k, out, [ap, bp, biasp]) => k.gemm(ap, bp, out, M, K, N, biasp ?? 0, lo, hi), 'uninitialised'); // c is (..., M, N)
-    if (c === undefined) throw new Error('BatchMatMul: the heap kernels went away');
+    if (c === undefined) throw new Error('matrix product: the heap kernels went away');
     return c;
   });
 }
