@@ -330,6 +330,12 @@ describe('MaxPoolGrad on wasm against the cpu backend', () => {
     [[5, 12, 12, 8], 2, 2, 'valid', true],
     [[3, 10, 9, 5], 3, 3, 'valid', false],
     [[1, 5, 6, 4], 2, 1, 'valid', true],
+    // Windows that tile x (Note [tiles] in max-pool-grad.ts): a row and a column no window covers,
+    // 'same' that needs no padding, 3x3, and 'same' that pads (the scatter again).
+    [[2, 9, 11, 4], 2, 2, 'valid', true],
+    [[2, 8, 8, 4], 2, 2, 'same', true],
+    [[2, 9, 9, 12], 3, 3, 'valid', false],
+    [[1, 9, 9, 4], 2, 2, 'same', true],
   ];
   it.each(pools.map((p) => [`x ${p[0].join('x')}, pool ${p[1]}, stride ${p[2]}, ${p[3]}, ties ${p[4]}`, p] as const))('%s', (_, [shape, k, s, pad, ties]) => {
     const input = rand(shape);
@@ -350,6 +356,27 @@ describe('MaxPoolGrad on wasm against the cpu backend', () => {
     });
     expect(js.findIndex((v, i) => v !== wasmSimd[i]), 'first index where the JS loop and the SIMD kernel differ').toBe(-1);
     expect(js.length).toBe(wasmSimd.length);
+    tf.dispose(Object.values(ins));
+  });
+});
+
+describe('MaxPoolGrad where the windows tile x: the scatter\'s bits', () => {
+  it('windows of NaN and -Infinity get no gradient, a -0 gradient lands as +0, as the JS loop does', () => {
+    const shape: Shape4 = [1, 4, 4, 4];
+    const x = Float32Array.from({ length: 64 }, (_, i) => (i % 7) - 3);
+    x.fill(NaN, 0, 8); // window (0, 0): its two top pixels NaN, the rest numbers
+    for (const p of [2, 3, 6, 7]) x.fill(Number.NEGATIVE_INFINITY, p * 4, p * 4 + 4); // window (0, 1): all -Infinity
+    const dy = Float32Array.from({ length: 16 }, (_, i) => (i % 3 === 0 ? -0 : i + 0.5));
+    const ins = { dy: tf.tensor(dy, [1, 2, 2, 4]), input: tf.tensor(x, shape), output: tf.zeros([1, 2, 2, 4]) };
+    const attrs = { filterSize: 2, strides: 2, pad: 'valid' };
+    const [js, wasmSimd] = (['js', 'simd'] as const).map((path) => {
+      const t = tf.engine().makeTensorFromTensorInfo(maxPoolGrad({ inputs: ins, backend: tf.backend(), attrs } as unknown as Parameters<tf.KernelFunc>[0], path));
+      const bits = Array.from(new Uint32Array(Float32Array.from(t.dataSync()).buffer));
+      t.dispose();
+      return bits;
+    });
+    expect(wasmSimd).toEqual(js);
+    expect(js.filter((b) => b !== 0).length, 'nonzero gradients: 2 windows of 4 channels get none, and dy is -0 in 6 of 16').toBeGreaterThan(0);
     tf.dispose(Object.values(ins));
   });
 });

@@ -39,6 +39,7 @@ export interface HeapKernels {
     x: number, dy: number, dx: number, B: number, H: number, W: number, C: number, Ho: number, Wo: number,
     kh: number, kw: number, sh: number, sw: number, top: number, left: number,
   ): void;
+  max_pool_grad_tiles(x: number, dy: number, dx: number, B: number, H: number, W: number, C: number, Ho: number, Wo: number, kh: number, kw: number): void;
   add_rows(a: number, v: number, out: number, rows: number, C: number): void;
   col2im(
     cols: number, dx: number, B: number, H: number, W: number, C: number, Ho: number, Wo: number,

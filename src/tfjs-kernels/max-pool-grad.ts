@@ -22,7 +22,18 @@ export function maxPoolGrad({ inputs, backend, attrs }: Parameters<tf.KernelFunc
   const { top, left } = info.padInfo;
   // dx is (B, H, W, C), x (B, H, W, C), dys (B, Ho, Wo, C)
   const args = [B, H, W, C, Ho, Wo, kh, kw, sh, sw, top, left] as const;
-  const viaSimd = path === 'simd' ? simd(backend as tf.KernelBackend, [input, dy], input.shape, (k, dx, [x, dys]) => k.max_pool_grad(x, dys, dx, ...args)) : undefined;
+  // Note [tiles]: where the windows tile x (stride = window, no padding: the usual 2x2
+  // pooling), each element of x is in one window at most and dx is written, not
+  // scattered: 0.18 ms where the scatter took 0.32-0.33 for the convnet's first pooling
+  // layer (64x24x24x8, both in one process, 2026-11-28; a copy of x takes 0.12), same bits.
+  const tiles = sh === kh && sw === kw && top === 0 && left === 0 && C % 4 === 0 && Ho * kh <= H && Wo * kw <= W;
+  const covered = Ho * kh === H && Wo * kw === W;
+  const viaSimd =
+    path !== 'simd'
+      ? undefined
+      : tiles
+        ? simd(backend as tf.KernelBackend, [input, dy], input.shape, (k, dx, [x, dys]) => k.max_pool_grad_tiles(x, dys, dx, B, H, W, C, Ho, Wo, kh, kw), covered ? 'uninitialised' : 'zeros')
+        : simd(backend as tf.KernelBackend, [input, dy], input.shape, (k, dx, [x, dys]) => k.max_pool_grad(x, dys, dx, ...args));
   if (viaSimd !== undefined) return viaSimd;
   // Without the heap internals, the same loop in JS: 2.2 ms where SIMD takes 0.34 (64x24x24x8).
   return direct(backend as tf.KernelBackend, [input, dy], input.shape, 'float32', (dx, [x, dys]) => {
