@@ -467,6 +467,8 @@ describe('Add, Sum, BatchMatMul and _FusedMatMul: our cases give the stock kerne
     [[64, 10], 0, false],
     [[64, 10], [-2], true],
     [[9, 7, 5], [0], false],
+    [[64, 128], 0, false], // 16 columns at a time
+    [[6, 29], [0], false], // 16, 8, 4, then 1 at a time
     [[64, 10], [1], false], // the last axis: stock
     [[4, 5, 6], [0, 2], false], // not leading: stock
     [[4, 5], [0, 1], false], // everything: stock
