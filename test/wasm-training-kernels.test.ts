@@ -116,6 +116,10 @@ function convCases(dilations: number[]): ConvCase[] {
     conv([1, 28, 28, 1], 5, 8, 1, 'valid'), // the convnet's first layer, batch 1
     conv([2, 9, 8, 3], 3, 8, 2, 'same'),
     conv([3, 8, 9, 2], [2, 3], 4, [2, 1], [[0, 0], [1, 2], [0, 3], [0, 0]]),
+    // 8 input channels at stride 1: Conv2DBackpropInput through our direct Conv2D (Note [which path]),
+    // 'same', and explicit pads wider than the filter (a crop on one side)
+    conv([2, 10, 9, 8], 3, 5, 1, 'same'),
+    conv([1, 6, 7, 8], [3, 2], 4, 1, [[0, 0], [0, 2], [3, 1], [0, 0]]),
   ];
   const random: ConvCase[] = [];
   for (let i = 0; i < 12; i++) {
@@ -250,7 +254,7 @@ describe('Conv2D gradients on wasm against the cpu backend', () => {
     if (c.nchw) [dy, inputShape] = [toNchw(dy), [c.x[0], c.x[3], c.x[1], c.x[2]]];
     const attrs = { strides: c.strides, pad: c.pad, dataFormat: c.nchw ? 'NCHW' : 'NHWC', inputShape };
     expect(againstCpu('Conv2DBackpropInput', { dy, filter }, attrs)).toBeLessThanOrEqual(TOL);
-    for (const path of ['gemm', 'conv'] as const) {
+    for (const path of ['gemm', 'conv', 'auto'] as const) {
       expect(pathAgainstCpu('Conv2DBackpropInput', (a) => conv2DBackpropInput(a, path), { dy, filter }, attrs), path).toBeLessThanOrEqual(TOL);
     }
   });

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { padOrCrop, spread } from './padding.js';
 import { convGeometry } from './conv-geometry.js';
-import { hasHeapKernels, simd } from './heap.js';
+import { direct, hasHeapKernels, simd } from './heap.js';
 import { composed } from './wasm-ops.js';
 
 /**
@@ -18,14 +18,22 @@ import { composed } from './wasm-ops.js';
  *
  * Note [spread]: at stride s, 1 - 1/s^2 of the spread dy is zeros that the
  * convolution multiplies anyway. At stride 1, the common case, there are none.
+ *
+ * Note [which path]: at stride 1 with Cin a multiple of 8 the convolution is our
+ * direct one (conv2d.ts), which skips the rows of the padding, so it multiplies
+ * only the padded columns' zeros (1.5x the products on the convnet's second
+ * layer, 12x12 from 8x8 under 5x5): 0.93 ms there, where the GEMM and col2im
+ * below take 1.22 (its K is Cout, 16: 30 GFLOP/s; one process, 2026-11-28).
+ * Strided, other channel counts: the GEMM.
  */
-export function conv2DBackpropInput({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0], path: 'gemm' | 'conv' = 'gemm'): tf.TensorInfo {
+export function conv2DBackpropInput({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0], path: 'auto' | 'gemm' | 'conv' = 'auto'): tf.TensorInfo {
   const { dy, filter } = inputs as Record<'dy' | 'filter', tf.TensorInfo>;
   const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as tf.Conv2DBackpropInputAttrs;
   const { info, nchw } = convGeometry('Conv2DBackpropInput', inputShape, filter.shape as [number, number, number, number], dy, { strides, pad, dataFormat, dimRoundingMode });
   const { inHeight: H, inWidth: W, outHeight: Ho, outWidth: Wo, strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
   const { batchSize: B, inChannels: Cin, outChannels: Cout } = info;
-  if (path === 'gemm' && !nchw && hasHeapKernels(backend as tf.KernelBackend)) {
+  const viaOurConv = sh === 1 && sw === 1 && Cin % 8 === 0;
+  if ((path === 'gemm' || (path === 'auto' && !viaOurConv)) && !nchw && hasHeapKernels(backend as tf.KernelBackend)) {
     // Note [gemm + col2im]: cols = dy . W^T, then each row of cols scattered onto its
     // patch of dx. The convolution below multiplies every zero of the padded dy (2.25x
     // the work on the convnet's second layer, 1.8 ms); this does the product once (0.8-1.0 ms).
@@ -41,7 +49,18 @@ export function conv2DBackpropInput({ inputs, backend, attrs }: Parameters<tf.Ke
   }
   return composed(backend as tf.KernelBackend, (ops) => {
     const dyL = nchw ? ops.transpose(dy, [0, 2, 3, 1]) : dy; // dyL is (B, Ho, Wo, Cout)
-    const rotated = ops.transpose(ops.reverse(filter, [0, 1]), [0, 1, 3, 2]); // rotated is (kh, kw, Cout, Cin)
+    // rotated is (kh, kw, Cout, Cin): one pass of JS over kh*kw*Cin*Cout values, where the
+    // stock Reverse and Transpose took 0.12 ms for the convnet's 3,200
+    const rotated = ops.adopt(
+      direct(backend as tf.KernelBackend, [filter], [kh, kw, Cout, Cin], 'float32', (out, [f]) => {
+        for (let p = 0, at = 0; p < kh; p++) {
+          for (let q = 0; q < kw; q++) {
+            const from = ((kh - 1 - p) * kw + (kw - 1 - q)) * Cin * Cout; // filter[kh-1-p, kw-1-q, 0, 0]
+            for (let o = 0; o < Cout; o++) for (let c = 0; c < Cin; c++) out[at++] = f[from + c * Cout + o];
+          }
+        }
+      }),
+    );
     const { top, left } = info.padInfo;
     const padded = padOrCrop(ops, spread(ops, dyL, sh, sw), kh - 1 - top, H + top - Ho * sh, kw - 1 - left, W + left - Wo * sw);
     const dx = ops.conv2d(padded.x, rotated, [1, 1], [1, 1], padded.pad); // dx is (B, H, W, Cin)

@@ -28,13 +28,16 @@ export function conv2dDirect({ inputs, backend, attrs }: Parameters<tf.KernelFun
   if (x.dtype !== 'float32' || filter.dtype !== 'float32' || dataFormat === 'NCHW' || !hasHeapKernels(be)) return undefined;
   const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], strides, dilations, pad, dimRoundingMode);
   const { batchSize: B, inChannels: C, outHeight: Ho, outWidth: Wo, outChannels: N, filterHeight: kh, filterWidth: kw } = info;
-  if (info.dilationHeight !== 1 || info.dilationWidth !== 1 || N % 8 !== 0 || B * Ho * Wo * N * C === 0) return undefined;
+  if (info.dilationHeight !== 1 || info.dilationWidth !== 1 || N % 8 !== 0 || B * Ho * Wo * N * C * info.inHeight * info.inWidth === 0) return undefined;
   const { top, bottom, left, right } = info.padInfo;
   return composed(be, (ops) => {
-    const xp = top + bottom + left + right === 0 ? x : ops.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]]); // xp is (B, H + pads, W + pads, C)
-    const [, H, W] = xp.shape;
-    const out = simd(be, [xp, filter], [B, Ho, Wo, N], (k, o, [xs, ws]) => k.conv2d(xs, ws, o, B, H, W, C, Ho, Wo, kh, kw, info.strideHeight, info.strideWidth, N), 'uninitialised'); // out is (B, Ho, Wo, N)
-    if (out === undefined) throw new Error('Conv2D: the heap kernels went away');
-    return out;
+    const [H, W] = [info.inHeight + top + bottom, info.inWidth + left + right];
+    const xp = top + bottom + left + right === 0 ? x : ops.adopt(simd(be, [x], [B, H, W, C], (k, o, [xs]) => k.pad_hw(xs, o, B, info.inHeight, info.inWidth, C, top, bottom, left, right), 'uninitialised') ?? gone()); // xp is (B, H, W, C)
+    const out = simd(be, [xp, filter], [B, Ho, Wo, N], (k, o, [xs, ws]) => k.conv2d(xs, ws, o, B, H, W, C, Ho, Wo, kh, kw, info.strideHeight, info.strideWidth, N, top, H - bottom), 'uninitialised'); // out is (B, Ho, Wo, N)
+    return out ?? gone();
   });
 }
+
+const gone = (): never => {
+  throw new Error('Conv2D: the heap kernels went away');
+};

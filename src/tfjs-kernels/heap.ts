@@ -40,6 +40,7 @@ export interface HeapKernels {
     kh: number, kw: number, sh: number, sw: number, top: number, left: number,
   ): void;
   max_pool_grad_tiles(x: number, dy: number, dx: number, B: number, H: number, W: number, C: number, Ho: number, Wo: number, kh: number, kw: number): void;
+  pad_hw(x: number, out: number, B: number, H: number, W: number, C: number, top: number, bottom: number, left: number, right: number): void;
   add_rows(a: number, v: number, out: number, rows: number, C: number): void;
   col2im(
     cols: number, dx: number, B: number, H: number, W: number, C: number, Ho: number, Wo: number,
@@ -53,7 +54,7 @@ export interface HeapKernels {
   gemm(a: number, b: number, c: number, M: number, K: number, N: number, bias: number, lo: number, hi: number): void;
   conv2d(
     x: number, w: number, out: number, B: number, H: number, W: number, C: number, Ho: number, Wo: number,
-    kh: number, kw: number, sh: number, sw: number, N: number,
+    kh: number, kw: number, sh: number, sw: number, N: number, r0: number, r1: number,
   ): void;
 }
 
