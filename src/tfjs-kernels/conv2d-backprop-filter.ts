@@ -9,35 +9,34 @@ import { composed } from './wasm-ops.js';
  *
  *   dW[p, q, c, o] = sum over b, i, j of  x[b, i*sh + p - pt, j*sw + q - pl, c] * dy[b, i, j, o]
  *
- * is one forward convolution once batch and channels swap roles: x becomes a
+ * is a product of the transposed patches of x by dy (Note [patches in place]),
+ * and also one forward convolution once batch and channels swap roles: x becomes a
  * batch of Cin single images with B channels, and dy a (Ho, Wo) filter from
  * B to Cout channels. Its output pixel (p, q) is the filter tap (p, q). The
  * forward stride becomes a dilation: neighbouring rows of dy met rows of x sh
  * apart. The bottom/right pads are whatever makes the output kh x kw
  * (Note [negative pads]).
  */
-export function conv2DBackpropFilter({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0], path: 'auto' | 'gemm' | 'conv' = 'auto'): tf.TensorInfo {
+export function conv2DBackpropFilter({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0], path: 'auto' | 'conv' = 'auto'): tf.TensorInfo {
   const { x, dy } = inputs as Record<'x' | 'dy', tf.TensorInfo>;
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
   const { info, nchw } = convGeometry('Conv2DBackpropFilter', x.shape as [number, number, number, number], filterShape, dy, { strides, pad, dataFormat, dimRoundingMode });
   const { inHeight: H, inWidth: W, outHeight: Ho, outWidth: Wo, strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
   const { batchSize: B, inChannels: Cin, outChannels: Cout } = info;
-  // Note [patches for one channel]: with one input channel the swapped-roles convolution
-  // below is a GEMM of kh*kw rows for XNNPACK (6.5 GFLOP/s: 2.3-3.2 ms on the convnet's
-  // first layer). Its patches, one row per tap, are then contiguous runs of x, cheap to
-  // copy (heap-kernels.wat im2col_t), and pt . dy is one product for our gemm (Note [no
-  // pack] in batch-mat-mul.ts): 0.59 ms against 1.73 for the convolution at batch 64.
-  // With several channels the copy is a strided gather and the convolution wins (conv2:
-  // 1.24 ms against 1.54; scratch/fg-paths.mjs).
-  const gemm = path === 'gemm' || (path === 'auto' && Cin === 1 && sw === 1);
-  if (gemm && !nchw && hasHeapKernels(backend as tf.KernelBackend)) {
-    const { top, left } = info.padInfo;
-    return composed(backend as tf.KernelBackend, (ops) => {
-      const dims = [B, H, W, Cin, Ho, Wo, kh, kw, sh, sw, top, left] as const;
-      const pt = simd(backend as tf.KernelBackend, [x], [1, kh * kw * Cin, B * Ho * Wo], (k, out, [xs]) => k.im2col_t(xs, out, ...dims), 'uninitialised');
-      if (pt === undefined) throw new Error('Conv2DBackpropFilter: the heap kernels went away');
-      const dW = ops.matMul(ops.adopt(pt), ops.reshape(dy, [1, B * Ho * Wo, Cout])); // dW is (1, kh*kw*Cin, Cout)
-      return ops.reshape(dW, [kh, kw, Cin, Cout]);
+  // Note [patches in place]: on NHWC, heap-kernels.wat's conv2d_filter_grad is our GEMM
+  // (Note [no pack] in batch-mat-mul.ts) of the transposed patches by dy with the patches
+  // read where they lie in x (padded first, where the convolution pads): at batch 64,
+  // 0.34 ms for the convnet's first layer and 0.67 for its second, where the patches
+  // written out (im2col) and multiplied took 0.62 and 1.55, and the swapped-roles
+  // convolution below 0.68 and 0.76 (one process, 2026-11-28); the same bits as the
+  // written-out patches' GEMM. NCHW, or no heap kernels: the convolution.
+  if (path === 'auto' && !nchw && hasHeapKernels(backend as tf.KernelBackend)) {
+    const { top, bottom, left, right } = info.padInfo;
+    const be = backend as tf.KernelBackend;
+    return composed(be, (ops) => {
+      const [Hp, Wp] = [H + top + bottom, W + left + right];
+      const xp = top + bottom + left + right === 0 ? x : ops.adopt(simd(be, [x], [B, Hp, Wp, Cin], (k, o, [xs]) => k.pad_hw(xs, o, B, H, W, Cin, top, bottom, left, right), 'uninitialised') ?? gone()); // xp is (B, Hp, Wp, Cin)
+      return simd(be, [xp, dy], [kh, kw, Cin, Cout], (k, dw, [xs, dys]) => k.conv2d_filter_grad(xs, dys, dw, B, Hp, Wp, Cin, Ho, Wo, kh, kw, sh, sw, Cout), 'uninitialised') ?? gone(); // dw is (kh, kw, Cin, Cout)
     });
   }
   return composed(backend as tf.KernelBackend, (ops) => {
@@ -54,4 +53,8 @@ export const conv2DBackpropFilterConfig: tf.KernelConfig = {
   kernelName: tf.Conv2DBackpropFilter,
   backendName: 'wasm',
   kernelFunc: (args) => conv2DBackpropFilter(args),
+};
+
+const gone = (): never => {
+  throw new Error('Conv2DBackpropFilter: the heap kernels went away');
 };

@@ -28,7 +28,7 @@ export function conv2dDirect({ inputs, backend, attrs }: Parameters<tf.KernelFun
   if (x.dtype !== 'float32' || filter.dtype !== 'float32' || dataFormat === 'NCHW' || !hasHeapKernels(be)) return undefined;
   const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], strides, dilations, pad, dimRoundingMode);
   const { batchSize: B, inChannels: C, outHeight: Ho, outWidth: Wo, outChannels: N, filterHeight: kh, filterWidth: kw } = info;
-  if (info.dilationHeight !== 1 || info.dilationWidth !== 1 || N % 8 !== 0 || B * Ho * Wo * N * C * info.inHeight * info.inWidth === 0) return undefined;
+  if (info.dilationHeight !== 1 || info.dilationWidth !== 1 || N % 8 !== 0 || B * Ho * Wo * N * C === 0) return undefined;
   const { top, bottom, left, right } = info.padInfo;
   return composed(be, (ops) => {
     const [H, W] = [info.inHeight + top + bottom, info.inWidth + left + right];

@@ -200,24 +200,20 @@
     (local.set $b (i32.const 0))
     (block $bdone (loop $bl
       (br_if $bdone (i32.ge_u (local.get $b) (local.get $B)))
-      ;; the top rows and the first row's left zeros
-      (memory.fill (local.get $out) (i32.const 0) (i32.add (i32.mul (local.get $top) (local.get $rowOut)) (local.get $lb)))
-      (local.set $out (i32.add (local.get $out) (i32.add (i32.mul (local.get $top) (local.get $rowOut)) (local.get $lb))))
+      (memory.fill (local.get $out) (i32.const 0) (i32.mul (local.get $top) (local.get $rowOut)))
+      (local.set $out (i32.add (local.get $out) (i32.mul (local.get $top) (local.get $rowOut))))
       (local.set $r (i32.const 0))
       (block $rdone (loop $rl
         (br_if $rdone (i32.ge_u (local.get $r) (local.get $H)))
-        (memory.copy (local.get $out) (local.get $x) (local.get $rowIn))
-        (local.set $out (i32.add (local.get $out) (local.get $rowIn)))
+        (memory.fill (local.get $out) (i32.const 0) (local.get $lb))
+        (memory.copy (i32.add (local.get $out) (local.get $lb)) (local.get $x) (local.get $rowIn))
+        (memory.fill (i32.add (local.get $out) (i32.add (local.get $lb) (local.get $rowIn))) (i32.const 0) (local.get $rb))
+        (local.set $out (i32.add (local.get $out) (local.get $rowOut)))
         (local.set $x (i32.add (local.get $x) (local.get $rowIn)))
-        ;; this row's right zeros and the next row's left ones, one run
-        (if (i32.lt_u (i32.add (local.get $r) (i32.const 1)) (local.get $H)) (then
-          (memory.fill (local.get $out) (i32.const 0) (i32.add (local.get $rb) (local.get $lb)))
-          (local.set $out (i32.add (local.get $out) (i32.add (local.get $rb) (local.get $lb))))))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rl)))
-      ;; the last row's right zeros and the bottom rows
-      (memory.fill (local.get $out) (i32.const 0) (i32.add (local.get $rb) (i32.mul (local.get $bottom) (local.get $rowOut))))
-      (local.set $out (i32.add (local.get $out) (i32.add (local.get $rb) (i32.mul (local.get $bottom) (local.get $rowOut)))))
+      (memory.fill (local.get $out) (i32.const 0) (i32.mul (local.get $bottom) (local.get $rowOut)))
+      (local.set $out (i32.add (local.get $out) (i32.mul (local.get $bottom) (local.get $rowOut))))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $bl))))
 
@@ -397,88 +393,6 @@
         (br $il)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $bl))))
-
-  ;; pt[p, q, c, b, i, j] = x[b, i*sh + p - top, j*sw + q - left, c], 0 outside x
-  ;; x is (B, H, W, C), pt (kh*kw*C, B*Ho*Wo): the patches of a convolution,
-  ;; one row per filter tap, for Conv2DBackpropFilter as pt . dy
-  ;; (conv2d-backprop-filter.ts). Writes every element of pt.
-  (func (export "im2col_t")
-    (param $x i32) (param $pt i32)
-    (param $B i32) (param $H i32) (param $W i32) (param $C i32) (param $Ho i32) (param $Wo i32)
-    (param $kh i32) (param $kw i32) (param $sh i32) (param $sw i32) (param $top i32) (param $left i32)
-    (local $b i32) (local $i i32) (local $j i32) (local $p i32) (local $q i32) (local $c i32)
-    (local $r i32) (local $col i32) (local $row i32) (local $cb i32) (local $jlo i32) (local $jhi i32) (local $src i32)
-    (local.set $cb (i32.shl (local.get $C) (i32.const 2)))
-    (local.set $p (i32.const 0))
-    (block $pdone (loop $pl
-      (br_if $pdone (i32.ge_u (local.get $p) (local.get $kh)))
-      (local.set $q (i32.const 0))
-      (block $qdone (loop $ql
-        (br_if $qdone (i32.ge_u (local.get $q) (local.get $kw)))
-        (local.set $c (i32.const 0))
-        (block $cdone (loop $cl
-          (br_if $cdone (i32.ge_u (local.get $c) (local.get $C)))
-          (local.set $b (i32.const 0))
-          (block $bdone (loop $bl
-            (br_if $bdone (i32.ge_u (local.get $b) (local.get $B)))
-            (local.set $i (i32.const 0))
-            (block $idone (loop $il
-              (br_if $idone (i32.ge_u (local.get $i) (local.get $Ho)))
-              (local.set $r (i32.sub (i32.add (i32.mul (local.get $i) (local.get $sh)) (local.get $p)) (local.get $top)))
-              ;; row -> x[b, r, 0, c]
-              (local.set $row (i32.add (local.get $x) (i32.shl (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (local.get $r)) (i32.mul (local.get $W) (local.get $C))) (local.get $c)) (i32.const 2))))
-              (local.set $j (i32.const 0))
-              ;; One channel at stride 1 (a first layer): the row's inside part is
-              ;; contiguous in x, j in [jlo, jhi); copied 4 floats at a time.
-              (if (i32.and (i32.and (i32.eq (local.get $C) (i32.const 1)) (i32.eq (local.get $sw) (i32.const 1))) (i32.lt_u (local.get $r) (local.get $H))) (then
-                (local.set $jlo (i32.sub (local.get $left) (local.get $q)))
-                (if (i32.lt_s (local.get $jlo) (i32.const 0)) (then (local.set $jlo (i32.const 0))))
-                (local.set $jhi (i32.sub (i32.add (local.get $W) (local.get $left)) (local.get $q)))
-                (if (i32.gt_s (local.get $jhi) (local.get $Wo)) (then (local.set $jhi (local.get $Wo))))
-                (if (i32.lt_s (local.get $jhi) (local.get $jlo)) (then (local.set $jhi (local.get $jlo))))
-                (block $zdone (loop $zl ;; zeros left of x
-                  (br_if $zdone (i32.ge_s (local.get $j) (local.get $jlo)))
-                  (f32.store (local.get $pt) (f32.const 0))
-                  (local.set $pt (i32.add (local.get $pt) (i32.const 4)))
-                  (local.set $j (i32.add (local.get $j) (i32.const 1)))
-                  (br $zl)))
-                ;; src -> x[b, r, j + q - left]
-                (local.set $src (i32.add (local.get $row) (i32.shl (i32.sub (i32.add (local.get $j) (local.get $q)) (local.get $left)) (i32.const 2))))
-                (block $cpdone (loop $cpl
-                  (br_if $cpdone (i32.gt_s (i32.add (local.get $j) (i32.const 4)) (local.get $jhi)))
-                  (v128.store (local.get $pt) (v128.load (local.get $src)))
-                  (local.set $pt (i32.add (local.get $pt) (i32.const 16)))
-                  (local.set $src (i32.add (local.get $src) (i32.const 16)))
-                  (local.set $j (i32.add (local.get $j) (i32.const 4)))
-                  (br $cpl)))
-                (block $c1done (loop $c1l
-                  (br_if $c1done (i32.ge_s (local.get $j) (local.get $jhi)))
-                  (f32.store (local.get $pt) (f32.load (local.get $src)))
-                  (local.set $pt (i32.add (local.get $pt) (i32.const 4)))
-                  (local.set $src (i32.add (local.get $src) (i32.const 4)))
-                  (local.set $j (i32.add (local.get $j) (i32.const 1)))
-                  (br $c1l)))))
-              ;; the general case, and what the fast copy left (zeros right of x)
-              (block $jdone (loop $jl
-                (br_if $jdone (i32.ge_u (local.get $j) (local.get $Wo)))
-                (local.set $col (i32.sub (i32.add (i32.mul (local.get $j) (local.get $sw)) (local.get $q)) (local.get $left)))
-                (f32.store (local.get $pt)
-                  (if (result f32) (i32.and (i32.lt_u (local.get $r) (local.get $H)) (i32.lt_u (local.get $col) (local.get $W)))
-                    (then (f32.load (i32.add (local.get $row) (i32.mul (local.get $col) (local.get $cb)))))
-                    (else (f32.const 0))))
-                (local.set $pt (i32.add (local.get $pt) (i32.const 4)))
-                (local.set $j (i32.add (local.get $j) (i32.const 1)))
-                (br $jl)))
-              (local.set $i (i32.add (local.get $i) (i32.const 1)))
-              (br $il)))
-            (local.set $b (i32.add (local.get $b) (i32.const 1)))
-            (br $bl)))
-          (local.set $c (i32.add (local.get $c) (i32.const 1)))
-          (br $cl)))
-        (local.set $q (i32.add (local.get $q) (i32.const 1)))
-        (br $ql)))
-      (local.set $p (i32.add (local.get $p) (i32.const 1)))
-      (br $pl))))
 
   ;; c (M, N) = clamp(bias + a (M, K) . b (K, N), lo, hi), row-major and contiguous;
   ;; bias is (N) or 0 for none; clamp(v, lo, hi) = min(max(v, lo), hi), with lo
@@ -787,6 +701,161 @@
         (br $il)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $bl))))
+
+  ;; dw[p, q, c, n] = sum over b, i, j of x[b, i*sh + p, j*sw + q, c] * dy[b, i, j, n]
+  ;; x (B, H, W, C) already padded, dy (B, Ho, Wo, N), dw (kh, kw, C, N); writes
+  ;; every element of dw. Conv2DBackpropFilter (conv2d-backprop-filter.ts) as our
+  ;; gemm with a = the patches, transposed, read in place: row r = (p, q, c) of a
+  ;; is x at offset (p*W + q)*C + c from each output pixel's corner, so a tile's
+  ;; 4 rows are 4 pointers that step sw*C floats per pixel, and b is dy. Each
+  ;; output adds its products from 0 in (b, i, j) order, as the gemm over
+  ;; im2col'd patches does: the same bits, without writing the patches.
+  (func (export "conv2d_filter_grad")
+    (param $x i32) (param $dy i32) (param $dw i32)
+    (param $B i32) (param $H i32) (param $W i32) (param $C i32) (param $Ho i32) (param $Wo i32)
+    (param $kh i32) (param $kw i32) (param $sh i32) (param $sw i32) (param $N i32)
+    (local $run i32) (local $M i32) (local $M4 i32) (local $N8 i32) (local $r i32) (local $n i32)
+    (local $b i32) (local $i i32) (local $j i32) (local $base i32) (local $step i32) (local $ldb i32)
+    (local $o0 i32) (local $o1 i32) (local $o2 i32) (local $o3 i32)
+    (local $a0 i32) (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $bp i32) (local $dp i32)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
+    (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
+    (local $b0 v128) (local $b1 v128) (local $xv v128) (local $s f32)
+    (local.set $run (i32.mul (local.get $kw) (local.get $C)))
+    (local.set $M (i32.mul (local.get $kh) (local.get $run)))
+    (local.set $M4 (i32.and (local.get $M) (i32.const -4)))
+    (local.set $N8 (i32.and (local.get $N) (i32.const -8)))
+    (local.set $step (i32.shl (i32.mul (local.get $sw) (local.get $C)) (i32.const 2)))
+    (local.set $ldb (i32.shl (local.get $N) (i32.const 2)))
+    (local.set $r (i32.const 0))
+    (block $rdone (loop $rl
+      (br_if $rdone (i32.ge_u (local.get $r) (local.get $M)))
+      ;; o0..o3: rows r..r+3 of a as byte offsets from a pixel's corner (o1..o3
+      ;; only used in tiles of 4)
+      (local.set $o0 (call $patch_offset (local.get $r) (local.get $run) (local.get $W) (local.get $C)))
+      (local.set $o1 (call $patch_offset (i32.add (local.get $r) (i32.const 1)) (local.get $run) (local.get $W) (local.get $C)))
+      (local.set $o2 (call $patch_offset (i32.add (local.get $r) (i32.const 2)) (local.get $run) (local.get $W) (local.get $C)))
+      (local.set $o3 (call $patch_offset (i32.add (local.get $r) (i32.const 3)) (local.get $run) (local.get $W) (local.get $C)))
+      (local.set $n (i32.const 0))
+      (block $ndone (loop $nl
+        (br_if $ndone (i32.ge_u (local.get $n) (local.get $N8)))
+        (local.set $c00 (v128.const i32x4 0 0 0 0))
+        (local.set $c01 (v128.const i32x4 0 0 0 0))
+        (local.set $c10 (v128.const i32x4 0 0 0 0))
+        (local.set $c11 (v128.const i32x4 0 0 0 0))
+        (local.set $c20 (v128.const i32x4 0 0 0 0))
+        (local.set $c21 (v128.const i32x4 0 0 0 0))
+        (local.set $c30 (v128.const i32x4 0 0 0 0))
+        (local.set $c31 (v128.const i32x4 0 0 0 0))
+        (local.set $dp (i32.add (local.get $dy) (i32.shl (local.get $n) (i32.const 2))))
+        (local.set $b (i32.const 0))
+        (block $bdone (loop $bl
+          (br_if $bdone (i32.ge_u (local.get $b) (local.get $B)))
+          (local.set $i (i32.const 0))
+          (block $idone (loop $il
+            (br_if $idone (i32.ge_u (local.get $i) (local.get $Ho)))
+            ;; base -> x[b, i*sh, 0, 0]
+            (local.set $base (i32.add (local.get $x) (i32.shl (i32.mul (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (i32.mul (local.get $i) (local.get $sh))) (local.get $W)) (local.get $C)) (i32.const 2))))
+            (if (i32.lt_u (local.get $r) (local.get $M4))
+              (then
+                (local.set $a0 (i32.add (local.get $base) (local.get $o0)))
+                (local.set $a1 (i32.add (local.get $base) (local.get $o1)))
+                (local.set $a2 (i32.add (local.get $base) (local.get $o2)))
+                (local.set $a3 (i32.add (local.get $base) (local.get $o3)))
+                (local.set $j (i32.const 0))
+                (block $jdone (loop $jl
+                  (br_if $jdone (i32.ge_u (local.get $j) (local.get $Wo)))
+                  (local.set $b0 (v128.load (local.get $dp)))
+                  (local.set $b1 (v128.load offset=16 (local.get $dp)))
+                  (local.set $xv (v128.load32_splat (local.get $a0)))
+                  (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $xv) (local.get $b0))))
+                  (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $xv) (local.get $b1))))
+                  (local.set $a0 (i32.add (local.get $a0) (local.get $step)))
+                  (local.set $xv (v128.load32_splat (local.get $a1)))
+                  (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $xv) (local.get $b0))))
+                  (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $xv) (local.get $b1))))
+                  (local.set $a1 (i32.add (local.get $a1) (local.get $step)))
+                  (local.set $xv (v128.load32_splat (local.get $a2)))
+                  (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $xv) (local.get $b0))))
+                  (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $xv) (local.get $b1))))
+                  (local.set $a2 (i32.add (local.get $a2) (local.get $step)))
+                  (local.set $xv (v128.load32_splat (local.get $a3)))
+                  (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $xv) (local.get $b0))))
+                  (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $xv) (local.get $b1))))
+                  (local.set $a3 (i32.add (local.get $a3) (local.get $step)))
+                  (local.set $dp (i32.add (local.get $dp) (local.get $ldb)))
+                  (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                  (br $jl))))
+              (else
+                ;; a row beyond the last 4: one at a time
+                (local.set $a0 (i32.add (local.get $base) (local.get $o0)))
+                (local.set $j (i32.const 0))
+                (block $j1done (loop $j1l
+                  (br_if $j1done (i32.ge_u (local.get $j) (local.get $Wo)))
+                  (local.set $xv (v128.load32_splat (local.get $a0)))
+                  (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $xv) (v128.load (local.get $dp)))))
+                  (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $xv) (v128.load offset=16 (local.get $dp)))))
+                  (local.set $a0 (i32.add (local.get $a0) (local.get $step)))
+                  (local.set $dp (i32.add (local.get $dp) (local.get $ldb)))
+                  (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                  (br $j1l)))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $il)))
+          (local.set $b (i32.add (local.get $b) (i32.const 1)))
+          (br $bl)))
+        ;; dw[r + t, n..n+8] for the tile's rows
+        (local.set $bp (i32.add (local.get $dw) (i32.shl (i32.add (i32.mul (local.get $r) (local.get $N)) (local.get $n)) (i32.const 2))))
+        (v128.store (local.get $bp) (local.get $c00))
+        (v128.store offset=16 (local.get $bp) (local.get $c01))
+        (if (i32.lt_u (local.get $r) (local.get $M4)) (then
+          (v128.store (i32.add (local.get $bp) (local.get $ldb)) (local.get $c10))
+          (v128.store offset=16 (i32.add (local.get $bp) (local.get $ldb)) (local.get $c11))
+          (v128.store (i32.add (local.get $bp) (i32.mul (local.get $ldb) (i32.const 2))) (local.get $c20))
+          (v128.store offset=16 (i32.add (local.get $bp) (i32.mul (local.get $ldb) (i32.const 2))) (local.get $c21))
+          (v128.store (i32.add (local.get $bp) (i32.mul (local.get $ldb) (i32.const 3))) (local.get $c30))
+          (v128.store offset=16 (i32.add (local.get $bp) (i32.mul (local.get $ldb) (i32.const 3))) (local.get $c31))))
+        (local.set $n (i32.add (local.get $n) (i32.const 8)))
+        (br $nl)))
+      ;; the columns beyond the last 8, one dot product per row of the tile
+      (local.set $a1 (local.get $r))
+      (block $trdone (loop $trl
+        (br_if $trdone (i32.ge_u (local.get $a1) (select (i32.add (local.get $r) (i32.const 4)) (i32.add (local.get $r) (i32.const 1)) (i32.lt_u (local.get $r) (local.get $M4)))))
+        (local.set $o1 (call $patch_offset (local.get $a1) (local.get $run) (local.get $W) (local.get $C)))
+        (local.set $n (local.get $N8))
+        (block $sndone (loop $snl
+          (br_if $sndone (i32.ge_u (local.get $n) (local.get $N)))
+          (local.set $s (f32.const 0))
+          (local.set $dp (i32.add (local.get $dy) (i32.shl (local.get $n) (i32.const 2))))
+          (local.set $b (i32.const 0))
+          (block $sbdone (loop $sbl
+            (br_if $sbdone (i32.ge_u (local.get $b) (local.get $B)))
+            (local.set $i (i32.const 0))
+            (block $sidone (loop $sil
+              (br_if $sidone (i32.ge_u (local.get $i) (local.get $Ho)))
+              (local.set $a0 (i32.add (i32.add (local.get $x) (i32.shl (i32.mul (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (i32.mul (local.get $i) (local.get $sh))) (local.get $W)) (local.get $C)) (i32.const 2))) (local.get $o1)))
+              (local.set $j (i32.const 0))
+              (block $sjdone (loop $sjl
+                (br_if $sjdone (i32.ge_u (local.get $j) (local.get $Wo)))
+                (local.set $s (f32.add (local.get $s) (f32.mul (f32.load (local.get $a0)) (f32.load (local.get $dp)))))
+                (local.set $a0 (i32.add (local.get $a0) (local.get $step)))
+                (local.set $dp (i32.add (local.get $dp) (local.get $ldb)))
+                (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                (br $sjl)))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $sil)))
+            (local.set $b (i32.add (local.get $b) (i32.const 1)))
+            (br $sbl)))
+          (f32.store (i32.add (local.get $dw) (i32.shl (i32.add (i32.mul (local.get $a1) (local.get $N)) (local.get $n)) (i32.const 2))) (local.get $s))
+          (local.set $n (i32.add (local.get $n) (i32.const 1)))
+          (br $snl)))
+        (local.set $a1 (i32.add (local.get $a1) (i32.const 1)))
+        (br $trl)))
+      (local.set $r (i32.add (local.get $r) (select (i32.const 4) (i32.const 1) (i32.lt_u (local.get $r) (local.get $M4)))))
+      (br $rl))))
+
+  ;; row r = (p, t) of the patches, t = q*C + c: its byte offset from a pixel's corner in x, (p*W*C + t)*4
+  (func $patch_offset (param $r i32) (param $run i32) (param $W i32) (param $C i32) (result i32)
+    (i32.shl (i32.add (i32.mul (i32.mul (i32.div_u (local.get $r) (local.get $run)) (local.get $W)) (local.get $C)) (i32.rem_u (local.get $r) (local.get $run))) (i32.const 2)))
 
   ;; dx[at] += g, unless at is -1 (a window with no pixel above -Infinity)
   (func $scatter (param $dx i32) (param $at i32) (param $g f32)

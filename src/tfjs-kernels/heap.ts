@@ -46,12 +46,12 @@ export interface HeapKernels {
     cols: number, dx: number, B: number, H: number, W: number, C: number, Ho: number, Wo: number,
     kh: number, kw: number, sh: number, sw: number, top: number, left: number,
   ): void;
-  im2col_t(
-    x: number, pt: number, B: number, H: number, W: number, C: number, Ho: number, Wo: number,
-    kh: number, kw: number, sh: number, sw: number, top: number, left: number,
-  ): void;
   sum_rows(x: number, out: number, rows: number, C: number): void;
   gemm(a: number, b: number, c: number, M: number, K: number, N: number, bias: number, lo: number, hi: number): void;
+  conv2d_filter_grad(
+    x: number, dy: number, dw: number, B: number, H: number, W: number, C: number, Ho: number, Wo: number,
+    kh: number, kw: number, sh: number, sw: number, N: number,
+  ): void;
   conv2d(
     x: number, w: number, out: number, B: number, H: number, W: number, C: number, Ho: number, Wo: number,
     kh: number, kw: number, sh: number, sw: number, N: number, r0: number, r1: number,
