@@ -27,7 +27,7 @@ const OURS = [
   'MaxPoolGrad',
 ];
 /** Stock kernels ours wrap: ours takes some cases and hands the rest to them. */
-const WRAPPED = ['Add', 'Sum', 'BatchMatMul', '_FusedMatMul', 'Conv2D'] as const;
+const WRAPPED = ['Add', 'Sum', 'BatchMatMul', '_FusedMatMul', 'Conv2D', 'Identity'] as const;
 type Shape4 = [number, number, number, number];
 type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
 
@@ -361,6 +361,36 @@ describe('MaxPoolGrad on wasm against the cpu backend', () => {
     expect(js.findIndex((v, i) => v !== wasmSimd[i]), 'first index where the JS loop and the SIMD kernel differ').toBe(-1);
     expect(js.length).toBe(wasmSimd.length);
     tf.dispose(Object.values(ins));
+  });
+});
+
+describe('Identity on wasm (Note [shared, not copied])', () => {
+  it('a clone shares its memory, reads the same, outlives the original, and the memory goes with the last one', () => {
+    const before = tf.memory().numBytes;
+    const buffers = tf.backend().numDataIds();
+    for (const dtype of ['float32', 'int32', 'bool'] as const) {
+      const x = tf.tensor([1, 0, 3, 4], [2, 2], dtype);
+      const y = tf.clone(x); // the engine's Identity kernel
+      expect(y.dtype).toBe(dtype);
+      expect(tf.backend().numDataIds(), 'a clone makes no new heap buffer').toBe(buffers + 1);
+      x.dispose();
+      expect(Array.from(y.dataSync())).toEqual(dtype === 'bool' ? [1, 0, 1, 1] : [1, 0, 3, 4]);
+      y.dispose();
+    }
+    const s = tf.tensor(['a', 'bc']); // strings: the stock kernel's copy
+    const t = tf.clone(s);
+    s.dispose();
+    expect(t.arraySync()).toEqual(['a', 'bc']);
+    t.dispose();
+    expect(tf.backend().numDataIds()).toBe(buffers);
+    expect(tf.memory().numBytes).toBe(before);
+  });
+
+  it('what the gradient tape saves stays right: tf.grad through a clone of a clone', () => {
+    const x = tf.tensor1d([1, -2, 3]);
+    const g = tf.grad((v: tf.Tensor) => tf.clone(tf.clone(v)).relu().square().sum())(x);
+    expect(Array.from(g.dataSync())).toEqual([2, 0, 6]);
+    tf.dispose([x, g]);
   });
 });
 
