@@ -264,6 +264,8 @@ describe('Conv2D on wasm against the cpu backend', () => {
   // Output channels 8 or 16, the case ours takes (conv2d.ts) at dilation 1; dilation 2 and 6 channels go to the stock kernel.
   const cases = convCases([1, 2]).map((c) => ({ ...c, cout: c.cout <= 8 ? 8 : 16 }));
   cases.push(conv([2, 9, 7, 3], 3, 6, 1, 'same'));
+  // pads wider than the filter: whole rows and whole tiles of pixels that meet only padding (skipped), at strides 1 and 2
+  cases.push(conv([2, 5, 6, 3], [2, 3], 8, 1, [[0, 0], [4, 3], [7, 9], [0, 0]]), conv([1, 4, 5, 2], 3, 8, 2, [[0, 0], [5, 1], [6, 8], [0, 0]]));
 
   it.each(cases.map((c) => [label(c), c] as const))('%s', (_, c) => {
     const filter = rand([c.k[0], c.k[1], c.x[3], c.cout]);

@@ -20,10 +20,11 @@ import { composed } from './wasm-ops.js';
  * convolution multiplies anyway. At stride 1, the common case, there are none.
  *
  * Note [which path]: at stride 1 with Cin a multiple of 8 the convolution is our
- * direct one (conv2d.ts), which skips the rows of the padding, so it multiplies
- * only the padded columns' zeros (1.5x the products on the convnet's second
- * layer, 12x12 from 8x8 under 5x5): 0.93 ms there, where the GEMM and col2im
- * below take 1.22 (its K is Cout, 16: 30 GFLOP/s; one process, 2026-11-28).
+ * direct one (conv2d.ts), which skips the padding's rows, and its columns where
+ * a tile of 4 pixels meets only padding, so it multiplies few of its zeros
+ * (1.3x the products on the convnet's second layer, 12x12 from 8x8 under 5x5):
+ * 0.72 ms there, where the GEMM and col2im below take 1.26 (its K is Cout, 16:
+ * 30 GFLOP/s; one process, 2026-11-28).
  * Strided, other channel counts: the GEMM.
  */
 export function conv2DBackpropInput({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0], path: 'auto' | 'gemm' | 'conv' = 'auto'): tf.TensorInfo {

@@ -5,7 +5,8 @@ import { composed } from './wasm-ops.js';
 /**
  * Conv2D on wasm, one case: float32, NHWC, dilation 1, output channels a
  * multiple of 8. heap-kernels.wat's conv2d reads the patches in place; x is
- * padded first (PadV2) where the convolution has pads.
+ * padded first (pad_hw) where the convolution has pads, and the padding's rows,
+ * and its columns where a whole tile of pixels meets only padding, are skipped.
  *
  * Note [no indirection]: the stock kernel runs XNNPACK's convolution, which
  * packs the filter and builds an indirection buffer, a pointer per output
@@ -33,7 +34,7 @@ export function conv2dDirect({ inputs, backend, attrs }: Parameters<tf.KernelFun
   return composed(be, (ops) => {
     const [H, W] = [info.inHeight + top + bottom, info.inWidth + left + right];
     const xp = top + bottom + left + right === 0 ? x : ops.adopt(simd(be, [x], [B, H, W, C], (k, o, [xs]) => k.pad_hw(xs, o, B, info.inHeight, info.inWidth, C, top, bottom, left, right), 'uninitialised') ?? gone()); // xp is (B, H, W, C)
-    const out = simd(be, [xp, filter], [B, Ho, Wo, N], (k, o, [xs, ws]) => k.conv2d(xs, ws, o, B, H, W, C, Ho, Wo, kh, kw, info.strideHeight, info.strideWidth, N, top, H - bottom), 'uninitialised'); // out is (B, Ho, Wo, N)
+    const out = simd(be, [xp, filter], [B, Ho, Wo, N], (k, o, [xs, ws]) => k.conv2d(xs, ws, o, B, H, W, C, Ho, Wo, kh, kw, info.strideHeight, info.strideWidth, N, top, H - bottom, left, W - right), 'uninitialised'); // out is (B, Ho, Wo, N)
     return out ?? gone();
   });
 }

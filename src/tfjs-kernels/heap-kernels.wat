@@ -573,11 +573,16 @@
   ;; p the kw*C inputs under it are one contiguous run of x per pixel, met by the
   ;; run of w's rows w[p, .., .., n..n+8] in order. Pixels beyond the last 4 of
   ;; a row one at a time. Sums in w's order: p, then q, then c.
+  ;; Rows of x outside [r0, r1) and columns outside [c0, c1) are the padding's
+  ;; zeros: the filter rows that meet only padding rows are skipped, and so are
+  ;; the filter columns that meet only padding for every pixel of a tile (a
+  ;; transposed convolution's padded dy is mostly padding: conv2d-backprop-input.ts).
   (func (export "conv2d")
     (param $x i32) (param $w i32) (param $out i32)
     (param $B i32) (param $H i32) (param $W i32) (param $C i32) (param $Ho i32) (param $Wo i32)
-    (param $kh i32) (param $kw i32) (param $sh i32) (param $sw i32) (param $N i32) (param $r0 i32) (param $r1 i32)
-    (local $p0 i32) (local $p1 i32) (local $b i32) (local $i i32) (local $j i32) (local $n i32) (local $p i32) (local $k i32)
+    (param $kh i32) (param $kw i32) (param $sh i32) (param $sw i32) (param $N i32)
+    (param $r0 i32) (param $r1 i32) (param $c0 i32) (param $c1 i32)
+    (local $q0 i32) (local $q1 i32) (local $runT i32) (local $p0 i32) (local $p1 i32) (local $b i32) (local $i i32) (local $j i32) (local $n i32) (local $p i32) (local $k i32)
     (local $run i32) (local $px i32) (local $ldw i32) (local $Wo4 i32) (local $op i32)
     (local $a0 i32) (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $bp i32)
     (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
@@ -602,6 +607,13 @@
         (local.set $j (i32.const 0))
         (block $jdone (loop $jl
           (br_if $jdone (i32.ge_u (local.get $j) (local.get $Wo4)))
+          ;; filter columns [q0, q1): those that meet columns [c0, c1) of x for some pixel j..j+3
+          (local.set $q0 (i32.sub (local.get $c0) (i32.mul (i32.add (local.get $j) (i32.const 3)) (local.get $sw))))
+          (local.set $q1 (i32.sub (local.get $c1) (i32.mul (local.get $j) (local.get $sw))))
+          (if (i32.lt_s (local.get $q0) (i32.const 0)) (then (local.set $q0 (i32.const 0))))
+          (if (i32.gt_s (local.get $q1) (local.get $kw)) (then (local.set $q1 (local.get $kw))))
+          (if (i32.lt_s (local.get $q1) (local.get $q0)) (then (local.set $q1 (local.get $q0))))
+          (local.set $runT (i32.mul (i32.sub (local.get $q1) (local.get $q0)) (local.get $C)))
           (local.set $n (i32.const 0))
           (block $ndone (loop $nl
             (br_if $ndone (i32.ge_u (local.get $n) (local.get $N)))
@@ -616,15 +628,15 @@
             (local.set $p (local.get $p0))
             (block $pdone4 (loop $pl4
               (br_if $pdone4 (i32.ge_s (local.get $p) (local.get $p1)))
-              ;; a0 -> x[b, i*sh + p, j*sw, 0], bp -> w[p, 0, 0, n]
-              (local.set $a0 (i32.add (local.get $x) (i32.shl (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (i32.add (i32.mul (local.get $i) (local.get $sh)) (local.get $p))) (local.get $W)) (i32.mul (local.get $j) (local.get $sw))) (local.get $C)) (i32.const 2))))
+              ;; a0 -> x[b, i*sh + p, j*sw + q0, 0], bp -> w[p, q0, 0, n]
+              (local.set $a0 (i32.add (local.get $x) (i32.shl (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (i32.add (i32.mul (local.get $i) (local.get $sh)) (local.get $p))) (local.get $W)) (i32.add (i32.mul (local.get $j) (local.get $sw)) (local.get $q0))) (local.get $C)) (i32.const 2))))
               (local.set $a1 (i32.add (local.get $a0) (local.get $px)))
               (local.set $a2 (i32.add (local.get $a1) (local.get $px)))
               (local.set $a3 (i32.add (local.get $a2) (local.get $px)))
-              (local.set $bp (i32.add (local.get $w) (i32.shl (i32.add (i32.mul (i32.mul (local.get $p) (local.get $run)) (local.get $N)) (local.get $n)) (i32.const 2))))
+              (local.set $bp (i32.add (local.get $w) (i32.shl (i32.add (i32.mul (i32.add (i32.mul (local.get $p) (local.get $run)) (i32.mul (local.get $q0) (local.get $C))) (local.get $N)) (local.get $n)) (i32.const 2))))
               (local.set $k (i32.const 0))
               (block $kdone4 (loop $kl4
-                (br_if $kdone4 (i32.ge_u (local.get $k) (local.get $run)))
+                (br_if $kdone4 (i32.ge_u (local.get $k) (local.get $runT)))
                 (local.set $b0 (v128.load (local.get $bp)))
                 (local.set $b1 (v128.load offset=16 (local.get $bp)))
                 (local.set $xv (v128.load32_splat (local.get $a0)))
@@ -665,6 +677,12 @@
         ;; the pixels beyond the last 4 of the row, one at a time
         (block $tdone (loop $tl
           (br_if $tdone (i32.ge_u (local.get $j) (local.get $Wo)))
+          (local.set $q0 (i32.sub (local.get $c0) (i32.mul (local.get $j) (local.get $sw))))
+          (local.set $q1 (i32.sub (local.get $c1) (i32.mul (local.get $j) (local.get $sw))))
+          (if (i32.lt_s (local.get $q0) (i32.const 0)) (then (local.set $q0 (i32.const 0))))
+          (if (i32.gt_s (local.get $q1) (local.get $kw)) (then (local.set $q1 (local.get $kw))))
+          (if (i32.lt_s (local.get $q1) (local.get $q0)) (then (local.set $q1 (local.get $q0))))
+          (local.set $runT (i32.mul (i32.sub (local.get $q1) (local.get $q0)) (local.get $C)))
           (local.set $n (i32.const 0))
           (block $tndone (loop $tnl
             (br_if $tndone (i32.ge_u (local.get $n) (local.get $N)))
@@ -673,12 +691,12 @@
             (local.set $p (local.get $p0))
             (block $pdone1 (loop $pl1
               (br_if $pdone1 (i32.ge_s (local.get $p) (local.get $p1)))
-              ;; a0 -> x[b, i*sh + p, j*sw, 0], bp -> w[p, 0, 0, n]
-              (local.set $a0 (i32.add (local.get $x) (i32.shl (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (i32.add (i32.mul (local.get $i) (local.get $sh)) (local.get $p))) (local.get $W)) (i32.mul (local.get $j) (local.get $sw))) (local.get $C)) (i32.const 2))))
-              (local.set $bp (i32.add (local.get $w) (i32.shl (i32.add (i32.mul (i32.mul (local.get $p) (local.get $run)) (local.get $N)) (local.get $n)) (i32.const 2))))
+              ;; a0 -> x[b, i*sh + p, j*sw + q0, 0], bp -> w[p, q0, 0, n]
+              (local.set $a0 (i32.add (local.get $x) (i32.shl (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (i32.add (i32.mul (local.get $i) (local.get $sh)) (local.get $p))) (local.get $W)) (i32.add (i32.mul (local.get $j) (local.get $sw)) (local.get $q0))) (local.get $C)) (i32.const 2))))
+              (local.set $bp (i32.add (local.get $w) (i32.shl (i32.add (i32.mul (i32.add (i32.mul (local.get $p) (local.get $run)) (i32.mul (local.get $q0) (local.get $C))) (local.get $N)) (local.get $n)) (i32.const 2))))
               (local.set $k (i32.const 0))
               (block $kdone1 (loop $kl1
-                (br_if $kdone1 (i32.ge_u (local.get $k) (local.get $run)))
+                (br_if $kdone1 (i32.ge_u (local.get $k) (local.get $runT)))
                 (local.set $b0 (v128.load (local.get $bp)))
                 (local.set $b1 (v128.load offset=16 (local.get $bp)))
                 (local.set $xv (v128.load32_splat (local.get $a0)))

@@ -54,7 +54,8 @@ export interface HeapKernels {
   ): void;
   conv2d(
     x: number, w: number, out: number, B: number, H: number, W: number, C: number, Ho: number, Wo: number,
-    kh: number, kw: number, sh: number, sw: number, N: number, r0: number, r1: number,
+    kh: number, kw: number, sh: number, sw: number, N: number,
+    r0: number, r1: number, c0: number, c1: number,
   ): void;
 }
 
