@@ -27,7 +27,7 @@ const OURS = [
   'MaxPoolGrad',
 ];
 /** Stock kernels ours wrap: ours takes some cases and hands the rest to them. */
-const WRAPPED = ['Add', 'Sum', 'BatchMatMul', '_FusedMatMul', 'Conv2D', 'Identity'] as const;
+const WRAPPED = ['Add', 'Sum', 'BatchMatMul', '_FusedMatMul', 'Conv2D', 'Identity', 'Cast'] as const;
 type Shape4 = [number, number, number, number];
 type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
 
@@ -366,7 +366,7 @@ describe('MaxPoolGrad on wasm against the cpu backend', () => {
   });
 });
 
-describe('Identity on wasm (Note [shared, not copied])', () => {
+describe('Identity and same-dtype Cast on wasm (Note [shared, not copied])', () => {
   it('a clone shares its memory, reads the same, outlives the original, and the memory goes with the last one', () => {
     const before = tf.memory().numBytes;
     const buffers = tf.backend().numDataIds();
@@ -386,6 +386,20 @@ describe('Identity on wasm (Note [shared, not copied])', () => {
     t.dispose();
     expect(tf.backend().numDataIds()).toBe(buffers);
     expect(tf.memory().numBytes).toBe(before);
+  });
+
+  it('Cast to the dtype x has shares too; other casts convert (stock)', () => {
+    const buffers = tf.backend().numDataIds();
+    const x = tf.tensor([1.5, 0, -2], [3], 'float32');
+    const same = tf.cast(x, 'float32');
+    expect(tf.backend().numDataIds()).toBe(buffers + 1);
+    const toInt = tf.cast(x, 'int32');
+    expect(tf.backend().numDataIds()).toBe(buffers + 2);
+    x.dispose();
+    expect([Array.from(same.dataSync()), Array.from(toInt.dataSync())]).toEqual([[1.5, 0, -2], [1, 0, -2]]);
+    expect([same.dtype, toInt.dtype]).toEqual(['float32', 'int32']);
+    tf.dispose([same, toInt]);
+    expect(tf.backend().numDataIds()).toBe(buffers);
   });
 
   it('what the gradient tape saves stays right: tf.grad through a clone of a clone', () => {

@@ -17,7 +17,22 @@ import type * as tf from '@tensorflow/tfjs';
  */
 export function identityShared({ inputs, backend }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo | undefined {
   const { x } = inputs as Record<'x', tf.TensorInfo>;
+  return shared(x, backend as tf.KernelBackend);
+}
+
+/**
+ * Cast to the dtype x already has, shared the same way (the stock kernel copies):
+ * the gradient of a ReLU casts its step (float32) to float32, a copy of every
+ * ReLU layer's activations per training step. Other casts: stock.
+ */
+export function castSameDtype({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo | undefined {
+  const { x } = inputs as Record<'x', tf.TensorInfo>;
+  return (attrs as unknown as tf.CastAttrs).dtype === x.dtype ? shared(x, backend as tf.KernelBackend) : undefined;
+}
+
+/** A second reference to x's memory (Note [shared, not copied]); undefined for strings. */
+function shared(x: tf.TensorInfo, backend: tf.KernelBackend): tf.TensorInfo | undefined {
   if (x.dtype === 'string') return undefined;
-  (backend as tf.KernelBackend).incRef(x.dataId);
+  backend.incRef(x.dataId);
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 }

@@ -7,7 +7,7 @@ import { conv2dDirect } from './conv2d.js';
 import { depthwiseBackpropFilterConfig } from './depthwise-backprop-filter.js';
 import { depthwiseBackpropInputConfig } from './depthwise-backprop-input.js';
 import { fusedMatMul } from './fused-mat-mul.js';
-import { identityShared } from './identity.js';
+import { castSameDtype, identityShared } from './identity.js';
 import { maxPoolGradConfig } from './max-pool-grad.js';
 import { sumLeading } from './sum.js';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
@@ -33,6 +33,7 @@ const WRAPPED: readonly [name: string, ours: Case][] = [
   [tf._FusedMatMul, fusedMatMul],
   [tf.Conv2D, conv2dDirect],
   [tf.Identity, identityShared],
+  [tf.Cast, castSameDtype],
   [tf.Sum, sumLeading],
 ];
 const wrappers = new WeakSet<tf.KernelConfig>();
