@@ -209,6 +209,9 @@ function convnet(): tf.Sequential {
   });
 }
 
+/** The stock wasm kernels ours replace or wrap (src/tfjs-kernels/register.ts FASTER and WRAPPED). */
+const REPLACED = ['Conv2DBackpropInput', 'MaxPoolGrad', 'Add', 'Sum', 'BatchMatMul', '_FusedMatMul', 'Conv2D', 'Identity', 'Cast'];
+
 /** Runs `f`, which returns a kernel's result, and frees the result; median ms over `time` ms. */
 async function kernelMs(f: () => tf.TensorInfo, time = 1000): Promise<number> {
   const bench = new Bench({ time, iterations: 20 });
@@ -293,6 +296,7 @@ async function convnetBench(stock: Map<string, tf.KernelConfig>): Promise<void> 
     ['pool1 (x 64x24x24x8 after ReLU)', 'MaxPoolGrad', { dy: dyPool, input: pooled, output: pooledMax }, { filterSize: 2, strides: 2, pad: 'valid' }],
     ['conv1 bias (64x24x24x8 + 8)', 'Add', { a: dy1, b: bias1 }, {}],
     ['conv1 bias gradient (64x24x24x8 -> 8)', 'Sum', { x: dy1 }, { axis: [0, 1, 2], keepDims: false }],
+    ['conv1 activations (64x24x24x8), as the gradient tape saves them', 'Identity', { x: dy1 }, {}],
     ['dense dx = dy W^T (64x128 . (784x128)^T)', 'BatchMatMul', { a: dense.dy, b: dense.w }, { transposeA: false, transposeB: true }],
     ['dense dW = x^T dy ((64x784)^T . 64x128)', 'BatchMatMul', { a: dense.x, b: dense.dy }, { transposeA: true, transposeB: false }],
   ];
@@ -311,12 +315,13 @@ async function convnetBench(stock: Map<string, tf.KernelConfig>): Promise<void> 
 }
 
 /**
- * Whole training steps at batch 64 with the stock BatchMatMul, _FusedMatMul and
- * Conv2D against ours (Note [no pack], Note [no indirection]), swapped in this
- * thread: 30 pairs of back-to-back blocks, each pair's ratio, the median of them.
+ * Whole training steps at batch 64 with every stock kernel we replace or wrap
+ * (REPLACED) against ours, swapped in this thread: 30 pairs of back-to-back
+ * blocks, each pair's ratio, the median of them. The kernels stock lacks
+ * (Conv2DBackpropFilter) are ours in both.
  */
 async function swappedSteps(stock: Map<string, tf.KernelConfig>, pixels: Float32Array, labels: Int32Array): Promise<void> {
-  const names = ['BatchMatMul', '_FusedMatMul', 'Conv2D'];
+  const names = REPLACED;
   const ours = names.map((n) => tf.getKernel(n, 'wasm'));
   const use = (configs: (tf.KernelConfig | undefined)[]): void =>
     names.forEach((n, i) => {
@@ -340,7 +345,7 @@ async function swappedSteps(stock: Map<string, tf.KernelConfig>, pixels: Float32
     ['the tutorial MLP as tf.layers, tfjs autograd', layersStep(mlp, flat, y), 100],
     ['the convnet (section 4), tfjs autograd', layersStep(cnn, x, y), 20],
   ];
-  console.log('\n   whole steps at batch 64: the stock BatchMatMul, _FusedMatMul and Conv2D against ours (30 pairs of blocks, swapped in one thread)');
+  console.log(`\n   whole steps at batch 64: the stock ${names.join(', ')} against ours (30 pairs of blocks, swapped in one thread)`);
   console.log('| step | stock | ours | stock / ours (middle half) |\n|---|---|---|---|');
   for (const [what, step, n] of rows) {
     const block = (configs: (tf.KernelConfig | undefined)[]): number => {
@@ -391,7 +396,7 @@ async function main(): Promise<void> {
   const cores = availableParallelism();
   console.log(`worker-ddp micro-benchmarks, ${new Date().toISOString()}\n${cpus()[0]?.model.trim() ?? ''}, ${cores} cores, Node ${process.version}\n`);
   const stock = new Map<string, tf.KernelConfig>();
-  for (const name of ['Conv2DBackpropInput', 'MaxPoolGrad', 'Add', 'Sum', 'BatchMatMul', '_FusedMatMul', 'Conv2D']) {
+  for (const name of REPLACED) {
     const config = tf.getKernel(name, 'wasm');
     if (config !== undefined) stock.set(name, config);
   }
