@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { padOrCrop } from './padding.js';
+import { padImages, padOrCrop } from './padding.js';
 import { convGeometry } from './conv-geometry.js';
 import { hasHeapKernels, simd } from './heap.js';
 import { composed } from './wasm-ops.js';
@@ -34,9 +34,11 @@ export function conv2DBackpropFilter({ inputs, backend, attrs }: Parameters<tf.K
     const { top, bottom, left, right } = info.padInfo;
     const be = backend as tf.KernelBackend;
     return composed(be, (ops) => {
-      const [Hp, Wp] = [H + top + bottom, W + left + right];
-      const xp = top + bottom + left + right === 0 ? x : ops.adopt(simd(be, [x], [B, Hp, Wp, Cin], (k, o, [xs]) => k.pad_hw(xs, o, B, H, W, Cin, top, bottom, left, right), 'uninitialised') ?? gone()); // xp is (B, Hp, Wp, Cin)
-      return simd(be, [xp, dy], [kh, kw, Cin, Cout], (k, dw, [xs, dys]) => k.conv2d_filter_grad(xs, dys, dw, B, Hp, Wp, Cin, Ho, Wo, kh, kw, sh, sw, Cout), 'uninitialised') ?? gone(); // dw is (kh, kw, Cin, Cout)
+      const xp = padImages(ops, x, top, bottom, left, right); // xp is (B, Hp, Wp, Cin), pads included
+      const [, Hp, Wp] = xp.shape;
+      const dw = simd(be, [xp, dy], [kh, kw, Cin, Cout], (k, out, [xs, dys]) => k.conv2d_filter_grad(xs, dys, out, B, Hp, Wp, Cin, Ho, Wo, kh, kw, sh, sw, Cout), 'uninitialised'); // dw is (kh, kw, Cin, Cout)
+      if (dw === undefined) throw new Error('Conv2DBackpropFilter: the heap kernels went away');
+      return dw;
     });
   }
   return composed(backend as tf.KernelBackend, (ops) => {
@@ -53,8 +55,4 @@ export const conv2DBackpropFilterConfig: tf.KernelConfig = {
   kernelName: tf.Conv2DBackpropFilter,
   backendName: 'wasm',
   kernelFunc: (args) => conv2DBackpropFilter(args),
-};
-
-const gone = (): never => {
-  throw new Error('Conv2DBackpropFilter: the heap kernels went away');
 };

@@ -36,8 +36,8 @@ export function conv2DBackpropInput({ inputs, backend, attrs }: Parameters<tf.Ke
   const viaOurConv = sh === 1 && sw === 1 && Cin % 8 === 0;
   if ((path === 'gemm' || (path === 'auto' && !viaOurConv)) && !nchw && hasHeapKernels(backend as tf.KernelBackend)) {
     // Note [gemm + col2im]: cols = dy . W^T, then each row of cols scattered onto its
-    // patch of dx. The convolution below multiplies every zero of the padded dy (2.25x
-    // the work on the convnet's second layer, 1.8 ms); this does the product once (0.8-1.0 ms).
+    // patch of dx: the product done once, where the convolution below would multiply
+    // the zeros of a strided dy (Note [spread]) or run on the stock Conv2D.
     const { top, left } = info.padInfo;
     return composed(backend as tf.KernelBackend, (ops) => {
       const wT = ops.transpose(ops.reshape(filter, [kh * kw * Cin, Cout]), [1, 0]); // wT is (Cout, kh*kw*Cin)

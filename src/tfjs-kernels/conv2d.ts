@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { hasHeapKernels, simd } from './heap.js';
+import { padImages } from './padding.js';
 import { composed } from './wasm-ops.js';
 
 /**
@@ -32,13 +33,10 @@ export function conv2dDirect({ inputs, backend, attrs }: Parameters<tf.KernelFun
   if (info.dilationHeight !== 1 || info.dilationWidth !== 1 || N % 8 !== 0 || B * Ho * Wo * N * C === 0) return undefined;
   const { top, bottom, left, right } = info.padInfo;
   return composed(be, (ops) => {
-    const [H, W] = [info.inHeight + top + bottom, info.inWidth + left + right];
-    const xp = top + bottom + left + right === 0 ? x : ops.adopt(simd(be, [x], [B, H, W, C], (k, o, [xs]) => k.pad_hw(xs, o, B, info.inHeight, info.inWidth, C, top, bottom, left, right), 'uninitialised') ?? gone()); // xp is (B, H, W, C)
+    const xp = padImages(ops, x, top, bottom, left, right); // xp is (B, H, W, C), pads included
+    const [, H, W] = xp.shape;
     const out = simd(be, [xp, filter], [B, Ho, Wo, N], (k, o, [xs, ws]) => k.conv2d(xs, ws, o, B, H, W, C, Ho, Wo, kh, kw, info.strideHeight, info.strideWidth, N, top, H - bottom, left, W - right), 'uninitialised'); // out is (B, Ho, Wo, N)
-    return out ?? gone();
+    if (out === undefined) throw new Error('Conv2D: the heap kernels went away');
+    return out;
   });
 }
-
-const gone = (): never => {
-  throw new Error('Conv2D: the heap kernels went away');
-};

@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
+import { simd } from './heap.js';
 import type { Ops, Pads } from './wasm-ops.js';
 
 /**
@@ -49,4 +50,18 @@ export function spread(ops: Ops, dy: tf.TensorInfo, sh: number, sw: number): tf.
     [0, 0],
   ]); // holes is (B, Ho, sh, Wo, sw, C)
   return ops.reshape(holes, [B, Ho * sh, Wo * sw, C]);
+}
+
+/**
+ * x (B, H, W, C) with top/bottom rows and left/right columns of zeros around
+ * each image, for our direct convolutions, which run only where the heap
+ * kernels are: heap-kernels.wat's pad_hw (the stock PadV2 took 0.29 ms for
+ * (64, 8, 8, 16) padded by 4 on each side); x itself when every pad is 0.
+ */
+export function padImages(ops: Ops, x: tf.TensorInfo, top: number, bottom: number, left: number, right: number): tf.TensorInfo {
+  if (top + bottom + left + right === 0) return x;
+  const [B, H, W, C] = x.shape;
+  const padded = simd(ops.backend, [x], [B, top + H + bottom, left + W + right, C], (k, out, [xs]) => k.pad_hw(xs, out, B, H, W, C, top, bottom, left, right), 'uninitialised');
+  if (padded === undefined) throw new Error('pad_hw: the heap kernels went away');
+  return ops.adopt(padded);
 }
