@@ -116,10 +116,12 @@ function convCases(dilations: number[]): ConvCase[] {
     conv([1, 28, 28, 1], 5, 8, 1, 'valid'), // the convnet's first layer, batch 1
     conv([2, 9, 8, 3], 3, 8, 2, 'same'),
     conv([3, 8, 9, 2], [2, 3], 4, [2, 1], [[0, 0], [1, 2], [0, 3], [0, 0]]),
-    // 8 input channels at stride 1: Conv2DBackpropInput through our direct Conv2D (Note [which path]),
-    // 'same', and explicit pads wider than the filter (a crop on one side)
+    // 4, 8 or 12 input channels at stride 1: Conv2DBackpropInput through our direct Conv2D (Note
+    // [which path]), 'same', and explicit pads wider than the filter (a crop on one side)
     conv([2, 10, 9, 8], 3, 5, 1, 'same'),
     conv([1, 6, 7, 8], [3, 2], 4, 1, [[0, 0], [0, 2], [3, 1], [0, 0]]),
+    conv([2, 9, 10, 4], 3, 3, 1, 'same'),
+    conv([1, 8, 7, 12], [2, 3], 5, 1, 'valid'),
   ];
   const random: ConvCase[] = [];
   for (let i = 0; i < 12; i++) {
@@ -261,9 +263,10 @@ describe('Conv2D gradients on wasm against the cpu backend', () => {
 });
 
 describe('Conv2D on wasm against the cpu backend', () => {
-  // Output channels 8 or 16, the case ours takes (conv2d.ts) at dilation 1; dilation 2 and 6 channels go to the stock kernel.
-  const cases = convCases([1, 2]).map((c) => ({ ...c, cout: c.cout <= 8 ? 8 : 16 }));
-  cases.push(conv([2, 9, 7, 3], 3, 6, 1, 'same'));
+  // Output channels 4, 8, 12 or 20, the cases ours takes (conv2d.ts: tiles of 8 channels, then one of 4)
+  // at dilation 1; dilation 2 and 6 channels go to the stock kernel.
+  const cases = convCases([1, 2]).map((c, i) => ({ ...c, cout: [4, 8, 12, 20][i % 4] }));
+  cases.push(conv([2, 9, 7, 3], 3, 6, 1, 'same'), conv([2, 7, 9, 3], 3, 12, 1, 'valid'));
   // pads wider than the filter: whole rows and whole tiles of pixels that meet only padding (skipped), at strides 1 and 2
   cases.push(conv([2, 5, 6, 3], [2, 3], 8, 1, [[0, 0], [4, 3], [7, 9], [0, 0]]), conv([1, 4, 5, 2], 3, 8, 2, [[0, 0], [5, 1], [6, 8], [0, 0]]));
 

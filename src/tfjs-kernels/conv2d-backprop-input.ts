@@ -19,7 +19,7 @@ import { composed } from './wasm-ops.js';
  * Note [spread]: at stride s, 1 - 1/s^2 of the spread dy is zeros that the
  * convolution multiplies anyway. At stride 1, the common case, there are none.
  *
- * Note [which path]: at stride 1 with Cin a multiple of 8 the convolution is our
+ * Note [which path]: at stride 1 with Cin a multiple of 4 the convolution is our
  * direct one (conv2d.ts), which skips the padding's rows, and its columns where
  * a tile of 4 pixels meets only padding, so it multiplies few of its zeros
  * (1.3x the products on the convnet's second layer, 12x12 from 8x8 under 5x5):
@@ -33,7 +33,7 @@ export function conv2DBackpropInput({ inputs, backend, attrs }: Parameters<tf.Ke
   const { info, nchw } = convGeometry('Conv2DBackpropInput', inputShape, filter.shape as [number, number, number, number], dy, { strides, pad, dataFormat, dimRoundingMode });
   const { inHeight: H, inWidth: W, outHeight: Ho, outWidth: Wo, strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
   const { batchSize: B, inChannels: Cin, outChannels: Cout } = info;
-  const viaOurConv = sh === 1 && sw === 1 && Cin % 8 === 0;
+  const viaOurConv = sh === 1 && sw === 1 && Cin % 4 === 0;
   if ((path === 'gemm' || (path === 'auto' && !viaOurConv)) && !nchw && hasHeapKernels(backend as tf.KernelBackend)) {
     // Note [gemm + col2im]: cols = dy . W^T, then each row of cols scattered onto its
     // patch of dx: the product done once, where the convolution below would multiply

@@ -567,7 +567,7 @@
 
   ;; out[b, i, j, n] = sum over p, q, c of x[b, i*sh + p, j*sw + q, c] * w[p, q, c, n]
   ;; x (B, H, W, C) already padded (the convolution is 'valid'), w (kh, kw, C, N)
-  ;; with N a multiple of 8, out (B, Ho, Wo, N); writes every element of out.
+  ;; with N a multiple of 4, out (B, Ho, Wo, N); writes every element of out.
   ;; Conv2D as our gemm's tiles with the patches read in place (conv2d.ts): a
   ;; tile is 4 neighbouring output pixels x 8 channels, and for each filter row
   ;; p the kw*C inputs under it are one contiguous run of x per pixel, met by the
@@ -583,7 +583,7 @@
     (param $kh i32) (param $kw i32) (param $sh i32) (param $sw i32) (param $N i32)
     (param $r0 i32) (param $r1 i32) (param $c0 i32) (param $c1 i32)
     (local $q0 i32) (local $q1 i32) (local $runT i32) (local $p0 i32) (local $p1 i32) (local $b i32) (local $i i32) (local $j i32) (local $n i32) (local $p i32) (local $k i32)
-    (local $run i32) (local $px i32) (local $ldw i32) (local $Wo4 i32) (local $op i32)
+    (local $run i32) (local $px i32) (local $ldw i32) (local $Wo4 i32) (local $N8 i32) (local $op i32)
     (local $a0 i32) (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $bp i32)
     (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
     (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
@@ -592,6 +592,7 @@
     (local.set $px (i32.shl (i32.mul (local.get $sw) (local.get $C)) (i32.const 2)))
     (local.set $ldw (i32.shl (local.get $N) (i32.const 2)))
     (local.set $Wo4 (i32.and (local.get $Wo) (i32.const -4)))
+    (local.set $N8 (i32.and (local.get $N) (i32.const -8)))
     (local.set $op (local.get $out))
     (local.set $b (i32.const 0))
     (block $bdone (loop $bl
@@ -616,7 +617,7 @@
           (local.set $runT (i32.mul (i32.sub (local.get $q1) (local.get $q0)) (local.get $C)))
           (local.set $n (i32.const 0))
           (block $ndone (loop $nl
-            (br_if $ndone (i32.ge_u (local.get $n) (local.get $N)))
+            (br_if $ndone (i32.ge_u (local.get $n) (local.get $N8)))
             (local.set $c00 (v128.const i32x4 0 0 0 0))
             (local.set $c01 (v128.const i32x4 0 0 0 0))
             (local.set $c10 (v128.const i32x4 0 0 0 0))
@@ -671,6 +672,48 @@
             (v128.store offset=16 (i32.add (local.get $op) (i32.shl (i32.add (i32.mul (local.get $N) (i32.const 3)) (local.get $n)) (i32.const 2))) (local.get $c31))
             (local.set $n (i32.add (local.get $n) (i32.const 8)))
             (br $nl)))
+          ;; the last 4 channels (N % 8 = 4): the same tile, one vector a pixel
+          (if (i32.lt_u (local.get $n) (local.get $N))
+            (then
+              (local.set $c00 (v128.const i32x4 0 0 0 0))
+              (local.set $c10 (v128.const i32x4 0 0 0 0))
+              (local.set $c20 (v128.const i32x4 0 0 0 0))
+              (local.set $c30 (v128.const i32x4 0 0 0 0))
+              (local.set $p (local.get $p0))
+              (block $pdone4h (loop $pl4h
+                (br_if $pdone4h (i32.ge_s (local.get $p) (local.get $p1)))
+                ;; a0 -> x[b, i*sh + p, j*sw + q0, 0], bp -> w[p, q0, 0, n]
+                (local.set $a0 (i32.add (local.get $x) (i32.shl (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (i32.add (i32.mul (local.get $i) (local.get $sh)) (local.get $p))) (local.get $W)) (i32.add (i32.mul (local.get $j) (local.get $sw)) (local.get $q0))) (local.get $C)) (i32.const 2))))
+                (local.set $a1 (i32.add (local.get $a0) (local.get $px)))
+                (local.set $a2 (i32.add (local.get $a1) (local.get $px)))
+                (local.set $a3 (i32.add (local.get $a2) (local.get $px)))
+                (local.set $bp (i32.add (local.get $w) (i32.shl (i32.add (i32.mul (i32.add (i32.mul (local.get $p) (local.get $run)) (i32.mul (local.get $q0) (local.get $C))) (local.get $N)) (local.get $n)) (i32.const 2))))
+                (local.set $k (i32.const 0))
+                (block $kdone4h (loop $kl4h
+                  (br_if $kdone4h (i32.ge_u (local.get $k) (local.get $runT)))
+                  (local.set $b0 (v128.load (local.get $bp)))
+                  (local.set $xv (v128.load32_splat (local.get $a0)))
+                  (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $xv) (local.get $b0))))
+                  (local.set $a0 (i32.add (local.get $a0) (i32.const 4)))
+                  (local.set $xv (v128.load32_splat (local.get $a1)))
+                  (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $xv) (local.get $b0))))
+                  (local.set $a1 (i32.add (local.get $a1) (i32.const 4)))
+                  (local.set $xv (v128.load32_splat (local.get $a2)))
+                  (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $xv) (local.get $b0))))
+                  (local.set $a2 (i32.add (local.get $a2) (i32.const 4)))
+                  (local.set $xv (v128.load32_splat (local.get $a3)))
+                  (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $xv) (local.get $b0))))
+                  (local.set $a3 (i32.add (local.get $a3) (i32.const 4)))
+                  (local.set $bp (i32.add (local.get $bp) (local.get $ldw)))
+                  (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                  (br $kl4h)))
+                (local.set $p (i32.add (local.get $p) (i32.const 1)))
+                (br $pl4h)))
+              ;; out[b, i, j + r, n..n+4] for r = 0..3: op -> out[b, i, j, 0]
+              (v128.store (i32.add (local.get $op) (i32.shl (i32.add (i32.mul (local.get $N) (i32.const 0)) (local.get $n)) (i32.const 2))) (local.get $c00))
+              (v128.store (i32.add (local.get $op) (i32.shl (i32.add (i32.mul (local.get $N) (i32.const 1)) (local.get $n)) (i32.const 2))) (local.get $c10))
+              (v128.store (i32.add (local.get $op) (i32.shl (i32.add (i32.mul (local.get $N) (i32.const 2)) (local.get $n)) (i32.const 2))) (local.get $c20))
+              (v128.store (i32.add (local.get $op) (i32.shl (i32.add (i32.mul (local.get $N) (i32.const 3)) (local.get $n)) (i32.const 2))) (local.get $c30))))
           (local.set $op (i32.add (local.get $op) (i32.shl (local.get $ldw) (i32.const 2))))
           (local.set $j (i32.add (local.get $j) (i32.const 4)))
           (br $jl)))
@@ -685,7 +728,7 @@
           (local.set $runT (i32.mul (i32.sub (local.get $q1) (local.get $q0)) (local.get $C)))
           (local.set $n (i32.const 0))
           (block $tndone (loop $tnl
-            (br_if $tndone (i32.ge_u (local.get $n) (local.get $N)))
+            (br_if $tndone (i32.ge_u (local.get $n) (local.get $N8)))
             (local.set $c00 (v128.const i32x4 0 0 0 0))
             (local.set $c01 (v128.const i32x4 0 0 0 0))
             (local.set $p (local.get $p0))
@@ -712,6 +755,28 @@
             (v128.store offset=16 (i32.add (local.get $op) (i32.shl (local.get $n) (i32.const 2))) (local.get $c01))
             (local.set $n (i32.add (local.get $n) (i32.const 8)))
             (br $tnl)))
+          (if (i32.lt_u (local.get $n) (local.get $N))
+            (then
+              (local.set $c00 (v128.const i32x4 0 0 0 0))
+              (local.set $p (local.get $p0))
+              (block $pdone1h (loop $pl1h
+                (br_if $pdone1h (i32.ge_s (local.get $p) (local.get $p1)))
+                ;; a0 -> x[b, i*sh + p, j*sw + q0, 0], bp -> w[p, q0, 0, n]
+                (local.set $a0 (i32.add (local.get $x) (i32.shl (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (i32.add (i32.mul (local.get $i) (local.get $sh)) (local.get $p))) (local.get $W)) (i32.add (i32.mul (local.get $j) (local.get $sw)) (local.get $q0))) (local.get $C)) (i32.const 2))))
+                (local.set $bp (i32.add (local.get $w) (i32.shl (i32.add (i32.mul (i32.add (i32.mul (local.get $p) (local.get $run)) (i32.mul (local.get $q0) (local.get $C))) (local.get $N)) (local.get $n)) (i32.const 2))))
+                (local.set $k (i32.const 0))
+                (block $kdone1h (loop $kl1h
+                  (br_if $kdone1h (i32.ge_u (local.get $k) (local.get $runT)))
+                  (local.set $b0 (v128.load (local.get $bp)))
+                  (local.set $xv (v128.load32_splat (local.get $a0)))
+                  (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $xv) (local.get $b0))))
+                  (local.set $a0 (i32.add (local.get $a0) (i32.const 4)))
+                  (local.set $bp (i32.add (local.get $bp) (local.get $ldw)))
+                  (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                  (br $kl1h)))
+                (local.set $p (i32.add (local.get $p) (i32.const 1)))
+                (br $pl1h)))
+              (v128.store (i32.add (local.get $op) (i32.shl (local.get $n) (i32.const 2))) (local.get $c00))))
           (local.set $op (i32.add (local.get $op) (local.get $ldw)))
           (local.set $j (i32.add (local.get $j) (i32.const 1)))
           (br $tl)))
