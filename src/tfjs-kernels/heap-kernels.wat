@@ -585,6 +585,7 @@
     (local $q0 i32) (local $q1 i32) (local $runT i32) (local $p0 i32) (local $p1 i32) (local $b i32) (local $i i32) (local $j i32) (local $n i32) (local $p i32) (local $k i32)
     (local $run i32) (local $px i32) (local $ldw i32) (local $Wo4 i32) (local $N8 i32) (local $op i32)
     (local $a0 i32) (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $bp i32)
+    (local $ab i32) (local $bb i32) (local $xRow i32) (local $wRow i32)
     (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
     (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
     (local $b0 v128) (local $b1 v128) (local $xv v128)
@@ -593,6 +594,8 @@
     (local.set $ldw (i32.shl (local.get $N) (i32.const 2)))
     (local.set $Wo4 (i32.and (local.get $Wo) (i32.const -4)))
     (local.set $N8 (i32.and (local.get $N) (i32.const -8)))
+    (local.set $xRow (i32.shl (i32.mul (local.get $W) (local.get $C)) (i32.const 2)))
+    (local.set $wRow (i32.shl (i32.mul (local.get $run) (local.get $N)) (i32.const 2)))
     (local.set $op (local.get $out))
     (local.set $b (i32.const 0))
     (block $bdone (loop $bl
@@ -626,15 +629,17 @@
             (local.set $c21 (v128.const i32x4 0 0 0 0))
             (local.set $c30 (v128.const i32x4 0 0 0 0))
             (local.set $c31 (v128.const i32x4 0 0 0 0))
+            (local.set $ab (i32.add (local.get $x) (i32.shl (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (i32.add (i32.mul (local.get $i) (local.get $sh)) (local.get $p0))) (local.get $W)) (i32.add (i32.mul (local.get $j) (local.get $sw)) (local.get $q0))) (local.get $C)) (i32.const 2))))
+            (local.set $bb (i32.add (local.get $w) (i32.shl (i32.add (i32.mul (i32.add (i32.mul (local.get $p0) (local.get $run)) (i32.mul (local.get $q0) (local.get $C))) (local.get $N)) (local.get $n)) (i32.const 2))))
             (local.set $p (local.get $p0))
             (block $pdone4 (loop $pl4
               (br_if $pdone4 (i32.ge_s (local.get $p) (local.get $p1)))
-              ;; a0 -> x[b, i*sh + p, j*sw + q0, 0], bp -> w[p, q0, 0, n]
-              (local.set $a0 (i32.add (local.get $x) (i32.shl (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (i32.add (i32.mul (local.get $i) (local.get $sh)) (local.get $p))) (local.get $W)) (i32.add (i32.mul (local.get $j) (local.get $sw)) (local.get $q0))) (local.get $C)) (i32.const 2))))
+              ;; a0 -> x[b, i*sh + p, j*sw + q0, 0], bp -> w[p, q0, 0, n]: ab and bb, a row further each p
+              (local.set $a0 (local.get $ab))
               (local.set $a1 (i32.add (local.get $a0) (local.get $px)))
               (local.set $a2 (i32.add (local.get $a1) (local.get $px)))
               (local.set $a3 (i32.add (local.get $a2) (local.get $px)))
-              (local.set $bp (i32.add (local.get $w) (i32.shl (i32.add (i32.mul (i32.add (i32.mul (local.get $p) (local.get $run)) (i32.mul (local.get $q0) (local.get $C))) (local.get $N)) (local.get $n)) (i32.const 2))))
+              (local.set $bp (local.get $bb))
               (local.set $k (i32.const 0))
               (block $kdone4 (loop $kl4
                 (br_if $kdone4 (i32.ge_u (local.get $k) (local.get $runT)))
@@ -659,6 +664,8 @@
                 (local.set $bp (i32.add (local.get $bp) (local.get $ldw)))
                 (local.set $k (i32.add (local.get $k) (i32.const 1)))
                 (br $kl4)))
+              (local.set $ab (i32.add (local.get $ab) (local.get $xRow)))
+              (local.set $bb (i32.add (local.get $bb) (local.get $wRow)))
               (local.set $p (i32.add (local.get $p) (i32.const 1)))
               (br $pl4)))
             ;; out[b, i, j + r, n..n+8] for r = 0..3: op -> out[b, i, j, 0]
@@ -679,15 +686,17 @@
               (local.set $c10 (v128.const i32x4 0 0 0 0))
               (local.set $c20 (v128.const i32x4 0 0 0 0))
               (local.set $c30 (v128.const i32x4 0 0 0 0))
+              (local.set $ab (i32.add (local.get $x) (i32.shl (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (i32.add (i32.mul (local.get $i) (local.get $sh)) (local.get $p0))) (local.get $W)) (i32.add (i32.mul (local.get $j) (local.get $sw)) (local.get $q0))) (local.get $C)) (i32.const 2))))
+              (local.set $bb (i32.add (local.get $w) (i32.shl (i32.add (i32.mul (i32.add (i32.mul (local.get $p0) (local.get $run)) (i32.mul (local.get $q0) (local.get $C))) (local.get $N)) (local.get $n)) (i32.const 2))))
               (local.set $p (local.get $p0))
               (block $pdone4h (loop $pl4h
                 (br_if $pdone4h (i32.ge_s (local.get $p) (local.get $p1)))
-                ;; a0 -> x[b, i*sh + p, j*sw + q0, 0], bp -> w[p, q0, 0, n]
-                (local.set $a0 (i32.add (local.get $x) (i32.shl (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (i32.add (i32.mul (local.get $i) (local.get $sh)) (local.get $p))) (local.get $W)) (i32.add (i32.mul (local.get $j) (local.get $sw)) (local.get $q0))) (local.get $C)) (i32.const 2))))
+                ;; a0 -> x[b, i*sh + p, j*sw + q0, 0], bp -> w[p, q0, 0, n]: ab and bb, a row further each p
+                (local.set $a0 (local.get $ab))
                 (local.set $a1 (i32.add (local.get $a0) (local.get $px)))
                 (local.set $a2 (i32.add (local.get $a1) (local.get $px)))
                 (local.set $a3 (i32.add (local.get $a2) (local.get $px)))
-                (local.set $bp (i32.add (local.get $w) (i32.shl (i32.add (i32.mul (i32.add (i32.mul (local.get $p) (local.get $run)) (i32.mul (local.get $q0) (local.get $C))) (local.get $N)) (local.get $n)) (i32.const 2))))
+                (local.set $bp (local.get $bb))
                 (local.set $k (i32.const 0))
                 (block $kdone4h (loop $kl4h
                   (br_if $kdone4h (i32.ge_u (local.get $k) (local.get $runT)))
@@ -707,6 +716,8 @@
                   (local.set $bp (i32.add (local.get $bp) (local.get $ldw)))
                   (local.set $k (i32.add (local.get $k) (i32.const 1)))
                   (br $kl4h)))
+                (local.set $ab (i32.add (local.get $ab) (local.get $xRow)))
+                (local.set $bb (i32.add (local.get $bb) (local.get $wRow)))
                 (local.set $p (i32.add (local.get $p) (i32.const 1)))
                 (br $pl4h)))
               ;; out[b, i, j + r, n..n+4] for r = 0..3: op -> out[b, i, j, 0]
@@ -731,12 +742,14 @@
             (br_if $tndone (i32.ge_u (local.get $n) (local.get $N8)))
             (local.set $c00 (v128.const i32x4 0 0 0 0))
             (local.set $c01 (v128.const i32x4 0 0 0 0))
+            (local.set $ab (i32.add (local.get $x) (i32.shl (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (i32.add (i32.mul (local.get $i) (local.get $sh)) (local.get $p0))) (local.get $W)) (i32.add (i32.mul (local.get $j) (local.get $sw)) (local.get $q0))) (local.get $C)) (i32.const 2))))
+            (local.set $bb (i32.add (local.get $w) (i32.shl (i32.add (i32.mul (i32.add (i32.mul (local.get $p0) (local.get $run)) (i32.mul (local.get $q0) (local.get $C))) (local.get $N)) (local.get $n)) (i32.const 2))))
             (local.set $p (local.get $p0))
             (block $pdone1 (loop $pl1
               (br_if $pdone1 (i32.ge_s (local.get $p) (local.get $p1)))
-              ;; a0 -> x[b, i*sh + p, j*sw + q0, 0], bp -> w[p, q0, 0, n]
-              (local.set $a0 (i32.add (local.get $x) (i32.shl (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (i32.add (i32.mul (local.get $i) (local.get $sh)) (local.get $p))) (local.get $W)) (i32.add (i32.mul (local.get $j) (local.get $sw)) (local.get $q0))) (local.get $C)) (i32.const 2))))
-              (local.set $bp (i32.add (local.get $w) (i32.shl (i32.add (i32.mul (i32.add (i32.mul (local.get $p) (local.get $run)) (i32.mul (local.get $q0) (local.get $C))) (local.get $N)) (local.get $n)) (i32.const 2))))
+              ;; a0 -> x[b, i*sh + p, j*sw + q0, 0], bp -> w[p, q0, 0, n]: ab and bb, a row further each p
+              (local.set $a0 (local.get $ab))
+              (local.set $bp (local.get $bb))
               (local.set $k (i32.const 0))
               (block $kdone1 (loop $kl1
                 (br_if $kdone1 (i32.ge_u (local.get $k) (local.get $runT)))
@@ -749,6 +762,8 @@
                 (local.set $bp (i32.add (local.get $bp) (local.get $ldw)))
                 (local.set $k (i32.add (local.get $k) (i32.const 1)))
                 (br $kl1)))
+              (local.set $ab (i32.add (local.get $ab) (local.get $xRow)))
+              (local.set $bb (i32.add (local.get $bb) (local.get $wRow)))
               (local.set $p (i32.add (local.get $p) (i32.const 1)))
               (br $pl1)))
             (v128.store (i32.add (local.get $op) (i32.shl (local.get $n) (i32.const 2))) (local.get $c00))
@@ -758,12 +773,14 @@
           (if (i32.lt_u (local.get $n) (local.get $N))
             (then
               (local.set $c00 (v128.const i32x4 0 0 0 0))
+              (local.set $ab (i32.add (local.get $x) (i32.shl (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (i32.add (i32.mul (local.get $i) (local.get $sh)) (local.get $p0))) (local.get $W)) (i32.add (i32.mul (local.get $j) (local.get $sw)) (local.get $q0))) (local.get $C)) (i32.const 2))))
+              (local.set $bb (i32.add (local.get $w) (i32.shl (i32.add (i32.mul (i32.add (i32.mul (local.get $p0) (local.get $run)) (i32.mul (local.get $q0) (local.get $C))) (local.get $N)) (local.get $n)) (i32.const 2))))
               (local.set $p (local.get $p0))
               (block $pdone1h (loop $pl1h
                 (br_if $pdone1h (i32.ge_s (local.get $p) (local.get $p1)))
-                ;; a0 -> x[b, i*sh + p, j*sw + q0, 0], bp -> w[p, q0, 0, n]
-                (local.set $a0 (i32.add (local.get $x) (i32.shl (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (i32.add (i32.mul (local.get $i) (local.get $sh)) (local.get $p))) (local.get $W)) (i32.add (i32.mul (local.get $j) (local.get $sw)) (local.get $q0))) (local.get $C)) (i32.const 2))))
-                (local.set $bp (i32.add (local.get $w) (i32.shl (i32.add (i32.mul (i32.add (i32.mul (local.get $p) (local.get $run)) (i32.mul (local.get $q0) (local.get $C))) (local.get $N)) (local.get $n)) (i32.const 2))))
+                ;; a0 -> x[b, i*sh + p, j*sw + q0, 0], bp -> w[p, q0, 0, n]: ab and bb, a row further each p
+                (local.set $a0 (local.get $ab))
+                (local.set $bp (local.get $bb))
                 (local.set $k (i32.const 0))
                 (block $kdone1h (loop $kl1h
                   (br_if $kdone1h (i32.ge_u (local.get $k) (local.get $runT)))
@@ -774,6 +791,8 @@
                   (local.set $bp (i32.add (local.get $bp) (local.get $ldw)))
                   (local.set $k (i32.add (local.get $k) (i32.const 1)))
                   (br $kl1h)))
+                (local.set $ab (i32.add (local.get $ab) (local.get $xRow)))
+                (local.set $bb (i32.add (local.get $bb) (local.get $wRow)))
                 (local.set $p (i32.add (local.get $p) (i32.const 1)))
                 (br $pl1h)))
               (v128.store (i32.add (local.get $op) (i32.shl (local.get $n) (i32.const 2))) (local.get $c00))))
