@@ -244,6 +244,28 @@ function registry(args: Args, data: Dataset, found: Found): RowSpec[] {
 
 const pcts = (a: readonly number[]): Percentiles | undefined => (a.length === 0 ? undefined : { p50: quantile(a, 0.5), p90: quantile(a, 0.9), p99: quantile(a, 0.99) });
 
+/**
+ * Note [timing order]: a ratio pairs two rows' throughput in one repetition
+ * (Note [paired ratios]), which cancels the machine's phases only as far as the
+ * two rows were timed close together. The phases here are seconds long and
+ * large: the PyTorch convnet in one process, same seed, blocks of 200 steps:
+ * 19.2, 19.0, 18.9, 19.1, 14.5, 4.3, 4.7, 4.2, 4.5, 13.2, 17.6 ms a step (no
+ * subnormal weights or gradients in any block; scratch measurement, 2026-11-29).
+ * So each PyTorch row is timed right after the first 2-worker row compared with
+ * it, instead of after every other row (10 s later for the MLP), and odd
+ * repetitions run the order backwards, so that a drift within a repetition
+ * favours neither row of a pair. The tables keep the registry's order.
+ */
+function timingOrder(specs: readonly RowSpec[]): RowSpec[] {
+  const refs = new Set<string>(Object.keys(REFERENCES));
+  const order = specs.filter((s) => !refs.has(s.id));
+  for (const ref of specs.filter((s) => refs.has(s.id))) {
+    const partner = order.findIndex((s) => s.group?.reference === ref.id && s.workers === 2 && s.ceiling !== true);
+    order.splice(partner < 0 ? order.length : partner + 1, 0, ref);
+  }
+  return order;
+}
+
 async function measure(args: Args, specs: readonly RowSpec[]): Promise<{ results: Result[]; skipped: Map<string, string> }> {
   const open = new Map<RowSpec, OpenRow>();
   const skipped = new Map<string, string>();
@@ -266,8 +288,10 @@ async function measure(args: Args, specs: readonly RowSpec[]): Promise<{ results
       reps.set(s, []);
       console.log(`  ${s.id}: warm-up ${w.steps} steps, ${w.seconds.toFixed(1)} s, ${w.steady ? 'steady' : 'NOT steady at the cap'} (window means ${w.windowMs.map((m) => m.toFixed(2)).join(' ')} ms)`);
     }
+    const order = timingOrder([...open.keys()]);
     for (let k = 0; k < args.reps; k++) {
-      for (const [s, r] of open) {
+      for (const s of k % 2 === 0 ? order : [...order].reverse()) {
+        const r = open.get(s) as OpenRow;
         const n = repSteps(warm.get(s) as Warmup, args.repSeconds);
         const { seconds, stepMs: ms } = await r.run(n);
         reps.get(s)?.push((n * r.samplesPerStep) / seconds);
