@@ -50,6 +50,12 @@ export interface TrainerOptions {
    * says other processes want the cores too (Note [busy machine]).
    */
   readonly barrierSpinMs?: number;
+  /**
+   * Workers run V8's young-generation collection at the same step, when any of
+   * them is about to need one (default true; Note [one pause, not two] in
+   * shm/scavenge.ts). false leaves each worker's scavenges to V8.
+   */
+  readonly scavengeTogether?: boolean;
   /** fit() writes a checkpoint here at the end of every epoch (and every checkpointEvery steps). */
   readonly checkpointDir?: string;
   /** Also checkpoint every this many global steps (default 0: at epoch ends only). Needs checkpointDir. */
@@ -165,6 +171,7 @@ const KNOWN = new Set([
   'stepTimeoutMs',
   'profile',
   'barrierSpinMs',
+  'scavengeTogether',
   'checkpointDir',
   'checkpointEvery',
   'resume',
@@ -217,6 +224,7 @@ export function resolveOptions(o: TrainerOptions = {}): ResolvedOptions {
     stepTimeoutMs: checkInt('stepTimeoutMs', o.stepTimeoutMs ?? 60_000, LIMITS.stepTimeoutMs),
     profile: checkBoolean('profile', o.profile ?? false),
     barrierSpinMs: checkRange('barrierSpinMs', o.barrierSpinMs ?? (workers <= availableParallelism() ? DEFAULT_SPIN_CAP_MS : 0), LIMITS.barrierSpinMs),
+    scavengeTogether: checkBoolean('scavengeTogether', o.scavengeTogether ?? true),
     checkpointDir: checkPath('checkpointDir', o.checkpointDir),
     checkpointEvery: checkInt('checkpointEvery', o.checkpointEvery ?? 0, LIMITS.checkpointEvery),
     resume: checkPath('resume', o.resume),

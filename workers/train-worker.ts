@@ -12,6 +12,8 @@
  *      the optimizer on that slice:
  *      params[g % 2], state[g % 2] -> params[(g+1) % 2], state[(g+1) % 2]
  *   4. barrier                                          (all slices updated)
+ *   5. if any rank's young generation is nearly full: a scavenge in every rank
+ *      (src/shm/scavenge.ts, Note [one pause, not two])
  *
  * Note [loop, not a task per step]: steps run in a loop inside one task, synced
  * by the SharedArrayBuffer barrier, instead of one Piscina task per step. A
@@ -44,6 +46,7 @@ import { optimizerStep } from '../src/optim/step.js';
 import { partition, type Range } from '../src/partition.js';
 import { slotClock } from '../src/profile/record.js';
 import { Barrier, spinCapFor } from '../src/shm/barrier.js';
+import { Scavenges, minorGc } from '../src/shm/scavenge.js';
 import { reduceScatter } from '../src/shm/allreduce.js';
 import {
   CONTROL,
@@ -69,6 +72,8 @@ interface Local {
   readonly kernels: Kernels;
   /** This worker's link to its peers in the other processes of an MPI job; undefined in a single process. */
   readonly cross: CrossProcess | undefined;
+  /** Scavenging together with the other workers (shm/scavenge.ts); undefined when off. */
+  readonly scavenges: Scavenges | undefined;
 }
 
 /**
@@ -87,7 +92,9 @@ async function attach(session: Session, rank = 0): Promise<Local> {
   const barrier = new Barrier(session.barrier, session.parties, BARRIER_TIMEOUT_FACTOR * session.stepTimeoutMs, session.spinCapMs);
   const arena = arenaViews(session.memory, session.paramCount, session.parties, stateVectors(session.optimizer));
   const cross = session.cross === undefined ? undefined : CrossProcess.forWorker(session.cross, rank, session.parties, session.metricCount);
-  local = { id: session.id, backend, model, barrier, arena, kernels: kernelsFor(session.memory), cross };
+  const gc = session.scavenge === undefined ? undefined : minorGc();
+  const scavenges = session.scavenge === undefined || gc === undefined ? undefined : new Scavenges(session.scavenge, gc);
+  local = { id: session.id, backend, model, barrier, arena, kernels: kernelsFor(session.memory), cross, scavenges };
   return local;
 }
 
@@ -161,6 +168,7 @@ export async function train({ session, rank, from, to }: TrainTask): Promise<Tra
       clock?.('exported');
       sync();
       clock?.('grads synced');
+      if (rank === 0) l.scavenges?.clear(g);
       // Across processes the loss verdict waits for their sums (Note [one verdict everywhere]).
       if (cross === undefined && !Number.isFinite(sumOf(stepLoss, s * parties, parties))) return result({ step: g, reason: 'non-finite loss' });
       const slice = reduceScatter(l.kernels, grads, parties, P, rank, 1 / len, reduced);
@@ -171,8 +179,11 @@ export async function train({ session, rank, from, to }: TrainTask): Promise<Tra
       probes[parties + rank] = optimizerStep(l.kernels, session.optimizer, g + 1, { params, grad: reduced, next, state: stateAt(l.arena, g), stateNext: stateAt(l.arena, g + 1), slice });
       updated = { lo: slice.lo, hi: slice.hi };
       clock?.('stepped');
+      l.scavenges?.ask(g);
       sync();
       clock?.('params synced');
+      l.scavenges?.run(g);
+      clock?.('scavenged');
       if (cross !== undefined && !Number.isFinite(sumOf(stepLoss, s * parties, parties))) return result({ step: g, reason: 'non-finite loss' });
       if (!Number.isFinite(sumOf(probes, 0, parties))) return result({ step: g, reason: 'non-finite gradient' });
       if (!Number.isFinite(sumOf(probes, parties, parties))) return result({ step: g, reason: 'non-finite update' });

@@ -30,6 +30,8 @@ export interface Session {
   readonly stepTimeoutMs: number;
   /** The most a barrier wait spins before sleeping, ms (options.barrierSpinMs; Note [adaptive spin]). */
   readonly spinCapMs: number;
+  /** Scavenges.cells() when workers scavenge together (options.scavengeTogether; shm/scavenge.ts), else undefined. */
+  readonly scavenge: Int32Array | undefined;
   /**
    * Parameters, per-worker gradient rows, the reduced gradient and the optimizer
    * state (kernels/arena.ts): rank r writes grads row r (d(sum of its shard's

@@ -12,6 +12,7 @@ import { describeOptimizer, initState, sameOptimizer, stateVectors, type Optimiz
 import type { Range } from '../partition.js';
 import { Rng, deriveSeed } from '../rng.js';
 import { Barrier } from '../shm/barrier.js';
+import { Scavenges } from '../shm/scavenge.js';
 import { checkInt, resolveOptions, OptionError, type ResolvedOptions, type TrainerOptions } from '../options.js';
 import { MARKS } from '../profile/record.js';
 import { TraceLog } from '../profile/trace.js';
@@ -198,6 +199,7 @@ export class Trainer implements AsyncDisposable {
       optimizer: o.optimizer,
       stepTimeoutMs: o.stepTimeoutMs,
       spinCapMs: o.barrierSpinMs,
+      scavenge: o.scavengeTogether ? Scavenges.cells() : undefined,
       memory: arena.memory,
       paramCount: P,
       order: shared(Int32Array, dataset.train.count),
