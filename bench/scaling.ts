@@ -1,6 +1,7 @@
 /**
  * npm run bench:scaling -- [--workers 1,2,4] [--reps 9] [--rep-seconds 1] [--tol 0.05]
- *   [--max-warmup-steps 6000] [--max-warmup-seconds 30] [--spin 0,...] [--rows ID,...] [--backend wasm] [--out DIR]
+ *   [--max-warmup-steps 6000] [--max-warmup-seconds 30] [--spin 0,...] [--apart generic,convnet] [--rows ID,...]
+ *   [--backend wasm] [--out DIR]
  *   [--python PATH]   (the interpreter for the PyTorch rows; default: the first of python3, /usr/bin/python3 that imports torch)
  *
  * Steady-state throughput, in one process: strong scaling (global batch 64
@@ -13,7 +14,9 @@
  * ratios measured in this same run (Note [paired ratios] in steady.ts). `--spin` adds 2-worker
  * strong-scaling rows with other barrier spin caps (options.barrierSpinMs;
  * default: one row that never spins), an A/B of the spin policy interleaved
- * in the same process. Prints the tables, the
+ * in the same process; `--apart` adds, for the groups named, a 2-worker row whose
+ * workers leave their scavenges to V8 (options.scavengeTogether false), an A/B
+ * of Note [one pause, not two] in src/shm/scavenge.ts. Prints the tables, the
  * targets with a pass/short mark, and writes JSON and an SVG chart.
  */
 import { writeFileSync } from 'node:fs';
@@ -93,6 +96,10 @@ interface RowSpec {
   readonly ceiling?: boolean;
   readonly workers: number;
   readonly batch: number;
+  /** The row this one is compared with, if it should be timed right after it (Note [timing order]). */
+  readonly after?: string;
+  /** An A/B variant of a group's row (--apart): in the tables, not on the chart. */
+  readonly variant?: boolean;
   /** The row, or a reason it is skipped in this run. */
   readonly open: () => Promise<OpenRow | string>;
 }
@@ -111,6 +118,7 @@ interface Result {
   readonly label: string;
   readonly group?: string;
   readonly ceiling?: boolean;
+  readonly variant?: boolean;
   readonly workers: number;
   readonly batch: number;
   readonly warmup: Warmup;
@@ -135,6 +143,7 @@ interface Percentiles {
 interface Args extends SteadyOptions {
   readonly workers: number[];
   readonly spin: number[];
+  readonly apart: readonly Group[];
   readonly reps: number;
   readonly repSeconds: number;
   readonly rows: ReadonlySet<string> | undefined;
@@ -148,6 +157,7 @@ function parse(): Args {
     options: {
       workers: { type: 'string' },
       spin: { type: 'string' },
+      apart: { type: 'string' },
       reps: { type: 'string' },
       'rep-seconds': { type: 'string' },
       tol: { type: 'string' },
@@ -173,6 +183,11 @@ function parse(): Args {
       const ms = Number(v);
       if (!(ms >= LIMITS.barrierSpinMs[0] && ms <= LIMITS.barrierSpinMs[1])) throw new OptionError(`--spin values must be numbers from 0 to 1000 (ms), got ${v}`);
       return ms;
+    }),
+    apart: (values.apart ?? 'generic,convnet').split(',').filter((v) => v !== '').map((v) => {
+      const g = GROUPS.find((gr) => gr.id === v);
+      if (g === undefined) throw new OptionError(`--apart: no group ${v}; the groups are ${GROUPS.map((gr) => gr.id).join(', ')}`);
+      return g;
     }),
     reps: checkInt('--reps', Number(values.reps ?? 9), [1, 100]),
     repSeconds: positive('--rep-seconds', values['rep-seconds'], 1, 600),
@@ -232,10 +247,14 @@ function registry(args: Args, data: Dataset, found: Found): RowSpec[] {
   }
   const strong = GROUPS[0];
   for (const ms of args.spin) {
-    rows.push({ id: `strong-2-spin${ms}`, label: `strong, 2 workers, barrier spin cap ${ms} ms (A/B)`, workers: 2, batch: BATCH, open: trainerRow(data, args.backend, strong, { workers: 2, batchSize: BATCH, barrierSpinMs: ms }) });
+    rows.push({ id: `strong-2-spin${ms}`, label: `strong, 2 workers, barrier spin cap ${ms} ms (A/B)`, workers: 2, batch: BATCH, after: 'strong-2', open: trainerRow(data, args.backend, strong, { workers: 2, batchSize: BATCH, barrierSpinMs: ms }) });
+  }
+  for (const g of args.apart) {
+    rows.push({ id: `${g.id}-2-apart`, label: `${g.id}, 2 workers, scavenges left to V8 (A/B)`, group: g, variant: true, workers: 2, batch: g.batch(2), after: `${g.id}-2`, open: trainerRow(data, args.backend, g, { workers: 2, batchSize: g.batch(2), scavengeTogether: false }) });
   }
   for (const [id, ref] of Object.entries(REFERENCES)) {
-    rows.push({ id, label: ref.label, workers: 1, batch: BATCH, open: async () => ('skipped' in found ? found.skipped : torchRowWithDetail(found.python, ref.script)) });
+    const first = GROUPS.find((g) => g.reference === id);
+    rows.push({ id, label: ref.label, workers: 1, batch: BATCH, after: first === undefined ? undefined : `${first.id}-2`, open: async () => ('skipped' in found ? found.skipped : torchRowWithDetail(found.python, ref.script)) });
   }
   const unknown = [...(args.rows ?? [])].filter((id) => !rows.some((r) => r.id === id));
   if (unknown.length > 0) throw new OptionError(`--rows: no row ${unknown.join(', ')}; the rows are ${rows.map((r) => r.id).join(', ')}`);
@@ -251,17 +270,17 @@ const pcts = (a: readonly number[]): Percentiles | undefined => (a.length === 0 
  * large: the PyTorch convnet in one process, same seed, blocks of 200 steps:
  * 19.2, 19.0, 18.9, 19.1, 14.5, 4.3, 4.7, 4.2, 4.5, 13.2, 17.6 ms a step (no
  * subnormal weights or gradients in any block; scratch measurement, 2026-11-29).
- * So each PyTorch row is timed right after the first 2-worker row compared with
- * it, instead of after every other row (10 s later for the MLP), and odd
- * repetitions run the order backwards, so that a drift within a repetition
- * favours neither row of a pair. The tables keep the registry's order.
+ * So a row compared with another (RowSpec.after: each PyTorch row with the
+ * first 2-worker row compared with it, each A/B row with the row it varies) is
+ * timed right after it, instead of after every other row (10 s later for the
+ * MLP), and odd repetitions run the order backwards, so that a drift within a
+ * repetition favours neither row of a pair. The tables keep the registry's order.
  */
 function timingOrder(specs: readonly RowSpec[]): RowSpec[] {
-  const refs = new Set<string>(Object.keys(REFERENCES));
-  const order = specs.filter((s) => !refs.has(s.id));
-  for (const ref of specs.filter((s) => refs.has(s.id))) {
-    const partner = order.findIndex((s) => s.group?.reference === ref.id && s.workers === 2 && s.ceiling !== true);
-    order.splice(partner < 0 ? order.length : partner + 1, 0, ref);
+  const order = specs.filter((s) => s.after === undefined);
+  for (const s of specs.filter((r) => r.after !== undefined)) {
+    const partner = order.findIndex((r) => r.id === s.after);
+    order.splice(partner < 0 ? order.length : partner + 1, 0, s);
   }
   return order;
 }
@@ -308,6 +327,7 @@ async function measure(args: Args, specs: readonly RowSpec[]): Promise<{ results
         label: r.detail === undefined ? s.label : `${s.label}, ${r.detail}`,
         group: s.group?.id,
         ceiling: s.ceiling,
+        variant: s.variant,
         workers: s.workers,
         batch: s.batch,
         warmup: w,
@@ -358,7 +378,7 @@ function tables(results: readonly Result[]): string {
     const range = `${fmt(Math.min(...r.reps))}-${fmt(Math.max(...r.reps))}`;
     lines.push(`| ${r.label} | ${r.workers} | ${r.batch} | ${wu} | ${fmt(r.samplesPerSecond)} | ${range} | ${x(base(r))} | ${x(ref(r))} |`);
   }
-  const short = ['upload', 'fwd/bwd', 'export', 'wait', 'reduce', 'sgd', 'wait2'];
+  const short = ['upload', 'fwd/bwd', 'export', 'wait', 'reduce', 'sgd', 'wait2', 'gc'];
   lines.push(
     '',
     'per step over the timed steps, ms: forward/backward per worker (trainer rows) or the whole step (PyTorch rows); phase shares of worker time',
@@ -370,7 +390,7 @@ function tables(results: readonly Result[]): string {
     const shares = r.phaseShares === undefined ? short.map(() => '') : PHASES.map((p) => pct(r.phaseShares?.[p] ?? 0));
     lines.push(`| ${r.id} ${ms(r.fwdBwdMs ?? r.stepMs)} ${shares.join(' | ')} |`);
   }
-  lines.push('(wait = barrier after the gradients, wait2 = barrier after the update)');
+  lines.push('(wait = barrier after the gradients, wait2 = barrier after the update, gc = scavenging together)');
   return lines.join('\n');
 }
 
@@ -430,6 +450,9 @@ async function main(): Promise<void> {
     const id = `strong-2-spin${ms}`;
     console.log(`  A/B: strong, 2 workers, default spin cap / spin cap ${ms} ms: ${x(ratio(results, 'strong-2', id))} (same run, interleaved, paired)`);
   }
+  for (const g of args.apart) {
+    console.log(`  A/B: ${g.id}, 2 workers, scavenging together / apart: ${x(ratio(results, `${g.id}-2`, `${g.id}-2-apart`))}${spread(results, `${g.id}-2`, `${g.id}-2-apart`)} (same run, interleaved, paired)`);
+  }
   for (const [id, why] of skipped) console.log(`  note: ${id} skipped: ${why}`);
   console.log(`load average before ${loadBefore}, after ${loadAfter} (on a busy machine, compare nothing)`);
 
@@ -445,7 +468,7 @@ async function main(): Promise<void> {
       2,
     ),
   );
-  const line = (id: string): [number, number][] => results.filter((r) => r.group === id && r.ceiling !== true).map((r) => [r.workers, r.samplesPerSecond]);
+  const line = (id: string): [number, number][] => results.filter((r) => r.group === id && r.ceiling !== true && r.variant !== true).map((r) => [r.workers, r.samplesPerSecond]);
   const ideal = (id: string): [number, number][] => line(id).map(([w]) => [w, w * sps(`${id}-1`)]);
   const flat = (v: number): [number, number][] => [[1, v], [args.workers[args.workers.length - 1] ?? 1, v]];
   writeFileSync(
