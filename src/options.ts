@@ -56,6 +56,12 @@ export interface TrainerOptions {
    * shm/scavenge.ts). false leaves each worker's scavenges to V8.
    */
   readonly scavengeTogether?: boolean;
+  /**
+   * Each worker thread's V8 young generation, MB (default
+   * DEFAULT_YOUNG_GENERATION_MB; Note [young generation] in trainer/pool.ts):
+   * larger means fewer scavenges, at up to two thirds of it in memory per worker.
+   */
+  readonly youngGenerationMb?: number;
   /** fit() writes a checkpoint here at the end of every epoch (and every checkpointEvery steps). */
   readonly checkpointDir?: string;
   /** Also checkpoint every this many global steps (default 0: at epoch ends only). Needs checkpointDir. */
@@ -98,6 +104,7 @@ export const LIMITS = {
   stepTimeoutMs: [100, 24 * 3600 * 1000],
   checkpointEvery: [0, 2 ** 31 - 1],
   barrierSpinMs: [0, 1000],
+  youngGenerationMb: [8, 4096],
 } as const satisfies Record<string, readonly [number, number]>;
 
 /**
@@ -106,6 +113,9 @@ export const LIMITS = {
  * p90 1.6-2.0), so that only waits behind a real stall sleep.
  */
 export const DEFAULT_SPIN_CAP_MS = 2;
+
+/** The default youngGenerationMb: twice V8's default here (Note [young generation] in trainer/pool.ts). */
+export const DEFAULT_YOUNG_GENERATION_MB = 96;
 
 /** Throws OptionError unless v is an integer in [lo, hi]. `name` is how the caller spells the option (`workers` or `--workers`). */
 export function checkInt(name: string, v: unknown, [lo, hi]: readonly [number, number]): number {
@@ -172,6 +182,7 @@ const KNOWN = new Set([
   'profile',
   'barrierSpinMs',
   'scavengeTogether',
+  'youngGenerationMb',
   'checkpointDir',
   'checkpointEvery',
   'resume',
@@ -225,6 +236,7 @@ export function resolveOptions(o: TrainerOptions = {}): ResolvedOptions {
     profile: checkBoolean('profile', o.profile ?? false),
     barrierSpinMs: checkRange('barrierSpinMs', o.barrierSpinMs ?? (workers <= availableParallelism() ? DEFAULT_SPIN_CAP_MS : 0), LIMITS.barrierSpinMs),
     scavengeTogether: checkBoolean('scavengeTogether', o.scavengeTogether ?? true),
+    youngGenerationMb: checkInt('youngGenerationMb', o.youngGenerationMb ?? DEFAULT_YOUNG_GENERATION_MB, LIMITS.youngGenerationMb),
     checkpointDir: checkPath('checkpointDir', o.checkpointDir),
     checkpointEvery: checkInt('checkpointEvery', o.checkpointEvery ?? 0, LIMITS.checkpointEvery),
     resume: checkPath('resume', o.resume),

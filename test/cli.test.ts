@@ -257,6 +257,7 @@ describe('library option validation: Trainer.create rejects with OptionError, st
     { name: '{ barrierSpinMs: -1 }', options: () => ({ barrierSpinMs: -1 }), message: 'barrierSpinMs must be a number from 0 to 1000, got -1' },
     { name: '{ barrierSpinMs: NaN }', options: () => ({ barrierSpinMs: Number.NaN }), message: 'barrierSpinMs must be a number from 0 to 1000, got NaN' },
     { name: "{ scavengeTogether: 'yes' }", options: () => ({ scavengeTogether: 'yes' }), message: 'scavengeTogether must be true or false, got "yes"' },
+    { name: '{ youngGenerationMb: 4 }', options: () => ({ youngGenerationMb: 4 }), message: 'youngGenerationMb must be an integer from 8 to 4096, got 4' },
     { name: '{ wrokers: 2 }', options: () => ({ wrokers: 2 }), message: 'unknown option "wrokers"' },
     { name: '{ data: 42 }', options: () => ({ data: 42 }), message: 'data must be a folder path or a Dataset, got 42' },
     { name: '{ data: null }', options: () => ({ data: null }), message: 'data must be a folder path or a Dataset, got null' },

@@ -235,7 +235,7 @@ export class Trainer implements AsyncDisposable {
 
     const barrier = new Barrier(session.barrier, N, 0, 0);
     const group = o.group;
-    const pool = new WorkerPool(N, group === undefined ? undefined : (err) => endJob(group, session, err));
+    const pool = new WorkerPool(N, o.youngGenerationMb, group === undefined ? undefined : (err) => endJob(group, session, err));
     try {
       const init = (s: Session): Promise<InitResult[]> =>
         pool.collective<InitResult>('init', Array.from({ length: N }, (_, rank) => ({ session: s, rank, step: start })), {
