@@ -16,11 +16,15 @@
  *
  * One repetition sends `run n` to every process at once; its time is the
  * slowest process's, as a synchronised step waits for the slowest worker.
+ * Each process gets the young generation a worker gets (Note [young
+ * generation] in src/trainer/pool.ts) through `--max-semi-space-size`: V8 sizes
+ * a young generation as three semi-spaces.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { BackendRequest } from '../src/backend.js';
+import { DEFAULT_YOUNG_GENERATION_MB } from '../src/options.js';
 import type { Row } from './steady.js';
 
 /** The error line of a Node process's stderr (Node ends it with the stack and its version), else its last line. */
@@ -36,7 +40,8 @@ interface Child {
 
 function child(model: string, batch: number, parties: number, backend: BackendRequest): Child {
   const file = fileURLToPath(new URL('./ceiling-child.js', import.meta.url));
-  const p: ChildProcessWithoutNullStreams = spawn(process.execPath, [file, model, String(batch), String(parties), backend], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const semiSpaceMb = Math.round(DEFAULT_YOUNG_GENERATION_MB / 3);
+  const p: ChildProcessWithoutNullStreams = spawn(process.execPath, [`--max-semi-space-size=${semiSpaceMb}`, file, model, String(batch), String(parties), backend], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const lines = createInterface({ input: p.stdout })[Symbol.asyncIterator]();
