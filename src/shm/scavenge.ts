@@ -25,7 +25,10 @@ import { runInNewContext } from 'node:vm';
  * against leaving it to V8, same A/B: the generic MLP 1.115x (middle half of
  * the pairs 1.01-1.14; forward/backward p99 4.97 -> 2.22 ms, p50 1.08 -> 1.03),
  * the convnet 1.097x (1.08-1.16), the hand-written MLP 1.011x (0.99-1.08); the
- * generic MLP at 1 worker 1.012x. `npm run bench:scaling` repeats it (--apart).
+ * generic MLP at 1 worker 1.012x. `npm run bench:scaling` repeats it (--apart):
+ * the generic path 1.18x and 1.19x, the convnet 0.95x and 1.09x; since the
+ * 96 MB young generation (Note [young generation] in trainer/pool.ts) made
+ * each scavenge cheaper, 1.14x and 1.02x, and 0.93x and 1.09x.
  *
  * Protocol, per global step g, one flag per step parity (slot = g & 1):
  *   before the barrier that ends step g (after the update): ask(g) sets
