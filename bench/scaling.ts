@@ -1,7 +1,7 @@
 /**
  * npm run bench:scaling -- [--workers 1,2,4] [--reps 9] [--rep-seconds 1] [--tol 0.05]
- *   [--max-warmup-steps 6000] [--max-warmup-seconds 30] [--spin 0,...] [--apart generic,convnet] [--rows ID,...]
- *   [--backend wasm] [--out DIR]
+ *   [--max-warmup-steps 6000] [--max-warmup-seconds 30] [--spin 0,...] [--apart generic,convnet] [--young 48,...]
+ *   [--rows ID,...] [--backend wasm] [--out DIR]
  *   [--python PATH]   (the interpreter for the PyTorch rows; default: the first of python3, /usr/bin/python3 that imports torch)
  *
  * Steady-state throughput, in one process: strong scaling (global batch 64
@@ -16,7 +16,10 @@
  * default: one row that never spins), an A/B of the spin policy interleaved
  * in the same process; `--apart` adds, for the groups named, a 2-worker row whose
  * workers leave their scavenges to V8 (options.scavengeTogether false), an A/B
- * of Note [one pause, not two] in src/shm/scavenge.ts. Prints the tables, the
+ * of Note [one pause, not two] in src/shm/scavenge.ts; `--young` adds generic-path
+ * 2-worker rows with other young generations (options.youngGenerationMb; default:
+ * one row at V8's 48 MB), an A/B of Note [young generation] in src/trainer/pool.ts.
+ * Prints the tables, the
  * targets with a pass/short mark, and writes JSON and an SVG chart.
  */
 import { writeFileSync } from 'node:fs';
@@ -29,7 +32,7 @@ import { loadDataset, type Dataset } from '../src/data/dataset.js';
 import { mkdirp } from '../src/io/dirs.js';
 import { layersSource } from '../src/fit/spec.js';
 import { optimizerFromTfjs } from '../src/optim/spec.js';
-import { LIMITS, OptionError, checkChoice, checkInt, type TrainerOptions } from '../src/options.js';
+import { DEFAULT_YOUNG_GENERATION_MB, LIMITS, OptionError, checkChoice, checkInt, type TrainerOptions } from '../src/options.js';
 import { PHASES } from '../src/profile/record.js';
 import { Trainer } from '../src/trainer/trainer.js';
 import { TUTORIAL_LR, TUTORIAL_MLP, leanStepRow, plainTfjsRow } from './baselines.js';
@@ -144,6 +147,7 @@ interface Args extends SteadyOptions {
   readonly workers: number[];
   readonly spin: number[];
   readonly apart: readonly Group[];
+  readonly young: number[];
   readonly reps: number;
   readonly repSeconds: number;
   readonly rows: ReadonlySet<string> | undefined;
@@ -158,6 +162,7 @@ function parse(): Args {
       workers: { type: 'string' },
       spin: { type: 'string' },
       apart: { type: 'string' },
+      young: { type: 'string' },
       reps: { type: 'string' },
       'rep-seconds': { type: 'string' },
       tol: { type: 'string' },
@@ -189,6 +194,7 @@ function parse(): Args {
       if (g === undefined) throw new OptionError(`--apart: no group ${v}; the groups are ${GROUPS.map((gr) => gr.id).join(', ')}`);
       return g;
     }),
+    young: (values.young ?? '48').split(',').filter((v) => v !== '').map((v) => checkInt('--young values', Number(v), LIMITS.youngGenerationMb)),
     reps: checkInt('--reps', Number(values.reps ?? 9), [1, 100]),
     repSeconds: positive('--rep-seconds', values['rep-seconds'], 1, 600),
     tol: positive('--tol', values.tol, 0.05, 1),
@@ -251,6 +257,10 @@ function registry(args: Args, data: Dataset, found: Found): RowSpec[] {
   }
   for (const g of args.apart) {
     rows.push({ id: `${g.id}-2-apart`, label: `${g.id}, 2 workers, scavenges left to V8 (A/B)`, group: g, variant: true, workers: 2, batch: g.batch(2), after: `${g.id}-2`, open: trainerRow(data, args.backend, g, { workers: 2, batchSize: g.batch(2), scavengeTogether: false }) });
+  }
+  const generic = GROUPS.find((g) => g.id === 'generic') as Group;
+  for (const mb of args.young) {
+    rows.push({ id: `generic-2-young${mb}`, label: `generic, 2 workers, young generation ${mb} MB (A/B)`, group: generic, variant: true, workers: 2, batch: generic.batch(2), after: 'generic-2', open: trainerRow(data, args.backend, generic, { workers: 2, batchSize: generic.batch(2), youngGenerationMb: mb }) });
   }
   for (const [id, ref] of Object.entries(REFERENCES)) {
     const first = GROUPS.find((g) => g.reference === id);
@@ -452,6 +462,10 @@ async function main(): Promise<void> {
   }
   for (const g of args.apart) {
     console.log(`  A/B: ${g.id}, 2 workers, scavenging together / apart: ${x(ratio(results, `${g.id}-2`, `${g.id}-2-apart`))}${spread(results, `${g.id}-2`, `${g.id}-2-apart`)} (same run, interleaved, paired)`);
+  }
+  for (const mb of args.young) {
+    const id = `generic-2-young${mb}`;
+    console.log(`  A/B: generic, 2 workers, young generation ${DEFAULT_YOUNG_GENERATION_MB} MB / ${mb} MB: ${x(ratio(results, 'generic-2', id))}${spread(results, 'generic-2', id)} (same run, interleaved, paired)`);
   }
   for (const [id, why] of skipped) console.log(`  note: ${id} skipped: ${why}`);
   console.log(`load average before ${loadBefore}, after ${loadAfter} (on a busy machine, compare nothing)`);

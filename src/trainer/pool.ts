@@ -58,7 +58,9 @@ export class WorkerPool {
    * of 800 steps, paired ratios) against the default: the generic MLP at 2 workers
    * 1.147x with 96 MB (middle half 1.07-1.21), 1.166x with 192, 1.105x with 384;
    * at 96 MB the convnet 1.093x (1.07-1.16) and the hand-written MLP 1.039x
-   * (0.99-1.07). The price: up to ~64 MB more resident per thread.
+   * (0.99-1.07). `npm run bench:scaling` repeats it (--young 48): 1.23x for the
+   * generic path at 2 workers (middle half of 7 pairs 1.16-1.60). The price: up to
+   * ~64 MB more resident per thread.
    */
   constructor(
     readonly size: number,
