@@ -46,7 +46,7 @@ import { optimizerStep } from '../src/optim/step.js';
 import { partition, type Range } from '../src/partition.js';
 import { slotClock } from '../src/profile/record.js';
 import { Barrier, spinCapFor } from '../src/shm/barrier.js';
-import { Scavenges, minorGc } from '../src/shm/scavenge.js';
+import { Scavenges } from '../src/shm/scavenge.js';
 import { reduceScatter } from '../src/shm/allreduce.js';
 import {
   CONTROL,
@@ -92,9 +92,7 @@ async function attach(session: Session, rank = 0): Promise<Local> {
   const barrier = new Barrier(session.barrier, session.parties, BARRIER_TIMEOUT_FACTOR * session.stepTimeoutMs, session.spinCapMs);
   const arena = arenaViews(session.memory, session.paramCount, session.parties, stateVectors(session.optimizer));
   const cross = session.cross === undefined ? undefined : CrossProcess.forWorker(session.cross, rank, session.parties, session.metricCount);
-  const gc = session.scavenge === undefined ? undefined : minorGc();
-  const scavenges = session.scavenge === undefined || gc === undefined ? undefined : new Scavenges(session.scavenge, gc);
-  local = { id: session.id, backend, model, barrier, arena, kernels: kernelsFor(session.memory), cross, scavenges };
+  local = { id: session.id, backend, model, barrier, arena, kernels: kernelsFor(session.memory), cross, scavenges: Scavenges.forWorker(session.scavenge) };
   return local;
 }
 

@@ -63,6 +63,12 @@ export class Scavenges {
     this.lastUsed = read().used;
   }
 
+  /** A worker thread's Scavenges on the pool's cells (Session.scavenge), or undefined when off or where V8 gives no scavenge. */
+  static forWorker(cells: Int32Array | undefined): Scavenges | undefined {
+    const gc = cells === undefined ? undefined : minorGc();
+    return cells === undefined || gc === undefined ? undefined : new Scavenges(cells, gc);
+  }
+
   /** Shared cells for a pool's Scavenges. */
   static cells(): Int32Array {
     return new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
