@@ -29,6 +29,22 @@ import time
 for _v in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
     os.environ.setdefault(_v, '1')
 
+# Note [glibc's allocator]: with glibc's default malloc, PyTorch's step on this VM swings
+# 3-5x inside one process (Debian's torch, convnet, blocks of 200 steps: 3.4 ms for some
+# blocks, 16-19 ms for minutes of others): each step's activations are a few MB, which glibc
+# hands back to the kernel on free (munmap, or a trim of the heap's top) and faults in again
+# on the next step, and the cost of those page faults is what changes with the VM's phase.
+# Keeping freed memory in the process (no mmap below 32 MB, no trim) holds the step at its
+# fast figure: 3.3-4.2 ms in every block of 4 processes (torch 2.13: 3.8-4.7 ms). It is the
+# remedy PyTorch's CPU tuning guide gives (there with jemalloc or tcmalloc), and a reference
+# must be PyTorch at its best. glibc reads it at start-up, so the script re-executes itself
+# once with it; a GLIBC_TUNABLES already in the environment is left as it is, and an empty
+# one (`GLIBC_TUNABLES= python3 convnet.py`) runs glibc's defaults, for the comparison.
+TUNED_MALLOC = 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296'
+if 'GLIBC_TUNABLES' not in os.environ:
+    os.environ['GLIBC_TUNABLES'] = TUNED_MALLOC
+    os.execv(sys.executable, [sys.executable] + sys.argv)
+
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
@@ -126,7 +142,7 @@ def main(name, make_model, lr, shape):
     torch.manual_seed(1)
     x, y = load_train(a.data)
     s = Stepper(make_model(), x, y, lr, shape)
-    info = {'name': name, 'batch': BATCH, 'torch': torch.__version__, 'threads': torch.get_num_threads(), 'blas': blas()}
+    info = {'name': name, 'batch': BATCH, 'torch': torch.__version__, 'threads': torch.get_num_threads(), 'blas': blas(), 'malloc': os.environ['GLIBC_TUNABLES'] or 'glibc defaults'}
     if a.serve:
         print(json.dumps({'ready': True, **info}), flush=True)
         for line in sys.stdin:
