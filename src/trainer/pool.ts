@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import { Piscina } from 'piscina';
 import { PEER_ABORTED } from '../shm/barrier.js';
 
@@ -61,12 +62,36 @@ export class WorkerPool {
    * (0.99-1.07). `npm run bench:scaling` repeats it (--young 48): 1.23x for the
    * generic path at 2 workers (middle half of 7 pairs 1.16-1.60). The price: up to
    * ~64 MB more resident per thread.
+   *
+   * Note [no shrinking]: V8 starts a young generation small (2 MB of new space here),
+   * grows it only as objects survive (tfjs's die young, so slowly), and shrinks
+   * it back after a collection that finds the thread allocating slowly, as a
+   * pool's threads do while the coordinator evaluates or the process does
+   * something else for a few seconds. Seen in `npm run bench:scaling`, whose rows
+   * wait ~20 s for the others between repetitions: V8's new space (its heap space
+   * statistics) was 2-8 MB at most worker threads' scavenges, against 32 MB in a
+   * run of two rows (a logging build, 2026-11-29), and the scavenge phase took 10-16% of the generic
+   * and convnet rows' worker time, against 1-2%. So every thread starts with
+   * semi-spaces of half their maximum (V8's `--min-semi-space-size`), the size
+   * they reach when they do not pause, and V8 never shrinks them below their
+   * start. `npm run bench:scaling` shows it in its `gc` column: 1-4% of every
+   * row's worker time in two full runs since (03:26 and 03:33 UTC). Measured
+   * (scratch A/B: two Trainers in one process, the one started first without
+   * it, blocks of steps alternating ABBA, paired ratios): with 5 s of idling before each block, examples/mlp.js at 2 workers
+   * 1.177x (middle half of 8 pairs 1.135-1.284; scavenge phase 9.1% -> 3.3% of
+   * worker time), the convnet 1.177x (1.166-1.225); without idling 1.016x and
+   * 0.981x. Starting at the maximum instead (32 MB semi-spaces at 96 MB) was
+   * slower without idling: the MLP 0.933x and 0.903x, its scavenges costing
+   * 6.1-6.9% of worker time against 2.5-2.9%. The flag is process-wide and read
+   * when an isolate starts: it is raised, never lowered, so worker threads
+   * started later in this process start at min(it, their own maximum) too.
    */
   constructor(
     readonly size: number,
     youngGenerationMb: number,
     private readonly fatal?: Fatal,
   ) {
+    startYoungGenerationsAt(youngGenerationMb);
     this.piscina = new Piscina({
       filename: WORKER,
       minThreads: size,
@@ -138,4 +163,19 @@ export class WorkerPool {
   async close(): Promise<void> {
     await this.piscina.destroy();
   }
+}
+
+/** The largest semi-space asked for so far, MB (Note [no shrinking]). */
+let minSemiSpaceMb = 0;
+
+/**
+ * Isolates started from now on begin with semi-spaces of half a `youngGenerationMb`
+ * young generation's largest: V8's young generation is two semi-spaces and a
+ * large-object space the size of one.
+ */
+function startYoungGenerationsAt(youngGenerationMb: number): void {
+  const semi = Math.floor(youngGenerationMb / 3 / 2);
+  if (semi <= minSemiSpaceMb) return;
+  minSemiSpaceMb = semi;
+  setFlagsFromString(`--min-semi-space-size=${semi}`);
 }
