@@ -16,9 +16,10 @@
  *
  * One repetition sends `run n` to every process at once; its time is the
  * slowest process's, as a synchronised step waits for the slowest worker.
- * Each process gets the young generation a worker gets (Note [young
- * generation] in src/trainer/pool.ts) through `--max-semi-space-size`: V8 sizes
- * a young generation as three semi-spaces.
+ * Each process gets the young generation a worker gets (Notes [young
+ * generation] and [no shrinking] in src/trainer/pool.ts) through
+ * `--max-semi-space-size` and `--min-semi-space-size`: V8 sizes a young
+ * generation as three semi-spaces, and a worker starts at half its largest.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -41,7 +42,8 @@ interface Child {
 function child(model: string, batch: number, parties: number, backend: BackendRequest): Child {
   const file = fileURLToPath(new URL('./ceiling-child.js', import.meta.url));
   const semiSpaceMb = Math.round(DEFAULT_YOUNG_GENERATION_MB / 3);
-  const p: ChildProcessWithoutNullStreams = spawn(process.execPath, [`--max-semi-space-size=${semiSpaceMb}`, file, model, String(batch), String(parties), backend], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const flags = [`--max-semi-space-size=${semiSpaceMb}`, `--min-semi-space-size=${Math.floor(semiSpaceMb / 2)}`];
+  const p: ChildProcessWithoutNullStreams = spawn(process.execPath, [...flags, file, model, String(batch), String(parties), backend], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const lines = createInterface({ input: p.stdout })[Symbol.asyncIterator]();
