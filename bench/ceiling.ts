@@ -19,7 +19,7 @@
  * Each process gets the young generation a worker gets (Notes [young
  * generation] and [no shrinking] in src/trainer/pool.ts) through
  * `--max-semi-space-size` and `--min-semi-space-size`: V8 sizes a young
- * generation as three semi-spaces, and a worker starts at half its largest.
+ * generation as three semi-spaces, and a worker starts at a quarter of its largest.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -42,7 +42,7 @@ interface Child {
 function child(model: string, batch: number, parties: number, backend: BackendRequest): Child {
   const file = fileURLToPath(new URL('./ceiling-child.js', import.meta.url));
   const semiSpaceMb = Math.round(DEFAULT_YOUNG_GENERATION_MB / 3);
-  const flags = [`--max-semi-space-size=${semiSpaceMb}`, `--min-semi-space-size=${Math.floor(semiSpaceMb / 2)}`];
+  const flags = [`--max-semi-space-size=${semiSpaceMb}`, `--min-semi-space-size=${Math.floor(semiSpaceMb / 4)}`];
   const p: ChildProcessWithoutNullStreams = spawn(process.execPath, [...flags, file, model, String(batch), String(parties), backend], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
