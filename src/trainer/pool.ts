@@ -71,9 +71,9 @@ export class WorkerPool {
    * wait ~20 s for the others between repetitions: V8's new space (its heap space
    * statistics) was 2-8 MB at most worker threads' scavenges, against 32 MB in
    * a run of two rows (a logging build, 2026-11-29), and the scavenge phase took
-   * 10-16% of the generic and convnet rows' worker time, against 1-2%. So every thread starts with
-   * semi-spaces of a quarter of their largest (V8's `--min-semi-space-size`;
-   * 8 MB at 96 MB), below which V8 does not shrink them. `npm run bench:scaling`
+   * 10-16% of the generic and convnet rows' worker time, against 1-2%. So
+   * every thread starts with semi-spaces of a quarter of their largest (V8's
+   * `--min-semi-space-size`; 8 MB at 96 MB), below which V8 does not shrink them. `npm run bench:scaling`
    * shows it in its `gc` column: 1-4% of every row's worker time in two full runs
    * since (03:26 and 03:33 UTC, then at half their largest). Measured (scratch
    * A/B: two Trainers in one process, the one started first without it, blocks
