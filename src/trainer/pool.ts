@@ -75,7 +75,8 @@ export class WorkerPool {
    * every thread starts with semi-spaces of a quarter of their largest (V8's
    * `--min-semi-space-size`; 8 MB at 96 MB), below which V8 does not shrink them. `npm run bench:scaling`
    * shows it in its `gc` column: 1-4% of every row's worker time in two full runs
-   * since (03:26 and 03:33 UTC, then at half their largest). Measured (scratch
+   * since (03:26 and 03:33 UTC, then at half their largest), 2-8% in a third
+   * (03:55, a quarter). Measured (scratch
    * A/B: two Trainers in one process, the one started first without it, blocks
    * of steps alternating ABBA, paired ratios), with 5 s of idling before each
    * block: examples/mlp.js at 2 workers 1.124x (middle half of 8 pairs
