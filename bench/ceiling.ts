@@ -18,14 +18,14 @@
  * slowest process's, as a synchronised step waits for the slowest worker.
  * Each process gets the young generation a worker gets (Notes [young
  * generation] and [no shrinking] in src/trainer/pool.ts) through
- * `--max-semi-space-size` and `--min-semi-space-size`: V8 sizes a young
- * generation as three semi-spaces, and a worker starts at a quarter of its largest.
+ * `--max-semi-space-size` and `--min-semi-space-size` (semiSpacesMb()).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { BackendRequest } from '../src/backend.js';
 import { DEFAULT_YOUNG_GENERATION_MB } from '../src/options.js';
+import { semiSpacesMb } from '../src/trainer/pool.js';
 import type { Row } from './steady.js';
 
 /** The error line of a Node process's stderr (Node ends it with the stack and its version), else its last line. */
@@ -41,8 +41,8 @@ interface Child {
 
 function child(model: string, batch: number, parties: number, backend: BackendRequest): Child {
   const file = fileURLToPath(new URL('./ceiling-child.js', import.meta.url));
-  const semiSpaceMb = Math.round(DEFAULT_YOUNG_GENERATION_MB / 3);
-  const flags = [`--max-semi-space-size=${semiSpaceMb}`, `--min-semi-space-size=${Math.floor(semiSpaceMb / 4)}`];
+  const semi = semiSpacesMb(DEFAULT_YOUNG_GENERATION_MB);
+  const flags = [`--max-semi-space-size=${semi.largest}`, `--min-semi-space-size=${semi.start}`];
   const p: ChildProcessWithoutNullStreams = spawn(process.execPath, [...flags, file, model, String(batch), String(parties), backend], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

@@ -172,17 +172,23 @@ export class WorkerPool {
   }
 }
 
-/** The largest semi-space asked for so far, MB (Note [no shrinking]). */
+/**
+ * The semi-spaces of a `youngGenerationMb` young generation, MB: V8's young
+ * generation is two semi-spaces and a large-object space the size of one, and
+ * a pool's threads start at a quarter of the largest (Note [no shrinking]).
+ */
+export function semiSpacesMb(youngGenerationMb: number): { readonly largest: number; readonly start: number } {
+  const largest = Math.floor(youngGenerationMb / 3);
+  return { largest, start: Math.floor(largest / 4) };
+}
+
+/** The start of the semi-spaces set so far, MB (Note [no shrinking]). */
 let minSemiSpaceMb = 0;
 
-/**
- * Isolates started from now on begin with semi-spaces of a quarter of a
- * `youngGenerationMb` young generation's largest: V8's young generation is two
- * semi-spaces and a large-object space the size of one.
- */
+/** Isolates started from now on begin with the semi-spaces of a `youngGenerationMb` young generation's start. */
 function startYoungGenerationsAt(youngGenerationMb: number): void {
-  const semi = Math.floor(youngGenerationMb / 3 / 4);
-  if (semi <= minSemiSpaceMb) return;
-  minSemiSpaceMb = semi;
-  setFlagsFromString(`--min-semi-space-size=${semi}`);
+  const { start } = semiSpacesMb(youngGenerationMb);
+  if (start <= minSemiSpaceMb) return;
+  minSemiSpaceMb = start;
+  setFlagsFromString(`--min-semi-space-size=${start}`);
 }
