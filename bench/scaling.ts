@@ -276,11 +276,10 @@ const pcts = (a: readonly number[]): Percentiles | undefined => (a.length === 0 
 /**
  * Note [timing order]: a ratio pairs two rows' throughput in one repetition
  * (Note [paired ratios]), which cancels the machine's phases only as far as the
- * two rows were timed close together. The phases here are seconds long and
- * large: the PyTorch convnet in one process, same seed, blocks of 200 steps:
- * 19.2, 19.0, 18.9, 19.1, 14.5, 4.3, 4.7, 4.2, 4.5, 13.2, 17.6 ms a step (no
- * subnormal weights or gradients in any block; scratch measurement, 2026-11-29).
- * So a row compared with another (RowSpec.after: each PyTorch row with the
+ * two rows were timed close together. The phases here are seconds long: our
+ * rows move by ±30% within seconds, and what a page fault costs changes with
+ * them (the swings of 3-5x that PyTorch showed before its allocator was tuned,
+ * Note [glibc's allocator] in reference/common.py). So a row compared with another (RowSpec.after: each PyTorch row with the
  * first 2-worker row compared with it, each A/B row with the row it varies) is
  * timed right after it, instead of after every other row (10 s later for the
  * MLP), and odd repetitions run the order backwards, so that a drift within a

@@ -63,35 +63,34 @@ export class WorkerPool {
    * generic path at 2 workers (middle half of 7 pairs 1.16-1.60). The price: up to
    * ~64 MB more resident per thread.
    *
-   * Note [no shrinking]: V8 starts a young generation small (2 MB of new space here),
-   * grows it only as objects survive (tfjs's die young, so slowly), and shrinks
-   * it back after a collection that finds the thread allocating slowly, as a
-   * pool's threads do while the coordinator evaluates or the process does
-   * something else for a few seconds. Seen in `npm run bench:scaling`, whose rows
-   * wait ~20 s for the others between repetitions: V8's new space (its heap space
-   * statistics) was 2-8 MB at most worker threads' scavenges, against 32 MB in
-   * a run of two rows (a logging build, 2026-11-29), and the scavenge phase took
-   * 10-16% of the generic and convnet rows' worker time, against 1-2%. So
-   * every thread starts with semi-spaces of a quarter of their largest (V8's
-   * `--min-semi-space-size`; 8 MB at 96 MB), below which V8 does not shrink them. `npm run bench:scaling`
-   * shows it in its `gc` column: 1-4% of every row's worker time in two full runs
-   * since (03:26 and 03:33 UTC, then at half their largest), 2-8% in a third
-   * (03:55, a quarter). Measured (scratch
-   * A/B: two Trainers in one process, the one started first without it, blocks
-   * of steps alternating ABBA, paired ratios), with 5 s of idling before each
-   * block: examples/mlp.js at 2 workers 1.124x (middle half of 8 pairs
-   * 1.096-1.269; scavenge phase 7.9% -> 2.6% of worker time), the convnet 1.149x
-   * (1.071-1.257); without idling the MLP 1.002x. Half their largest (16 MB)
-   * gained a little more after idling (1.177x, 1.177x) but cost the first epoch
-   * from a cold start ~10% (`npm run train -- --workers 1 --epochs 1`, 3
-   * alternating runs: 41,000 against 46,000 samples/s): on this VM a page fault
-   * costs microseconds, and a thread then touches all of its new space at once;
-   * a quarter costs nothing there (46,400-50,100 against 47,200-48,000). Their
-   * largest (32 MB) was slower even without idling (the MLP 0.933x and 0.903x,
-   * its scavenges 6.1-6.9% of worker time against 2.5-2.9%). The flag is
-   * process-wide and read when an isolate starts: it is raised, never lowered,
-   * so worker threads started later in this process start at min(it, their own
-   * maximum) too.
+   * Note [no shrinking]: V8 starts a young generation small (2 MB of new space
+   * here), grows it only as objects survive (tfjs's die young, so slowly), and
+   * shrinks it back after a collection that finds the thread allocating slowly,
+   * as a pool's threads do while the coordinator evaluates or the process does
+   * something else for a few seconds. Seen in `npm run bench:scaling`, whose
+   * rows wait ~20 s for the others between repetitions: V8's new space (its heap
+   * space statistics) was 2-8 MB at most worker threads' scavenges, against 32
+   * MB in a run of two rows (a logging build, 2026-11-29), and the scavenge
+   * phase took 10-16% of the generic and convnet rows' worker time, against
+   * 1-2%. So every thread starts with semi-spaces of a quarter of their largest
+   * (V8's `--min-semi-space-size`; 8 MB at 96 MB), below which V8 does not
+   * shrink them. The bench's `gc` column since: 1-4% of every row's worker time
+   * in two full runs at half their largest (03:26, 03:33 UTC), 2-8% in a third
+   * at a quarter (03:55). Measured (scratch A/B: two Trainers in one process,
+   * the one started first without it, blocks of steps alternating ABBA, paired
+   * ratios), with 5 s of idling before each block: examples/mlp.js at 2 workers
+   * 1.124x (middle half of 8 pairs 1.096-1.269; scavenge phase 7.9% -> 2.6% of
+   * worker time), the convnet 1.149x (1.071-1.257); without idling the MLP
+   * 1.002x. Half their largest (16 MB) gained a little more after idling
+   * (1.177x, 1.177x) but cost the first epoch from a cold start ~10% (`npm run
+   * train -- --workers 1 --epochs 1`, 3 alternating runs: 41,000 against 46,000
+   * samples/s): on this VM a page fault costs microseconds, and a thread then
+   * touches all of its new space at once; a quarter costs nothing there
+   * (46,400-50,100 against 47,200-48,000). Their largest (32 MB) was slower even
+   * without idling (the MLP 0.933x and 0.903x, its scavenges 6.1-6.9% of worker
+   * time against 2.5-2.9%). The flag is process-wide and read when an isolate
+   * starts: it is raised, never lowered, so worker threads started later in this
+   * process start at min(it, their own maximum) too.
    */
   constructor(
     readonly size: number,
