@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { shareSavedTensors } from './tfjs-engine/shared-saves.js';
 import { registerWasmTrainingKernels } from './tfjs-kernels/register.js';
 
 /** What the user asks for; `auto` takes tfjs-node when it loads, else wasm, else cpu. */
@@ -76,8 +77,12 @@ export async function initBackend(request: BackendRequest, nativeFails = false):
   for (const name of request === 'auto' ? (['wasm', 'cpu'] as const) : [request]) {
     if (await tryBackend(name)) {
       await tf.ready();
-      // Every thread on wasm gets the training kernels the stock backend lacks (src/tfjs-kernels/).
-      if (name === 'wasm') registerWasmTrainingKernels();
+      // Every thread on wasm gets the training kernels the stock backend lacks (src/tfjs-kernels/)
+      // and saves tensors for the backward pass without a kernel (src/tfjs-engine/).
+      if (name === 'wasm') {
+        registerWasmTrainingKernels();
+        shareSavedTensors();
+      }
       return name;
     }
   }
