@@ -15,6 +15,7 @@ import { conv2DBackpropFilter } from '../dist/src/tfjs-kernels/conv2d-backprop-f
 import { conv2DBackpropInput } from '../dist/src/tfjs-kernels/conv2d-backprop-input.js';
 import { maxPoolGrad } from '../dist/src/tfjs-kernels/max-pool-grad.js';
 import { registerWasmTrainingKernels } from '../dist/src/tfjs-kernels/register.js';
+import { RELU_GRAD, reluGradConfig } from '../dist/src/tfjs-kernels/relu-grad.js';
 import { Rng } from '../dist/src/rng.js';
 
 const TOL = 1e-4;
@@ -25,6 +26,7 @@ const OURS = [
   'DepthwiseConv2dNativeBackpropInput',
   'UnsortedSegmentSum',
   'MaxPoolGrad',
+  RELU_GRAD,
 ];
 /** Stock kernels ours wrap: ours takes some cases and hands the rest to them. */
 const WRAPPED = ['Add', 'Sum', 'BatchMatMul', '_FusedMatMul', 'Conv2D', 'Identity', 'Cast'] as const;
@@ -410,6 +412,38 @@ describe('Identity and same-dtype Cast on wasm (Note [shared, not copied])', () 
     const g = tf.grad((v: tf.Tensor) => tf.clone(tf.clone(v)).relu().square().sum())(x);
     expect(Array.from(g.dataSync())).toEqual([2, 0, 6]);
     tf.dispose([x, g]);
+  });
+});
+
+describe('the ReLU gradient (Note [one ReLU gradient kernel])', () => {
+  const specials = [Number.NaN, -1, 0, -0, 2, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1e-38, -1e-38];
+  /** tf.grad of relu at x for dy: values, NaN as null (its payload is not ours to keep), -0 kept. */
+  const grad = (x: Float32Array, dy: Float32Array): (number | null)[] => {
+    const g = tf.tidy(() => tf.grad((v: tf.Tensor) => tf.relu(v))(tf.tensor1d(x), tf.tensor1d(dy)));
+    const values = Array.from(g.dataSync(), (v) => (Number.isNaN(v) ? null : v));
+    g.dispose();
+    return values;
+  };
+
+  it('is registered for every backend, and runs our kernel on wasm: one kernel where tfjs runs three', async () => {
+    expect(tf.getGradient(tf.Relu)).toBe(reluGradConfig);
+    const x = tf.tensor1d([1, -1]);
+    const profile = await tf.profile(() => tf.grad((v: tf.Tensor) => tf.relu(v))(x));
+    // Identity kernels are the engine's clones (of x, for the tape)
+    expect(profile.kernels.map((k) => k.name).filter((k) => k !== 'Identity')).toEqual(['Relu', RELU_GRAD]);
+    x.dispose();
+  });
+
+  it("gives the bits of tfjs's mul(dy, step(x)) on the cpu backend, for every length around the SIMD width, special values included", () => {
+    for (let n = 1; n <= 37; n += n < 12 ? 1 : 5) {
+      const x = Float32Array.from({ length: n }, (_, i) => (i % 3 === 0 ? specials[(i / 3) % specials.length] : rng.uniform(-1, 1)));
+      const dy = Float32Array.from({ length: n }, (_, i) => (i % 5 === 4 ? specials[i % specials.length] : rng.uniform(-2, 2)));
+      const wasm = grad(x, dy);
+      tf.setBackend('cpu');
+      const cpu = grad(x, dy);
+      tf.setBackend('wasm');
+      expect(wasm.map((v) => (Object.is(v, -0) ? '-0' : v)), `n = ${n}`).toEqual(cpu.map((v) => (Object.is(v, -0) ? '-0' : v)));
+    }
   });
 });
 

@@ -247,6 +247,37 @@
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rl))))
 
+;; out[i] = dy[i] * step(x[i])   for i in [0, n), step(v) = 1 if v > 0, NaN if v is
+  ;; NaN, else 0: tfjs's ReLU gradient, mul(dy, step(x)), in one pass where tfjs
+  ;; runs Step, Cast and Multiply (relu-grad.ts). One f32 multiply per element, as
+  ;; stock: the same bits (a NaN's payload aside).
+  (func (export "relu_grad")
+    (param $dy i32) (param $x i32) (param $out i32) (param $n i32)
+    (local $i i32) (local $n4 i32) (local $end i32) (local $xv v128) (local $v f32)
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $n4 (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2)))
+    (local.set $i (i32.const 0))
+    (block $vdone (loop $vl
+      (br_if $vdone (i32.ge_u (local.get $i) (local.get $n4)))
+      (local.set $xv (v128.load (i32.add (local.get $x) (local.get $i))))
+      (v128.store (i32.add (local.get $out) (local.get $i))
+        (f32x4.mul
+          (v128.load (i32.add (local.get $dy) (local.get $i)))
+          (v128.or
+            (v128.and (f32x4.gt (local.get $xv) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 1 1 1 1))
+            (v128.and (f32x4.ne (local.get $xv) (local.get $xv)) (local.get $xv)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $vl)))
+    (block $sdone (loop $sl
+      (br_if $sdone (i32.ge_u (local.get $i) (local.get $end)))
+      (local.set $v (f32.load (i32.add (local.get $x) (local.get $i))))
+      (f32.store (i32.add (local.get $out) (local.get $i))
+        (f32.mul
+          (f32.load (i32.add (local.get $dy) (local.get $i)))
+          (select (f32.const 1) (select (local.get $v) (f32.const 0) (f32.ne (local.get $v) (local.get $v))) (f32.gt (local.get $v) (f32.const 0)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $sl))))
+
   ;; out[c] = x[0, c] + x[1, c] + ... + x[rows-1, c], added from 0 in that order;
   ;; writes every element of out.
   ;; Sum over leading axes: a bias's gradient. tfjs-wasm's Sum first transposes

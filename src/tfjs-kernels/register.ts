@@ -9,6 +9,7 @@ import { depthwiseBackpropInputConfig } from './depthwise-backprop-input.js';
 import { fusedMatMul } from './fused-mat-mul.js';
 import { castSameDtype, identityShared } from './identity.js';
 import { maxPoolGradConfig } from './max-pool-grad.js';
+import { reluGradConfig, reluGradKernelConfig } from './relu-grad.js';
 import { sumLeading } from './sum.js';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
 
@@ -18,6 +19,7 @@ const MISSING: readonly tf.KernelConfig[] = [
   depthwiseBackpropFilterConfig,
   depthwiseBackpropInputConfig,
   unsortedSegmentSumConfig,
+  reluGradKernelConfig,
 ];
 
 /** Kernels it has, slower than ours: the stock one is replaced. */
@@ -45,8 +47,13 @@ const wrappers = new WeakSet<tf.KernelConfig>();
  * Idempotent. Call it after importing @tensorflow/tfjs-backend-wasm: that
  * import registers the stock kernels, and would overwrite ours.
  * A kernel another party registered where wasm has none is left alone.
+ *
+ * Note [one ReLU gradient kernel]: it also registers the ReLU's gradient
+ * (relu-grad.ts), for every backend: one kernel of ours on wasm, tfjs's own
+ * formula elsewhere, same bits. A gradient registered after this call wins.
  */
 export function registerWasmTrainingKernels(): void {
+  if (tf.getGradient(tf.Relu) !== reluGradConfig) tf.registerGradient(reluGradConfig);
   for (const config of [...MISSING, ...FASTER]) {
     const current = tf.getKernel(config.kernelName, 'wasm');
     if (current === config) continue;

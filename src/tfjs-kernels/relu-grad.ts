@@ -1,0 +1,40 @@
+import * as tf from '@tensorflow/tfjs';
+import { simd } from './heap.js';
+
+/** Our kernel's name: tfjs has no ReLU-gradient kernel, its gradient is three (Step, Cast, Multiply). */
+export const RELU_GRAD = 'WorkerDdpReluGrad';
+
+/**
+ * dx = dy * step(x), the ReLU's gradient, on wasm in one pass (heap-kernels.wat's
+ * relu_grad): tfjs's gradient runs Step, then Cast (float32 to float32), then
+ * Multiply, two passes over the layer's activations and three kernel dispatches.
+ * Measured (scratch A/B: one thread, tfjs's gradient and ours swapped between
+ * blocks of 300 steps, 16 pairs, 2026-11-29): the convnet's step at 32 samples
+ * 1.017x as fast, the generic MLP's 1.012x.
+ * float32 only; the gradient below sends everything else to tfjs's formula.
+ */
+export function reluGrad({ inputs, backend }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
+  const { dy, x } = inputs as Record<'dy' | 'x', tf.TensorInfo>;
+  const n = tf.util.sizeFromShape(x.shape);
+  const out = simd(backend as tf.KernelBackend, [dy, x], x.shape, (k, o, [d, v]) => k.relu_grad(d, v, o, n), 'uninitialised');
+  if (out === undefined) throw new Error(`${RELU_GRAD}: the heap kernels went away`);
+  return out;
+}
+
+export const reluGradKernelConfig: tf.KernelConfig = { kernelName: RELU_GRAD, backendName: 'wasm', kernelFunc: reluGrad };
+
+/**
+ * The ReLU's gradient for every backend: our kernel where this backend has it
+ * (wasm, after registerWasmTrainingKernels) and both tensors are float32, else
+ * tfjs 4.22's own formula, mul(dy, cast(step(x), 'float32')).
+ */
+export const reluGradConfig: tf.GradConfig = {
+  kernelName: tf.Relu,
+  inputsToSave: ['x'],
+  gradFunc: (dy, saved) => {
+    const [x] = saved;
+    const d = dy as tf.Tensor;
+    const ours = x.dtype === 'float32' && d.dtype === 'float32' && tf.getKernel(RELU_GRAD, tf.getBackend()) !== undefined;
+    return { x: () => (ours ? (tf.engine().runKernel(RELU_GRAD, { dy: d, x }) as tf.Tensor) : tf.mul(d, tf.cast(tf.step(x), 'float32'))) };
+  },
+};
