@@ -4,7 +4,7 @@ import type { TensorIo } from './tensor-io.js';
 
 /**
  * The replicas' tensor io on the wasm backend's heap, through the views of
- * tfjs-kernels/heap.ts (the one module that uses tfjs internals): `make` fills
+ * tfjs-kernels/heap.ts (the one module that uses tfjs-wasm internals): `make` fills
  * a fresh tensor's heap memory in place, `read` copies straight out of it; one
  * copy each way instead of two through the public API.
  *
