@@ -47,7 +47,7 @@ export function engineHasSharedSaves(): boolean {
   return (
     typeof e.makeTensorFromTensorInfo === 'function' &&
     typeof e.addTapeNode === 'function' &&
-    /runKernel\(Identity, \{ x: x \}\)/.test(source) &&
+    /runKernel\(Identity, \{ x(?:: x)? \}\)/.test(source) && // the ES5 and ES2017 bundles
     /addTapeNode\(this\.state\.activeScope\.name, inputs, \[y\], grad, saved, \{\}\)/.test(source) &&
     /runKernel\(Cast, gradInputs/.test(source)
   );

@@ -309,7 +309,7 @@
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rl))))
 
-;; out[i] = dy[i] * step(x[i])   for i in [0, n), step(v) = 1 if v > 0, NaN if v is
+  ;; out[i] = dy[i] * step(x[i])   for i in [0, n), step(v) = 1 if v > 0, NaN if v is
   ;; NaN, else 0: tfjs's ReLU gradient, mul(dy, step(x)), in one pass where tfjs
   ;; runs Step, Cast and Multiply (relu-grad.ts). One f32 multiply per element, as
   ;; stock: the same bits (a NaN's payload aside).

@@ -13,7 +13,7 @@ export const RELU_GRAD = 'WorkerDdpReluGrad';
  * 1.017x as fast, the generic MLP's 1.012x.
  * float32 only; the gradient below sends everything else to tfjs's formula.
  */
-export function reluGrad({ inputs, backend }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
+function reluGrad({ inputs, backend }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
   const { dy, x } = inputs as Record<'dy' | 'x', tf.TensorInfo>;
   const n = tf.util.sizeFromShape(x.shape);
   const out = simd(backend as tf.KernelBackend, [dy, x], x.shape, (k, o, [d, v]) => k.relu_grad(d, v, o, n), 'uninitialised');
