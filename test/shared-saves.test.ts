@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../dist/src/backend.js';
 import { engineHasSharedSaves, shareSavedTensors } from '../dist/src/tfjs-engine/shared-saves.js';
 import { registerWasmTrainingKernels } from '../dist/src/tfjs-kernels/register.js';
 import { variablesOf } from '../dist/src/model/flat-weights.js';
@@ -84,6 +85,15 @@ describe('saves without a kernel (tfjs-core internals)', () => {
     expect(shared.kernels.length).toBe(stock.kernels.length - (identities(stock.kernels) - identities(shared.kernels)));
     tf.dispose([x, y]);
     m.dispose();
+  });
+
+  it("initBackend('wasm') installs them, with the one-kernel ReLU gradient: a ReLU's backward is its kernel alone", async () => {
+    shareSavedTensors(false);
+    await initBackend('wasm');
+    const x = tf.tensor1d([1, -1, 2]);
+    const profile = await tf.profile(() => tf.grad((v: tf.Tensor) => tf.relu(v))(x));
+    expect(profile.kernels.map((k) => k.name)).toEqual(['Relu', 'WorkerDdpReluGrad']);
+    x.dispose();
   });
 
   it('keeps higher-order gradients: d2/dx2 of x*x*x through the saved tensors is 6x', () => {
