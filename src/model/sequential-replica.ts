@@ -1,0 +1,260 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Clock } from '../profile/record.js';
+import { RELU_GRAD } from '../tfjs-kernels/relu-grad.js';
+import type { LayersReplica } from './layers-replica.js';
+import type { Batch, EvalSums, WorkerModel } from './types.js';
+
+/**
+ * The generic path without the gradient tape, for the tf.Sequential models it
+ * can write out: conv2d (channels last, dilation 1, any strides and padding),
+ * maxPooling2d, flatten and dense layers, hidden activations ReLU or linear,
+ * ending in a dense layer with any of softmax, sigmoid, linear or ReLU; no
+ * regularizers, no frozen layers.
+ *
+ * Contract: lossAndGradSum gives what LayersReplica's does (the shard's
+ * n * mean loss, its gradient and the metrics' sums), bit for bit: the forward
+ * runs the kernels tfjs-layers runs under the gradient tape (Note [same
+ * kernels]), the backward those tfjs's gradients run, layer by layer (conv:
+ * the filter and input gradients, bias: a sum, pooling: MaxPoolGrad, ReLU: its
+ * gradient kernel, dense: two products), and only the head, the last
+ * activation and the loss, goes through tfjs autograd, on the logits, so every
+ * tfjs loss keeps its exact semantics (the cross-entropy's clip included).
+ * Evaluation, prediction and the non-trainable weights are LayersReplica's.
+ *
+ * Note [same kernels]: tfjs-layers' conv and dense layers call tfjs's fused
+ * ops, which under the tape unfuse with a ReLU (conv2d or matMul, add, relu)
+ * and stay fused when linear (one FusedConv2D or _FusedMatMul); a softmax or
+ * sigmoid head's product is a _FusedMatMul without bias, then the bias added.
+ * conv() and dense() below make the same choice, so the bits match
+ * (test/sequential-replica.test.ts compares every element).
+ *
+ * Note [why no tape]: the convnet's step at 32 samples ran 85 kernels under
+ * tfjs autograd, and tfjs's bookkeeping (the tape, its saves, tidy scopes,
+ * tfjs-layers' apply) was ~15% of it; here it runs 76, 45 of them the head's
+ * (softmax and cross-entropy, forward and autograd). Measured (scratch A/B:
+ * this and LayersReplica in one thread, blocks of 300 steps alternating, 12
+ * pairs, metrics on, 2026-11-29): the convnet's step at 32 samples 1.13-1.15x
+ * as fast (1.07x at 64), examples/mlp.js's 1.18x. The head written out too
+ * (`npm run bench:tape-free`, where d/dlogits is softmax - y: 31 kernels)
+ * reached 1.28x, but with other bits than tfjs's: left for later.
+ */
+export class SequentialReplica implements WorkerModel {
+  private constructor(
+    private readonly layers: LayersReplica,
+    private readonly stages: readonly Stage[],
+    private readonly head: Head,
+  ) {}
+
+  /** The tape-free replica of `layers`' model, or undefined where it has something this does not write out. */
+  static over(layers: LayersReplica): SequentialReplica | undefined {
+    const model = layers.model;
+    if (model.getClassName() !== 'Sequential' || model.nonTrainableWeights.length > 0) return undefined;
+    const all = model.layers;
+    const segments = layers.spec.trainable;
+    const stages: Stage[] = [];
+    let weight = 0; // the next segment of the flat parameters (model.trainableWeights order)
+    let rank = layers.spec.inputShape.length + 1;
+    const take = (shape: readonly number[]): Weight | undefined => {
+      const s = segments[weight];
+      if (s === undefined || s.shape.join(',') !== shape.join(',')) return undefined;
+      weight++;
+      return { offset: segments.slice(0, weight - 1).reduce((a, v) => a + v.shape.reduce((x, y) => x * y, 1), 0), shape: [...s.shape] };
+    };
+    let head: Head | undefined;
+    for (const [i, layer] of all.entries()) {
+      const c = layer.getConfig() as Record<string, unknown>;
+      if (!layer.trainable || hasRegularizer(c)) return undefined;
+      const last = i === all.length - 1;
+      const kind = layer.getClassName();
+      if (kind === 'Conv2D' && rank === 4 && !last) {
+        const relu = hiddenActivation(c.activation);
+        const kernel = take(layer.trainableWeights[0]?.shape as number[]);
+        const bias = c.useBias === true ? take(layer.trainableWeights[1]?.shape as number[]) : undefined;
+        if (relu === undefined || kernel === undefined || (c.useBias === true && bias === undefined)) return undefined;
+        if (c.dataFormat !== 'channelsLast' || !pair(c.dilationRate, 1) || (c.padding !== 'same' && c.padding !== 'valid')) return undefined;
+        stages.push({ kind: 'conv', kernel, bias, relu, strides: c.strides as [number, number], pad: c.padding });
+      } else if (kind === 'MaxPooling2D' && rank === 4 && !last) {
+        if (c.dataFormat !== 'channelsLast' || (c.padding !== 'same' && c.padding !== 'valid')) return undefined;
+        stages.push({ kind: 'pool', size: c.poolSize as [number, number], strides: c.strides as [number, number], pad: c.padding });
+      } else if (kind === 'Flatten' && !last) {
+        stages.push({ kind: 'flatten' });
+        rank = 2;
+      } else if (kind === 'Dense' && rank === 2) {
+        const kernel = take(layer.trainableWeights[0]?.shape as number[]);
+        const bias = c.useBias === true ? take(layer.trainableWeights[1]?.shape as number[]) : undefined;
+        if (kernel === undefined || (c.useBias === true && bias === undefined)) return undefined;
+        if (last) {
+          const activation = HEADS[String(c.activation)];
+          if (activation === undefined) return undefined;
+          const a = String(c.activation);
+          stages.push({ kind: 'dense', kernel, bias, relu: false, product: a === 'relu' ? 'unfused' : a === 'linear' ? 'fused-bias' : 'fused' });
+          head = { activation };
+        } else {
+          const relu = hiddenActivation(c.activation);
+          if (relu === undefined) return undefined;
+          stages.push({ kind: 'dense', kernel, bias, relu, product: relu ? 'unfused' : 'fused-bias' });
+        }
+      } else {
+        return undefined;
+      }
+    }
+    if (head === undefined || weight !== segments.length) return undefined;
+    return new SequentialReplica(layers, stages, head);
+  }
+
+  lossAndGradSum(params: Float32Array, batch: Batch, grad: Float32Array, clock?: Clock, metricSums?: Float64Array): number {
+    const n = batch.indices.length;
+    const { io, loss, metrics } = this.layers;
+    return tf.tidy(() => {
+      const weight = (w: Weight): tf.Tensor => io.make(w.shape, (into) => into.set(params.subarray(w.offset, w.offset + into.length)));
+      const ws = this.stages.map((s) => (s.kind === 'conv' || s.kind === 'dense' ? { kernel: weight(s.kernel), bias: s.bias === undefined ? undefined : weight(s.bias) } : undefined));
+      const x = this.layers.inputs(batch); // x is (n, ...inputShape)
+      const y = this.layers.targets(batch);
+      clock?.('uploaded');
+      // Forward, keeping each stage's input and output for the backward.
+      const ins: tf.Tensor[] = [];
+      const outs: tf.Tensor[] = [];
+      let h = x;
+      this.stages.forEach((s, i) => {
+        ins.push(h);
+        const w = ws[i];
+        if (s.kind === 'conv' && w !== undefined) {
+          h = conv(h as tf.Tensor4D, w, s); // (n, Ho, Wo, filters)
+        } else if (s.kind === 'pool') {
+          h = tf.maxPool(h as tf.Tensor4D, s.size, s.strides, s.pad); // (n, Ho, Wo, C)
+        } else if (s.kind === 'flatten') {
+          h = tf.reshape(h, [n, -1]); // (n, features)
+        } else if (s.kind === 'dense' && w !== undefined) {
+          h = dense(h as tf.Tensor2D, w, s); // (n, units)
+        }
+        outs.push(h);
+      });
+      // The head through autograd: d(n * mean loss(y, activation(logits)))/d(logits).
+      const logits = h;
+      const head = (z: tf.Tensor): tf.Scalar => tf.mul(tf.mean(loss(y, this.head.activation(z))), n);
+      const { value, grad: dLogits } = tf.valueAndGrad(head)(logits);
+      if (metricSums !== undefined) {
+        const yPred = this.head.activation(logits);
+        metricSums.set(metrics.map((m) => tf.mean(m(y, yPred)).dataSync()[0] * n));
+      }
+      // Backward, stage by stage; d is the gradient of the stage's output.
+      let d = dLogits;
+      for (let i = this.stages.length - 1; i >= 0; i--) {
+        const s = this.stages[i];
+        const w = ws[i];
+        const input = ins[i];
+        const first = i === 0;
+        if (s.kind === 'conv' && w !== undefined) {
+          if (s.relu) d = reluGrad(d, outs[i]);
+          const attrs = { strides: s.strides, pad: s.pad, dataFormat: 'NHWC' };
+          this.export(run(tf.Conv2DBackpropFilter, { x: input, dy: d }, { ...attrs, filterShape: s.kernel.shape }), s.kernel, grad);
+          if (s.bias !== undefined) this.export(tf.sum(d, [0, 1, 2]), s.bias, grad);
+          if (!first) d = run(tf.Conv2DBackpropInput, { dy: d, filter: w.kernel }, { ...attrs, inputShape: input.shape });
+        } else if (s.kind === 'pool') {
+          d = run(tf.MaxPoolGrad, { dy: d, input, output: outs[i] }, { filterSize: s.size, strides: s.strides, pad: s.pad });
+        } else if (s.kind === 'flatten') {
+          d = tf.reshape(d, input.shape);
+        } else if (s.kind === 'dense' && w !== undefined) {
+          if (s.relu) d = reluGrad(d, outs[i]);
+          this.export(tf.matMul(input as tf.Tensor2D, d as tf.Tensor2D, true, false), s.kernel, grad); // (in, units)
+          if (s.bias !== undefined) this.export(tf.sum(d, 0), s.bias, grad);
+          if (!first) d = tf.matMul(d as tf.Tensor2D, w.kernel as tf.Tensor2D, false, true); // (n, in)
+        }
+      }
+      clock?.('computed');
+      return value.dataSync()[0];
+    });
+  }
+
+  evaluate(params: Float32Array, batch: Batch): EvalSums {
+    return this.layers.evaluate(params, batch);
+  }
+
+  predict(params: Float32Array, batch: Batch): Float32Array {
+    return this.layers.predict(params, batch);
+  }
+
+  nonTrainable(): Float32Array {
+    return this.layers.nonTrainable();
+  }
+
+  private export(g: tf.Tensor, w: Weight, grad: Float32Array): void {
+    this.layers.io.read(g, g.size, grad, w.offset);
+  }
+}
+
+/** A weight's place in the flat parameters and its shape. */
+interface Weight {
+  readonly offset: number;
+  readonly shape: number[];
+}
+
+type Stage =
+  | { readonly kind: 'conv'; readonly kernel: Weight; readonly bias: Weight | undefined; readonly relu: boolean; readonly strides: [number, number]; readonly pad: 'same' | 'valid' }
+  | { readonly kind: 'pool'; readonly size: [number, number]; readonly strides: [number, number]; readonly pad: 'same' | 'valid' }
+  | { readonly kind: 'flatten' }
+  | { readonly kind: 'dense'; readonly kernel: Weight; readonly bias: Weight | undefined; readonly relu: boolean; readonly product: Product };
+
+/**
+ * Which kernels tfjs-layers' Dense runs under the gradient tape, which decides the bits:
+ * 'unfused' (ReLU: its fused op unfuses there) matMul, then the bias added; 'fused-bias'
+ * (linear) one _FusedMatMul with the bias; 'fused' (an activation tfjs cannot fuse:
+ * softmax, sigmoid) a _FusedMatMul without bias, then the bias added.
+ */
+type Product = 'unfused' | 'fused-bias' | 'fused';
+
+/** The last layer's activation, differentiated with the loss by tfjs autograd. */
+interface Head {
+  readonly activation: (z: tf.Tensor) => tf.Tensor;
+}
+
+/** tfjs-layers' activations as they apply them (softmax over the last axis). */
+const HEADS: Readonly<Record<string, (z: tf.Tensor) => tf.Tensor>> = {
+  softmax: (z) => tf.softmax(z, -1),
+  sigmoid: (z) => tf.sigmoid(z),
+  linear: (z) => z,
+  relu: (z) => tf.relu(z),
+};
+
+/** A hidden layer's activation: true for ReLU, false for linear, undefined for any other. */
+function hiddenActivation(a: unknown): boolean | undefined {
+  return a === 'relu' ? true : a === 'linear' ? false : undefined;
+}
+
+function hasRegularizer(c: Record<string, unknown>): boolean {
+  return ['kernelRegularizer', 'biasRegularizer', 'activityRegularizer'].some((k) => c[k] !== undefined && c[k] !== null);
+}
+
+function pair(v: unknown, n: number): boolean {
+  return Array.isArray(v) ? v.every((x) => x === n) : v === n;
+}
+
+type Weights = { readonly kernel: tf.Tensor; readonly bias: tf.Tensor | undefined };
+
+/**
+ * A conv layer as tfjs-layers runs it under the gradient tape (conv2dWithBiasActivation):
+ * with a ReLU, conv2d, add, relu (tf.fused.conv2d unfuses there); linear, one FusedConv2D.
+ */
+function conv(x: tf.Tensor4D, w: Weights, s: Extract<Stage, { kind: 'conv' }>): tf.Tensor {
+  if (!s.relu) return tf.fused.conv2d({ x, filter: w.kernel as tf.Tensor4D, strides: s.strides, pad: s.pad, bias: w.bias });
+  const z = tf.conv2d(x, w.kernel as tf.Tensor4D, s.strides, s.pad);
+  return tf.relu(w.bias === undefined ? z : tf.add(z, w.bias));
+}
+
+/** A dense layer (up to the head's activation, for the last) as tfjs-layers runs it under the tape (Product). */
+function dense(x: tf.Tensor2D, w: Weights, s: Extract<Stage, { kind: 'dense' }>): tf.Tensor {
+  const k = w.kernel as tf.Tensor2D;
+  if (s.product === 'fused-bias') return tf.fused.matMul({ a: x, b: k, bias: w.bias });
+  const z = s.product === 'unfused' ? tf.matMul(x, k) : tf.fused.matMul({ a: x, b: k });
+  const biased = w.bias === undefined ? z : tf.add(z, w.bias);
+  return s.relu ? tf.relu(biased) : biased;
+}
+
+/** dy * step(a) where a = relu(z): our one kernel where this backend has it (relu-grad.ts), else tfjs's formula. */
+function reluGrad(dy: tf.Tensor, a: tf.Tensor): tf.Tensor {
+  return tf.getKernel(RELU_GRAD, tf.getBackend()) !== undefined ? run(RELU_GRAD, { dy, x: a }) : tf.mul(dy, tf.step(a));
+}
+
+function run(kernel: string, inputs: tf.NamedTensorMap, attrs: object = {}): tf.Tensor {
+  return tf.engine().runKernel(kernel, inputs, attrs as tf.NamedAttrMap) as tf.Tensor;
+}

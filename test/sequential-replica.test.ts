@@ -1,0 +1,164 @@
+// The tape-free replica (src/model/sequential-replica.ts) against tfjs autograd (LayersReplica)
+// on the same weights and batches: the same loss, gradients and metrics, bit for bit, for the
+// layers it writes out (strides, 'same' and 'valid', no bias, hidden ReLU and linear, softmax,
+// linear and sigmoid heads, one-hot and index targets), batch 1 and odd; undefined for anything
+// else; and fitParallel's 2 workers ending where 'autograd' ends.
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../dist/src/backend.js';
+import { fitParallel } from '../dist/src/index.js';
+import { layersSource } from '../dist/src/fit/spec.js';
+import { LayersReplica } from '../dist/src/model/layers-replica.js';
+import { SequentialReplica } from '../dist/src/model/sequential-replica.js';
+import { Rng } from '../dist/src/rng.js';
+import { mnist } from './helpers.js';
+
+const seed = (s: number): ReturnType<typeof tf.initializers.glorotUniform> => tf.initializers.glorotUniform({ seed: s });
+
+function compiled(layers: tf.layers.Layer[], loss: string, metrics: string[] = ['acc']): tf.Sequential {
+  const m = tf.sequential({ layers });
+  m.compile({ optimizer: 'sgd', loss, metrics });
+  return m;
+}
+
+/** Models it writes out, with the targets their loss takes. */
+const SUPPORTED: [string, () => tf.Sequential, 'onehot' | 'index'][] = [
+  [
+    'the convnet: conv relu, pool, conv relu, pool, flatten, dense softmax',
+    () =>
+      compiled(
+        [
+          tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 8, kernelSize: 5, activation: 'relu', kernelInitializer: seed(1) }),
+          tf.layers.maxPooling2d({ poolSize: 2 }),
+          tf.layers.conv2d({ filters: 16, kernelSize: 5, activation: 'relu', kernelInitializer: seed(2) }),
+          tf.layers.maxPooling2d({ poolSize: 2 }),
+          tf.layers.flatten(),
+          tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: seed(3) }),
+        ],
+        'categoricalCrossentropy',
+      ),
+    'onehot',
+  ],
+  [
+    "strides 2 and 'same', a 3x3 pool at stride 1, a conv without bias and a linear one, hidden dense layers",
+    () =>
+      compiled(
+        [
+          tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: seed(4), biasInitializer: 'ones' }),
+          tf.layers.maxPooling2d({ poolSize: 3, strides: 1, padding: 'same' }),
+          tf.layers.conv2d({ filters: 6, kernelSize: [2, 3], useBias: false, kernelInitializer: seed(5) }),
+          tf.layers.flatten(),
+          tf.layers.dense({ units: 12, activation: 'relu', kernelInitializer: seed(6), biasInitializer: 'ones' }),
+          tf.layers.dense({ units: 9, kernelInitializer: seed(7) }),
+          tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: seed(8) }),
+        ],
+        'categoricalCrossentropy',
+      ),
+    'onehot',
+  ],
+  [
+    'the tutorial MLP as tf.layers, sparse targets',
+    () =>
+      compiled(
+        [
+          tf.layers.flatten({ inputShape: [28, 28, 1] }),
+          tf.layers.dense({ units: 32, activation: 'relu', kernelInitializer: seed(9) }),
+          tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: seed(10) }),
+        ],
+        'sparseCategoricalCrossentropy',
+      ),
+    'index',
+  ],
+  [
+    'a linear conv with bias, a ReLU head, mean squared error',
+    () =>
+      compiled(
+        [
+          tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 3, kernelSize: 4, strides: 3, kernelInitializer: seed(13), biasInitializer: 'ones' }),
+          tf.layers.flatten(),
+          tf.layers.dense({ units: 10, activation: 'relu', kernelInitializer: seed(14) }),
+        ],
+        'meanSquaredError',
+        [],
+      ),
+    'onehot',
+  ],
+  ['a linear head, mean squared error', () => compiled([tf.layers.flatten({ inputShape: [28, 28, 1] }), tf.layers.dense({ units: 10, kernelInitializer: seed(11) })], 'meanSquaredError', []), 'onehot'],
+  [
+    'a sigmoid head, binary cross-entropy',
+    () => compiled([tf.layers.flatten({ inputShape: [28, 28, 1] }), tf.layers.dense({ units: 10, activation: 'sigmoid', kernelInitializer: seed(12) })], 'binaryCrossentropy', []),
+    'onehot',
+  ],
+];
+
+/** Models it leaves to tfjs autograd. */
+const UNSUPPORTED: [string, () => tf.LayersModel][] = [
+  ['a dropout layer', () => compiled([tf.layers.flatten({ inputShape: [28, 28, 1] }), tf.layers.dropout({ rate: 0.5 }), tf.layers.dense({ units: 10, activation: 'softmax' })], 'categoricalCrossentropy')],
+  ['batch normalisation (non-trainable weights)', () => compiled([tf.layers.flatten({ inputShape: [28, 28, 1] }), tf.layers.batchNormalization(), tf.layers.dense({ units: 10, activation: 'softmax' })], 'categoricalCrossentropy')],
+  ['a tanh hidden layer', () => compiled([tf.layers.flatten({ inputShape: [28, 28, 1] }), tf.layers.dense({ units: 8, activation: 'tanh' }), tf.layers.dense({ units: 10, activation: 'softmax' })], 'categoricalCrossentropy')],
+  ['a kernel regularizer', () => compiled([tf.layers.flatten({ inputShape: [28, 28, 1] }), tf.layers.dense({ units: 10, activation: 'softmax', kernelRegularizer: tf.regularizers.l2() })], 'categoricalCrossentropy')],
+  ['a dilated conv', () => compiled([tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 2, kernelSize: 3, dilationRate: 2 }), tf.layers.flatten(), tf.layers.dense({ units: 10, activation: 'softmax' })], 'categoricalCrossentropy')],
+  ['a frozen layer', () => {
+    const hidden = tf.layers.dense({ units: 8, activation: 'relu' });
+    const m = compiled([tf.layers.flatten({ inputShape: [28, 28, 1] }), hidden, tf.layers.dense({ units: 10, activation: 'softmax' })], 'categoricalCrossentropy');
+    hidden.trainable = false;
+    return m;
+  }],
+  ['a functional model', () => {
+    const input = tf.input({ shape: [28, 28, 1] });
+    const out = tf.layers.dense({ units: 10, activation: 'softmax' }).apply(tf.layers.flatten().apply(input)) as tf.SymbolicTensor;
+    const m = tf.model({ inputs: input, outputs: out });
+    m.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
+    return m;
+  }],
+];
+
+beforeAll(async () => {
+  await initBackend('wasm');
+});
+
+describe('SequentialReplica against tfjs autograd (LayersReplica)', () => {
+  const data = mnist();
+
+  it.each(SUPPORTED)('%s: the same loss, gradient and metrics, bit for bit, at 1, 7 and 32 samples; no tensor left', async (_, build, targets) => {
+    const source = layersSource(build(), { targets });
+    const autograd = await LayersReplica.create(source.spec);
+    const tapeFree = SequentialReplica.over(autograd);
+    expect(tapeFree).toBeDefined();
+    const rng = new Rng(3);
+    const params = source.params.map((v) => v + 0.01 * (rng.next() - 0.5)); // off the initialisers' zeros
+    for (const n of [1, 7, 32]) {
+      const batch = { ...data.train, indices: Int32Array.from({ length: n }, () => rng.int(data.train.labels.length)) };
+      const [g1, g2] = [new Float32Array(params.length), new Float32Array(params.length)];
+      const [m1, m2] = [new Float64Array(2), new Float64Array(2)];
+      const before = tf.memory().numTensors;
+      const l1 = autograd.lossAndGradSum(params, batch, g1, undefined, m1);
+      const l2 = tapeFree?.lossAndGradSum(params, batch, g2, undefined, m2);
+      expect(tf.memory().numTensors).toBe(before);
+      expect(l2).toBe(l1);
+      expect(Array.from(m2)).toEqual(Array.from(m1));
+      expect(g2.findIndex((v, k) => !Object.is(v, g1[k])), 'first gradient element that differs').toBe(-1);
+      expect(g1.some((v) => v !== 0)).toBe(true);
+    }
+  });
+
+  it.each(UNSUPPORTED)('%s: left to tfjs autograd (undefined)', async (_, build) => {
+    const autograd = await LayersReplica.create(layersSource(build(), { targets: 'onehot' }).spec);
+    expect(SequentialReplica.over(autograd)).toBeUndefined();
+  });
+
+  it("fitParallel with 2 workers ends with the weights 'autograd' ends with, bit for bit", async () => {
+    const [, build] = SUPPORTED[1];
+    const x = tf.tensor4d(data.train.images.subarray(0, 96 * 784), [96, 28, 28, 1]);
+    const y = tf.oneHot(tf.tensor1d(Array.from(data.train.labels.subarray(0, 96)), 'int32'), 10);
+    const weights = [];
+    for (const gradients of ['manual', 'autograd'] as const) {
+      const m = build();
+      await fitParallel(m, x, y, { batchSize: 32, epochs: 1, shuffle: false, workers: 2, backend: 'wasm', gradients, verbose: 0 });
+      weights.push(m.getWeights().map((w) => Array.from(w.dataSync())));
+      m.dispose();
+    }
+    expect(weights[0]).toEqual(weights[1]);
+    tf.dispose([x, y]);
+  });
+});
