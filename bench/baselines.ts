@@ -6,7 +6,7 @@
  *   of dense layers, tf.train.sgd and optimizer.minimize (tfjs autograd).
  * - leanStepRow: this library's own step (MlpReplica + the wasm SGD kernel),
  *   called directly. 1 worker against this isolates what the pool costs.
- * - genericStepRow: the same for the generic path (LayersReplica) on a model
+ * - genericStepRow: the same for the generic path (fastestReplica, as the workers run it) on a model
  *   of examples/, with its compiled optimizer.
  * ceiling.ts runs the last two in several processes at once.
  */
@@ -18,6 +18,7 @@ import { allocateArena, paramsAt, stateAt } from '../src/kernels/arena.js';
 import { kernelsFor } from '../src/kernels/kernels.js';
 import { makeLayout } from '../src/model/layout.js';
 import { LayersReplica } from '../src/model/layers-replica.js';
+import { fastestReplica } from '../src/model/sequential-replica.js';
 import { MlpReplica, mlpDef, type MlpConfig } from '../src/model/mlp.js';
 import { initState, optimizerFromTfjs, stateVectors } from '../src/optim/spec.js';
 import { partition } from '../src/partition.js';
@@ -120,7 +121,7 @@ export async function genericStepRow(data: Dataset, example: string, batch: numb
   const model = build();
   const source = layersSource(model, { targets: 'onehot' });
   const spec = optimizerFromTfjs(model.optimizer);
-  const replica = await LayersReplica.create(source.spec);
+  const replica = fastestReplica(await LayersReplica.create(source.spec)); // as the trainer's workers run it
   const P = source.params.length;
   const arena = allocateArena(P, 1, stateVectors(spec));
   paramsAt(arena, 0).set(source.params);

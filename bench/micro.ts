@@ -8,7 +8,7 @@
  *     task-per-step design would pay: Note [loop, not a task per step]);
  *  3. one training step (forward + backward + gradient export) per backend and
  *     shard size 64, 32, 16, 8, hand-written backward and tfjs autograd, and on
- *     wasm the generic path (LayersReplica) on examples/mlp.js and convnet.js;
+ *     wasm the generic path (fastestReplica) on examples/mlp.js and convnet.js;
  *     T(64)/T(32) bounds what 2 workers can give at batch 64 (Note [fixed cost]);
  *     then what one tfjs kernel costs before it computes anything;
  *  4. the convnet of the model issue (tf.layers) at batch 64, forward +
@@ -35,6 +35,7 @@ import { loadModelModule } from '../src/cli/model-module.js';
 import { loadDataset, type Dataset } from '../src/data/dataset.js';
 import { AutogradReplica } from '../src/model/autograd.js';
 import { LayersReplica } from '../src/model/layers-replica.js';
+import { fastestReplica } from '../src/model/sequential-replica.js';
 import { makeLayout } from '../src/model/layout.js';
 import { MlpReplica, mlpDef, mlpLogits } from '../src/model/mlp.js';
 import type { Replica } from '../src/model/types.js';
@@ -93,15 +94,15 @@ async function piscinaRoundTrip(threadsN: number, rounds: number): Promise<numbe
  */
 const EXAMPLES = ['mlp.js', 'convnet.js'] as const;
 
-/** What section 3 times: the MLP replicas and the generic path's LayersReplica alike. */
+/** What section 3 times: the MLP replicas and the generic path's replica alike. */
 type Stepper = Pick<Replica, 'lossAndGradSum'>;
 
 const SHARDS = [64, 32, 16, 8] as const;
 
-/** A LayersReplica (the generic path) for a model module as `npm run train -- --model FILE` loads it, with its initial parameters. */
+/** The generic path's replica (fastestReplica, as the trainer runs it) for a model module as `npm run train -- --model FILE` loads it, with its initial parameters. */
 async function modelReplica(file: string, data: Dataset): Promise<{ replica: Stepper; params: Float32Array }> {
   const { source } = cliModelSource(await loadModelModule(file), {}, data, file);
-  return { replica: await LayersReplica.create(source.spec), params: source.params };
+  return { replica: fastestReplica(await LayersReplica.create(source.spec)), params: source.params };
 }
 
 /** Median step time (forward + backward + gradient export) of `replica` on shards of each size in SHARDS, ms. */

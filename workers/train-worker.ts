@@ -39,7 +39,7 @@ import { kernelsFor, type Kernels } from '../src/kernels/kernels.js';
 import { AutogradReplica } from '../src/model/autograd.js';
 import { classifier } from '../src/model/classifier.js';
 import { LayersReplica } from '../src/model/layers-replica.js';
-import { SequentialReplica } from '../src/model/sequential-replica.js';
+import { fastestReplica } from '../src/model/sequential-replica.js';
 import { MlpReplica, mlpLayout, mlpLogits } from '../src/model/mlp.js';
 import type { WorkerModel } from '../src/model/types.js';
 import { stateVectors } from '../src/optim/spec.js';
@@ -101,7 +101,7 @@ async function workerModel({ layers, model, gradients }: Session): Promise<Worke
   if (layers !== undefined) {
     // 'manual': the backward written out where the model allows it (sequential-replica.ts), else tfjs autograd
     const replica = await LayersReplica.create(layers);
-    return (gradients === 'manual' ? SequentialReplica.over(replica) : undefined) ?? replica;
+    return gradients === 'manual' ? fastestReplica(replica) : replica;
   }
   const replica = gradients === 'manual' ? new MlpReplica(model) : new AutogradReplica(mlpLayout(model), model.numClasses, mlpLogits(model));
   return classifier(replica, model.numClasses);

@@ -183,6 +183,11 @@ export class SequentialReplica implements WorkerModel {
   }
 }
 
+/** The generic path's fastest replica for `layers`' model: the tape-free one where it allows it, else tfjs autograd. */
+export function fastestReplica(layers: LayersReplica): WorkerModel {
+  return SequentialReplica.over(layers) ?? layers;
+}
+
 /** A weight's place in the flat parameters and its shape. */
 interface Weight {
   readonly offset: number;
