@@ -1,8 +1,9 @@
 /**
- * npm run bench:tape-free: what the convnet's step (examples/convnet.js) would
- * cost without tfjs's gradient tape and without tfjs-layers, before building
- * a replica that does it (a question for the next room beside
- * src/model/layers-replica.ts, not a path the trainer takes).
+ * npm run bench:tape-free: what the convnet's step (examples/convnet.js) costs
+ * with everything written out, the head included, against tfjs autograd: the
+ * bound for src/model/sequential-replica.ts, which writes out all but the head
+ * (its last activation and loss go through autograd, to keep tfjs's bits).
+ * Not a path the trainer takes.
  *
  * The same forward through the same kernels, and the backward written out by
  * hand: conv -> bias -> ReLU -> 2x2 max pool, twice, then flatten -> dense ->
