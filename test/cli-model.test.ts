@@ -36,7 +36,7 @@ describe('--model, bad input: exit 2, one stderr line, empty stdout', () => {
     [['--model', f('wrong-input.js')], `--model ${f('wrong-input.js')}: its input [100] holds 100 values, the data has 784 per sample (28x28)`],
     [['--model', f('five-classes.js')], `--model ${f('five-classes.js')}: its output has 5 units, the data has 10 classes`],
     [['--loss', 'meanSquaredError'], '--loss needs --model (the MLP trains on NLL)'],
-    [['--model', f('five-classes.js'), '--hidden', '32'], '--hidden and --gradients are for the MLP, not a --model'],
+    [['--model', f('five-classes.js'), '--hidden', '32'], '--hidden is for the MLP, not a --model'],
     [['--model', f('five-classes.js'), '--loss', 'hinge'], '--loss must be one of categoricalCrossentropy, sparseCategoricalCrossentropy, binaryCrossentropy, meanSquaredError, meanAbsoluteError, got "hinge"'],
   ];
   const results: CliResult[] = [];

@@ -180,6 +180,8 @@ describe('parseCommand', () => {
     expect(options([])).toEqual({});
     expect(options(['--workers=4', '--lr=1e-3'])).toEqual({ workers: 4, lr: 0.001 });
     expect(options(['--optimizer', 'rmsprop', '--lr', '0.01'])).toEqual({ optimizer: 'rmsprop', lr: 0.01 });
+    // with a --model, --gradients picks its backward (autograd keeps tfjs's throughout)
+    expect(options(['--model', 'examples/convnet.js', '--gradients', 'autograd'])).toEqual({ gradients: 'autograd' });
     expect(
       options([
         '--epochs', '2', '--batch-size', '128', '--seed', '4294967295', '--backend', 'wasm',

@@ -127,7 +127,7 @@ export function parseCommand(argv: readonly string[]): Command {
     if (run.loss !== undefined) throw new OptionError('--loss needs --model (the MLP trains on NLL)');
   } else {
     if (run.load !== undefined) throw new OptionError('--load is for the MLP; a --model module builds its own weights');
-    if (opts.hidden !== undefined || opts.gradients !== undefined) throw new OptionError('--hidden and --gradients are for the MLP, not a --model');
+    if (opts.hidden !== undefined) throw new OptionError('--hidden is for the MLP, not a --model');
   }
   return { kind: 'train', options: opts, run };
 }
