@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Clock } from '../profile/record.js';
-import { RELU_GRAD } from '../tfjs-kernels/relu-grad.js';
+import { reluGradient } from '../tfjs-kernels/relu-grad.js';
 import type { LayersReplica } from './layers-replica.js';
+import { makeLayout } from './layout.js';
 import type { Batch, EvalSums, WorkerModel } from './types.js';
 
 /**
@@ -50,7 +51,7 @@ export class SequentialReplica implements WorkerModel {
     const model = layers.model;
     if (model.getClassName() !== 'Sequential' || model.nonTrainableWeights.length > 0) return undefined;
     const all = model.layers;
-    const segments = layers.spec.trainable;
+    const { segments } = makeLayout(layers.spec.trainable);
     const stages: Stage[] = [];
     let weight = 0; // the next segment of the flat parameters (model.trainableWeights order)
     let rank = layers.spec.inputShape.length + 1;
@@ -58,7 +59,7 @@ export class SequentialReplica implements WorkerModel {
       const s = segments[weight];
       if (s === undefined || s.shape.join(',') !== shape.join(',')) return undefined;
       weight++;
-      return { offset: segments.slice(0, weight - 1).reduce((a, v) => a + v.shape.reduce((x, y) => x * y, 1), 0), shape: [...s.shape] };
+      return { offset: s.offset, shape: [...s.shape] };
     };
     let head: Head | undefined;
     for (const [i, layer] of all.entries()) {
@@ -145,7 +146,7 @@ export class SequentialReplica implements WorkerModel {
         const input = ins[i];
         const first = i === 0;
         if (s.kind === 'conv' && w !== undefined) {
-          if (s.relu) d = reluGrad(d, outs[i]);
+          if (s.relu) d = reluGradient(d, outs[i]);
           const attrs = { strides: s.strides, pad: s.pad, dataFormat: 'NHWC' };
           this.export(run(tf.Conv2DBackpropFilter, { x: input, dy: d }, { ...attrs, filterShape: s.kernel.shape }), s.kernel, grad);
           if (s.bias !== undefined) this.export(tf.sum(d, [0, 1, 2]), s.bias, grad);
@@ -155,7 +156,7 @@ export class SequentialReplica implements WorkerModel {
         } else if (s.kind === 'flatten') {
           d = tf.reshape(d, input.shape);
         } else if (s.kind === 'dense' && w !== undefined) {
-          if (s.relu) d = reluGrad(d, outs[i]);
+          if (s.relu) d = reluGradient(d, outs[i]);
           this.export(tf.matMul(input as tf.Tensor2D, d as tf.Tensor2D, true, false), s.kernel, grad); // (in, units)
           if (s.bias !== undefined) this.export(tf.sum(d, 0), s.bias, grad);
           if (!first) d = tf.matMul(d as tf.Tensor2D, w.kernel as tf.Tensor2D, false, true); // (n, in)
@@ -253,11 +254,6 @@ function dense(x: tf.Tensor2D, w: Weights, s: Extract<Stage, { kind: 'dense' }>)
   const z = s.product === 'unfused' ? tf.matMul(x, k) : tf.fused.matMul({ a: x, b: k });
   const biased = w.bias === undefined ? z : tf.add(z, w.bias);
   return s.relu ? tf.relu(biased) : biased;
-}
-
-/** dy * step(a) where a = relu(z): our one kernel where this backend has it (relu-grad.ts), else tfjs's formula. */
-function reluGrad(dy: tf.Tensor, a: tf.Tensor): tf.Tensor {
-  return tf.getKernel(RELU_GRAD, tf.getBackend()) !== undefined ? run(RELU_GRAD, { dy, x: a }) : tf.mul(dy, tf.step(a));
 }
 
 function run(kernel: string, inputs: tf.NamedTensorMap, attrs: object = {}): tf.Tensor {

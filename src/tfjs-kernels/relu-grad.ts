@@ -24,17 +24,19 @@ function reluGrad({ inputs, backend }: Parameters<tf.KernelFunc>[0]): tf.TensorI
 export const reluGradKernelConfig: tf.KernelConfig = { kernelName: RELU_GRAD, backendName: 'wasm', kernelFunc: reluGrad };
 
 /**
- * The ReLU's gradient for every backend: our kernel where this backend has it
- * (wasm, after registerWasmTrainingKernels) and both tensors are float32, else
- * tfjs 4.22's own formula, mul(dy, cast(step(x), 'float32')).
+ * dy * step(x), the ReLU's gradient: our kernel where this backend has it (wasm,
+ * after registerWasmTrainingKernels) and both tensors are float32, else tfjs
+ * 4.22's own formula, mul(dy, cast(step(x), 'float32')). x may be the ReLU's
+ * output instead of its input: both are > 0 at the same places.
  */
+export function reluGradient(dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
+  const ours = x.dtype === 'float32' && dy.dtype === 'float32' && tf.getKernel(RELU_GRAD, tf.getBackend()) !== undefined;
+  return ours ? (tf.engine().runKernel(RELU_GRAD, { dy, x }) as tf.Tensor) : tf.mul(dy, tf.cast(tf.step(x), 'float32'));
+}
+
+/** The ReLU's gradient for every backend (reluGradient). */
 export const reluGradConfig: tf.GradConfig = {
   kernelName: tf.Relu,
   inputsToSave: ['x'],
-  gradFunc: (dy, saved) => {
-    const [x] = saved;
-    const d = dy as tf.Tensor;
-    const ours = x.dtype === 'float32' && d.dtype === 'float32' && tf.getKernel(RELU_GRAD, tf.getBackend()) !== undefined;
-    return { x: () => (ours ? (tf.engine().runKernel(RELU_GRAD, { dy: d, x }) as tf.Tensor) : tf.mul(d, tf.cast(tf.step(x), 'float32'))) };
-  },
+  gradFunc: (dy, saved) => ({ x: () => reluGradient(dy as tf.Tensor, saved[0]) }),
 };
