@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Clock } from '../profile/record.js';
 import { reluGradient } from '../tfjs-kernels/relu-grad.js';
+import { crossEntropyOnHost } from './cross-entropy-head.js';
 import type { LayersReplica } from './layers-replica.js';
 import { makeLayout } from './layout.js';
 import type { Batch, EvalSums, WorkerModel } from './types.js';
@@ -17,10 +18,12 @@ import type { Batch, EvalSums, WorkerModel } from './types.js';
  * runs the kernels tfjs-layers runs under the gradient tape (Note [same
  * kernels]), the backward those tfjs's gradients run, layer by layer (conv:
  * the filter and input gradients, bias: a sum, pooling: MaxPoolGrad, ReLU: its
- * gradient kernel, dense: two products), and only the head, the last
- * activation and the loss, goes through tfjs autograd, on the logits, so every
- * tfjs loss keeps its exact semantics (the cross-entropy's clip included).
- * Evaluation, prediction and the non-trainable weights are LayersReplica's.
+ * gradient kernel, dense: two products). The head, the last activation and
+ * the loss, is softmax with a named cross-entropy written out on the host on
+ * wasm (cross-entropy-head.ts, tfjs autograd's float operations in its order),
+ * else tfjs autograd on the logits, so every tfjs loss keeps its exact
+ * semantics. Evaluation, prediction and the non-trainable weights are
+ * LayersReplica's.
  *
  * Note [same kernels]: tfjs-layers' conv and dense layers call tfjs's fused
  * ops, which under the tape unfuse with a ReLU (conv2d or matMul, add, relu)
@@ -31,13 +34,12 @@ import type { Batch, EvalSums, WorkerModel } from './types.js';
  *
  * Note [why no tape]: the convnet's step at 32 samples ran 85 kernels under
  * tfjs autograd, and tfjs's bookkeeping (the tape, its saves, tidy scopes,
- * tfjs-layers' apply) was ~15% of it; here it runs 76, 45 of them the head's
- * (softmax and cross-entropy, forward and autograd). Measured (scratch A/B:
- * this and LayersReplica in one thread, blocks of 300 steps alternating, 12
- * pairs, metrics on, 2026-11-29): the convnet's step at 32 samples 1.13-1.15x
- * as fast (1.07x at 64), examples/mlp.js's 1.18x. The head written out too
- * (`npm run bench:tape-free`, where d/dlogits is softmax - y: 31 kernels)
- * reached 1.28x, but with other bits than tfjs's: left for later.
+ * tfjs-layers' apply) was ~15% of it; here it runs 30 (35 with the accuracy),
+ * two of them the head's (Softmax, Log: autograd's head ran 45). Measured (scratch A/B: this and
+ * LayersReplica in one thread, blocks of 300 steps alternating, 12 pairs,
+ * metrics on, 2026-11-29): the convnet's step at 32 samples 1.28x as fast
+ * (1.19x at 64), examples/mlp.js's 1.63x; with the head through autograd it
+ * was 1.13-1.15x (1.07x), 1.18x.
  */
 export class SequentialReplica implements WorkerModel {
   private constructor(
@@ -89,7 +91,7 @@ export class SequentialReplica implements WorkerModel {
           if (activation === undefined) return undefined;
           const a = String(c.activation);
           stages.push({ kind: 'dense', kernel, bias, relu: false, product: a === 'relu' ? 'unfused' : a === 'linear' ? 'fused-bias' : 'fused' });
-          head = { activation };
+          head = chooseHead(layers, a, activation);
         } else {
           const relu = hiddenActivation(c.activation);
           if (relu === undefined) return undefined;
@@ -105,7 +107,7 @@ export class SequentialReplica implements WorkerModel {
 
   lossAndGradSum(params: Float32Array, batch: Batch, grad: Float32Array, clock?: Clock, metricSums?: Float64Array): number {
     const n = batch.indices.length;
-    const { io, loss, metrics } = this.layers;
+    const { io, metrics } = this.layers;
     return tf.tidy(() => {
       const weight = (w: Weight): tf.Tensor => io.make(w.shape, (into) => into.set(params.subarray(w.offset, w.offset + into.length)));
       const ws = this.stages.map((s) => (s.kind === 'conv' || s.kind === 'dense' ? { kernel: weight(s.kernel), bias: s.bias === undefined ? undefined : weight(s.bias) } : undefined));
@@ -130,13 +132,10 @@ export class SequentialReplica implements WorkerModel {
         }
         outs.push(h);
       });
-      // The head through autograd: d(n * mean loss(y, activation(logits)))/d(logits).
-      const logits = h;
-      const head = (z: tf.Tensor): tf.Scalar => tf.mul(tf.mean(loss(y, this.head.activation(z))), n);
-      const { value, grad: dLogits } = tf.valueAndGrad(head)(logits);
+      const { value, dLogits, yPred } = this.head(h, y, n); // dLogits is (n, ...outputShape)
       if (metricSums !== undefined) {
-        const yPred = this.head.activation(logits);
-        metricSums.set(metrics.map((m) => tf.mean(m(y, yPred)).dataSync()[0] * n));
+        const p = yPred();
+        metricSums.set(metrics.map((m) => tf.mean(m(y, p)).dataSync()[0] * n));
       }
       // Backward, stage by stage; d is the gradient of the stage's output.
       let d = dLogits;
@@ -163,7 +162,7 @@ export class SequentialReplica implements WorkerModel {
         }
       }
       clock?.('computed');
-      return value.dataSync()[0];
+      return value;
     });
   }
 
@@ -209,9 +208,38 @@ type Stage =
  */
 type Product = 'unfused' | 'fused-bias' | 'fused';
 
-/** The last layer's activation, differentiated with the loss by tfjs autograd. */
-interface Head {
-  readonly activation: (z: tf.Tensor) => tf.Tensor;
+/** The last layer's activation and the loss on the logits: n * mean loss, its gradient, and the predictions (for the metrics). */
+type Head = (logits: tf.Tensor, y: tf.Tensor, n: number) => { value: number; dLogits: tf.Tensor; yPred: () => tf.Tensor };
+
+/**
+ * Softmax with a named cross-entropy on the wasm backend: on the host (cross-entropy-head.ts,
+ * its Note [wasm only]); any other head: the activation and the loss through tfjs autograd,
+ * so every tfjs loss keeps its exact semantics (the cross-entropy's clip included).
+ */
+function chooseHead(layers: LayersReplica, name: string, activation: (z: tf.Tensor) => tf.Tensor): Head {
+  const { loss, spec, io } = layers;
+  const sparse = spec.loss.name === 'sparseCategoricalCrossentropy' && spec.targets === 'index';
+  if (name === 'softmax' && spec.loss.source === undefined && (spec.loss.name === 'categoricalCrossentropy' || sparse) && tf.getBackend() === 'wasm') {
+    const eps = tf.backend().epsilon();
+    return (logits, y, n) => {
+      const k = logits.shape[1] ?? 0;
+      const t = new Float32Array(n * k); // t is (n, k)
+      if (sparse) {
+        const labels = new Float32Array(n); // y is (n, 1) of class indices: one-hot rows, a label beyond k a zero row as tf.oneHot's
+        io.read(y, n, labels, 0);
+        labels.forEach((c, i) => c < k && (t[i * k + c] = 1));
+      } else {
+        io.read(y, n * k, t, 0);
+      }
+      const { value, dLogits, probabilities } = crossEntropyOnHost(logits, t, io, eps);
+      return { value, dLogits, yPred: () => probabilities };
+    };
+  }
+  return (logits, y, n) => {
+    const scaled = (z: tf.Tensor): tf.Scalar => tf.mul(tf.mean(loss(y, activation(z))), n);
+    const { value, grad } = tf.valueAndGrad(scaled)(logits);
+    return { value: value.dataSync()[0], dLogits: grad, yPred: () => activation(logits) };
+  };
 }
 
 /** tfjs-layers' activations as they apply them (softmax over the last axis). */
