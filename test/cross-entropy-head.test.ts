@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../dist/src/backend.js';
-import { crossEntropyOnHost } from '../dist/src/model/cross-entropy-head.js';
+import { accuracySum, crossEntropyOnHost } from '../dist/src/model/cross-entropy-head.js';
 import { currentIo } from '../dist/src/model/tensor-io.js';
 import { Rng } from '../dist/src/rng.js';
 
@@ -63,5 +63,41 @@ describe('crossEntropyOnHost against tfjs autograd on wasm', () => {
     expect(got.grad.findIndex((v, i) => !Object.is(v, want.grad[i])), 'first element of d/dlogits that differs').toBe(-1);
     if (scale === 40) expect(got.grad.some((v) => v === 0)).toBe(true); // the clip's zero gradient was reached
     tf.dispose([z, y]);
+  });
+});
+
+describe('accuracySum against tfjs on wasm', () => {
+  // ties (the first maximum counts), a NaN first and later, a row of zeros, labels beyond k
+  const k = 4;
+  const rows = [
+    [0.1, 0.4, 0.4, 0.1],
+    [0.3, 0.3, 0.2, 0.2],
+    [NaN, 0.5, 0.2, 0.3],
+    [0.2, NaN, 0.7, 0.1],
+    [0, 0, 0, 0],
+    [0.1, 0.2, 0.3, 0.4],
+    [0.7, 0.1, 0.1, 0.1],
+  ];
+  const p = Float32Array.from(rows.flat());
+  const n = rows.length;
+  it.each([
+    ['one-hot targets (categorical accuracy)', 'categorical'],
+    ['class indices (sparse categorical accuracy)', 'sparse'],
+  ] as const)('%s: the sum tf.mean(metric) * n gives, for ties, NaN and labels beyond k', (_, kind) => {
+    const labels = [1, 0, 0, 2, 0, 3, 5];
+    const want = tf.tidy(() => {
+      const yPred = tf.tensor2d(p, [n, k]);
+      const m =
+        kind === 'categorical'
+          ? tf.metrics.categoricalAccuracy(tf.oneHot(tf.tensor1d(labels, 'int32'), k), yPred)
+          : tf.metrics.sparseCategoricalAccuracy(tf.tensor2d(labels, [n, 1]), yPred);
+      return tf.mean(m).dataSync()[0] * n;
+    });
+    // tfjs's one-hot of a label beyond k is a zero row, whose argMax is 0
+    const hostLabels = kind === 'categorical' ? labels.map((c) => (c < k ? c : 0)) : labels;
+    expect(accuracySum(p, hostLabels, n, k)).toBe(want);
+    // every row hits but the last with class indices: a NaN never becomes nor loses the maximum,
+    // and the one-hot of label 5 is a zero row whose argMax, 0, meets the last row's
+    expect(want).toBe(Math.fround((kind === 'categorical' ? 7 : 6) / n) * n);
   });
 });

@@ -53,6 +53,7 @@ const SUPPORTED: [string, () => tf.Sequential, 'onehot' | 'index'][] = [
           tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: seed(8) }),
         ],
         'categoricalCrossentropy',
+        ['accuracy', 'mse'], // one metric on the host, one through tfjs
       ),
     'onehot',
   ],
@@ -66,6 +67,7 @@ const SUPPORTED: [string, () => tf.Sequential, 'onehot' | 'index'][] = [
           tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: seed(10) }),
         ],
         'sparseCategoricalCrossentropy',
+        ['acc', 'ce'],
       ),
     'index',
   ],

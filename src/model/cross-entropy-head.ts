@@ -36,7 +36,7 @@ const f = Math.fround;
  * The head for logits z (n, k) and targets t (n, k) on the host: the backend's
  * Softmax and Log kernels around forward(), value() and backward().
  */
-export function crossEntropyOnHost(logits: tf.Tensor, t: Float32Array, io: TensorIo, eps: number): { value: number; dLogits: tf.Tensor; probabilities: tf.Tensor } {
+export function crossEntropyOnHost(logits: tf.Tensor, t: Float32Array, io: TensorIo, eps: number): { value: number; dLogits: tf.Tensor; probabilities: tf.Tensor; p: Float32Array } {
   const [n, k] = logits.shape;
   const probabilities = tf.softmax(logits); // p is (n, k)
   const p = new Float32Array(n * k);
@@ -45,7 +45,7 @@ export function crossEntropyOnHost(logits: tf.Tensor, t: Float32Array, io: Tenso
   const logC = new Float32Array(n * k); // log(c) is (n, k)
   io.read(tf.log(io.make([n, k], (into) => into.set(fw.c))), n * k, logC, 0);
   const dz = backward(fw, p, t);
-  return { value: value(fw, logC, t), dLogits: io.make([n, k], (into) => into.set(dz)), probabilities };
+  return { value: value(fw, logC, t), dLogits: io.make([n, k], (into) => into.set(dz)), probabilities, p };
 }
 
 /** What the forward pass keeps for the Log kernel and for backward(). */
@@ -128,4 +128,24 @@ export function backward(fw: CrossEntropyForward, p: Float32Array, t: Float32Arr
     for (let j = 0; j < k; j++) dz[row + j] = f(dz[row + j] - f(dot * p[row + j]));
   }
   return dz;
+}
+
+/**
+ * tfjs's categorical or sparse categorical accuracy summed over the rows, as
+ * tf.mean(accuracy(y, p)) * n: the rows whose first largest probability (the
+ * ArgMax kernel keeps the first of equal maxima, and never moves to or from a
+ * NaN) is at their label, p (n, k). For one-hot targets the label is the first
+ * largest target, as tfjs's argMax(yTrue) takes it.
+ */
+export function accuracySum(p: Float32Array, labels: ArrayLike<number>, n: number, k: number): number {
+  let hits = 0;
+  for (let i = 0; i < n; i++) if (argMax(p, i * k, k) === labels[i]) hits++;
+  return f(hits / n) * n; // the Mean kernel's float32 mean of 0s and 1s, times n in float64
+}
+
+/** The index of the first largest of x[at..at+k), as the ArgMax kernel finds it. */
+export function argMax(x: Float32Array, at: number, k: number): number {
+  let best = 0;
+  for (let j = 1; j < k; j++) if (x[at + best] < x[at + j]) best = j;
+  return best;
 }

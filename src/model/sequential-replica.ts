@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Clock } from '../profile/record.js';
 import { reluGradient } from '../tfjs-kernels/relu-grad.js';
-import { crossEntropyOnHost } from './cross-entropy-head.js';
+import { accuracySum, argMax, crossEntropyOnHost } from './cross-entropy-head.js';
 import type { LayersReplica } from './layers-replica.js';
 import { makeLayout } from './layout.js';
 import type { Batch, EvalSums, WorkerModel } from './types.js';
@@ -34,8 +34,9 @@ import type { Batch, EvalSums, WorkerModel } from './types.js';
  *
  * Note [why no tape]: the convnet's step at 32 samples ran 85 kernels under
  * tfjs autograd, and tfjs's bookkeeping (the tape, its saves, tidy scopes,
- * tfjs-layers' apply) was ~15% of it; here it runs 30 (35 with the accuracy),
- * two of them the head's (Softmax, Log: autograd's head ran 45). Measured (scratch A/B: this and
+ * tfjs-layers' apply) was ~15% of it; here it runs 30, the accuracy included,
+ * two of them the head's (Softmax, Log: autograd's head ran 45, and the
+ * accuracy another 5, 1.4% of the step; 4.7% of examples/mlp.js's). Measured (scratch A/B: this and
  * LayersReplica in one thread, blocks of 300 steps alternating, 12 pairs,
  * metrics on, 2026-11-29): the convnet's step at 32 samples 1.28x as fast
  * (1.19x at 64), examples/mlp.js's 1.63x; with the head through autograd it
@@ -107,7 +108,7 @@ export class SequentialReplica implements WorkerModel {
 
   lossAndGradSum(params: Float32Array, batch: Batch, grad: Float32Array, clock?: Clock, metricSums?: Float64Array): number {
     const n = batch.indices.length;
-    const { io, metrics } = this.layers;
+    const { io } = this.layers;
     return tf.tidy(() => {
       const weight = (w: Weight): tf.Tensor => io.make(w.shape, (into) => into.set(params.subarray(w.offset, w.offset + into.length)));
       const ws = this.stages.map((s) => (s.kind === 'conv' || s.kind === 'dense' ? { kernel: weight(s.kernel), bias: s.bias === undefined ? undefined : weight(s.bias) } : undefined));
@@ -132,11 +133,7 @@ export class SequentialReplica implements WorkerModel {
         }
         outs.push(h);
       });
-      const { value, dLogits, yPred } = this.head(h, y, n); // dLogits is (n, ...outputShape)
-      if (metricSums !== undefined) {
-        const p = yPred();
-        metricSums.set(metrics.map((m) => tf.mean(m(y, p)).dataSync()[0] * n));
-      }
+      const { value, dLogits } = this.head(h, y, n, metricSums); // dLogits is (n, ...outputShape)
       // Backward, stage by stage; d is the gradient of the stage's output.
       let d = dLogits;
       for (let i = this.stages.length - 1; i >= 0; i--) {
@@ -208,37 +205,46 @@ type Stage =
  */
 type Product = 'unfused' | 'fused-bias' | 'fused';
 
-/** The last layer's activation and the loss on the logits: n * mean loss, its gradient, and the predictions (for the metrics). */
-type Head = (logits: tf.Tensor, y: tf.Tensor, n: number) => { value: number; dLogits: tf.Tensor; yPred: () => tf.Tensor };
+/** The last layer's activation and the loss on the logits: n * mean loss and its gradient; the metrics' sums into metricSums. */
+type Head = (logits: tf.Tensor, y: tf.Tensor, n: number, metricSums: Float64Array | undefined) => { value: number; dLogits: tf.Tensor };
 
 /**
  * Softmax with a named cross-entropy on the wasm backend: on the host (cross-entropy-head.ts,
- * its Note [wasm only]); any other head: the activation and the loss through tfjs autograd,
- * so every tfjs loss keeps its exact semantics (the cross-entropy's clip included).
+ * its Note [wasm only]), and with it the accuracy ('acc' or 'accuracy': no ArgMax, Equal, Cast
+ * and Mean kernels); any other head: the activation and the loss through tfjs autograd, so
+ * every tfjs loss keeps its exact semantics (the cross-entropy's clip included).
  */
 function chooseHead(layers: LayersReplica, name: string, activation: (z: tf.Tensor) => tf.Tensor): Head {
-  const { loss, spec, io } = layers;
+  const { loss, metrics, spec, io } = layers;
   const sparse = spec.loss.name === 'sparseCategoricalCrossentropy' && spec.targets === 'index';
-  if (name === 'softmax' && spec.loss.source === undefined && (spec.loss.name === 'categoricalCrossentropy' || sparse) && tf.getBackend() === 'wasm') {
+  const k = spec.outputShape[spec.outputShape.length - 1];
+  if (name === 'softmax' && spec.loss.source === undefined && (spec.loss.name === 'categoricalCrossentropy' || sparse) && k > 1 && tf.getBackend() === 'wasm') {
     const eps = tf.backend().epsilon();
-    return (logits, y, n) => {
-      const k = logits.shape[1] ?? 0;
+    // tfjs-layers' compile makes 'acc' and 'accuracy' the categorical accuracy, or the sparse one for a sparse loss, when k > 1
+    const onHost = spec.metrics.map((m) => m.source === undefined && (m.name === 'acc' || m.name === 'accuracy'));
+    return (logits, y, n, metricSums) => {
       const t = new Float32Array(n * k); // t is (n, k)
+      const labels = new Float32Array(n); // each row's class: for accuracy
       if (sparse) {
-        const labels = new Float32Array(n); // y is (n, 1) of class indices: one-hot rows, a label beyond k a zero row as tf.oneHot's
-        io.read(y, n, labels, 0);
+        io.read(y, n, labels, 0); // y is (n, 1) of class indices: one-hot rows, a label beyond k a zero row as tf.oneHot's
         labels.forEach((c, i) => c < k && (t[i * k + c] = 1));
       } else {
         io.read(y, n * k, t, 0);
+        labels.forEach((_, i) => (labels[i] = argMax(t, i * k, k)));
       }
-      const { value, dLogits, probabilities } = crossEntropyOnHost(logits, t, io, eps);
-      return { value, dLogits, yPred: () => probabilities };
+      const { value, dLogits, probabilities, p } = crossEntropyOnHost(logits, t, io, eps);
+      metricSums?.set(metrics.map((m, i) => (onHost[i] ? accuracySum(p, labels, n, k) : tf.mean(m(y, probabilities)).dataSync()[0] * n)));
+      return { value, dLogits };
     };
   }
-  return (logits, y, n) => {
+  return (logits, y, n, metricSums) => {
     const scaled = (z: tf.Tensor): tf.Scalar => tf.mul(tf.mean(loss(y, activation(z))), n);
     const { value, grad } = tf.valueAndGrad(scaled)(logits);
-    return { value: value.dataSync()[0], dLogits: grad, yPred: () => activation(logits) };
+    if (metricSums !== undefined) {
+      const yPred = activation(logits);
+      metricSums.set(metrics.map((m) => tf.mean(m(y, yPred)).dataSync()[0] * n));
+    }
+    return { value: value.dataSync()[0], dLogits: grad };
   };
 }
 
