@@ -124,6 +124,8 @@ function convCases(dilations: number[]): ConvCase[] {
     conv([1, 6, 7, 8], [3, 2], 4, 1, [[0, 0], [0, 2], [3, 1], [0, 0]]),
     conv([2, 9, 10, 4], 3, 3, 1, 'same'),
     conv([1, 8, 7, 12], [2, 3], 5, 1, 'valid'),
+    // 8 or 16 input channels at stride 1: the scatter (Note [scatter]), an even filter under 'same'
+    conv([3, 7, 11, 16], [4, 3], 8, 1, 'same'),
   ];
   const random: ConvCase[] = [];
   for (let i = 0; i < 12; i++) {
@@ -258,7 +260,7 @@ describe('Conv2D gradients on wasm against the cpu backend', () => {
     if (c.nchw) [dy, inputShape] = [toNchw(dy), [c.x[0], c.x[3], c.x[1], c.x[2]]];
     const attrs = { strides: c.strides, pad: c.pad, dataFormat: c.nchw ? 'NCHW' : 'NHWC', inputShape };
     expect(againstCpu('Conv2DBackpropInput', { dy, filter }, attrs)).toBeLessThanOrEqual(TOL);
-    for (const path of ['gemm', 'conv', 'auto'] as const) {
+    for (const path of ['gemm', 'conv', 'scatter', 'auto'] as const) {
       expect(pathAgainstCpu('Conv2DBackpropInput', (a) => conv2DBackpropInput(a, path), { dy, filter }, attrs), path).toBeLessThanOrEqual(TOL);
     }
   });

@@ -19,21 +19,40 @@ import { composed } from './wasm-ops.js';
  * Note [spread]: at stride s, 1 - 1/s^2 of the spread dy is zeros that the
  * convolution multiplies anyway. At stride 1, the common case, there are none.
  *
- * Note [which path]: at stride 1 with Cin a multiple of 4 the convolution is our
+ * Note [which path]: at stride 1 with Cin a multiple of 8, the scatter (Note
+ * [scatter]). At stride 1 with Cin a multiple of 4 the convolution is our
  * direct one (conv2d.ts), which skips the padding's rows, and its columns where
  * a tile of 4 pixels meets only padding, so it multiplies few of its zeros
  * (1.3x the products on the convnet's second layer, 12x12 from 8x8 under 5x5):
  * 0.72 ms there, where the GEMM and col2im below take 1.26 (its K is Cout, 16:
  * 30 GFLOP/s; one process, 2026-11-28).
  * Strided, other channel counts: the GEMM.
+ *
+ * Note [scatter]: heap-kernels.wat's conv2d_input_grad adds each dy pixel's
+ * products into the dx pixels its taps meet, so it makes only the products
+ * that count, and reads dy without padding it. Measured (scratch A/B, one
+ * thread, the 'conv' and 'scatter' paths swapped between blocks, 2026-11-29):
+ * the convnet's second layer at 32 samples 0.307-0.332 ms against
+ * 0.361-0.382 (1.10-1.17x), at 64 1.08-1.20x; the sequential replica's whole
+ * step 1.04-1.06x at 32, 1.04-1.05x at 64.
  */
-export function conv2DBackpropInput({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0], path: 'auto' | 'gemm' | 'conv' = 'auto'): tf.TensorInfo {
+export function conv2DBackpropInput({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0], path: 'auto' | 'gemm' | 'conv' | 'scatter' = 'auto'): tf.TensorInfo {
   const { dy, filter } = inputs as Record<'dy' | 'filter', tf.TensorInfo>;
   const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as tf.Conv2DBackpropInputAttrs;
   const { info, nchw } = convGeometry('Conv2DBackpropInput', inputShape, filter.shape as [number, number, number, number], dy, { strides, pad, dataFormat, dimRoundingMode });
   const { inHeight: H, inWidth: W, outHeight: Ho, outWidth: Wo, strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
   const { batchSize: B, inChannels: Cin, outChannels: Cout } = info;
   const viaOurConv = sh === 1 && sw === 1 && Cin % 4 === 0;
+  if ((path === 'scatter' || (path === 'auto' && viaOurConv && Cin % 8 === 0)) && sh === 1 && sw === 1 && Cin % 8 === 0 && !nchw && hasHeapKernels(backend as tf.KernelBackend)) {
+    // Note [scatter]
+    const { top, left } = info.padInfo;
+    return composed(backend as tf.KernelBackend, (ops) => {
+      const wt = ops.adopt(swapChannels(backend as tf.KernelBackend, filter, kh, kw, Cin, Cout, false)); // wt is (kh, kw, Cout, Cin)
+      const dx = simd(backend as tf.KernelBackend, [dy, wt], [B, H, W, Cin], (k, out, [d, w]) => k.conv2d_input_grad(d, w, out, B, H, W, Cin, Ho, Wo, kh, kw, Cout, top, left)); // dx is (B, H, W, Cin)
+      if (dx === undefined) throw new Error('Conv2DBackpropInput: the heap kernels went away');
+      return dx;
+    });
+  }
   if ((path === 'gemm' || (path === 'auto' && !viaOurConv)) && !nchw && hasHeapKernels(backend as tf.KernelBackend)) {
     // Note [gemm + col2im]: cols = dy . W^T, then each row of cols scattered onto its
     // patch of dx: the product done once, where the convolution below would multiply
@@ -50,22 +69,27 @@ export function conv2DBackpropInput({ inputs, backend, attrs }: Parameters<tf.Ke
   }
   return composed(backend as tf.KernelBackend, (ops) => {
     const dyL = nchw ? ops.transpose(dy, [0, 2, 3, 1]) : dy; // dyL is (B, Ho, Wo, Cout)
-    // rotated is (kh, kw, Cout, Cin): one pass of JS over kh*kw*Cin*Cout values, where the
-    // stock Reverse and Transpose took 0.12 ms for the convnet's 3,200
-    const rotated = ops.adopt(
-      direct(backend as tf.KernelBackend, [filter], [kh, kw, Cout, Cin], 'float32', (out, [f]) => {
-        for (let p = 0, at = 0; p < kh; p++) {
-          for (let q = 0; q < kw; q++) {
-            const from = ((kh - 1 - p) * kw + (kw - 1 - q)) * Cin * Cout; // filter[kh-1-p, kw-1-q, 0, 0]
-            for (let o = 0; o < Cout; o++) for (let c = 0; c < Cin; c++) out[at++] = f[from + c * Cout + o];
-          }
-        }
-      }),
-    );
+    const rotated = ops.adopt(swapChannels(backend as tf.KernelBackend, filter, kh, kw, Cin, Cout, true)); // rotated is (kh, kw, Cout, Cin)
     const { top, left } = info.padInfo;
     const padded = padOrCrop(ops, spread(ops, dyL, sh, sw), kh - 1 - top, H + top - Ho * sh, kw - 1 - left, W + left - Wo * sw);
     const dx = ops.conv2d(padded.x, rotated, [1, 1], [1, 1], padded.pad); // dx is (B, H, W, Cin)
     return nchw ? ops.transpose(dx, [0, 3, 1, 2]) : dx;
+  });
+}
+
+/**
+ * The filter (kh, kw, Cin, Cout) with its channel axes swapped, (kh, kw, Cout, Cin), and
+ * rotated 180 degrees if asked: one pass of JS over kh*kw*Cin*Cout values, where the stock
+ * Reverse and Transpose took 0.12 ms for the convnet's 3,200.
+ */
+function swapChannels(backend: tf.KernelBackend, filter: tf.TensorInfo, kh: number, kw: number, Cin: number, Cout: number, rotate: boolean): tf.TensorInfo {
+  return direct(backend, [filter], [kh, kw, Cout, Cin], 'float32', (out, [f]) => {
+    for (let p = 0, at = 0; p < kh; p++) {
+      for (let q = 0; q < kw; q++) {
+        const from = (rotate ? (kh - 1 - p) * kw + (kw - 1 - q) : p * kw + q) * Cin * Cout; // filter[p', q', 0, 0]
+        for (let o = 0; o < Cout; o++) for (let c = 0; c < Cin; c++) out[at++] = f[from + c * Cout + o];
+      }
+    }
   });
 }
 
