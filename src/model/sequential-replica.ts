@@ -35,12 +35,12 @@ import type { Batch, EvalSums, WorkerModel } from './types.js';
  * Note [why no tape]: the convnet's step at 32 samples ran 85 kernels under
  * tfjs autograd, and tfjs's bookkeeping (the tape, its saves, tidy scopes,
  * tfjs-layers' apply) was ~15% of it; here it runs 30, the accuracy included,
- * two of them the head's (Softmax, Log: autograd's head ran 45, and the
- * accuracy another 5, 1.4% of the step; 4.7% of examples/mlp.js's). Measured (scratch A/B: this and
- * LayersReplica in one thread, blocks of 300 steps alternating, 12 pairs,
- * metrics on, 2026-11-29): the convnet's step at 32 samples 1.28x as fast
- * (1.19x at 64), examples/mlp.js's 1.63x; with the head through autograd it
- * was 1.13-1.15x (1.07x), 1.18x.
+ * two of them the head's (Softmax and Log, where autograd's head ran 45 and
+ * the accuracy 5 more: 1.4% of the convnet's step, 4.7% of examples/mlp.js's).
+ * Measured (scratch A/B: this and LayersReplica in one thread, blocks of 300
+ * steps alternating, 12 pairs, metrics on, 2026-11-29): the convnet's step at
+ * 32 samples 1.28x as fast (1.19x at 64), examples/mlp.js's 1.63x; with the
+ * head through autograd it was 1.13-1.15x (1.07x), 1.18x.
  */
 export class SequentialReplica implements WorkerModel {
   private constructor(
@@ -221,7 +221,7 @@ function chooseHead(layers: LayersReplica, name: string, activation: (z: tf.Tens
   if (name === 'softmax' && spec.loss.source === undefined && (spec.loss.name === 'categoricalCrossentropy' || sparse) && k > 1 && tf.getBackend() === 'wasm') {
     const eps = tf.backend().epsilon();
     // tfjs-layers' compile makes 'acc' and 'accuracy' the categorical accuracy, or the sparse one for a sparse loss, when k > 1
-    const onHost = spec.metrics.map((m) => m.source === undefined && (m.name === 'acc' || m.name === 'accuracy'));
+    const onHost = spec.metrics.map((m) => m.source === undefined && (m.name === 'acc' || m.name === 'accuracy') && spec.metrics.length === metrics.length);
     return (logits, y, n, metricSums) => {
       const t = new Float32Array(n * k); // t is (n, k)
       const labels = new Float32Array(n); // each row's class: for accuracy
