@@ -906,8 +906,8 @@
   ;; neighbouring dx pixels, whose 8 channels at a time are loaded, get the
   ;; tile's N products added, and are stored. Only products that land in dx
   ;; are made, where the forward convolution of the padded dy multiplies the
-  ;; padding's zeros. Taps outside, tiles inside (for one tap the 4 tiles of a
-  ;; row meet disjoint dx pixels, so no store waits on the one before). Each dx
+  ;; padding's zeros. Taps outside, tiles inside (for one tap a row's tiles
+  ;; meet disjoint dx pixels, so no load waits on the store before it). Each dx
   ;; element adds its products in (i, p, q, o) order, by tile or by pixel: the
   ;; bits do not depend on where a row's tiles end.
   (func (export "conv2d_input_grad")
