@@ -28,7 +28,13 @@ import { runInNewContext } from 'node:vm';
  * generic MLP at 1 worker 1.012x. `npm run bench:scaling` repeats it (--apart):
  * the generic path 1.18x and 1.19x, the convnet 0.95x and 1.09x; since the
  * 96 MB young generation (Note [young generation] in trainer/pool.ts) made
- * each scavenge cheaper, 1.14x and 1.02x, and 0.93x and 1.09x.
+ * each scavenge cheaper, 1.14x and 1.02x, and 0.93x and 1.09x. Since the
+ * sequential replica left fewer objects a step (five paired runs of the
+ * 2-worker rows, 2026-11-29): the hand-written MLP 0.93-1.00x, weak 0.94-1.01x,
+ * the generic path 0.98-1.03x, the convnet 0.97-1.02x: on 2 cores two
+ * scavenges at once share the cores V8's parallel scavenger would use (one
+ * took 2-6 ms where alone ~1). Kept as the default for machines with more
+ * cores, where N pauses become one: unmeasured (README, Performance).
  *
  * Protocol, per global step g, one flag per step parity (slot = g & 1):
  *   before the barrier that ends step g (after the update): ask(g) sets
