@@ -124,8 +124,12 @@ function convCases(dilations: number[]): ConvCase[] {
     conv([1, 6, 7, 8], [3, 2], 4, 1, [[0, 0], [0, 2], [3, 1], [0, 0]]),
     conv([2, 9, 10, 4], 3, 3, 1, 'same'),
     conv([1, 8, 7, 12], [2, 3], 5, 1, 'valid'),
-    // 8 or 16 input channels at stride 1: the scatter (Note [scatter]), an even filter under 'same'
+    // 8 or 16 input channels: the scatter (Note [scatter]), an even filter under 'same', strides
+    // 2 and (2, 1), and 3 with explicit pads wider than the filter
     conv([3, 7, 11, 16], [4, 3], 8, 1, 'same'),
+    conv([2, 9, 8, 8], 3, 4, 2, 'same'),
+    conv([1, 10, 11, 16], [3, 2], 8, [2, 1], 'valid'),
+    conv([2, 11, 9, 8], [2, 3], 5, 3, [[0, 0], [4, 1], [0, 5], [0, 0]]),
   ];
   const random: ConvCase[] = [];
   for (let i = 0; i < 12; i++) {

@@ -19,22 +19,24 @@ import { composed } from './wasm-ops.js';
  * Note [spread]: at stride s, 1 - 1/s^2 of the spread dy is zeros that the
  * convolution multiplies anyway. At stride 1, the common case, there are none.
  *
- * Note [which path]: at stride 1 with Cin a multiple of 8, the scatter (Note
- * [scatter]). At stride 1 with Cin a multiple of 4 the convolution is our
- * direct one (conv2d.ts), which skips the padding's rows, and its columns where
- * a tile of 4 pixels meets only padding, so it multiplies few of its zeros
- * (1.3x the products on the convnet's second layer, 12x12 from 8x8 under 5x5):
- * 0.72 ms there, where the GEMM and col2im below take 1.26 (its K is Cout, 16:
- * 30 GFLOP/s; one process, 2026-11-28).
+ * Note [which path]: with Cin a multiple of 8 (NHWC), any stride, the scatter
+ * (Note [scatter]). Else at stride 1 with Cin a multiple of 4 the convolution
+ * is our direct one (conv2d.ts), which skips the padding's rows, and its
+ * columns where a tile of 4 pixels meets only padding, so it multiplies few of
+ * its zeros (1.3x the products on the convnet's second layer, 12x12 from 8x8
+ * under 5x5): 0.72 ms there, where the GEMM and col2im below take 1.26 (its K
+ * is Cout, 16: 30 GFLOP/s; one process, 2026-11-28).
  * Strided, other channel counts: the GEMM.
  *
  * Note [scatter]: heap-kernels.wat's conv2d_input_grad adds each dy pixel's
  * products into the dx pixels its taps meet, so it makes only the products
- * that count, and reads dy without padding it. Measured (scratch A/B, one
- * thread, the 'conv' and 'scatter' paths swapped between blocks, 2026-11-29):
- * the convnet's second layer at 32 samples 0.307-0.332 ms against
- * 0.361-0.382 (1.10-1.17x), at 64 1.08-1.20x; the sequential replica's whole
- * step 1.04-1.06x at 32, 1.04-1.05x at 64.
+ * that count, and reads dy without padding or spreading it. Measured (scratch
+ * A/B, one thread, the paths swapped between blocks, 2026-11-29): the
+ * convnet's second layer at 32 samples 0.307-0.332 ms against the
+ * convolution's 0.361-0.382 (1.10-1.17x), at 64 1.08-1.20x, the sequential
+ * replica's whole step 1.04-1.06x at 32, 1.04-1.05x at 64; at stride 2
+ * against the GEMM and col2im, 32x24x24x16 under 3x3x32 'same' 0.915 ms
+ * against 1.387, 32x28x28x8 under 5x5x16 'valid' 0.670 against 1.341.
  *
  * `path` forces one, for the tests; 'scatter' where it does not apply takes the convolution.
  */
@@ -45,13 +47,13 @@ export function conv2DBackpropInput({ inputs, backend, attrs }: Parameters<tf.Ke
   const { inHeight: H, inWidth: W, outHeight: Ho, outWidth: Wo, strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
   const { batchSize: B, inChannels: Cin, outChannels: Cout } = info;
   const viaOurConv = sh === 1 && sw === 1 && Cin % 4 === 0;
-  const viaScatter = sh === 1 && sw === 1 && Cin % 8 === 0 && !nchw;
+  const viaScatter = Cin % 8 === 0 && !nchw;
   if ((path === 'scatter' || path === 'auto') && viaScatter && hasHeapKernels(backend as tf.KernelBackend)) {
     // Note [scatter]
     const { top, left } = info.padInfo;
     return composed(backend as tf.KernelBackend, (ops) => {
       const wt = ops.adopt(swapChannels(backend as tf.KernelBackend, filter, kh, kw, Cin, Cout, false)); // wt is (kh, kw, Cout, Cin)
-      const dx = simd(backend as tf.KernelBackend, [dy, wt], [B, H, W, Cin], (k, out, [d, w]) => k.conv2d_input_grad(d, w, out, B, H, W, Cin, Ho, Wo, kh, kw, Cout, top, left)); // dx is (B, H, W, Cin)
+      const dx = simd(backend as tf.KernelBackend, [dy, wt], [B, H, W, Cin], (k, out, [d, w]) => k.conv2d_input_grad(d, w, out, B, H, W, Cin, Ho, Wo, kh, kw, sh, sw, Cout, top, left)); // dx is (B, H, W, Cin)
       if (dx === undefined) throw new Error('Conv2DBackpropInput: the heap kernels went away');
       return dx;
     });

@@ -897,30 +897,31 @@
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $bl))))
 
-  ;; dx[b, h, w, c] = sum over i, j, p, q, o with i + p - pt = h, j + q - pl = w
+  ;; dx[b, h, w, c] = sum over i, j, p, q, o with i*sh + p - pt = h, j*sw + q - pl = w
   ;;                  of dy[b, i, j, o] * wt[p, q, o, c]
   ;; dy (B, Ho, Wo, N), wt (kh, kw, N, C) (the filter with its channel axes
-  ;; swapped), dx (B, H, W, C) zeroed, C a multiple of 8; stride 1, dilation 1.
-  ;; Conv2DBackpropInput at stride 1 (conv2d-backprop-input.ts) as a scatter:
-  ;; a tile of 4 neighbouring dy pixels meets, through tap (p, q), 4
-  ;; neighbouring dx pixels, whose 8 channels at a time are loaded, get the
+  ;; swapped), dx (B, H, W, C) zeroed, C a multiple of 8; dilation 1.
+  ;; Conv2DBackpropInput (conv2d-backprop-input.ts) as a scatter:
+  ;; a tile of 4 neighbouring dy pixels meets, through tap (p, q), 4 dx
+  ;; pixels sw apart, whose 8 channels at a time are loaded, get the
   ;; tile's N products added, and are stored. Only products that land in dx
   ;; are made, where the forward convolution of the padded dy multiplies the
-  ;; padding's zeros. Taps outside, tiles inside (for one tap a row's tiles
+  ;; padding's zeros (and a strided dy's spread zeros). Taps outside, tiles inside (for one tap a row's tiles
   ;; meet disjoint dx pixels, so no load waits on the store before it). Each dx
   ;; element adds its products in (i, p, q, o) order, by tile or by pixel: the
   ;; bits do not depend on where a row's tiles end.
   (func (export "conv2d_input_grad")
     (param $dy i32) (param $wt i32) (param $dx i32)
     (param $B i32) (param $H i32) (param $W i32) (param $C i32) (param $Ho i32) (param $Wo i32)
-    (param $kh i32) (param $kw i32) (param $N i32) (param $pt i32) (param $pl i32)
-    (local $b i32) (local $i i32) (local $p i32) (local $p1 i32) (local $q i32) (local $j i32) (local $jhi i32) (local $c i32) (local $o i32)
+    (param $kh i32) (param $kw i32) (param $sh i32) (param $sw i32) (param $N i32) (param $pt i32) (param $pl i32)
+    (local $sx i32) (local $b i32) (local $i i32) (local $p i32) (local $p1 i32) (local $q i32) (local $j i32) (local $jhi i32) (local $c i32) (local $o i32)
     (local $nb i32) (local $cb i32) (local $dyRow i32) (local $dxRow i32) (local $wq i32) (local $d i32) (local $e i32) (local $wo i32)
     (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
     (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
     (local $w0 v128) (local $w1 v128) (local $xv v128)
     (local.set $nb (i32.shl (local.get $N) (i32.const 2)))
     (local.set $cb (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $sx (i32.mul (local.get $sw) (local.get $cb)))
     (local.set $b (i32.const 0))
     (block $bdone (loop $bl
       (br_if $bdone (i32.ge_u (local.get $b) (local.get $B)))
@@ -929,43 +930,47 @@
         (br_if $idone (i32.ge_u (local.get $i) (local.get $Ho)))
         ;; dyRow -> dy[b, i, 0, 0]
         (local.set $dyRow (i32.add (local.get $dy) (i32.mul (i32.mul (i32.add (i32.mul (local.get $b) (local.get $Ho)) (local.get $i)) (local.get $Wo)) (local.get $nb))))
-        ;; taps [p, p1): those whose row h = i + p - pt lies in [0, H)
-        (local.set $p (i32.sub (local.get $pt) (local.get $i)))
+        ;; taps [p, p1): those whose row h = i*sh + p - pt lies in [0, H)
+        (local.set $p (i32.sub (local.get $pt) (i32.mul (local.get $i) (local.get $sh))))
         (if (i32.lt_s (local.get $p) (i32.const 0)) (then (local.set $p (i32.const 0))))
-        (local.set $p1 (i32.sub (i32.add (local.get $H) (local.get $pt)) (local.get $i)))
+        (local.set $p1 (i32.sub (i32.add (local.get $H) (local.get $pt)) (i32.mul (local.get $i) (local.get $sh))))
         (if (i32.gt_s (local.get $p1) (local.get $kh)) (then (local.set $p1 (local.get $kh))))
         (block $pdone (loop $pl
           (br_if $pdone (i32.ge_s (local.get $p) (local.get $p1)))
-          ;; dxRow -> dx[b, i + p - pt, 0, 0]
-          (local.set $dxRow (i32.add (local.get $dx) (i32.mul (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (i32.sub (i32.add (local.get $i) (local.get $p)) (local.get $pt))) (local.get $W)) (local.get $cb))))
+          ;; dxRow -> dx[b, i*sh + p - pt, 0, 0]
+          (local.set $dxRow (i32.add (local.get $dx) (i32.mul (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (i32.sub (i32.add (i32.mul (local.get $i) (local.get $sh)) (local.get $p)) (local.get $pt))) (local.get $W)) (local.get $cb))))
           (local.set $q (i32.const 0))
           (block $qdone (loop $ql
             (br_if $qdone (i32.ge_u (local.get $q) (local.get $kw)))
             ;; wq -> wt[p, q, 0, 0]
             (local.set $wq (i32.add (local.get $wt) (i32.mul (i32.mul (i32.add (i32.mul (local.get $p) (local.get $kw)) (local.get $q)) (local.get $N)) (local.get $cb))))
-            ;; dy columns [j, jhi): those whose dx column j + q - pl lies in [0, W)
+            ;; dy columns [j, jhi): those whose dx column j*sw + q - pl lies in [0, W):
+            ;; j from ceil((pl - q) / sw), below ceil((W + pl - q) / sw)
             (local.set $jhi (i32.sub (i32.add (local.get $W) (local.get $pl)) (local.get $q)))
+            (local.set $jhi (if (result i32) (i32.gt_s (local.get $jhi) (i32.const 0))
+              (then (i32.div_u (i32.add (local.get $jhi) (i32.sub (local.get $sw) (i32.const 1))) (local.get $sw))) (else (i32.const 0))))
             (if (i32.gt_s (local.get $jhi) (local.get $Wo)) (then (local.set $jhi (local.get $Wo))))
             (local.set $c (i32.const 0))
             (block $cdone (loop $cl
               (br_if $cdone (i32.ge_u (local.get $c) (local.get $C)))
               (local.set $j (i32.sub (local.get $pl) (local.get $q)))
-              (if (i32.lt_s (local.get $j) (i32.const 0)) (then (local.set $j (i32.const 0))))
+              (local.set $j (if (result i32) (i32.gt_s (local.get $j) (i32.const 0))
+                (then (i32.div_u (i32.add (local.get $j) (i32.sub (local.get $sw) (i32.const 1))) (local.get $sw))) (else (i32.const 0))))
               ;; tiles of 4 pixels
               (block $tdone (loop $tl
                 (br_if $tdone (i32.gt_s (i32.add (local.get $j) (i32.const 4)) (local.get $jhi)))
                 ;; d -> dy[b, i, j, 0]; e -> dx[b, h, j + q - pl, c]; wo -> wt[p, q, 0, c]
                 (local.set $d (i32.add (local.get $dyRow) (i32.mul (local.get $j) (local.get $nb))))
-                (local.set $e (i32.add (local.get $dxRow) (i32.add (i32.mul (i32.sub (i32.add (local.get $j) (local.get $q)) (local.get $pl)) (local.get $cb)) (i32.shl (local.get $c) (i32.const 2)))))
+                (local.set $e (i32.add (local.get $dxRow) (i32.add (i32.mul (i32.sub (i32.add (i32.mul (local.get $j) (local.get $sw)) (local.get $q)) (local.get $pl)) (local.get $cb)) (i32.shl (local.get $c) (i32.const 2)))))
                 (local.set $wo (i32.add (local.get $wq) (i32.shl (local.get $c) (i32.const 2))))
-                  (local.set $c00 (v128.load offset=0 (i32.add (local.get $e) (i32.mul (local.get $cb) (i32.const 0)))))
-                  (local.set $c01 (v128.load offset=16 (i32.add (local.get $e) (i32.mul (local.get $cb) (i32.const 0)))))
-                  (local.set $c10 (v128.load offset=0 (i32.add (local.get $e) (i32.mul (local.get $cb) (i32.const 1)))))
-                  (local.set $c11 (v128.load offset=16 (i32.add (local.get $e) (i32.mul (local.get $cb) (i32.const 1)))))
-                  (local.set $c20 (v128.load offset=0 (i32.add (local.get $e) (i32.mul (local.get $cb) (i32.const 2)))))
-                  (local.set $c21 (v128.load offset=16 (i32.add (local.get $e) (i32.mul (local.get $cb) (i32.const 2)))))
-                  (local.set $c30 (v128.load offset=0 (i32.add (local.get $e) (i32.mul (local.get $cb) (i32.const 3)))))
-                  (local.set $c31 (v128.load offset=16 (i32.add (local.get $e) (i32.mul (local.get $cb) (i32.const 3)))))
+                  (local.set $c00 (v128.load offset=0 (i32.add (local.get $e) (i32.mul (local.get $sx) (i32.const 0)))))
+                  (local.set $c01 (v128.load offset=16 (i32.add (local.get $e) (i32.mul (local.get $sx) (i32.const 0)))))
+                  (local.set $c10 (v128.load offset=0 (i32.add (local.get $e) (i32.mul (local.get $sx) (i32.const 1)))))
+                  (local.set $c11 (v128.load offset=16 (i32.add (local.get $e) (i32.mul (local.get $sx) (i32.const 1)))))
+                  (local.set $c20 (v128.load offset=0 (i32.add (local.get $e) (i32.mul (local.get $sx) (i32.const 2)))))
+                  (local.set $c21 (v128.load offset=16 (i32.add (local.get $e) (i32.mul (local.get $sx) (i32.const 2)))))
+                  (local.set $c30 (v128.load offset=0 (i32.add (local.get $e) (i32.mul (local.get $sx) (i32.const 3)))))
+                  (local.set $c31 (v128.load offset=16 (i32.add (local.get $e) (i32.mul (local.get $sx) (i32.const 3)))))
                 (local.set $o (i32.const 0))
                 (block $odone (loop $ol
                   (br_if $odone (i32.ge_u (local.get $o) (local.get $N)))
@@ -987,21 +992,21 @@
                   (local.set $wo (i32.add (local.get $wo) (local.get $cb)))
                   (local.set $o (i32.add (local.get $o) (i32.const 1)))
                   (br $ol)))
-                (v128.store offset=0 (i32.add (local.get $e) (i32.mul (local.get $cb) (i32.const 0))) (local.get $c00))
-                (v128.store offset=16 (i32.add (local.get $e) (i32.mul (local.get $cb) (i32.const 0))) (local.get $c01))
-                (v128.store offset=0 (i32.add (local.get $e) (i32.mul (local.get $cb) (i32.const 1))) (local.get $c10))
-                (v128.store offset=16 (i32.add (local.get $e) (i32.mul (local.get $cb) (i32.const 1))) (local.get $c11))
-                (v128.store offset=0 (i32.add (local.get $e) (i32.mul (local.get $cb) (i32.const 2))) (local.get $c20))
-                (v128.store offset=16 (i32.add (local.get $e) (i32.mul (local.get $cb) (i32.const 2))) (local.get $c21))
-                (v128.store offset=0 (i32.add (local.get $e) (i32.mul (local.get $cb) (i32.const 3))) (local.get $c30))
-                (v128.store offset=16 (i32.add (local.get $e) (i32.mul (local.get $cb) (i32.const 3))) (local.get $c31))
+                (v128.store offset=0 (i32.add (local.get $e) (i32.mul (local.get $sx) (i32.const 0))) (local.get $c00))
+                (v128.store offset=16 (i32.add (local.get $e) (i32.mul (local.get $sx) (i32.const 0))) (local.get $c01))
+                (v128.store offset=0 (i32.add (local.get $e) (i32.mul (local.get $sx) (i32.const 1))) (local.get $c10))
+                (v128.store offset=16 (i32.add (local.get $e) (i32.mul (local.get $sx) (i32.const 1))) (local.get $c11))
+                (v128.store offset=0 (i32.add (local.get $e) (i32.mul (local.get $sx) (i32.const 2))) (local.get $c20))
+                (v128.store offset=16 (i32.add (local.get $e) (i32.mul (local.get $sx) (i32.const 2))) (local.get $c21))
+                (v128.store offset=0 (i32.add (local.get $e) (i32.mul (local.get $sx) (i32.const 3))) (local.get $c30))
+                (v128.store offset=16 (i32.add (local.get $e) (i32.mul (local.get $sx) (i32.const 3))) (local.get $c31))
                 (local.set $j (i32.add (local.get $j) (i32.const 4)))
                 (br $tl)))
               ;; the pixels after the last tile, one at a time
               (block $sdone (loop $sl
                 (br_if $sdone (i32.ge_s (local.get $j) (local.get $jhi)))
                 (local.set $d (i32.add (local.get $dyRow) (i32.mul (local.get $j) (local.get $nb))))
-                (local.set $e (i32.add (local.get $dxRow) (i32.add (i32.mul (i32.sub (i32.add (local.get $j) (local.get $q)) (local.get $pl)) (local.get $cb)) (i32.shl (local.get $c) (i32.const 2)))))
+                (local.set $e (i32.add (local.get $dxRow) (i32.add (i32.mul (i32.sub (i32.add (i32.mul (local.get $j) (local.get $sw)) (local.get $q)) (local.get $pl)) (local.get $cb)) (i32.shl (local.get $c) (i32.const 2)))))
                 (local.set $wo (i32.add (local.get $wq) (i32.shl (local.get $c) (i32.const 2))))
                 (local.set $c00 (v128.load (local.get $e)))
                 (local.set $c01 (v128.load offset=16 (local.get $e)))

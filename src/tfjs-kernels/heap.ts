@@ -57,7 +57,7 @@ export interface HeapKernels {
   ): void;
   conv2d_input_grad(
     dy: number, wt: number, dx: number, B: number, H: number, W: number, C: number, Ho: number, Wo: number,
-    kh: number, kw: number, N: number, pt: number, pl: number,
+    kh: number, kw: number, sh: number, sw: number, N: number, pt: number, pl: number,
   ): void;
   conv2d(
     x: number, w: number, out: number, B: number, H: number, W: number, C: number, Ho: number, Wo: number,
