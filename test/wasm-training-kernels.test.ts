@@ -15,6 +15,7 @@ import { conv2DBackpropFilter } from '../dist/src/tfjs-kernels/conv2d-backprop-f
 import { conv2DBackpropInput } from '../dist/src/tfjs-kernels/conv2d-backprop-input.js';
 import { maxPoolGrad } from '../dist/src/tfjs-kernels/max-pool-grad.js';
 import { registerWasmTrainingKernels } from '../dist/src/tfjs-kernels/register.js';
+import { BIAS_RELU, biasRelu } from '../dist/src/tfjs-kernels/bias-relu.js';
 import { RELU_GRAD, reluGradConfig } from '../dist/src/tfjs-kernels/relu-grad.js';
 import { Rng } from '../dist/src/rng.js';
 
@@ -27,6 +28,7 @@ const OURS = [
   'UnsortedSegmentSum',
   'MaxPoolGrad',
   RELU_GRAD,
+  BIAS_RELU,
 ];
 /** Stock kernels ours wrap: ours takes some cases and hands the rest to them. */
 const WRAPPED = ['Add', 'Sum', 'BatchMatMul', '_FusedMatMul', 'Conv2D', 'Identity', 'Cast'] as const;
@@ -450,6 +452,35 @@ describe('the ReLU gradient (Note [one ReLU gradient kernel])', () => {
       tf.setBackend('wasm');
       expect(wasm.map((v) => (Object.is(v, -0) ? '-0' : v)), `n = ${n}`).toEqual(cpu.map((v) => (Object.is(v, -0) ? '-0' : v)));
     }
+  });
+});
+
+describe('relu(x + bias) in one kernel (bias-relu.ts)', () => {
+  const specials = [Number.NaN, -1, 0, -0, 2, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1e-38, -1e-38];
+  const show = (t: tf.Tensor): (string | number)[] => Array.from(t.dataSync(), (v) => (Number.isNaN(v) ? 'NaN' : Object.is(v, -0) ? '-0' : v));
+
+  it("gives the stock Add and Relu's bits on wasm, channels 1 to 13 (SIMD lanes and the rest), special values included; one kernel", async () => {
+    for (const C of [1, 3, 4, 5, 8, 13]) {
+      const rows = 7;
+      const x = tf.tensor2d(Float32Array.from({ length: rows * C }, (_, i) => (i % 4 === 0 ? specials[(i / 4) % specials.length] : rng.uniform(-1, 1))), [rows, C]);
+      const bias = tf.tensor1d(Float32Array.from({ length: C }, (_, i) => (i % 3 === 1 ? specials[i % specials.length] : rng.uniform(-1, 1))));
+      const ours = biasRelu(x, bias);
+      const stock = tf.relu(tf.add(x, bias));
+      expect(show(ours), `C = ${C}`).toEqual(show(stock));
+      tf.dispose([x, bias, ours, stock]);
+    }
+    const x = tf.zeros([2, 3, 3, 8]);
+    const bias = tf.ones([8]);
+    const profile = await tf.profile(() => biasRelu(x, bias));
+    expect(profile.kernels.map((k) => k.name)).toEqual([BIAS_RELU]);
+    tf.dispose([x, bias]);
+  });
+
+  it('takes tfjs\'s add and relu where the bias is not a row of x', () => {
+    const x = tf.tensor2d([[1, -2], [-3, 4]]);
+    const bias = tf.tensor2d([[1], [-1]]); // a column: broadcast along the other axis
+    expect(Array.from(biasRelu(x, bias).dataSync())).toEqual([2, 0, 0, 3]);
+    tf.dispose([x, bias]);
   });
 });
 

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Clock } from '../profile/record.js';
+import { biasRelu } from '../tfjs-kernels/bias-relu.js';
 import { reluGradient } from '../tfjs-kernels/relu-grad.js';
 import { accuracySum, argMax, crossEntropyOnHost } from './cross-entropy-head.js';
 import type { LayersReplica } from './layers-replica.js';
@@ -273,12 +274,13 @@ type Weights = { readonly kernel: tf.Tensor; readonly bias: tf.Tensor | undefine
 
 /**
  * A conv layer as tfjs-layers runs it under the gradient tape (conv2dWithBiasActivation):
- * with a ReLU, conv2d, add, relu (tf.fused.conv2d unfuses there); linear, one FusedConv2D.
+ * with a ReLU, conv2d, add, relu (tf.fused.conv2d unfuses there; here the add and relu in one
+ * kernel of ours, bias-relu.ts, with the same bits); linear, one FusedConv2D.
  */
 function conv(x: tf.Tensor4D, w: Weights, s: Extract<Stage, { kind: 'conv' }>): tf.Tensor {
   if (!s.relu) return tf.fused.conv2d({ x, filter: w.kernel as tf.Tensor4D, strides: s.strides, pad: s.pad, bias: w.bias });
   const z = tf.conv2d(x, w.kernel as tf.Tensor4D, s.strides, s.pad);
-  return tf.relu(w.bias === undefined ? z : tf.add(z, w.bias));
+  return w.bias === undefined ? tf.relu(z) : biasRelu(z, w.bias);
 }
 
 /** A dense layer (up to the head's activation, for the last) as tfjs-layers runs it under the tape (Product). */
@@ -286,8 +288,8 @@ function dense(x: tf.Tensor2D, w: Weights, s: Extract<Stage, { kind: 'dense' }>)
   const k = w.kernel as tf.Tensor2D;
   if (s.product === 'fused-bias') return tf.fused.matMul({ a: x, b: k, bias: w.bias });
   const z = s.product === 'unfused' ? tf.matMul(x, k) : tf.fused.matMul({ a: x, b: k });
-  const biased = w.bias === undefined ? z : tf.add(z, w.bias);
-  return s.relu ? tf.relu(biased) : biased;
+  if (w.bias === undefined) return s.relu ? tf.relu(z) : z;
+  return s.relu ? biasRelu(z, w.bias) : tf.add(z, w.bias);
 }
 
 function run(kernel: string, inputs: tf.NamedTensorMap, attrs: object = {}): tf.Tensor {

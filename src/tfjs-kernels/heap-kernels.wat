@@ -279,13 +279,18 @@
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $bl))))
 
-  ;; out[r, c] = a[r, c] + v[c]   for r in [0, rows), c in [0, C)
+  ;; out[r, c] = a[r, c] + v[c], then its bits as an int32 at least floor   for r in [0, rows), c in [0, C)
   ;; Add with a row vector broadcast over a matrix: a layer's bias. tfjs-wasm's
   ;; Add takes its general broadcasting path here: 0.5-0.8 ms for the convnet's
   ;; (64x24x24, 8) + (8). One f32 add per element, as stock: the same bits.
+  ;; floor = INT32_MIN: the Add (every bit pattern is at least that); floor =
+  ;; 0: the Add then the ReLU in one pass (bias-relu.ts), as the stock Relu
+  ;; (XNNPACK's vrelu) computes it, an integer max with 0: negative values,
+  ;; -0 and NaNs with the sign bit set become 0, the rest stay as they are.
   (func (export "add_rows")
-    (param $a i32) (param $v i32) (param $out i32) (param $rows i32) (param $C i32)
-    (local $r i32) (local $c i32) (local $c4 i32) (local $rowBytes i32)
+    (param $a i32) (param $v i32) (param $out i32) (param $rows i32) (param $C i32) (param $floor i32)
+    (local $r i32) (local $c i32) (local $c4 i32) (local $rowBytes i32) (local $fv v128) (local $s i32)
+    (local.set $fv (i32x4.splat (local.get $floor)))
     (local.set $rowBytes (i32.shl (local.get $C) (i32.const 2)))
     (local.set $c4 (i32.shl (i32.and (local.get $C) (i32.const -4)) (i32.const 2)))
     (local.set $r (i32.const 0))
@@ -295,13 +300,14 @@
       (block $vdone (loop $vl
         (br_if $vdone (i32.ge_u (local.get $c) (local.get $c4)))
         (v128.store (i32.add (local.get $out) (local.get $c))
-          (f32x4.add (v128.load (i32.add (local.get $a) (local.get $c))) (v128.load (i32.add (local.get $v) (local.get $c)))))
+          (i32x4.max_s (f32x4.add (v128.load (i32.add (local.get $a) (local.get $c))) (v128.load (i32.add (local.get $v) (local.get $c)))) (local.get $fv)))
         (local.set $c (i32.add (local.get $c) (i32.const 16)))
         (br $vl)))
       (block $sdone (loop $sl
         (br_if $sdone (i32.ge_u (local.get $c) (local.get $rowBytes)))
-        (f32.store (i32.add (local.get $out) (local.get $c))
-          (f32.add (f32.load (i32.add (local.get $a) (local.get $c))) (f32.load (i32.add (local.get $v) (local.get $c)))))
+        (local.set $s (i32.reinterpret_f32 (f32.add (f32.load (i32.add (local.get $a) (local.get $c))) (f32.load (i32.add (local.get $v) (local.get $c))))))
+        (i32.store (i32.add (local.get $out) (local.get $c))
+          (select (local.get $s) (local.get $floor) (i32.gt_s (local.get $s) (local.get $floor))))
         (local.set $c (i32.add (local.get $c) (i32.const 4)))
         (br $sl)))
       (local.set $a (i32.add (local.get $a) (local.get $rowBytes)))

@@ -43,7 +43,7 @@ export interface HeapKernels {
   max_pool_grad_tiles(x: number, dy: number, dx: number, B: number, H: number, W: number, C: number, Ho: number, Wo: number, kh: number, kw: number): void;
   max_pool_grad_2x2(x: number, dy: number, dx: number, B: number, H: number, W: number, C: number, Ho: number, Wo: number): void;
   pad_hw(x: number, out: number, B: number, H: number, W: number, C: number, top: number, bottom: number, left: number, right: number): void;
-  add_rows(a: number, v: number, out: number, rows: number, C: number): void;
+  add_rows(a: number, v: number, out: number, rows: number, C: number, floor: number): void;
   relu_grad(dy: number, x: number, out: number, n: number): void;
   col2im(
     cols: number, dx: number, B: number, H: number, W: number, C: number, Ho: number, Wo: number,

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { addRowVector } from './add.js';
 import { batchMatMul } from './batch-mat-mul.js';
+import { biasReluKernelConfig } from './bias-relu.js';
 import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { conv2DBackpropInputConfig } from './conv2d-backprop-input.js';
 import { conv2dDirect } from './conv2d.js';
@@ -20,6 +21,7 @@ const MISSING: readonly tf.KernelConfig[] = [
   depthwiseBackpropInputConfig,
   unsortedSegmentSumConfig,
   reluGradKernelConfig,
+  biasReluKernelConfig,
 ];
 
 /** Kernels it has, slower than ours: the stock one is replaced. */
