@@ -35,9 +35,10 @@ import type { Batch, EvalSums, WorkerModel } from './types.js';
  *
  * Note [why no tape]: the convnet's step at 32 samples ran 85 kernels under
  * tfjs autograd, and tfjs's bookkeeping (the tape, its saves, tidy scopes,
- * tfjs-layers' apply) was ~15% of it; here it runs 30, the accuracy included,
- * two of them the head's (Softmax and Log, where autograd's head ran 45 and
- * the accuracy 5 more: 1.4% of the convnet's step, 4.7% of examples/mlp.js's).
+ * tfjs-layers' apply) was ~15% of it; here it runs 28, the accuracy included
+ * (30 before each bias and ReLU became one kernel, bias-relu.ts), two of them
+ * the head's (Softmax and Log, where autograd's head ran 45 and the accuracy
+ * 5 more: 1.4% of the convnet's step, 4.7% of examples/mlp.js's).
  * Measured (scratch A/B: this and LayersReplica in one thread, blocks of 300
  * steps alternating, 12 pairs, metrics on, 2026-11-29): the convnet's step at
  * 32 samples 1.28x as fast (1.19x at 64), examples/mlp.js's 1.63x; with the
