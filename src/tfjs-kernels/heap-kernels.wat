@@ -279,7 +279,8 @@
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $bl))))
 
-  ;; out[r, c] = a[r, c] + v[c], then its bits as an int32 at least floor   for r in [0, rows), c in [0, C)
+  ;; out[r, c] = a[r, c] + v[c], its bits raised to floor as an int32,
+  ;; for r in [0, rows), c in [0, C)
   ;; Add with a row vector broadcast over a matrix: a layer's bias. tfjs-wasm's
   ;; Add takes its general broadcasting path here: 0.5-0.8 ms for the convnet's
   ;; (64x24x24, 8) + (8). One f32 add per element, as stock: the same bits.
@@ -912,10 +913,11 @@
   ;; pixels sw apart, whose 8 channels at a time are loaded, get the
   ;; tile's N products added, and are stored. Only products that land in dx
   ;; are made, where the forward convolution of the padded dy multiplies the
-  ;; padding's zeros (and a strided dy's spread zeros). Taps outside, tiles inside (for one tap a row's tiles
-  ;; meet disjoint dx pixels, so no load waits on the store before it). Each dx
-  ;; element adds its products in (i, p, q, o) order, by tile or by pixel: the
-  ;; bits do not depend on where a row's tiles end.
+  ;; padding's zeros (and a strided dy's spread zeros). Taps outside, tiles
+  ;; inside (for one tap a row's tiles meet disjoint dx pixels, so no load
+  ;; waits on the store before it). Each dx element adds its products in
+  ;; (i, p, q, o) order, by tile or by pixel: the bits do not depend on where
+  ;; a row's tiles end.
   (func (export "conv2d_input_grad")
     (param $dy i32) (param $wt i32) (param $dx i32)
     (param $B i32) (param $H i32) (param $W i32) (param $C i32) (param $Ho i32) (param $Wo i32)
