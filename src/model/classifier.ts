@@ -1,3 +1,4 @@
+import { argMax } from './cross-entropy-head.js';
 import type { Batch, EvalSums, Replica, WorkerModel } from './types.js';
 
 /**
@@ -14,17 +15,11 @@ export function classifier(replica: Replica, numClasses: number): WorkerModel {
       batch.indices.forEach((i, j) => {
         const y = batch.labels[i];
         lossSum -= logp[j * numClasses + y];
-        if (argmax(logp, j * numClasses, numClasses) === y) correct++;
+        if (argMax(logp, j * numClasses, numClasses) === y) correct++;
       });
       return { lossSum, metricSums: [correct] };
     },
     predict: (params, batch) => replica.logProbs(params, batch).map(Math.exp),
     nonTrainable: () => new Float32Array(0),
   };
-}
-
-function argmax(a: Float32Array, off: number, len: number): number {
-  let best = 0;
-  for (let k = 1; k < len; k++) if (a[off + k] > a[off + best]) best = k;
-  return best;
 }

@@ -128,21 +128,32 @@ export class LayersReplica implements WorkerModel {
   }
 
   /** The batch's targets, built on the host and written once (Note [no staging arrays]); one-hot rows without tfjs's OneHot and Cast kernels. */
-  targets({ labels, targets, indices }: Batch): tf.Tensor {
+  targets(batch: Batch): tf.Tensor {
+    const { shape, fill } = this.targetRows(batch);
+    return this.io.make(shape, fill);
+  }
+
+  /**
+   * targets(batch)'s shape, and how to write its values into an array of that size:
+   * (n, ...shape) as given, (n, 1) class indices, or (n, k) one-hot rows. For a head
+   * that works on the host (cross-entropy-head.ts) as well as for targets().
+   */
+  targetRows({ labels, targets, indices }: Batch): { shape: number[]; fill: (into: Float32Array) => void } {
     const n = indices.length;
     if (this.spec.targets === 'given') {
       if (targets === undefined) throw new Error('the data has no targets for this model');
       const k = targets.shape.reduce((a, b) => a * b, 1);
-      return this.io.make([n, ...targets.shape], (y) => indices.forEach((i, j) => y.set(targets.data.subarray(i * k, i * k + k), j * k)));
+      return { shape: [n, ...targets.shape], fill: (y) => indices.forEach((i, j) => y.set(targets.data.subarray(i * k, i * k + k), j * k)) };
     }
-    if (this.spec.targets === 'index') return this.io.make([n, 1], (y) => indices.forEach((i, j) => (y[j] = labels[i])));
+    if (this.spec.targets === 'index') return { shape: [n, 1], fill: (y) => indices.forEach((i, j) => (y[j] = labels[i])) };
     const k = this.spec.outputShape[this.spec.outputShape.length - 1];
-    return this.io.make([n, k], (y) => {
+    const fill = (y: Float32Array): void => {
       y.fill(0); // the heap path hands out uninitialised memory
       indices.forEach((i, j) => {
         if (labels[i] < k) y[j * k + labels[i]] = 1; // a label beyond k: a zero row, as tf.oneHot gives
       });
-    });
+    };
+    return { shape: [n, k], fill };
   }
 }
 

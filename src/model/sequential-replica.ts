@@ -115,7 +115,6 @@ export class SequentialReplica implements WorkerModel {
       const weight = (w: Weight): tf.Tensor => io.make(w.shape, (into) => into.set(params.subarray(w.offset, w.offset + into.length)));
       const ws = this.stages.map((s) => (s.kind === 'conv' || s.kind === 'dense' ? { kernel: weight(s.kernel), bias: s.bias === undefined ? undefined : weight(s.bias) } : undefined));
       const x = this.layers.inputs(batch); // x is (n, ...inputShape)
-      const y = this.layers.targets(batch);
       clock?.('uploaded');
       // Forward, keeping each stage's input and output for the backward.
       const ins: tf.Tensor[] = [];
@@ -135,7 +134,7 @@ export class SequentialReplica implements WorkerModel {
         }
         outs.push(h);
       });
-      const { value, dLogits } = this.head(h, y, n, metricSums); // dLogits is (n, ...outputShape)
+      const { value, dLogits } = this.head(h, batch, metricSums); // dLogits is (n, ...outputShape)
       // Backward, stage by stage; d is the gradient of the stage's output.
       let d = dLogits;
       for (let i = this.stages.length - 1; i >= 0; i--) {
@@ -207,8 +206,8 @@ type Stage =
  */
 type Product = 'unfused' | 'fused-bias' | 'fused';
 
-/** The last layer's activation and the loss on the logits: n * mean loss and its gradient; the metrics' sums into metricSums. */
-type Head = (logits: tf.Tensor, y: tf.Tensor, n: number, metricSums: Float64Array | undefined) => { value: number; dLogits: tf.Tensor };
+/** The last layer's activation and the loss on the logits, for the batch's targets: n * mean loss and its gradient; the metrics' sums into metricSums. */
+type Head = (logits: tf.Tensor, batch: Batch, metricSums: Float64Array | undefined) => { value: number; dLogits: tf.Tensor };
 
 /**
  * Softmax with a named cross-entropy on the wasm backend: on the host (cross-entropy-head.ts,
@@ -223,23 +222,29 @@ function chooseHead(layers: LayersReplica, name: string, activation: (z: tf.Tens
   if (name === 'softmax' && spec.loss.source === undefined && (spec.loss.name === 'categoricalCrossentropy' || sparse) && k > 1 && tf.getBackend() === 'wasm') {
     const eps = tf.backend().epsilon();
     // tfjs-layers' compile makes 'acc' and 'accuracy' the categorical accuracy, or the sparse one for a sparse loss, when k > 1
-    const onHost = spec.metrics.map((m) => m.source === undefined && (m.name === 'acc' || m.name === 'accuracy') && spec.metrics.length === metrics.length);
-    return (logits, y, n, metricSums) => {
+    const lined = spec.metrics.length === metrics.length;
+    const onHost = spec.metrics.map((m) => lined && m.source === undefined && (m.name === 'acc' || m.name === 'accuracy'));
+    return (logits, batch, metricSums) => {
+      const n = batch.indices.length;
       const t = new Float32Array(n * k); // t is (n, k)
       const labels = new Float32Array(n); // each row's class: for accuracy
+      // The targets straight into host arrays; a tensor of them only for a metric through tfjs.
       if (sparse) {
-        io.read(y, n, labels, 0); // y is (n, 1) of class indices: one-hot rows, a label beyond k a zero row as tf.oneHot's
+        layers.targetRows(batch).fill(labels); // class indices: one-hot rows, a label beyond k a zero row as tf.oneHot's
         labels.forEach((c, i) => c < k && (t[i * k + c] = 1));
       } else {
-        io.read(y, n * k, t, 0);
+        layers.targetRows(batch).fill(t);
         labels.forEach((_, i) => (labels[i] = argMax(t, i * k, k)));
       }
       const { value, dLogits, probabilities, p } = crossEntropyOnHost(logits, t, io, eps);
-      metricSums?.set(metrics.map((m, i) => (onHost[i] ? accuracySum(p, labels, n, k) : tf.mean(m(y, probabilities)).dataSync()[0] * n)));
+      let y: tf.Tensor | undefined;
+      metricSums?.set(metrics.map((m, i) => (onHost[i] ? accuracySum(p, labels, n, k) : tf.mean(m((y ??= layers.targets(batch)), probabilities)).dataSync()[0] * n)));
       return { value, dLogits };
     };
   }
-  return (logits, y, n, metricSums) => {
+  return (logits, batch, metricSums) => {
+    const n = batch.indices.length;
+    const y = layers.targets(batch); // y is (n, ...outputShape) or (n, 1) of class indices
     const scaled = (z: tf.Tensor): tf.Scalar => tf.mul(tf.mean(loss(y, activation(z))), n);
     const { value, grad } = tf.valueAndGrad(scaled)(logits);
     if (metricSums !== undefined) {
