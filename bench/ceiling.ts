@@ -9,10 +9,12 @@
  *
  * Note [ceiling]: a trainer row of N workers over its ceiling row is what this
  * library's synchronisation costs; the ceiling row over the 1-worker row is
- * what the machine allows at all. On the 2-vCPU VM (two full runs, 2026-11-28)
- * the ceilings were 1.56-1.71x for the strong MLP and 1.45-1.48x for the
- * convnet, and the trainer's 2 workers reached 0.85-1.07x of them (the generic
- * path 0.77x): the targets of 1.8-1.9x lay beyond the machine, not the barrier.
+ * what the machine allows at all. Decision: every trainer row with N > 1 gets
+ * a ceiling row in the same run, so a speed-up short of N is attributed to the
+ * machine or to the barrier by measurement (on the 2-vCPU VM the targets lay
+ * beyond the machine, not the barrier: docs/performance.md). Invariant: the
+ * processes share nothing, no barrier, no memory, no V8 isolate.
+ * Re-measure: `npm run bench:scaling` (the `ceiling` rows).
  *
  * One repetition sends `run n` to every process at once; its time is the
  * slowest process's, as a synchronised step waits for the slowest worker.

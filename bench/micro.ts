@@ -161,10 +161,10 @@ async function stepBench(backends: BackendName[]): Promise<string[]> {
  * anything: the engine's bookkeeping (tensor objects, scopes, the gradient
  * tape, which also clones every tensor a gradient needs through an Identity
  * kernel) and, on wasm, XNNPACK creating and deleting an operator per call
- * for the elementwise kernels. A generic-path step runs 100+ kernels (the
- * examples/mlp.js step: 114, 32 of them Identity; counted with tf.profile),
- * a large part of the time it takes at any shard size (1.2 ms at 8 samples
- * against 2.8 ms at 64, 2026-11-28). The median here is the best case: in a
+ * for the elementwise kernels. A generic-path step under autograd runs over a
+ * hundred kernels (counted with tf.profile), so dispatch is a large part of
+ * its time at any shard size, and what strong scaling cannot shed (Note
+ * [fixed cost]; figures in docs/performance.md). The median here is the best case: in a
  * training step the engine's garbage adds scavenges on top.
  */
 async function dispatchMs(): Promise<number> {

@@ -11,10 +11,12 @@
  *    row, then rep 2, ...), each rep sized to last about repSeconds, so slow
  *    drift of the machine hits every row alike.
  *
- * Note [why steady state]: forward/backward at 2 workers takes ~1.7 ms per step
- * over steps 1-300, ~0.96 over 300-600 and ~0.76 afterwards
- * (../shared/measurements/steady-state-and-convnets.md); a fixed 50-step
- * warm-up timed mostly the transient and under-reported by ~1.5x.
+ * Note [why steady state]: forward/backward keeps getting faster for the first
+ * few thousand steps (V8 optimising tfjs's JavaScript), so a fixed short
+ * warm-up timed mostly the transient and under-reported steady throughput by
+ * about a third. Decision: every row warms up until its window means are
+ * stable, and how long that took is reported. Re-measure: `npm run
+ * bench:scaling` (the warm-up column; docs/performance.md, "Warm-up").
  */
 
 /** One benchmarked thing: runs `steps` steps and says how long they took. */
@@ -105,11 +107,12 @@ export function quantile(a: readonly number[], q: number): number {
  * how far to trust it.
  *
  * Note [paired ratios]: the 2-vCPU VM switches between a fast and a slow
- * mode for seconds to minutes at a time (the lean step alone, pinned to
- * either core: 41-43k samples/s, then 29-31k; seen mid-run too), which moves a
- * row's whole repetition. A ratio of medians can then pair a fast-mode median
- * with a slow-mode one (one run: 1 worker's reps 24.6k 25.8k 26.6k 39.3k
- * 30.8k); pairing by repetition cancels what the two rows share.
+ * mode for seconds to minutes at a time (about 70% of the fast speed, on
+ * either core, mid-run too), which moves a row's whole repetition. A ratio of
+ * medians can then pair a fast-mode median with a slow-mode one. Decision:
+ * every ratio is the median of per-repetition ratios of two rows timed one
+ * right after the other, which cancels what the two rows share. Re-measure:
+ * `npm run bench:scaling` prints each ratio with the middle half of its pairs.
  */
 export function pairedRatios(a: readonly number[], b: readonly number[]): number[] {
   if (a.length !== b.length) throw new Error(`pairedRatios: ${a.length} repetitions against ${b.length}`);

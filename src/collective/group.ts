@@ -12,26 +12,22 @@ import { loadMpi, type MpiBinding } from './native.js';
  * objects] in native/mpi/mpi.c). It fails, with the same error in every
  * process, when the worker counts differ.
  *
- * Note [engine: Open MPI]: measured against gloo on loopback, 2 processes,
- * sum of float32 in place, median of 50 after 5 untimed, three runs each
- * (2026-11-28, this project's 2-core VM shared with other jobs, load average
- * 6-12; bench/collective/, figures in README "Across machines"):
- *                                 109,386 floats (the MLP)   10M floats
- *   gloo 0.0~git20220518, tcp     3.8-4.0 ms                 59-66 ms
- *   Open MPI 4.1.4, tcp, ring     0.19-0.27 ms               62-84 ms
- *   Open MPI 4.1.4, shm, ring     0.08-0.12 ms               16-36 ms
- * Over TCP the two move 40 MB alike; for the MLP's vector, the size every
- * step of the tutorial sends, Open MPI is 14-21x faster, and between
- * processes of one host it takes shared memory on its own. Its launcher,
- * mpirun, is what cluster users already know. gloo's one advantage, a timeout
- * on its collectives, is covered by the coordinator's watchdog
- * (Note [a failure ends the MPI job] in trainer.ts).
+ * Note [engine: Open MPI]: decision: the cross-process all-reduce runs on Open
+ * MPI, not gloo. On loopback both move large vectors over TCP alike, but for
+ * the MLP's vector, the size every step of the tutorial sends, Open MPI is an
+ * order of magnitude faster, and between processes of one host it takes shared
+ * memory on its own; its launcher, mpirun, is what cluster users know. gloo's
+ * one advantage, a timeout on its collectives, is covered by the coordinator's
+ * watchdog (Note [a failure ends the MPI job] in trainer.ts). Re-measure:
+ * `mpirun -np 2 node dist/bench/collective/mpi-allreduce.js` against
+ * bench/collective/gloo-allreduce.cc (figures: docs/multi-process.md).
  *
- * Note [ring allreduce]: Open MPI 4.1's default choice for 40 MB between 2
- * processes took 0.57-1.1 s here (shm and tcp alike), the ring algorithm
- * 16-84 ms, and for 437 KB the ring is about as fast as the default (shm 0.08-0.12
- * vs 0.09-0.11 ms, tcp 0.17-0.27 vs 0.18-0.28 ms). So join() selects it, unless the user set
- * OMPI_MCA_coll_tuned_allreduce_algorithm (mpirun -x, or --mca) already.
+ * Note [ring allreduce]: Open MPI 4.1's default algorithm for a 40 MB vector
+ * between 2 processes was far slower than the ring, and for the MLP's vector
+ * the ring is as fast as the default. Decision: join() selects the ring unless
+ * the user set OMPI_MCA_coll_tuned_allreduce_algorithm (mpirun -x, or --mca)
+ * already. Re-measure: the mpi-allreduce bench above with and without that
+ * variable.
  */
 /** How long joining (and leaving) may wait for the other processes: starting Node and MPI on every machine. */
 const JOIN_TIMEOUT_MS = 120_000;

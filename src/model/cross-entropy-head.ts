@@ -16,10 +16,11 @@
  * accumulate in float32 from 0, in index order, as the wasm backend's Sum and
  * Mean kernels do (tfjs-backend-wasm kernels/Sum.cc, Mean.cc).
  *
- * Note [why by hand]: through autograd this head was 45 of the convnet step's
- * 76 kernels at 32 samples, each a trip through tfjs's engine for (32, 10)
- * elements. Here it is the Softmax and Log kernels and a few hundred float
- * operations.
+ * Note [why by hand]: through autograd this head was over half of the convnet
+ * step's kernels, each a trip through tfjs's engine for a (batch, classes)
+ * tensor. Decision: the Softmax and Log kernels and a few hundred float
+ * operations on the host, in autograd's order (invariant: Note [wasm only]).
+ * Re-measure: `npm run bench:replica` (kernels per step and time).
  *
  * Note [wasm only]: the order of the sums is the wasm kernels'; the cpu
  * backend sums in float64 and rounds once, tfjs-node in Eigen's order. The

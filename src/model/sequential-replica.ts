@@ -33,16 +33,15 @@ import type { Batch, EvalSums, WorkerModel } from './types.js';
  * conv() and dense() below make the same choice, so the bits match
  * (test/sequential-replica.test.ts compares every element).
  *
- * Note [why no tape]: the convnet's step at 32 samples ran 85 kernels under
- * tfjs autograd, and tfjs's bookkeeping (the tape, its saves, tidy scopes,
- * tfjs-layers' apply) was ~15% of it; here it runs 28, the accuracy included
- * (30 before each bias and ReLU became one kernel, bias-relu.ts), two of them
- * the head's (Softmax and Log, where autograd's head ran 45 and the accuracy
- * 5 more: 1.4% of the convnet's step, 4.7% of examples/mlp.js's).
- * Measured (scratch A/B: this and LayersReplica in one thread, blocks of 300
- * steps alternating, 12 pairs, metrics on, 2026-11-29): the convnet's step at
- * 32 samples 1.28x as fast (1.19x at 64), examples/mlp.js's 1.63x; with the
- * head through autograd it was 1.13-1.15x (1.07x), 1.18x.
+ * Note [why no tape]: under tfjs autograd the convnet's step ran several times
+ * the kernels it needs, and tfjs's bookkeeping (the tape, its saves, tidy
+ * scopes, tfjs-layers' apply) was a sizeable share of it. Decision: for the
+ * layers above, the forward runs tfjs-layers' kernels and the backward is
+ * written out layer by layer, with the softmax + cross-entropy head on the host
+ * (cross-entropy-head.ts). Invariant: the same loss and gradient bits as
+ * autograd (Note [same kernels]; test/sequential-replica.test.ts); anything
+ * else stays on LayersReplica. Re-measure: `npm run bench:replica` (checks the
+ * bits, then times both paths and counts their kernels; docs/performance.md).
  */
 export class SequentialReplica implements WorkerModel {
   private constructor(

@@ -8,8 +8,9 @@ import type { TensorIo } from './tensor-io.js';
  * a fresh tensor's heap memory in place, `read` copies straight out of it; one
  * copy each way instead of two through the public API.
  *
- * Measured (../shared/measurements/tfjs-wasm-probe.md Q4): exporting the MLP's
- * gradients costs ~40 µs from the heap against ~115 µs through dataSync.
+ * Exporting the MLP's gradients from the heap takes about a third of the time
+ * dataSync does (docs/performance.md), measured as an A/B of the two; no bench
+ * command runs that A/B yet.
  */
 export function wasmHeapIo(): TensorIo | undefined {
   if (tf.getBackend() !== 'wasm') return undefined;

@@ -12,11 +12,13 @@
  * completion and an abort change, so neither can slip in between a waiter's
  * last check and its Atomics.wait; DONE tells which of the two happened.
  *
- * Note [spin then sleep]: a crossing costs ~14 µs with Atomics.wait/notify
- * alone but ~0.3 µs when the waiter spins first (tfjs-wasm-probe.md, Q5b).
- * Spinning burns the core it runs on, so it is only enabled when every party
- * has a core of its own; otherwise a spinning thread would steal the core of the
- * very peer it waits for. How long to spin: Note [adaptive spin].
+ * Note [spin then sleep]: decision: a waiter spins before it sleeps on
+ * Atomics.wait, because a crossing that ends in the spin costs a small fraction
+ * of one that pays a futex wake-up on the critical path. Invariant: spinning
+ * is only enabled when every party has a core of its own, else a spinning
+ * thread steals the core of the very peer it waits for (Note [busy machine]).
+ * How long to spin: Note [adaptive spin]. Re-measure: `npm run bench` (the
+ * barrier against a Piscina round trip) and `npm run bench:scaling -- --spin 0`.
  */
 export const BARRIER_CELLS = 4;
 const ARRIVED = 0; // arrivals in the current generation
@@ -36,18 +38,17 @@ export class PeerAborted extends Error {
 }
 
 /**
- * Note [adaptive spin]: a fixed spin count (20,000: 0.1-0.35 ms) ended before
- * the peer arrived in nearly every crossing of a 2-worker run (strace: 7,347
- * futex calls for ~3,750 crossings, and a sleep costs a wait and a wake call),
- * so nearly every crossing paid the sleeper's wake-up on the critical path
- * (../shared/measurements/steady-state-and-convnets.md). How long a
- * peer keeps us waiting changes with the model, the shard size and the
- * machine, so each party learns it: it spins up to FACTOR times the EWMA of
- * its own recent waits (arrival to release, sleeps included), never more than
- * the cap. A wait like the recent ones ends in the spin; an unusually long one
- * (a scavenge in the peer, a descheduled peer) sleeps after the budget, so a
- * stall costs at most the cap in burnt core time. Waits are clipped to the cap
- * before averaging, so one long stall does not raise the budget for long.
+ * Note [adaptive spin]: decision: each party spins up to FACTOR times the
+ * EWMA of its own recent waits (arrival to release, sleeps included), never
+ * more than the cap. A fixed spin count ended before the peer arrived in
+ * nearly every crossing of a 2-worker run, so nearly every crossing paid the
+ * sleeper's wake-up; how long a peer keeps us waiting depends on the model,
+ * the shard size and the machine, so it is learnt. A wait like the recent ones
+ * ends in the spin; an unusually long one (a scavenge in the peer, a
+ * descheduled peer) sleeps after the budget, so a stall burns at most the cap.
+ * Invariant: waits are clipped to the cap before averaging, so one long stall
+ * does not raise the budget for long. Re-measure: `npm run bench:scaling --
+ * --spin 0,2` (2-worker rows with other caps; docs/performance.md).
  */
 export class SpinBudget {
   static readonly FACTOR = 2;
@@ -78,13 +79,12 @@ export class SpinBudget {
 
 /**
  * Note [busy machine]: spinning only pays while each party has a core to
- * itself; when other processes want the cores too, a spinning party takes
- * CPU time from its own peer. Measured on the 2-core VM while other people's
- * builds and tests ran (load average 5-7), 2 workers, interleaved in one
- * bench:scaling run: 6,800 samples/s with a 2 ms spin cap, 14,400 with
- * 0.35 ms, 24,200 never spinning. So a party spins only while the 1-minute
- * load average, which counts our own running workers, is at most the number
- * of cores plus LOAD_SLACK; workers re-check it at every task (chunk of steps).
+ * itself; when other processes want the cores too, a spinning party takes CPU
+ * time from its own peer, and on a loaded machine any spin cap was far slower
+ * than never spinning. Decision: a party spins only while the 1-minute load
+ * average, which counts our own running workers, is at most the number of
+ * cores plus LOAD_SLACK; workers re-check it at every task (chunk of steps).
+ * Re-measure: `npm run bench:scaling -- --spin 0,2` on a loaded machine.
  */
 export const LOAD_SLACK = 0.5;
 
@@ -93,7 +93,7 @@ export function spinCapFor(capMs: number, loadAverage1m: number, cores: number):
   return loadAverage1m <= cores + LOAD_SLACK ? capMs : 0;
 }
 
-/** Spins between two reads of the clock: on the 2-core VM (busy) performance.now() cost 0.27-0.48 µs, a spin 18-75 ns. */
+/** Spins between two reads of the clock: a read of performance.now() costs several times one spin. */
 const SPINS_PER_CLOCK = 64;
 
 export class Barrier {

@@ -8,33 +8,16 @@ import { runInNewContext } from 'node:vm';
  * young generation.
  *
  * Note [one pause, not two]: a scavenge stops only the thread it runs in, but
- * every step ends at a barrier, so a worker's scavenge stops its peers too:
- * they wait for it. Two workers scavenging at different steps make two such
- * pauses; scavenging at the same step makes one. The generic path's step
- * leaves ~430 KB of tfjs's JavaScript objects behind, a 1.7-4.7 ms scavenge
- * every ~35 steps of ~0.8 ms (`--trace-gc`). Measured (scratch A/B, 2026-11-29:
- * two Trainers in one process, 16 interleaved pairs of 800 steps, paired
- * ratios): examples/mlp.js at 2 workers with a scavenge forced in both every 8,
- * 16 or 32 steps: 1.12x, 1.08x, 1.085x the samples/s of leaving it to V8,
- * forward/backward p99 4.0 -> 1.3-1.9 ms (p50 0.80-0.83); at 1 worker 1.00x
- * (nobody waits, the work is only moved). The hand-written MLP, which leaves
- * ~85 KB a step, lost with a fixed period (16 steps: 0.95x, scavenges 12 times
- * as often as it needs), hence this policy: a worker asks for a scavenge only
- * when its young generation could not take two more steps of its recent
- * growth, and every worker then runs one at the end of that step. This policy
- * against leaving it to V8, same A/B: the generic MLP 1.115x (middle half of
- * the pairs 1.01-1.14; forward/backward p99 4.97 -> 2.22 ms, p50 1.08 -> 1.03),
- * the convnet 1.097x (1.08-1.16), the hand-written MLP 1.011x (0.99-1.08); the
- * generic MLP at 1 worker 1.012x. `npm run bench:scaling` repeats it (--apart):
- * the generic path 1.18x and 1.19x, the convnet 0.95x and 1.09x; since the
- * 96 MB young generation (Note [young generation] in trainer/pool.ts) made
- * each scavenge cheaper, 1.14x and 1.02x, and 0.93x and 1.09x. Since the
- * sequential replica left fewer objects a step (five paired runs of the
- * 2-worker rows, 2026-11-29): the hand-written MLP 0.93-1.00x, weak 0.94-1.01x,
- * the generic path 0.98-1.03x, the convnet 0.97-1.02x: on 2 cores two
- * scavenges at once share the cores V8's parallel scavenger would use (one
- * took 2-6 ms where alone ~1). Kept as the default for machines with more
- * cores, where N pauses become one: unmeasured (README, Performance).
+ * every step ends at a barrier, so a worker's scavenge stops its peers too.
+ * Decision: a worker asks for a scavenge only when its young generation could
+ * not take HEADROOM_STEPS more steps of its recent growth, and then every
+ * worker runs one at the end of that step: N pauses become one, and a model
+ * that leaves little garbage scavenges no more often than V8 would (a fixed
+ * period cost the lean MLP). Invariant: a scavenge never changes what a step
+ * computes, only when the pause falls. On 2 cores it is about even with
+ * leaving scavenges to V8; it stays the default for machines with more cores.
+ * Re-measure: `npm run bench:scaling -- --apart generic,convnet` (the
+ * `-apart` rows); figures in docs/performance.md, "Garbage collection".
  *
  * Protocol, per global step g, one flag per step parity (slot = g & 1):
  *   before the barrier that ends step g (after the update): ask(g) sets
@@ -109,7 +92,7 @@ export interface YoungGeneration {
   readonly available: number;
 }
 
-/** This thread's YoungGeneration, from V8's heap space statistics (~0.4 µs). */
+/** This thread's YoungGeneration, from V8's heap space statistics (cheap enough to read every step). */
 export function youngGeneration(): YoungGeneration {
   const s = getHeapSpaceStatistics().find((x) => x.space_name === 'new_space');
   return { used: s?.space_used_size ?? 0, available: s?.space_available_size ?? Infinity };

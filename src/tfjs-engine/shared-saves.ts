@@ -11,15 +11,15 @@ import * as tf from '@tensorflow/tfjs';
  * Engine.clone runs the Identity kernel through the whole kernel path
  * (registry lookup, scopes, profiler checks) to make it. On wasm our Identity
  * is already a second reference to the same memory (Note [shared, not copied]
- * in tfjs-kernels/identity.ts), so all that path buys is its cost: the
- * convnet's step at 32 samples made 28 such clones out of 123 kernels. Here
- * the clone is that second reference made directly, with the same tape node
- * as the engine's own (its gradient a float32 cast of dy), so first- and
- * higher-order gradients, tf.memory() and tidy scopes are as before.
- * Measured (scratch A/B: one thread, the stock clone and this swapped between
- * blocks of 300 steps, 12-20 pairs, 2026-11-29): the convnet's step at 32
- * samples 1.015-1.071x as fast over five runs (median 1.05x), the generic
- * MLP's 1.074x and 1.102x.
+ * in tfjs-kernels/identity.ts), so all that path buys is its cost: a large
+ * share of an autograd step's kernels are such clones. Decision: the clone is
+ * that second reference made directly, with the same tape node as the
+ * engine's own (its gradient a float32 cast of dy). Invariant: first- and
+ * higher-order gradients, tf.memory() and tidy scopes are as before
+ * (test/shared-saves.test.ts). It gains a few percent of an autograd step
+ * (docs/performance.md), measured as an A/B of the stock clone and this; no
+ * bench command runs that A/B yet (`npm run bench:replica` times autograd's
+ * step with it).
  *
  * Only on the wasm backend and for dtypes but string (whose bytes the engine
  * counts per tensor); everything else goes to the engine's own clone.

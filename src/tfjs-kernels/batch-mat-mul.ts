@@ -8,25 +8,15 @@ import { composed, type Ops } from './wasm-ops.js';
  * Note [no pack]: the stock kernel multiplies without transpose flags through
  * XNNPACK, which first packs b and caches the pack by b's tensor id. In
  * training b is a fresh tensor every step (this step's weights, activations or
- * output gradient), so every product paid the pack: ~2.9 ns per element of b,
- * 0.29 ms for a 784x128 weight, 0.9 ms for the convnet's first filter gradient
- * (b is dy, 36864x8). heap-kernels.wat's gemm reads b as it lies, at 33-46
- * GFLOP/s on these shapes, about XNNPACK's speed with its pack cached. It sums
- * over k in order, as XNNPACK does here: the same bits (tested). Measured
- * (`npm run bench -- --convnet`, 2026-11-28, medians): a dense layer's x W
- * (64x784 . 784x128, W fresh) 0.34 ms against 0.62; with a bias and a ReLU
- * (_FusedMatMul, fused-mat-mul.ts) 0.29 against 0.62. Whole steps, the stock
- * BatchMatMul, _FusedMatMul and Conv2D swapped for ours in one thread: the
- * tutorial MLP's lean replica 1.52x as fast. Against the previous version of
- * this kernel (transposes, then XNNPACK; swapped the same way): lean MLP step
- * 1.45x at 64 samples and 1.35x at 32, generic MLP 1.34x and 1.38x, convnet
- * 1.12x and 1.11x.
- *
- * With transposeA or transposeB the stock kernel takes a plain loop instead:
- * 2.3-2.9 GFLOP/s against 30-35 (measured: (4096, 16) x (200, 16)^T took
- * 11.3 ms, the same product without the flag 0.76 ms). Every dense layer's
- * backward pass has both flags (dx = dy W^T, dW = x^T dy), so the operand is
+ * output gradient), so every product paid the pack. Decision: heap-kernels.wat's
+ * gemm reads b as it lies, about XNNPACK's speed with its pack cached.
+ * Invariant: it sums over k in order, as XNNPACK does here, so the same bits
+ * (test/wasm-training-kernels.test.ts). With transposeA or transposeB the stock
+ * kernel takes a plain loop an order of magnitude slower; every dense layer's
+ * backward has a flag (dx = dy W^T, dW = x^T dy), so the flagged operand is
  * transposed first (tfjs-wasm's Transpose) and the product taken without flags.
+ * Re-measure: `npm run bench -- --convnet` (per kernel, stock against ours;
+ * docs/wasm-kernels.md).
  *
  * Ours takes float32 products of one matrix by one (leading axes of size 1);
  * batched products with a flag are transposed and handed back to the stock

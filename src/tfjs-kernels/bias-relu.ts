@@ -13,10 +13,9 @@ export const BIAS_RELU = 'WorkerDdpBiasRelu';
  * (XNNPACK's vrelu: an integer max of the bits with 0, so a NaN whose sign bit
  * is set becomes 0, as an Add's NaN can be): the same bits. For the sequential
  * replica's forward (src/model/sequential-replica.ts), which keeps only the
- * ReLU's output for its backward. Measured (scratch A/B: the kernel registered
- * and not, swapped between blocks of 300 steps, 12 pairs, 2026-11-29): the
- * convnet's step 1.024x and 1.027x as fast at 32 samples, 1.024x at 64,
- * examples/mlp.js's 1.011x.
+ * ReLU's output for its backward. It gains a few percent of the convnet's step
+ * (docs/performance.md), measured as an A/B with the kernel registered and not;
+ * no bench command runs that A/B yet (`npm run bench:replica` times the step with it).
  */
 function biasReluKernel({ inputs, backend }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
   const { x, bias } = inputs as Record<'x' | 'bias', tf.TensorInfo>;

@@ -23,13 +23,12 @@ export function conv2DBackpropFilter({ inputs, backend, attrs }: Parameters<tf.K
   const { info, nchw } = convGeometry('Conv2DBackpropFilter', x.shape as [number, number, number, number], filterShape, dy, { strides, pad, dataFormat, dimRoundingMode });
   const { inHeight: H, inWidth: W, outHeight: Ho, outWidth: Wo, strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
   const { batchSize: B, inChannels: Cin, outChannels: Cout } = info;
-  // Note [patches in place]: on NHWC, heap-kernels.wat's conv2d_filter_grad is our GEMM
-  // (Note [no pack] in batch-mat-mul.ts) of the transposed patches by dy with the patches
-  // read where they lie in x (padded first, where the convolution pads): at batch 64,
-  // 0.34 ms for the convnet's first layer and 0.67 for its second, where the patches
-  // written out (im2col) and multiplied took 0.62 and 1.55, and the swapped-roles
-  // convolution below 0.68 and 0.76 (one process, 2026-11-28); the same bits as the
-  // written-out patches' GEMM. NCHW, or no heap kernels: the convolution.
+  // Note [patches in place]: decision: on NHWC, heap-kernels.wat's conv2d_filter_grad is
+  // our GEMM (Note [no pack] in batch-mat-mul.ts) of the transposed patches by dy, the
+  // patches read where they lie in x (padded first, where the convolution pads), neither
+  // written out (im2col) nor computed as the swapped-roles convolution below, both slower.
+  // Invariant: the same bits as the written-out patches' GEMM (tested). NCHW, or no heap
+  // kernels: the convolution. Re-measure: `npm run bench -- --convnet`.
   if (path === 'auto' && !nchw && hasHeapKernels(backend as tf.KernelBackend)) {
     const { top, bottom, left, right } = info.padInfo;
     const be = backend as tf.KernelBackend;

@@ -6,7 +6,7 @@ import { composed } from './wasm-ops.js';
 
 /**
  * Conv2DBackpropInput on wasm, replacing the stock one: a direct C++ loop,
- * 6x slower than the forward convolution on the convnet's second layer.
+ * several times slower than the forward convolution.
  *
  *   dx[b, h, w, c] = sum over i, j, p, q, o with i*sh + p - pt = h, j*sw + q - pl = w
  *                    of dy[b, i, j, o] * filter[p, q, c, o]
@@ -23,20 +23,17 @@ import { composed } from './wasm-ops.js';
  * (Note [scatter]). Else at stride 1 with Cin a multiple of 4 the convolution
  * is our direct one (conv2d.ts), which skips the padding's rows, and its
  * columns where a tile of 4 pixels meets only padding, so it multiplies few of
- * its zeros (1.3x the products on the convnet's second layer, 12x12 from 8x8
- * under 5x5): 0.72 ms there, where the GEMM and col2im below take 1.26 (its K
- * is Cout, 16: 30 GFLOP/s; one process, 2026-11-28).
- * Strided, other channel counts: the GEMM.
+ * its zeros and beats the GEMM and col2im below, whose K is only Cout.
+ * Strided, other channel counts: the GEMM. Invariant: every path gives the cpu
+ * backend's dx to 1e-6 relative (test/wasm-training-kernels.test.ts forces each
+ * through `path`). Re-measure: `npm run bench -- --convnet`.
  *
  * Note [scatter]: heap-kernels.wat's conv2d_input_grad adds each dy pixel's
  * products into the dx pixels its taps meet, so it makes only the products
- * that count, and reads dy without padding or spreading it. Measured (scratch
- * A/B, one thread, the paths swapped between blocks, 2026-11-29): the
- * convnet's second layer at 32 samples 0.307-0.332 ms against the
- * convolution's 0.361-0.382 (1.10-1.17x), at 64 1.08-1.20x, the sequential
- * replica's whole step 1.04-1.06x at 32, 1.04-1.05x at 64; at stride 2
- * against the GEMM and col2im, 32x24x24x16 under 3x3x32 'same' 0.915 ms
- * against 1.387, 32x28x28x8 under 5x5x16 'valid' 0.670 against 1.341.
+ * that count, and reads dy without padding or spreading it. Decision: it is
+ * the default where it applies, faster than the convolution at stride 1 and
+ * than the GEMM and col2im at stride 2 (docs/performance.md). Re-measure:
+ * `npm run bench -- --convnet`, and the whole step with `npm run bench:replica`.
  *
  * `path` forces one, for the tests; 'scatter' where it does not apply takes the convolution.
  */
@@ -84,8 +81,8 @@ export function conv2DBackpropInput({ inputs, backend, attrs }: Parameters<tf.Ke
 
 /**
  * The filter (kh, kw, Cin, Cout) with its channel axes swapped, (kh, kw, Cout, Cin), and
- * rotated 180 degrees if asked: one pass of JS over kh*kw*Cin*Cout values, where the stock
- * Reverse and Transpose took 0.12 ms for the convnet's 3,200.
+ * rotated 180 degrees if asked: one pass of JS over kh*kw*Cin*Cout values, cheaper than the
+ * stock Reverse and Transpose for a filter this small.
  */
 function swapChannels(backend: tf.KernelBackend, filter: tf.TensorInfo, kh: number, kw: number, Cin: number, Cout: number, rotate: boolean): tf.TensorInfo {
   return direct(backend, [filter], [kh, kw, Cout, Cin], 'float32', (out, [f]) => {

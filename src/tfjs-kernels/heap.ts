@@ -17,10 +17,9 @@ import { HEAP_KERNELS_WASM_BASE64 } from './heap-kernels-wasm.js';
  *   heap-kernels.wat module imports, so its SIMD loops run on tfjs tensors in place.
  *
  * Note [views, not copies]: the public path, readSync and write, allocates a
- * fresh ArrayBuffer per input and output. At the sizes of a convnet's
- * activations (1.2 MB for 64x24x24x8) that costs 0.1 ms on a quiet machine
- * and, through the garbage collector, several ms at times. A view costs
- * nothing. Views are made after the output is allocated, since an allocation
+ * fresh ArrayBuffer per input and output: at the sizes of a convnet's
+ * activations a copy per call, and garbage the collector pays for later.
+ * Decision: views into the heap, which cost nothing. Views are made after the output is allocated, since an allocation
  * may grow the heap and detach earlier views, and used before anything else
  * allocates.
  */

@@ -2,9 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { direct, simd } from './heap.js';
 
 /**
- * MaxPoolGrad on wasm, replacing the stock one, which took 5-8 ms on the
- * convnet's first pooling layer (64x24x24x8, quiet machine) where the forward
- * took 0.15 ms. One pass over x, from the output's side:
+ * MaxPoolGrad on wasm, replacing the stock one, which took over thirty times
+ * the forward pooling on the convnet's first layer. One pass over x, from the output's side:
  *
  *   dx[b, argmax of window (i, j) of channel c] += dy[b, i, j, c]
  *
@@ -23,13 +22,11 @@ export function maxPoolGrad({ inputs, backend, attrs }: Parameters<tf.KernelFunc
   // dx is (B, H, W, C), x (B, H, W, C), dys (B, Ho, Wo, C)
   const args = [B, H, W, C, Ho, Wo, kh, kw, sh, sw, top, left] as const;
   // Note [tiles]: where the windows tile x (stride = window, no padding: the usual 2x2
-  // pooling), each element of x is in one window at most and dx is written, not
-  // scattered: 0.18 ms where the scatter took 0.32-0.33 for the convnet's first pooling
-  // layer (64x24x24x8, both in one process, 2026-11-28; a copy of x takes 0.12), same bits.
+  // pooling), each element of x is in one window at most, so dx is written window by
+  // window, not scattered: faster, the same bits.
   // Note [2x2]: 2x2 windows, the usual pooling, take max_pool_grad_2x2, the same loop
-  // unrolled (same bits): 0.049-0.076 ms where the loops took 0.099-0.125 for the
-  // convnet's first pooling layer at 32 samples (32x24x24x8), 0.098-0.102 against
-  // 0.193-0.195 at 64 (one process, alternating blocks of 200 calls, 2026-11-29).
+  // unrolled: about half the time, the same bits (test/wasm-training-kernels.test.ts).
+  // Re-measure both: `npm run bench -- --convnet` (the MaxPoolGrad row).
   const tiles = sh === kh && sw === kw && top === 0 && left === 0 && C % 4 === 0 && Ho * kh <= H && Wo * kw <= W;
   const covered = Ho * kh === H && Wo * kw === W;
   const viaSimd =
@@ -39,7 +36,7 @@ export function maxPoolGrad({ inputs, backend, attrs }: Parameters<tf.KernelFunc
         ? simd(backend as tf.KernelBackend, [input, dy], input.shape, (k, dx, [x, dys]) => (kh === 2 && kw === 2 ? k.max_pool_grad_2x2(x, dys, dx, B, H, W, C, Ho, Wo) : k.max_pool_grad_tiles(x, dys, dx, B, H, W, C, Ho, Wo, kh, kw)), covered ? 'uninitialised' : 'zeros')
         : simd(backend as tf.KernelBackend, [input, dy], input.shape, (k, dx, [x, dys]) => k.max_pool_grad(x, dys, dx, ...args));
   if (viaSimd !== undefined) return viaSimd;
-  // Without the heap internals, the same loop in JS: 2.2 ms where SIMD takes 0.34 (64x24x24x8).
+  // Without the heap internals, the same loop in JS (several times slower than the SIMD one).
   return direct(backend as tf.KernelBackend, [input, dy], input.shape, 'float32', (dx, [x, dys]) => {
     for (let b = 0; b < B; b++) {
       for (let i = 0; i < Ho; i++) {

@@ -8,9 +8,9 @@ export const RELU_GRAD = 'WorkerDdpReluGrad';
  * dx = dy * step(x), the ReLU's gradient, on wasm in one pass (heap-kernels.wat's
  * relu_grad): tfjs's gradient runs Step, then Cast (float32 to float32), then
  * Multiply, two passes over the layer's activations and three kernel dispatches.
- * Measured (scratch A/B: one thread, tfjs's gradient and ours swapped between
- * blocks of 300 steps, 16 pairs, 2026-11-29): the convnet's step at 32 samples
- * 1.017x as fast, the generic MLP's 1.012x.
+ * A percent or two of a step (docs/performance.md), measured as an A/B with tfjs's
+ * gradient and ours; no bench command runs that A/B yet (`npm run bench:replica` times
+ * the step with it).
  * float32 only; the gradient below sends everything else to tfjs's formula.
  */
 function reluGrad({ inputs, backend }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {

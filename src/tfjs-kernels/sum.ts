@@ -5,8 +5,7 @@ import { simd } from './heap.js';
  * Sum on wasm, for one case: float32, over leading axes only, given in order,
  * keeping the trailing ones, as a bias's gradient sums dy over batch and space.
  * heap-kernels.wat's sum_rows adds x's rows into the output, where the stock
- * kernel first transposes x to put the summed axes last: 0.4-0.5 ms for the
- * convnet's (64, 24, 24, 8) -> (8). Each output adds its inputs from 0 in
+ * kernel first transposes x to put the summed axes last. Each output adds its inputs from 0 in
  * index order, as the stock kernel does, so both give the same bits. Every
  * other case, and any backend without the heap internals, goes to the stock kernel.
  */
