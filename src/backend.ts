@@ -31,7 +31,8 @@ export function limitNativeThreads(): void {
  * environment, "loading tfjs-node" loads tfjs's cpu backend and reports it as
  * 'tensorflow'. A fault {"kind": "native-fail", "rank": r} (faults.ts) makes the
  * native backend fail to load in worker r, as upstream reports it failing in a
- * second worker thread (tensorflow/tfjs#8388).
+ * second worker thread (tensorflow/tfjs#8388). Run: `npx vitest run
+ * test/backend-fallback.test.ts`.
  */
 export const NATIVE_STANDIN_ENV = 'WORKER_DDP_NATIVE_STANDIN';
 

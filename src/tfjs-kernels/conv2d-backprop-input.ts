@@ -17,7 +17,8 @@ import { composed } from './wasm-ops.js';
  * the bottom whatever makes the output H rows.
  *
  * Note [spread]: at stride s, 1 - 1/s^2 of the spread dy is zeros that the
- * convolution multiplies anyway. At stride 1, the common case, there are none.
+ * convolution multiplies anyway. At stride 1, the common case, there are none;
+ * strided gradients take the scatter or the GEMM instead (Note [which path]).
  *
  * Note [which path]: with Cin a multiple of 8 (NHWC), any stride, the scatter
  * (Note [scatter]). Else at stride 1 with Cin a multiple of 4 the convolution

@@ -19,9 +19,10 @@ import { HEAP_KERNELS_WASM_BASE64 } from './heap-kernels-wasm.js';
  * Note [views, not copies]: the public path, readSync and write, allocates a
  * fresh ArrayBuffer per input and output: at the sizes of a convnet's
  * activations a copy per call, and garbage the collector pays for later.
- * Decision: views into the heap, which cost nothing. Views are made after the output is allocated, since an allocation
- * may grow the heap and detach earlier views, and used before anything else
- * allocates.
+ * Decision: views into the heap, which cost nothing. Invariant: views are made
+ * after the output is allocated, since an allocation may grow the heap and
+ * detach earlier views, and used before anything else allocates. Checked by
+ * `npx vitest run test/wasm-training-kernels.test.ts` (heap and public paths).
  */
 type Values = Float32Array | Int32Array;
 

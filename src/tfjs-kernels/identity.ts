@@ -13,7 +13,8 @@ import type * as tf from '@tensorflow/tfjs';
  * backend's Identity) do: backend.incRef, public KernelBackend API. The memory
  * is freed when the last tensor on it is disposed. Strings go to the stock
  * kernel: the engine counts a string tensor's bytes per tensor, and a shared
- * one would be subtracted twice from tf.memory().
+ * one would be subtracted twice from tf.memory(). Checked by
+ * `npx vitest run test/shared-saves.test.ts`.
  */
 export function identityShared({ inputs, backend }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo | undefined {
   const { x } = inputs as Record<'x', tf.TensorInfo>;

@@ -23,7 +23,7 @@ export function maxPoolGrad({ inputs, backend, attrs }: Parameters<tf.KernelFunc
   const args = [B, H, W, C, Ho, Wo, kh, kw, sh, sw, top, left] as const;
   // Note [tiles]: where the windows tile x (stride = window, no padding: the usual 2x2
   // pooling), each element of x is in one window at most, so dx is written window by
-  // window, not scattered: faster, the same bits.
+  // window, not scattered: faster, the same bits as the scatter.
   // Note [2x2]: 2x2 windows, the usual pooling, take max_pool_grad_2x2, the same loop
   // unrolled: about half the time, the same bits (test/wasm-training-kernels.test.ts).
   // Re-measure both: `npm run bench -- --convnet` (the MaxPoolGrad row).

@@ -10,7 +10,8 @@ import type { Ops, Pads } from './wasm-ops.js';
  * makes its output the size required, and comes out negative when the forward
  * convolution never read the last rows of its input ('valid' with a stride
  * that does not divide evenly). A negative pad is a crop: those rows are
- * sliced off before the convolution, which takes pads >= 0 only.
+ * sliced off before the convolution, which takes pads >= 0 only. Checked by
+ * `npx vitest run test/wasm-training-kernels.test.ts` ('valid', strides 2-3).
  */
 export function padOrCrop(ops: Ops, x: tf.TensorInfo, top: number, bottom: number, left: number, right: number): { x: tf.TensorInfo; pad: Pads } {
   const [B, H, W, C] = x.shape; // x is (B, H, W, C)

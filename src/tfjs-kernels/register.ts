@@ -53,6 +53,7 @@ const wrappers = new WeakSet<tf.KernelConfig>();
  * Note [one ReLU gradient kernel]: it also registers the ReLU's gradient
  * (relu-grad.ts), for every backend: one kernel of ours on wasm, tfjs's own
  * formula elsewhere, same bits. A gradient registered after this call wins.
+ * Checked by `npx vitest run test/wasm-training-kernels.test.ts`.
  */
 export function registerWasmTrainingKernels(): void {
   if (tf.getGradient(tf.Relu) !== reluGradConfig) tf.registerGradient(reluGradConfig);

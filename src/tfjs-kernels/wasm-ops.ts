@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
  * kernel written as a handful of them runs at their speed; one written as JS
  * loops would run at the cpu backend's. So our kernels are compositions of
  * these. Only scatters (UnsortedSegmentSum, MaxPoolGrad) are loops, one pass
- * over their input each (heap.ts).
+ * over their input each (heap.ts). Re-measure: `npm run bench -- --convnet`.
  *
  * Note [lifetimes]: a kernelFunc's result is a TensorInfo with one reference
  * that the engine does not know about; if we drop it, its heap memory (and,
@@ -17,7 +17,8 @@ import * as tf from '@tensorflow/tfjs';
  * it) leaks. `composed` hands the body an Ops that records every result and
  * frees all of them except the one returned, also when the body throws.
  * A Reshape result shares its input's memory with a reference of its own, so
- * freeing the input does not free the reshaped view.
+ * freeing the input does not free the reshaped view. Checked by
+ * `npx vitest run test/wasm-training-kernels.test.ts` (tf.memory() before and after).
  */
 export type Pads = [[number, number], [number, number], [number, number], [number, number]];
 
