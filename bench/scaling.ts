@@ -39,6 +39,7 @@ import { TUTORIAL_LR, TUTORIAL_MLP, leanStepRow, plainTfjsRow } from './baseline
 import { ceilingRow } from './ceiling.js';
 import { lineChartSvg } from './chart.js';
 import { findTorchPython, torchRow, type Found } from './pytorch.js';
+import { fmt, pairedRatio, resultName, scalingTable, times as x, type GroupInfo, type Percentiles, type Result } from './results.js';
 import { median, pairedRatios, quantile, repSteps, warmUp, type Row, type SteadyOptions, type Warmup } from './steady.js';
 
 const BATCH = 64;
@@ -56,8 +57,7 @@ type Phase = (typeof PHASES)[number];
  * reference script to bench/reference/ and a REFERENCES entry if none fits;
  * the convnet's is there already).
  */
-interface Group {
-  readonly id: string;
+interface Group extends GroupInfo {
   readonly title: string;
   readonly batch: (workers: number) => number;
   readonly options: TrainerOptions;
@@ -68,11 +68,11 @@ interface Group {
 }
 
 const GROUPS: readonly Group[] = [
-  { id: 'strong', title: 'MLP, strong scaling (global batch 64 split across workers)', batch: () => BATCH, options: { hidden: TUTORIAL_MLP.hidden, lr: TUTORIAL_LR }, target2x: 1.8, reference: 'torch-mlp' },
-  { id: 'weak', title: 'MLP, weak scaling (batch 64 per worker)', batch: (w) => BATCH * w, options: { hidden: TUTORIAL_MLP.hidden, lr: TUTORIAL_LR }, target2x: 1.9, reference: 'torch-mlp' },
+  { id: 'strong', model: 'MLP', scaling: 'strong', title: 'MLP, strong scaling (global batch 64 split across workers)', batch: () => BATCH, options: { hidden: TUTORIAL_MLP.hidden, lr: TUTORIAL_LR }, target2x: 1.8, reference: 'torch-mlp' },
+  { id: 'weak', model: 'MLP', scaling: 'weak', title: 'MLP, weak scaling (batch 64 per worker)', batch: (w) => BATCH * w, options: { hidden: TUTORIAL_MLP.hidden, lr: TUTORIAL_LR }, target2x: 1.9, reference: 'torch-mlp' },
   // The generic path (fitParallel, --model): the same MLP as a tf.sequential, differentiated by tfjs autograd.
-  { id: 'generic', title: 'MLP as a tf.sequential, generic path (examples/mlp.js), strong scaling', batch: () => BATCH, options: {}, target2x: 1.8, reference: 'torch-mlp', example: 'mlp.js' },
-  { id: 'convnet', title: 'convnet (examples/convnet.js), generic path, strong scaling', batch: () => BATCH, options: {}, target2x: 1.9, reference: 'torch-convnet', example: 'convnet.js' },
+  { id: 'generic', model: 'MLP as a tf.sequential', scaling: 'strong', title: 'MLP as a tf.sequential, generic path (examples/mlp.js), strong scaling', batch: () => BATCH, options: {}, target2x: 1.8, reference: 'torch-mlp', example: 'mlp.js' },
+  { id: 'convnet', model: 'convnet', scaling: 'strong', title: 'convnet (examples/convnet.js), generic path, strong scaling', batch: () => BATCH, options: {}, target2x: 1.9, reference: 'torch-convnet', example: 'convnet.js' },
 ];
 
 /** A Trainer for a group: the MLP, or the group's example model with its compiled optimizer. */
@@ -114,33 +114,6 @@ interface OpenRow extends Row {
   phases?(): Record<Phase, number[]>;
   /** What the row turned out to run (the PyTorch rows: the torch version), for the label. */
   readonly detail?: string;
-}
-
-interface Result {
-  readonly id: string;
-  readonly label: string;
-  readonly group?: string;
-  readonly ceiling?: boolean;
-  readonly variant?: boolean;
-  readonly workers: number;
-  readonly batch: number;
-  readonly warmup: Warmup;
-  readonly repSteps: number;
-  /** samples/s of each repetition, in order. */
-  readonly reps: readonly number[];
-  readonly samplesPerSecond: number;
-  /** Per-step time of the timed steps (reference rows), ms. */
-  readonly stepMs?: Percentiles;
-  /** Forward/backward per step and rank, timed steps (trainer rows), ms. */
-  readonly fwdBwdMs?: Percentiles;
-  /** Share of each phase in the workers' time over the timed steps (trainer rows). */
-  readonly phaseShares?: Readonly<Record<string, number>>;
-}
-
-interface Percentiles {
-  readonly p50: number;
-  readonly p90: number;
-  readonly p99: number;
 }
 
 interface Args extends SteadyOptions {
@@ -354,10 +327,8 @@ async function measure(args: Args, specs: readonly RowSpec[]): Promise<{ results
   }
 }
 
-const fmt = (v: number): string => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : 'n/a');
 const pct = (v: number): string => `${(100 * v).toFixed(0)}%`;
 const ms = (p: Percentiles | undefined): string => (p === undefined ? '| | | |' : `| ${p.p50.toFixed(2)} | ${p.p90.toFixed(2)} | ${p.p99.toFixed(2)} | ${(p.p99 / p.p50).toFixed(2)} |`);
-const x = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(2)}x` : 'n/a');
 
 /** Per-repetition throughput ratios of row `a` over row `b` (Note [paired ratios] in steady.ts); empty if either is missing. */
 function pairs(results: readonly Result[], a: string | undefined, b: string | undefined): number[] {
@@ -366,8 +337,6 @@ function pairs(results: readonly Result[], a: string | undefined, b: string | un
   return ra === undefined || rb === undefined ? [] : pairedRatios(ra.reps, rb.reps);
 }
 
-/** Row `a` over row `b`: the median of their per-repetition ratios; NaN if either is missing. */
-const ratio = (results: readonly Result[], a: string | undefined, b: string | undefined): number => median(pairs(results, a, b));
 
 /** The middle half of the per-repetition ratios of row `a` over row `b`, as text ('' if either is missing). */
 function spread(results: readonly Result[], a: string, b: string): string {
@@ -376,8 +345,8 @@ function spread(results: readonly Result[], a: string, b: string): string {
 }
 
 function tables(results: readonly Result[]): string {
-  const base = (r: Result): number => (r.group === undefined ? NaN : ratio(results, r.id, `${r.group}-1`));
-  const ref = (r: Result): number => ratio(results, r.id, GROUPS.find((gr) => gr.id === r.group)?.reference);
+  const base = (r: Result): number => (r.group === undefined ? NaN : pairedRatio(results, r.id, `${r.group}-1`));
+  const ref = (r: Result): number => pairedRatio(results, r.id, GROUPS.find((gr) => gr.id === r.group)?.reference);
   const lines = [
     '| row | threads | batch | warm-up (steps, s) | samples/s (median) | min-max over reps | vs 1 worker (paired) | x PyTorch (paired) |',
     '|---|---|---|---|---|---|---|---|',
@@ -430,12 +399,12 @@ async function main(): Promise<void> {
   tf.disposeVariables();
   const epoch = args.rows === undefined || args.rows.has('strong-1') ? await coldEpoch(data, args.backend) : NaN;
   const loadAfter = load();
-  console.log(`\n${tables(results)}\n`);
+  console.log(`\nscaling (speed-up and efficiency paired by repetition; efficiency = speed-up / workers)\n${scalingTable({ groups: GROUPS, results })}\n\n${tables(results)}\n`);
 
   const sps = (id: string): number => results.find((r) => r.id === id)?.samplesPerSecond ?? NaN;
   /** [name, value, goal, unit, what else to print]: unit 'x' is a paired ratio of rows a / b. */
   type Target = readonly [string, number, number, 'x' | '' | 'max', string];
-  const paired = (name: string, a: string, b: string, goal: number): Target => [name, ratio(results, a, b), goal, 'x', spread(results, a, b)];
+  const paired = (name: string, a: string, b: string, goal: number): Target => [name, pairedRatio(results, a, b), goal, 'x', spread(results, a, b)];
   const targets: Target[] = [
     paired('1 worker / lean single-thread step (pool cost)', 'strong-1', 'lean', 0.95),
     ...GROUPS.map((g) => paired(`${g.id}: 2 workers / 1 worker`, `${g.id}-2`, `${g.id}-1`, g.target2x)),
@@ -453,30 +422,32 @@ async function main(): Promise<void> {
   console.log('ceilings (Note [ceiling] in bench/ceiling.ts: 2 processes, each one worker\'s share, never waiting for the other)');
   for (const g of GROUPS) {
     const [trainer, ceiling, one] = [`${g.id}-2`, `${g.id}-2-ceiling`, `${g.id}-1`];
-    console.log(`  ${g.id}: 2 processes / 1 worker (what the machine allows): ${x(ratio(results, ceiling, one))}; 2 workers / 2 processes (what synchronising costs): ${x(ratio(results, trainer, ceiling))}`);
+    console.log(`  ${g.id}: 2 processes / 1 worker (what the machine allows): ${x(pairedRatio(results, ceiling, one))}; 2 workers / 2 processes (what synchronising costs): ${x(pairedRatio(results, trainer, ceiling))}`);
   }
   for (const ms of args.spin) {
     const id = `strong-2-spin${ms}`;
-    console.log(`  A/B: strong, 2 workers, default spin cap / spin cap ${ms} ms: ${x(ratio(results, 'strong-2', id))} (same run, interleaved, paired)`);
+    console.log(`  A/B: strong, 2 workers, default spin cap / spin cap ${ms} ms: ${x(pairedRatio(results, 'strong-2', id))} (same run, interleaved, paired)`);
   }
   for (const g of args.apart) {
-    console.log(`  A/B: ${g.id}, 2 workers, scavenging together / apart: ${x(ratio(results, `${g.id}-2`, `${g.id}-2-apart`))}${spread(results, `${g.id}-2`, `${g.id}-2-apart`)} (same run, interleaved, paired)`);
+    console.log(`  A/B: ${g.id}, 2 workers, scavenging together / apart: ${x(pairedRatio(results, `${g.id}-2`, `${g.id}-2-apart`))}${spread(results, `${g.id}-2`, `${g.id}-2-apart`)} (same run, interleaved, paired)`);
   }
   for (const mb of args.young) {
     const id = `generic-2-young${mb}`;
-    console.log(`  A/B: generic, 2 workers, young generation ${DEFAULT_YOUNG_GENERATION_MB} MB / ${mb} MB: ${x(ratio(results, 'generic-2', id))}${spread(results, 'generic-2', id)} (same run, interleaved, paired)`);
+    console.log(`  A/B: generic, 2 workers, young generation ${DEFAULT_YOUNG_GENERATION_MB} MB / ${mb} MB: ${x(pairedRatio(results, 'generic-2', id))}${spread(results, 'generic-2', id)} (same run, interleaved, paired)`);
   }
   for (const [id, why] of skipped) console.log(`  note: ${id} skipped: ${why}`);
   console.log(`load average before ${loadBefore}, after ${loadAfter} (on a busy machine, compare nothing)`);
 
   mkdirp(args.out);
-  const json = join(args.out, 'scaling.json');
-  const svg = join(args.out, 'scaling.svg');
+  const name = resultName(date, machine);
+  const json = join(args.out, `${name}.json`);
+  const svg = join(args.out, `${name}.svg`);
+  const groups: GroupInfo[] = GROUPS.map(({ id, model, scaling, reference }) => ({ id, model, scaling, reference }));
   const torch = results.find((r) => r.id === 'torch-mlp');
   writeFileSync(
     json,
     JSON.stringify(
-      { date, machine, backend, loadAverage: { before: loadBefore, after: loadAfter }, lr: TUTORIAL_LR, protocol: { tol: args.tol, maxWarmupSteps: args.maxWarmupSteps, maxWarmupSeconds: args.maxWarmupSeconds, reps: args.reps, repSeconds: args.repSeconds }, results, skipped: Object.fromEntries(skipped), coldEpoch1Worker: epoch, targets: targets.map(([name, value, goal, unit]) => ({ name, value, goal, pass: unit === 'max' ? value <= goal : value >= goal })) },
+      { date, machine, backend, groups, loadAverage: { before: loadBefore, after: loadAfter }, lr: TUTORIAL_LR, protocol: { tol: args.tol, maxWarmupSteps: args.maxWarmupSteps, maxWarmupSeconds: args.maxWarmupSeconds, reps: args.reps, repSeconds: args.repSeconds }, results, skipped: Object.fromEntries(skipped), coldEpoch1Worker: epoch, targets: targets.map(([name, value, goal, unit]) => ({ name, value, goal, pass: unit === 'max' ? value <= goal : value >= goal })) },
       null,
       2,
     ),
