@@ -8,7 +8,7 @@
  * --check changes nothing and exits 1 when the page is not what the files give
  * (test/performance-doc.test.ts runs it), so no table goes stale by hand.
  */
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pairedRatio, scalingTable, times, type ResultFile } from '../bench/results.js';
 
@@ -17,6 +17,7 @@ export const END = '<!-- end of results -->';
 
 /** The committed result files, newest first (their names start with the date). */
 export function readResults(dir: string): { name: string; file: ResultFile }[] {
+  if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort()
