@@ -4,6 +4,14 @@
 // and load with tf.loadLayersModel('file://.../model.json') to the same predictions as the
 // trained model. Uses the compiled dist/ (npm test builds it first), so it packs with
 // --ignore-scripts rather than rebuilding through prepack.
+//
+// Note [one ESM build, required too]: package.json's "require" condition names the same ESM
+// entry as "import": Node >= 20.19 / 22.12 loads an ES module with require() when its graph has
+// no top-level await (ours has none, the worker file and tfjs included), so CommonJS and ESM
+// users share one instance of the package and of tfjs's registries (a second, CJS build would
+// register kernels and file handlers twice). The build runs on prepack (npm pack and publish),
+// after deleting dist/ so no stale file ships; not on prepare, which npm 11 lists as an install
+// script of the installed package (and warns about), and which would rebuild on every npm ci.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

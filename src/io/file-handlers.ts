@@ -69,8 +69,8 @@ export function fileLoadHandler(file: string, missing = 'not found'): tf.io.IOHa
  * handler exists already (tfjs-node imported first), and each router asks the
  * registry again on every URL, with itself muted, and stands aside when
  * another one answers (tfjs-node imported after us, as initBackend('auto')
- * does). test/file-handlers.test.ts registers a stand-in router after ours and
- * checks that only the stand-in answers.
+ * does). A stand-in router registered after ours is the only one to answer:
+ * `npx vitest run test/file-handlers.test.ts` checks it.
  */
 let muted = false;
 
