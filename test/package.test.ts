@@ -9,9 +9,10 @@
 // entry as "import": Node >= 20.19 / 22.12 loads an ES module with require() when its graph has
 // no top-level await (ours has none, the worker file and tfjs included), so CommonJS and ESM
 // users share one instance of the package (a second, CJS build would be a second copy of its
-// module state, kernel registrations included, in a program that loads both). The build runs on prepack (npm pack and publish),
-// after deleting dist/ so no stale file ships; not on prepare, which npm 11 lists as an install
-// script of the installed package (and warns about), and which would rebuild on every npm ci.
+// module state, kernel registrations included, in a program that loads both). The build runs on
+// prepack (npm pack and publish), after deleting dist/ so no stale file ships; not on prepare,
+// which npm 11 lists as an install script of the installed package (and warns about), and which
+// would rebuild on every npm ci.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
