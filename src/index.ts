@@ -28,3 +28,8 @@ export { fitParallel, type FitParallelArgs, type History } from './fit/fit-paral
 export type { ArrayData } from './fit/data.js';
 export type { Callback, Logs } from './fit/callbacks.js';
 export { LOSSES } from './fit/spec.js';
+
+// Importing the package makes `model.save('file://DIR')` and `tf.loadLayersModel('file://DIR/model.json')`
+// work without tfjs-node (Note [file handlers defer to tfjs-node]).
+import { registerFileHandlers } from './io/file-handlers.js';
+registerFileHandlers();
