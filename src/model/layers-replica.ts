@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
+import type { Targets } from '../data/dataset.js';
 import type { Clock } from '../profile/record.js';
 import { lossFunction, metricArg, type LossOrMetricFn } from './functions.js';
 import { assignFlat, readFlat, variablesOf } from './flat-weights.js';
 import { makeLayout, type ParamLayout } from './layout.js';
 import type { LayersSpec } from './layers-spec.js';
 import { currentIo, type TensorIo } from './tensor-io.js';
-import type { Targets } from '../data/dataset.js';
 import type { Batch, EvalSums, VariableSpec, WorkerModel } from './types.js';
 
 /**
@@ -146,7 +146,9 @@ export class LayersReplica implements WorkerModel {
   predict(params: Float32Array, batch: Batch): Float32Array {
     return tf.tidy(() => {
       this.setParams(params);
-      const outs = this.outputs(this.allInputs(batch), false).map((t) => t.dataSync() as Float32Array);
+      const xs = this.allInputs(batch);
+      const out = this.model.predict(xs.length === 1 ? xs[0] : xs) as tf.Tensor | tf.Tensor[];
+      const outs = (Array.isArray(out) ? out : [out]).map((t) => t.dataSync() as Float32Array);
       if (outs.length === 1) return outs[0];
       const all = new Float32Array(outs.reduce((a, o) => a + o.length, 0));
       outs.reduce((at, o) => (all.set(o, at), at + o.length), 0);
