@@ -25,7 +25,8 @@ export { ModelFileError } from './io/model-error.js';
 export type { MlpWeights } from './io/layers.js';
 export type { MlpConfig } from './model/mlp.js';
 export { fitParallel, type FitParallelArgs, type History } from './fit/fit-parallel.js';
-export type { ArrayData } from './fit/data.js';
+export type { ArrayData, FitInput } from './fit/data.js';
+export type { ClassWeight, ClassWeightArg } from './fit/class-weight.js';
 export type { Callback, Logs } from './fit/callbacks.js';
 export { LOSSES } from './fit/spec.js';
 

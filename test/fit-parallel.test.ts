@@ -320,7 +320,7 @@ describe('bad input: one line, before any worker starts', () => {
       // In a plain module the free name is `scale`; vitest's transform renames `tf` too.
       /^loss loss: rebuilt from its source it fails \((scale|__vite_ssr_import_\d+__) is not defined\); it must be self-contained, using only tf$/,
     ],
-    ['an unknown argument', async () => fitParallel(mlp(tf.train.sgd(0.1)), x, y, { classWeight: {} } as never), 'fitParallel does not support the argument "classWeight"'],
+    ['an unknown argument', async () => fitParallel(mlp(tf.train.sgd(0.1)), x, y, { classWeights: {} } as never), 'fitParallel does not support the argument "classWeights"'],
     ['a bad validationSplit', async () => fitParallel(mlp(tf.train.sgd(0.1)), x, y, { validationSplit: 1 }), 'validationSplit must be a number from 0 to less than 1, got 1'],
     ['a bad worker count', async () => fitParallel(mlp(tf.train.sgd(0.1)), x, y, { workers: 0 }), 'workers must be an integer from 1 to 256, got 0'],
     ['a bad epoch count', async () => fitParallel(mlp(tf.train.sgd(0.1)), x, y, { epochs: 0 }), 'epochs must be an integer from 1 to 100000, got 0'],

@@ -207,7 +207,9 @@ main(process.argv.slice(2)).then(
     const bad = err instanceof OptionError || err instanceof DataFileError || err instanceof CheckpointError;
     const rank = group === undefined ? '' : `MPI rank ${group.rank} of ${group.size}: `;
     // Every process reaches a non-finite verdict at once (Note [one verdict everywhere]): rank 0 reports it.
-    if (group === undefined || group.rank === 0 || !(err instanceof NonFiniteError)) console.error(`error: ${rank}${err instanceof Error ? err.message : String(err)}`);
+    // The library names no flags: the learning-rate advice gets its flag here.
+    const hint = err instanceof NonFiniteError && err.message.endsWith('try a smaller one') ? ' (--lr)' : '';
+    if (group === undefined || group.rank === 0 || !(err instanceof NonFiniteError)) console.error(`error: ${rank}${err instanceof Error ? err.message : String(err)}${hint}`);
     const code = bad ? 2 : 1;
     // A non-finite verdict is reached by every process at the same step (Note [one verdict everywhere]):
     // they all leave cleanly. Any other error may be this process's alone: end the job, or the others would wait.

@@ -25,8 +25,22 @@ export interface Split {
    * values), SharedArrayBuffer-backed, (count, ...shape); `labels` is then empty.
    */
   readonly targets?: Targets;
+  /**
+   * fitParallel's data for a model of several inputs or outputs: the inputs after
+   * the first (which `images` holds) and the targets after the first (`targets`),
+   * in model.inputNames / model.outputNames order; sample i of each is row i.
+   */
+  readonly extraInputs?: readonly Targets[];
+  readonly extraTargets?: readonly Targets[];
+  /**
+   * Per-sample loss weights (classWeight made per sample, tfjs's standardizeWeights),
+   * one array of count values per output, undefined for an output trained unweighted;
+   * absent when no output is weighted. SharedArrayBuffer-backed.
+   */
+  readonly sampleWeights?: readonly (Float32Array | undefined)[];
 }
 
+/** Rows of one array of samples: SharedArrayBuffer-backed, (count, ...shape). */
 export interface Targets {
   readonly data: Float32Array;
   /** Per sample, without the batch axis. */

@@ -1,10 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Dataset, Split } from '../data/dataset.js';
+import type { Dataset, Split, Targets } from '../data/dataset.js';
 import { OptionError } from '../errors.js';
-import type { LayersSpec } from '../model/layers-spec.js';
+import type { InputSpec, LayersSpec } from '../model/layers-spec.js';
+import { sampleWeights, type ClassWeightArg, type TargetColumn } from './class-weight.js';
 
 /** Inputs or targets as fitParallel takes them: a tensor, or a typed array with its shape (batch axis first). */
 export type ArrayData = tf.Tensor | { readonly data: ArrayLike<number>; readonly shape: readonly number[] };
+
+/** x or y as model.fit takes them: one array of samples, an array of them in model.inputNames / outputNames order, or a map by those names. */
+export type FitInput = ArrayData | readonly ArrayData[] | Readonly<Record<string, ArrayData>>;
 
 export interface FitData {
   readonly train: Split;
@@ -12,19 +16,29 @@ export interface FitData {
   readonly validation: Split;
 }
 
+export interface FitDataArgs {
+  readonly split?: number;
+  readonly data?: readonly [FitInput, FitInput];
+  readonly classWeight?: ClassWeightArg;
+}
+
 /**
  * Copies x and y once into SharedArrayBuffers (the workers read them there, as the
- * idx data), checking their shapes against the model's first, and splits off the
- * validation samples with tfjs's semantics: validationSplit takes the LAST fraction
- * of the samples, before any shuffling (tfjs-layers training.js fit).
+ * idx data), checking them against the model first: as many inputs and targets as
+ * it has, by position or by name, of its shapes, all with the same sample count,
+ * every value finite (a NaN is named here, by sample and input, not as a non-finite
+ * loss steps later). classWeight becomes per-sample weights (class-weight.ts), over
+ * all of x before the split, as tfjs does. The validation samples are split off with
+ * tfjs's semantics: validationSplit takes the LAST fraction of the samples, before
+ * any shuffling (tfjs-layers training.js fit); they are never weighted.
  */
-export function fitData(spec: LayersSpec, x: ArrayData, y: ArrayData, validation: { split?: number; data?: readonly [ArrayData, ArrayData] }): FitData {
-  const all = split(spec, 'x', x, 'y', y);
-  if (validation.data !== undefined) {
-    if (!Array.isArray(validation.data) || validation.data.length !== 2) throw new OptionError('validationData must be [xVal, yVal]');
-    return { train: all, validation: split(spec, 'validationData[0]', validation.data[0], 'validationData[1]', validation.data[1]) };
+export function fitData(spec: LayersSpec, x: FitInput, y: FitInput, args: FitDataArgs): FitData {
+  const all = split(spec, 'x', x, 'y', y, args.classWeight);
+  if (args.data !== undefined) {
+    if (!Array.isArray(args.data) || args.data.length !== 2) throw new OptionError('validationData must be [xVal, yVal]');
+    return { train: all, validation: split(spec, 'validationData[0]', args.data[0], 'validationData[1]', args.data[1], undefined) };
   }
-  const v = validation.split ?? 0;
+  const v = args.split ?? 0;
   if (typeof v !== 'number' || !(v >= 0 && v < 1)) throw new OptionError(`validationSplit must be a number from 0 to less than 1, got ${String(v)}`);
   const at = v > 0 ? Math.floor(all.count * (1 - v)) : all.count;
   if (at < 1) throw new OptionError(`validationSplit ${v} leaves no training samples of ${all.count}`);
@@ -36,48 +50,108 @@ export function asDataset(d: FitData, spec: LayersSpec): Dataset {
   return { dir: '(arrays in memory)', train: d.train, test: d.validation, numClasses: spec.outputShape[spec.outputShape.length - 1] ?? 1 };
 }
 
-function split(spec: LayersSpec, xName: string, x: ArrayData, yName: string, y: ArrayData): Split {
-  const xs = read(xName, x);
-  const ys = read(yName, y);
-  const count = xs.shape[0];
-  if (ys.shape[0] !== count) throw new OptionError(`${xName} has ${count} samples but ${yName} has ${ys.shape[0]}`);
+/** One input's or target's samples, copied: where they came from (for messages), values, per-sample shape, sample count. */
+type Column = TargetColumn & { readonly count: number };
+
+function split(spec: LayersSpec, xName: string, x: FitInput, yName: string, y: FitInput, classWeight: ClassWeightArg | undefined): Split {
+  const xs = columns(xName, x, spec.inputs, 'input');
+  const ys = columns(yName, y, spec.outputs, 'output');
+  const count = xs[0].count;
+  for (const c of [...xs, ...ys]) if (c.count !== count) throw new OptionError(`${xs[0].label} has ${count} samples but ${c.label} has ${c.count}`);
   if (count < 1) throw new OptionError(`${xName} has no samples`);
-  expectShape(xName, xs.shape.slice(1), spec.inputShape, "the model's input");
-  const sparse = spec.loss.name === 'sparseCategoricalCrossentropy' && spec.loss.source === undefined;
-  const yShape = ys.shape.slice(1);
-  if (sparse) {
-    if (yShape.length > 1 || (yShape.length === 1 && yShape[0] !== 1)) {
-      throw new OptionError(`${yName} has shape [${ys.shape.join(', ')}]; sparseCategoricalCrossentropy takes class indices, shape [${count}] or [${count}, 1]`);
+  xs.forEach((c, i) => expectShape(c, spec.inputs[i].shape, spec.inputs.length === 1 ? "the model's input" : `the model's input "${spec.inputs[i].name}"`));
+  const targets = ys.map((c, i): Targets => {
+    const o = spec.outputs[i];
+    const what = spec.outputs.length === 1 ? "the model's output" : `the model's output "${o.name}"`;
+    if (o.loss.name === 'sparseCategoricalCrossentropy' && o.loss.source === undefined) {
+      if (c.shape.length > 1 || (c.shape.length === 1 && c.shape[0] !== 1)) {
+        throw new OptionError(`${c.label} has shape [${[count, ...c.shape].join(', ')}]; sparseCategoricalCrossentropy takes class indices, shape [${count}] or [${count}, 1]`);
+      }
+      return { data: c.data, shape: [1] };
     }
-  } else expectShape(yName, yShape, spec.outputShape, "the model's output");
-  const features = xs.data.length / count;
+    expectShape(c, o.shape, what);
+    return { data: c.data, shape: c.shape };
+  });
+  xs.forEach((c, i) => checkFinite(c, `input "${spec.inputs[i].name}"`));
+  ys.forEach((c, i) => checkFinite(c, `output "${spec.outputs[i].name}"`));
+  const weights = classWeight === undefined ? undefined : sampleWeights(classWeight, spec.outputs, ys);
+  const features = size(xs[0].shape);
   return {
     count,
     features,
     rows: 1,
     cols: features,
-    images: shared(xs.data),
+    images: xs[0].data,
     labels: new Uint8Array(0),
-    targets: { data: shared(ys.data), shape: sparse ? [1] : yShape },
+    targets: targets[0],
+    ...(xs.length > 1 ? { extraInputs: xs.slice(1).map(({ data, shape }) => ({ data, shape })) } : {}),
+    ...(ys.length > 1 ? { extraTargets: targets.slice(1) } : {}),
+    ...(weights?.some((w) => w !== undefined) ? { sampleWeights: weights } : {}),
   };
 }
 
-function read(name: string, a: ArrayData): { data: ArrayLike<number>; shape: number[] } {
-  if (a instanceof tf.Tensor) return { data: a.dataSync(), shape: a.shape };
-  if (typeof a !== 'object' || a === null || !('data' in a) || !('shape' in a) || !Array.isArray(a.shape)) {
-    throw new OptionError(`${name} must be a tf.Tensor or { data, shape }`);
+/**
+ * x or y as model.fit takes them, in the model's order: one array of samples for a
+ * model of one input (output), an array of as many as it has, or a map by name.
+ * Each is copied into shared memory.
+ */
+function columns(name: string, given: FitInput, model: readonly InputSpec[], kind: 'input' | 'output'): Column[] {
+  const names = model.map((m) => m.name);
+  const list = `the model's ${kind}s: ${names.join(', ')}`;
+  const plural = (n: number): string => `${n} ${kind}${n === 1 ? '' : 's'}`;
+  if (isArrayData(given)) {
+    if (names.length !== 1) throw new OptionError(`${name} is one array but the model has ${plural(names.length)} (${names.join(', ')}): pass an array of ${names.length} or a map by name`);
+    return [read(name, given)];
   }
-  const size = a.shape.reduce((p, d) => p * d, 1);
-  if (a.shape.some((d) => !Number.isInteger(d) || d < 0) || a.data.length !== size) {
-    throw new OptionError(`${name}: shape [${a.shape.join(', ')}] needs ${size} values, got ${a.data.length}`);
+  if (Array.isArray(given)) {
+    const arrays = given as readonly ArrayData[];
+    if (arrays.length !== names.length) throw new OptionError(`${name} has ${arrays.length} array${arrays.length === 1 ? '' : 's'} but the model has ${plural(names.length)} (${names.join(', ')})`);
+    return arrays.map((a, i) => read(`${name}[${i}]`, a));
   }
-  return { data: a.data, shape: [...a.shape] };
+  if (typeof given !== 'object' || given === null) {
+    throw new OptionError(`${name} must be a tf.Tensor or { data, shape }, an array of them (one per ${kind}) or a map by ${kind} name`);
+  }
+  const map = given as Readonly<Record<string, ArrayData>>;
+  for (const key of Object.keys(map)) if (!names.includes(key)) throw new OptionError(`${name} has no ${kind} named "${key}" (${list})`);
+  return names.map((n) => {
+    if (map[n] === undefined) throw new OptionError(`${name} has no data for ${kind} "${n}" (${list})`);
+    return read(`${name}.${n}`, map[n]);
+  });
 }
 
-function expectShape(name: string, got: readonly number[], want: readonly number[], what: string): void {
-  if (got.join(',') !== want.join(',')) {
-    throw new OptionError(`${name} has samples of shape [${got.join(', ')}] but ${what} is [${want.join(', ')}]`);
+function isArrayData(a: unknown): a is ArrayData {
+  if (a instanceof tf.Tensor) return true;
+  if (typeof a !== 'object' || a === null || Array.isArray(a)) return false;
+  const o = a as { data?: unknown; shape?: unknown };
+  return o.data !== undefined && Array.isArray(o.shape) && !(o.data instanceof tf.Tensor);
+}
+
+function read(label: string, a: ArrayData): Column {
+  if (a instanceof tf.Tensor) return { label, data: shared(a.dataSync()), shape: a.shape.slice(1), count: a.shape[0] ?? 0 };
+  if (typeof a !== 'object' || a === null || !('data' in a) || !('shape' in a) || !Array.isArray(a.shape)) {
+    throw new OptionError(`${label} must be a tf.Tensor or { data, shape }`);
   }
+  const n = size(a.shape);
+  if (a.shape.length < 1 || a.shape.some((d) => !Number.isInteger(d) || d < 0) || a.data.length !== n) {
+    throw new OptionError(`${label}: shape [${a.shape.join(', ')}] needs ${n} values, got ${a.data.length}`);
+  }
+  return { label, data: shared(a.data), shape: a.shape.slice(1), count: a.shape[0] };
+}
+
+/** NaN or ±Infinity anywhere: one line naming the array, the sample and the model's input or output. */
+function checkFinite(c: Column, what: string): void {
+  const at = c.data.findIndex((v) => !Number.isFinite(v));
+  if (at >= 0) throw new OptionError(`${c.label} holds ${c.data[at]} at sample ${Math.floor(at / size(c.shape))} (${what}): the data must be finite`);
+}
+
+function expectShape(c: Column, want: readonly number[], what: string): void {
+  if (c.shape.join(',') !== want.join(',')) {
+    throw new OptionError(`${c.label} has samples of shape [${c.shape.join(', ')}] but ${what} is [${want.join(', ')}]`);
+  }
+}
+
+function size(shape: readonly number[]): number {
+  return shape.reduce((p, d) => p * d, 1);
 }
 
 function shared(values: ArrayLike<number>): Float32Array {
@@ -88,12 +162,17 @@ function shared(values: ArrayLike<number>): Float32Array {
 
 /** Samples [lo, hi) of a split, sharing its memory (views, no copy). */
 function rows(s: Split, lo: number, hi: number): Split {
-  const t = s.targets;
-  const k = t === undefined ? 0 : t.data.length / s.count;
+  const cut = (t: Targets): Targets => {
+    const k = t.data.length / s.count;
+    return { data: t.data.subarray(lo * k, hi * k), shape: t.shape };
+  };
   return {
     ...s,
     count: hi - lo,
     images: s.images.subarray(lo * s.features, hi * s.features),
-    targets: t === undefined ? undefined : { data: t.data.subarray(lo * k, hi * k), shape: t.shape },
+    targets: s.targets === undefined ? undefined : cut(s.targets),
+    ...(s.extraInputs === undefined ? {} : { extraInputs: s.extraInputs.map(cut) }),
+    ...(s.extraTargets === undefined ? {} : { extraTargets: s.extraTargets.map(cut) }),
+    ...(s.sampleWeights === undefined ? {} : { sampleWeights: s.sampleWeights.map((w) => w?.subarray(lo, hi)) }),
   };
 }

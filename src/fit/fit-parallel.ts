@@ -7,7 +7,8 @@ import { optimizerFromTfjs } from '../optim/spec.js';
 import { LIMITS, checkInt } from '../options.js';
 import { Trainer } from '../trainer/trainer.js';
 import { Callbacks, type Callback, type Logs } from './callbacks.js';
-import { asDataset, fitData, type ArrayData } from './data.js';
+import type { ClassWeightArg } from './class-weight.js';
+import { asDataset, fitData, type FitInput } from './data.js';
 import { layersSource, writeWeights } from './spec.js';
 
 /** model.fit's arguments that apply, plus how to parallelise. */
@@ -20,9 +21,11 @@ export interface FitParallelArgs {
   readonly initialEpoch?: number;
   /** Reshuffle every epoch (default true); the order is seeded (`seed`), so runs repeat. */
   readonly shuffle?: boolean;
-  readonly validationData?: readonly [ArrayData, ArrayData];
+  readonly validationData?: readonly [FitInput, FitInput];
   /** The last fraction of x and y, taken before shuffling, as model.fit. */
   readonly validationSplit?: number;
+  /** Loss weight per class, as model.fit (one per output, or a map by output name, for several): src/fit/class-weight.ts. */
+  readonly classWeight?: ClassWeightArg;
   readonly callbacks?: Callback | readonly Callback[];
   /** Accepted for compatibility and ignored: fitParallel prints nothing. */
   readonly verbose?: number;
@@ -69,6 +72,7 @@ const KNOWN = new Set([
   'shuffle',
   'validationData',
   'validationSplit',
+  'classWeight',
   'callbacks',
   'verbose',
   'yieldEvery',
@@ -96,11 +100,12 @@ const KNOWN = new Set([
  * and the non-trainable ones, e.g. batch-norm statistics, from worker 0), so
  * model.predict, model.evaluate and model.save just work.
  */
-export async function fitParallel(model: tf.LayersModel, x: ArrayData, y: ArrayData, args: FitParallelArgs = {}): Promise<History> {
+export async function fitParallel(model: tf.LayersModel, x: FitInput, y: FitInput, args: FitParallelArgs = {}): Promise<History> {
   if (typeof args !== 'object' || args === null) throw new OptionError('fitParallel args must be an object');
+  if ('sampleWeight' in args) throw new OptionError('sampleWeight is not supported, as in tfjs 4.22\'s model.fit (which refuses it); classWeight is');
   for (const k of Object.keys(args)) if (!KNOWN.has(k)) throw new OptionError(`fitParallel does not support the argument ${JSON.stringify(k)}`);
   const source = layersSource(model, { modules: args.modules });
-  const data = fitData(source.spec, x, y, { split: args.validationSplit, data: args.validationData });
+  const data = fitData(source.spec, x, y, { split: args.validationSplit, data: args.validationData, classWeight: args.classWeight });
   const optimizer = optimizerFromTfjs(model.optimizer);
   const epochs = checkInt('epochs', args.epochs ?? 1, LIMITS.epochs);
   const initialEpoch = args.initialEpoch ?? 0;
@@ -112,7 +117,7 @@ export async function fitParallel(model: tf.LayersModel, x: ArrayData, y: ArrayD
     {
       workers: args.workers,
       epochs: epochs - initialEpoch,
-      batchSize: args.batchSize ?? 32,
+      batchSize: clampBatch(args.batchSize ?? 32, data.train.count),
       seed: args.seed,
       shuffle: args.shuffle,
       backend: args.backend,
@@ -135,7 +140,7 @@ export async function fitParallel(model: tf.LayersModel, x: ArrayData, y: ArrayD
       initialEpoch,
       samples: data.train.count,
       steps: trainer.stepsPerEpoch,
-      batchSize: trainer.options.batchSize,
+      batchSize: args.batchSize ?? 32,
       metrics: validate ? [...names, ...names.map((n) => `val_${n}`)] : names,
     },
   };
@@ -177,4 +182,9 @@ export async function fitParallel(model: tf.LayersModel, x: ArrayData, y: ArrayD
   writeWeights(model, trainer.getParams(), await trainer.nonTrainable());
   await callbacks.onTrainEnd({});
   return history;
+}
+
+/** A batch size larger than the training samples is one batch of all of them, as in model.fit; any other value goes to the Trainer's validation. */
+function clampBatch(batchSize: number, samples: number): number {
+  return typeof batchSize === 'number' && batchSize > samples ? samples : batchSize;
 }

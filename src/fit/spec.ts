@@ -16,11 +16,12 @@ export interface SourceOptions {
 }
 
 /**
- * A compiled tf.LayersModel as a ModelSource: its topology, loss, metrics and
- * current weights as plain data (layers-spec.ts). Refuses, with one line naming
- * what is missing, what the workers could not rebuild or train: an uncompiled
- * model, several inputs or outputs, a loss per output, a loss or metric function
- * that cannot be rebuilt from its source, a custom layer whose module was not given.
+ * A compiled tf.LayersModel as a ModelSource: its topology, inputs, outputs with
+ * their losses and metrics, and current weights as plain data (layers-spec.ts).
+ * Refuses, with one line naming what is missing, what the workers could not
+ * rebuild or train: an uncompiled model, a loss or metric function that cannot be
+ * rebuilt from its source, a custom layer whose module was not given, class
+ * labels (targets other than 'given') for a model of several inputs or outputs.
  */
 export function layersSource(model: tf.LayersModel, opts: SourceOptions = {}): ModelSource {
   if (!(model instanceof tf.LayersModel)) {
@@ -29,13 +30,15 @@ export function layersSource(model: tf.LayersModel, opts: SourceOptions = {}): M
   if (model.optimizer === undefined || model.optimizer === null || model.loss === undefined) {
     throw new OptionError('the model is not compiled: call model.compile({ optimizer, loss }) first');
   }
-  if (model.inputs.length !== 1 || model.outputs.length !== 1) {
-    throw new OptionError(`the model has ${model.inputs.length} inputs and ${model.outputs.length} outputs; fitParallel trains models with one of each`);
+  const targets = opts.targets ?? 'given';
+  const single = model.inputs.length === 1 && model.outputs.length === 1;
+  if (!single && targets !== 'given') {
+    throw new OptionError(`the model has ${model.inputs.length} inputs and ${model.outputs.length} outputs; targets made from class labels feed a model with one of each`);
   }
-  const inputShape = concrete('input', model.inputs[0].shape);
-  const outputShape = concrete('output', model.outputs[0].shape);
-  const loss = lossSpec(model.loss);
-  const metrics = metricSpecs(model.metrics);
+  const inputs = model.inputNames.map((name, i) => ({ name, shape: concrete(single ? 'input' : `input "${name}"`, model.inputs[i].shape) }));
+  const losses = lossSpecs(model.loss, model.outputNames);
+  const metrics = collectMetrics(model.metrics, model.outputNames);
+  const outputs = model.outputNames.map((name, i) => ({ name, shape: concrete(single ? 'output' : `output "${name}"`, model.outputs[i].shape), loss: losses[i], metrics: metrics[i] }));
   const modules = (opts.modules ?? []).map(moduleUrl);
   checkRebuildable(model, modules);
   const trainable = model.trainableWeights.map((w) => ({ name: w.originalName, shape: [...w.shape] as number[] }));
@@ -43,19 +46,23 @@ export function layersSource(model: tf.LayersModel, opts: SourceOptions = {}): M
   const spec: LayersSpec = {
     kind: 'layers',
     topology: JSON.stringify(model.toJSON(null, false)),
-    loss,
-    metrics,
-    metricNames: model.metricsNames.slice(1),
+    loss: outputs[0].loss,
+    metrics: outputs[0].metrics,
+    inputs,
+    outputs,
+    metricNames: dedupe(model.metricsNames).slice(1),
     modules,
     trainable,
     nonTrainable,
     nonTrainableValues: readFlat(model.nonTrainableWeights.map((w) => w.read())),
-    inputShape,
-    outputShape,
-    targets: opts.targets ?? 'given',
+    inputShape: inputs[0].shape,
+    outputShape: outputs[0].shape,
+    targets,
   };
-  if (loss.source !== undefined) tryFunction('loss', loss, outputShape);
-  for (const m of metrics) if (m.source !== undefined) tryFunction('metric', m, outputShape);
+  for (const o of outputs) {
+    if (o.loss.source !== undefined) tryFunction('loss', o.loss, o.shape);
+    for (const m of o.metrics) if (m.source !== undefined) tryFunction('metric', m, o.shape);
+  }
   return { spec, params: readFlat(model.trainableWeights.map((w) => w.read())) };
 }
 
@@ -68,17 +75,47 @@ export function writeWeights(model: tf.LayersModel, params: Float32Array, nonTra
   assignFlat(variablesOf(model.nonTrainableWeights), nonTrainable);
 }
 
-function lossSpec(loss: tf.LayersModel['loss']): FnSpec {
-  if (typeof loss === 'function') return describeFunction('loss', loss);
-  if (typeof loss === 'string' && LOSSES.includes(loss)) return { name: loss };
-  const shown = typeof loss === 'string' ? JSON.stringify(loss) : 'one loss per output';
-  throw new OptionError(`loss ${shown} is not supported (supported: ${LOSSES.join(', ')}, or a function (yTrue, yPred) => tf.Scalar)`);
+/** One loss per output from compile's loss: one for all, an array in output order, or a map by output name. */
+function lossSpecs(loss: tf.LayersModel['loss'], outputNames: readonly string[]): FnSpec[] {
+  if (Array.isArray(loss)) return outputNames.map((_, i) => lossSpec(loss[i]));
+  if (typeof loss === 'object' && loss !== null) {
+    const byName = loss as Record<string, string | LossFunction | undefined>;
+    return outputNames.map((name) => {
+      const l = byName[name];
+      if (l === undefined) throw new OptionError(`the compiled loss map has no loss for output "${name}"`);
+      return lossSpec(l);
+    });
+  }
+  const one = lossSpec(loss);
+  return outputNames.map(() => one);
 }
 
-function metricSpecs(metrics: tf.LayersModel['metrics'] | undefined): FnSpec[] {
-  if (metrics === undefined || metrics === null) return [];
-  if (typeof metrics === 'object' && !Array.isArray(metrics)) throw new OptionError('metrics per output are not supported: the model has one output');
-  return (Array.isArray(metrics) ? metrics : [metrics]).map((m) => (typeof m === 'string' ? { name: m } : describeFunction('metric', m)));
+type LossFunction = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
+
+function lossSpec(loss: string | LossFunction | undefined): FnSpec {
+  if (typeof loss === 'function') return describeFunction('loss', loss);
+  if (typeof loss === 'string' && LOSSES.includes(loss)) return { name: loss };
+  throw new OptionError(`loss ${JSON.stringify(loss)} is not supported (supported: ${LOSSES.join(', ')}, or a function (yTrue, yPred) => tf.Scalar)`);
+}
+
+/**
+ * Each output's metrics from compile's metrics, as tfjs-layers 4.22's collectMetrics
+ * reads them (training.js): one metric or an array for every output, or a map by
+ * output name (an output it does not name has none).
+ */
+function collectMetrics(metrics: tf.LayersModel['metrics'] | undefined, outputNames: readonly string[]): FnSpec[][] {
+  type Metric = string | LossFunction;
+  const spec = (m: Metric): FnSpec => (typeof m === 'string' ? { name: m } : describeFunction('metric', m));
+  const list = (m: Metric | readonly Metric[] | undefined): FnSpec[] => (m === undefined || m === null ? [] : Array.isArray(m) ? m.map(spec) : [spec(m as Metric)]);
+  if (metrics === undefined || metrics === null || typeof metrics !== 'object' || Array.isArray(metrics)) return outputNames.map(() => list(metrics));
+  const byName = metrics as Record<string, Metric | Metric[] | undefined>;
+  return outputNames.map((name) => list(byName[name]));
+}
+
+/** tfjs's History keys from model.metricsNames: a name that repeats gets _0, _1, ... (LayersModel.getDedupedMetricsNames). */
+function dedupe(names: readonly string[]): string[] {
+  const count = (a: readonly string[], x: string): number => a.filter((y) => y === x).length;
+  return names.map((n, i) => (count(names, n) > 1 ? `${n}_${count(names.slice(0, i), n)}` : n));
 }
 
 /** Rebuilds a function from its source and calls it on zeros, as a worker will: a failure is the user's to fix, now. */

@@ -11,10 +11,18 @@ export interface LayersSpec {
   readonly kind: 'layers';
   /** model.toJSON(null, false), stringified: the topology without weights. */
   readonly topology: string;
+  /** The first output's loss and metrics (a one-output model's only ones): what the one-output fast paths read. */
   readonly loss: FnSpec;
-  /** The compiled metrics, in order; their log names are `metricNames`. */
   readonly metrics: readonly FnSpec[];
-  /** tfjs's log names of the metrics (model.metricsNames without 'loss'), e.g. ['acc']. */
+  /** Every input, in model.inputNames order; inputs[0].shape is inputShape. */
+  readonly inputs: readonly InputSpec[];
+  /** Every output, in model.outputNames order, with its loss and metrics; outputs[0] is outputShape, loss, metrics. */
+  readonly outputs: readonly OutputSpec[];
+  /**
+   * tfjs's log names of the metrics, as History keys (model.metricsNames without
+   * 'loss', deduplicated as model.fit does), e.g. ['acc']; with several outputs the
+   * per-output losses first, then each output's metrics: ['out_loss', ..., 'out_acc', ...].
+   */
   readonly metricNames: readonly string[];
   /** Module URLs each worker imports before rebuilding the model: they register custom layers. */
   readonly modules: readonly string[];
@@ -29,6 +37,18 @@ export interface LayersSpec {
   readonly outputShape: readonly number[];
   /** How a shard's targets are made: taken as given, or built from class labels for the loss. */
   readonly targets: TargetMode;
+}
+
+export interface InputSpec {
+  readonly name: string;
+  /** Per sample, without the batch axis. */
+  readonly shape: readonly number[];
+}
+
+export interface OutputSpec extends InputSpec {
+  readonly loss: FnSpec;
+  /** This output's compiled metrics, in tfjs's order (compile's metrics array, or its entry by output name). */
+  readonly metrics: readonly FnSpec[];
 }
 
 /**

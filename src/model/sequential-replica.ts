@@ -12,7 +12,8 @@ import type { Batch, EvalSums, WorkerModel } from './types.js';
  * can write out: conv2d (channels last, dilation 1, any strides and padding),
  * maxPooling2d, flatten and dense layers, hidden activations ReLU or linear,
  * ending in a dense layer with any of softmax, sigmoid, linear or ReLU; no
- * regularizers, no frozen layers.
+ * regularizers, no frozen layers; a batch with per-sample loss weights
+ * (classWeight) it hands to LayersReplica.
  *
  * Contract: lossAndGradSum gives what LayersReplica's does (the shard's
  * n * mean loss, its gradient and the metrics' sums), bit for bit: the forward
@@ -108,6 +109,8 @@ export class SequentialReplica implements WorkerModel {
   }
 
   lossAndGradSum(params: Float32Array, batch: Batch, grad: Float32Array, clock?: Clock, metricSums?: Float64Array): number {
+    // Per-sample loss weights (classWeight): the head here does not weigh; LayersReplica does, as tfjs.
+    if (batch.sampleWeights !== undefined) return this.layers.lossAndGradSum(params, batch, grad, clock, metricSums);
     const n = batch.indices.length;
     const { io } = this.layers;
     return tf.tidy(() => {

@@ -39,6 +39,10 @@ export interface Batch {
   readonly indices: Int32Array;
   /** Non-label targets, (count, ...shape) (data/dataset.ts): only the layers replica reads them. */
   readonly targets?: Targets;
+  /** Further inputs and targets, and per-sample loss weights, as on a Split (data/dataset.ts): only the layers replica reads them. */
+  readonly extraInputs?: readonly Targets[];
+  readonly extraTargets?: readonly Targets[];
+  readonly sampleWeights?: readonly (Float32Array | undefined)[];
 }
 
 /** A model instantiated on one thread's tfjs engine. */

@@ -89,7 +89,7 @@ function advice(reason: StopReason, optimizer: OptimizerSpec): string {
     return "tfjs's centered RMSProp takes sqrt(meanSquare - (meanGrad^2 + epsilon)), NaN wherever the gradient's variance is below epsilon (a weight whose gradient is always 0, say): use rmsprop uncentered";
   }
   const which = optimizer.kind === 'sgd' ? '' : `${optimizer.kind} `;
-  return `the ${which}learning rate ${optimizer.lr} is probably too large, try a smaller one (--lr)`;
+  return `the ${which}learning rate ${optimizer.lr} is probably too large, try a smaller one`;
 }
 
 /** The same step failed MAX_ATTEMPTS times; the parameters are those before it. */
