@@ -4,7 +4,9 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { loadDataset, type Dataset, type Split } from '../dist/src/data/dataset.js';
+import { workerResourceLimits } from '../dist/src/runtime.js';
 
 let full: Dataset | undefined;
 
@@ -56,6 +58,22 @@ export function osThreads(): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The size of V8's new space, MB, in a fresh thread with a young generation of `youngMb` (a pool thread's resource limits). */
+export function newSpaceAtStart(youngMb: number): Promise<number> {
+  const code = `
+    const { getHeapSpaceStatistics } = require('node:v8');
+    const s = getHeapSpaceStatistics().find((x) => x.space_name === 'new_space');
+    require('node:worker_threads').parentPort.postMessage(s.space_size);`;
+  return new Promise((resolve, reject) => {
+    const w = new Worker(code, { eval: true, resourceLimits: workerResourceLimits(youngMb) });
+    w.once('message', (bytes: number) => {
+      resolve(bytes / (1024 * 1024));
+      void w.terminate();
+    });
+    w.once('error', reject);
+  });
 }
 
 /** Resolves with the rejection reason of `p`; fails if `p` resolves. */

@@ -3,27 +3,9 @@
 // quarter of their largest, through V8's process-wide --min-semi-space-size. If a Node or V8 upgrade
 // stops reading that flag when an isolate starts, this fails: the threads would begin at
 // V8's own start (2 MB of new space here) and shrink back to it after every pause.
-import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { WorkerPool } from '../dist/src/trainer/pool.js';
-
-const MB = 1024 * 1024;
-
-/** The size of V8's new space in a fresh thread with a young generation of `youngMb`, MB. */
-function newSpaceAtStart(youngMb: number): Promise<number> {
-  const code = `
-    const { getHeapSpaceStatistics } = require('node:v8');
-    const s = getHeapSpaceStatistics().find((x) => x.space_name === 'new_space');
-    require('node:worker_threads').parentPort.postMessage(s.space_size);`;
-  return new Promise((resolve, reject) => {
-    const w = new Worker(code, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: youngMb } });
-    w.once('message', (bytes: number) => {
-      resolve(bytes / MB);
-      void w.terminate();
-    });
-    w.once('error', reject);
-  });
-}
+import { newSpaceAtStart } from './helpers.js';
 
 describe('young generation of the pool threads', () => {
   it('threads started once a 96 MB pool exists begin with 8 MB semi-spaces, or their own largest if smaller', async () => {

@@ -1,5 +1,5 @@
-import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { getHeapSpaceStatistics } from 'node:v8';
+import { exposedGc } from '../runtime.js';
 
 /**
  * Scavenges together: the workers of a pool run V8's young-generation
@@ -98,21 +98,12 @@ export function youngGeneration(): YoungGeneration {
   return { used: s?.space_used_size ?? 0, available: s?.space_available_size ?? Infinity };
 }
 
-let gcFn: ((options: { type: 'minor' }) => void) | null | undefined;
-
 /**
  * A function that runs one scavenge in the calling thread, or undefined where V8
- * does not give one. Node has no public call for it: V8's `--expose-gc`, set at
- * run time, makes `gc` a global of contexts created after it, and
- * `gc({ type: 'minor' })` scavenges (`--trace-gc` prints "Scavenge ... testing").
- * The flag is process-wide: contexts created later (vm) also see a `gc`.
+ * does not give one: V8's `gc({ type: 'minor' })` (runtime.ts's exposedGc();
+ * `--trace-gc` prints "Scavenge ... testing").
  */
 export function minorGc(): (() => void) | undefined {
-  if (gcFn === undefined) {
-    setFlagsFromString('--expose-gc');
-    const gc: unknown = runInNewContext('gc');
-    gcFn = typeof gc === 'function' ? (gc as (options: { type: 'minor' }) => void) : null;
-  }
-  const gc = gcFn;
-  return gc === null ? undefined : () => gc({ type: 'minor' });
+  const gc = exposedGc();
+  return gc === undefined ? undefined : () => gc({ type: 'minor' });
 }

@@ -1,5 +1,5 @@
-import { setFlagsFromString } from 'node:v8';
 import { Piscina } from 'piscina';
+import { largestSemiSpaceMb, startSemiSpacesAt, workerResourceLimits } from '../runtime.js';
 import { PEER_ABORTED } from '../shm/barrier.js';
 
 /**
@@ -97,14 +97,14 @@ export class WorkerPool {
     youngGenerationMb: number,
     private readonly fatal?: Fatal,
   ) {
-    startYoungGenerationsAt(youngGenerationMb);
+    startSemiSpacesAt(semiSpacesMb(youngGenerationMb).start);
     this.piscina = new Piscina({
       filename: WORKER,
       minThreads: size,
       maxThreads: size,
       concurrentTasksPerWorker: 1,
       idleTimeout: Number.MAX_SAFE_INTEGER,
-      resourceLimits: { maxYoungGenerationSizeMb: youngGenerationMb },
+      resourceLimits: workerResourceLimits(youngGenerationMb),
     });
   }
 
@@ -172,22 +172,10 @@ export class WorkerPool {
 }
 
 /**
- * The semi-spaces of a `youngGenerationMb` young generation, MB: V8's young
- * generation is two semi-spaces and a large-object space the size of one, and
- * a pool's threads start at a quarter of the largest (Note [no shrinking]).
+ * The semi-spaces of a `youngGenerationMb` young generation, MB: its largest
+ * (runtime.ts), and the quarter of it a pool's threads start at (Note [no shrinking]).
  */
 export function semiSpacesMb(youngGenerationMb: number): { readonly largest: number; readonly start: number } {
-  const largest = Math.floor(youngGenerationMb / 3);
+  const largest = largestSemiSpaceMb(youngGenerationMb);
   return { largest, start: Math.floor(largest / 4) };
-}
-
-/** The start of the semi-spaces set so far, MB (Note [no shrinking]). */
-let minSemiSpaceMb = 0;
-
-/** Isolates started from now on begin with the semi-spaces of a `youngGenerationMb` young generation's start. */
-function startYoungGenerationsAt(youngGenerationMb: number): void {
-  const { start } = semiSpacesMb(youngGenerationMb);
-  if (start <= minSemiSpaceMb) return;
-  minSemiSpaceMb = start;
-  setFlagsFromString(`--min-semi-space-size=${start}`);
 }
