@@ -57,6 +57,8 @@ export interface Recipe {
   readonly data: string;
   /** For a LayersModel (not the MLP): a hash of its topology, loss and metrics. */
   readonly model?: string;
+  /** Batches per optimizer step (options.accumulateSteps); absent: 1. */
+  readonly accumulateSteps?: number;
 }
 
 export interface Checkpoint {

@@ -28,3 +28,5 @@ export { fitParallel, type FitParallelArgs, type History } from './fit/fit-paral
 export type { ArrayData } from './fit/data.js';
 export type { Callback, Logs } from './fit/callbacks.js';
 export { LOSSES } from './fit/spec.js';
+export { learningRateScheduler, reduceLROnPlateau, LearningRateScheduler, ReduceLROnPlateau, type ReduceLROnPlateauArgs } from './fit/schedules.js';
+export { LR_SCHEDULES, type LrSchedule, type LrScheduleKind } from './optim/schedule.js';
