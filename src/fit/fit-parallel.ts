@@ -107,7 +107,10 @@ const KNOWN = new Set([
  * whenever one runs, `model` holds the weights of that moment, a setWeights it
  * makes is what training continues from, and a change to model.optimizer's
  * hyperparameters (setLearningRate, learningRate, beta1, ...) applies from the
- * next step, in every worker. When it resolves, `model` holds the trained
+ * next step, in every worker. They are read from the optimizer's fields
+ * (getConfig()), so a plain `sgd.learningRate = x` applies too, where tfjs's own
+ * SGD and momentum keep stepping with the rate their last setLearningRate() cached.
+ * When it resolves, `model` holds the trained
  * weights (trainable ones, and the non-trainable ones, e.g. batch-norm
  * statistics, from worker 0), so model.predict, model.evaluate and model.save just work.
  */
