@@ -9,7 +9,7 @@ import type { LayersSpec } from '../model/layers-spec.js';
 import { makeLayout, type ParamLayout } from '../model/layout.js';
 import { mlpDef } from '../model/mlp.js';
 import { HYPER_CELLS, LiveOptimizer } from '../optim/hyper.js';
-import { resolveSchedule } from '../optim/schedule.js';
+import { checkSchedule, resolveSchedule } from '../optim/schedule.js';
 import { checkOptimizer, describeOptimizer, initState, sameOptimizer, stateVectors, type OptimizerSpec } from '../optim/spec.js';
 import type { Range } from '../partition.js';
 import { Rng, deriveSeed } from '../rng.js';
@@ -560,6 +560,7 @@ export class Trainer implements AsyncDisposable {
       data: resolve(this.dataset.dir),
       ...(this.session.layers === undefined ? {} : { model: modelHash(this.session.layers) }),
       ...(o.accumulateSteps === 1 ? {} : { accumulateSteps: o.accumulateSteps }),
+      ...(o.lrSchedule.kind === 'constant' && (o.lrSchedule.warmupSteps ?? 0) === 0 ? {} : { lrSchedule: o.lrSchedule }),
     };
     const header = { step: this.step, epochLossSum: this.epochLossSum, paramCount: this.layout.size, recipe, createdAt: new Date().toISOString() };
     return writeCheckpoint(dir, header, this.params(), stateAt(this.arena, this.step));
@@ -726,6 +727,8 @@ function resumedOptions(o: ResolvedOptions, given: TrainerOptions, ckpt: Checkpo
   return {
     ...o,
     accumulateSteps,
+    // The rate continues from the step index; a schedule given here replaces the checkpoint's.
+    lrSchedule: given.lrSchedule !== undefined || r.lrSchedule === undefined ? o.lrSchedule : checkSchedule('recipe.lrSchedule', r.lrSchedule),
     hidden: r.hidden,
     batchSize: r.batchSize,
     optimizer: r.optimizer,
