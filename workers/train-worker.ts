@@ -164,7 +164,8 @@ export async function train({ session, rank, from, to }: TrainTask): Promise<Tra
       clock?.('start');
       // Note [accumulation]: the step's batches one after another, each sharded over all
       // workers as a step of its own would be, their gradient sums added into this rank's
-      // row; one reduce-scatter divides by all their samples: one step on them together.
+      // row; one reduce-scatter divides by all their samples: one step on them together
+      // (test/fit-contract.test.ts checks it against model.fit on the larger batch).
       for (let b = batches.lo; b < batches.hi; b++) {
         const into = b === batches.lo ? row : l.scratch;
         const batch = batchSamples(grouping, b);

@@ -60,6 +60,7 @@ export function betaPowers(spec: OptimizerSpec, t: number): BetaPowers {
  * moment after each update (accBeta starts at the constructor's beta), so when a
  * callback changes beta1 the powers are products of the betas each update saw,
  * not the new beta^t. With betas that never change this is float32Power()'s product.
+ * test/fit-contract.test.ts changes beta1 mid-run against tfjs's model.fit.
  */
 export function nextPowers(spec: OptimizerSpec, p: BetaPowers): BetaPowers {
   if (spec.kind !== 'adam') return p;

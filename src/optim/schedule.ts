@@ -66,6 +66,7 @@ export function resolveSchedule(s: LrSchedule, totalSteps: number, stepsPerEpoch
  * alone, so a task of many steps needs no coordinator, a resumed run continues
  * the schedule, and every worker steps with the same rate. Exactly `lr` outside
  * a warm-up for 'constant', so a constant schedule changes no bit.
+ * test/fit-contract.test.ts checks the rates against model.fit with the same rate set per batch.
  */
 export function scheduledLr(s: ResolvedSchedule, lr: number, step: number): number {
   if (step < s.warmupSteps) return (lr * (step + 1)) / s.warmupSteps;
