@@ -22,6 +22,7 @@ import { fastestReplica } from '../src/model/sequential-replica.js';
 import { MlpReplica, mlpDef, type MlpConfig } from '../src/model/mlp.js';
 import { initState, optimizerFromTfjs, stateVectors } from '../src/optim/spec.js';
 import { partition } from '../src/partition.js';
+import { betaPowers } from '../src/optim/adam.js';
 import { optimizerStep } from '../src/optim/step.js';
 import { Rng } from '../src/rng.js';
 import type { Row } from './steady.js';
@@ -137,7 +138,7 @@ export async function genericStepRow(data: Dataset, example: string, batch: numb
       replica.lossAndGradSum(params, { ...data.train, indices }, arena.grads);
       k.reduce(arena.grads, 1, P, slice.lo, slice.hi, 1 / batch, arena.reduced);
       step++;
-      optimizerStep(k, spec, step, { params, grad: arena.reduced, next: paramsAt(arena, step), state: stateAt(arena, step - 1), stateNext: stateAt(arena, step), slice });
+      optimizerStep(k, spec, betaPowers(spec, step), { params, grad: arena.reduced, next: paramsAt(arena, step), state: stateAt(arena, step - 1), stateNext: stateAt(arena, step), slice });
     },
     () => model.dispose(),
   );

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { OptionError } from './errors.js';
+import type { LrSchedule } from './optim/schedule.js';
 import { checkOptimizer, stateVectors, type OptimizerSpec } from './optim/spec.js';
 import { mkdirp } from './io/dirs.js';
 
@@ -57,6 +58,10 @@ export interface Recipe {
   readonly data: string;
   /** For a LayersModel (not the MLP): a hash of its topology, loss and metrics. */
   readonly model?: string;
+  /** Batches per optimizer step (options.accumulateSteps); absent: 1. */
+  readonly accumulateSteps?: number;
+  /** The learning rate per step (options.lrSchedule); absent: constant. */
+  readonly lrSchedule?: LrSchedule;
 }
 
 export interface Checkpoint {

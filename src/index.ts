@@ -29,6 +29,8 @@ export type { ArrayData, FitInput } from './fit/data.js';
 export type { ClassWeight, ClassWeightArg } from './fit/class-weight.js';
 export type { Callback, Logs } from './fit/callbacks.js';
 export { LOSSES } from './fit/spec.js';
+export { learningRateScheduler, reduceLROnPlateau, LearningRateScheduler, ReduceLROnPlateau, type ReduceLROnPlateauArgs } from './fit/schedules.js';
+export { LR_SCHEDULES, type LrSchedule, type LrScheduleKind } from './optim/schedule.js';
 
 // Importing the package makes `model.save('file://DIR')` and `tf.loadLayersModel('file://DIR/model.json')`
 // work without tfjs-node (Note [file handlers defer to tfjs-node]).

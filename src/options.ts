@@ -5,6 +5,7 @@ import type { Dataset } from './data/dataset.js';
 import { OptionError } from './errors.js';
 import { checkFaults, type Fault } from './faults.js';
 import { OPTIMIZER_NAMES, checkOptimizer, optimizerFromName, type OptimizerName, type OptimizerSpec } from './optim/spec.js';
+import { checkSchedule, type LrSchedule, type LrScheduleKind } from './optim/schedule.js';
 import type { GradientMode } from './trainer/session.js';
 
 /** Options of a training run; every field has the tutorial's default. */
@@ -26,6 +27,19 @@ export interface TrainerOptions {
    * name's, 0.003 for sgd); with a spec it may only repeat the spec's lr.
    */
   readonly lr?: number;
+  /**
+   * A learning rate per optimizer step (default 'constant'): a linear warm-up, then the
+   * optimizer's lr constant, cosine-decayed to 0 at the run's last step, or step-decayed
+   * (optim/schedule.ts). A name, or an LrSchedule with its fields.
+   */
+  readonly lrSchedule?: LrSchedule | LrScheduleKind;
+  /**
+   * Gradient accumulation (default 1): each optimizer step takes the mean gradient over
+   * this many consecutive batches, one step on them together, each batch's forward and
+   * backward no larger than batchSize. An epoch's last step takes the batches that
+   * remain. Steps, checkpoints and the schedule count optimizer steps.
+   */
+  readonly accumulateSteps?: number;
   /** Hidden layer widths (default [128, 64]). */
   readonly hidden?: readonly number[];
   /** Seed of the initial weights and of every epoch's shuffle (default 0). */
@@ -87,7 +101,8 @@ export interface TrainerOptions {
   readonly group?: ProcessGroup;
 }
 
-export type ResolvedOptions = Required<Omit<TrainerOptions, 'data' | 'checkpointDir' | 'resume' | 'optimizer' | 'group'>> & {
+export type ResolvedOptions = Required<Omit<TrainerOptions, 'data' | 'checkpointDir' | 'resume' | 'optimizer' | 'group' | 'lrSchedule'>> & {
+  readonly lrSchedule: LrSchedule;
   /** The complete spec; `lr` is its lr. */
   readonly optimizer: OptimizerSpec;
   readonly data: string | Dataset | undefined;
@@ -102,6 +117,7 @@ export const LIMITS = {
   workers: [1, 256],
   epochs: [1, 100_000],
   batchSize: [1, 1 << 20],
+  accumulateSteps: [1, 1 << 20],
   hiddenWidth: [1, 1 << 16],
   hiddenLayers: [1, 16],
   seed: [0, 2 ** 32 - 1],
@@ -176,6 +192,8 @@ const KNOWN = new Set([
   'batchSize',
   'optimizer',
   'lr',
+  'lrSchedule',
+  'accumulateSteps',
   'hidden',
   'seed',
   'shuffle',
@@ -230,6 +248,8 @@ export function resolveOptions(o: TrainerOptions = {}): ResolvedOptions {
     batchSize: checkInt('batchSize', o.batchSize ?? 64, LIMITS.batchSize),
     optimizer,
     lr: optimizer.lr,
+    lrSchedule: checkSchedule('lrSchedule', o.lrSchedule ?? 'constant'),
+    accumulateSteps: checkInt('accumulateSteps', o.accumulateSteps ?? 1, LIMITS.accumulateSteps),
     hidden: checkHidden('hidden', o.hidden ?? [128, 64]),
     seed: checkInt('seed', o.seed ?? 0, LIMITS.seed),
     shuffle: checkBoolean('shuffle', o.shuffle ?? true),

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allocateArena, paramsAt, stateAt } from '../dist/src/kernels/arena.js';
 import { kernelsFor } from '../dist/src/kernels/kernels.js';
-import { float32Power } from '../dist/src/optim/adam.js';
+import { betaPowers, float32Power } from '../dist/src/optim/adam.js';
 import { initState, optimizerFromName, optimizerFromTfjs, stateVectors, type OptimizerSpec } from '../dist/src/optim/spec.js';
 import { optimizerStep } from '../dist/src/optim/step.js';
 import { partition } from '../dist/src/partition.js';
@@ -77,7 +77,7 @@ describe(`our kernels vs tfjs's optimizers: ${STEPS} steps of random gradients, 
       }
       for (let r = 0; r < 3; r++) {
         const slice = { lo: CUTS[r], hi: CUTS[r + 1] };
-        optimizerStep(k, spec, g + 1, { params: paramsAt(arena, g), grad: arena.reduced, next: paramsAt(arena, g + 1), state: stateAt(arena, g), stateNext: stateAt(arena, g + 1), slice });
+        optimizerStep(k, spec, betaPowers(spec, g + 1), { params: paramsAt(arena, g), grad: arena.reduced, next: paramsAt(arena, g + 1), state: stateAt(arena, g), stateNext: stateAt(arena, g + 1), slice });
       }
       tf.tidy(() => opt.applyGradients({ [variable.name]: tf.tensor1d(arena.reduced) }));
     }
@@ -113,7 +113,7 @@ describe('sharding: a rank updates exactly its slice of the parameters and of ev
     for (let i = 0; i < P; i++) arena.reduced[i] = awayFromZero(rng);
     initState(spec, arena.state[0]);
     const step = (lo: number, hi: number): void => {
-      optimizerStep(k, spec, 5, { params: arena.params[0], grad: arena.reduced, next: arena.params[1], state: arena.state[0], stateNext: arena.state[1], slice: { lo, hi } });
+      optimizerStep(k, spec, betaPowers(spec, 5), { params: arena.params[0], grad: arena.reduced, next: arena.params[1], state: arena.state[0], stateNext: arena.state[1], slice: { lo, hi } });
     };
     const inputs = [arena.params[0], arena.reduced, arena.state[0]].map((a) => a.slice());
     step(0, P);
@@ -172,7 +172,7 @@ describe('optimizerFromTfjs / optimizerFromName', () => {
 
   it('refuses a tfjs optimizer whose hyperparameters cannot run', () => {
     expect(() => optimizerFromTfjs(tf.train.adam(0.01, 1))).toThrow('tf.train.adam().beta1 must be a number in [0, 1), got 1');
-    expect(() => optimizerFromTfjs(tf.train.sgd(-1))).toThrow('tf.train.sgd().lr must be a finite number greater than 0, got -1');
+    expect(() => optimizerFromTfjs(tf.train.sgd(-1))).toThrow('tf.train.sgd().lr must be a finite number >= 0, got -1');
   });
 
   it('names give tfjs defaults; lr replaces the default rate', () => {
@@ -277,7 +277,7 @@ describe('Note [tfjs centered RMSProp]: epsilon subtracted, NaN where the varian
     arena.reduced.set([0.5, 0, -0.5, 1, 0, 2, 3, 0]);
     const v = tf.variable(tf.tensor1d(arena.params[0]));
     tf.tidy(() => opt.applyGradients([{ name: v.name, tensor: tf.tensor1d(arena.reduced) }]));
-    const probe = optimizerStep(k, spec, 1, { params: arena.params[0], grad: arena.reduced, next: arena.params[1], state: arena.state[0], stateNext: arena.state[1], slice: { lo: 0, hi: 8 } });
+    const probe = optimizerStep(k, spec, betaPowers(spec, 1), { params: arena.params[0], grad: arena.reduced, next: arena.params[1], state: arena.state[0], stateNext: arena.state[1], slice: { lo: 0, hi: 8 } });
     const theirs = [...v.dataSync()];
     expect(theirs.map(Number.isNaN)).toEqual([...arena.reduced].map((g) => g === 0));
     expect([...arena.params[1]].map(Number.isNaN)).toEqual([...arena.reduced].map((g) => g === 0));

@@ -32,7 +32,6 @@ import { threadId } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../src/backend.js';
 import { CrossProcess } from '../src/collective/cross-process.js';
-import { stepsPerEpoch } from '../src/data/shuffle.js';
 import type { Fault } from '../src/faults.js';
 import { arenaViews, paramsAt, stateAt, type Arena } from '../src/kernels/arena.js';
 import { kernelsFor, type Kernels } from '../src/kernels/kernels.js';
@@ -42,8 +41,12 @@ import { LayersReplica } from '../src/model/layers-replica.js';
 import { fastestReplica } from '../src/model/sequential-replica.js';
 import { MlpReplica, mlpLayout, mlpLogits } from '../src/model/mlp.js';
 import type { WorkerModel } from '../src/model/types.js';
+import { nextPowers } from '../src/optim/adam.js';
+import { readHyper } from '../src/optim/hyper.js';
+import { scheduledLr } from '../src/optim/schedule.js';
 import { stateVectors } from '../src/optim/spec.js';
 import { optimizerStep } from '../src/optim/step.js';
+import { batchSamples, optimizerSteps, stepBatches, type Grouping } from '../src/trainer/accumulation.js';
 import { partition, type Range } from '../src/partition.js';
 import { slotClock } from '../src/profile/record.js';
 import { Barrier, spinCapFor } from '../src/shm/barrier.js';
@@ -75,6 +78,8 @@ interface Local {
   readonly cross: CrossProcess | undefined;
   /** Scavenging together with the other workers (shm/scavenge.ts); undefined when off. */
   readonly scavenges: Scavenges | undefined;
+  /** (P) a batch's gradient before it is added to this rank's row, when steps accumulate batches; else empty. */
+  readonly scratch: Float32Array;
 }
 
 /**
@@ -93,7 +98,8 @@ async function attach(session: Session, rank = 0): Promise<Local> {
   const barrier = new Barrier(session.barrier, session.parties, BARRIER_TIMEOUT_FACTOR * session.stepTimeoutMs, session.spinCapMs);
   const arena = arenaViews(session.memory, session.paramCount, session.parties, stateVectors(session.optimizer));
   const cross = session.cross === undefined ? undefined : CrossProcess.forWorker(session.cross, rank, session.parties, session.metricCount);
-  local = { id: session.id, backend, model, barrier, arena, kernels: kernelsFor(session.memory), cross, scavenges: Scavenges.forWorker(session.scavenge) };
+  const scratch = new Float32Array(session.accumulate > 1 ? session.paramCount : 0);
+  local = { id: session.id, backend, model, barrier, arena, kernels: kernelsFor(session.memory), cross, scavenges: Scavenges.forWorker(session.scavenge), scratch };
   return local;
 }
 
@@ -132,8 +138,8 @@ export async function train({ session, rank, from, to }: TrainTask): Promise<Tra
   l.barrier.spinCapMs = spinCapFor(session.spinCapMs, loadavg()[0], availableParallelism()); // Note [busy machine]
   const { grads, reduced } = l.arena;
   const { order, stepLoss, stepMetrics, metricCount: M, probes, control, parties, batchSize, paramCount: P } = session;
-  const n = session.train.count;
-  const steps = stepsPerEpoch(n, batchSize);
+  const grouping: Grouping = { count: session.train.count, batchSize, accumulate: session.accumulate };
+  const steps = optimizerSteps(grouping);
   const row = grads.subarray(rank * P, (rank + 1) * P);
   const cross = l.cross;
   const allWorkers = cross?.allWorkers(parties) ?? parties; // Note [global shards] in collective/cross-process.ts
@@ -142,6 +148,8 @@ export async function train({ session, rank, from, to }: TrainTask): Promise<Tra
     Atomics.add(session.beats, rank, 1);
     l.barrier.wait();
   };
+  const live = readHyper(session.optimizer, session.hyper); // Note [live hyperparameters]
+  let powers = live.powers;
   let updated: Range = { lo: 0, hi: 0 };
   const result = (stopped?: { step: number; reason: StopReason }): TrainResult => ({ threadId, numTensors: tf.memory().numTensors, stopped, updated });
   return guarded(l, () => {
@@ -149,37 +157,50 @@ export async function train({ session, rank, from, to }: TrainTask): Promise<Tra
       if (g >= Atomics.load(control, CONTROL.stopAt)) return result({ step: g, reason: 'requested' });
       const poison = injectFault(session, rank, g);
       const s = g % steps;
-      const lo = s * batchSize;
-      const len = Math.min(lo + batchSize, n) - lo;
-      const shard = partition(len, allWorkers, me);
+      const batches = stepBatches(grouping, s);
+      const len = batchSamples(grouping, batches.hi - 1).hi - batchSamples(grouping, batches.lo).lo;
       const params = paramsAt(l.arena, g);
       const clock = slotClock(session.marks, s * parties + rank);
       clock?.('start');
-      let loss = 0;
-      if (shard.hi > shard.lo) {
-        const indices = order.subarray(lo + shard.lo, lo + shard.hi);
-        const metrics = stepMetrics.subarray((s * parties + rank) * M, (s * parties + rank + 1) * M);
-        loss = l.model.lossAndGradSum(params, { ...session.train, indices }, row, clock, metrics);
-      } else {
-        row.fill(0); // more workers than samples in this batch
-        stepMetrics.fill(0, (s * parties + rank) * M, (s * parties + rank + 1) * M);
-        clock?.('uploaded');
-        clock?.('computed');
+      // Note [accumulation]: the step's batches one after another, each sharded over all
+      // workers as a step of its own would be, their gradient sums added into this rank's
+      // row; one reduce-scatter divides by all their samples: one step on them together
+      // (test/fit-contract.test.ts checks it against model.fit on the larger batch).
+      for (let b = batches.lo; b < batches.hi; b++) {
+        const into = b === batches.lo ? row : l.scratch;
+        const batch = batchSamples(grouping, b);
+        const shard = partition(batch.hi - batch.lo, allWorkers, me);
+        const metrics = stepMetrics.subarray((b * parties + rank) * M, (b * parties + rank + 1) * M);
+        let loss = 0;
+        if (shard.hi > shard.lo) {
+          const indices = order.subarray(batch.lo + shard.lo, batch.lo + shard.hi);
+          loss = l.model.lossAndGradSum(params, { ...session.train, indices }, into, clock, metrics);
+        } else {
+          into.fill(0); // more workers than samples in this batch
+          metrics.fill(0);
+          clock?.('uploaded');
+          clock?.('computed');
+        }
+        if (into !== row) for (let i = 0; i < P; i++) row[i] += into[i];
+        stepLoss[b * parties + rank] = loss;
       }
       if (poison.grad) row[0] = NaN;
-      stepLoss[s * parties + rank] = poison.loss ? NaN : loss;
+      if (poison.loss) stepLoss[batches.lo * parties + rank] = NaN;
       clock?.('exported');
       sync();
       clock?.('grads synced');
       if (rank === 0) l.scavenges?.clear(g);
       // Across processes the loss verdict waits for their sums (Note [one verdict everywhere]).
-      if (cross === undefined && !Number.isFinite(sumOf(stepLoss, s * parties, parties))) return result({ step: g, reason: 'non-finite loss' });
+      const lossCells = [batches.lo * parties, (batches.hi - batches.lo) * parties] as const;
+      if (cross === undefined && !Number.isFinite(sumOf(stepLoss, ...lossCells))) return result({ step: g, reason: 'non-finite loss' });
       const slice = reduceScatter(l.kernels, grads, parties, P, rank, 1 / len, reduced);
-      probes[rank] = cross === undefined ? slice.probe : crossReduce(session, cross, l, rank, s, g, slice);
+      probes[rank] = cross === undefined ? slice.probe : crossReduce(session, cross, l, rank, batches, g, slice);
       clock?.('reduced');
-      // t = g + 1: the update count, global, so Adam's bias correction continues across a resume.
+      // Adam's powers are those of update g + 1: global, so its bias correction continues across a resume.
       const next = paramsAt(l.arena, g + 1);
-      probes[parties + rank] = optimizerStep(l.kernels, session.optimizer, g + 1, { params, grad: reduced, next, state: stateAt(l.arena, g), stateNext: stateAt(l.arena, g + 1), slice });
+      const spec = { ...live.spec, lr: scheduledLr(session.schedule, live.spec.lr, g) };
+      probes[parties + rank] = optimizerStep(l.kernels, spec, powers, { params, grad: reduced, next, state: stateAt(l.arena, g), stateNext: stateAt(l.arena, g + 1), slice });
+      powers = nextPowers(spec, powers);
       updated = { lo: slice.lo, hi: slice.hi };
       clock?.('stepped');
       l.scavenges?.ask(g);
@@ -187,7 +208,7 @@ export async function train({ session, rank, from, to }: TrainTask): Promise<Tra
       clock?.('params synced');
       l.scavenges?.run(g);
       clock?.('scavenged');
-      if (cross !== undefined && !Number.isFinite(sumOf(stepLoss, s * parties, parties))) return result({ step: g, reason: 'non-finite loss' });
+      if (cross !== undefined && !Number.isFinite(sumOf(stepLoss, ...lossCells))) return result({ step: g, reason: 'non-finite loss' });
       if (!Number.isFinite(sumOf(probes, 0, parties))) return result({ step: g, reason: 'non-finite gradient' });
       if (!Number.isFinite(sumOf(probes, parties, parties))) return result({ step: g, reason: 'non-finite update' });
       if (rank === 0) Atomics.add(control, CONTROL.progress, 1);
@@ -203,15 +224,17 @@ export async function train({ session, rank, from, to }: TrainTask): Promise<Tra
  * into a stop at the next step in all (Note [one verdict everywhere]).
  * session.crossWait tells the watchdog a stall is a wait on other processes.
  */
-function crossReduce(session: Session, cross: CrossProcess, l: Local, rank: number, s: number, g: number, slice: Range): number {
+function crossReduce(session: Session, cross: CrossProcess, l: Local, rank: number, batches: Range, g: number, slice: Range): number {
   const { parties: N, metricCount: M, control } = session;
   Atomics.store(session.crossWait, rank, 1);
   const probe = cross.allreduceSlice(l.kernels, l.arena.reduced, slice);
   if (rank === 0) {
     const wanted = Atomics.load(control, CONTROL.stopWanted) !== 0;
-    if (cross.agree(session.stepLoss.subarray(s * N, (s + 1) * N), session.stepMetrics.subarray(s * N * M, (s + 1) * N * M), wanted)) {
-      Atomics.store(control, CONTROL.stopAt, g + 1); // read by every worker after the next barrier
+    let stop = false;
+    for (let b = batches.lo; b < batches.hi; b++) {
+      stop = cross.agree(session.stepLoss.subarray(b * N, (b + 1) * N), session.stepMetrics.subarray(b * N * M, (b + 1) * N * M), wanted) || stop;
     }
+    if (stop) Atomics.store(control, CONTROL.stopAt, g + 1); // read by every worker after the next barrier
   }
   Atomics.store(session.crossWait, rank, 0);
   return probe;

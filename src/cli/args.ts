@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { BACKEND_REQUESTS } from '../backend.js';
+import { LR_SCHEDULES } from '../optim/schedule.js';
 import { OPTIMIZER_NAMES } from '../optim/spec.js';
 import { LIMITS, OptionError, checkChoice, checkHidden, checkInt, checkPositive, type TrainerOptions } from '../options.js';
 import { LOSSES } from '../fit/spec.js';
@@ -17,6 +18,10 @@ data-parallel across worker threads.
                      momentum uses momentum 0.9; state sharded across workers, kept in checkpoints
   --lr X             learning rate, > 0 (default: sgd 0.003, momentum 0.003, adam 0.001,
                      rmsprop 0.001, adagrad 0.01)
+  --lr-schedule NAME ${LR_SCHEDULES.join('|')}: the lr per optimizer step after the warm-up (default constant;
+                     cosine decays to 0 at the last step, step halves it every epoch)
+  --warmup-steps N   linear warm-up of the lr over the first N optimizer steps (default 0)
+  --accumulate K     one optimizer step per K batches, on their mean gradient (default 1)
   --hidden A,B,...   hidden layer widths (default 128,64)
   --seed N           seed of the weights and the shuffle, 0-${LIMITS.seed[1]} (default 0)
   --backend NAME     ${BACKEND_REQUESTS.join('|')} (default auto: tfjs-node if it loads, else wasm, else cpu)
@@ -72,6 +77,9 @@ const FLAGS = {
   'batch-size': { type: 'string' },
   optimizer: { type: 'string' },
   lr: { type: 'string' },
+  'lr-schedule': { type: 'string' },
+  'warmup-steps': { type: 'string' },
+  accumulate: { type: 'string' },
   hidden: { type: 'string' },
   seed: { type: 'string' },
   backend: { type: 'string' },
@@ -102,6 +110,12 @@ export function parseCommand(argv: readonly string[]): Command {
   opts.seed = intFlag('seed', values.seed, LIMITS.seed);
   if (values.optimizer !== undefined) opts.optimizer = checkChoice('--optimizer', values.optimizer, OPTIMIZER_NAMES);
   if (values.lr !== undefined) opts.lr = checkPositive('--lr', number(values.lr));
+  const warmupSteps = intFlag('warmup-steps', values['warmup-steps'], [0, 2 ** 31 - 1]);
+  if (values['lr-schedule'] !== undefined || warmupSteps !== undefined) {
+    const kind = values['lr-schedule'] === undefined ? 'constant' : checkChoice('--lr-schedule', values['lr-schedule'], LR_SCHEDULES);
+    opts.lrSchedule = { kind, warmupSteps };
+  }
+  opts.accumulateSteps = intFlag('accumulate', values.accumulate, LIMITS.accumulateSteps);
   if (values.hidden !== undefined) opts.hidden = checkHidden('--hidden', values.hidden.split(',').map(integer));
   if (values.backend !== undefined) opts.backend = checkChoice('--backend', values.backend, BACKEND_REQUESTS);
   if (values.gradients !== undefined) opts.gradients = checkChoice('--gradients', values.gradients, ['manual', 'autograd'] as const);

@@ -22,6 +22,7 @@ import { MetricsLog, type Metrics } from '../io/metrics.js';
 import { writeWeights } from '../fit/spec.js';
 import { MODEL_JSON, checkArchitecture, loadModel, saveLayersModel, saveModel, type SavedModel } from '../io/model-file.js';
 import type { MlpConfig } from '../model/mlp.js';
+import type { LrSchedule } from '../optim/schedule.js';
 import { OptionError, resolveOptions } from '../options.js';
 import { NonFiniteError, Trainer } from '../trainer/trainer.js';
 import { lossPng } from '../viz/loss.js';
@@ -94,7 +95,8 @@ async function main(argv: readonly string[]): Promise<number> {
   const t = trainer.options;
   const data = trainer.dataset;
   const model: MlpConfig = { inputSize: data.train.features, hidden: t.hidden, numClasses: data.numClasses };
-  const report = Reporter.create(run.report, { epochs: t.epochs, stepsPerEpoch: trainer.stepsPerEpoch, batchSize: t.batchSize, samples: data.train.count });
+  // A step's samples: accumulated batches count together.
+  const report = Reporter.create(run.report, { epochs: t.epochs, stepsPerEpoch: trainer.stepsPerEpoch, batchSize: t.batchSize * t.accumulateSteps, samples: data.train.count });
   reporter = report;
 
   // Note [Ctrl-C]: the first signal asks the workers to stop at a step boundary
@@ -114,7 +116,8 @@ async function main(argv: readonly string[]): Promise<number> {
   const processes = group === undefined ? '' : `${group.size} processes x `;
   report.info(
     `worker-ddp: ${processes}${trainer.workers} worker${trainer.workers > 1 ? 's' : ''}, backend ${trainer.backend}, ${what}, ` +
-      `batch ${t.batchSize}, ${t.optimizer.kind === 'sgd' ? '' : `${t.optimizer.kind} `}lr ${t.lr}, seed ${t.seed}, ${t.epochs} epochs, data ${data.dir}` +
+      `batch ${t.batchSize}${t.accumulateSteps > 1 ? ` x ${t.accumulateSteps} accumulated` : ''}, ${t.optimizer.kind === 'sgd' ? '' : `${t.optimizer.kind} `}lr ${t.lr}` +
+      `${describeSchedule(t.lrSchedule)}, seed ${t.seed}, ${t.epochs} epochs, data ${data.dir}` +
       (start === undefined ? '' : `, from ${start.file}`) +
       (run.resume === undefined ? '' : `, resumed at step ${trainer.stepsDone} from ${run.resume}`),
   );
@@ -185,6 +188,13 @@ async function main(argv: readonly string[]): Promise<number> {
     report.info(`saved the model to ${join(run.save, MODEL_JSON)}`);
   }
   return 0;
+}
+
+/** ` (cosine, 100 warm-up steps)`, or nothing for a constant rate without warm-up. */
+function describeSchedule(s: LrSchedule): string {
+  const warmup = s.warmupSteps !== undefined && s.warmupSteps > 0 ? `${s.warmupSteps} warm-up steps` : '';
+  const parts = [s.kind === 'constant' ? '' : s.kind, warmup].filter((p) => p !== '');
+  return parts.length === 0 ? '' : ` (${parts.join(', ')})`;
 }
 
 /** Fails now, not after training, when `file` cannot be written (its folder is created, as for --out). */

@@ -1,4 +1,4 @@
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { OptionError } from '../errors.js';
 
 /** Log values by name, as tfjs passes them to callbacks (numbers: already resolved). */
@@ -17,17 +17,48 @@ export interface Callback {
 }
 
 const HOOKS = ['onTrainBegin', 'onTrainEnd', 'onEpochBegin', 'onEpochEnd', 'onBatchBegin', 'onBatchEnd'] as const;
+type Hook = (typeof HOOKS)[number];
+
+/** What runs around the hooks of one event, when some callback listens to it (live-model.ts). */
+export interface Sync {
+  /** Before the first listener. */
+  before(): Promise<void>;
+  /** After the last listener. */
+  after(): void;
+}
+
+/** Where a tf.CustomCallback (model.fit's wrapper of an object of hooks) keeps each of the user's hooks. */
+const CUSTOM_FIELDS: Readonly<Record<Hook, string>> = {
+  onTrainBegin: 'trainBegin',
+  onTrainEnd: 'trainEnd',
+  onEpochBegin: 'epochBegin',
+  onEpochEnd: 'epochEnd',
+  onBatchBegin: 'batchBegin',
+  onBatchEnd: 'batchEnd',
+};
 
 /**
- * The user's callbacks, called as model.fit calls them, with tfjs's log names.
+ * Does `c` listen to `hook`? A tf.Callback inherits a no-op for every hook, and a
+ * tf.CustomCallback defines every hook to call the user's, if given: neither counts.
+ */
+function listens(c: Callback, hook: Hook): boolean {
+  if (c instanceof tf.CustomCallback) return (c as unknown as Record<string, unknown>)[CUSTOM_FIELDS[hook]] != null;
+  const h = c[hook];
+  return typeof h === 'function' && h !== (tf.Callback.prototype as Callback)[hook];
+}
+
+/**
+ * The user's callbacks, called as model.fit calls them, with tfjs's log names;
+ * around each event some callback listens to, the Sync (the live model).
  * Note [batch callbacks]: workers run a whole epoch per task unless a callback
- * listens to batches; then they run one step per task (~0.1 ms of dispatch each),
- * so onBatchEnd sees each batch as it ends and can stop training there.
+ * listens to batches; then they run one step per task (one round trip to the
+ * pool each), so onBatchEnd sees each batch as it ends and can stop training there.
  * A callback stops training as in tfjs, by setting model.stopTraining = true
  * (tf.callbacks.earlyStopping does).
  */
 export class Callbacks {
   private readonly list: readonly Callback[];
+  private sync: Sync | undefined;
 
   constructor(
     callbacks: Callback | readonly Callback[] | undefined,
@@ -45,8 +76,13 @@ export class Callbacks {
     model.stopTraining = false;
   }
 
+  /** Runs `sync` around every event from now on. */
+  bind(sync: Sync): void {
+    this.sync = sync;
+  }
+
   get wantsBatches(): boolean {
-    return this.list.some((c) => c.onBatchEnd !== undefined || c.onBatchBegin !== undefined);
+    return this.list.some((c) => listens(c, 'onBatchEnd') || listens(c, 'onBatchBegin'));
   }
 
   stopRequested(): boolean {
@@ -58,26 +94,34 @@ export class Callbacks {
   }
 
   async onTrainBegin(logs: Logs): Promise<void> {
-    for (const c of this.list) await c.onTrainBegin?.(logs);
+    await this.run('onTrainBegin', (c) => c.onTrainBegin?.(logs));
   }
 
   async onTrainEnd(logs: Logs): Promise<void> {
-    for (const c of this.list) await c.onTrainEnd?.(logs);
+    await this.run('onTrainEnd', (c) => c.onTrainEnd?.(logs));
   }
 
   async onEpochBegin(epoch: number, logs: Logs): Promise<void> {
-    for (const c of this.list) await c.onEpochBegin?.(epoch, logs);
+    await this.run('onEpochBegin', (c) => c.onEpochBegin?.(epoch, logs));
   }
 
   async onEpochEnd(epoch: number, logs: Logs): Promise<void> {
-    for (const c of this.list) await c.onEpochEnd?.(epoch, logs);
+    await this.run('onEpochEnd', (c) => c.onEpochEnd?.(epoch, logs));
   }
 
   async onBatchBegin(batch: number, logs: Logs): Promise<void> {
-    for (const c of this.list) await c.onBatchBegin?.(batch, logs);
+    await this.run('onBatchBegin', (c) => c.onBatchBegin?.(batch, logs));
   }
 
   async onBatchEnd(batch: number, logs: Logs): Promise<void> {
-    for (const c of this.list) await c.onBatchEnd?.(batch, logs);
+    await this.run('onBatchEnd', (c) => c.onBatchEnd?.(batch, logs));
+  }
+
+  private async run(hook: Hook, call: (c: Callback) => unknown): Promise<void> {
+    const listeners = this.list.filter((c) => listens(c, hook));
+    if (listeners.length === 0) return;
+    await this.sync?.before();
+    for (const c of listeners) await call(c);
+    this.sync?.after();
   }
 }

@@ -9,7 +9,8 @@ import { Trainer } from '../trainer/trainer.js';
 import { Callbacks, type Callback, type Logs } from './callbacks.js';
 import type { ClassWeightArg } from './class-weight.js';
 import { asDataset, fitData, type FitInput } from './data.js';
-import { layersSource, writeWeights } from './spec.js';
+import { LiveModel } from './live-model.js';
+import { layersSource } from './spec.js';
 
 /** model.fit's arguments that apply, plus how to parallelise. */
 export interface FitParallelArgs {
@@ -31,6 +32,15 @@ export interface FitParallelArgs {
   readonly verbose?: number;
   /** Accepted for compatibility and ignored: callbacks run between chunks of steps. */
   readonly yieldEvery?: unknown;
+  /**
+   * Gradient accumulation (default 1): one optimizer step per this many batches, on
+   * their mean gradient: one step on the batches together. Each batch is a batch for
+   * the logs and callbacks (its own loss and metrics, onBatchBegin/onBatchEnd); the
+   * model changes, and a callback's stop or setWeights takes effect, at steps only,
+   * so a group's later batches' callbacks run after its step. An epoch's last step
+   * takes the batches that remain.
+   */
+  readonly accumulateSteps?: number;
 
   /** Worker threads (default: the number of cores). */
   readonly workers?: number;
@@ -76,6 +86,7 @@ const KNOWN = new Set([
   'callbacks',
   'verbose',
   'yieldEvery',
+  'accumulateSteps',
   'workers',
   'seed',
   'backend',
@@ -96,9 +107,16 @@ const KNOWN = new Set([
  * and the model's compiled optimizer, with its hyperparameters, steps the weights.
  * The compiled loss and metrics are used; logs, callbacks and the History have
  * tfjs's names and semantics (epoch values are means over samples; val_* after
- * each epoch). When it resolves, `model` holds the trained weights (trainable ones,
- * and the non-trainable ones, e.g. batch-norm statistics, from worker 0), so
- * model.predict, model.evaluate and model.save just work.
+ * each epoch). Callbacks see a live model (Note [live model] in live-model.ts):
+ * whenever one runs, `model` holds the weights of that moment, a setWeights it
+ * makes is what training continues from, and a change to model.optimizer's
+ * hyperparameters (setLearningRate, learningRate, beta1, ...) applies from the
+ * next step, in every worker. They are read from the optimizer's fields
+ * (getConfig()), so a plain `sgd.learningRate = x` applies too, where tfjs's own
+ * SGD and momentum keep stepping with the rate their last setLearningRate() cached.
+ * When it resolves, `model` holds the trained
+ * weights (trainable ones, and the non-trainable ones, e.g. batch-norm
+ * statistics, from worker 0), so model.predict, model.evaluate and model.save just work.
  */
 export async function fitParallel(model: tf.LayersModel, x: FitInput, y: FitInput, args: FitParallelArgs = {}): Promise<History> {
   if (typeof args !== 'object' || args === null) throw new OptionError('fitParallel args must be an object');
@@ -127,9 +145,12 @@ export async function fitParallel(model: tf.LayersModel, x: FitInput, y: FitInpu
       group: args.group,
       data: asDataset(data, source.spec),
       optimizer,
+      accumulateSteps: args.accumulateSteps,
     },
     source,
   );
+  const live = new LiveModel(model, trainer);
+  callbacks.bind(live);
   const names = ['loss', ...trainer.metricNames];
   const validate = data.validation.count > 0;
   const history: History = {
@@ -139,7 +160,7 @@ export async function fitParallel(model: tf.LayersModel, x: FitInput, y: FitInpu
       epochs,
       initialEpoch,
       samples: data.train.count,
-      steps: trainer.stepsPerEpoch,
+      steps: trainer.batchesPerEpoch,
       batchSize: args.batchSize ?? 32,
       metrics: validate ? [...names, ...names.map((n) => `val_${n}`)] : names,
     },
@@ -147,25 +168,29 @@ export async function fitParallel(model: tf.LayersModel, x: FitInput, y: FitInpu
   callbacks.setParams(history.params);
   await callbacks.onTrainBegin({});
   const B = trainer.options.batchSize;
+  const perStep = trainer.options.accumulateSteps;
   const n = data.train.count;
+  const size = (b: number): number => Math.min(B, n - b * B);
   for (let e = initialEpoch; e < epochs && !callbacks.stopRequested(); e++) {
     await callbacks.onEpochBegin(e, {});
     const totals = new Float64Array(names.length);
     let seen = 0;
     const S = trainer.stepsPerEpoch;
-    for (let b = 0; b < S && !callbacks.stopRequested(); ) {
-      const chunk = callbacks.wantsBatches ? 1 : S - b;
-      if (chunk === 1) await callbacks.onBatchBegin(b, { batch: b, size: Math.min(B, n - b * B) });
-      const losses = await trainer.train(chunk);
-      const metrics = trainer.drainStepMetrics();
+    for (let step = 0; step < S && !callbacks.stopRequested(); ) {
+      const chunk = callbacks.wantsBatches ? 1 : S - step;
+      let b = step * perStep;
+      if (chunk === 1) await callbacks.onBatchBegin(b, { batch: b, size: size(b) });
+      await trainer.train(chunk);
+      const { losses, metrics } = trainer.drainBatches();
       for (let j = 0; j < losses.length; j++, b++) {
-        const size = Math.min(B, n - b * B);
-        const logs: Logs = { batch: b, size, loss: losses[j] };
-        trainer.metricNames.forEach((name, k) => (logs[name] = metrics[j * trainer.metricNames.length + k]));
-        names.forEach((name, k) => (totals[k] += logs[name] * size));
-        seen += size;
+        if (chunk === 1 && j > 0) await callbacks.onBatchBegin(b, { batch: b, size: size(b) });
+        const logs: Logs = { batch: b, size: size(b), loss: losses[j] };
+        trainer.metricNames.forEach((name, m) => (logs[name] = metrics[j * trainer.metricNames.length + m]));
+        names.forEach((name, m) => (totals[m] += logs[name] * size(b)));
+        seen += size(b);
         await callbacks.onBatchEnd(b, logs);
       }
+      step += chunk;
     }
     // tfjs's epoch logs weigh each batch by its size (BaseLogger): means over samples.
     const logs: Logs = {};
@@ -179,7 +204,7 @@ export async function fitParallel(model: tf.LayersModel, x: FitInput, y: FitInpu
     for (const [k, v] of Object.entries(logs)) (history.history[k] ??= []).push(v);
     await callbacks.onEpochEnd(e, logs);
   }
-  writeWeights(model, trainer.getParams(), await trainer.nonTrainable());
+  await live.before(); // the trained weights, whether or not a callback listens
   await callbacks.onTrainEnd({});
   return history;
 }

@@ -93,18 +93,27 @@ export function optimizerFromTfjs(opt: tf.Optimizer): OptimizerSpec {
 }
 
 /** The fields of each kind, besides `kind`, and what each accepts. */
+// lr 0 is allowed, as tfjs allows it: a callback freezes the weights with it (the lr option and --lr stay > 0).
 const FIELDS: { readonly [K in OptimizerName]: readonly (readonly [string, Check])[] } = {
-  sgd: [['lr', 'positive']],
-  momentum: [['lr', 'positive'], ['momentum', 'nonNegative'], ['nesterov', 'boolean']],
-  adam: [['lr', 'positive'], ['beta1', 'unit'], ['beta2', 'unit'], ['epsilon', 'nonNegative']],
-  rmsprop: [['lr', 'positive'], ['decay', 'unit'], ['momentum', 'nonNegative'], ['epsilon', 'nonNegative'], ['centered', 'boolean']],
-  adagrad: [['lr', 'positive'], ['initialAccumulator', 'nonNegative'], ['epsilon', 'nonNegative']],
+  sgd: [['lr', 'nonNegative']],
+  momentum: [['lr', 'nonNegative'], ['momentum', 'nonNegative'], ['nesterov', 'boolean']],
+  adam: [['lr', 'nonNegative'], ['beta1', 'unit'], ['beta2', 'unit'], ['epsilon', 'nonNegative']],
+  rmsprop: [['lr', 'nonNegative'], ['decay', 'unit'], ['momentum', 'nonNegative'], ['epsilon', 'nonNegative'], ['centered', 'boolean']],
+  adagrad: [['lr', 'nonNegative'], ['initialAccumulator', 'nonNegative'], ['epsilon', 'nonNegative']],
 };
 
-type Check = 'positive' | 'nonNegative' | 'unit' | 'boolean';
+/**
+ * The hyperparameters of a kind that may change during a run, in a fixed order:
+ * its numeric fields. The boolean ones (nesterov, centered) are its structure.
+ * Adagrad's initialAccumulator only fills the state before the first step.
+ */
+export function numericFields(kind: OptimizerName): readonly string[] {
+  return FIELDS[kind].filter(([f, check]) => check !== 'boolean' && f !== 'initialAccumulator').map(([f]) => f);
+}
+
+type Check = 'nonNegative' | 'unit' | 'boolean';
 
 const ACCEPTS: Readonly<Record<Check, [string, (v: unknown) => boolean]>> = {
-  positive: ['a finite number greater than 0', (v) => typeof v === 'number' && Number.isFinite(v) && v > 0],
   nonNegative: ['a finite number >= 0', (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0],
   // beta = 1 would divide by 1 - beta^t = 0 (Adam), decay = 1 would never update the average (RMSProp).
   unit: ['a number in [0, 1)', (v) => typeof v === 'number' && v >= 0 && v < 1],

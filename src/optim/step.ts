@@ -1,6 +1,6 @@
 import type { Kernels } from '../kernels/kernels.js';
 import { adagradStep } from './adagrad.js';
-import { adamStep } from './adam.js';
+import { adamStep, type BetaPowers } from './adam.js';
 import { momentumStep } from './momentum.js';
 import { rmspropStep } from './rmsprop.js';
 import { sgdStep } from './sgd.js';
@@ -14,13 +14,14 @@ import type { Update } from './update.js';
  * state, writes next and stateNext, and of those only [lo, hi) of each vector.
  * Returns the float32 sum of next over the slice, a finiteness probe like the
  * reduce-scatter's: not finite iff an updated parameter is not.
- * `t` is the 1-based update count (global step + 1), which Adam's bias
- * correction needs; it continues across a resume because the step is global.
+ * `powers` are Adam's beta^t at this update t (the global step + 1), which its
+ * bias correction needs (adam.ts betaPowers(), nextPowers()); they continue
+ * across a resume because the step is global.
  */
 export function optimizerStep(
   k: Kernels,
   spec: OptimizerSpec,
-  t: number,
+  powers: BetaPowers,
   u: Update,
 ): number {
   const { params, grad, next, slice } = u;
@@ -30,7 +31,7 @@ export function optimizerStep(
     case 'momentum':
       return momentumStep(k, spec, u);
     case 'adam':
-      return adamStep(k, spec, t, u);
+      return adamStep(k, spec, powers, u);
     case 'rmsprop':
       return rmspropStep(k, spec, u);
     case 'adagrad':

@@ -4,6 +4,7 @@ import type { Split } from '../data/dataset.js';
 import type { Fault } from '../faults.js';
 import type { LayersSpec } from '../model/layers-spec.js';
 import type { MlpConfig } from '../model/mlp.js';
+import type { ResolvedSchedule } from '../optim/schedule.js';
 import type { OptimizerSpec } from '../optim/spec.js';
 import type { Range } from '../partition.js';
 
@@ -26,7 +27,14 @@ export interface Session {
   readonly backend: BackendRequest;
   readonly parties: number;
   readonly batchSize: number;
+  /** Batches per optimizer step (options.accumulateSteps; trainer/accumulation.ts). */
+  readonly accumulate: number;
+  /** The optimizer's kind and structure; its hyperparameters of the moment are in `hyper`. */
   readonly optimizer: OptimizerSpec;
+  /** (HYPER_CELLS) the optimizer's hyperparameters for the next task (Note [live hyperparameters] in optim/hyper.ts). */
+  readonly hyper: Float64Array;
+  /** The learning rate per optimizer step (Note [schedule in the worker] in optim/schedule.ts). */
+  readonly schedule: ResolvedSchedule;
   readonly stepTimeoutMs: number;
   /** The most a barrier wait spins before sleeping, ms (options.barrierSpinMs; Note [adaptive spin]). */
   readonly spinCapMs: number;
@@ -43,9 +51,9 @@ export interface Session {
   readonly paramCount: number;
   /** (train.count) this epoch's sample order, written by the coordinator before each epoch. */
   readonly order: Int32Array;
-  /** (stepsPerEpoch, parties) each shard's loss sum, per step of the current epoch. */
+  /** (batchesPerEpoch, parties) each shard's loss sum, per batch of the current epoch. */
   readonly stepLoss: Float64Array;
-  /** (stepsPerEpoch, parties, metrics) each shard's metric sums (the layers path's training metrics). */
+  /** (batchesPerEpoch, parties, metrics) each shard's metric sums per batch (the layers path's training metrics). */
   readonly stepMetrics: Float64Array;
   /** Metrics per step in stepMetrics: layers.metricNames.length, 0 for the MLP. */
   readonly metricCount: number;

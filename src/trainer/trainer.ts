@@ -3,12 +3,14 @@ import { limitNativeThreads, type BackendName } from '../backend.js';
 import type { ProcessGroup } from '../collective/group.js';
 import { CHECKPOINT_FILE, CheckpointError, readCheckpoint, writeCheckpoint, type Checkpoint, type Recipe } from '../checkpoint.js';
 import { loadDataset, type Dataset } from '../data/dataset.js';
-import { epochPermutation, stepsPerEpoch } from '../data/shuffle.js';
+import { epochPermutation } from '../data/shuffle.js';
 import { allocateArena, paramsAt, stateAt, type Arena } from '../kernels/arena.js';
 import type { LayersSpec } from '../model/layers-spec.js';
 import { makeLayout, type ParamLayout } from '../model/layout.js';
 import { mlpDef } from '../model/mlp.js';
-import { describeOptimizer, initState, sameOptimizer, stateVectors, type OptimizerSpec } from '../optim/spec.js';
+import { HYPER_CELLS, LiveOptimizer } from '../optim/hyper.js';
+import { checkSchedule, resolveSchedule } from '../optim/schedule.js';
+import { checkOptimizer, describeOptimizer, initState, sameOptimizer, stateVectors, type OptimizerSpec } from '../optim/spec.js';
 import type { Range } from '../partition.js';
 import { Rng, deriveSeed } from '../rng.js';
 import { Barrier } from '../shm/barrier.js';
@@ -16,6 +18,7 @@ import { Scavenges } from '../shm/scavenge.js';
 import { checkInt, resolveOptions, OptionError, type ResolvedOptions, type TrainerOptions } from '../options.js';
 import { MARKS } from '../profile/record.js';
 import { TraceLog } from '../profile/trace.js';
+import { batchSamples, batchesPerEpoch, optimizerSteps, stepBatches, type Grouping } from './accumulation.js';
 import { WorkerPool } from './pool.js';
 import { CONTROL, NO_STOP, type EvalResult, type InitResult, type Session, type StopReason, type TrainResult } from './session.js';
 
@@ -23,7 +26,10 @@ import { CONTROL, NO_STOP, type EvalResult, type InitResult, type Session, type 
 export interface EpochResult {
   /** 1-based. */
   readonly epoch: number;
-  /** Mean over the epoch's batches of the batch's mean NLL loss (the tutorial's running_loss / len(trainloader)). */
+  /**
+   * Mean over the epoch's optimizer steps of the step's mean loss (the tutorial's
+   * running_loss / len(trainloader)); a step is a batch unless options.accumulateSteps > 1.
+   */
   readonly loss: number;
   readonly samples: number;
   /** Training time of the epoch, evaluation excluded. */
@@ -139,8 +145,10 @@ export class Trainer implements AsyncDisposable {
   private orderEpoch = -1;
   /** Sum over this epoch's finished steps of each batch's mean loss. */
   private epochLossSum = 0;
-  /** Each finished step's batch-mean training metrics (metricCount per step), until drained. */
-  private stepMetricLog: number[] = [];
+  /** Each finished batch's mean loss, until drained (drainBatches). */
+  private batchLosses: number[] = [];
+  /** Each finished batch's mean training metrics (metricCount per batch), until drained. */
+  private batchMetrics: number[] = [];
   private failure: Error | undefined;
   private stopRequested = false;
   private closed = false;
@@ -162,6 +170,8 @@ export class Trainer implements AsyncDisposable {
     private readonly barrier: Barrier,
     /** Phase timings of every step so far, when options.profile is set. */
     readonly trace: TraceLog | undefined,
+    /** The optimizer's hyperparameters of the moment, written into session.hyper before each task. */
+    private readonly live: LiveOptimizer,
   ) {}
 
   /**
@@ -185,7 +195,9 @@ export class Trainer implements AsyncDisposable {
     const M = source?.spec.metricNames.length ?? 0;
     const P = layout.size;
     const N = o.workers;
-    const steps = stepsPerEpoch(dataset.train.count, o.batchSize);
+    const grouping: Grouping = { count: dataset.train.count, batchSize: o.batchSize, accumulate: o.accumulateSteps };
+    const steps = optimizerSteps(grouping);
+    const batches = batchesPerEpoch(grouping);
     const arena = allocateArena(P, N, stateVectors(o.optimizer));
     const shared = <T>(Type: { new (b: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number }, n: number): T =>
       new Type(new SharedArrayBuffer(Type.BYTES_PER_ELEMENT * n));
@@ -197,15 +209,18 @@ export class Trainer implements AsyncDisposable {
       backend: o.backend,
       parties: N,
       batchSize: o.batchSize,
+      accumulate: o.accumulateSteps,
       optimizer: o.optimizer,
+      hyper: shared(Float64Array, HYPER_CELLS),
+      schedule: resolveSchedule(o.lrSchedule, o.epochs * steps, steps),
       stepTimeoutMs: o.stepTimeoutMs,
       spinCapMs: o.barrierSpinMs,
       scavenge: o.scavengeTogether ? Scavenges.cells() : undefined,
       memory: arena.memory,
       paramCount: P,
       order: shared(Int32Array, dataset.train.count),
-      stepLoss: shared(Float64Array, steps * N),
-      stepMetrics: shared(Float64Array, steps * N * M),
+      stepLoss: shared(Float64Array, batches * N),
+      stepMetrics: shared(Float64Array, batches * N * M),
       metricCount: M,
       probes: shared(Float64Array, 2 * N),
       marks: o.profile ? shared(Float64Array, steps * N * MARKS.length) : undefined,
@@ -256,7 +271,8 @@ export class Trainer implements AsyncDisposable {
       }
       const backends = new Set(inits.map((r) => r.backend));
       if (backends.size !== 1) throw new Error(`workers initialised different backends: ${[...backends].join(', ')}`);
-      const trainer = new Trainer(o, dataset, layout, inits[0].backend, session, arena, pool, barrier, o.profile ? new TraceLog(N) : undefined);
+      const live = new LiveOptimizer(o.optimizer, start, session.hyper);
+      const trainer = new Trainer(o, dataset, layout, inits[0].backend, session, arena, pool, barrier, o.profile ? new TraceLog(N) : undefined, live);
       trainer.step = start;
       trainer.epochLossSum = ckpt?.header.epochLossSum ?? 0;
       return trainer;
@@ -270,8 +286,33 @@ export class Trainer implements AsyncDisposable {
     return this.session.parties;
   }
 
+  /** Optimizer steps per epoch: batches per epoch / options.accumulateSteps, rounded up. */
   get stepsPerEpoch(): number {
-    return stepsPerEpoch(this.dataset.train.count, this.options.batchSize);
+    return optimizerSteps(this.grouping);
+  }
+
+  /** Batches per epoch (as tfjs's callbacks count them); stepsPerEpoch unless options.accumulateSteps > 1. */
+  get batchesPerEpoch(): number {
+    return batchesPerEpoch(this.grouping);
+  }
+
+  private get grouping(): Grouping {
+    return { count: this.dataset.train.count, batchSize: this.options.batchSize, accumulate: this.options.accumulateSteps };
+  }
+
+  /** The optimizer with its hyperparameters of the moment (setOptimizer() changes them). */
+  get optimizer(): OptimizerSpec {
+    return this.live.spec;
+  }
+
+  /**
+   * New hyperparameters for the steps from now on (a tfjs callback changed the
+   * learning rate, say): the same kind and structure, other numbers; every
+   * worker's slice steps with them from the next step. Adam's bias correction
+   * continues with the betas each step ran with (Note [changing betas] in optim/adam.ts).
+   */
+  setOptimizer(spec: OptimizerSpec): void {
+    this.live.set(checkOptimizer('optimizer', spec), this.step);
   }
 
   /** Global steps completed so far. */
@@ -313,7 +354,7 @@ export class Trainer implements AsyncDisposable {
       if (this.step < epochEnd) return;
       const seconds = (performance.now() - t0) / 1000;
       const skipped = first - (epochEnd - this.stepsPerEpoch); // steps of this epoch done before fit() resumed it
-      const samples = this.dataset.train.count - Math.min(skipped * this.options.batchSize, this.dataset.train.count);
+      const samples = this.dataset.train.count - Math.min(skipped * this.options.batchSize * this.options.accumulateSteps, this.dataset.train.count);
       yield {
         epoch: this.epochsDone,
         loss: this.epochLossSum / this.stepsPerEpoch,
@@ -372,7 +413,7 @@ export class Trainer implements AsyncDisposable {
       this.account(from, stopped?.step ?? to, losses);
       if (stopped?.reason === 'requested') this.stopRequested = true; // in an MPI job, maybe another process's request
       if (stopped !== undefined && stopped.reason !== 'requested') {
-        this.failure = new NonFiniteError(stopped.step, stopped.reason, this.options.optimizer);
+        this.failure = new NonFiniteError(stopped.step, stopped.reason, this.live.spec);
         throw this.failure;
       }
     }
@@ -440,12 +481,14 @@ export class Trainer implements AsyncDisposable {
   }
 
   /**
-   * The batch-mean training metrics of the steps finished since the last call,
-   * step after step (metricNames.length values each; none for the MLP).
+   * The batches finished since the last call, batch after batch (several per step
+   * with options.accumulateSteps): each one's mean loss, and its mean training
+   * metrics (metricNames.length values each; none for the MLP).
    */
-  drainStepMetrics(): Float64Array {
-    const out = Float64Array.from(this.stepMetricLog);
-    this.stepMetricLog = [];
+  drainBatches(): { readonly losses: Float64Array; readonly metrics: Float64Array } {
+    const out = { losses: Float64Array.from(this.batchLosses), metrics: Float64Array.from(this.batchMetrics) };
+    this.batchLosses = [];
+    this.batchMetrics = [];
     return out;
   }
 
@@ -516,6 +559,8 @@ export class Trainer implements AsyncDisposable {
       labelsHash: labelsHash(this.dataset),
       data: resolve(this.dataset.dir),
       ...(this.session.layers === undefined ? {} : { model: modelHash(this.session.layers) }),
+      ...(o.accumulateSteps === 1 ? {} : { accumulateSteps: o.accumulateSteps }),
+      ...(o.lrSchedule.kind === 'constant' && (o.lrSchedule.warmupSteps ?? 0) === 0 ? {} : { lrSchedule: o.lrSchedule }),
     };
     const header = { step: this.step, epochLossSum: this.epochLossSum, paramCount: this.layout.size, recipe, createdAt: new Date().toISOString() };
     return writeCheckpoint(dir, header, this.params(), stateAt(this.arena, this.step));
@@ -535,24 +580,33 @@ export class Trainer implements AsyncDisposable {
     return paramsAt(this.arena, this.step);
   }
 
-  /** Adds the batch-mean losses of global steps [from, to) to `out` and to the epoch's sum, and advances to `to`. */
+  /**
+   * Adds the mean losses of global steps [from, to) to `out` and to the epoch's sum,
+   * logs each of their batches for drainBatches(), and advances to `to`.
+   */
   private account(from: number, to: number, out: number[]): void {
     const S = this.stepsPerEpoch;
     const N = this.workers;
-    const B = this.options.batchSize;
     const M = this.session.metricCount;
+    const { stepLoss, stepMetrics } = this.session;
     for (let g = from; g < to; g++) {
-      const s = g % S;
-      const len = Math.min((s + 1) * B, this.dataset.train.count) - s * B;
-      let sum = 0;
-      for (let r = 0; r < N; r++) sum += this.session.stepLoss[s * N + r];
-      out.push(sum / len);
-      this.epochLossSum += sum / len;
-      for (let k = 0; k < M; k++) {
-        let m = 0;
-        for (let r = 0; r < N; r++) m += this.session.stepMetrics[(s * N + r) * M + k];
-        this.stepMetricLog.push(m / len);
+      const batches = stepBatches(this.grouping, g % S);
+      let stepSum = 0;
+      for (let b = batches.lo; b < batches.hi; b++) {
+        const { lo, hi } = batchSamples(this.grouping, b);
+        let sum = 0;
+        for (let r = 0; r < N; r++) sum += stepLoss[b * N + r];
+        stepSum += sum;
+        this.batchLosses.push(sum / (hi - lo));
+        for (let k = 0; k < M; k++) {
+          let m = 0;
+          for (let r = 0; r < N; r++) m += stepMetrics[(b * N + r) * M + k];
+          this.batchMetrics.push(m / (hi - lo));
+        }
       }
+      const len = batchSamples(this.grouping, batches.hi - 1).hi - batchSamples(this.grouping, batches.lo).lo;
+      out.push(stepSum / len);
+      this.epochLossSum += stepSum / len;
     }
     this.step = to;
   }
@@ -560,6 +614,7 @@ export class Trainer implements AsyncDisposable {
   private async runChunk(from: number, to: number): Promise<TrainResult[]> {
     const t0 = performance.timeOrigin + performance.now();
     this.session.beats.fill(0); // per chunk, so a hang is judged by this chunk's arrivals alone
+    this.live.startAt(from);
     const results = await this.collective<TrainResult>('train', (rank) => ({ session: this.session, rank, from, to }));
     const done = results.find((r) => r.stopped !== undefined)?.stopped?.step ?? to;
     if (this.trace !== undefined && this.session.marks !== undefined) {
@@ -664,8 +719,16 @@ function resumedOptions(o: ResolvedOptions, given: TrainerOptions, ckpt: Checkpo
       throw new OptionError(`${k} ${JSON.stringify(given[k])} differs from the checkpoint's ${JSON.stringify(r[k])} (${o.resume ?? ''}); omit it to resume`);
     }
   }
+  // A step's batches, and so every step index, depend on it.
+  const accumulateSteps = r.accumulateSteps ?? 1;
+  if (given.accumulateSteps !== undefined && given.accumulateSteps !== accumulateSteps) {
+    throw new OptionError(`accumulateSteps ${given.accumulateSteps} differs from the checkpoint's ${accumulateSteps} (${o.resume ?? ''}); omit it to resume`);
+  }
   return {
     ...o,
+    accumulateSteps,
+    // The rate continues from the step index; a schedule given here replaces the checkpoint's.
+    lrSchedule: given.lrSchedule !== undefined || r.lrSchedule === undefined ? o.lrSchedule : checkSchedule('recipe.lrSchedule', r.lrSchedule),
     hidden: r.hidden,
     batchSize: r.batchSize,
     optimizer: r.optimizer,
