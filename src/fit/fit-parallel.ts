@@ -200,9 +200,10 @@ export async function fitParallel(model: tf.LayersModel, x: FitInput, y: FitInpu
       logs.val_loss = v.loss;
       for (const [name, value] of Object.entries(v.metrics)) logs[`val_${name}`] = value;
     }
+    await callbacks.onEpochEnd(e, logs);
+    // tfjs's History callback runs after the user's: a key a callback adds to the logs is kept.
     history.epoch.push(e);
     for (const [k, v] of Object.entries(logs)) (history.history[k] ??= []).push(v);
-    await callbacks.onEpochEnd(e, logs);
   }
   await live.before(); // the trained weights, whether or not a callback listens
   await callbacks.onTrainEnd({});
