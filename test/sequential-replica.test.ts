@@ -2,7 +2,9 @@
 // on the same weights and batches: the same loss, gradients and metrics, bit for bit, for the
 // layers it writes out (strides, 'same' and 'valid', no bias, hidden ReLU and linear, softmax,
 // linear and sigmoid heads, one-hot and index targets), batch 1 and odd; undefined for anything
-// else; and fitParallel's 2 workers ending where 'autograd' ends.
+// else; and fitParallel's 2 workers ending where 'autograd' ends. Both sides of those run our
+// registered wasm kernels, so the replica is also held to an independent reference: tfjs autograd
+// on the cpu backend, whose kernels are tfjs's own.
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../dist/src/backend.js';
@@ -11,7 +13,7 @@ import { layersSource } from '../dist/src/fit/spec.js';
 import { LayersReplica } from '../dist/src/model/layers-replica.js';
 import { SequentialReplica } from '../dist/src/model/sequential-replica.js';
 import { Rng } from '../dist/src/rng.js';
-import { mnist } from './helpers.js';
+import { maxAbs, maxAbsDiff, mnist } from './helpers.js';
 
 const seed = (s: number): ReturnType<typeof tf.initializers.glorotUniform> => tf.initializers.glorotUniform({ seed: s });
 
@@ -142,6 +144,32 @@ describe('SequentialReplica against tfjs autograd (LayersReplica)', () => {
       expect(g2.findIndex((v, k) => !Object.is(v, g1[k])), 'first gradient element that differs').toBe(-1);
       expect(g1.some((v) => v !== 0)).toBe(true);
     }
+  });
+
+  it.each(SUPPORTED)('%s: the loss and gradient of tfjs autograd on the cpu backend (relative 1e-4), at 9 samples', async (_, build, targets) => {
+    const source = layersSource(build(), { targets });
+    const rng = new Rng(5);
+    const params = source.params.map((v) => v + 0.01 * (rng.next() - 0.5));
+    const batches = [9].map((n) => ({ ...data.train, indices: Int32Array.from({ length: n }, () => rng.int(data.train.labels.length)) }));
+    const run = (replica: { lossAndGradSum: LayersReplica['lossAndGradSum'] }): { loss: number; grad: Float32Array }[] =>
+      batches.map((batch) => {
+        const grad = new Float32Array(params.length);
+        return { loss: replica.lossAndGradSum(params, batch, grad), grad };
+      });
+    await tf.setBackend('cpu'); // tfjs's own kernels: none of ours is registered for cpu
+    let reference: { loss: number; grad: Float32Array }[];
+    try {
+      reference = run(await LayersReplica.create(source.spec));
+    } finally {
+      await tf.setBackend('wasm');
+    }
+    const tapeFree = SequentialReplica.over(await LayersReplica.create(source.spec));
+    if (tapeFree === undefined) throw new Error('not written out');
+    run(tapeFree).forEach(({ loss, grad }, k) => {
+      const { loss: l0, grad: g0 } = reference[k];
+      expect(Math.abs(loss - l0) / Math.max(1, Math.abs(l0)), 'loss').toBeLessThanOrEqual(1e-4);
+      expect(maxAbsDiff(grad, g0) / Math.max(1, maxAbs(g0)), 'gradient').toBeLessThanOrEqual(1e-4);
+    });
   });
 
   it.each(UNSUPPORTED)('%s: left to tfjs autograd (undefined)', async (_, build) => {
