@@ -7,7 +7,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { OptionError, fitParallel, registerWasmTrainingKernels, type History } from '../dist/src/index.js';
 import { Rng } from '../dist/src/rng.js';
-import { maxAbsDiff, mnist, rejection } from './helpers.js';
+import { flatWeights as flat, maxAbsDiff, mnist, rejection } from './helpers.js';
 import { ScaledDense } from './fixtures/scaled-dense.js';
 
 const N_SAMPLES = 2000;
@@ -40,18 +40,6 @@ function mlp(optimizer: tf.Optimizer): tf.Sequential {
   });
   m.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['acc'] });
   return m;
-}
-
-/** All weights of a model, end to end. */
-function flat(m: tf.LayersModel): Float32Array {
-  const ws = m.getWeights().map((w) => w.dataSync() as Float32Array);
-  const out = new Float32Array(ws.reduce((a, w) => a + w.length, 0));
-  let o = 0;
-  for (const w of ws) {
-    out.set(w, o);
-    o += w.length;
-  }
-  return out;
 }
 
 let x: tf.Tensor2D;

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fitParallel, type History } from '../dist/src/index.js';
 import { epochPermutation } from '../dist/src/data/shuffle.js';
-import { maxAbsDiff, mnist } from './helpers.js';
+import { flatWeights as flat, maxAbsDiff, mnist } from './helpers.js';
 
 /** 200 = 6 x 32 + 8: every epoch ends with a short batch. */
 const N = 200;
@@ -36,18 +36,6 @@ function mlp(batchNorm = false): tf.Sequential {
   });
   m.compile({ optimizer: tf.train.sgd(0.1), loss: 'categoricalCrossentropy', metrics: ['acc'] });
   return m;
-}
-
-/** All weights of a model, trainable and not, end to end. */
-function flat(m: tf.LayersModel): Float32Array {
-  const ws = m.getWeights().map((w) => w.dataSync() as Float32Array);
-  const out = new Float32Array(ws.reduce((a, w) => a + w.length, 0));
-  let o = 0;
-  for (const w of ws) {
-    out.set(w, o);
-    o += w.length;
-  }
-  return out;
 }
 
 /** A second model with `m`'s current weights. */
