@@ -34,14 +34,23 @@ describe('with the native stand-in', () => {
     }
   });
 
-  it('auto: native in every worker -> native, no warning', async () => {
+  it('auto: native in every worker -> native, no warning, and every worker trains on it: the steps of the cpu backend it stands in for', async () => {
+    // tfjs-node cannot install here: the stand-in's "native" is tfjs's cpu backend, so the steps
+    // trained through it must be those of an explicit cpu run, bit for bit.
     const warnings: string[] = [];
-    const t = await Trainer.create({ workers: 2, backend: 'auto', data, onWarning: (m) => warnings.push(m) });
+    const t = await Trainer.create({ workers: 2, backend: 'auto', data, seed: 1, onWarning: (m) => warnings.push(m) });
+    const cpu = await Trainer.create({ workers: 2, backend: 'cpu', data, seed: 1 });
     try {
       expect(t.backend).toBe('tensorflow');
       expect(warnings).toEqual([]);
+      const before = t.getParams();
+      const losses = await t.train(2);
+      expect(Array.from(losses)).toEqual(Array.from(await cpu.train(2)));
+      expect(t.getParams()).toEqual(cpu.getParams());
+      expect(t.getParams()).not.toEqual(before);
     } finally {
       await t.close();
+      await cpu.close();
     }
   });
 

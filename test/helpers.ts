@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import type { LayersModel } from '@tensorflow/tfjs';
 import { loadDataset, type Dataset, type Split } from '../dist/src/data/dataset.js';
 import { workerResourceLimits } from '../dist/src/runtime.js';
 
@@ -42,6 +43,18 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
     if (!(d <= m)) m = d; // NaN propagates
   }
   return m;
+}
+
+/** All weights of a model (model.getWeights(): trainable and not, in order), end to end. */
+export function flatWeights(m: LayersModel): Float32Array {
+  const ws = m.getWeights().map((w) => w.dataSync() as Float32Array);
+  const out = new Float32Array(ws.reduce((a, w) => a + w.length, 0));
+  let o = 0;
+  for (const w of ws) {
+    out.set(w, o);
+    o += w.length;
+  }
+  return out;
 }
 
 /** max_i |a[i]|. */

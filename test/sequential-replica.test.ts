@@ -2,16 +2,21 @@
 // on the same weights and batches: the same loss, gradients and metrics, bit for bit, for the
 // layers it writes out (strides, 'same' and 'valid', no bias, hidden ReLU and linear, softmax,
 // linear and sigmoid heads, one-hot and index targets), batch 1 and odd; undefined for anything
-// else; and fitParallel's 2 workers ending where 'autograd' ends.
+// else; and fitParallel's 2 workers ending where 'autograd' ends. Both sides of those run our
+// registered wasm kernels, so the replica is also held to an independent reference: tfjs autograd
+// on the cpu backend, whose kernels are tfjs's own, on MNIST and on crafted inputs whose max-pooling
+// windows tie between pixels of different inputs.
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../dist/src/backend.js';
 import { fitParallel } from '../dist/src/index.js';
 import { layersSource } from '../dist/src/fit/spec.js';
 import { LayersReplica } from '../dist/src/model/layers-replica.js';
+import type { LayersSpec } from '../dist/src/model/layers-spec.js';
+import type { Batch } from '../dist/src/model/types.js';
 import { SequentialReplica } from '../dist/src/model/sequential-replica.js';
 import { Rng } from '../dist/src/rng.js';
-import { mnist } from './helpers.js';
+import { maxAbs, maxAbsDiff, mnist } from './helpers.js';
 
 const seed = (s: number): ReturnType<typeof tf.initializers.glorotUniform> => tf.initializers.glorotUniform({ seed: s });
 
@@ -144,6 +149,39 @@ describe('SequentialReplica against tfjs autograd (LayersReplica)', () => {
     }
   });
 
+  it.each(SUPPORTED)('%s: the loss and gradient of tfjs autograd on the cpu backend (relative 1e-4), at 9 samples', async (_, build, targets) => {
+    const source = layersSource(build(), { targets });
+    const rng = new Rng(5);
+    const params = source.params.map((v) => v + 0.01 * (rng.next() - 0.5));
+    await expectCpuAutograd(source.spec, params, { ...data.train, indices: Int32Array.from({ length: 9 }, () => rng.int(data.train.labels.length)) });
+  });
+
+  it.each([
+    ['2x2 windows, 4 channels (the unrolled kernel)', 2, 2, 4],
+    ['2x2 windows, 3 channels (the scatter)', 2, 2, 3],
+    ["3x3 windows at stride 1, 'same' (the scatter, overlapping)", 3, 1, 4],
+  ] as const)('max pooling, %s, with ties between pixels of different inputs: the gradient goes where the cpu backend sends it', async (_, poolSize, strides, filters) => {
+    // A 1x1 conv from 2 channels, every weight 1 and no bias: a pixel is a + b, so (1, 0) and (0, 1)
+    // tie as a window's maximum, and which of them gets the window's gradient shows in the conv's
+    // weights. After a ReLU ties are zeros, whose gradient the ReLU drops: MNIST shows none.
+    const model = compiled(
+      [
+        tf.layers.conv2d({ inputShape: [6, 6, 2], filters, kernelSize: 1, useBias: false, kernelInitializer: 'ones' }),
+        tf.layers.maxPooling2d({ poolSize, strides, padding: 'same' }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: seed(15) }),
+      ],
+      'categoricalCrossentropy',
+    );
+    const source = layersSource(model, { targets: 'onehot' });
+    const rng = new Rng(8);
+    const n = 4;
+    // (n, 6, 6, 2): half the pixels (1, 0) or (0, 1), the rest below 1
+    const images = Array.from({ length: n * 36 }, () => (rng.next() < 0.5 ? (rng.next() < 0.5 ? [1, 0] : [0, 1]) : [0.4 * rng.next(), 0.4 * rng.next()])).flat();
+    const labels = Uint8Array.from({ length: n }, (_, b) => b);
+    await expectCpuAutograd(source.spec, source.params, { images: Float32Array.from(images), labels, features: 72, indices: Int32Array.from({ length: n }, (_, b) => b) });
+  });
+
   it.each(UNSUPPORTED)('%s: left to tfjs autograd (undefined)', async (_, build) => {
     const autograd = await LayersReplica.create(layersSource(build(), { targets: 'onehot' }).spec);
     expect(SequentialReplica.over(autograd)).toBeUndefined();
@@ -164,3 +202,27 @@ describe('SequentialReplica against tfjs autograd (LayersReplica)', () => {
     tf.dispose([x, y]);
   });
 });
+
+/**
+ * The tape-free replica on wasm (our kernels) gives the loss and gradient sums of tfjs autograd on the
+ * cpu backend (tfjs's own kernels: none of ours is registered for cpu), relative to max(1, |reference|).
+ */
+async function expectCpuAutograd(spec: LayersSpec, params: Float32Array, batch: Batch): Promise<void> {
+  const run = (replica: { lossAndGradSum: LayersReplica['lossAndGradSum'] }): { loss: number; grad: Float32Array } => {
+    const grad = new Float32Array(params.length);
+    return { loss: replica.lossAndGradSum(params, batch, grad), grad };
+  };
+  await tf.setBackend('cpu');
+  let reference: { loss: number; grad: Float32Array };
+  try {
+    reference = run(await LayersReplica.create(spec));
+  } finally {
+    await tf.setBackend('wasm');
+  }
+  const tapeFree = SequentialReplica.over(await LayersReplica.create(spec));
+  if (tapeFree === undefined) throw new Error('not written out');
+  const { loss, grad } = run(tapeFree);
+  expect(Math.abs(loss - reference.loss) / Math.max(1, Math.abs(reference.loss)), 'loss').toBeLessThanOrEqual(1e-4);
+  expect(maxAbsDiff(grad, reference.grad) / Math.max(1, maxAbs(reference.grad)), 'gradient').toBeLessThanOrEqual(1e-4);
+  expect(reference.grad.some((v) => v !== 0)).toBe(true);
+}

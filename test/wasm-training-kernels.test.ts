@@ -500,22 +500,37 @@ describe('MaxPoolGrad where the windows tile x: the scatter\'s bits', () => {
       return bits;
     });
     expect(wasmSimd).toEqual(js);
-    expect(js.filter((b) => b !== 0).length, 'nonzero gradients: 2 windows of 4 channels get none, and dy is -0 in 6 of 16').toBeGreaterThan(0);
+    // 16 gradients: window (0, 1)'s 4 (all -Infinity) get none, and 5 others are -0 (dy is -0 at 0, 3, 6, 9, 12, 15; 6 is in window (0, 1)).
+    expect(js.filter((b) => b !== 0).length, 'nonzero gradients').toBe(16 - 4 - 5);
     tf.dispose(Object.values(ins));
   });
 });
 
 describe('Add, Sum, BatchMatMul and _FusedMatMul: our cases give the stock kernels\' bits, the rest go to them; wrappers', () => {
-  /** The kernel as registered now (ours) and the stock one, on the same inputs: values as numbers. */
-  function both(kernel: (typeof WRAPPED)[number], inputs: Record<string, Input>, attrs: object): [number[], number[], number[]] {
+  /**
+   * The kernel as registered now (ours) and the stock one, on the same inputs: values as numbers,
+   * and which kernel the registered one ran. The wrapper hands a case to the stock kernel through
+   * the stock config's kernelFunc, looked up at each call (Note [which kernel ran] in
+   * src/tfjs-kernels/register.ts): spied on here, it says whether ours took the case.
+   */
+  function both(kernel: (typeof WRAPPED)[number], inputs: Record<string, Input>, attrs: object): { ours: number[]; theirs: number[]; shape: number[]; ran: 'ours' | 'stock' } {
     const ins = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, tf.tensor(v.data, v.shape, v.dtype)]));
-    const ours = tf.engine().runKernel(kernel, ins, attrs as tf.NamedAttrMap) as tf.Tensor;
     const config = stock.get(kernel);
     if (config === undefined) throw new Error(`no stock ${kernel}`);
+    const stockFunc = config.kernelFunc;
+    let stockCalls = 0;
+    config.kernelFunc = (args) => (stockCalls++, stockFunc(args));
+    let ours: tf.Tensor;
+    try {
+      ours = tf.engine().runKernel(kernel, ins, attrs as tf.NamedAttrMap) as tf.Tensor;
+    } finally {
+      config.kernelFunc = stockFunc;
+    }
+    expect(stockCalls, 'calls of the stock kernel').toBeLessThanOrEqual(1);
     const info = config.kernelFunc({ inputs: ins, backend: tf.backend(), attrs: attrs as tf.NamedAttrMap }) as tf.TensorInfo;
     const theirs = tf.engine().makeTensorFromTensorInfo(info);
     expect(ours.shape).toEqual(theirs.shape);
-    const out: [number[], number[], number[]] = [Array.from(ours.dataSync()), Array.from(theirs.dataSync()), ours.shape];
+    const out = { ours: Array.from(ours.dataSync()), theirs: Array.from(theirs.dataSync()), shape: ours.shape, ran: stockCalls === 0 ? ('ours' as const) : ('stock' as const) };
     tf.dispose([ours, theirs, ...Object.values(ins)]);
     return out;
   }
@@ -533,77 +548,85 @@ describe('Add, Sum, BatchMatMul and _FusedMatMul: our cases give the stock kerne
   });
 
   it.each([
-    [[64, 24, 24, 8], [8]],
-    [[8], [5, 3, 8]], // the vector first
-    [[7, 10], [1, 10]],
-    [[3, 5, 6], [1, 1, 6]],
-    [[64, 128], [128]],
-    [[2, 3], [2, 3]], // no broadcast: stock
-    [[4, 6], [4, 1]], // a column: stock
-    [[5], [5]], // rank 1: stock
-    [[0, 4], [4]], // empty: stock
-  ])('Add %j + %j', (a, b) => {
-    const [ours, theirs] = both('Add', { a: rand(a), b: rand(b) }, {});
-    expect(firstDifference(ours, theirs)).toBe(-1);
+    [[64, 24, 24, 8], [8], 'ours'],
+    [[8], [5, 3, 8], 'ours'], // the vector first
+    [[7, 10], [1, 10], 'ours'],
+    [[3, 5, 6], [1, 1, 6], 'ours'],
+    [[64, 128], [128], 'ours'],
+    [[2, 3], [2, 3], 'stock'], // no broadcast
+    [[4, 6], [4, 1], 'stock'], // a column
+    [[5], [5], 'stock'], // rank 1
+    [[0, 4], [4], 'stock'], // empty
+  ] as const)('Add %j + %j: %s', (a, b, path) => {
+    const r = both('Add', { a: rand([...a]), b: rand([...b]) }, {});
+    expect(r.ran).toBe(path);
+    expect(firstDifference(r.ours, r.theirs)).toBe(-1);
   });
 
   // Our gemm (Note [no pack]) against XNNPACK's: both sum over k in order, so the same bits.
   it.each([
-    [[64, 784], [784, 128], [64, 128]], // the tutorial MLP's first layer
-    [[25, 36864], [36864, 8], [25, 8]], // the convnet's first filter gradient: k in 144 chunks
-    [[7, 300], [300, 13], [7, 13]], // 3 rows and 5 columns beyond the tiles, a short last k chunk
-    [[1, 5], [5, 3], [1, 3]], // no full tile at all
-    [[1, 6, 9], [9, 17], [1, 6, 17]], // ranks differ
-    [[1, 1, 4, 8], [1, 8, 8], [1, 1, 4, 8]],
-    [[2, 4, 8], [2, 8, 8], [2, 4, 8]], // batched: stock
-  ])('BatchMatMul %j x %j without flags', (a, b, out) => {
-    const [ours, theirs, shape] = both('BatchMatMul', { a: rand(a), b: rand(b) }, { transposeA: false, transposeB: false });
-    expect(firstDifference(ours, theirs)).toBe(-1);
-    expect(shape).toEqual(out);
+    [[64, 784], [784, 128], [64, 128], 'ours'], // the tutorial MLP's first layer
+    [[25, 36864], [36864, 8], [25, 8], 'ours'], // the convnet's first filter gradient: k in 144 chunks
+    [[7, 300], [300, 13], [7, 13], 'ours'], // 3 rows and 5 columns beyond the tiles, a short last k chunk
+    [[1, 5], [5, 3], [1, 3], 'ours'], // no full tile at all
+    [[1, 6, 9], [9, 17], [1, 6, 17], 'ours'], // ranks differ
+    [[1, 1, 4, 8], [1, 8, 8], [1, 1, 4, 8], 'ours'],
+    [[2, 4, 8], [2, 8, 8], [2, 4, 8], 'stock'], // batched
+  ] as const)('BatchMatMul %j x %j without flags: %s', (a, b, out, path) => {
+    const r = both('BatchMatMul', { a: rand([...a]), b: rand([...b]) }, { transposeA: false, transposeB: false });
+    expect(r.ran).toBe(path);
+    expect(firstDifference(r.ours, r.theirs)).toBe(-1);
+    expect(r.shape).toEqual(out);
   });
 
   it.each([
     // tf.fused.matMul hands the kernel (batch, rows, cols) and a bias of rank 1.
-    [[1, 64, 784], [1, 784, 128], [128], 'relu'], // a dense layer with a bias and a ReLU
-    [[1, 7, 300], [1, 300, 13], [13], 'linear'],
-    [[1, 5, 9], [1, 9, 17], undefined, 'relu6'],
-    [[1, 9, 5], [1, 5, 11], [11], 'relu'],
-    [[2, 6, 5], [2, 5, 4], [4], 'relu'], // batched: stock
-    [[1, 6, 5], [1, 5, 4], [4], 'elu'], // an activation XNNPACK does not clamp: stock
-  ] as const)('_FusedMatMul %j x %j + %j, %s, without flags', (a, b, bias, activation) => {
+    [[1, 64, 784], [1, 784, 128], [128], 'relu', 'ours'], // a dense layer with a bias and a ReLU
+    [[1, 7, 300], [1, 300, 13], [13], 'linear', 'ours'],
+    [[1, 5, 9], [1, 9, 17], undefined, 'relu6', 'ours'],
+    [[1, 9, 5], [1, 5, 11], [11], 'relu', 'ours'],
+    [[2, 6, 5], [2, 5, 4], [4], 'relu', 'stock'], // batched
+    [[1, 6, 5], [1, 5, 4], [4], 'elu', 'stock'], // an activation XNNPACK does not clamp
+  ] as const)('_FusedMatMul %j x %j + %j, %s, without flags: %s', (a, b, bias, activation, path) => {
     const inputs = { a: rand([...a]), b: rand([...b]), ...(bias === undefined ? {} : { bias: rand([...bias]) }) };
     // Values of both signs near zero and beyond 6, so the clamps act.
     for (const v of Object.values(inputs)) v.data = v.data.map((x) => x * 3);
-    const [ours, theirs] = both('_FusedMatMul', inputs, { transposeA: false, transposeB: false, activation });
-    expect(firstDifference(ours, theirs)).toBe(-1);
+    const r = both('_FusedMatMul', inputs, { transposeA: false, transposeB: false, activation });
+    expect(r.ran).toBe(path);
+    expect(firstDifference(r.ours, r.theirs)).toBe(-1);
   });
 
   it('Add of int32 goes to the stock kernel', () => {
     const ints = (shape: number[]): Input => ({ data: Int32Array.from({ length: size(shape) }, () => rng.int(100)), shape, dtype: 'int32' });
-    const [ours, theirs] = both('Add', { a: ints([3, 4]), b: ints([4]) }, {});
-    expect(ours).toEqual(theirs);
+    const r = both('Add', { a: ints([3, 4]), b: ints([4]) }, {});
+    expect(r.ran).toBe('stock');
+    expect(r.ours).toEqual(r.theirs);
   });
 
   it.each([
-    [[64, 24, 24, 8], [0, 1, 2], false],
-    [[64, 24, 24, 8], [0, 1, 2], true],
-    [[64, 24, 24, 8], [2, 0, 1], false], // stock sums in this order: stock
-    [[64, 10], 0, false],
-    [[64, 10], [-2], true],
-    [[9, 7, 5], [0], false],
-    [[64, 128], 0, false], // 16 columns at a time
-    [[6, 29], [0], false], // 16, 8, 4, then 1 at a time
-    [[64, 10], [1], false], // the last axis: stock
-    [[4, 5, 6], [0, 2], false], // not leading: stock
-    [[4, 5], [0, 1], false], // everything: stock
-    [[4, 5], null, false],
-  ])('Sum of %j over axes %j, keepDims %s', (shape, axis, keepDims) => {
+    [[64, 24, 24, 8], [0, 1, 2], false, 'ours'],
+    [[64, 24, 24, 8], [0, 1, 2], true, 'ours'],
+    [[64, 24, 24, 8], [2, 0, 1], false, 'stock'], // stock sums in this order
+    [[64, 10], 0, false, 'ours'],
+    [[64, 10], [-2], true, 'ours'],
+    [[9, 7, 5], [0], false, 'ours'],
+    [[64, 128], 0, false, 'ours'], // 16 columns at a time
+    [[6, 29], [0], false, 'ours'], // 16, 8, 4, then 1 at a time
+    [[64, 10], [1], false, 'stock'], // the last axis
+    [[4, 5, 6], [0, 2], false, 'stock'], // not leading
+    [[4, 5], [0, 1], false, 'stock'], // everything
+    [[4, 5], null, false, 'stock'],
+  ] as const)('Sum of %j over axes %j, keepDims %s: %s', (shape, axis, keepDims, path) => {
     // Large and small values, so that a different order of additions would show.
-    const x = rand(shape);
+    const x = rand([...shape]);
     x.data = x.data.map((v, i) => v * 10 ** ((i % 7) - 3));
-    const [ours, theirs, outShape] = both('Sum', { x }, { axis, keepDims });
-    expect(firstDifference(ours, theirs)).toBe(-1);
-    expect(outShape.length).toBe(keepDims ? shape.length : outShape.length);
+    const r = both('Sum', { x }, { axis, keepDims });
+    expect(r.ran).toBe(path);
+    expect(firstDifference(r.ours, r.theirs)).toBe(-1);
+    // The reduced axes (negative ones counted from the end; null: all) become 1, or go.
+    const axes = axis === null ? shape.map((_, i) => i) : (typeof axis === 'number' ? [axis] : [...axis]).map((a) => (a + shape.length) % shape.length);
+    const expected = keepDims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
+    expect(r.shape).toEqual(expected);
   });
 });
 

@@ -70,6 +70,9 @@ export function registerWasmTrainingKernels(): void {
     const stock = tf.getKernel(name, 'wasm');
     if (stock === undefined || wrappers.has(stock)) continue;
     // The stock setupFunc binds the stock wasm function, which the other cases need.
+    // Note [which kernel ran]: the stock kernelFunc is looked up on the stock config at each
+    // call, not captured, so a spy put there sees every case handed over; that is how
+    // test/wasm-training-kernels.test.ts tells ours from stock (npx vitest run test/wasm-training-kernels.test.ts).
     const config: tf.KernelConfig = { ...stock, kernelFunc: (args) => ours(args) ?? (stock.kernelFunc(args) as tf.TensorInfo) };
     wrappers.add(config);
     tf.unregisterKernel(name, 'wasm');
