@@ -2,7 +2,7 @@
 /**
  * `npm run train -- [flags]`: CLI -> Trainer (coordinator) -> pool -> workers.
  * Writes metrics.json, loss.png and a checkpoint to the run folder after every
- * epoch, the model with --save and a trace with --profile.
+ * epoch, the trained model there too (and to --save) and a trace with --profile.
  * Exit codes: 0 done, 2 bad input (a flag, an option, a data, model or
  * checkpoint file), 130 / 143 stopped by SIGINT / SIGTERM (after a
  * checkpoint), 1 anything else (a step that kept failing, non-finite numbers).
@@ -14,6 +14,7 @@ import { initBackend } from '../backend.js';
 import { CheckpointError, readCheckpoint } from '../checkpoint.js';
 import { ProcessGroup, underMpirun } from '../collective/group.js';
 import { loadDataset } from '../data/dataset.js';
+import { stepsPerEpoch } from '../data/shuffle.js';
 import { DataFileError } from '../data/idx.js';
 import { faultsFromEnv } from '../faults.js';
 import { mkdirp } from '../io/dirs.js';
@@ -61,12 +62,19 @@ async function main(argv: readonly string[]): Promise<number> {
   const faults = faultsFromEnv();
   const resumed = run.resume === undefined ? undefined : readCheckpoint(run.resume);
   const dataset = loadDataset(typeof o.data === 'string' ? o.data : (resumed?.header.recipe.data ?? undefined));
+  if (resumed !== undefined && run.resume !== undefined) {
+    const epochs = cmd.options.epochs ?? resumed.header.recipe.epochs;
+    if (resumed.header.step >= epochs * stepsPerEpoch(dataset.train.count, resumed.header.recipe.batchSize)) {
+      if (lead) (run.report === 'auto' ? console.log : console.error)(`nothing left to train: ${run.resume} finished its ${epochs} epochs at step ${resumed.header.step}; to train on, resume with a larger --epochs`);
+      return 0;
+    }
+  }
   if (run.profile !== undefined) checkWritable('--profile', run.profile);
   const out = lead ? makeDir('--out', run.out ?? run.resume ?? newRunDir()) : undefined;
   if (run.save !== undefined) makeDir('--save', run.save);
   let start: SavedModel | undefined;
-  // This thread's tfjs, for a LayersModel: the one to save or load, or the --model module's.
-  if (run.save !== undefined || run.load !== undefined || run.model !== undefined) await initBackend(o.backend);
+  // This thread's tfjs, for a LayersModel: the one to save (every run saves into its folder) or load, or the --model module's.
+  if (lead || run.model !== undefined) await initBackend(o.backend);
   const userModel = run.model === undefined ? undefined : await loadModelModule(run.model);
   const recipe = userModel === undefined || run.model === undefined ? undefined : cliModelSource(userModel, { loss: run.loss, optimizer: typeof cmd.options.optimizer === 'string' ? cmd.options.optimizer : undefined, lr: cmd.options.lr }, dataset, run.model);
   if (run.load !== undefined) {
@@ -130,18 +138,17 @@ async function main(argv: readonly string[]): Promise<number> {
     stepsPerEpoch: trainer.stepsPerEpoch,
     loadedFrom: run.load ?? null,
   });
-  const previous = out === undefined ? undefined : join(out, 'metrics.json');
-  if (resumed !== undefined && previous !== undefined && existsSync(previous)) {
-    try {
-      log.continueFrom(JSON.parse(readFileSync(previous, 'utf8')) as Metrics, trainer.stepsDone, trainer.stepsPerEpoch);
-    } catch (err) {
-      console.error(`warning: ${previous}: not continued, the resumed run starts a new one (${(err as Error).message})`);
-    }
-  }
+  if (resumed !== undefined) log.continueFrom(out === undefined ? undefined : previousMetrics(out), trainer.stepsDone, trainer.stepsPerEpoch);
 
+  // Note [metrics with the checkpoint]: metrics.json is written wherever a checkpoint is (every epoch
+  // end, every --checkpoint-every steps, a stop), so a resume finds the step losses up to its step and
+  // continues them without a gap (Note [steps continue across a resume] in io/metrics.ts).
+  const every = trainer.options.checkpointEvery;
   const onSteps = (losses: Float64Array): void => {
     log.addSteps(losses);
     report.steps(trainer.stepsDone, losses);
+    const s = trainer.stepsDone;
+    if (out !== undefined && (s % trainer.stepsPerEpoch === 0 || (every > 0 && s % every === 0))) writeMetrics(out, log);
   };
   let last;
   try {
@@ -149,8 +156,7 @@ async function main(argv: readonly string[]): Promise<number> {
       last = e;
       log.addEpoch(e);
       if (out === undefined) continue;
-      writeFileSync(join(out, 'metrics.json'), `${JSON.stringify(log.toJSON(), null, 2)}\n`);
-      writeFileSync(join(out, 'loss.png'), await lossPng(log.toJSON()));
+      await writeRecord(out, log);
       report.epoch(e);
     }
   } finally {
@@ -168,6 +174,7 @@ async function main(argv: readonly string[]): Promise<number> {
   if (out === undefined) return stopCode ?? 0; // an MPI rank other than 0: done
   if (stopCode !== undefined) {
     const file = trainer.saveCheckpoint(out);
+    if (log.steps === trainer.stepsDone) await writeRecord(out, log);
     console.error(`stopped after step ${trainer.stepsDone}; checkpoint ${file}; continue with --resume ${out}`);
     return stopCode;
   }
@@ -176,15 +183,35 @@ async function main(argv: readonly string[]): Promise<number> {
     report.info(`test accuracy ${(100 * r.accuracy).toFixed(2)}% (${Math.round(r.accuracy * r.count)}/${r.count}), test loss ${r.loss.toFixed(4)}`);
   }
   report.info(`wrote ${join(out, 'metrics.json')}, ${join(out, 'loss.png')} and a checkpoint`);
-  if (run.save !== undefined && userModel !== undefined) {
-    writeWeights(userModel, trainer.getParams(), await trainer.nonTrainable());
-    await saveLayersModel(run.save, userModel);
-    report.info(`saved the model to ${join(run.save, MODEL_JSON)}`);
-  } else if (run.save !== undefined) {
-    await saveModel(run.save, { config: model, params: trainer.getParams() });
-    report.info(`saved the model to ${join(run.save, MODEL_JSON)}`);
+  if (userModel !== undefined) writeWeights(userModel, trainer.getParams(), await trainer.nonTrainable());
+  for (const dir of run.save === undefined ? [out] : [out, run.save]) {
+    if (userModel !== undefined) await saveLayersModel(dir, userModel);
+    else await saveModel(dir, { config: model, params: trainer.getParams() });
+    report.info(`saved the model to ${join(dir, MODEL_JSON)}`);
   }
   return 0;
+}
+
+/** The run folder's metrics.json for a resumed run to continue; undefined (with a warning when it is unreadable) starts a new record. */
+function previousMetrics(out: string): Metrics | undefined {
+  const file = join(out, 'metrics.json');
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Metrics;
+  } catch (err) {
+    console.error(`warning: ${file}: not continued, the resumed run starts a new record (${(err as Error).message})`);
+    return undefined;
+  }
+}
+
+function writeMetrics(out: string, log: MetricsLog): void {
+  writeFileSync(join(out, 'metrics.json'), `${JSON.stringify(log.toJSON(), null, 2)}\n`);
+}
+
+/** metrics.json and loss.png, the run's record so far. */
+async function writeRecord(out: string, log: MetricsLog): Promise<void> {
+  writeMetrics(out, log);
+  writeFileSync(join(out, 'loss.png'), await lossPng(log.toJSON()));
 }
 
 /** Fails now, not after training, when `file` cannot be written (its folder is created, as for --out). */
