@@ -69,7 +69,7 @@ describe('MetricsLog', () => {
     ]);
   });
 
-  it('continueFrom at an epoch end (Ctrl-C there): every earlier epoch and window is kept', () => {
+  it('continueFrom at an epoch end (Ctrl-C there): every earlier epoch is kept, the open window reopened', () => {
     const earlier = new MetricsLog(info('t0', 2));
     earlier.addSteps(steps(0, 60));
     earlier.addEpoch(epoch(1));
@@ -80,9 +80,28 @@ describe('MetricsLog', () => {
     log.addEpoch(epoch(3));
     const m = log.toJSON();
     expect(m.epochs.map((e) => e.epoch)).toEqual([1, 2, 3]);
-    expect(m.stepLoss).toEqual([
-      { step: 60, steps: 60, loss: meanOf(0, 60) },
-      { step: 90, steps: 30, loss: meanOf(60, 90) },
-    ]);
+    // The windows of a run never stopped: (0, 90] is one window, still open.
+    expect(m.stepLoss).toEqual([{ step: 90, steps: 90, loss: meanOf(0, 90) }]);
+  });
+
+  it('continueFrom inside an epoch, past a closed window: the open window carries on to its 100th step', () => {
+    const earlier = new MetricsLog(info('t0', 2));
+    earlier.addSteps(steps(0, 137));
+    for (let e = 1; e <= 4; e++) earlier.addEpoch(epoch(e));
+    const log = new MetricsLog(info('t1', 2));
+    log.continueFrom(JSON.parse(JSON.stringify(earlier.toJSON())) as Metrics, 137, S);
+    expect(log.steps).toBe(137);
+    log.addSteps(steps(137, 73));
+    const whole = new MetricsLog(info('t0', 2));
+    whole.addSteps(steps(0, 210));
+    expect(log.toJSON().stepLoss).toEqual(whole.toJSON().stepLoss);
+  });
+
+  it('continueFrom without an earlier record (metrics.json lost): steps still count on from the checkpoint', () => {
+    const log = new MetricsLog(info('t1', 2));
+    log.continueFrom(undefined, 45, S);
+    log.addSteps(steps(45, 20));
+    expect(log.toJSON().stepLoss).toEqual([{ step: 65, steps: 20, loss: meanOf(45, 65) }]);
+    expect(log.toJSON().epochs).toEqual([]);
   });
 });

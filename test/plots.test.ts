@@ -9,7 +9,7 @@ import { LOSS_WINDOW, MetricsLog, type Metrics, type RunInfo } from '../dist/src
 import { classifyPng } from '../dist/src/viz/classify.js';
 import { FONT, useFont } from '../dist/src/viz/font.js';
 import { gridPng } from '../dist/src/viz/grid.js';
-import { lossPng } from '../dist/src/viz/loss.js';
+import { epochsShown, lossPng } from '../dist/src/viz/loss.js';
 import { barLines, digitLines, sideBySide } from '../dist/src/viz/terminal.js';
 import { mnist } from './helpers.js';
 import { TRAIN, expectBadInput, pngSize, runCli, smallMnist } from './predict-fixtures.js';
@@ -49,12 +49,12 @@ async function darkPixels(png: Buffer, x: number, y: number, w: number, h: numbe
 }
 
 describe('the run folder', () => {
-  it('a 2-epoch run writes metrics.json (the documented fields) and loss.png to --out', () => {
+  it('a 2-epoch run writes metrics.json (the documented fields), loss.png and the model to --out', () => {
     const out = join(tmp, 'run');
     const r = runCli(TRAIN, ['--data', data, '--epochs', '2', '--workers', '2', '--batch-size', '8', '--lr', '0.05', '--out', out], tmp);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    expect(readdirSync(out).sort()).toEqual(['checkpoint.wddp', 'loss.png', 'metrics.json']);
+    expect(readdirSync(out).sort()).toEqual(['checkpoint.wddp', 'loss.png', 'metrics.json', 'model.json', 'weights.bin']);
     const m = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as Metrics;
     expect(Object.keys(m).sort()).toEqual(
       ['version', 'startedAt', 'options', 'backend', 'layers', 'data', 'trainSamples', 'testSamples', 'stepsPerEpoch', 'loadedFrom', 'epochs', 'stepLoss'].sort(),
@@ -75,7 +75,7 @@ describe('the run folder', () => {
     const runs = readdirSync(join(tmp, 'runs'));
     expect(runs.length).toBe(1);
     expect(runs[0]).toMatch(/^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ$/);
-    expect(readdirSync(join(tmp, 'runs', runs[0])).sort()).toEqual(['checkpoint.wddp', 'loss.png', 'metrics.json']);
+    expect(readdirSync(join(tmp, 'runs', runs[0])).sort()).toEqual(['checkpoint.wddp', 'loss.png', 'metrics.json', 'model.json', 'weights.bin']);
   });
 
   it.each([
@@ -146,6 +146,18 @@ describe('PNG rendering', () => {
     writeFileSync(join(tmp, 'loss.png'), loss);
     expect(await darkPixels(loss, 150, 20, 300, 30)).toBeGreaterThan(200);
     expect(await darkPixels(loss, 720, 20, 300, 30)).toBeGreaterThan(200);
+  });
+});
+
+describe('loss.png x axis', () => {
+  it('covers the step windows of a run stopped inside an epoch, not only its finished epochs', () => {
+    const log = new MetricsLog(RUN);
+    expect(epochsShown(log.toJSON())).toBe(1);
+    log.addSteps(new Float64Array(938));
+    log.addEpoch({ epoch: 1, loss: 2, samples: 60000, seconds: 3, samplesPerSecond: 20000, test: { loss: 1, accuracy: 0.8, metrics: { acc: 0.8 }, count: 10000 } });
+    expect(epochsShown(log.toJSON())).toBe(1);
+    log.addSteps(new Float64Array(938 + 400)); // stopped at step 2276, inside epoch 3
+    expect(epochsShown(log.toJSON())).toBe(3);
   });
 });
 

@@ -1,15 +1,16 @@
 // `npm run predict`: one test digit (or a PNG file) and its class
 // probabilities on the terminal and as a PNG; a grid of 25; bad flags.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCanvas } from '@napi-rs/canvas';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../dist/src/backend.js';
-import { MODEL_JSON, saveModel } from '../dist/src/io/model-file.js';
+import { readCheckpoint } from '../dist/src/checkpoint.js';
+import { MODEL_JSON, WEIGHTS_BIN, loadModel, saveModel } from '../dist/src/io/model-file.js';
 import { Trainer } from '../dist/src/index.js';
 import { maxAbsDiff, mnist, subset } from './helpers.js';
-import { PREDICT, expectBadInput, pngSize, runCli, smallMnist } from './predict-fixtures.js';
+import { PREDICT, TRAIN, expectBadInput, pngSize, runCli, smallMnist } from './predict-fixtures.js';
 
 let tmp: string;
 let modelDir: string;
@@ -142,7 +143,7 @@ describe('predict, bad input: exit 2 with one line', () => {
     return f;
   };
   const cases: { name: string; args: () => string[]; message: () => string }[] = [
-    { name: 'no --model', args: () => ['--index', '1'], message: () => '--model DIR is required: a folder written by train --save (see --help)' },
+    { name: 'no --model and no run with a model', args: () => ['--index', '1'], message: () => 'no trained model under runs/: train one first (npm run train), or pass --model DIR, a folder with model.json' },
     { name: '--model of a missing folder', args: () => ['--model', join(tmp, 'nope')], message: () => `${join(tmp, 'nope', MODEL_JSON)}: not found (save a model with train --save DIR)` },
     { name: '--model ""', args: () => ['--model', ''], message: () => '--model needs a folder, got ""' },
     { name: '--index -1', args: () => ['--model', modelDir, '--index', '-1'], message: () => '--index must be an integer from 0 to 2147483647, got -1' },
@@ -185,5 +186,49 @@ describe('predict, bad input: exit 2 with one line', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^Usage: npm run predict/);
     for (const f of ['--model', '--index', '--image', '--invert', '--grid', '--data', '--out']) expect(r.stdout).toContain(f);
+  });
+});
+
+describe('predict without --model: the newest run folder holding a model', () => {
+  /** A copy of the test model as the run folder `cwd/runs/name`, its model.json dated `seconds` after the epoch. */
+  const run = (cwd: string, name: string, seconds: number): void => {
+    const dir = join(cwd, 'runs', name);
+    mkdirSync(dir, { recursive: true });
+    for (const f of [MODEL_JSON, WEIGHTS_BIN]) copyFileSync(join(modelDir, f), join(dir, f));
+    utimesSync(join(dir, MODEL_JSON), seconds, seconds);
+  };
+
+  it('picks the run whose model was written last, names it in one line, and predicts as with --model', () => {
+    const cwd = join(tmp, 'newest');
+    run(cwd, '2030-01-01T00-00-00Z', 2_000_000); // newest model, though not the last name
+    run(cwd, '2030-01-02T00-00-00Z', 1_000_000);
+    mkdirSync(join(cwd, 'runs', '2030-01-03T00-00-00Z'), { recursive: true }); // stopped early: no model
+    const r = runCli(PREDICT, ['--index', '3', '--data', data], cwd);
+    expect(r.stderr).toBe(`using the newest run's model, ${join('runs', '2030-01-01T00-00-00Z')} (--model DIR for another)\n`);
+    expect(r.status).toBe(0);
+    const explicit = runCli(PREDICT, ['--model', modelDir, '--index', '3', '--data', data, '--out', join(cwd, 'runs', 'predict')], tmp);
+    expect(r.stdout).toBe(explicit.stdout.replace(join(cwd, 'runs', 'predict'), join('runs', 'predict')));
+  });
+
+  it('a default training run saves its model into its run folder, where predict finds it', async () => {
+    const cwd = join(tmp, 'fresh');
+    mkdirSync(cwd);
+    const small = smallMnist(join(tmp, 'data-128'), 128, TEST);
+    const t = runCli(TRAIN, ['--data', small, '--workers', '2', '--epochs', '1', '--backend', 'wasm'], cwd);
+    expect(t.stderr).toBe('');
+    expect(t.status).toBe(0);
+    const [folder] = readdirSync(join(cwd, 'runs'));
+    const dir = join('runs', folder);
+    expect(t.stdout).toContain(`\nsaved the model to ${join(dir, MODEL_JSON)}\n`);
+    // The saved model holds the trained parameters: those of the run's final checkpoint.
+    const saved = await loadModel(join(cwd, dir));
+    expect(saved.config).toEqual({ inputSize: 784, hidden: [128, 64], numClasses: 10 });
+    expect(maxAbsDiff(saved.params, readCheckpoint(join(cwd, dir)).params)).toBe(0);
+
+    const p = runCli(PREDICT, ['--data', small], cwd);
+    expect(p.stderr).toBe(`using the newest run's model, ${dir} (--model DIR for another)\n`);
+    expect(p.status).toBe(0);
+    expect(p.stdout).toMatch(/^test image 0, label 7: predicted \d \(probability 0\.\d{3}\)$/m);
+    expect(p.stdout).toContain(`wrote ${join('runs', 'predict', 'digit-0.png')}\n`);
   });
 });

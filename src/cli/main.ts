@@ -2,20 +2,22 @@
 /**
  * `npm run train -- [flags]`: CLI -> Trainer (coordinator) -> pool -> workers.
  * Writes metrics.json, loss.png and a checkpoint to the run folder after every
- * epoch, the model with --save and a trace with --profile.
+ * epoch, the trained model there too (and to --save) and a trace with --profile.
  * Exit codes: 0 done, 2 bad input (a flag, an option, a data, model or
  * checkpoint file), 130 / 143 stopped by SIGINT / SIGTERM (after a
  * checkpoint), 1 anything else (a step that kept failing, non-finite numbers).
  */
+import type { LayersModel } from '@tensorflow/tfjs';
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { initBackend } from '../backend.js';
-import { CheckpointError, readCheckpoint } from '../checkpoint.js';
+import { CheckpointError, readCheckpoint, type Checkpoint } from '../checkpoint.js';
 import { ProcessGroup, underMpirun } from '../collective/group.js';
-import { loadDataset } from '../data/dataset.js';
+import { loadDataset, type Dataset } from '../data/dataset.js';
+import { stepsPerEpoch } from '../data/shuffle.js';
 import { DataFileError } from '../data/idx.js';
-import { faultsFromEnv } from '../faults.js';
+import { faultsFromEnv, type Fault } from '../faults.js';
 import { mkdirp } from '../io/dirs.js';
 import { describeSizes } from '../io/layers.js';
 import { MetricsLog, type Metrics } from '../io/metrics.js';
@@ -23,10 +25,10 @@ import { writeWeights } from '../fit/spec.js';
 import { MODEL_JSON, checkArchitecture, loadModel, saveLayersModel, saveModel, type SavedModel } from '../io/model-file.js';
 import type { MlpConfig } from '../model/mlp.js';
 import type { LrSchedule } from '../optim/schedule.js';
-import { OptionError, resolveOptions } from '../options.js';
-import { NonFiniteError, Trainer } from '../trainer/trainer.js';
+import { OptionError, resolveOptions, type ResolvedOptions } from '../options.js';
+import { NonFiniteError, Trainer, type EpochResult } from '../trainer/trainer.js';
 import { lossPng } from '../viz/loss.js';
-import { USAGE, parseCommand, type RunFlags } from './args.js';
+import { USAGE, parseCommand, type Command, type RunFlags } from './args.js';
 import { cliModelSource } from './model-recipe.js';
 import { loadModelModule } from './model-module.js';
 import { Reporter } from './progress.js';
@@ -40,11 +42,58 @@ const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
 /** This process's MPI job, when started by mpirun (Note [mpirun means one run]). */
 let group: ProcessGroup | undefined;
 
+/** A training command as this process runs it (an MPI rank other than 0 runs it quietly). */
+interface Setup {
+  readonly cmd: Extract<Command, { kind: 'train' }>;
+  readonly o: ResolvedOptions;
+  /** This process prints, checkpoints and saves: no MPI job, or its rank 0. */
+  readonly lead: boolean;
+  readonly run: RunFlags;
+}
+
+/** What the run trains on and starts from, every input checked before any worker starts. */
+interface Inputs {
+  readonly faults: Fault[] | undefined;
+  readonly resumed: Checkpoint | undefined;
+  readonly dataset: Dataset;
+  /** The run folder (undefined on an MPI rank other than 0). */
+  readonly out: string | undefined;
+  /** The --load model. */
+  readonly start: SavedModel | undefined;
+  /** The --model module's LayersModel, and its recipe for the Trainer. */
+  readonly userModel: LayersModel | undefined;
+  readonly recipe: ReturnType<typeof cliModelSource> | undefined;
+}
+
+/** What the training loop reports to and records in. */
+interface RunRecord {
+  readonly report: Reporter;
+  readonly log: MetricsLog;
+  readonly model: MlpConfig;
+  /** The signal that stopped the run, if one did. */
+  readonly stoppedBy: () => keyof typeof SIGNAL_EXIT | undefined;
+}
+
+/** The run's steps: parse -> inputs (data, models) -> trainer -> record -> training loop -> save and report. */
 async function main(argv: readonly string[]): Promise<number> {
+  const setup = parse(argv);
+  if (setup === undefined) return 0;
+  const inputs = await loadInputs(setup);
+  if (inputs === undefined) return 0;
+  await using trainer = await createTrainer(setup, inputs);
+  if (inputs.start !== undefined) trainer.setParams(inputs.start.params);
+  const record = startRecord(setup, inputs, trainer);
+  const last = await trainLoop(setup, inputs, trainer, record);
+  // Awaited inside the `using` scope: finish() still needs the pool.
+  return await finish(setup, inputs, trainer, record, last);
+}
+
+/** The command line, and this process's part in an MPI job; undefined after --help. */
+function parse(argv: readonly string[]): Setup | undefined {
   const cmd = parseCommand(argv);
   if (cmd.kind === 'help') {
     process.stdout.write(USAGE);
-    return 0;
+    return undefined;
   }
   const o = resolveOptions(cmd.options);
   // Note [mpirun means one run]: started by mpirun with several processes, the CLI joins them into one
@@ -56,26 +105,48 @@ async function main(argv: readonly string[]): Promise<number> {
   if (lead && o.workers > availableParallelism()) {
     console.error(`warning: ${o.workers} workers on ${availableParallelism()} cores: threads will share cores and run slower`);
   }
+  return { cmd, o, lead, run };
+}
+
+/**
+ * Data, checkpoint, folders and models, checked before anything starts;
+ * undefined when a resumed run has nothing left to train.
+ */
+async function loadInputs({ cmd, o, lead, run }: Setup): Promise<Inputs | undefined> {
   // Everything that can be wrong with the input is checked before the workers start,
   // and before anything is written. A resumed run takes its recipe (data folder
   // included) from the checkpoint.
   const faults = faultsFromEnv();
   const resumed = run.resume === undefined ? undefined : readCheckpoint(run.resume);
   const dataset = loadDataset(typeof o.data === 'string' ? o.data : (resumed?.header.recipe.data ?? undefined));
+  if (resumed !== undefined && run.resume !== undefined) {
+    const epochs = cmd.options.epochs ?? resumed.header.recipe.epochs;
+    if (resumed.header.step >= epochs * stepsPerEpoch(dataset.train.count, resumed.header.recipe.batchSize)) {
+      const say = run.report === 'auto' ? console.log : console.error; // --json keeps stdout JSON only
+      const done = `${run.resume} finished its ${epochs} epochs at step ${resumed.header.step}`;
+      if (lead) say(`nothing left to train: ${done}; to train on, resume with a larger --epochs`);
+      return undefined;
+    }
+  }
   if (run.profile !== undefined) checkWritable('--profile', run.profile);
   const out = lead ? makeDir('--out', run.out ?? run.resume ?? newRunDir()) : undefined;
   if (run.save !== undefined) makeDir('--save', run.save);
   let start: SavedModel | undefined;
-  // This thread's tfjs, for a LayersModel: the one to save or load, or the --model module's.
-  if (run.save !== undefined || run.load !== undefined || run.model !== undefined) await initBackend(o.backend);
+  // This thread's tfjs, for a LayersModel: the one to save (every run saves into its folder)
+  // or load, or the --model module's.
+  if (lead || run.model !== undefined) await initBackend(o.backend);
   const userModel = run.model === undefined ? undefined : await loadModelModule(run.model);
   const recipe = userModel === undefined || run.model === undefined ? undefined : cliModelSource(userModel, { loss: run.loss, optimizer: typeof cmd.options.optimizer === 'string' ? cmd.options.optimizer : undefined, lr: cmd.options.lr }, dataset, run.model);
   if (run.load !== undefined) {
     start = await loadModel(run.load);
     checkArchitecture(start, { inputSize: dataset.train.features, hidden: o.hidden, numClasses: dataset.numClasses }, `this run (--hidden ${o.hidden.join(',')} on ${dataset.dir})`);
   }
+  return { faults, resumed, dataset, out, start, userModel, recipe };
+}
 
-  await using trainer = await Trainer.create({
+/** The coordinator for the command's options: its pool started, each worker's tfjs ready. */
+async function createTrainer({ cmd, run }: Setup, { faults, dataset, out, recipe }: Inputs): Promise<Trainer> {
+  const trainer = await Trainer.create({
     ...cmd.options,
     // A resumed run takes the optimizer from its checkpoint, unless a flag names one.
     ...(recipe === undefined || (run.resume !== undefined && cmd.options.optimizer === undefined && cmd.options.lr === undefined) ? {} : { optimizer: recipe.optimizer }),
@@ -91,7 +162,11 @@ async function main(argv: readonly string[]): Promise<number> {
       console.error(`warning: ${m}`);
     },
   }, recipe?.source);
-  if (start !== undefined) trainer.setParams(start.params);
+  return trainer;
+}
+
+/** The reporter, the signal handlers, the header line and the metrics log (continued for a resumed run). */
+function startRecord({ lead, run }: Setup, { resumed, out, start }: Inputs, trainer: Trainer): RunRecord {
   const t = trainer.options;
   const data = trainer.dataset;
   const model: MlpConfig = { inputSize: data.train.features, hidden: t.hidden, numClasses: data.numClasses };
@@ -99,18 +174,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const report = Reporter.create(run.report, { epochs: t.epochs, stepsPerEpoch: trainer.stepsPerEpoch, batchSize: t.batchSize * t.accumulateSteps, samples: data.train.count });
   reporter = report;
 
-  // Note [Ctrl-C]: the first signal asks the workers to stop at a step boundary
-  // (within two steps), after which a checkpoint is written and the pool closed;
-  // a second one exits at once.
-  let stoppedBy: keyof typeof SIGNAL_EXIT | undefined;
-  const onSignal = (sig: keyof typeof SIGNAL_EXIT): void => {
-    if (stoppedBy !== undefined) process.exit(SIGNAL_EXIT[sig]);
-    stoppedBy = sig;
-    trainer.requestStop();
-    report.stopBar();
-    if (lead) console.error(`${sig}: stopping after the current step and writing a checkpoint (again to exit now)`);
-  };
-  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+  const stoppedBy = onSignals(trainer, report, lead);
 
   const what = run.model === undefined ? `MLP ${describeSizes(model)}` : `model ${run.model} (${trainer.layout.size} parameters)`;
   const processes = group === undefined ? '' : `${group.size} processes x `;
@@ -133,27 +197,57 @@ async function main(argv: readonly string[]): Promise<number> {
     stepsPerEpoch: trainer.stepsPerEpoch,
     loadedFrom: run.load ?? null,
   });
-  const previous = out === undefined ? undefined : join(out, 'metrics.json');
-  if (resumed !== undefined && previous !== undefined && existsSync(previous)) {
-    try {
-      log.continueFrom(JSON.parse(readFileSync(previous, 'utf8')) as Metrics, trainer.stepsDone, trainer.stepsPerEpoch);
-    } catch (err) {
-      console.error(`warning: ${previous}: not continued, the resumed run starts a new one (${(err as Error).message})`);
-    }
+  if (resumed !== undefined) {
+    log.continueFrom(out === undefined ? undefined : previousMetrics(out), trainer.stepsDone, trainer.stepsPerEpoch);
   }
+  return { report, log, model, stoppedBy };
+}
 
+/**
+ * Note [Ctrl-C]: the first signal asks the workers to stop at a step boundary
+ * (within two steps), after which a checkpoint is written and the pool closed;
+ * a second one exits at once. Returns the signal that stopped the run, if one did.
+ */
+function onSignals(trainer: Trainer, report: Reporter, lead: boolean): () => keyof typeof SIGNAL_EXIT | undefined {
+  let stoppedBy: keyof typeof SIGNAL_EXIT | undefined;
+  const onSignal = (sig: keyof typeof SIGNAL_EXIT): void => {
+    if (stoppedBy !== undefined) process.exit(SIGNAL_EXIT[sig]);
+    stoppedBy = sig;
+    trainer.requestStop();
+    report.stopBar();
+    if (lead) console.error(`${sig}: stopping after the current step and writing a checkpoint (again to exit now)`);
+  };
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+  return () => stoppedBy;
+}
+
+/** Trains the remaining epochs, recording each; the last one finished, if any. */
+async function trainLoop(
+  { run }: Setup,
+  { out }: Inputs,
+  trainer: Trainer,
+  { report, log }: RunRecord,
+): Promise<EpochResult | undefined> {
+  // Note [metrics with the checkpoint]: metrics.json is written wherever a checkpoint is (every epoch
+  // end, every --checkpoint-every steps, a stop), so a resume finds the step losses up to its step and
+  // continues them without a gap (Note [steps continue across a resume] in io/metrics.ts). A step that
+  // fails for good ends train() without its chunk's losses: metrics.json then stops short of that
+  // checkpoint, and the resumed curve has a gap there. Re-check: npx vitest run test/cli-resume.test.ts
+  const every = trainer.options.checkpointEvery;
   const onSteps = (losses: Float64Array): void => {
     log.addSteps(losses);
     report.steps(trainer.stepsDone, losses);
+    const s = trainer.stepsDone;
+    const checkpointed = s % trainer.stepsPerEpoch === 0 || (every > 0 && s % every === 0);
+    if (out !== undefined && checkpointed) writeMetrics(out, log);
   };
-  let last;
+  let last: EpochResult | undefined;
   try {
     for await (const e of trainer.fit({ chunkSteps: report.chunkSteps(), onSteps })) {
       last = e;
       log.addEpoch(e);
       if (out === undefined) continue;
-      writeFileSync(join(out, 'metrics.json'), `${JSON.stringify(log.toJSON(), null, 2)}\n`);
-      writeFileSync(join(out, 'loss.png'), await lossPng(log.toJSON()));
+      await writeRecord(out, log);
       report.epoch(e);
     }
   } finally {
@@ -166,11 +260,24 @@ async function main(argv: readonly string[]): Promise<number> {
       }
     }
   }
+  return last;
+}
+
+/** After training: a stopped run's checkpoint, or the summary and the saved model. */
+async function finish(
+  { run }: Setup,
+  { out, userModel }: Inputs,
+  trainer: Trainer,
+  { report, log, model, stoppedBy }: RunRecord,
+  last: EpochResult | undefined,
+): Promise<number> {
   // Under mpirun the signal may reach another process first; the stop is the whole job's (SIGTERM is what mpirun sends).
-  const stopCode = stoppedBy !== undefined ? SIGNAL_EXIT[stoppedBy] : trainer.stopped ? SIGNAL_EXIT.SIGTERM : undefined;
+  const stop = stoppedBy();
+  const stopCode = stop !== undefined ? SIGNAL_EXIT[stop] : trainer.stopped ? SIGNAL_EXIT.SIGTERM : undefined;
   if (out === undefined) return stopCode ?? 0; // an MPI rank other than 0: done
   if (stopCode !== undefined) {
     const file = trainer.saveCheckpoint(out);
+    if (log.steps === trainer.stepsDone) await writeRecord(out, log);
     console.error(`stopped after step ${trainer.stepsDone}; checkpoint ${file}; continue with --resume ${out}`);
     return stopCode;
   }
@@ -179,13 +286,11 @@ async function main(argv: readonly string[]): Promise<number> {
     report.info(`test accuracy ${(100 * r.accuracy).toFixed(2)}% (${Math.round(r.accuracy * r.count)}/${r.count}), test loss ${r.loss.toFixed(4)}`);
   }
   report.info(`wrote ${join(out, 'metrics.json')}, ${join(out, 'loss.png')} and a checkpoint`);
-  if (run.save !== undefined && userModel !== undefined) {
-    writeWeights(userModel, trainer.getParams(), await trainer.nonTrainable());
-    await saveLayersModel(run.save, userModel);
-    report.info(`saved the model to ${join(run.save, MODEL_JSON)}`);
-  } else if (run.save !== undefined) {
-    await saveModel(run.save, { config: model, params: trainer.getParams() });
-    report.info(`saved the model to ${join(run.save, MODEL_JSON)}`);
+  if (userModel !== undefined) writeWeights(userModel, trainer.getParams(), await trainer.nonTrainable());
+  for (const dir of run.save === undefined ? [out] : [out, run.save]) {
+    if (userModel !== undefined) await saveLayersModel(dir, userModel);
+    else await saveModel(dir, { config: model, params: trainer.getParams() });
+    report.info(`saved the model to ${join(dir, MODEL_JSON)}`);
   }
   return 0;
 }
@@ -195,6 +300,31 @@ function describeSchedule(s: LrSchedule): string {
   const warmup = s.warmupSteps !== undefined && s.warmupSteps > 0 ? `${s.warmupSteps} warm-up steps` : '';
   const parts = [s.kind === 'constant' ? '' : s.kind, warmup].filter((p) => p !== '');
   return parts.length === 0 ? '' : ` (${parts.join(', ')})`;
+}
+
+/**
+ * The run folder's metrics.json for a resumed run to continue; undefined (with a
+ * warning when it is unreadable) starts a new record.
+ */
+function previousMetrics(out: string): Metrics | undefined {
+  const file = join(out, 'metrics.json');
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Metrics;
+  } catch (err) {
+    console.error(`warning: ${file}: not continued, the resumed run starts a new record (${(err as Error).message})`);
+    return undefined;
+  }
+}
+
+function writeMetrics(out: string, log: MetricsLog): void {
+  writeFileSync(join(out, 'metrics.json'), `${JSON.stringify(log.toJSON(), null, 2)}\n`);
+}
+
+/** metrics.json and loss.png, the run's record so far. */
+async function writeRecord(out: string, log: MetricsLog): Promise<void> {
+  writeMetrics(out, log);
+  writeFileSync(join(out, 'loss.png'), await lossPng(log.toJSON()));
 }
 
 /** Fails now, not after training, when `file` cannot be written (its folder is created, as for --out). */

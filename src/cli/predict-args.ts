@@ -2,12 +2,13 @@ import { OptionError } from '../options.js';
 import { MAX_SIDE } from '../io/png-digit.js';
 import { intFlag, parseFlags, pathFlag } from './flags.js';
 
-export const PREDICT_USAGE = `Usage: npm run predict -- --model DIR [--index K | --image FILE.png | --grid] [flags]
+export const PREDICT_USAGE = `Usage: npm run predict -- [--model DIR] [--index K | --image FILE.png | --grid] [flags]
 
 Shows a digit and the model's class probabilities, like the PyTorch tutorial's
 view_classify: on the terminal (the digit in blocks, bars of █) and as a PNG.
 
-  --model DIR    a model folder written by train --save (model.json + weights.bin)
+  --model DIR    a model folder written by train: a run folder or a --save folder (model.json +
+                 weights.bin); default: the newest run under runs/ that holds a model
   --index K      test image K, 0-based (default 0)
   --image FILE   a PNG instead of a test image: square, from the model's input size (28x28)
                  up to ${MAX_SIDE}x${MAX_SIDE} pixels, grayscale or colour, scaled to the input size;
@@ -21,7 +22,8 @@ view_classify: on the terminal (the digit in blocks, bars of █) and as a PNG.
 
 export interface PredictCommand {
   readonly kind: 'predict';
-  readonly model: string;
+  /** undefined: the newest run's model (newestRunModel). */
+  readonly model: string | undefined;
   /** A PNG file, or undefined: test images. */
   readonly image: string | undefined;
   readonly invert: boolean;
@@ -50,7 +52,6 @@ export function parsePredict(argv: readonly string[]): PredictCommand | { readon
   const v = parseFlags(argv, FLAGS);
   if (v.help === true) return { kind: 'help' };
   const model = pathFlag('model', v.model, 'a folder');
-  if (model === undefined) throw new OptionError('--model DIR is required: a folder written by train --save (see --help)');
   const image = pathFlag('image', v.image, 'a PNG file');
   if (image !== undefined) {
     const clash = v.index !== undefined ? '--index' : v.grid === true ? '--grid' : v.data !== undefined ? '--data' : undefined;

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * `npm run predict -- --model DIR [--index K | --image FILE.png | --grid]`:
- * class probabilities of one digit (or a grid of 25) from a saved model, shown
+ * `npm run predict -- [--model DIR] [--index K | --image FILE.png | --grid]`:
+ * class probabilities of one digit (or a grid of 25) from a saved model (by
+ * default the newest training run's), shown
  * on the terminal and written as a PNG. Runs in this thread with tfjs and the
  * same MLP code the workers train with (MlpReplica): no pool needed for a
  * handful of images. Exit codes as `train`: 0 done, 2 bad input, 1 anything else.
@@ -21,7 +22,7 @@ import { argmax, classifyPng } from '../viz/classify.js';
 import { gridPng } from '../viz/grid.js';
 import { barLines, digitLines, sideBySide } from '../viz/terminal.js';
 import { PREDICT_USAGE, parsePredict, type PredictCommand } from './predict-args.js';
-import { makeDir } from './run-dir.js';
+import { makeDir, newestRunModel } from './run-dir.js';
 
 const GRID = 25;
 const GRID_COLUMNS = 5;
@@ -34,7 +35,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   makeDir('--out', cmd.out);
   await initBackend('auto');
-  const model = await loadModel(cmd.model);
+  const model = await loadModel(cmd.model ?? newestModel());
   if (cmd.image !== undefined) return image(cmd, model, cmd.image);
   const { test, numClasses } = loadDataset(cmd.data);
   if (model.config.inputSize !== test.features || model.config.numClasses !== numClasses) {
@@ -61,6 +62,17 @@ async function image(cmd: PredictCommand, model: SavedModel, file: string): Prom
   }
   const pixels = await readDigitPng(file, side, cmd.invert);
   return show(cmd, model, pixels, side, side, basename(file), `image-${basename(file, '.png')}.png`);
+}
+
+/** The newest run's model folder, named on stderr; a one-line OptionError when there is none. */
+function newestModel(): string {
+  const dir = newestRunModel();
+  if (dir === undefined) {
+    const what = 'train one first (npm run train), or pass --model DIR, a folder with model.json';
+    throw new OptionError(`no trained model under runs/: ${what}`);
+  }
+  console.error(`using the newest run's model, ${dir} (--model DIR for another)`);
+  return dir;
 }
 
 /** The terminal view and the PNG of one image. */

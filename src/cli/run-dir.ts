@@ -1,6 +1,7 @@
-import { mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { mkdirp } from '../io/dirs.js';
+import { MODEL_JSON } from '../io/model-file.js';
 import { OptionError } from '../options.js';
 
 /** Creates `dir` and its parents for `flag`; a one-line OptionError when it is a file or cannot be made. */
@@ -29,4 +30,25 @@ export function newRunDir(root = 'runs'): string {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
   }
+}
+
+/**
+ * The run folder under `root` whose model.json was written last (every finished training run
+ * saves its model into its folder), or undefined when no run holds a model.
+ */
+export function newestRunModel(root = 'runs'): string | undefined {
+  let best: { dir: string; time: number } | undefined;
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return undefined;
+  }
+  for (const name of names) {
+    const file = join(root, name, MODEL_JSON);
+    if (!existsSync(file)) continue;
+    const time = statSync(file).mtimeMs;
+    if (best === undefined || time > best.time) best = { dir: join(root, name), time };
+  }
+  return best?.dir;
 }

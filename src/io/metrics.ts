@@ -64,13 +64,33 @@ export class MetricsLog {
 
   /**
    * For a resumed run writing into the same folder: keeps what the earlier run
-   * recorded up to global step `step` (the checkpoint's), so the curves cover
-   * the whole training and not only its last part.
+   * recorded (`prev`, its metrics.json, if any) up to global step `step` (the
+   * checkpoint's) and counts on from there, so the curves cover the whole
+   * training and not only its last part.
+   *
+   * Note [steps continue across a resume]: step numbers are global, so a resumed
+   * run's windows carry on from the checkpoint's step, never from 0, whatever
+   * the earlier run left behind. A window still open at exactly that step (the
+   * CLI writes metrics.json wherever it writes a checkpoint) is reopened, so the
+   * windows are those of a run never stopped. Re-check: test/cli-resume.test.ts.
    */
-  continueFrom(prev: Metrics, step: number, stepsPerEpoch: number): void {
-    this.epochs.push(...prev.epochs.filter((e) => e.epoch * stepsPerEpoch <= step));
-    this.windows.push(...prev.stepLoss.filter((w) => w.step <= step));
+  continueFrom(prev: Metrics | undefined, step: number, stepsPerEpoch: number): void {
     this.step = step;
+    if (prev === undefined) return;
+    this.epochs.push(...prev.epochs.filter((e) => e.epoch * stepsPerEpoch <= step));
+    const kept = prev.stepLoss.filter((w) => w.step <= step);
+    const last = kept.at(-1);
+    if (last !== undefined && last.step === step && last.steps < LOSS_WINDOW) {
+      kept.pop();
+      this.sum = last.loss * last.steps;
+      this.count = last.steps;
+    }
+    this.windows.push(...kept);
+  }
+
+  /** Global steps recorded so far (the last step addSteps counted). */
+  get steps(): number {
+    return this.step;
   }
 
   toJSON(): Metrics {

@@ -10,9 +10,19 @@ import { BLUE, ORANGE, drawChart, figure, png } from './figure.js';
 const PANEL = [560, 420] as const;
 const PAD = 16;
 
+/**
+ * The x axis's extent in epochs: every epoch recorded and every step window
+ * (a run stopped inside an epoch has windows past its last finished epoch).
+ */
+export function epochsShown(m: Metrics): number {
+  const lastStep = m.stepLoss.at(-1)?.step ?? 0;
+  return Math.max(1, Math.ceil(lastStep / m.stepsPerEpoch), ...m.epochs.map((e) => e.epoch));
+}
+
 export function lossPng(m: Metrics): Promise<Buffer> {
   const fig = figure(PAD + 2 * (PANEL[0] + PAD), PANEL[1] + 2 * PAD);
   const S = m.stepsPerEpoch;
+  const epochs = epochsShown(m);
   const epochAxis = { type: 'linear', min: 0, title: { display: true, text: 'epoch' } } as const;
   drawChart(fig, [PAD, PAD, PANEL[0], PANEL[1]], {
     type: 'line',
@@ -39,7 +49,7 @@ export function lossPng(m: Metrics): Promise<Buffer> {
     },
     options: {
       plugins: { title: { display: true, text: 'Training loss (NLL)', font: { size: 16, weight: 'bold' } } },
-      scales: { x: { ...epochAxis, max: Math.max(1, m.epochs.length) }, y: { title: { display: true, text: 'loss' } } },
+      scales: { x: { ...epochAxis, max: epochs }, y: { title: { display: true, text: 'loss' } } },
     },
   });
   drawChart(fig, [2 * PAD + PANEL[0], PAD, PANEL[0], PANEL[1]], {
@@ -63,7 +73,7 @@ export function lossPng(m: Metrics): Promise<Buffer> {
         title: { display: true, text: 'Test accuracy per epoch', font: { size: 16, weight: 'bold' } },
       },
       scales: {
-        x: { ...epochAxis, max: Math.max(1, m.epochs.length), ticks: { stepSize: 1 } },
+        x: { ...epochAxis, max: epochs, ticks: { stepSize: 1 } },
         y: { title: { display: true, text: 'accuracy (%)' } },
       },
     },
