@@ -10,8 +10,14 @@ import type { GradientMode } from './trainer/session.js';
 
 /** Options of a training run; every field has the tutorial's default. */
 export interface TrainerOptions {
-  /** Worker threads (default: the number of cores). More than the cores is allowed but slower. */
+  /** Workers: the shards each batch is split into (default: the number of cores). */
   readonly workers?: number;
+  /**
+   * Threads the workers run on, 1 to workers (default: min(workers, cores)); each
+   * computes its workers' shards in turn, with the same result bit for bit (Note
+   * [workers on fewer threads] in trainer/lanes.ts).
+   */
+  readonly threads?: number;
   /** Passes over the training set (default 5). */
   readonly epochs?: number;
   /** Global batch size, split across the workers (default 64). */
@@ -101,8 +107,10 @@ export interface TrainerOptions {
   readonly group?: ProcessGroup;
 }
 
-export type ResolvedOptions = Required<Omit<TrainerOptions, 'data' | 'checkpointDir' | 'resume' | 'optimizer' | 'group' | 'lrSchedule'>> & {
+export type ResolvedOptions = Required<Omit<TrainerOptions, 'data' | 'checkpointDir' | 'resume' | 'optimizer' | 'group' | 'lrSchedule' | 'threads'>> & {
   readonly lrSchedule: LrSchedule;
+  /** As given; undefined: the Trainer picks (trainer/lanes.ts). */
+  readonly threads: number | undefined;
   /** The complete spec; `lr` is its lr. */
   readonly optimizer: OptimizerSpec;
   readonly data: string | Dataset | undefined;
@@ -188,6 +196,7 @@ function show(v: unknown): string {
 
 const KNOWN = new Set([
   'workers',
+  'threads',
   'epochs',
   'batchSize',
   'optimizer',
@@ -242,8 +251,10 @@ export function resolveOptions(o: TrainerOptions = {}): ResolvedOptions {
   }
   const optimizer = resolveOptimizer(o.optimizer, o.lr === undefined ? undefined : checkPositive('lr', o.lr));
   const workers = checkInt('workers', o.workers ?? availableParallelism(), LIMITS.workers);
+  const threads = o.threads === undefined ? undefined : checkInt('threads', o.threads, [1, workers]);
   return {
     workers,
+    threads,
     epochs: checkInt('epochs', o.epochs ?? 5, LIMITS.epochs),
     batchSize: checkInt('batchSize', o.batchSize ?? 64, LIMITS.batchSize),
     optimizer,
@@ -258,7 +269,7 @@ export function resolveOptions(o: TrainerOptions = {}): ResolvedOptions {
     gradients: checkChoice('gradients', o.gradients ?? 'manual', ['manual', 'autograd'] as const),
     stepTimeoutMs: checkInt('stepTimeoutMs', o.stepTimeoutMs ?? 60_000, LIMITS.stepTimeoutMs),
     profile: checkBoolean('profile', o.profile ?? false),
-    barrierSpinMs: checkRange('barrierSpinMs', o.barrierSpinMs ?? (workers <= availableParallelism() ? DEFAULT_SPIN_CAP_MS : 0), LIMITS.barrierSpinMs),
+    barrierSpinMs: checkRange('barrierSpinMs', o.barrierSpinMs ?? ((threads ?? Math.min(workers, availableParallelism())) <= availableParallelism() ? DEFAULT_SPIN_CAP_MS : 0), LIMITS.barrierSpinMs),
     scavengeTogether: checkBoolean('scavengeTogether', o.scavengeTogether ?? true),
     youngGenerationMb: checkInt('youngGenerationMb', o.youngGenerationMb ?? DEFAULT_YOUNG_GENERATION_MB, LIMITS.youngGenerationMb),
     checkpointDir: checkPath('checkpointDir', o.checkpointDir),

@@ -31,6 +31,8 @@ export interface CollectiveOptions {
   readonly started?: () => boolean;
   /** Describes a stall (which rank is behind) for the error message. */
   readonly describeStall?: () => string;
+  /** Names task i in a failure message (default `worker i`). */
+  readonly describeTask?: (i: number) => string;
   /** Called once when the call fails, before waiting for the other ranks: release their barriers. */
   readonly onFailure?: () => void;
 }
@@ -117,10 +119,11 @@ export class WorkerPool {
       if (this.fatal !== undefined) this.fatal(err);
       opts.onFailure?.();
     };
-    const runs = tasks.map((task, rank) =>
+    const runs = tasks.map((task, i) =>
       this.piscina.run(task, { name, signal: controller.signal }).catch((err: unknown) => {
         const e = err instanceof Error ? err : new Error(String(err));
-        if (!e.message.includes(PEER_ABORTED) && !controller.signal.aborted) fail(new Error(`worker ${rank}: ${e.message}`));
+        const who = opts.describeTask?.(i) ?? `worker ${i}`;
+        if (!e.message.includes(PEER_ABORTED) && !controller.signal.aborted) fail(new Error(`${who}: ${e.message}`));
         throw e;
       }),
     );

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { limitNativeThreads, type BackendName } from '../backend.js';
 import type { ProcessGroup } from '../collective/group.js';
@@ -19,6 +20,7 @@ import { checkInt, resolveOptions, OptionError, type ResolvedOptions, type Train
 import { MARKS } from '../profile/record.js';
 import { TraceLog } from '../profile/trace.js';
 import { batchSamples, batchesPerEpoch, optimizerSteps, stepBatches, type Grouping } from './accumulation.js';
+import { lanesFor, ranksOf } from './lanes.js';
 import { WorkerPool } from './pool.js';
 import { CONTROL, NO_STOP, type EvalResult, type InitResult, type Session, type StopReason, type TrainResult } from './session.js';
 
@@ -195,6 +197,7 @@ export class Trainer implements AsyncDisposable {
     const M = source?.spec.metricNames.length ?? 0;
     const P = layout.size;
     const N = o.workers;
+    const T = threadsFor(o, source);
     const grouping: Grouping = { count: dataset.train.count, batchSize: o.batchSize, accumulate: o.accumulateSteps };
     const steps = optimizerSteps(grouping);
     const batches = batchesPerEpoch(grouping);
@@ -208,6 +211,7 @@ export class Trainer implements AsyncDisposable {
       layers: source?.spec,
       backend: o.backend,
       parties: N,
+      lanes: T,
       batchSize: o.batchSize,
       accumulate: o.accumulateSteps,
       optimizer: o.optimizer,
@@ -223,10 +227,10 @@ export class Trainer implements AsyncDisposable {
       stepMetrics: shared(Float64Array, batches * N * M),
       metricCount: M,
       probes: shared(Float64Array, 2 * N),
-      marks: o.profile ? shared(Float64Array, steps * N * MARKS.length) : undefined,
+      marks: o.profile ? shared(Float64Array, steps * T * MARKS.length) : undefined,
       barrier: Barrier.cells(),
       control: shared(Int32Array, CONTROL.cells),
-      beats: shared(Int32Array, N),
+      beats: shared(Int32Array, T),
       faults: o.faults,
       faultsFired: shared(Int32Array, o.faults.length),
       cross: o.group === undefined ? undefined : { rank: o.group.rank, size: o.group.size, comms: o.group.comms },
@@ -249,18 +253,18 @@ export class Trainer implements AsyncDisposable {
     }
     if (o.backend === 'auto' || o.backend === 'tensorflow') limitNativeThreads();
 
-    const barrier = new Barrier(session.barrier, N, 0, 0);
+    const barrier = new Barrier(session.barrier, T, 0, 0);
     const group = o.group;
-    const pool = new WorkerPool(N, o.youngGenerationMb, group === undefined ? undefined : (err) => endJob(group, session, err));
+    const pool = new WorkerPool(T, o.youngGenerationMb, group === undefined ? undefined : (err) => endJob(group, session, err));
     try {
       const init = (s: Session): Promise<InitResult[]> =>
-        pool.collective<InitResult>('init', Array.from({ length: N }, (_, rank) => ({ session: s, rank, step: start })), {
+        pool.collective<InitResult>('init', Array.from({ length: T }, (_, lane) => ({ session: s, lane, step: start })), {
           stallMs: Math.max(INIT_TIMEOUT_MS, o.stepTimeoutMs),
           onFailure: () => barrier.abort(),
         });
       let inits = await init(session);
       const native = inits.flatMap((r, rank) => (r.backend === 'tensorflow' ? [rank] : []));
-      if (o.backend === 'auto' && native.length > 0 && native.length < N) {
+      if (o.backend === 'auto' && native.length > 0 && native.length < T) {
         // Note [auto never breaks a run]: tfjs-node is known to fail in some worker threads
         // of a process (tensorflow/tfjs#8388, #4947, #2079). Workers must agree on one
         // backend, so when it loaded in some but not all, every worker takes wasm.
@@ -272,7 +276,7 @@ export class Trainer implements AsyncDisposable {
       const backends = new Set(inits.map((r) => r.backend));
       if (backends.size !== 1) throw new Error(`workers initialised different backends: ${[...backends].join(', ')}`);
       const live = new LiveOptimizer(o.optimizer, start, session.hyper);
-      const trainer = new Trainer(o, dataset, layout, inits[0].backend, session, arena, pool, barrier, o.profile ? new TraceLog(N) : undefined, live);
+      const trainer = new Trainer(o, dataset, layout, inits[0].backend, session, arena, pool, barrier, o.profile ? new TraceLog(T) : undefined, live);
       trainer.step = start;
       trainer.epochLossSum = ckpt?.header.epochLossSum ?? 0;
       return trainer;
@@ -284,6 +288,11 @@ export class Trainer implements AsyncDisposable {
 
   get workers(): number {
     return this.session.parties;
+  }
+
+  /** Threads the workers run on (Note [workers on fewer threads] in trainer/lanes.ts). */
+  get threads(): number {
+    return this.session.lanes;
   }
 
   /** Optimizer steps per epoch: batches per epoch / options.accumulateSteps, rounded up. */
@@ -441,7 +450,8 @@ export class Trainer implements AsyncDisposable {
   /** Mean loss and metrics on a split, computed in parallel by all workers. */
   async evaluate(split: 'train' | 'test' = 'test'): Promise<Evaluation> {
     this.usable();
-    const parts = await this.collective<EvalResult>('evaluate', (rank) => ({ session: this.session, rank, split, step: this.step }));
+    const lanes = await this.collective<EvalResult[]>('evaluate', (lane) => ({ session: this.session, lane, split, step: this.step }));
+    const parts = byRank(lanes, this.threads);
     const count = parts.reduce((a, p) => a + p.count, 0);
     const lossSum = parts.reduce((a, p) => a + p.lossSum, 0);
     const metrics: Record<string, number> = {};
@@ -615,20 +625,20 @@ export class Trainer implements AsyncDisposable {
     const t0 = performance.timeOrigin + performance.now();
     this.session.beats.fill(0); // per chunk, so a hang is judged by this chunk's arrivals alone
     this.live.startAt(from);
-    const results = await this.collective<TrainResult>('train', (rank) => ({ session: this.session, rank, from, to }));
+    const results = await this.collective<TrainResult>('train', (lane) => ({ session: this.session, lane, from, to }));
     const done = results.find((r) => r.stopped !== undefined)?.stopped?.step ?? to;
     if (this.trace !== undefined && this.session.marks !== undefined) {
       const S = this.stepsPerEpoch;
       this.trace.coordinator('train task', t0, performance.timeOrigin + performance.now(), { firstStep: from + 1, lastStep: done });
-      this.trace.addSteps(this.session.marks.subarray((from % S) * this.workers * MARKS.length), from, done - from);
+      this.trace.addSteps(this.session.marks.subarray((from % S) * this.threads * MARKS.length), from, done - from);
     }
     for (const r of results) this.tensors.set(r.threadId, r.numTensors);
-    this.updated = results.map((r) => r.updated);
+    this.updated = byRank(results.map((r) => r.updated), this.threads);
     return results;
   }
 
   /**
-   * One task per rank through the pool, for every kind of call (train, evaluate, predict).
+   * One task per thread through the pool, for every kind of call (train, evaluate, predict).
    *
    * Note [whole after a failure]: a failing call aborts the barrier, so that no
    * rank waits for the one that failed. The pool rejects only once every task
@@ -637,20 +647,23 @@ export class Trainer implements AsyncDisposable {
    * evaluate()), it would fail the next training step at its first crossing
    * and cost that step one of its MAX_ATTEMPTS.
    */
-  private async collective<T>(name: string, task: (rank: number) => object, ranks = this.workers): Promise<T[]> {
+  private async collective<T>(name: string, task: (lane: number) => object, lanes = this.threads): Promise<T[]> {
     const beats = this.session.beats;
     const progress = (): number => beats.reduce((a, b) => a + b, 0);
+    const { lanes: L, parties: N } = this.session;
+    const workers = (lanes: readonly number[]): string => `worker ${lanes.flatMap((t) => ranksOf(t, L, N)).join(', ')}`;
     try {
-      return await this.pool.collective<T>(name, Array.from({ length: ranks }, (_, r) => task(r)), {
+      return await this.pool.collective<T>(name, Array.from({ length: lanes }, (_, t) => task(t)), {
+        describeTask: (t) => workers([t]),
         stallMs: this.options.stepTimeoutMs,
         progress: name === 'train' ? progress : undefined,
         startupMs: INIT_TIMEOUT_MS,
         started: name === 'train' ? () => beats.every((b) => b > 0) : undefined,
         describeStall: () => {
           const min = Math.min(...beats);
-          const behind = [...beats.keys()].filter((r) => beats[r] === min);
+          const behind = [...beats.keys()].filter((t) => beats[t] === min);
           const step = Atomics.load(this.session.control, CONTROL.progress) + 1;
-          return `worker ${behind.join(', ')} (at step ${step})`;
+          return `${workers(behind)} (at step ${step})`;
         },
         onFailure: () => this.barrier.abort(),
       });
@@ -758,4 +771,34 @@ function checkResumable(file: string, ckpt: Checkpoint, layout: ParamLayout, dat
   if (ckpt.header.paramCount !== layout.size) {
     throw new CheckpointError(file, `holds ${ckpt.header.paramCount} parameters, the model has ${layout.size}`);
   }
+}
+
+/**
+ * The threads a run's workers get (Note [workers on fewer threads] in lanes.ts):
+ * options.threads, else min(workers, cores); every worker its own thread in an MPI
+ * job and for a model with non-trainable weights. Warns once, through onWarning,
+ * when the workers outnumber the cores.
+ */
+function threadsFor(o: ResolvedOptions, source: ModelSource | undefined): number {
+  const cores = availableParallelism();
+  const why = o.group !== undefined ? 'in an MPI job' : (source?.spec.nonTrainable.length ?? 0) > 0 ? 'for a model with non-trainable weights' : undefined;
+  if (why !== undefined && o.threads !== undefined && o.threads !== o.workers) {
+    throw new OptionError(`threads must equal workers (${o.workers}) ${why}: each worker keeps state of its own, got ${o.threads}`);
+  }
+  const T = lanesFor(o.workers, cores, why === undefined, o.threads);
+  if (o.workers > cores) {
+    o.onWarning(
+      T < o.workers
+        ? `${o.workers} workers on ${cores} cores: ${T} threads compute them in turn (the same result as ${o.workers} threads)`
+        : `${o.workers} workers on ${cores} cores ${why ?? ''}: threads will share cores and run slower`.replace('  ', ' '),
+    );
+  }
+  return T;
+}
+
+/** Per-thread lists of per-rank values (each in ranksOf's order) as one list by rank. */
+function byRank<V>(perLane: readonly (readonly V[])[], lanes: number): V[] {
+  const out: V[] = [];
+  perLane.forEach((values, lane) => values.forEach((v, k) => (out[lane + k * lanes] = v)));
+  return out;
 }
