@@ -168,7 +168,7 @@ describe('Ctrl-C and SIGTERM: stop at a step boundary, checkpoint, resume', () =
 
     const resumed = await runAsync(RESUME(dir, 3));
     const cores = availableParallelism();
-    expect(resumed.stderr).toBe(cores < 3 ? `warning: 3 workers on ${cores} cores: threads will share cores and run slower\n` : '');
+    expect(resumed.stderr).toBe(cores < 3 ? `warning: 3 workers on ${cores} cores: ${cores} threads compute them in turn (the same result as 3 threads)\n` : '');
     expect(resumed.status).toBe(0);
     expect(resumed.stdout).toContain(`worker-ddp: 3 workers, `);
     expect(resumed.stdout).toContain(`, resumed at step ${n} from ${dir}\n`);

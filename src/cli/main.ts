@@ -9,7 +9,6 @@
  */
 import type { LayersModel } from '@tensorflow/tfjs';
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { initBackend } from '../backend.js';
 import { CheckpointError, readCheckpoint, type Checkpoint } from '../checkpoint.js';
@@ -102,9 +101,6 @@ function parse(argv: readonly string[]): Setup | undefined {
   if (underMpirun()) group = ProcessGroup.join(o.workers);
   const lead = group === undefined || group.rank === 0;
   const run: RunFlags = lead ? cmd.run : { ...cmd.run, report: 'quiet', save: undefined, profile: undefined };
-  if (lead && o.workers > availableParallelism()) {
-    console.error(`warning: ${o.workers} workers on ${availableParallelism()} cores: threads will share cores and run slower`);
-  }
   return { cmd, o, lead, run };
 }
 
