@@ -16,7 +16,7 @@ import type { HeapKernels } from '../dist/src/tfjs-kernels/heap.js';
 import { KERNELS_ENV, allowRelaxedSimd, chooseKernelVariant, hasRelaxedSimd, kernelVariant } from '../dist/src/tfjs-kernels/kernel-variant.js';
 import { registerWasmTrainingKernels } from '../dist/src/tfjs-kernels/register.js';
 import { Trainer, type TrainerOptions } from '../dist/src/index.js';
-import { maxAbsDiff, subset } from './helpers.js';
+import { maxAbsDiff, rejection, subset } from './helpers.js';
 
 const TOL = 1e-6;
 // This file's kernels run the FMA variant: the choice is made at the first kernel call.
@@ -155,6 +155,14 @@ describe('choosing the variant (Note [FMA variant])', () => {
     expect(chooseKernelVariant('')).toBe('fma');
     expect(() => chooseKernelVariant('FMA')).toThrow(OptionError);
     expect(() => chooseKernelVariant('FMA')).toThrow("WORKER_DDP_KERNELS must be 'fma' or 'plain', got 'FMA'");
+  });
+
+  it('a Trainer whose workers see another value fails at creation, in one line naming the variable', async () => {
+    process.env[KERNELS_ENV] = 'avx';
+    const created = Trainer.create({ backend: 'wasm', data: subset(64, 10), workers: 1, batchSize: 8 });
+    process.env[KERNELS_ENV] = 'fma';
+    const err = await rejection(created);
+    expect(String(err)).toBe("Error: worker 0: WORKER_DDP_KERNELS must be 'fma' or 'plain', got 'avx'");
   });
 
   it('the registered kernels run the variant this thread chose: BatchMatMul and Conv2D within the tolerance of the stock (XNNPACK) kernels', async () => {

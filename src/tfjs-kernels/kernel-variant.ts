@@ -9,12 +9,14 @@ import { OptionError } from '../errors.js';
  * Note [FMA variant]: relaxed_madd is c + a*b with one rounding where the CPU
  * fuses it, two elsewhere, so the variant's sums are in the same order as the
  * plain kernels' but may differ from them (and from XNNPACK) in the last bits,
- * by at most a rounding per product. The choice is made once per thread, at
- * the first kernel call, from the environment variable WORKER_DDP_KERNELS
- * ('fma' or 'plain'; unset: 'fma' where the engine validates relaxed SIMD) and
- * read again by no one, so every worker of a pool, created from one
+ * by at most a rounding per product. The choice is made once per thread (at
+ * initBackend, or else the first kernel call) from the environment variable
+ * WORKER_DDP_KERNELS ('fma' or 'plain'; unset: 'fma' where the engine validates
+ * relaxed SIMD) and never revisited, so every worker of a pool, created from one
  * environment, runs the same variant: N workers still equal 1 worker.
- * Re-measure: npm run bench:scaling -- --rows strong-1,strong-2,convnet-1,convnet-2 --kernels plain
+ * Kept because it makes a whole step at 2 workers >= 5% faster (docs/performance.md);
+ * re-measure, on each Node line:
+ *   npm run bench:scaling -- --kernels plain --rows strong-2,strong-2-plain,convnet-2,convnet-2-plain
  */
 export type KernelVariant = 'fma' | 'plain';
 
