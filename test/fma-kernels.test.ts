@@ -16,7 +16,7 @@ import type { HeapKernels } from '../dist/src/tfjs-kernels/heap.js';
 import { KERNELS_ENV, allowRelaxedSimd, chooseKernelVariant, hasRelaxedSimd, kernelVariant } from '../dist/src/tfjs-kernels/kernel-variant.js';
 import { registerWasmTrainingKernels } from '../dist/src/tfjs-kernels/register.js';
 import { Trainer, type TrainerOptions } from '../dist/src/index.js';
-import { maxAbsDiff, rejection, subset } from './helpers.js';
+import { maxAbs, maxAbsDiff, rejection, subset } from './helpers.js';
 
 const TOL = 1e-6;
 // This file's kernels run the FMA variant: the choice is made at the first kernel call.
@@ -61,16 +61,7 @@ function pair(): { call: (inputs: number[], outSize: number, run: (k: HeapKernel
 }
 
 /** max|a - b| / max|b| */
-function relDiff(a: Float32Array, b: Float32Array): number {
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const e = Math.abs(a[i] - b[i]);
-    if (!(e <= d)) d = e; // NaN propagates
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return d / m;
-}
+const relDiff = (a: Float32Array, b: Float32Array): number => maxAbsDiff(a, b) / maxAbs(b);
 
 const differs = (a: Float32Array, b: Float32Array): boolean => a.some((v, i) => !Object.is(v, b[i]));
 
