@@ -35,8 +35,8 @@ const PROBE = Uint8Array.of(
  * process-wide, so worker threads see it too. Later engines have it on.
  * Belongs with the other version-dependent V8 flags once they share a module.
  */
-export function allowRelaxedSimd(v8 = process.versions.v8): void {
-  const [major, minor] = v8.split('.').map(Number);
+export function allowRelaxedSimd(): void {
+  const [major, minor] = process.versions.v8.split('.').map(Number);
   if (major < 11 || (major === 11 && minor < 8)) setFlagsFromString('--experimental-wasm-relaxed-simd');
 }
 
