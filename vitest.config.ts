@@ -8,9 +8,6 @@ export default defineConfig({
     pool: 'forks',
     fileParallelism: false,
     testTimeout: 180_000,
-    // The suite asserts the stock kernels' bits on the plain kernels; test/fma-kernels.test.ts
-    // runs the FMA variant (Note [FMA variant] in src/tfjs-kernels/kernel-variant.ts).
-    env: { WORKER_DDP_KERNELS: 'plain' },
     hookTimeout: 180_000,
   },
 });

@@ -1,7 +1,7 @@
 /**
  * npm run bench:scaling -- [--workers 1,2,4] [--reps 9] [--rep-seconds 1] [--tol 0.05]
  *   [--max-warmup-steps 6000] [--max-warmup-seconds 30] [--spin 0,...] [--apart generic,convnet] [--young 48,...]
- *   [--kernels plain|fma,...] [--rows ID,...] [--backend wasm] [--out DIR]
+ *   [--rows ID,...] [--backend wasm] [--out DIR]
  *   [--python PATH]   (the interpreter for the PyTorch rows; default: the first of python3, /usr/bin/python3 that imports torch)
  *
  * Steady-state throughput, in one process: strong scaling (global batch 64
@@ -18,10 +18,7 @@
  * workers leave their scavenges to V8 (options.scavengeTogether false), an A/B
  * of Note [one pause, not two] in src/shm/scavenge.ts; `--young` adds generic-path
  * 2-worker rows with other young generations (options.youngGenerationMb; default:
- * one row at V8's 48 MB), an A/B of Note [young generation] in src/trainer/pool.ts;
- * `--kernels` adds, for every group and worker count, a row whose workers run
- * the kernel variant named (WORKER_DDP_KERNELS), an A/B of Note [FMA variant]
- * in src/tfjs-kernels/kernel-variant.ts against the variant this process chose.
+ * one row at V8's 48 MB), an A/B of Note [young generation] in src/trainer/pool.ts.
  * Prints the tables, the
  * targets with a pass/short mark, and writes JSON and an SVG chart.
  */
@@ -37,7 +34,6 @@ import { layersSource } from '../src/fit/spec.js';
 import { optimizerFromTfjs } from '../src/optim/spec.js';
 import { DEFAULT_YOUNG_GENERATION_MB, LIMITS, OptionError, checkChoice, checkInt, type TrainerOptions } from '../src/options.js';
 import { PHASES } from '../src/profile/record.js';
-import { KERNELS_ENV, chooseKernelVariant, kernelVariant, type KernelVariant } from '../src/tfjs-kernels/kernel-variant.js';
 import { Trainer } from '../src/trainer/trainer.js';
 import { TUTORIAL_LR, TUTORIAL_MLP, leanStepRow, plainTfjsRow } from './baselines.js';
 import { ceilingRow } from './ceiling.js';
@@ -107,8 +103,6 @@ interface RowSpec {
   readonly after?: string;
   /** An A/B variant of a group's row (--apart): in the tables, not on the chart. */
   readonly variant?: boolean;
-  /** The kernel variant its workers run, where not this process's (--kernels). */
-  readonly kernels?: KernelVariant;
   /** The row, or a reason it is skipped in this run. */
   readonly open: () => Promise<OpenRow | string>;
 }
@@ -128,7 +122,6 @@ interface Result {
   readonly group?: string;
   readonly ceiling?: boolean;
   readonly variant?: boolean;
-  readonly kernels?: KernelVariant;
   readonly workers: number;
   readonly batch: number;
   readonly warmup: Warmup;
@@ -155,7 +148,6 @@ interface Args extends SteadyOptions {
   readonly spin: number[];
   readonly apart: readonly Group[];
   readonly young: number[];
-  readonly kernels: KernelVariant[];
   readonly reps: number;
   readonly repSeconds: number;
   readonly rows: ReadonlySet<string> | undefined;
@@ -171,7 +163,6 @@ function parse(): Args {
       spin: { type: 'string' },
       apart: { type: 'string' },
       young: { type: 'string' },
-      kernels: { type: 'string' },
       reps: { type: 'string' },
       'rep-seconds': { type: 'string' },
       tol: { type: 'string' },
@@ -204,7 +195,6 @@ function parse(): Args {
       return g;
     }),
     young: (values.young ?? '48').split(',').filter((v) => v !== '').map((v) => checkInt('--young values', Number(v), LIMITS.youngGenerationMb)),
-    kernels: (values.kernels ?? '').split(',').filter((v) => v !== '').map((v) => chooseKernelVariant(checkChoice('--kernels', v, ['fma', 'plain'] as const))),
     reps: checkInt('--reps', Number(values.reps ?? 9), [1, 100]),
     repSeconds: positive('--rep-seconds', values['rep-seconds'], 1, 600),
     tol: positive('--tol', values.tol, 0.05, 1),
@@ -217,18 +207,9 @@ function parse(): Args {
   };
 }
 
-/** A trainer row; with `kernels`, its workers start with WORKER_DDP_KERNELS set to it (Note [FMA variant]). */
-function trainerRow(data: Dataset, backend: BackendRequest, g: Group, options: TrainerOptions, kernels?: KernelVariant): () => Promise<OpenRow> {
+function trainerRow(data: Dataset, backend: BackendRequest, g: Group, options: TrainerOptions): () => Promise<OpenRow> {
   return async () => {
-    const before = process.env[KERNELS_ENV];
-    if (kernels !== undefined) process.env[KERNELS_ENV] = kernels; // worker threads copy the environment when they start
-    let t: Trainer;
-    try {
-      t = await createTrainer(g, { backend, data, profile: true, ...options });
-    } finally {
-      if (before === undefined) delete process.env[KERNELS_ENV];
-      else process.env[KERNELS_ENV] = before;
-    }
+    const t = await createTrainer(g, { backend, data, profile: true, ...options });
     let after = 0;
     return {
       samplesPerStep: t.options.batchSize,
@@ -276,14 +257,6 @@ function registry(args: Args, data: Dataset, found: Found): RowSpec[] {
   }
   for (const g of args.apart) {
     rows.push({ id: `${g.id}-2-apart`, label: `${g.id}, 2 workers, scavenges left to V8 (A/B)`, group: g, variant: true, workers: 2, batch: g.batch(2), after: `${g.id}-2`, open: trainerRow(data, args.backend, g, { workers: 2, batchSize: g.batch(2), scavengeTogether: false }) });
-  }
-  for (const v of args.kernels) {
-    for (const g of GROUPS) {
-      for (const w of args.workers) {
-        const label = `${g.id}, ${w} worker${w > 1 ? 's' : ''}, ${v} kernels (A/B)`;
-        rows.push({ id: `${g.id}-${w}-${v}`, label, group: g, variant: true, kernels: v, workers: w, batch: g.batch(w), after: `${g.id}-${w}`, open: trainerRow(data, args.backend, g, { workers: w, batchSize: g.batch(w) }, v) });
-      }
-    }
   }
   const generic = GROUPS.find((g) => g.id === 'generic') as Group;
   for (const mb of args.young) {
@@ -364,7 +337,6 @@ async function measure(args: Args, specs: readonly RowSpec[]): Promise<{ results
         group: s.group?.id,
         ceiling: s.ceiling,
         variant: s.variant,
-        kernels: s.kernels,
         workers: s.workers,
         batch: s.batch,
         warmup: w,
@@ -406,22 +378,21 @@ function spread(results: readonly Result[], a: string, b: string): string {
 function tables(results: readonly Result[]): string {
   const base = (r: Result): number => (r.group === undefined ? NaN : ratio(results, r.id, `${r.group}-1`));
   const ref = (r: Result): number => ratio(results, r.id, GROUPS.find((gr) => gr.id === r.group)?.reference);
-  const kernels = (r: Result): string => (r.id.startsWith('torch-') ? 'n/a' : (r.kernels ?? kernelVariant()));
   const lines = [
-    `Node ${process.version}; kernel variant ${kernelVariant()} unless the row says otherwise (Note [FMA variant])`,
-    '| row | kernels | threads | batch | warm-up (steps, s) | samples/s (median) | min-max over reps | vs 1 worker (paired) | x PyTorch (paired) |',
-    '|---|---|---|---|---|---|---|---|---|',
+    `Node ${process.version}`,
+    '| row | threads | batch | warm-up (steps, s) | samples/s (median) | min-max over reps | vs 1 worker (paired) | x PyTorch (paired) |',
+    '|---|---|---|---|---|---|---|---|',
   ];
   for (const r of results) {
     const wu = `${r.warmup.steps}, ${r.warmup.seconds.toFixed(1)}${r.warmup.steady ? '' : ' (cap)'}`;
     const range = `${fmt(Math.min(...r.reps))}-${fmt(Math.max(...r.reps))}`;
-    lines.push(`| ${r.label} | ${kernels(r)} | ${r.workers} | ${r.batch} | ${wu} | ${fmt(r.samplesPerSecond)} | ${range} | ${x(base(r))} | ${x(ref(r))} |`);
+    lines.push(`| ${r.label} | ${r.workers} | ${r.batch} | ${wu} | ${fmt(r.samplesPerSecond)} | ${range} | ${x(base(r))} | ${x(ref(r))} |`);
   }
   const short = ['upload', 'fwd/bwd', 'export', 'wait', 'reduce', 'sgd', 'wait2', 'gc'];
   lines.push(
     '',
     'per step over the timed steps, ms: forward/backward per worker (trainer rows) or the whole step (PyTorch rows); phase shares of worker time',
-    `Node ${process.version}; kernel variant ${kernelVariant()} unless the row says otherwise`,
+    `Node ${process.version}`,
     `| row | p50 | p90 | p99 | p99/p50 | ${short.join(' | ')} |`,
     `|---|---|---|---|---|${short.map(() => '---').join('|')}|`,
   );
@@ -452,7 +423,7 @@ async function main(): Promise<void> {
   const date = new Date().toISOString();
   const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
   const loadBefore = load();
-  console.log(`worker-ddp scaling benchmark, ${date}\n${machine}, backend ${backend}, kernel variant ${kernelVariant()} (${KERNELS_ENV} ${process.env[KERNELS_ENV] ?? 'unset'}), MLP 784-128-64-10, lr ${TUTORIAL_LR}; load average ${loadBefore}`);
+  console.log(`worker-ddp scaling benchmark, ${date}\n${machine}, backend ${backend}, MLP 784-128-64-10, lr ${TUTORIAL_LR}; load average ${loadBefore}`);
   console.log(
     `steady state: warm-up until the last 3 window means are within ${pct(args.tol)} of their median (cap ${args.maxWarmupSteps} steps / ${args.maxWarmupSeconds} s), ` +
       `then ${args.reps} interleaved repetitions of ~${args.repSeconds} s per row; medians, ratios paired by repetition\n`,
@@ -497,16 +468,6 @@ async function main(): Promise<void> {
     const id = `generic-2-young${mb}`;
     console.log(`  A/B: generic, 2 workers, young generation ${DEFAULT_YOUNG_GENERATION_MB} MB / ${mb} MB: ${x(ratio(results, 'generic-2', id))}${spread(results, 'generic-2', id)} (same run, interleaved, paired)`);
   }
-  for (const v of args.kernels) {
-    for (const g of GROUPS) {
-      for (const w of args.workers) {
-        const [a, b] = [`${g.id}-${w}`, `${g.id}-${w}-${v}`];
-        if (results.some((r) => r.id === a) && results.some((r) => r.id === b)) {
-          console.log(`  A/B: ${a}, ${kernelVariant()} kernels / ${v} kernels: ${x(ratio(results, a, b))}${spread(results, a, b)} (same run, interleaved, paired)`);
-        }
-      }
-    }
-  }
   for (const [id, why] of skipped) console.log(`  note: ${id} skipped: ${why}`);
   console.log(`load average before ${loadBefore}, after ${loadAfter} (on a busy machine, compare nothing)`);
 
@@ -517,7 +478,7 @@ async function main(): Promise<void> {
   writeFileSync(
     json,
     JSON.stringify(
-      { date, machine, backend, kernels: kernelVariant(), loadAverage: { before: loadBefore, after: loadAfter }, lr: TUTORIAL_LR, protocol: { tol: args.tol, maxWarmupSteps: args.maxWarmupSteps, maxWarmupSeconds: args.maxWarmupSeconds, reps: args.reps, repSeconds: args.repSeconds }, results, skipped: Object.fromEntries(skipped), coldEpoch1Worker: epoch, targets: targets.map(([name, value, goal, unit]) => ({ name, value, goal, pass: unit === 'max' ? value <= goal : value >= goal })) },
+      { date, machine, backend, loadAverage: { before: loadBefore, after: loadAfter }, lr: TUTORIAL_LR, protocol: { tol: args.tol, maxWarmupSteps: args.maxWarmupSteps, maxWarmupSeconds: args.maxWarmupSeconds, reps: args.reps, repSeconds: args.repSeconds }, results, skipped: Object.fromEntries(skipped), coldEpoch1Worker: epoch, targets: targets.map(([name, value, goal, unit]) => ({ name, value, goal, pass: unit === 'max' ? value <= goal : value >= goal })) },
       null,
       2,
     ),

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { shareSavedTensors } from './tfjs-engine/shared-saves.js';
 import { registerWasmTrainingKernels } from './tfjs-kernels/register.js';
-import { kernelVariant } from './tfjs-kernels/kernel-variant.js';
 
 /** What the user asks for; `auto` takes tfjs-node when it loads, else wasm, else cpu. */
 export type BackendRequest = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -81,7 +80,6 @@ export async function initBackend(request: BackendRequest, nativeFails = false):
       // Every thread on wasm gets the training kernels the stock backend lacks (src/tfjs-kernels/)
       // and saves tensors for the backward pass without a kernel (src/tfjs-engine/).
       if (name === 'wasm') {
-        kernelVariant(); // WORKER_DDP_KERNELS checked here, not at the first kernel call of a step
         registerWasmTrainingKernels();
         shareSavedTensors();
       }

@@ -17,5 +17,4 @@ declare namespace WebAssembly {
     constructor(module: Module, imports?: Record<string, Record<string, unknown>>);
     readonly exports: Record<string, unknown>;
   }
-  function validate(bytes: BufferSource): boolean;
 }

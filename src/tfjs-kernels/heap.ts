@@ -1,7 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import { HEAP_KERNELS_FMA_WASM_BASE64 } from './heap-kernels-fma-wasm.js';
 import { HEAP_KERNELS_WASM_BASE64 } from './heap-kernels-wasm.js';
-import { kernelVariant } from './kernel-variant.js';
 
 /**
  * The one module that uses tfjs-backend-wasm's internals (tfjs-core's engine
@@ -105,13 +103,13 @@ export function heapView(backend: tf.KernelBackend, t: tf.TensorInfo): Values | 
 let compiled: WebAssembly.Module | undefined;
 const instances = new WeakMap<WebAssembly.Memory, HeapKernels>();
 
-/** heap-kernels.wat, in this thread's variant (kernel-variant.ts), instantiated on `backend`'s heap (once per heap); undefined without the internals. */
+/** heap-kernels.wat instantiated on `backend`'s heap (once per heap); undefined without the internals. */
 function heapKernels(backend: tf.KernelBackend): HeapKernels | undefined {
   const memory = internals(backend)?.wasm?.asm?.memory;
   if (!(memory instanceof WebAssembly.Memory)) return undefined;
   let k = instances.get(memory);
   if (k === undefined) {
-    compiled ??= new WebAssembly.Module(Buffer.from(kernelVariant() === 'fma' ? HEAP_KERNELS_FMA_WASM_BASE64 : HEAP_KERNELS_WASM_BASE64, 'base64'));
+    compiled ??= new WebAssembly.Module(Buffer.from(HEAP_KERNELS_WASM_BASE64, 'base64'));
     k = new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as HeapKernels;
     instances.set(memory, k);
   }
