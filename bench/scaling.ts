@@ -348,6 +348,7 @@ function tables(results: readonly Result[]): string {
   const base = (r: Result): number => (r.group === undefined ? NaN : pairedRatio(results, r.id, `${r.group}-1`));
   const ref = (r: Result): number => pairedRatio(results, r.id, GROUPS.find((gr) => gr.id === r.group)?.reference);
   const lines = [
+    `Node ${process.version}`,
     '| row | threads | batch | warm-up (steps, s) | samples/s (median) | min-max over reps | vs 1 worker (paired) | x PyTorch (paired) |',
     '|---|---|---|---|---|---|---|---|',
   ];
@@ -360,6 +361,7 @@ function tables(results: readonly Result[]): string {
   lines.push(
     '',
     'per step over the timed steps, ms: forward/backward per worker (trainer rows) or the whole step (PyTorch rows); phase shares of worker time',
+    `Node ${process.version}`,
     `| row | p50 | p90 | p99 | p99/p50 | ${short.join(' | ')} |`,
     `|---|---|---|---|---|${short.map(() => '---').join('|')}|`,
   );
