@@ -59,7 +59,9 @@ function loopRow(batch: number, n: number, step: (indices: Int32Array) => void, 
 export function plainTfjsRow(data: Dataset, cfg: MlpConfig, batch: number, lr: number): Row {
   const model = tf.sequential({
     layers: [
-      ...cfg.hidden.map((units, l) => tf.layers.dense({ units, activation: 'relu', ...(l === 0 ? { inputShape: [cfg.inputSize] } : {}) })),
+      ...cfg.hidden.map((units, l) =>
+        tf.layers.dense({ units, activation: 'relu', ...(l === 0 ? { inputShape: [cfg.inputSize] } : {}) }),
+      ),
       tf.layers.dense({ units: cfg.numClasses }),
     ],
   });
@@ -78,7 +80,10 @@ export function plainTfjsRow(data: Dataset, cfg: MlpConfig, batch: number, lr: n
       tf.tidy(() => {
         const xs = tf.tensor2d(x, [batch, f]);
         const ys = tf.oneHot(tf.tensor1d(y, 'int32'), cfg.numClasses);
-        const loss = opt.minimize(() => tf.losses.softmaxCrossEntropy(ys, model.apply(xs) as tf.Tensor2D) as tf.Scalar, true);
+        const loss = opt.minimize(
+          () => tf.losses.softmaxCrossEntropy(ys, model.apply(xs) as tf.Tensor2D) as tf.Scalar,
+          true,
+        );
         loss?.dataSync(); // read the loss each step, as a user printing it would
       });
     },
@@ -118,7 +123,9 @@ export function leanStepRow(data: Dataset, cfg: MlpConfig, batch: number, lr: nu
 
 /** The generic path's step on examples/`example`, then its compiled optimizer's update through the trainer's kernels; `parties` as in leanStepRow. */
 export async function genericStepRow(data: Dataset, example: string, batch: number, parties = 1): Promise<Row> {
-  const { default: build } = (await import(new URL(`../../examples/${example}`, import.meta.url).href)) as { default: () => tf.LayersModel };
+  const { default: build } = (await import(new URL(`../../examples/${example}`, import.meta.url).href)) as {
+    default: () => tf.LayersModel;
+  };
   const model = build();
   const source = layersSource(model, { targets: 'onehot' });
   const spec = optimizerFromTfjs(model.optimizer);
@@ -138,7 +145,14 @@ export async function genericStepRow(data: Dataset, example: string, batch: numb
       replica.lossAndGradSum(params, { ...data.train, indices }, arena.grads);
       k.reduce(arena.grads, 1, P, slice.lo, slice.hi, 1 / batch, arena.reduced);
       step++;
-      optimizerStep(k, spec, betaPowers(spec, step), { params, grad: arena.reduced, next: paramsAt(arena, step), state: stateAt(arena, step - 1), stateNext: stateAt(arena, step), slice });
+      optimizerStep(k, spec, betaPowers(spec, step), {
+        params,
+        grad: arena.reduced,
+        next: paramsAt(arena, step),
+        state: stateAt(arena, step - 1),
+        stateNext: stateAt(arena, step),
+        slice,
+      });
     },
     () => model.dispose(),
   );

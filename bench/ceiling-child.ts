@@ -13,7 +13,10 @@ import { TUTORIAL_LR, TUTORIAL_MLP, genericStepRow, leanStepRow } from './baseli
 const [model, batch, parties] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4])];
 const data = loadDataset();
 const backend = await initBackend(process.argv[5] as BackendRequest);
-const row = model === 'mlp' ? leanStepRow(data, TUTORIAL_MLP, batch, TUTORIAL_LR, parties) : await genericStepRow(data, model, batch, parties);
+const row =
+  model === 'mlp'
+    ? leanStepRow(data, TUTORIAL_MLP, batch, TUTORIAL_LR, parties)
+    : await genericStepRow(data, model, batch, parties);
 console.log(JSON.stringify({ ready: true, backend, model, batch }));
 for await (const line of createInterface({ input: process.stdin })) {
   const steps = Number(line.split(' ')[1]);

@@ -45,7 +45,11 @@ function child(model: string, batch: number, parties: number, backend: BackendRe
   const file = fileURLToPath(new URL('./ceiling-child.js', import.meta.url));
   const semi = semiSpacesMb(DEFAULT_YOUNG_GENERATION_MB);
   const flags = [`--max-semi-space-size=${semi.largest}`, `--min-semi-space-size=${semi.start}`];
-  const p: ChildProcessWithoutNullStreams = spawn(process.execPath, [...flags, file, model, String(batch), String(parties), backend], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const p: ChildProcessWithoutNullStreams = spawn(
+    process.execPath,
+    [...flags, file, model, String(batch), String(parties), backend],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
   let stderr = '';
   p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const lines = createInterface({ input: p.stdout })[Symbol.asyncIterator]();
@@ -78,13 +82,22 @@ function child(model: string, batch: number, parties: number, backend: BackendRe
  * share of the batch); a step of the row is one step of each, and counts
  * `samplesPerStep` samples (the batch, as in the trainer row it bounds); on `backend`.
  */
-export function ceilingRow(model: string, processes: number, shard: number, samplesPerStep: number, backend: BackendRequest): Row {
+export function ceilingRow(
+  model: string,
+  processes: number,
+  shard: number,
+  samplesPerStep: number,
+  backend: BackendRequest,
+): Row {
   const children = Array.from({ length: processes }, () => child(model, shard, processes, backend));
   return {
     samplesPerStep,
     async run(steps) {
       const replies = await Promise.all(children.map((c) => c.request(`run ${steps}`)));
-      return { seconds: Math.max(...replies.map((r) => r.seconds as number)), stepMs: replies.flatMap((r) => r.stepMs as number[]) };
+      return {
+        seconds: Math.max(...replies.map((r) => r.seconds as number)),
+        stepMs: replies.flatMap((r) => r.stepMs as number[]),
+      };
     },
     async close() {
       await Promise.all(children.map((c) => c.close()));

@@ -33,10 +33,14 @@ export function lineChartSvg(title: string, series: readonly Series[]): string {
   out.push(`<text transform="translate(18 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">samples/s</text>`);
   series.forEach((s, k) => {
     const d = s.points.map(([w, v], i) => `${i === 0 ? 'M' : 'L'}${X(w).toFixed(1)},${Y(v).toFixed(1)}`).join(' ');
-    out.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2"${s.dashed === true ? ' stroke-dasharray="6 4"' : ''}/>`);
+    out.push(
+      `<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2"${s.dashed === true ? ' stroke-dasharray="6 4"' : ''}/>`,
+    );
     for (const [w, v] of s.points) out.push(`<circle cx="${X(w)}" cy="${Y(v)}" r="3" fill="${s.color}"/>`);
     const ly = m.t + 10 + k * 20;
-    out.push(`<line x1="${W - m.r + 15}" x2="${W - m.r + 40}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2"${s.dashed === true ? ' stroke-dasharray="6 4"' : ''}/>`);
+    out.push(
+      `<line x1="${W - m.r + 15}" x2="${W - m.r + 40}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2"${s.dashed === true ? ' stroke-dasharray="6 4"' : ''}/>`,
+    );
     out.push(`<text x="${W - m.r + 46}" y="${ly + 4}">${s.name}</text>`);
   });
   out.push('</svg>');

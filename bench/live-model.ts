@@ -63,11 +63,14 @@ async function measure(name: string, make: () => tf.LayersModel): Promise<void> 
     restored.push(performance.now() - t0);
   }
   const P = trainer.getParams().length;
-  console.log(`${tf.getBackend().padEnd(4)} ${name.padEnd(8)} ${String(P).padStart(7)} params: after a step ${median(after).toFixed(3)} ms per event, read-back of setWeights ${median(restored).toFixed(3)} ms`);
+  console.log(
+    `${tf.getBackend().padEnd(4)} ${name.padEnd(8)} ${String(P).padStart(7)} params: after a step ${median(after).toFixed(3)} ms per event, read-back of setWeights ${median(restored).toFixed(3)} ms`,
+  );
 }
 
 const example = async (file: string): Promise<() => tf.LayersModel> =>
-  ((await import(new URL(`../../examples/${file}`, import.meta.url).href)) as { default: () => tf.LayersModel }).default;
+  ((await import(new URL(`../../examples/${file}`, import.meta.url).href)) as { default: () => tf.LayersModel })
+    .default;
 registerWasmTrainingKernels();
 for (const backend of ['cpu', 'wasm']) {
   await tf.setBackend(backend);

@@ -58,7 +58,9 @@ async function threads(mode: ThreadJob['mode'], parties: number, spinCapMs: numb
       { length: parties },
       (_, rank) =>
         new Promise<number>((resolve, reject) => {
-          const w = new Worker(url, { workerData: { mode, memory: arena.memory, barrier, P, parties, rank, iters, spinCapMs } satisfies ThreadJob });
+          const w = new Worker(url, {
+            workerData: { mode, memory: arena.memory, barrier, P, parties, rank, iters, spinCapMs } satisfies ThreadJob,
+          });
           w.once('message', (m: number) => {
             resolve(m);
             void w.terminate();
@@ -71,7 +73,11 @@ async function threads(mode: ThreadJob['mode'], parties: number, spinCapMs: numb
 }
 
 async function piscinaRoundTrip(threadsN: number, rounds: number): Promise<number> {
-  const pool = new Piscina({ filename: new URL('./noop-task.js', import.meta.url).href, minThreads: threadsN, maxThreads: threadsN });
+  const pool = new Piscina({
+    filename: new URL('./noop-task.js', import.meta.url).href,
+    minThreads: threadsN,
+    maxThreads: threadsN,
+  });
   const once = (): Promise<unknown[]> => Promise.all(Array.from({ length: threadsN }, () => pool.run(null)));
   for (let i = 0; i < 50; i++) await once();
   const t: number[] = [];
@@ -106,7 +112,13 @@ async function modelReplica(file: string, data: Dataset): Promise<{ replica: Ste
 }
 
 /** Median step time (forward + backward + gradient export) of `replica` on shards of each size in SHARDS, ms. */
-async function shardTimes(replica: Stepper, params: Float32Array, data: Dataset, order: Int32Array, time: number): Promise<number[]> {
+async function shardTimes(
+  replica: Stepper,
+  params: Float32Array,
+  data: Dataset,
+  order: Int32Array,
+  time: number,
+): Promise<number[]> {
   const p50s: number[] = [];
   const grads = new Float32Array(params.length);
   for (const B of SHARDS) {
@@ -144,12 +156,21 @@ async function stepBench(backends: BackendName[]): Promise<string[]> {
     ];
     if (name === 'wasm') {
       for (const file of EXAMPLES) {
-        const { replica, params } = await modelReplica(fileURLToPath(new URL(`../../examples/${file}`, import.meta.url)), data);
+        const { replica, params } = await modelReplica(
+          fileURLToPath(new URL(`../../examples/${file}`, import.meta.url)),
+          data,
+        );
         formulations.push([`generic path, examples/${file}`, replica, params]);
       }
     }
     for (const [fname, replica, params] of formulations) {
-      const p50s = await shardTimes(replica, params, data, order, name === 'cpu' || fname !== 'hand-written backward' ? 600 : 400);
+      const p50s = await shardTimes(
+        replica,
+        params,
+        data,
+        order,
+        name === 'cpu' || fname !== 'hand-written backward' ? 600 : 400,
+      );
       lines.push(`| ${name} | ${fname} | ${p50s.map((t) => us(t)).join(' | ')} | ${(p50s[0] / p50s[1]).toFixed(2)}x |`);
     }
   }
@@ -191,7 +212,10 @@ function p50(bench: Bench): number {
 function layersStep(model: tf.Sequential, x: tf.Tensor, y: tf.Tensor): () => void {
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   return () => {
-    const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor), vars);
+    const { value, grads } = tf.variableGrads(
+      () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor),
+      vars,
+    );
     tf.dispose([value, ...Object.values(grads)]);
   };
 }
@@ -211,7 +235,17 @@ function convnet(): tf.Sequential {
 }
 
 /** The stock wasm kernels ours replace or wrap (src/tfjs-kernels/register.ts FASTER and WRAPPED). */
-const REPLACED = ['Conv2DBackpropInput', 'MaxPoolGrad', 'Add', 'Sum', 'BatchMatMul', '_FusedMatMul', 'Conv2D', 'Identity', 'Cast'];
+const REPLACED = [
+  'Conv2DBackpropInput',
+  'MaxPoolGrad',
+  'Add',
+  'Sum',
+  'BatchMatMul',
+  '_FusedMatMul',
+  'Conv2D',
+  'Identity',
+  'Cast',
+];
 
 /** Runs `f`, which returns a kernel's result, and frees the result; median ms over `time` ms. */
 async function kernelMs(f: () => tf.TensorInfo, time = 1000): Promise<number> {
@@ -233,7 +267,9 @@ async function convnetBench(stock: Map<string, tf.KernelConfig>): Promise<void> 
   const rng = new Rng(1);
   const pixels = Float32Array.from({ length: B * 784 }, () => rng.next());
   const labels = Int32Array.from({ length: B }, () => rng.int(10));
-  console.log(`\n4. the model issue's convnet (conv 5x5x8 relu, maxpool 2, conv 5x5x16 relu, maxpool 2, dense 10), batch ${B}, forward + backward, median`);
+  console.log(
+    `\n4. the model issue's convnet (conv 5x5x8 relu, maxpool 2, conv 5x5x16 relu, maxpool 2, dense 10), batch ${B}, forward + backward, median`,
+  );
   console.log('| backend | step | samples/s | vs cpu |\n|---|---|---|---|');
   const step = new Map<BackendName, number>();
   for (const name of ['wasm', 'cpu'] as const) {
@@ -243,7 +279,11 @@ async function convnetBench(stock: Map<string, tf.KernelConfig>): Promise<void> 
     const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 10); // y is (B, 10)
     // The cpu backend takes seconds a step: a few are enough. On wasm the step keeps speeding up
     // for a few hundred steps (V8 optimising tfjs's JavaScript): 3 s of warm-up first.
-    const bench = new Bench(name === 'cpu' ? { time: 0, iterations: 3, warmupIterations: 1, warmupTime: 0 } : { time: 2000, iterations: 20, warmupTime: 3000, warmupIterations: 300 });
+    const bench = new Bench(
+      name === 'cpu'
+        ? { time: 0, iterations: 3, warmupIterations: 1, warmupTime: 0 }
+        : { time: 2000, iterations: 20, warmupTime: 3000, warmupIterations: 300 },
+    );
     bench.add('step', layersStep(model, x, y));
     await bench.run();
     step.set(name, p50(bench));
@@ -252,11 +292,17 @@ async function convnetBench(stock: Map<string, tf.KernelConfig>): Promise<void> 
   }
   const cpuMs = step.get('cpu') ?? NaN;
   for (const [name, t] of step) {
-    console.log(`| ${name === 'wasm' ? 'wasm + our kernels' : name} | ${ms(t)} | ${((1000 * B) / t).toFixed(0)} | ${(cpuMs / t).toFixed(cpuMs / t >= 10 ? 0 : 2)}x |`);
+    console.log(
+      `| ${name === 'wasm' ? 'wasm + our kernels' : name} | ${ms(t)} | ${((1000 * B) / t).toFixed(0)} | ${(cpuMs / t).toFixed(cpuMs / t >= 10 ? 0 : 2)}x |`,
+    );
   }
 
   await initBackend('wasm');
-  const t4 = (shape: number[]): tf.Tensor => tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b) }, () => rng.uniform(-1, 1)), shape);
+  const t4 = (shape: number[]): tf.Tensor =>
+    tf.tensor(
+      Float32Array.from({ length: shape.reduce((a, b) => a * b) }, () => rng.uniform(-1, 1)),
+      shape,
+    );
   const [dy2, w2, x2] = [t4([B, 8, 8, 16]), t4([5, 5, 8, 16]), t4([B, 12, 12, 8])];
   const [x1, dy1, w1] = [t4([B, 28, 28, 1]), t4([B, 24, 24, 8]), t4([5, 5, 1, 8])];
   const pooled = tf.relu(t4([B, 24, 24, 8])); // a ReLU's output, with its ties at 0
@@ -270,7 +316,13 @@ async function convnetBench(stock: Map<string, tf.KernelConfig>): Promise<void> 
    * Inputs named in `fresh` are copied into new tensors for every call, as a training step's weights and
    * activations are new tensors every step: the stock XNNPACK kernels cache their packs per tensor.
    */
-  const call = (kernel: string, inputs: tf.NamedTensorMap, attrs: object, config?: tf.KernelConfig, fresh: readonly string[] = []) => {
+  const call = (
+    kernel: string,
+    inputs: tf.NamedTensorMap,
+    attrs: object,
+    config?: tf.KernelConfig,
+    fresh: readonly string[] = [],
+  ) => {
     const values = fresh.map((k) => [k, inputs[k].dataSync(), inputs[k].shape] as const);
     return (): tf.TensorInfo => {
       const copies = Object.fromEntries(values.map(([k, v, shape]) => [k, tf.tensor(v, shape)]));
@@ -289,17 +341,61 @@ async function convnetBench(stock: Map<string, tf.KernelConfig>): Promise<void> 
   const conv = { strides: 1, pad: 'valid', dataFormat: 'NHWC', dilations: 1 };
   const fused = { a: dense.x.reshape([1, B, 784]), b: dense.w.reshape([1, 784, 128]), bias: tf.randomNormal([128]) }; // as tf.fused.matMul hands them over
   const replaced: [string, string, tf.NamedTensorMap, object, string[]?][] = [
-    ['conv1 forward (x 64x28x28x1, filter 5x5x1x8; both fresh)', 'Conv2D', { x: x1, filter: w1 }, conv, ['x', 'filter']],
-    ['conv2 forward (x 64x12x12x8, filter 5x5x8x16; both fresh)', 'Conv2D', { x: x2, filter: w2 }, conv, ['x', 'filter']],
-    ['dense forward x W (64x784 . 784x128; W fresh)', 'BatchMatMul', { a: dense.x, b: dense.w }, { transposeA: false, transposeB: false }, ['b']],
-    ['dense forward relu(x W + b) (W fresh)', '_FusedMatMul', fused, { transposeA: false, transposeB: false, activation: 'relu' }, ['b']],
-    ['conv2 (dy 64x8x8x16, filter 5x5x8x16)', 'Conv2DBackpropInput', { dy: dy2, filter: w2 }, { strides: 1, pad: 'valid', dataFormat: 'NHWC', inputShape: [B, 12, 12, 8] }],
-    ['pool1 (x 64x24x24x8 after ReLU)', 'MaxPoolGrad', { dy: dyPool, input: pooled, output: pooledMax }, { filterSize: 2, strides: 2, pad: 'valid' }],
+    [
+      'conv1 forward (x 64x28x28x1, filter 5x5x1x8; both fresh)',
+      'Conv2D',
+      { x: x1, filter: w1 },
+      conv,
+      ['x', 'filter'],
+    ],
+    [
+      'conv2 forward (x 64x12x12x8, filter 5x5x8x16; both fresh)',
+      'Conv2D',
+      { x: x2, filter: w2 },
+      conv,
+      ['x', 'filter'],
+    ],
+    [
+      'dense forward x W (64x784 . 784x128; W fresh)',
+      'BatchMatMul',
+      { a: dense.x, b: dense.w },
+      { transposeA: false, transposeB: false },
+      ['b'],
+    ],
+    [
+      'dense forward relu(x W + b) (W fresh)',
+      '_FusedMatMul',
+      fused,
+      { transposeA: false, transposeB: false, activation: 'relu' },
+      ['b'],
+    ],
+    [
+      'conv2 (dy 64x8x8x16, filter 5x5x8x16)',
+      'Conv2DBackpropInput',
+      { dy: dy2, filter: w2 },
+      { strides: 1, pad: 'valid', dataFormat: 'NHWC', inputShape: [B, 12, 12, 8] },
+    ],
+    [
+      'pool1 (x 64x24x24x8 after ReLU)',
+      'MaxPoolGrad',
+      { dy: dyPool, input: pooled, output: pooledMax },
+      { filterSize: 2, strides: 2, pad: 'valid' },
+    ],
     ['conv1 bias (64x24x24x8 + 8)', 'Add', { a: dy1, b: bias1 }, {}],
     ['conv1 bias gradient (64x24x24x8 -> 8)', 'Sum', { x: dy1 }, { axis: [0, 1, 2], keepDims: false }],
     ['conv1 activations (64x24x24x8), as the gradient tape saves them', 'Identity', { x: dy1 }, {}],
-    ['dense dx = dy W^T (64x128 . (784x128)^T)', 'BatchMatMul', { a: dense.dy, b: dense.w }, { transposeA: false, transposeB: true }],
-    ['dense dW = x^T dy ((64x784)^T . 64x128)', 'BatchMatMul', { a: dense.x, b: dense.dy }, { transposeA: true, transposeB: false }],
+    [
+      'dense dx = dy W^T (64x128 . (784x128)^T)',
+      'BatchMatMul',
+      { a: dense.dy, b: dense.w },
+      { transposeA: false, transposeB: true },
+    ],
+    [
+      'dense dW = x^T dy ((64x784)^T . 64x128)',
+      'BatchMatMul',
+      { a: dense.x, b: dense.dy },
+      { transposeA: true, transposeB: false },
+    ],
   ];
   for (const [what, kernel, inputs, attrs, fresh] of replaced) {
     const config = stock.get(kernel);
@@ -308,10 +404,28 @@ async function convnetBench(stock: Map<string, tf.KernelConfig>): Promise<void> 
     const oursMs = await kernelMs(call(kernel, inputs, attrs, undefined, fresh));
     console.log(`| ${kernel}, ${what} | ${ms(stockMs)} | ${ms(oursMs)} | ${(stockMs / oursMs).toFixed(1)}x |`);
   }
-  const dW = (x: tf.Tensor, dy: tf.Tensor, filterShape: number[]) => call('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad: 'valid', dataFormat: 'NHWC', filterShape });
+  const dW = (x: tf.Tensor, dy: tf.Tensor, filterShape: number[]) =>
+    call('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad: 'valid', dataFormat: 'NHWC', filterShape });
   const [filter1, filter2] = [await kernelMs(dW(x1, dy1, [5, 5, 1, 8])), await kernelMs(dW(x2, dy2, [5, 5, 8, 16]))];
-  console.log(`| Conv2DBackpropFilter, conv1 / conv2 | none (tensorflow/tfjs#8474) | ${ms(filter1)} / ${ms(filter2)} | |`);
-  tf.dispose([dy2, w2, x2, x1, dy1, w1, pooled, pooledMax, dyPool, bias1, dense.x, dense.w, dense.dy, ...Object.values(fused)]);
+  console.log(
+    `| Conv2DBackpropFilter, conv1 / conv2 | none (tensorflow/tfjs#8474) | ${ms(filter1)} / ${ms(filter2)} | |`,
+  );
+  tf.dispose([
+    dy2,
+    w2,
+    x2,
+    x1,
+    dy1,
+    w1,
+    pooled,
+    pooledMax,
+    dyPool,
+    bias1,
+    dense.x,
+    dense.w,
+    dense.dy,
+    ...Object.values(fused),
+  ]);
   await swappedSteps(stock, pixels, labels);
 }
 
@@ -321,7 +435,11 @@ async function convnetBench(stock: Map<string, tf.KernelConfig>): Promise<void> 
  * blocks, each pair's ratio, the median of them. The kernels stock lacks
  * (Conv2DBackpropFilter) are ours in both.
  */
-async function swappedSteps(stock: Map<string, tf.KernelConfig>, pixels: Float32Array, labels: Int32Array): Promise<void> {
+async function swappedSteps(
+  stock: Map<string, tf.KernelConfig>,
+  pixels: Float32Array,
+  labels: Int32Array,
+): Promise<void> {
   const names = REPLACED;
   const ours = names.map((n) => tf.getKernel(n, 'wasm'));
   const use = (configs: (tf.KernelConfig | undefined)[]): void =>
@@ -334,19 +452,32 @@ async function swappedSteps(stock: Map<string, tf.KernelConfig>, pixels: Float32
   const B = 64;
   const x = tf.tensor4d(pixels, [B, 28, 28, 1]); // x is (B, 28, 28, 1)
   const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 10); // y is (B, 10)
-  const mlp = tf.sequential({ layers: [tf.layers.dense({ units: 128, activation: 'relu', inputShape: [784] }), tf.layers.dense({ units: 64, activation: 'relu' }), tf.layers.dense({ units: 10 })] });
+  const mlp = tf.sequential({
+    layers: [
+      tf.layers.dense({ units: 128, activation: 'relu', inputShape: [784] }),
+      tf.layers.dense({ units: 64, activation: 'relu' }),
+      tf.layers.dense({ units: 10 }),
+    ],
+  });
   const cnn = convnet();
   const flat = x.reshape([B, 784]); // flat is (B, 784)
   const lean = new MlpReplica(CFG);
   const params = new Float32Array(P).map((_, i) => Math.sin(i) * 0.05);
   const grad = new Float32Array(P);
-  const batch = { images: pixels, labels: Uint8Array.from(labels), features: 784, indices: Int32Array.from({ length: B }, (_, i) => i) };
+  const batch = {
+    images: pixels,
+    labels: Uint8Array.from(labels),
+    features: 784,
+    indices: Int32Array.from({ length: B }, (_, i) => i),
+  };
   const rows: [string, () => void, number][] = [
     ['the tutorial MLP, lean replica (MlpReplica)', () => void lean.lossAndGradSum(params, batch, grad), 100],
     ['the tutorial MLP as tf.layers, tfjs autograd', layersStep(mlp, flat, y), 100],
     ['the convnet (section 4), tfjs autograd', layersStep(cnn, x, y), 20],
   ];
-  console.log(`\n   whole steps at batch 64: the stock ${names.join(', ')} against ours (30 pairs of blocks, swapped in one thread)`);
+  console.log(
+    `\n   whole steps at batch 64: the stock ${names.join(', ')} against ours (30 pairs of blocks, swapped in one thread)`,
+  );
   console.log('| step | stock | ours | stock / ours (middle half) |\n|---|---|---|---|');
   for (const [what, step, n] of rows) {
     const block = (configs: (tf.KernelConfig | undefined)[]): number => {
@@ -360,9 +491,13 @@ async function swappedSteps(stock: Map<string, tf.KernelConfig>, pixels: Float32
       block(stockConfigs);
       block(ours);
     }
-    const pairs = Array.from({ length: 30 }, () => [block(stockConfigs), block(ours)]).sort((a, b) => a[0] / a[1] - b[0] / b[1]);
+    const pairs = Array.from({ length: 30 }, () => [block(stockConfigs), block(ours)]).sort(
+      (a, b) => a[0] / a[1] - b[0] / b[1],
+    );
     const [s, o] = pairs[15];
-    console.log(`| ${what} | ${ms(s)} | ${ms(o)} | ${(s / o).toFixed(2)}x (${(pairs[7][0] / pairs[7][1]).toFixed(2)}-${(pairs[22][0] / pairs[22][1]).toFixed(2)}) |`);
+    console.log(
+      `| ${what} | ${ms(s)} | ${ms(o)} | ${(s / o).toFixed(2)}x (${(pairs[7][0] / pairs[7][1]).toFixed(2)}-${(pairs[22][0] / pairs[22][1]).toFixed(2)}) |`,
+    );
   }
   use(ours);
   tf.dispose([x, y, flat]);
@@ -381,13 +516,20 @@ async function modelBench(file: string): Promise<void> {
   const { replica, params } = await modelReplica(file, data);
   const t = await shardTimes(replica, params, data, epochPermutation(data.train.count, 1, 0), 600);
   console.log(`${file} on the generic path (wasm), forward + backward + gradient export, median per shard size`);
-  console.log(`| ${SHARDS.join(' | ')} |\n|${SHARDS.map(() => '---').join('|')}|\n| ${t.map((v) => us(v)).join(' | ')} |`);
-  console.log(`at most, before synchronisation, vs 1 worker at batch 64: ${SHARDS.slice(1).map((n, k) => `${64 / n} workers ${(t[0] / t[k + 1]).toFixed(2)}x`).join(', ')}`);
+  console.log(
+    `| ${SHARDS.join(' | ')} |\n|${SHARDS.map(() => '---').join('|')}|\n| ${t.map((v) => us(v)).join(' | ')} |`,
+  );
+  console.log(
+    `at most, before synchronisation, vs 1 worker at batch 64: ${SHARDS.slice(1)
+      .map((n, k) => `${64 / n} workers ${(t[0] / t[k + 1]).toFixed(2)}x`)
+      .join(', ')}`,
+  );
 }
 
 function parse(): { convnet: boolean; model: string | undefined } {
   const { values } = parseArgs({ options: { convnet: { type: 'boolean' }, model: { type: 'string' } }, strict: true });
-  if (values.convnet === true && values.model !== undefined) throw new OptionError('--convnet and --model are two different runs: give one');
+  if (values.convnet === true && values.model !== undefined)
+    throw new OptionError('--convnet and --model are two different runs: give one');
   return { convnet: values.convnet === true, model: values.model };
 }
 
@@ -395,7 +537,9 @@ async function main(): Promise<void> {
   const args = parse();
   if (args.model !== undefined) return modelBench(args.model);
   const cores = availableParallelism();
-  console.log(`worker-ddp micro-benchmarks, ${new Date().toISOString()}\n${cpus()[0]?.model.trim() ?? ''}, ${cores} cores, Node ${process.version}\n`);
+  console.log(
+    `worker-ddp micro-benchmarks, ${new Date().toISOString()}\n${cpus()[0]?.model.trim() ?? ''}, ${cores} cores, Node ${process.version}\n`,
+  );
   const stock = new Map<string, tf.KernelConfig>();
   for (const name of REPLACED) {
     const config = tf.getKernel(name, 'wasm');
@@ -415,7 +559,9 @@ async function main(): Promise<void> {
   const cr = copyBench.tasks[0].result;
   const copy = cr !== undefined && 'latency' in cr ? (cr.latency.p50 ?? NaN) : NaN;
   console.log(`1. all-reduce of ${P.toLocaleString('en-US')} floats (reduce-scatter between two barriers, wasm SIMD)`);
-  console.log(`   plain copy of ${((4 * P) / 1000).toFixed(0)} KB (Float32Array.set between SharedArrayBuffers): ${us(copy)}`);
+  console.log(
+    `   plain copy of ${((4 * P) / 1000).toFixed(0)} KB (Float32Array.set between SharedArrayBuffers): ${us(copy)}`,
+  );
   console.log('| threads | all-reduce | / plain copy |\n|---|---|---|');
   for (let n = 1; n <= 8; n++) {
     const t = await threads('allreduce', n, n <= cores ? SPIN_CAP_MS : 0, 2000);
@@ -424,19 +570,28 @@ async function main(): Promise<void> {
   const sleep = await threads('barrier', 2, 0, 20_000);
   const spin = await threads('barrier', 2, SPIN_CAP_MS, 20_000);
   const rt2 = await piscinaRoundTrip(2, 2000);
-  console.log(`\n2. synchronisation, 2 threads: barrier crossing ${us(sleep)} (Atomics.wait) / ${us(spin)} (spin first);`);
-  console.log(`   Piscina round trip of 2 trivial tasks on 2 threads: ${us(rt2)} (${(rt2 / sleep).toFixed(0)}x a sleeping crossing)`);
+  console.log(
+    `\n2. synchronisation, 2 threads: barrier crossing ${us(sleep)} (Atomics.wait) / ${us(spin)} (spin first);`,
+  );
+  console.log(
+    `   Piscina round trip of 2 trivial tasks on 2 threads: ${us(rt2)} (${(rt2 / sleep).toFixed(0)}x a sleeping crossing)`,
+  );
 
-  console.log('\n3. one training step (forward + backward + gradient export), median per shard size; T(64)/T(32): Note [fixed cost]');
+  console.log(
+    '\n3. one training step (forward + backward + gradient export), median per shard size; T(64)/T(32): Note [fixed cost]',
+  );
   console.log('| backend | formulation | 64 | 32 | 16 | 8 | T(64)/T(32) |\n|---|---|---|---|---|---|---|');
   for (const line of await stepBench(['wasm', 'cpu', 'tensorflow'])) console.log(line);
   await initBackend('wasm');
-  console.log(`   one tfjs kernel on wasm, tf.add of two (8,16) tensors in a tidy: ${us(await dispatchMs())} (Note [kernel dispatch])`);
+  console.log(
+    `   one tfjs kernel on wasm, tf.add of two (8,16) tensors in a tidy: ${us(await dispatchMs())} (Note [kernel dispatch])`,
+  );
   await convnetBench(stock);
   tf.disposeVariables();
 }
 
 main().catch((err: unknown) => {
   console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
-  process.exitCode = err instanceof OptionError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true ? 2 : 1;
+  process.exitCode =
+    err instanceof OptionError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true ? 2 : 1;
 });

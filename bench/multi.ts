@@ -36,7 +36,12 @@ interface Measure {
 }
 
 const { values } = parseArgs({
-  options: { steps: { type: 'string' }, reps: { type: 'string' }, workers: { type: 'string' }, child: { type: 'boolean' } },
+  options: {
+    steps: { type: 'string' },
+    reps: { type: 'string' },
+    workers: { type: 'string' },
+    child: { type: 'boolean' },
+  },
 });
 const steps = checkInt('--steps', Number(values.steps ?? 300), [10, 100_000]);
 
@@ -77,7 +82,10 @@ function orchestrate(reps: number): void {
     { name: '1 process x 1 worker', command: [...node, '--workers', '1'] },
     { name: '1 process x 2 workers', command: [...node, '--workers', '2'] },
     { name: '2 processes x 1 worker (mpirun, loopback)', command: [...mpirun, ...node, '--workers', '1'] },
-    { name: '2 processes x 1 worker, mpi_yield_when_idle 1', command: [...mpirun, '--mca', 'mpi_yield_when_idle', '1', ...node, '--workers', '1'] },
+    {
+      name: '2 processes x 1 worker, mpi_yield_when_idle 1',
+      command: [...mpirun, '--mca', 'mpi_yield_when_idle', '1', ...node, '--workers', '1'],
+    },
   ];
   const runs: Measure[][] = configs.map(() => []);
   for (let rep = 0; rep < reps; rep++) {
@@ -96,12 +104,19 @@ function orchestrate(reps: number): void {
     reps: runs[i],
   }));
   const base = rows[0].samplesPerSecond;
-  console.log(`bench:multi, MLP 784-128-64-10, batch 64, ${steps} steps after ${WARMUP}, median of ${reps}, ${cpus().length} cores, ${new Date().toISOString()}`);
+  console.log(
+    `bench:multi, MLP 784-128-64-10, batch 64, ${steps} steps after ${WARMUP}, median of ${reps}, ${cpus().length} cores, ${new Date().toISOString()}`,
+  );
   console.log('| | samples/s | vs 1 worker | step | all-reduce per step |\n|---|---|---|---|---|');
   for (const r of rows) {
-    console.log(`| ${r.config} | ${r.samplesPerSecond.toFixed(0)} | ${(r.samplesPerSecond / base).toFixed(2)}x | ${r.stepMs.toFixed(2)} ms | ${(r.allreduceMs * 1000).toFixed(0)} µs |`);
+    console.log(
+      `| ${r.config} | ${r.samplesPerSecond.toFixed(0)} | ${(r.samplesPerSecond / base).toFixed(2)}x | ${r.stepMs.toFixed(2)} ms | ${(r.allreduceMs * 1000).toFixed(0)} µs |`,
+    );
   }
   const dir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'multi.json'), `${JSON.stringify({ date: new Date().toISOString(), cpus: cpus().length, steps, warmup: WARMUP, rows }, null, 2)}\n`);
+  writeFileSync(
+    join(dir, 'multi.json'),
+    `${JSON.stringify({ date: new Date().toISOString(), cpus: cpus().length, steps, warmup: WARMUP, rows }, null, 2)}\n`,
+  );
 }

@@ -38,7 +38,8 @@ function parse(): { workers: number[]; pairs: number; epochs: number; hog: boole
   const ints = (name: string, raw: string): number[] =>
     raw.split(',').map((v) => {
       const n = Number(v);
-      if (!Number.isInteger(n) || n < 1 || n > 256) throw new Error(`--${name} takes integers from 1 to 256, got ${JSON.stringify(v)}`);
+      if (!Number.isInteger(n) || n < 1 || n > 256)
+        throw new Error(`--${name} takes integers from 1 to 256, got ${JSON.stringify(v)}`);
       return n;
     });
   return {
@@ -53,16 +54,34 @@ function parse(): { workers: number[]; pairs: number; epochs: number; hog: boole
 
 /** One `npm run train` as a child process with --json: its best epoch and its epoch losses. */
 function train(cli: string, workers: number, epochs: number, extra: readonly string[]): Run {
-  const r = spawnSync(process.execPath, [cli, '--workers', String(workers), '--epochs', String(epochs), '--json', '--out', `bench/results/oversubscription-${workers}`, ...extra], {
-    encoding: 'utf8',
-    timeout: 30 * 60_000,
-  });
-  if (r.status !== 0) throw new Error(`--workers ${workers} exited ${String(r.status)}: ${r.stderr.trim().split('\n').pop() ?? ''}`);
+  const r = spawnSync(
+    process.execPath,
+    [
+      cli,
+      '--workers',
+      String(workers),
+      '--epochs',
+      String(epochs),
+      '--json',
+      '--out',
+      `bench/results/oversubscription-${workers}`,
+      ...extra,
+    ],
+    {
+      encoding: 'utf8',
+      timeout: 30 * 60_000,
+    },
+  );
+  if (r.status !== 0)
+    throw new Error(`--workers ${workers} exited ${String(r.status)}: ${r.stderr.trim().split('\n').pop() ?? ''}`);
   const epochsJson = r.stdout
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as { loss: number; samplesPerSecond: number });
-  return { bestSamplesPerSecond: Math.max(...epochsJson.map((e) => e.samplesPerSecond)), losses: epochsJson.map((e) => e.loss) };
+  return {
+    bestSamplesPerSecond: Math.max(...epochsJson.map((e) => e.samplesPerSecond)),
+    losses: epochsJson.map((e) => e.loss),
+  };
 }
 
 /** A process that keeps one core busy until killed. */
@@ -72,8 +91,12 @@ function hog(): ChildProcess {
 
 function main(): void {
   const a = parse();
-  console.log(`oversubscription benchmark: ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${availableParallelism()} cores, Node ${process.version}`);
-  console.log(`npm run train -- --workers ${a.workers.join('|')} --epochs ${a.epochs} ${a.extra.join(' ')}; ${a.pairs} interleaved rounds, best epoch of each run\n`);
+  console.log(
+    `oversubscription benchmark: ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${availableParallelism()} cores, Node ${process.version}`,
+  );
+  console.log(
+    `npm run train -- --workers ${a.workers.join('|')} --epochs ${a.epochs} ${a.extra.join(' ')}; ${a.pairs} interleaved rounds, best epoch of each run\n`,
+  );
   const first = a.workers[0];
   const rows = new Map<string, Run[]>();
   const push = (id: string, r: Run): void => {
@@ -86,26 +109,36 @@ function main(): void {
     for (const w of order) {
       const r = train(a.cli, w, a.epochs, a.extra);
       push(String(w), r);
-      console.log(`  round ${k + 1}, --workers ${w}: best epoch ${Math.round(r.bestSamplesPerSecond)} samples/s, losses ${r.losses.map((l) => l.toFixed(4)).join(' ')}`);
+      console.log(
+        `  round ${k + 1}, --workers ${w}: best epoch ${Math.round(r.bestSamplesPerSecond)} samples/s, losses ${r.losses.map((l) => l.toFixed(4)).join(' ')}`,
+      );
     }
     if (a.hog) {
       const h = hog();
       try {
         const r = train(a.cli, first, a.epochs, a.extra);
         push(`${first}+hog`, r);
-        console.log(`  round ${k + 1}, --workers ${first} beside a busy core: best epoch ${Math.round(r.bestSamplesPerSecond)} samples/s`);
+        console.log(
+          `  round ${k + 1}, --workers ${first} beside a busy core: best epoch ${Math.round(r.bestSamplesPerSecond)} samples/s`,
+        );
       } finally {
         h.kill('SIGKILL');
       }
     }
   }
   const base = rows.get(String(first)) ?? [];
-  console.log(`\n| run | samples/s (median of rounds) | x --workers ${first} (median of per-round ratios) | epoch losses |`);
+  console.log(
+    `\n| run | samples/s (median of rounds) | x --workers ${first} (median of per-round ratios) | epoch losses |`,
+  );
   console.log('|---|---|---|---|');
   for (const [id, runs] of rows) {
     const ratio = median(runs.map((r, k) => r.bestSamplesPerSecond / base[k].bestSamplesPerSecond));
-    const losses = runs.every((r) => r.losses.join() === runs[0].losses.join()) ? runs[0].losses.join(', ') : 'differ between rounds';
-    console.log(`| --workers ${id} | ${Math.round(median(runs.map((r) => r.bestSamplesPerSecond)))} | ${ratio.toFixed(2)}x | ${losses} |`);
+    const losses = runs.every((r) => r.losses.join() === runs[0].losses.join())
+      ? runs[0].losses.join(', ')
+      : 'differ between rounds';
+    console.log(
+      `| --workers ${id} | ${Math.round(median(runs.map((r) => r.bestSamplesPerSecond)))} | ${ratio.toFixed(2)}x | ${losses} |`,
+    );
   }
 }
 

@@ -25,7 +25,9 @@ export function findTorchPython(python?: string): Found {
       throw new OptionError(`--python ${python}: cannot import torch and numpy (${why})`);
     }
   }
-  return { skipped: `no python that can import torch and numpy (tried ${PYTHONS.join(', ')}; e.g. apt-get install -y python3-torch libopenblas0-pthread, or name one with --python)` };
+  return {
+    skipped: `no python that can import torch and numpy (tried ${PYTHONS.join(', ')}; e.g. apt-get install -y python3-torch libopenblas0-pthread, or name one with --python)`,
+  };
 }
 
 export interface TorchInfo {

@@ -28,22 +28,34 @@ async function main(): Promise<void> {
   if ((await initBackend('wasm')) !== 'wasm') throw new Error('this benchmark needs the wasm backend');
   const data = loadDataset();
   for (const name of MODELS) {
-    const source = layersSource(await loadModelModule(fileURLToPath(new URL(`../../examples/${name}.js`, import.meta.url))), { targets: 'onehot' });
+    const source = layersSource(
+      await loadModelModule(fileURLToPath(new URL(`../../examples/${name}.js`, import.meta.url))),
+      { targets: 'onehot' },
+    );
     const autograd = await LayersReplica.create(source.spec);
     const tapeFree = SequentialReplica.over(autograd);
-    if (tapeFree === undefined) throw new Error(`examples/${name}.js is no longer a model the sequential replica writes out`);
+    if (tapeFree === undefined)
+      throw new Error(`examples/${name}.js is no longer a model the sequential replica writes out`);
     const params = source.params;
     const [g1, g2] = [new Float32Array(params.length), new Float32Array(params.length)];
     const metrics = new Float64Array(source.spec.metrics.length);
     let next = 0;
-    const batch = (n: number): Batch => ({ ...data.train, indices: Int32Array.from({ length: n }, (_, j) => (next * n + j) % data.train.labels.length) });
+    const batch = (n: number): Batch => ({
+      ...data.train,
+      indices: Int32Array.from({ length: n }, (_, j) => (next * n + j) % data.train.labels.length),
+    });
 
     const b = batch(32);
-    const same = autograd.lossAndGradSum(params, b, g1) === tapeFree.lossAndGradSum(params, b, g2) && g1.every((v, k) => Object.is(v, g2[k]));
-    console.log(`examples/${name}.js: loss and gradient ${same ? 'bit for bit the same' : 'DIFFER (a bug: the replica promises the same bits)'}`);
+    const same =
+      autograd.lossAndGradSum(params, b, g1) === tapeFree.lossAndGradSum(params, b, g2) &&
+      g1.every((v, k) => Object.is(v, g2[k]));
+    console.log(
+      `examples/${name}.js: loss and gradient ${same ? 'bit for bit the same' : 'DIFFER (a bug: the replica promises the same bits)'}`,
+    );
 
     for (const n of [32, 64]) {
-      const step = (r: WorkerModel, g: Float32Array) => (): number => r.lossAndGradSum(params, batch(n), g, undefined, metrics);
+      const step = (r: WorkerModel, g: Float32Array) => (): number =>
+        r.lossAndGradSum(params, batch(n), g, undefined, metrics);
       const steps = { autograd: step(autograd, g1), replica: step(tapeFree, g2) };
       const block = (f: () => number, reps: number): number => {
         const t0 = performance.now();

@@ -77,7 +77,10 @@ const percent = (v: number): string => (Number.isFinite(v) ? `${(100 * v).toFixe
  * and the group's reference row ratio.
  */
 export function scalingTable(file: Pick<ResultFile, 'groups' | 'results'>): string {
-  const lines = ['| model | scaling | workers | samples/s | speed-up | efficiency | x PyTorch |', '|---|---|---|---|---|---|---|'];
+  const lines = [
+    '| model | scaling | workers | samples/s | speed-up | efficiency | x PyTorch |',
+    '|---|---|---|---|---|---|---|',
+  ];
   for (const g of file.groups) {
     const rows = file.results.filter((r) => r.group === g.id && r.ceiling !== true && r.variant !== true);
     for (const r of rows) {

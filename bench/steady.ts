@@ -70,7 +70,11 @@ export async function warmUp(row: Row, o: SteadyOptions): Promise<Warmup> {
   const windows: number[] = [];
   const windowMs: number[] = [];
   let steps = PROBE_STEPS;
-  while (!steadyWindow(windowMs, o.tol) && steps < o.maxWarmupSteps && performance.now() - t0 < 1000 * o.maxWarmupSeconds) {
+  while (
+    !steadyWindow(windowMs, o.tol) &&
+    steps < o.maxWarmupSteps &&
+    performance.now() - t0 < 1000 * o.maxWarmupSeconds
+  ) {
     const n = clamp(Math.round(WINDOW_MS / lastMs), WINDOW_STEPS);
     const { seconds } = await row.run(n);
     lastMs = (1000 * seconds) / n;

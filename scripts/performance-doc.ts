@@ -33,7 +33,8 @@ export function readResults(dir: string): { name: string; file: ResultFile }[] {
 
 /** The generated section, markers included. */
 export function resultsSection(files: readonly { name: string; file: ResultFile }[]): string {
-  if (files.length === 0) return `${BEGIN}\nNo result files yet: run \`npm run bench:scaling\` and commit its JSON.\n${END}`;
+  if (files.length === 0)
+    return `${BEGIN}\nNo result files yet: run \`npm run bench:scaling\` and commit its JSON.\n${END}`;
   const [newest, ...older] = files;
   const lines = [
     BEGIN,
@@ -44,7 +45,9 @@ export function resultsSection(files: readonly { name: string; file: ResultFile 
   if (older.length > 0) {
     lines.push('', 'Earlier runs (2 workers / 1 worker, paired):', '');
     for (const { name, file } of older) {
-      const twos = file.groups.map((g) => `${g.model} ${g.scaling} ${times(pairedRatio(file.results, `${g.id}-2`, `${g.id}-1`))}`);
+      const twos = file.groups.map(
+        (g) => `${g.model} ${g.scaling} ${times(pairedRatio(file.results, `${g.id}-2`, `${g.id}-1`))}`,
+      );
       lines.push(`- ${file.date.slice(0, 10)}, ${file.machine} (bench/results/${name}): ${twos.join(', ')}`);
     }
   }
@@ -56,7 +59,8 @@ export function resultsSection(files: readonly { name: string; file: ResultFile 
 export function withResults(page: string, section: string, path: string): string {
   const a = page.indexOf(BEGIN);
   const b = page.indexOf(END);
-  if (a < 0 || b < a) throw new Error(`${path}: the results markers are missing (a line "${BEGIN}" and, after it, "${END}")`);
+  if (a < 0 || b < a)
+    throw new Error(`${path}: the results markers are missing (a line "${BEGIN}" and, after it, "${END}")`);
   return page.slice(0, a) + section + page.slice(b + END.length);
 }
 

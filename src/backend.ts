@@ -39,11 +39,15 @@ export const NATIVE_STANDIN_ENV = 'WORKER_DDP_NATIVE_STANDIN';
 /** Why this thread cannot use tfjs-node, or undefined once it is the engine's backend. */
 async function loadNative(injectedFailure: boolean): Promise<Error | undefined> {
   try {
-    if (injectedFailure) throw new Error("injected fault 'native-fail': the native backend failed to load in this thread");
-    if (process.env[NATIVE_STANDIN_ENV] === '1') return (await tf.setBackend('cpu')) ? undefined : new Error('the stand-in (cpu) did not start');
+    if (injectedFailure)
+      throw new Error("injected fault 'native-fail': the native backend failed to load in this thread");
+    if (process.env[NATIVE_STANDIN_ENV] === '1')
+      return (await tf.setBackend('cpu')) ? undefined : new Error('the stand-in (cpu) did not start');
     const optional = '@tensorflow/tfjs-node'; // not a literal: the optional package has no types to resolve
     await import(optional);
-    return (await tf.setBackend('tensorflow')) ? undefined : new Error('tfjs-node loaded but its backend did not start');
+    return (await tf.setBackend('tensorflow'))
+      ? undefined
+      : new Error('tfjs-node loaded but its backend did not start');
   } catch (err) {
     return err instanceof Error ? err : new Error(String(err));
   }
@@ -73,7 +77,10 @@ export async function initBackend(request: BackendRequest, nativeFails = false):
       await tf.ready();
       return 'tensorflow';
     }
-    if (request === 'tensorflow') throw new Error(`backend tensorflow: @tensorflow/tfjs-node is not installed or failed to load: ${why.message.split('\n')[0]}`);
+    if (request === 'tensorflow')
+      throw new Error(
+        `backend tensorflow: @tensorflow/tfjs-node is not installed or failed to load: ${why.message.split('\n')[0]}`,
+      );
   }
   for (const name of request === 'auto' ? (['wasm', 'cpu'] as const) : [request]) {
     if (await tryBackend(name)) {

@@ -81,10 +81,17 @@ export class CheckpointError extends Error {
   }
 }
 
-export function writeCheckpoint(dir: string, header: CheckpointHeader, params: Float32Array, state: Float32Array): string {
+export function writeCheckpoint(
+  dir: string,
+  header: CheckpointHeader,
+  params: Float32Array,
+  state: Float32Array,
+): string {
   const S = stateVectors(header.recipe.optimizer);
   if (params.length !== header.paramCount || state.length !== S * params.length) {
-    throw new RangeError(`checkpoint of ${header.paramCount} parameters and ${S} state vectors given ${params.length} and ${state.length} values`);
+    throw new RangeError(
+      `checkpoint of ${header.paramCount} parameters and ${S} state vectors given ${params.length} and ${state.length} values`,
+    );
   }
   mkdirp(dir);
   const json = Buffer.from(JSON.stringify(header), 'utf8');
@@ -128,12 +135,15 @@ export function readCheckpoint(dir: string): Checkpoint {
   }
   const fixed = MAGIC.length + 8;
   if (buf.length < fixed + HASH_BYTES) throw new CheckpointError(file, `truncated: ${buf.length} bytes`);
-  if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) throw new CheckpointError(file, 'not a worker-ddp checkpoint (bad magic)');
+  if (!buf.subarray(0, MAGIC.length).equals(MAGIC))
+    throw new CheckpointError(file, 'not a worker-ddp checkpoint (bad magic)');
   const version = buf.readUInt32LE(MAGIC.length);
-  if (version !== 1 && version !== VERSION) throw new CheckpointError(file, `unsupported checkpoint version ${version}, expected 1 or ${VERSION}`);
+  if (version !== 1 && version !== VERSION)
+    throw new CheckpointError(file, `unsupported checkpoint version ${version}, expected 1 or ${VERSION}`);
   const hashAt = buf.length - HASH_BYTES;
   const digest = createHash('sha256').update(buf.subarray(0, hashAt)).digest();
-  if (!digest.equals(buf.subarray(hashAt))) throw new CheckpointError(file, 'checksum mismatch: the file is corrupt or truncated');
+  if (!digest.equals(buf.subarray(hashAt)))
+    throw new CheckpointError(file, 'checksum mismatch: the file is corrupt or truncated');
   const jsonLen = buf.readUInt32LE(MAGIC.length + 4);
   const paramsAt = fixed + jsonLen + ((4 - ((fixed + jsonLen) % 4)) % 4);
   let parsed: CheckpointHeader;

@@ -32,13 +32,24 @@ export function checkFaults(name: string, v: unknown): Fault[] {
   if (!Array.isArray(v)) throw new OptionError(`${name} must be a list of faults, got ${JSON.stringify(v)}`);
   return v.map((f: unknown, i) => {
     const o = (typeof f === 'object' && f !== null ? f : {}) as Record<string, unknown>;
-    const nat = (k: string, min: number): boolean => typeof o[k] === 'number' && Number.isInteger(o[k]) && (o[k] as number) >= min;
-    if (!FAULT_KINDS.includes(o.kind as FaultKind) || !nat('rank', 0) || !nat('step', 0) || (o.times !== undefined && !nat('times', 1))) {
+    const nat = (k: string, min: number): boolean =>
+      typeof o[k] === 'number' && Number.isInteger(o[k]) && (o[k] as number) >= min;
+    if (
+      !FAULT_KINDS.includes(o.kind as FaultKind) ||
+      !nat('rank', 0) ||
+      !nat('step', 0) ||
+      (o.times !== undefined && !nat('times', 1))
+    ) {
       throw new OptionError(
         `${name}[${i}] must be {"kind": ${FAULT_KINDS.map((k) => `"${k}"`).join('|')}, "rank": int >= 0, "step": int >= 0, "times"?: int >= 1}, got ${JSON.stringify(f)}`,
       );
     }
-    return { kind: o.kind as FaultKind, rank: o.rank as number, step: o.step as number, times: (o.times as number | undefined) ?? 1 };
+    return {
+      kind: o.kind as FaultKind,
+      rank: o.rank as number,
+      step: o.step as number,
+      times: (o.times as number | undefined) ?? 1,
+    };
   });
 }
 

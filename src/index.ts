@@ -13,7 +13,13 @@ export type { Fault, FaultKind } from './faults.js';
 export { OptionError, type TrainerOptions, type ResolvedOptions } from './options.js';
 export { ProcessGroup } from './collective/group.js';
 export type { MpiBinding } from './collective/native.js';
-export { optimizerFromName, optimizerFromTfjs, stateVectors, type OptimizerName, type OptimizerSpec } from './optim/spec.js';
+export {
+  optimizerFromName,
+  optimizerFromTfjs,
+  stateVectors,
+  type OptimizerName,
+  type OptimizerSpec,
+} from './optim/spec.js';
 export type { Range } from './partition.js';
 export { loadDataset, defaultDataDir, type Dataset, type Split } from './data/dataset.js';
 export { DataFileError } from './data/idx.js';
@@ -29,7 +35,13 @@ export type { ArrayData, FitInput } from './fit/data.js';
 export type { ClassWeight, ClassWeightArg } from './fit/class-weight.js';
 export type { Callback, Logs } from './fit/callbacks.js';
 export { LOSSES } from './fit/spec.js';
-export { learningRateScheduler, reduceLROnPlateau, LearningRateScheduler, ReduceLROnPlateau, type ReduceLROnPlateauArgs } from './fit/schedules.js';
+export {
+  learningRateScheduler,
+  reduceLROnPlateau,
+  LearningRateScheduler,
+  ReduceLROnPlateau,
+  type ReduceLROnPlateauArgs,
+} from './fit/schedules.js';
 export { LR_SCHEDULES, type LrSchedule, type LrScheduleKind } from './optim/schedule.js';
 
 // Importing the package makes `model.save('file://DIR')` and `tf.loadLayersModel('file://DIR/model.json')`

@@ -4,7 +4,13 @@ import { ProcessGroup } from './collective/group.js';
 import type { Dataset } from './data/dataset.js';
 import { OptionError } from './errors.js';
 import { checkFaults, type Fault } from './faults.js';
-import { OPTIMIZER_NAMES, checkOptimizer, optimizerFromName, type OptimizerName, type OptimizerSpec } from './optim/spec.js';
+import {
+  OPTIMIZER_NAMES,
+  checkOptimizer,
+  optimizerFromName,
+  type OptimizerName,
+  type OptimizerSpec,
+} from './optim/spec.js';
 import { checkSchedule, type LrSchedule, type LrScheduleKind } from './optim/schedule.js';
 import type { GradientMode } from './trainer/session.js';
 
@@ -107,7 +113,9 @@ export interface TrainerOptions {
   readonly group?: ProcessGroup;
 }
 
-export type ResolvedOptions = Required<Omit<TrainerOptions, 'data' | 'checkpointDir' | 'resume' | 'optimizer' | 'group' | 'lrSchedule' | 'threads'>> & {
+export type ResolvedOptions = Required<
+  Omit<TrainerOptions, 'data' | 'checkpointDir' | 'resume' | 'optimizer' | 'group' | 'lrSchedule' | 'threads'>
+> & {
   readonly lrSchedule: LrSchedule;
   /** As given; undefined: the Trainer picks (trainer/lanes.ts). */
   readonly threads: number | undefined;
@@ -168,7 +176,8 @@ export function checkChoice<T extends string>(name: string, v: unknown, choices:
 }
 
 function checkRange(name: string, v: unknown, [lo, hi]: readonly [number, number]): number {
-  if (typeof v !== 'number' || !(v >= lo && v <= hi)) throw new OptionError(`${name} must be a number from ${lo} to ${hi}, got ${show(v)}`);
+  if (typeof v !== 'number' || !(v >= lo && v <= hi))
+    throw new OptionError(`${name} must be a number from ${lo} to ${hi}, got ${show(v)}`);
   return v;
 }
 
@@ -223,15 +232,18 @@ const KNOWN = new Set([
 ]);
 
 function checkGroup(v: unknown): ProcessGroup | undefined {
-  if (v !== undefined && !(v instanceof ProcessGroup)) throw new OptionError(`group must be a ProcessGroup (ProcessGroup.join), got ${show(v)}`);
+  if (v !== undefined && !(v instanceof ProcessGroup))
+    throw new OptionError(`group must be a ProcessGroup (ProcessGroup.join), got ${show(v)}`);
   return v;
 }
 
 /** The optimizer option with the lr option folded in: a spec carries its own lr, a name takes `lr` or its default. */
 function resolveOptimizer(v: unknown, lr: number | undefined): OptimizerSpec {
-  if (v === undefined || typeof v === 'string') return optimizerFromName(checkChoice('optimizer', v ?? 'sgd', OPTIMIZER_NAMES), lr);
+  if (v === undefined || typeof v === 'string')
+    return optimizerFromName(checkChoice('optimizer', v ?? 'sgd', OPTIMIZER_NAMES), lr);
   const spec = checkOptimizer('optimizer', v);
-  if (lr !== undefined && lr !== spec.lr) throw new OptionError(`lr ${lr} differs from optimizer.lr ${spec.lr}: give the learning rate once`);
+  if (lr !== undefined && lr !== spec.lr)
+    throw new OptionError(`lr ${lr} differs from optimizer.lr ${spec.lr}: give the learning rate once`);
   return spec;
 }
 
@@ -243,10 +255,15 @@ function checkPath(name: string, v: unknown): string | undefined {
 
 /** Validates library options at the edge and fills in defaults. */
 export function resolveOptions(o: TrainerOptions = {}): ResolvedOptions {
-  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new OptionError(`options must be an object, got ${show(o)}`);
+  if (typeof o !== 'object' || o === null || Array.isArray(o))
+    throw new OptionError(`options must be an object, got ${show(o)}`);
   for (const k of Object.keys(o)) if (!KNOWN.has(k)) throw new OptionError(`unknown option ${JSON.stringify(k)}`);
   const data = o.data;
-  if (data !== undefined && typeof data !== 'string' && (typeof data !== 'object' || data === null || !('train' in data))) {
+  if (
+    data !== undefined &&
+    typeof data !== 'string' &&
+    (typeof data !== 'object' || data === null || !('train' in data))
+  ) {
     throw new OptionError(`data must be a folder path or a Dataset, got ${show(data)}`);
   }
   const optimizer = resolveOptimizer(o.optimizer, o.lr === undefined ? undefined : checkPositive('lr', o.lr));
@@ -269,9 +286,18 @@ export function resolveOptions(o: TrainerOptions = {}): ResolvedOptions {
     gradients: checkChoice('gradients', o.gradients ?? 'manual', ['manual', 'autograd'] as const),
     stepTimeoutMs: checkInt('stepTimeoutMs', o.stepTimeoutMs ?? 60_000, LIMITS.stepTimeoutMs),
     profile: checkBoolean('profile', o.profile ?? false),
-    barrierSpinMs: checkRange('barrierSpinMs', o.barrierSpinMs ?? ((threads ?? Math.min(workers, availableParallelism())) <= availableParallelism() ? DEFAULT_SPIN_CAP_MS : 0), LIMITS.barrierSpinMs),
+    barrierSpinMs: checkRange(
+      'barrierSpinMs',
+      o.barrierSpinMs ??
+        ((threads ?? Math.min(workers, availableParallelism())) <= availableParallelism() ? DEFAULT_SPIN_CAP_MS : 0),
+      LIMITS.barrierSpinMs,
+    ),
     scavengeTogether: checkBoolean('scavengeTogether', o.scavengeTogether ?? true),
-    youngGenerationMb: checkInt('youngGenerationMb', o.youngGenerationMb ?? DEFAULT_YOUNG_GENERATION_MB, LIMITS.youngGenerationMb),
+    youngGenerationMb: checkInt(
+      'youngGenerationMb',
+      o.youngGenerationMb ?? DEFAULT_YOUNG_GENERATION_MB,
+      LIMITS.youngGenerationMb,
+    ),
     checkpointDir: checkPath('checkpointDir', o.checkpointDir),
     checkpointEvery: checkInt('checkpointEvery', o.checkpointEvery ?? 0, LIMITS.checkpointEvery),
     resume: checkPath('resume', o.resume),

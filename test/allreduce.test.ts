@@ -20,12 +20,20 @@ const distUrl = (rel: string): string => new URL(`../dist/src/${rel}`, import.me
  * Kernels bound to the WebAssembly.Memory the arrays live in as first argument.
  * Every array below is a view into one shared WebAssembly.Memory, so both work.
  */
-type ReduceScatter = (rows: Float32Array, parties: number, length: number, rank: number, scale: number, out: Float32Array) => unknown;
+type ReduceScatter = (
+  rows: Float32Array,
+  parties: number,
+  length: number,
+  rank: number,
+  scale: number,
+  out: Float32Array,
+) => unknown;
 let kernelsFor: ((m: WebAssembly.Memory) => unknown) | undefined;
 function reducer(memory: WebAssembly.Memory): ReduceScatter {
   const f = allreduce.reduceScatter as unknown as (...a: unknown[]) => unknown;
   if (f.length <= 6) return f as ReduceScatter;
-  if (kernelsFor === undefined) throw new Error('reduceScatter takes kernels, but dist/src/kernels/kernels.js did not load');
+  if (kernelsFor === undefined)
+    throw new Error('reduceScatter takes kernels, but dist/src/kernels/kernels.js did not load');
   const k = kernelsFor(memory);
   return (...a) => f(k, ...a);
 }
@@ -113,7 +121,9 @@ const observations: string[] = [];
 
 beforeAll(async () => {
   try {
-    ({ kernelsFor } = (await import(distUrl('kernels/kernels.js'))) as { kernelsFor: (m: WebAssembly.Memory) => unknown });
+    ({ kernelsFor } = (await import(distUrl('kernels/kernels.js'))) as {
+      kernelsFor: (m: WebAssembly.Memory) => unknown;
+    });
   } catch {
     kernelsFor = undefined; // the plain-JS reduceScatter needs none
   }
@@ -182,7 +192,8 @@ describe('reduceScatter, every rank called in turn', () => {
       const { lo, hi } = partition(length, parties, rank);
       for (let i = 0; i < length; i++) {
         const wrote = !Number.isNaN(a.out[i]);
-        if (wrote !== (i >= lo && i < hi)) throw new Error(`rank ${rank}: element ${i} ${wrote ? 'written' : 'not written'}, slice [${lo}, ${hi})`);
+        if (wrote !== (i >= lo && i < hi))
+          throw new Error(`rank ${rank}: element ${i} ${wrote ? 'written' : 'not written'}, slice [${lo}, ${hi})`);
         if (wrote) written[i]++;
         else a.out[i] = before[i];
       }
@@ -215,7 +226,9 @@ describe('reduceScatter, every rank called in turn', () => {
       fillRows(a.rows, parties, true);
       for (let r = 0; r < parties; r++) reduce(a.rows, parties, length, r, 1 / 37, a.out);
       const c = check(a.rows, parties, length, 1 / 37, a.out);
-      observations.push(`positive, parties ${parties}: max rel err ${c.maxRel.toExponential(2)} (${(c.maxRel / U).toFixed(2)} u)`);
+      observations.push(
+        `positive, parties ${parties}: max rel err ${c.maxRel.toExponential(2)} (${(c.maxRel / U).toFixed(2)} u)`,
+      );
       expect(c.maxRel).toBeLessThanOrEqual((parties + 2) * U);
     }
   });
@@ -229,7 +242,19 @@ describe('reduceScatter, every rank called in turn', () => {
     a.rows[1 * length + 4] = Number.NaN;
     a.rows[2 * length + 9] = Number.POSITIVE_INFINITY;
     for (let r = 0; r < parties; r++) reduce(a.rows, parties, length, r, 0.5, a.out);
-    expect(Array.from(a.out)).toEqual([1.5, 1.5, 1.5, 1.5, Number.NaN, 1.5, 1.5, 1.5, 1.5, Number.POSITIVE_INFINITY, 1.5]);
+    expect(Array.from(a.out)).toEqual([
+      1.5,
+      1.5,
+      1.5,
+      1.5,
+      Number.NaN,
+      1.5,
+      1.5,
+      1.5,
+      1.5,
+      Number.POSITIVE_INFINITY,
+      1.5,
+    ]);
   });
 });
 
@@ -308,7 +333,9 @@ describe('in worker threads', () => {
             let msg: T | undefined;
             w.on('message', (m: T) => (msg = m));
             w.on('error', reject);
-            w.on('exit', (code) => (code === 0 && msg !== undefined ? resolve(msg) : reject(new Error(`worker ${rank} exited with ${code}`))));
+            w.on('exit', (code) =>
+              code === 0 && msg !== undefined ? resolve(msg) : reject(new Error(`worker ${rank} exited with ${code}`)),
+            );
           }),
       ),
     );
@@ -317,37 +344,49 @@ describe('in worker threads', () => {
   it.each([
     { spinCapMs: 0, length: 109386 },
     { spinCapMs: 2, length: 1001 },
-  ])('4 workers reduce-scatter $length floats for 4 rounds between barriers (spin cap $spinCapMs ms)', async ({ spinCapMs, length }) => {
-    const parties = 4;
-    const rounds = 4;
-    const a = arena(parties, length);
-    const cells = Barrier.cells();
-    expect(cells.length).toBe(BARRIER_CELLS);
-    const results = await runWorkers<{ bad: number; lo: number; hi: number }>(parties, (rank) => ({
-      urls,
-      mode: 'reduce',
-      memory: a.memory,
-      cells,
-      parties,
-      rank,
-      length,
-      rows: a.rows.byteOffset,
-      out: a.out.byteOffset,
-      rounds,
-      spinCapMs,
-    }));
-    expect(results.map((r) => r.bad)).toEqual([0, 0, 0, 0]);
-    // The main thread sees the last round too, against a float64 reference of the rows as left.
-    const c = check(a.rows, parties, length, 1 / (rounds - 1 + 3), a.out);
-    expect(c.worstOfBound).toBeLessThanOrEqual(1);
-    expect(results.map((r) => r.hi - r.lo).reduce((x, y) => x + y)).toBe(length);
-  });
+  ])(
+    '4 workers reduce-scatter $length floats for 4 rounds between barriers (spin cap $spinCapMs ms)',
+    async ({ spinCapMs, length }) => {
+      const parties = 4;
+      const rounds = 4;
+      const a = arena(parties, length);
+      const cells = Barrier.cells();
+      expect(cells.length).toBe(BARRIER_CELLS);
+      const results = await runWorkers<{ bad: number; lo: number; hi: number }>(parties, (rank) => ({
+        urls,
+        mode: 'reduce',
+        memory: a.memory,
+        cells,
+        parties,
+        rank,
+        length,
+        rows: a.rows.byteOffset,
+        out: a.out.byteOffset,
+        rounds,
+        spinCapMs,
+      }));
+      expect(results.map((r) => r.bad)).toEqual([0, 0, 0, 0]);
+      // The main thread sees the last round too, against a float64 reference of the rows as left.
+      const c = check(a.rows, parties, length, 1 / (rounds - 1 + 3), a.out);
+      expect(c.worstOfBound).toBeLessThanOrEqual(1);
+      expect(results.map((r) => r.hi - r.lo).reduce((x, y) => x + y)).toBe(length);
+    },
+  );
 
   it('3 workers cross one barrier 2000 times without a lost or early release', async () => {
     const cells = Barrier.cells();
     const counter = new Int32Array(new SharedArrayBuffer(4));
     // 3 threads on 2 cores: a short spin cap (~1,000 spins), or spinners would steal the cores of their peers.
-    const results = await runWorkers<{ bad: number }>(3, (rank) => ({ urls, mode: 'stress', cells, parties: 3, rank, rounds: 2000, spinCapMs: 0.02, counter }));
+    const results = await runWorkers<{ bad: number }>(3, (rank) => ({
+      urls,
+      mode: 'stress',
+      cells,
+      parties: 3,
+      rank,
+      rounds: 2000,
+      spinCapMs: 0.02,
+      counter,
+    }));
     expect(results.map((r) => r.bad)).toEqual([0, 0, 0]);
     expect(counter[0]).toBe(6000);
   });
@@ -473,7 +512,9 @@ describe('Barrier: a peer that completes a crossing and then aborts, at every po
     // The peer's action is what a rank does when it arrives last and its next step throws at once
     // (the fault test: rank 1 throws at the top of step 3 right after step 2's last barrier).
     const outcomes = ks.map((k) => interleaved((b) => (b.wait(), b.abort()), k));
-    expect(outcomes.map((o, k) => `${k}:${o instanceof Error ? o.name : String(o)}`)).toEqual(ks.map((k) => `${k}:returned`));
+    expect(outcomes.map((o, k) => `${k}:${o instanceof Error ? o.name : String(o)}`)).toEqual(
+      ks.map((k) => `${k}:returned`),
+    );
   });
 
   it('an abort before the peer arrives throws PeerAborted for every k', () => {

@@ -20,10 +20,19 @@ describe('with the native stand-in', () => {
   it('auto: native in one worker, failing in the other -> every worker on wasm, one warning, same model as wasm', async () => {
     const warnings: string[] = [];
     const faults = [{ kind: 'native-fail' as const, rank: 1, step: 0 }];
-    const a = await Trainer.create({ workers: 2, backend: 'auto', data, seed: 1, faults, onWarning: (m) => warnings.push(m) });
+    const a = await Trainer.create({
+      workers: 2,
+      backend: 'auto',
+      data,
+      seed: 1,
+      faults,
+      onWarning: (m) => warnings.push(m),
+    });
     const b = await Trainer.create({ workers: 2, backend: 'wasm', data, seed: 1 });
     try {
-      expect(warnings).toEqual(['backend auto: tfjs-node loaded in worker 0 but not in worker 1; every worker uses wasm instead']);
+      expect(warnings).toEqual([
+        'backend auto: tfjs-node loaded in worker 0 but not in worker 1; every worker uses wasm instead',
+      ]);
       expect(a.backend).toBe('wasm');
       await a.train(4);
       await b.train(4);
@@ -55,7 +64,9 @@ describe('with the native stand-in', () => {
   });
 
   it('tensorflow: fails with the failing worker own error', async () => {
-    const err = await rejection(Trainer.create({ workers: 2, backend: 'tensorflow', data, faults: [{ kind: 'native-fail', rank: 1, step: 0 }] }));
+    const err = await rejection(
+      Trainer.create({ workers: 2, backend: 'tensorflow', data, faults: [{ kind: 'native-fail', rank: 1, step: 0 }] }),
+    );
     expect((err as Error).message).toBe(
       "worker 1: backend tensorflow: @tensorflow/tfjs-node is not installed or failed to load: injected fault 'native-fail': the native backend failed to load in this thread",
     );

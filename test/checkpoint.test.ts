@@ -52,7 +52,9 @@ describe('resume', () => {
       [3, 600],
     ]);
     expect(maxAbsDiff(resumed.getParams(), uninterrupted)).toBeLessThanOrEqual(1e-6);
-    console.log(`resumed after epoch 1: max |Δparam| vs uninterrupted = ${maxAbsDiff(resumed.getParams(), uninterrupted)}`);
+    console.log(
+      `resumed after epoch 1: max |Δparam| vs uninterrupted = ${maxAbsDiff(resumed.getParams(), uninterrupted)}`,
+    );
     expect(rest.map((e, i) => Math.abs(e.loss - uninterruptedEpochs[i + 1].loss))).toEqual([0, 0]);
     expect(readdirSync(ck)).toEqual([CHECKPOINT_FILE]); // no temporary file left behind
   });
@@ -130,19 +132,35 @@ describe('damaged checkpoints are refused, naming the file', () => {
   it.each([
     ['truncated', (b: Buffer) => b.subarray(0, b.length - 1000), 'checksum mismatch: the file is corrupt or truncated'],
     ['cut to a few bytes', (b: Buffer) => b.subarray(0, 20), 'truncated: 20 bytes'],
-    ['one bit flipped in the parameters', (b: Buffer) => flip(b, b.length - 5000), 'checksum mismatch: the file is corrupt or truncated'],
-    ['one bit flipped in the header', (b: Buffer) => flip(b, 30), 'checksum mismatch: the file is corrupt or truncated'],
-    ['not a checkpoint', () => Buffer.from('hello world, this is not a checkpoint at all, nope'), 'not a worker-ddp checkpoint (bad magic)'],
+    [
+      'one bit flipped in the parameters',
+      (b: Buffer) => flip(b, b.length - 5000),
+      'checksum mismatch: the file is corrupt or truncated',
+    ],
+    [
+      'one bit flipped in the header',
+      (b: Buffer) => flip(b, 30),
+      'checksum mismatch: the file is corrupt or truncated',
+    ],
+    [
+      'not a checkpoint',
+      () => Buffer.from('hello world, this is not a checkpoint at all, nope'),
+      'not a worker-ddp checkpoint (bad magic)',
+    ],
     ['empty', () => Buffer.alloc(0), 'truncated: 0 bytes'],
   ])('%s', async (name, mutate, detail) => {
     const f = damaged(name.replace(/\W+/g, '-'), mutate(good));
     expect(() => readCheckpoint(join(f, '..'))).toThrow(CheckpointError);
     expect(() => readCheckpoint(join(f, '..'))).toThrow(`${f}: ${detail}`);
-    await expect(Trainer.create({ workers: 1, backend: 'wasm', data, resume: join(f, '..') })).rejects.toThrow(`${f}: ${detail}`);
+    await expect(Trainer.create({ workers: 1, backend: 'wasm', data, resume: join(f, '..') })).rejects.toThrow(
+      `${f}: ${detail}`,
+    );
   });
 
   it('a folder with no checkpoint', () => {
-    expect(() => readCheckpoint(join(dir, 'nothing'))).toThrow(`${join(dir, 'nothing', CHECKPOINT_FILE)}: no checkpoint here`);
+    expect(() => readCheckpoint(join(dir, 'nothing'))).toThrow(
+      `${join(dir, 'nothing', CHECKPOINT_FILE)}: no checkpoint here`,
+    );
   });
 
   it('the intact file still loads', () => {
@@ -185,8 +203,12 @@ describe('Adam: the sharded optimizer state is checkpointed and resumed exactly'
     await fitAll(resumed);
     const P = adamParams.length;
     const d = maxAbsDiff(resumed.getParams(), adamParams);
-    const ds = [0, 1].map((j) => maxAbsDiff(resumed.getOptimizerState().subarray(j * P, (j + 1) * P), adamState.subarray(j * P, (j + 1) * P)));
-    console.log(`adam, resumed at step ${ck.header.step} with 3 workers instead of 2: max |Δparam| ${d}, |Δm| ${ds[0]}, |Δv| ${ds[1]}`);
+    const ds = [0, 1].map((j) =>
+      maxAbsDiff(resumed.getOptimizerState().subarray(j * P, (j + 1) * P), adamState.subarray(j * P, (j + 1) * P)),
+    );
+    console.log(
+      `adam, resumed at step ${ck.header.step} with 3 workers instead of 2: max |Δparam| ${d}, |Δm| ${ds[0]}, |Δv| ${ds[1]}`,
+    );
     expect(d).toBeLessThanOrEqual(1e-6);
     expect(ds[0]).toBeLessThanOrEqual(1e-6);
     expect(ds[1]).toBeLessThanOrEqual(1e-6);
@@ -210,13 +232,17 @@ describe('Adam: the sharded optimizer state is checkpointed and resumed exactly'
 
   it('refuses an explicitly given optimizer that differs, naming the file; the same name is fine', async () => {
     const file = join(adamDir, CHECKPOINT_FILE);
-    const err = await rejection(Trainer.create({ workers: 1, backend: 'wasm', data, resume: adamDir, optimizer: 'sgd' }));
+    const err = await rejection(
+      Trainer.create({ workers: 1, backend: 'wasm', data, resume: adamDir, optimizer: 'sgd' }),
+    );
     expect(err).toBeInstanceOf(CheckpointError);
     expect((err as Error).message).toBe(
       `${file}: trained with optimizer adam (lr 0.001, beta1 0.9, beta2 0.999, epsilon 1e-7), not sgd; omit the optimizer to resume`,
     );
     const spec = { kind: 'adam', lr: 0.001, beta1: 0.8, beta2: 0.999, epsilon: 1e-7 } as const;
-    await expect(Trainer.create({ workers: 1, backend: 'wasm', data, resume: adamDir, optimizer: spec })).rejects.toThrow(
+    await expect(
+      Trainer.create({ workers: 1, backend: 'wasm', data, resume: adamDir, optimizer: spec }),
+    ).rejects.toThrow(
       `${file}: trained with optimizer adam (lr 0.001, beta1 0.9, beta2 0.999, epsilon 1e-7), not adam (lr 0.001, beta1 0.8, beta2 0.999, epsilon 1e-7); omit the optimizer to resume`,
     );
     await using same = await Trainer.create({ workers: 1, backend: 'wasm', data, resume: adamDir, optimizer: 'adam' });
@@ -240,7 +266,14 @@ describe('checkpoint format: version 2 round trip, version 1 still read, damaged
     expect(buf.readUInt32LE(8)).toBe(2);
     const ck = readCheckpoint(join(v2File, '..'));
     expect(ck.header.step).toBe(saved.step);
-    expect(ck.header.recipe.optimizer).toEqual({ kind: 'rmsprop', lr: 0.05, decay: 0.9, momentum: 0, epsilon: 1e-7, centered: false });
+    expect(ck.header.recipe.optimizer).toEqual({
+      kind: 'rmsprop',
+      lr: 0.05,
+      decay: 0.9,
+      momentum: 0,
+      epsilon: 1e-7,
+      centered: false,
+    });
     expect(bits(ck.params)).toEqual(bits(saved.params));
     expect(ck.state).toHaveLength(2 * ck.params.length); // mean square, moment
     expect(bits(ck.state)).toEqual(bits(saved.state));
@@ -272,7 +305,9 @@ describe('checkpoint format: version 2 round trip, version 1 still read, damaged
     const d = join(dir, 'state-flipped');
     mkdirSync(d, { recursive: true });
     writeFileSync(join(d, CHECKPOINT_FILE), flip(readFileSync(v2File), readFileSync(v2File).length - 40));
-    expect(() => readCheckpoint(d)).toThrow(`${join(d, CHECKPOINT_FILE)}: checksum mismatch: the file is corrupt or truncated`);
+    expect(() => readCheckpoint(d)).toThrow(
+      `${join(d, CHECKPOINT_FILE)}: checksum mismatch: the file is corrupt or truncated`,
+    );
   });
 
   it('a file whose state is missing or whose optimizer is unknown, checksum intact: refused, naming what is wrong', () => {
@@ -284,7 +319,12 @@ describe('checkpoint format: version 2 round trip, version 1 still read, damaged
       `${join(noState, CHECKPOINT_FILE)}: header says ${P} parameters and 2 optimizer state vectors (rmsprop), ${3 * P} values, but the file holds ${P}`,
     );
     const unknown = join(dir, 'unknown-optimizer');
-    rawCheckpoint(unknown, 2, { ...ck.header, recipe: { ...ck.header.recipe, optimizer: { kind: 'adamw', lr: 0.001 } } }, ck.params);
+    rawCheckpoint(
+      unknown,
+      2,
+      { ...ck.header, recipe: { ...ck.header.recipe, optimizer: { kind: 'adamw', lr: 0.001 } } },
+      ck.params,
+    );
     expect(() => readCheckpoint(unknown)).toThrow(
       `${join(unknown, CHECKPOINT_FILE)}: header: recipe.optimizer.kind must be one of sgd, momentum, adam, rmsprop, adagrad, got "adamw"`,
     );

@@ -5,7 +5,16 @@
 // final parameters as an uninterrupted run, damaged checkpoints and bad flags
 // exit 2 with one line, and faults injected through WORKER_DDP_FAULTS are
 // survived or reported.
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,14 +36,36 @@ let reference: Float32Array;
 
 /** The flags of every training run here: ~0.1 s per epoch on 2 cores, so a run is still going after its first epoch line. */
 const BASE = (out: string): string[] => [
-  '--data', data, '--workers', '2', '--epochs', String(EPOCHS), '--batch-size', '64',
-  '--lr', '0.05', '--seed', '3', '--backend', 'wasm', '--out', out,
+  '--data',
+  data,
+  '--workers',
+  '2',
+  '--epochs',
+  String(EPOCHS),
+  '--batch-size',
+  '64',
+  '--lr',
+  '0.05',
+  '--seed',
+  '3',
+  '--backend',
+  'wasm',
+  '--out',
+  out,
 ];
 /** Resuming BASE's run in `dir`: the checkpoint gives the recipe and the data folder; the worker count may differ. */
-const RESUME = (dir: string, workers = 2): string[] => ['--resume', dir, '--workers', String(workers), '--backend', 'wasm'];
+const RESUME = (dir: string, workers = 2): string[] => [
+  '--resume',
+  dir,
+  '--workers',
+  String(workers),
+  '--backend',
+  'wasm',
+];
 
 const FIRST_EPOCH_LINE = new RegExp(`^epoch 1/${EPOCHS} `, 'm');
-const STOPPING = (sig: string): string => `${sig}: stopping after the current step and writing a checkpoint (again to exit now)\n`;
+const STOPPING = (sig: string): string =>
+  `${sig}: stopping after the current step and writing a checkpoint (again to exit now)\n`;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 /**
  * The latest a hang at --step-timeout 3 may be reported, counted from the line printed before
@@ -81,7 +112,9 @@ function expectContinued(stopped: Metrics, resumed: Metrics, n: number, workers:
   expect(stopped.epochs.map((e) => e.epoch)).toEqual(upTo(k));
   expect(resumed.epochs.map((e) => e.epoch)).toEqual(upTo(EPOCHS));
   expect(resumed.epochs.slice(0, k)).toEqual(stopped.epochs);
-  expect(resumed.epochs.map((e) => e.samples)).toEqual(upTo(EPOCHS).map((e) => (e === k + 1 ? 640 - (n - k * STEPS_PER_EPOCH) * 64 : 640)));
+  expect(resumed.epochs.map((e) => e.samples)).toEqual(
+    upTo(EPOCHS).map((e) => (e === k + 1 ? 640 - (n - k * STEPS_PER_EPOCH) * 64 : 640)),
+  );
   expect(resumed.options.workers).toBe(workers);
   const ref = metrics(join(tmp, 'reference'));
   const worst = Math.max(...resumed.epochs.map((e, i) => Math.abs(e.loss - ref.epochs[i].loss)));
@@ -106,7 +139,12 @@ let throwRun: Promise<Ended>;
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'wddp-cli-faults-'));
   data = smallMnist(join(tmp, 'data'), 640, 100);
-  const hang = startCli(TRAIN, [...BASE(join(tmp, 'fault-hang')), '--step-timeout', '3'], tmp, faults([{ kind: 'hang', rank: 0, step: 2 }]));
+  const hang = startCli(
+    TRAIN,
+    [...BASE(join(tmp, 'fault-hang')), '--step-timeout', '3'],
+    tmp,
+    faults([{ kind: 'hang', rank: 0, step: 2 }]),
+  );
   // From the line printed just before training starts to the warning: the hang's detection time, and a bit.
   const started = hang.waitFor('stdout', /^worker-ddp: /m).then(() => Date.now());
   const warned = hang.waitFor('stderr', /^warning: step 2 failed/m).then(() => Date.now());
@@ -133,7 +171,9 @@ describe('Ctrl-C and SIGTERM: stop at a step boundary, checkpoint, resume', () =
     const m = /^stopped after step (\d+); checkpoint (.+); continue with --resume (.+)$/m.exec(r.stderr);
     expect(m, r.stderr).not.toBeNull();
     const n = Number(m?.[1]);
-    expect(r.stderr).toBe(`${STOPPING('SIGINT')}stopped after step ${n}; checkpoint ${join(dir, CHECKPOINT_FILE)}; continue with --resume ${dir}\n`);
+    expect(r.stderr).toBe(
+      `${STOPPING('SIGINT')}stopped after step ${n}; checkpoint ${join(dir, CHECKPOINT_FILE)}; continue with --resume ${dir}\n`,
+    );
     expect(n).toBeGreaterThanOrEqual(STEPS_PER_EPOCH);
     expect(n).toBeLessThan(TOTAL);
     expect(r.stdout).not.toMatch(/test accuracy .*\(\d+\/\d+\)/); // no final summary: it stopped
@@ -154,49 +194,64 @@ describe('Ctrl-C and SIGTERM: stop at a step boundary, checkpoint, resume', () =
     expectContinued(stopped, metrics(dir), n, 2, 0); // the same steps on as many workers: the same losses
   });
 
-  it.concurrent('SIGINT at 2 workers, --resume with 3: the uninterrupted parameters within 1e-5, metrics.json continued', async ({ expect }) => {
-    const dir = join(tmp, 'sigint-3-workers');
-    const c = startCli(TRAIN, BASE(dir), tmp);
-    await c.waitFor('stdout', FIRST_EPOCH_LINE);
-    c.child.kill('SIGINT');
-    const r = await c.ended;
-    expect(r.status).toBe(130);
-    const n = Number(/^stopped after step (\d+);/m.exec(r.stderr)?.[1]);
-    expect(n).toBeGreaterThanOrEqual(STEPS_PER_EPOCH);
-    expect(n).toBeLessThan(TOTAL);
-    const stopped = metrics(dir);
+  it.concurrent(
+    'SIGINT at 2 workers, --resume with 3: the uninterrupted parameters within 1e-5, metrics.json continued',
+    async ({ expect }) => {
+      const dir = join(tmp, 'sigint-3-workers');
+      const c = startCli(TRAIN, BASE(dir), tmp);
+      await c.waitFor('stdout', FIRST_EPOCH_LINE);
+      c.child.kill('SIGINT');
+      const r = await c.ended;
+      expect(r.status).toBe(130);
+      const n = Number(/^stopped after step (\d+);/m.exec(r.stderr)?.[1]);
+      expect(n).toBeGreaterThanOrEqual(STEPS_PER_EPOCH);
+      expect(n).toBeLessThan(TOTAL);
+      const stopped = metrics(dir);
 
-    const resumed = await runAsync(RESUME(dir, 3));
-    const cores = availableParallelism();
-    expect(resumed.stderr).toBe(cores < 3 ? `warning: 3 workers on ${cores} cores: ${cores} threads compute them in turn (the same result as 3 threads)\n` : '');
-    expect(resumed.status).toBe(0);
-    expect(resumed.stdout).toContain(`worker-ddp: 3 workers, `);
-    expect(resumed.stdout).toContain(`, resumed at step ${n} from ${dir}\n`);
-    const diff = maxAbsDiff(finalParams(dir), reference);
-    console.log(`SIGINT at step ${n}, resumed with 3 workers: max |Δparam| vs uninterrupted = ${diff}`);
-    expect(diff).toBeLessThanOrEqual(1e-5);
-    expectContinued(stopped, metrics(dir), n, 3, 1e-5);
-  });
+      const resumed = await runAsync(RESUME(dir, 3));
+      const cores = availableParallelism();
+      expect(resumed.stderr).toBe(
+        cores < 3
+          ? `warning: 3 workers on ${cores} cores: ${cores} threads compute them in turn (the same result as 3 threads)\n`
+          : '',
+      );
+      expect(resumed.status).toBe(0);
+      expect(resumed.stdout).toContain(`worker-ddp: 3 workers, `);
+      expect(resumed.stdout).toContain(`, resumed at step ${n} from ${dir}\n`);
+      const diff = maxAbsDiff(finalParams(dir), reference);
+      console.log(`SIGINT at step ${n}, resumed with 3 workers: max |Δparam| vs uninterrupted = ${diff}`);
+      expect(diff).toBeLessThanOrEqual(1e-5);
+      expectContinued(stopped, metrics(dir), n, 3, 1e-5);
+    },
+  );
 
-  it.concurrent('two SIGINTs in quick succession: exit 130 at once, even when the first cannot finish (a worker hangs)', async ({ expect }) => {
-    // Worker 0 spins forever at the first step of epoch 2, so with --step-timeout 60 the
-    // first SIGINT's orderly stop would wait a minute for the watchdog: only the second
-    // SIGINT can end the process within the deadline below.
-    const dir = join(tmp, 'sigint-twice');
-    const c = startCli(TRAIN, [...BASE(dir), '--step-timeout', '60'], tmp, faults([{ kind: 'hang', rank: 0, step: STEPS_PER_EPOCH + 1 }]));
-    await c.waitFor('stdout', FIRST_EPOCH_LINE);
-    c.child.kill('SIGINT');
-    await c.waitFor('stderr', /stopping after the current step/);
-    const sent = Date.now();
-    c.child.kill('SIGINT');
-    const r = await c.ended;
-    expect(r.status).toBe(130);
-    expect(r.signal).toBeNull();
-    console.log(`second SIGINT, a worker hung: exited ${r.at - sent} ms later`);
-    expect(r.at - sent).toBeLessThan(5000);
-    expect(r.stderr).toBe(STOPPING('SIGINT')); // no "stopped after": it did not wait for the step
-    expect(readCheckpoint(dir).header.step).toBe(STEPS_PER_EPOCH); // the epoch-1 checkpoint stays
-  });
+  it.concurrent(
+    'two SIGINTs in quick succession: exit 130 at once, even when the first cannot finish (a worker hangs)',
+    async ({ expect }) => {
+      // Worker 0 spins forever at the first step of epoch 2, so with --step-timeout 60 the
+      // first SIGINT's orderly stop would wait a minute for the watchdog: only the second
+      // SIGINT can end the process within the deadline below.
+      const dir = join(tmp, 'sigint-twice');
+      const c = startCli(
+        TRAIN,
+        [...BASE(dir), '--step-timeout', '60'],
+        tmp,
+        faults([{ kind: 'hang', rank: 0, step: STEPS_PER_EPOCH + 1 }]),
+      );
+      await c.waitFor('stdout', FIRST_EPOCH_LINE);
+      c.child.kill('SIGINT');
+      await c.waitFor('stderr', /stopping after the current step/);
+      const sent = Date.now();
+      c.child.kill('SIGINT');
+      const r = await c.ended;
+      expect(r.status).toBe(130);
+      expect(r.signal).toBeNull();
+      console.log(`second SIGINT, a worker hung: exited ${r.at - sent} ms later`);
+      expect(r.at - sent).toBeLessThan(5000);
+      expect(r.stderr).toBe(STOPPING('SIGINT')); // no "stopped after": it did not wait for the step
+      expect(readCheckpoint(dir).header.step).toBe(STEPS_PER_EPOCH); // the epoch-1 checkpoint stays
+    },
+  );
 
   it.concurrent('SIGTERM: exit 143 with a checkpoint at the step it names', async ({ expect }) => {
     const dir = join(tmp, 'sigterm');
@@ -206,7 +261,9 @@ describe('Ctrl-C and SIGTERM: stop at a step boundary, checkpoint, resume', () =
     const r = await c.ended;
     expect(r.status).toBe(143);
     const n = Number(/^stopped after step (\d+);/m.exec(r.stderr)?.[1]);
-    expect(r.stderr).toBe(`${STOPPING('SIGTERM')}stopped after step ${n}; checkpoint ${join(dir, CHECKPOINT_FILE)}; continue with --resume ${dir}\n`);
+    expect(r.stderr).toBe(
+      `${STOPPING('SIGTERM')}stopped after step ${n}; checkpoint ${join(dir, CHECKPOINT_FILE)}; continue with --resume ${dir}\n`,
+    );
     expect(readCheckpoint(dir).header.step).toBe(n);
     expect(tempFiles(dir)).toEqual([]);
   });
@@ -231,7 +288,9 @@ describe('kill -9', () => {
     expect(resumed.status).toBe(0);
     expect(resumed.stdout).toContain(`, resumed at step ${step} from ${dir}\n`);
     const diff = maxAbsDiff(finalParams(dir), reference);
-    console.log(`kill -9 with the checkpoint at step ${step}; temp files left: ${JSON.stringify(tempFiles(dir))}; resumed: max |Δparam| = ${diff}`);
+    console.log(
+      `kill -9 with the checkpoint at step ${step}; temp files left: ${JSON.stringify(tempFiles(dir))}; resumed: max |Δparam| = ${diff}`,
+    );
     expect(diff).toBeLessThanOrEqual(1e-6);
   });
 
@@ -260,7 +319,9 @@ describe('faults injected through WORKER_DDP_FAULTS', () => {
   it('a worker that throws at step 3: a warning, exit 0, the uninterrupted final parameters exactly', async () => {
     const dir = join(tmp, 'fault-throw');
     const r = await throwRun;
-    expect(r.stderr).toBe(`warning: step 3 failed (worker 1: injected fault 'throw' at step 3); ${RERUN} (attempt 2 of 3)\n`);
+    expect(r.stderr).toBe(
+      `warning: step 3 failed (worker 1: injected fault 'throw' at step 3); ${RERUN} (attempt 2 of 3)\n`,
+    );
     expect(r.status).toBe(0);
     expect(maxAbsDiff(finalParams(dir), reference)).toBe(0);
   });
@@ -270,7 +331,9 @@ describe('faults injected through WORKER_DDP_FAULTS', () => {
     const r = await hangRun;
     console.log(`hang detected ${r.detectMs} ms after training started (--step-timeout 3, watchdog tick 300 ms)`);
     expect(r.stderr).toMatch(
-      new RegExp(`^warning: step 2 failed \\(worker 0 \\(at step 2\\) made no progress for 3000 ms \\(hung\\?\\)[^\\n]*\\); ${RERUN} \\(attempt 2 of 3\\)\\n$`),
+      new RegExp(
+        `^warning: step 2 failed \\(worker 0 \\(at step 2\\) made no progress for 3000 ms \\(hung\\?\\)[^\\n]*\\); ${RERUN} \\(attempt 2 of 3\\)\\n$`,
+      ),
     );
     expect(r.status).toBe(0);
     expect(maxAbsDiff(finalParams(dir), reference)).toBe(0);
@@ -291,7 +354,14 @@ describe('faults injected through WORKER_DDP_FAULTS', () => {
     const ck = readCheckpoint(dir);
     expect(ck.header.step).toBe(1);
     // The parameters after one clean step, from the library on the same data and recipe.
-    await using t = await Trainer.create({ workers: 2, batchSize: 64, lr: 0.05, seed: 3, backend: 'wasm', data: loadDataset(data) });
+    await using t = await Trainer.create({
+      workers: 2,
+      batchSize: 64,
+      lr: 0.05,
+      seed: 3,
+      backend: 'wasm',
+      data: loadDataset(data),
+    });
     await t.train(1);
     expect(maxAbsDiff(ck.params, t.getParams())).toBe(0);
   });
@@ -299,7 +369,9 @@ describe('faults injected through WORKER_DDP_FAULTS', () => {
   it('a NaN loss at step 12: exit 1 with the learning-rate hint; the epoch-1 checkpoint stays', () => {
     const dir = join(tmp, 'fault-nan');
     const r = runCli(TRAIN, BASE(dir), tmp, faults([{ kind: 'nan', rank: 1, step: 12 }]));
-    expect(r.stderr).toBe('error: step 12: non-finite loss; the learning rate 0.05 is probably too large, try a smaller one (--lr)\n');
+    expect(r.stderr).toBe(
+      'error: step 12: non-finite loss; the learning rate 0.05 is probably too large, try a smaller one (--lr)\n',
+    );
     expect(r.status).toBe(1);
     expect(readCheckpoint(dir).header.step).toBe(STEPS_PER_EPOCH);
   });
@@ -313,13 +385,35 @@ describe('bad input: exit 2, one stderr line, empty stdout', () => {
     c[c.length - 4000] ^= 0x01; // inside the parameters
     return c;
   };
-  const cases: { name: string; args: string[]; env?: Record<string, string>; corrupt?: (b: Buffer) => Buffer; message: string }[] = [
-    { name: '--checkpoint-every 0', args: ['--checkpoint-every', '0'], message: '--checkpoint-every must be an integer from 1 to 2147483647, got 0' },
-    { name: '--checkpoint-every x', args: ['--checkpoint-every', 'x'], message: '--checkpoint-every must be an integer from 1 to 2147483647, got "x"' },
-    { name: '--resume of a folder with no checkpoint', args: ['--resume', '<dir>', '--workers', '1'], message: '<dir>/checkpoint.wddp: no checkpoint here' },
+  const cases: {
+    name: string;
+    args: string[];
+    env?: Record<string, string>;
+    corrupt?: (b: Buffer) => Buffer;
+    message: string;
+  }[] = [
+    {
+      name: '--checkpoint-every 0',
+      args: ['--checkpoint-every', '0'],
+      message: '--checkpoint-every must be an integer from 1 to 2147483647, got 0',
+    },
+    {
+      name: '--checkpoint-every x',
+      args: ['--checkpoint-every', 'x'],
+      message: '--checkpoint-every must be an integer from 1 to 2147483647, got "x"',
+    },
+    {
+      name: '--resume of a folder with no checkpoint',
+      args: ['--resume', '<dir>', '--workers', '1'],
+      message: '<dir>/checkpoint.wddp: no checkpoint here',
+    },
     { name: "--resume ''", args: ['--resume', ''], message: '--resume needs a folder, got ""' },
     { name: "--profile ''", args: ['--profile', ''], message: '--profile needs a file, got ""' },
-    { name: '--load X --resume Y', args: ['--load', 'X', '--resume', 'Y'], message: '--load and --resume cannot be used together' },
+    {
+      name: '--load X --resume Y',
+      args: ['--load', 'X', '--resume', 'Y'],
+      message: '--load and --resume cannot be used together',
+    },
     {
       name: '--resume of a truncated checkpoint',
       args: ['--resume', '<dir>', '--workers', '1', '--backend', 'wasm', '--data', '<data>'],
@@ -360,7 +454,13 @@ describe('bad input: exit 2, one stderr line, empty stdout', () => {
     const lane = async (): Promise<void> => {
       while (next < cases.length) {
         const c = cases[next++];
-        results.set(c.name, await runAsync(c.args.map((a) => fill(c.name, a)), c.env));
+        results.set(
+          c.name,
+          await runAsync(
+            c.args.map((a) => fill(c.name, a)),
+            c.env,
+          ),
+        );
       }
     };
     await Promise.all([lane(), lane(), lane()]);
@@ -381,7 +481,11 @@ describe('resuming with --resume DIR alone', () => {
     mkdirSync(dir, { recursive: true });
     copyFileSync(join(tmp, 'reference', CHECKPOINT_FILE), join(dir, CHECKPOINT_FILE));
     expect(readCheckpoint(dir).header.recipe.data).toBe(resolve(data));
-    const r = runCli(TRAIN, ['--resume', dir, '--workers', '2', '--backend', 'wasm', '--epochs', String(EPOCHS + 1)], tmp);
+    const r = runCli(
+      TRAIN,
+      ['--resume', dir, '--workers', '2', '--backend', 'wasm', '--epochs', String(EPOCHS + 1)],
+      tmp,
+    );
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(readCheckpoint(dir).header.step).toBe(TOTAL + STEPS_PER_EPOCH);

@@ -30,20 +30,38 @@ describe('--model, bad input: exit 2, one stderr line, empty stdout', () => {
   const f = (name: string): string => join(FIXTURES, name);
   const cases: [string[], string][] = [
     [['--model', f('nope.js')], `--model ${f('nope.js')}: no such file`],
-    [['--model', f('no-export.js')], `--model ${f('no-export.js')}: the default export (or module.exports) must be a tf.LayersModel or a function returning one, got nothing (no default export)`],
+    [
+      ['--model', f('no-export.js')],
+      `--model ${f('no-export.js')}: the default export (or module.exports) must be a tf.LayersModel or a function returning one, got nothing (no default export)`,
+    ],
     [['--model', f('throws.js')], `--model ${f('throws.js')}: loading the module failed: boom while loading`],
-    [['--model', f('function-throws.js')], `--model ${f('function-throws.js')}: its exported function threw: boom in build`],
-    [['--model', f('wrong-input.js')], `--model ${f('wrong-input.js')}: its input [100] holds 100 values, the data has 784 per sample (28x28)`],
-    [['--model', f('five-classes.js')], `--model ${f('five-classes.js')}: its output has 5 units, the data has 10 classes`],
+    [
+      ['--model', f('function-throws.js')],
+      `--model ${f('function-throws.js')}: its exported function threw: boom in build`,
+    ],
+    [
+      ['--model', f('wrong-input.js')],
+      `--model ${f('wrong-input.js')}: its input [100] holds 100 values, the data has 784 per sample (28x28)`,
+    ],
+    [
+      ['--model', f('five-classes.js')],
+      `--model ${f('five-classes.js')}: its output has 5 units, the data has 10 classes`,
+    ],
     [['--loss', 'meanSquaredError'], '--loss needs --model (the MLP trains on NLL)'],
     [['--model', f('five-classes.js'), '--hidden', '32'], '--hidden is for the MLP, not a --model'],
-    [['--model', f('five-classes.js'), '--loss', 'hinge'], '--loss must be one of categoricalCrossentropy, sparseCategoricalCrossentropy, binaryCrossentropy, meanSquaredError, meanAbsoluteError, got "hinge"'],
+    [
+      ['--model', f('five-classes.js'), '--loss', 'hinge'],
+      '--loss must be one of categoricalCrossentropy, sparseCategoricalCrossentropy, binaryCrossentropy, meanSquaredError, meanAbsoluteError, got "hinge"',
+    ],
   ];
   const results: CliResult[] = [];
   beforeAll(async () => {
-    for (let i = 0; i < cases.length; i += 2) results.push(...(await Promise.all(cases.slice(i, i + 2).map(([args]) => cli([...args, '--data', small])))));
+    for (let i = 0; i < cases.length; i += 2)
+      results.push(...(await Promise.all(cases.slice(i, i + 2).map(([args]) => cli([...args, '--data', small])))));
   });
-  it.each(cases.map(([args, message], i) => ({ name: args.map((a) => a.replace(FIXTURES, '')).join(' '), message, i })))('$name', ({ message, i }) => {
+  it.each(
+    cases.map(([args, message], i) => ({ name: args.map((a) => a.replace(FIXTURES, '')).join(' '), message, i })),
+  )('$name', ({ message, i }) => {
     const r = results[i];
     expect(r.stderr).toBe(`error: ${message}\n`);
     expect(r.stdout).toBe('');
@@ -53,7 +71,24 @@ describe('--model, bad input: exit 2, one stderr line, empty stdout', () => {
 
 describe('--model, good input', () => {
   it('a CommonJS module exporting an async function of an uncompiled model, with --loss sparseCategoricalCrossentropy', async () => {
-    const r = await cli(['--model', join(FIXTURES, 'sparse.cjs'), '--loss', 'sparseCategoricalCrossentropy', '--lr', '0.1', '--data', small, '--workers', '2', '--epochs', '2', '--backend', 'wasm', '--batch-size', '20']);
+    const r = await cli([
+      '--model',
+      join(FIXTURES, 'sparse.cjs'),
+      '--loss',
+      'sparseCategoricalCrossentropy',
+      '--lr',
+      '0.1',
+      '--data',
+      small,
+      '--workers',
+      '2',
+      '--epochs',
+      '2',
+      '--backend',
+      'wasm',
+      '--batch-size',
+      '20',
+    ]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const accuracy = Number(/test accuracy (\d+\.\d+)% \(\d+\/100\)/.exec(r.stdout)?.[1]);
@@ -62,11 +97,32 @@ describe('--model, good input', () => {
 
   it('examples/mlp.js with --save: plain tfjs loads the saved model, which predicts as the run evaluated', async () => {
     const save = join(tmp, 'saved');
-    const r = await cli(['--model', join(EXAMPLES, 'mlp.js'), '--lr', '0.1', '--data', small, '--workers', '2', '--epochs', '1', '--backend', 'wasm', '--save', save, '--json']);
+    const r = await cli([
+      '--model',
+      join(EXAMPLES, 'mlp.js'),
+      '--lr',
+      '0.1',
+      '--data',
+      small,
+      '--workers',
+      '2',
+      '--epochs',
+      '1',
+      '--backend',
+      'wasm',
+      '--save',
+      save,
+      '--json',
+    ]);
     expect(r.status).toBe(0);
     const epoch = JSON.parse(r.stdout.trim().split('\n')[0]) as { test: { accuracy: number } };
-    const model = await tf.loadLayersModel(tf.io.fromMemory(JSON.parse(readFileSync(join(save, 'model.json'), 'utf8')).modelTopology, ...weights(save)));
-    const x = tf.tensor2d(Float32Array.from(idxSlice('t10k-images-idx3-ubyte', 16, 784, 100).subarray(16), (p) => p / 255), [100, 784]);
+    const model = await tf.loadLayersModel(
+      tf.io.fromMemory(JSON.parse(readFileSync(join(save, 'model.json'), 'utf8')).modelTopology, ...weights(save)),
+    );
+    const x = tf.tensor2d(
+      Float32Array.from(idxSlice('t10k-images-idx3-ubyte', 16, 784, 100).subarray(16), (p) => p / 255),
+      [100, 784],
+    );
     const y = idxSlice('t10k-labels-idx1-ubyte', 8, 1, 100).subarray(8);
     const predicted = (model.predict(x) as tf.Tensor).argMax(-1).dataSync();
     const correct = Array.from(predicted).filter((p, i) => p === y[i]).length;

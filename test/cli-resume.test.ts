@@ -26,11 +26,29 @@ let reference: Metrics;
 let referenceParams: Float32Array;
 
 const BASE = (out: string): string[] => [
-  '--data', data, '--workers', '2', '--epochs', String(EPOCHS), '--batch-size', String(BATCH),
-  '--lr', '0.05', '--seed', '3', '--backend', 'wasm', '--out', out, '--checkpoint-every', String(EVERY),
+  '--data',
+  data,
+  '--workers',
+  '2',
+  '--epochs',
+  String(EPOCHS),
+  '--batch-size',
+  String(BATCH),
+  '--lr',
+  '0.05',
+  '--seed',
+  '3',
+  '--backend',
+  'wasm',
+  '--out',
+  out,
+  '--checkpoint-every',
+  String(EVERY),
 ];
 const RESUME = (dir: string): string[] => ['--resume', dir, '--workers', '2', '--backend', 'wasm'];
-const nanAt = (step: number): Record<string, string> => ({ WORKER_DDP_FAULTS: JSON.stringify([{ kind: 'nan', rank: 1, step }]) });
+const nanAt = (step: number): Record<string, string> => ({
+  WORKER_DDP_FAULTS: JSON.stringify([{ kind: 'nan', rank: 1, step }]),
+});
 
 function metrics(dir: string): Metrics {
   return JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')) as Metrics;
@@ -79,11 +97,25 @@ function expectUninterrupted(m: Metrics, stoppedAt: number, tol: number): void {
   expect(steps.at(-1)).toBe(TOTAL);
   expect(m.stepLoss.map((w) => [w.step, w.steps])).toEqual(reference.stepLoss.map((w) => [w.step, w.steps]));
   expect(m.stepLoss.reduce((a, w) => a + w.steps, 0)).toBe(TOTAL); // no gap, no step twice
-  expect(maxAbsDiff(m.stepLoss.map((w) => w.loss), reference.stepLoss.map((w) => w.loss))).toBeLessThanOrEqual(tol);
+  expect(
+    maxAbsDiff(
+      m.stepLoss.map((w) => w.loss),
+      reference.stepLoss.map((w) => w.loss),
+    ),
+  ).toBeLessThanOrEqual(tol);
   expect(m.epochs.map((e) => e.epoch)).toEqual([1, 2, 3, 4, 5]);
-  expect(maxAbsDiff(m.epochs.map((e) => e.loss), reference.epochs.map((e) => e.loss))).toBeLessThanOrEqual(tol);
+  expect(
+    maxAbsDiff(
+      m.epochs.map((e) => e.loss),
+      reference.epochs.map((e) => e.loss),
+    ),
+  ).toBeLessThanOrEqual(tol);
   const k = Math.floor(stoppedAt / STEPS_PER_EPOCH);
-  expect(m.epochs.map((e) => e.samples)).toEqual(m.epochs.map((e) => (e.epoch === k + 1 ? (k * STEPS_PER_EPOCH + STEPS_PER_EPOCH - stoppedAt) * BATCH : STEPS_PER_EPOCH * BATCH)));
+  expect(m.epochs.map((e) => e.samples)).toEqual(
+    m.epochs.map((e) =>
+      e.epoch === k + 1 ? (k * STEPS_PER_EPOCH + STEPS_PER_EPOCH - stoppedAt) * BATCH : STEPS_PER_EPOCH * BATCH,
+    ),
+  );
 }
 
 describe('metrics.json continues the step count after --resume', () => {
@@ -112,7 +144,9 @@ describe('resuming a finished run', () => {
     const before = readFileSync(join(dir, 'metrics.json'), 'utf8');
     const r = runCli(TRAIN, RESUME(dir), tmp);
     expect(r.stderr).toBe('');
-    expect(r.stdout).toBe(`nothing left to train: ${dir} finished its ${EPOCHS} epochs at step ${TOTAL}; to train on, resume with a larger --epochs\n`);
+    expect(r.stdout).toBe(
+      `nothing left to train: ${dir} finished its ${EPOCHS} epochs at step ${TOTAL}; to train on, resume with a larger --epochs\n`,
+    );
     expect(r.status).toBe(0);
     expect(readFileSync(join(dir, 'metrics.json'), 'utf8')).toBe(before);
     expect(readCheckpoint(dir).header.step).toBe(TOTAL);

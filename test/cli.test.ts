@@ -19,7 +19,12 @@ let smallDir: string;
 
 /** Runs the compiled CLI in the temp dir (so a default output folder lands there). */
 function cli(args: readonly string[]): Result {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { cwd: tmp, encoding: 'utf8', timeout: 120_000, env: { ...process.env, NO_COLOR: '1' } });
+  const r = spawnSync(process.execPath, [MAIN, ...args], {
+    cwd: tmp,
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, NO_COLOR: '1' },
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -67,7 +72,10 @@ describe('compiled CLI, bad input: exit 2, one stderr line, empty stdout', () =>
     { args: ['--seed', '-1'], message: '--seed must be an integer from 0 to 4294967295, got -1' },
     { args: ['--backend', 'gpu'], message: '--backend must be one of auto, tensorflow, wasm, cpu, got "gpu"' },
     { args: ['--gradients', 'fast'], message: '--gradients must be one of manual, autograd, got "fast"' },
-    { args: ['--optimizer', 'adamw'], message: '--optimizer must be one of sgd, momentum, adam, rmsprop, adagrad, got "adamw"' },
+    {
+      args: ['--optimizer', 'adamw'],
+      message: '--optimizer must be one of sgd, momentum, adam, rmsprop, adagrad, got "adamw"',
+    },
     { args: ['--foo'], message: 'unknown flag --foo (see --help)' },
     { args: ['--workers'], message: '--workers needs a value (see --help)' },
     { args: ['--epochs', '2', '--lr'], message: '--lr needs a value (see --help)' },
@@ -109,17 +117,45 @@ describe('compiled CLI, good input', () => {
       expect(r.status).toBe(0);
       expect(r.stderr).toBe('');
       expect(r.stdout).toMatch(/^Usage: /);
-      for (const f of ['--workers', '--epochs', '--batch-size', '--optimizer', '--lr', '--hidden', '--seed', '--backend', '--gradients', '--data', '--help']) {
+      for (const f of [
+        '--workers',
+        '--epochs',
+        '--batch-size',
+        '--optimizer',
+        '--lr',
+        '--hidden',
+        '--seed',
+        '--backend',
+        '--gradients',
+        '--data',
+        '--help',
+      ]) {
         expect(r.stdout).toContain(f);
       }
     }
   });
 
   it('trains one epoch on a 100-sample folder and reports the test accuracy: a number, the same in both lines, that of a count of the 50', () => {
-    const r = cli(['--data', smallDir, '--epochs', '1', '--workers', '1', '--backend', 'wasm', '--batch-size', '20', '--lr', '0.05']);
+    const r = cli([
+      '--data',
+      smallDir,
+      '--epochs',
+      '1',
+      '--workers',
+      '1',
+      '--backend',
+      'wasm',
+      '--batch-size',
+      '20',
+      '--lr',
+      '0.05',
+    ]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    const epoch = /^epoch 1\/1  loss (\d+\.\d{4})  \d+ samples\/s  \d+\.\d{2} s  test accuracy (\d+\.\d{2})%$/m.exec(r.stdout);
+    const epoch =
+      /^epoch 1\/1 {2}loss (\d+\.\d{4}) {2}\d+ samples\/s {2}\d+\.\d{2} s {2}test accuracy (\d+\.\d{2})%$/m.exec(
+        r.stdout,
+      );
     const summary = /^test accuracy (\d+\.\d{2})% \((\d+)\/50\), test loss (\d+\.\d{4})$/m.exec(r.stdout);
     expect(epoch, r.stdout).not.toBeNull();
     expect(summary, r.stdout).not.toBeNull();
@@ -138,35 +174,57 @@ describe('compiled CLI, good input', () => {
 
 // Node 20's mkdirSync(dir, { recursive: true }) never returns under /proc (mkdir there answers
 // ENOENT and Node retries forever): every folder the CLI creates must fail there at once instead.
-describe.skipIf(!existsSync('/proc/self'))('compiled CLI, output folders that cannot be made: exit 2, one line, at once', () => {
-  const cases: { args: string[]; message: string }[] = [
-    { args: ['--out', '/proc/x'], message: '--out /proc/x: cannot create the folder (ENOENT)' },
-    { args: ['--out', '/proc/x/y/z'], message: '--out /proc/x/y/z: cannot create the folder (ENOENT)' },
-    { args: ['--out', '<tmp>/out-save', '--save', '/proc/x'], message: '--save /proc/x: cannot create the folder (ENOENT)' },
-    { args: ['--out', '<tmp>/out-profile', '--profile', '/proc/x/trace.json'], message: '--profile: cannot write /proc/x/trace.json: ENOENT' },
-  ];
-  const results = new Map<string, Result>();
-  const fill = (a: string): string => a.replace('<tmp>', tmp);
-  beforeAll(async () => {
-    const base = ['--data', smallDir, '--workers', '1', '--backend', 'wasm'];
-    const runs = await mapLimit(cases, 2, (c) => cliAsync([...base, ...c.args.map(fill)], 20_000));
-    cases.forEach((c, i) => results.set(c.args.join(' '), runs[i]));
-  });
+describe.skipIf(!existsSync('/proc/self'))(
+  'compiled CLI, output folders that cannot be made: exit 2, one line, at once',
+  () => {
+    const cases: { args: string[]; message: string }[] = [
+      { args: ['--out', '/proc/x'], message: '--out /proc/x: cannot create the folder (ENOENT)' },
+      { args: ['--out', '/proc/x/y/z'], message: '--out /proc/x/y/z: cannot create the folder (ENOENT)' },
+      {
+        args: ['--out', '<tmp>/out-save', '--save', '/proc/x'],
+        message: '--save /proc/x: cannot create the folder (ENOENT)',
+      },
+      {
+        args: ['--out', '<tmp>/out-profile', '--profile', '/proc/x/trace.json'],
+        message: '--profile: cannot write /proc/x/trace.json: ENOENT',
+      },
+    ];
+    const results = new Map<string, Result>();
+    const fill = (a: string): string => a.replace('<tmp>', tmp);
+    beforeAll(async () => {
+      const base = ['--data', smallDir, '--workers', '1', '--backend', 'wasm'];
+      const runs = await mapLimit(cases, 2, (c) => cliAsync([...base, ...c.args.map(fill)], 20_000));
+      cases.forEach((c, i) => results.set(c.args.join(' '), runs[i]));
+    });
 
-  it.each(cases.map((c) => ({ ...c, name: c.args.join(' ') })))('$name', ({ name, message }) => {
-    const r = results.get(name);
-    if (r === undefined) throw new Error('not run');
-    expect(r).toEqual({ status: 2, stdout: '', stderr: `error: ${message}\n` });
-  });
+    it.each(cases.map((c) => ({ ...c, name: c.args.join(' ') })))('$name', ({ name, message }) => {
+      const r = results.get(name);
+      if (r === undefined) throw new Error('not run');
+      expect(r).toEqual({ status: 2, stdout: '', stderr: `error: ${message}\n` });
+    });
 
-  it('--optimizer adam: tfjs\'s Adam at its default rate, named in the first line', () => {
-    const r = cli(['--data', smallDir, '--epochs', '1', '--workers', '2', '--backend', 'wasm', '--batch-size', '20', '--optimizer', 'adam']);
-    expect(r.stderr).not.toMatch(/error/i);
-    expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/batch 20, adam lr 0\.001, seed 0/);
-    expect(r.stdout).toMatch(/accuracy/i);
-  });
-});
+    it("--optimizer adam: tfjs's Adam at its default rate, named in the first line", () => {
+      const r = cli([
+        '--data',
+        smallDir,
+        '--epochs',
+        '1',
+        '--workers',
+        '2',
+        '--backend',
+        'wasm',
+        '--batch-size',
+        '20',
+        '--optimizer',
+        'adam',
+      ]);
+      expect(r.stderr).not.toMatch(/error/i);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/batch 20, adam lr 0\.001, seed 0/);
+      expect(r.stdout).toMatch(/accuracy/i);
+    });
+  },
+);
 
 describe('parseCommand', () => {
   const options = (argv: string[]): unknown => {
@@ -176,7 +234,11 @@ describe('parseCommand', () => {
   };
 
   it('parses good values', () => {
-    expect(options(['--workers', '3', '--hidden', '32,16', '--lr', '0.01'])).toEqual({ workers: 3, hidden: [32, 16], lr: 0.01 });
+    expect(options(['--workers', '3', '--hidden', '32,16', '--lr', '0.01'])).toEqual({
+      workers: 3,
+      hidden: [32, 16],
+      lr: 0.01,
+    });
     expect(options([])).toEqual({});
     expect(options(['--workers=4', '--lr=1e-3'])).toEqual({ workers: 4, lr: 0.001 });
     expect(options(['--optimizer', 'rmsprop', '--lr', '0.01'])).toEqual({ optimizer: 'rmsprop', lr: 0.01 });
@@ -184,8 +246,24 @@ describe('parseCommand', () => {
     expect(options(['--model', 'examples/convnet.js', '--gradients', 'autograd'])).toEqual({ gradients: 'autograd' });
     expect(
       options([
-        '--epochs', '2', '--batch-size', '128', '--seed', '4294967295', '--backend', 'wasm',
-        '--gradients', 'autograd', '--data', '/some/dir', '--step-timeout', '2.5', '--lr', '.5', '--hidden', '7',
+        '--epochs',
+        '2',
+        '--batch-size',
+        '128',
+        '--seed',
+        '4294967295',
+        '--backend',
+        'wasm',
+        '--gradients',
+        'autograd',
+        '--data',
+        '/some/dir',
+        '--step-timeout',
+        '2.5',
+        '--lr',
+        '.5',
+        '--hidden',
+        '7',
       ]),
     ).toEqual({
       epochs: 2,
@@ -224,16 +302,56 @@ describe('parseCommand', () => {
 
 describe('library option validation: Trainer.create rejects with OptionError, starting no thread', () => {
   const cases: { name: string; options: () => object; message: string }[] = [
-    { name: '{ workers: 0 }', options: () => ({ workers: 0 }), message: 'workers must be an integer from 1 to 256, got 0' },
-    { name: '{ workers: 2.5 }', options: () => ({ workers: 2.5 }), message: 'workers must be an integer from 1 to 256, got 2.5' },
-    { name: "{ epochs: '3' }", options: () => ({ epochs: '3' }), message: 'epochs must be an integer from 1 to 100000, got "3"' },
-    { name: '{ lr: NaN }', options: () => ({ lr: Number.NaN }), message: 'lr must be a finite number greater than 0, got NaN' },
-    { name: '{ lr: Infinity }', options: () => ({ lr: Number.POSITIVE_INFINITY }), message: 'lr must be a finite number greater than 0, got Infinity' },
-    { name: '{ hidden: [] }', options: () => ({ hidden: [] }), message: 'hidden must list 1 to 16 layer widths, got []' },
-    { name: '{ hidden: [128, 0] }', options: () => ({ hidden: [128, 0] }), message: 'hidden widths must be an integer from 1 to 65536, got 0' },
-    { name: "{ backend: 'gpu' }", options: () => ({ backend: 'gpu' }), message: 'backend must be one of auto, tensorflow, wasm, cpu, got "gpu"' },
-    { name: "{ gradients: 'fast' }", options: () => ({ gradients: 'fast' }), message: 'gradients must be one of manual, autograd, got "fast"' },
-    { name: "{ optimizer: 'adamw' }", options: () => ({ optimizer: 'adamw' }), message: 'optimizer must be one of sgd, momentum, adam, rmsprop, adagrad, got "adamw"' },
+    {
+      name: '{ workers: 0 }',
+      options: () => ({ workers: 0 }),
+      message: 'workers must be an integer from 1 to 256, got 0',
+    },
+    {
+      name: '{ workers: 2.5 }',
+      options: () => ({ workers: 2.5 }),
+      message: 'workers must be an integer from 1 to 256, got 2.5',
+    },
+    {
+      name: "{ epochs: '3' }",
+      options: () => ({ epochs: '3' }),
+      message: 'epochs must be an integer from 1 to 100000, got "3"',
+    },
+    {
+      name: '{ lr: NaN }',
+      options: () => ({ lr: Number.NaN }),
+      message: 'lr must be a finite number greater than 0, got NaN',
+    },
+    {
+      name: '{ lr: Infinity }',
+      options: () => ({ lr: Number.POSITIVE_INFINITY }),
+      message: 'lr must be a finite number greater than 0, got Infinity',
+    },
+    {
+      name: '{ hidden: [] }',
+      options: () => ({ hidden: [] }),
+      message: 'hidden must list 1 to 16 layer widths, got []',
+    },
+    {
+      name: '{ hidden: [128, 0] }',
+      options: () => ({ hidden: [128, 0] }),
+      message: 'hidden widths must be an integer from 1 to 65536, got 0',
+    },
+    {
+      name: "{ backend: 'gpu' }",
+      options: () => ({ backend: 'gpu' }),
+      message: 'backend must be one of auto, tensorflow, wasm, cpu, got "gpu"',
+    },
+    {
+      name: "{ gradients: 'fast' }",
+      options: () => ({ gradients: 'fast' }),
+      message: 'gradients must be one of manual, autograd, got "fast"',
+    },
+    {
+      name: "{ optimizer: 'adamw' }",
+      options: () => ({ optimizer: 'adamw' }),
+      message: 'optimizer must be one of sgd, momentum, adam, rmsprop, adagrad, got "adamw"',
+    },
     {
       name: '{ optimizer: 42 }',
       options: () => ({ optimizer: 42 }),
@@ -254,15 +372,43 @@ describe('library option validation: Trainer.create rejects with OptionError, st
       options: () => ({ optimizer: { kind: 'sgd', lr: 0.1 }, lr: 0.2 }),
       message: 'lr 0.2 differs from optimizer.lr 0.1: give the learning rate once',
     },
-    { name: '{ seed: -1 }', options: () => ({ seed: -1 }), message: 'seed must be an integer from 0 to 4294967295, got -1' },
-    { name: '{ stepTimeoutMs: 50 }', options: () => ({ stepTimeoutMs: 50 }), message: 'stepTimeoutMs must be an integer from 100 to 86400000, got 50' },
-    { name: '{ barrierSpinMs: -1 }', options: () => ({ barrierSpinMs: -1 }), message: 'barrierSpinMs must be a number from 0 to 1000, got -1' },
-    { name: '{ barrierSpinMs: NaN }', options: () => ({ barrierSpinMs: Number.NaN }), message: 'barrierSpinMs must be a number from 0 to 1000, got NaN' },
-    { name: "{ scavengeTogether: 'yes' }", options: () => ({ scavengeTogether: 'yes' }), message: 'scavengeTogether must be true or false, got "yes"' },
-    { name: '{ youngGenerationMb: 4 }', options: () => ({ youngGenerationMb: 4 }), message: 'youngGenerationMb must be an integer from 8 to 4096, got 4' },
+    {
+      name: '{ seed: -1 }',
+      options: () => ({ seed: -1 }),
+      message: 'seed must be an integer from 0 to 4294967295, got -1',
+    },
+    {
+      name: '{ stepTimeoutMs: 50 }',
+      options: () => ({ stepTimeoutMs: 50 }),
+      message: 'stepTimeoutMs must be an integer from 100 to 86400000, got 50',
+    },
+    {
+      name: '{ barrierSpinMs: -1 }',
+      options: () => ({ barrierSpinMs: -1 }),
+      message: 'barrierSpinMs must be a number from 0 to 1000, got -1',
+    },
+    {
+      name: '{ barrierSpinMs: NaN }',
+      options: () => ({ barrierSpinMs: Number.NaN }),
+      message: 'barrierSpinMs must be a number from 0 to 1000, got NaN',
+    },
+    {
+      name: "{ scavengeTogether: 'yes' }",
+      options: () => ({ scavengeTogether: 'yes' }),
+      message: 'scavengeTogether must be true or false, got "yes"',
+    },
+    {
+      name: '{ youngGenerationMb: 4 }',
+      options: () => ({ youngGenerationMb: 4 }),
+      message: 'youngGenerationMb must be an integer from 8 to 4096, got 4',
+    },
     { name: '{ wrokers: 2 }', options: () => ({ wrokers: 2 }), message: 'unknown option "wrokers"' },
     { name: '{ data: 42 }', options: () => ({ data: 42 }), message: 'data must be a folder path or a Dataset, got 42' },
-    { name: '{ data: null }', options: () => ({ data: null }), message: 'data must be a folder path or a Dataset, got null' },
+    {
+      name: '{ data: null }',
+      options: () => ({ data: null }),
+      message: 'data must be a folder path or a Dataset, got null',
+    },
     {
       name: '{ data: <100 samples>, batchSize: 101 }',
       options: () => ({ data: subset(100, 10), batchSize: 101, backend: 'wasm' }),

@@ -16,7 +16,8 @@ beforeAll(async () => {
 /** What autograd computes for the head (the sequential replica's autograd head, LayersReplica's loss). */
 function autograd(z: tf.Tensor, t: tf.Tensor, n: number): { value: number; grad: Float32Array } {
   return tf.tidy(() => {
-    const scaled = (x: tf.Tensor): tf.Scalar => tf.mul(tf.mean(tf.metrics.categoricalCrossentropy(t, tf.softmax(x, -1))), n);
+    const scaled = (x: tf.Tensor): tf.Scalar =>
+      tf.mul(tf.mean(tf.metrics.categoricalCrossentropy(t, tf.softmax(x, -1))), n);
     const { value, grad } = tf.valueAndGrad(scaled)(z);
     return { value: value.dataSync()[0], grad: grad.dataSync() as Float32Array };
   });
@@ -45,25 +46,31 @@ describe('crossEntropyOnHost against tfjs autograd on wasm', () => {
     [32, 10, 40, 'one-hot'], // softmax saturates: q below eps and above 1 - eps, the clip passes no gradient there
     [16, 7, 90, 'soft'], // p underflows to 0 in places
   ];
-  it.each(cases)('%i rows, %i classes, logits scale %i, %s targets: the value and d/dlogits bit for bit', (n, k, scale, kind) => {
-    const rng = new Rng(n * 100 + k);
-    const logits = Float32Array.from({ length: n * k }, () => scale * (rng.next() - 0.5));
-    const t = targets(rng, n, k, kind);
-    const z = tf.tensor2d(logits, [n, k]);
-    const y = tf.tensor2d(t, [n, k]);
-    const want = autograd(z, y, n);
-    const before = tf.memory().numTensors;
-    const got = tf.tidy(() => {
-      const { value, dLogits, probabilities } = crossEntropyOnHost(z, t, currentIo(), tf.backend().epsilon());
-      expect(probabilities.shape).toEqual([n, k]);
-      return { value, grad: dLogits.dataSync() as Float32Array };
-    });
-    expect(tf.memory().numTensors).toBe(before);
-    expect(got.value).toBe(want.value);
-    expect(got.grad.findIndex((v, i) => !Object.is(v, want.grad[i])), 'first element of d/dlogits that differs').toBe(-1);
-    if (scale === 40) expect(got.grad.some((v) => v === 0)).toBe(true); // the clip's zero gradient was reached
-    tf.dispose([z, y]);
-  });
+  it.each(cases)(
+    '%i rows, %i classes, logits scale %i, %s targets: the value and d/dlogits bit for bit',
+    (n, k, scale, kind) => {
+      const rng = new Rng(n * 100 + k);
+      const logits = Float32Array.from({ length: n * k }, () => scale * (rng.next() - 0.5));
+      const t = targets(rng, n, k, kind);
+      const z = tf.tensor2d(logits, [n, k]);
+      const y = tf.tensor2d(t, [n, k]);
+      const want = autograd(z, y, n);
+      const before = tf.memory().numTensors;
+      const got = tf.tidy(() => {
+        const { value, dLogits, probabilities } = crossEntropyOnHost(z, t, currentIo(), tf.backend().epsilon());
+        expect(probabilities.shape).toEqual([n, k]);
+        return { value, grad: dLogits.dataSync() as Float32Array };
+      });
+      expect(tf.memory().numTensors).toBe(before);
+      expect(got.value).toBe(want.value);
+      expect(
+        got.grad.findIndex((v, i) => !Object.is(v, want.grad[i])),
+        'first element of d/dlogits that differs',
+      ).toBe(-1);
+      if (scale === 40) expect(got.grad.some((v) => v === 0)).toBe(true); // the clip's zero gradient was reached
+      tf.dispose([z, y]);
+    },
+  );
 });
 
 describe('accuracySum against tfjs on wasm', () => {

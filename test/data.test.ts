@@ -92,7 +92,10 @@ describe('loadDataset on the real MNIST files', () => {
 
   it('has the MNIST shapes, first label 5, pixels in [0, 1]', () => {
     expect(plain.numClasses).toBe(10);
-    for (const [split, count] of [[plain.train, 60000], [plain.test, 10000]] as const) {
+    for (const [split, count] of [
+      [plain.train, 60000],
+      [plain.test, 10000],
+    ] as const) {
       expect(split.count).toBe(count);
       expect(split.rows).toBe(28);
       expect(split.cols).toBe(28);
@@ -190,9 +193,17 @@ describe('malformed files', () => {
   it('wrong magic: non-zero leading bytes, and images read as labels', () => {
     const bytes = sliceLabels(labelsName, 10);
     bytes[0] = 0x50;
-    expectDataError(() => parseIdxLabels(bytes, 'x'), 'x', 'x: bad magic 0x50000801, expected 0x00000801 (idx1 labels)');
+    expectDataError(
+      () => parseIdxLabels(bytes, 'x'),
+      'x',
+      'x: bad magic 0x50000801, expected 0x00000801 (idx1 labels)',
+    );
     const images = sliceImages(imagesName, 2);
-    expectDataError(() => parseIdxLabels(images, 'y'), 'y', 'y: bad magic 0x00000803, expected 0x00000801 (idx1 labels)');
+    expectDataError(
+      () => parseIdxLabels(images, 'y'),
+      'y',
+      'y: bad magic 0x00000803, expected 0x00000801 (idx1 labels)',
+    );
   });
 
   it('unsupported data type', () => {
@@ -324,7 +335,11 @@ describe('malformed files', () => {
     const truncated = gz.subarray(0, gz.length - 10);
     const dir = smallDir({ [labelsName]: truncated });
     const file = join(dir, labelsName);
-    expectDataError(() => loadDataset(dir), file, `${file}: gzip stream is corrupt or truncated: unexpected end of file`);
+    expectDataError(
+      () => loadDataset(dir),
+      file,
+      `${file}: gzip stream is corrupt or truncated: unexpected end of file`,
+    );
     const flipped = Buffer.from(gz);
     flipped[gz.length - 5] ^= 1; // inside the length trailer
     expectDataError(

@@ -58,30 +58,39 @@ describe('mkdirp', () => {
   });
 });
 
-describe.skipIf(!existsSync('/proc/self'))('under /proc (mkdir answers ENOENT): an error at once, not an endless loop', () => {
-  /** Runs an ES module body in a fresh node with `dist` bound to dist/src/; killed after 20 s. */
-  const inChild = (body: string): { status: number | null; signal: string | null; stdout: string; stderr: string } => {
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', `const dist = ${JSON.stringify(DIST)};\n${body}`], {
-      encoding: 'utf8',
-      timeout: 20_000,
-      killSignal: 'SIGKILL',
-    });
-    return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
-  };
+describe.skipIf(!existsSync('/proc/self'))(
+  'under /proc (mkdir answers ENOENT): an error at once, not an endless loop',
+  () => {
+    /** Runs an ES module body in a fresh node with `dist` bound to dist/src/; killed after 20 s. */
+    const inChild = (
+      body: string,
+    ): { status: number | null; signal: string | null; stdout: string; stderr: string } => {
+      const r = spawnSync(
+        process.execPath,
+        ['--input-type=module', '-e', `const dist = ${JSON.stringify(DIST)};\n${body}`],
+        {
+          encoding: 'utf8',
+          timeout: 20_000,
+          killSignal: 'SIGKILL',
+        },
+      );
+      return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+    };
 
-  it('mkdirp', () => {
-    const r = inChild(`
+    it('mkdirp', () => {
+      const r = inChild(`
       const { mkdirp } = await import(dist + 'io/dirs.js');
       for (const d of ['/proc/x', '/proc/x/y/z']) {
         try { mkdirp(d); console.log('made ' + d); } catch (err) { console.log(d + ': ' + err.code); }
       }`);
-    expect(r).toEqual({ status: 0, signal: null, stdout: '/proc/x: ENOENT\n/proc/x/y/z: ENOENT\n', stderr: '' });
-  });
+      expect(r).toEqual({ status: 0, signal: null, stdout: '/proc/x: ENOENT\n/proc/x/y/z: ENOENT\n', stderr: '' });
+    });
 
-  it('writeCheckpoint (the library, e.g. Trainer option checkpointDir)', () => {
-    const r = inChild(`
+    it('writeCheckpoint (the library, e.g. Trainer option checkpointDir)', () => {
+      const r = inChild(`
       const { writeCheckpoint } = await import(dist + 'checkpoint.js');
       try { writeCheckpoint('/proc/x', { step: 0, paramCount: 1, recipe: { optimizer: { kind: 'sgd', lr: 0.1 } } }, new Float32Array(1), new Float32Array(0)); console.log('written'); } catch (err) { console.log(err.code); }`);
-    expect(r).toEqual({ status: 0, signal: null, stdout: 'ENOENT\n', stderr: '' });
-  });
-});
+      expect(r).toEqual({ status: 0, signal: null, stdout: 'ENOENT\n', stderr: '' });
+    });
+  },
+);

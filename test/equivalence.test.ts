@@ -74,7 +74,12 @@ function batchOf(d: Dataset, indices: Int32Array) {
 }
 
 /** Reference: tfjs autograd on the whole batch in this thread; grad of the SUM of NLL, divided by the batch size. */
-function referenceMeanGrad(d: Dataset, cfg: MlpConfig, params: Float32Array, indices: Int32Array): { grad: Float64Array; loss: number } {
+function referenceMeanGrad(
+  d: Dataset,
+  cfg: MlpConfig,
+  params: Float32Array,
+  indices: Int32Array,
+): { grad: Float64Array; loss: number } {
   const layout = mlpLayout(cfg);
   const replica = new AutogradReplica(layout, d.numClasses, mlpLogits(cfg));
   const g = new Float32Array(layout.size);
@@ -83,7 +88,13 @@ function referenceMeanGrad(d: Dataset, cfg: MlpConfig, params: Float32Array, ind
 }
 
 /** Reference: plain single-threaded minibatch SGD, p -= lr * mean grad, in float32 like the trainer. */
-function referenceSgd(d: Dataset, cfg: MlpConfig, p0: Float32Array, B: number, steps: number): { params: Float32Array; losses: number[] } {
+function referenceSgd(
+  d: Dataset,
+  cfg: MlpConfig,
+  p0: Float32Array,
+  B: number,
+  steps: number,
+): { params: Float32Array; losses: number[] } {
   const params = p0.slice();
   const S = Math.ceil(d.train.count / B);
   const losses: number[] = [];
@@ -138,7 +149,9 @@ describe.each(BATCHES)(`batch size %i on ${K} samples`, (B) => {
     const ref = referenceSgd(data, model, r.p0, B, STEPS);
     const d = maxAbsDiff(r.params, ref.params);
     const moved = maxAbsDiff(r.params, r.p0);
-    note(`B=${B} N=1 params after ${STEPS} steps vs plain SGD: ${d.toExponential(2)} (params moved up to ${moved.toFixed(4)})`);
+    note(
+      `B=${B} N=1 params after ${STEPS} steps vs plain SGD: ${d.toExponential(2)} (params moved up to ${moved.toFixed(4)})`,
+    );
     expect(moved).toBeGreaterThan(100 * TOL); // the comparison is not vacuous
     expect(d).toBeLessThanOrEqual(TOL);
     expect(maxAbsDiff(r.losses, ref.losses)).toBeLessThanOrEqual(1e-4);
@@ -153,7 +166,9 @@ describe.each(BATCHES)(`batch size %i on ${K} samples`, (B) => {
     const dl = maxAbsDiff(r.losses, b.losses);
     const ref = referenceMeanGrad(data, model, r.p0, batchIndices(K, B, 0, 0));
     const dg = maxAbsDiff(r.g1, ref.grad);
-    note(`B=${B} N=${N} params vs N=1: ${d.toExponential(2)}, step losses: ${dl.toExponential(2)}, first gradient vs autograd: ${dg.toExponential(2)}`);
+    note(
+      `B=${B} N=${N} params vs N=1: ${d.toExponential(2)}, step losses: ${dl.toExponential(2)}, first gradient vs autograd: ${dg.toExponential(2)}`,
+    );
     expect(r.losses.every(Number.isFinite)).toBe(true);
     expect(d).toBeLessThanOrEqual(TOL);
     expect(dl).toBeLessThanOrEqual(TOL);
@@ -184,7 +199,15 @@ describe('other paths to the same parameters', () => {
 
   it("backend 'cpu' (2 workers, 4 steps) matches wasm", async () => {
     const steps = 4;
-    const trainer = await Trainer.create({ workers: 2, batchSize: 37, backend: 'cpu', seed: SEED, lr: LR, hidden: HIDDEN, data });
+    const trainer = await Trainer.create({
+      workers: 2,
+      batchSize: 37,
+      backend: 'cpu',
+      seed: SEED,
+      lr: LR,
+      hidden: HIDDEN,
+      data,
+    });
     try {
       expect(trainer.backend).toBe('cpu');
       await trainer.train(steps);
@@ -218,39 +241,44 @@ describe('MlpReplica (hand-written backward) vs AutogradReplica, in this thread'
   const configs: number[][] = [[128, 64], [32], [16, 8, 12]];
   const sizes = [1, 8, 64];
 
-  it.each(configs.map((hidden) => ({ hidden })))('hidden $hidden: same loss sum, gradient and log-probs for batch sizes 1, 8, 64', ({ hidden }) => {
-    const cfg: MlpConfig = { inputSize: data.train.features, hidden, numClasses: data.numClasses };
-    const layout = mlpLayout(cfg);
-    const params = new Float32Array(layout.size);
-    const rng = new Rng(11);
-    mlpDef(cfg).init(params, () => rng.next());
-    const manual = new MlpReplica(cfg);
-    const auto = new AutogradReplica(layout, cfg.numClasses, mlpLogits(cfg));
-    const before = tf.memory().numTensors;
-    for (const n of sizes) {
-      // Twice per size with different params on the SAME replicas: a stale cached
-      // weight pack (Note [stale pack] in mlp.ts) would show up in the second round.
-      for (let round = 0; round < 2; round++) {
-        const indices = Int32Array.from({ length: n }, (_, j) => (j * 37 + round * 101 + n) % K);
-        const batch = batchOf(data, indices);
-        const gm = new Float32Array(layout.size);
-        const ga = new Float32Array(layout.size);
-        const lm = manual.lossAndGradSum(params, batch, gm);
-        const la = auto.lossAndGradSum(params, batch, ga);
-        const d = maxAbsDiff(
-          Float64Array.from(gm, (v) => v / n),
-          Float64Array.from(ga, (v) => v / n),
-        );
-        const dp = maxAbsDiff(manual.logProbs(params, batch), auto.logProbs(params, batch));
-        note(`hidden ${JSON.stringify(hidden)} n=${n} round ${round}: mean gradient ${d.toExponential(2)}, log-probs ${dp.toExponential(2)}, loss ${Math.abs(lm - la).toExponential(2)}`);
-        expect(d).toBeLessThanOrEqual(TOL);
-        expect(dp).toBeLessThanOrEqual(TOL);
-        expect(Math.abs(lm - la) / n).toBeLessThanOrEqual(TOL);
-        expect(maxAbs(ga)).toBeGreaterThan(0);
-        // Move the params for the next round (and the next size).
-        for (let i = 0; i < params.length; i++) params[i] -= 0.5 * (ga[i] / n);
+  it.each(configs.map((hidden) => ({ hidden })))(
+    'hidden $hidden: same loss sum, gradient and log-probs for batch sizes 1, 8, 64',
+    ({ hidden }) => {
+      const cfg: MlpConfig = { inputSize: data.train.features, hidden, numClasses: data.numClasses };
+      const layout = mlpLayout(cfg);
+      const params = new Float32Array(layout.size);
+      const rng = new Rng(11);
+      mlpDef(cfg).init(params, () => rng.next());
+      const manual = new MlpReplica(cfg);
+      const auto = new AutogradReplica(layout, cfg.numClasses, mlpLogits(cfg));
+      const before = tf.memory().numTensors;
+      for (const n of sizes) {
+        // Twice per size with different params on the SAME replicas: a stale cached
+        // weight pack (Note [stale pack] in mlp.ts) would show up in the second round.
+        for (let round = 0; round < 2; round++) {
+          const indices = Int32Array.from({ length: n }, (_, j) => (j * 37 + round * 101 + n) % K);
+          const batch = batchOf(data, indices);
+          const gm = new Float32Array(layout.size);
+          const ga = new Float32Array(layout.size);
+          const lm = manual.lossAndGradSum(params, batch, gm);
+          const la = auto.lossAndGradSum(params, batch, ga);
+          const d = maxAbsDiff(
+            Float64Array.from(gm, (v) => v / n),
+            Float64Array.from(ga, (v) => v / n),
+          );
+          const dp = maxAbsDiff(manual.logProbs(params, batch), auto.logProbs(params, batch));
+          note(
+            `hidden ${JSON.stringify(hidden)} n=${n} round ${round}: mean gradient ${d.toExponential(2)}, log-probs ${dp.toExponential(2)}, loss ${Math.abs(lm - la).toExponential(2)}`,
+          );
+          expect(d).toBeLessThanOrEqual(TOL);
+          expect(dp).toBeLessThanOrEqual(TOL);
+          expect(Math.abs(lm - la) / n).toBeLessThanOrEqual(TOL);
+          expect(maxAbs(ga)).toBeGreaterThan(0);
+          // Move the params for the next round (and the next size).
+          for (let i = 0; i < params.length; i++) params[i] -= 0.5 * (ga[i] / n);
+        }
       }
-    }
-    expect(tf.memory().numTensors).toBe(before); // neither replica leaks tensors
-  });
+      expect(tf.memory().numTensors).toBe(before); // neither replica leaks tensors
+    },
+  );
 });

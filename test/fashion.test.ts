@@ -30,7 +30,10 @@ describe.skipIf(!present)(`Fashion-MNIST in ${DIR}`, () => {
   it('loadDataset reads 60000 + 10000 images of 28x28 with labels 0-9, 6000 / 1000 of each class', () => {
     const d = loadDataset(DIR);
     expect(d.numClasses).toBe(10);
-    for (const [split, count] of [[d.train, 60000], [d.test, 10000]] as const) {
+    for (const [split, count] of [
+      [d.train, 60000],
+      [d.test, 10000],
+    ] as const) {
       expect(split.count).toBe(count);
       expect([split.rows, split.cols, split.features]).toEqual([28, 28, 784]);
       expect(split.images).toHaveLength(count * 784);
@@ -50,13 +53,32 @@ describe.skipIf(!present)(`Fashion-MNIST in ${DIR}`, () => {
 
   it('one epoch with 2 workers (lr 0.05) reaches a test accuracy above 50%', () => {
     const t0 = Date.now();
-    const r = runCli(TRAIN, ['--data', DIR, '--workers', '2', '--epochs', '1', '--lr', '0.05', '--backend', 'wasm', '--out', join(tmp, 'run')], tmp);
+    const r = runCli(
+      TRAIN,
+      [
+        '--data',
+        DIR,
+        '--workers',
+        '2',
+        '--epochs',
+        '1',
+        '--lr',
+        '0.05',
+        '--backend',
+        'wasm',
+        '--out',
+        join(tmp, 'run'),
+      ],
+      tmp,
+    );
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const m = /^test accuracy (\d+\.\d+)% \((\d+)\/10000\), test loss (\d+\.\d+)$/m.exec(r.stdout);
     expect(m, r.stdout).not.toBeNull();
     const accuracy = Number(m?.[1]);
-    console.log(`Fashion-MNIST, 1 epoch, 2 workers, lr 0.05: test accuracy ${accuracy}% in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(
+      `Fashion-MNIST, 1 epoch, 2 workers, lr 0.05: test accuracy ${accuracy}% in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    );
     expect(accuracy).toBeGreaterThan(50);
   });
 });

@@ -80,7 +80,9 @@ describe('worker faults are survived', () => {
     expect(warnings, warnings.join('\n')).toHaveLength(1);
     expect(warnings[0]).toMatch(/^step 7 failed \(worker 1 \(at step 7\) made no progress for 4000 ms \(hung\?\)/);
     const ms = warnedAt - t0;
-    console.log(`hang detected ${ms.toFixed(0)} ms after the hanging step started (step timeout 4000 ms, watchdog tick 400 ms)`);
+    console.log(
+      `hang detected ${ms.toFixed(0)} ms after the hanging step started (step timeout 4000 ms, watchdog tick 400 ms)`,
+    );
     expect(ms).toBeGreaterThanOrEqual(4000);
     expect(ms).toBeLessThan(4000 + HANG_SLACK_MS);
   });
@@ -92,13 +94,22 @@ describe('worker faults are survived', () => {
 
   it('three failures of one step: stops naming worker, step and cause; checkpoint of the last good parameters', async () => {
     const ckdir = join(dir, 'failed');
-    const t = await Trainer.create({ ...base, epochs: 2, checkpointDir: ckdir, faults: [{ kind: 'throw', rank: 1, step: 3, times: 3 }] });
+    const t = await Trainer.create({
+      ...base,
+      epochs: 2,
+      checkpointDir: ckdir,
+      faults: [{ kind: 'throw', rank: 1, step: 3, times: 3 }],
+    });
     try {
-      const err = await rejection((async () => {
-        for await (const _ of t.fit()) void _;
-      })());
+      const err = await rejection(
+        (async () => {
+          for await (const _ of t.fit()) void _;
+        })(),
+      );
       expect(err).toBeInstanceOf(StepFailedError);
-      expect((err as Error).message).toBe("step 3 failed 3 times, giving up; last failure: worker 1: injected fault 'throw' at step 3");
+      expect((err as Error).message).toBe(
+        "step 3 failed 3 times, giving up; last failure: worker 1: injected fault 'throw' at step 3",
+      );
       expect(t.stepsDone).toBe(2);
       expect(maxAbsDiff(t.getParams(), cleanAt2)).toBe(0);
       const ck = readCheckpoint(ckdir);
@@ -114,13 +125,22 @@ describe('worker faults are survived', () => {
 describe('non-finite numbers stop the run at that step', () => {
   it('an injected NaN loss: NonFiniteError naming the step, parameters from before it, checkpoint kept', async () => {
     const ckdir = join(dir, 'nan');
-    const t = await Trainer.create({ ...base, epochs: 3, checkpointDir: ckdir, faults: [{ kind: 'nan', rank: 0, step: 14 }] });
+    const t = await Trainer.create({
+      ...base,
+      epochs: 3,
+      checkpointDir: ckdir,
+      faults: [{ kind: 'nan', rank: 0, step: 14 }],
+    });
     try {
-      const err = await rejection((async () => {
-        for await (const _ of t.fit()) void _;
-      })());
+      const err = await rejection(
+        (async () => {
+          for await (const _ of t.fit()) void _;
+        })(),
+      );
       expect(err).toBeInstanceOf(NonFiniteError);
-      expect((err as Error).message).toBe('step 14: non-finite loss; the learning rate 0.05 is probably too large, try a smaller one');
+      expect((err as Error).message).toBe(
+        'step 14: non-finite loss; the learning rate 0.05 is probably too large, try a smaller one',
+      );
       expect(t.stepsDone).toBe(13);
       expect(readCheckpoint(ckdir).header.step).toBe(10); // the epoch-1 checkpoint stays; nothing non-finite was written
     } finally {
@@ -137,7 +157,9 @@ describe('non-finite numbers stop the run at that step', () => {
     const e = err as NonFiniteError;
     expect(e.reason).toBe('non-finite gradient');
     expect(t.stepsDone).toBe(3);
-    expect(e.message).toBe(`step ${t.stepsDone + 1}: non-finite gradient; the learning rate 0.05 is probably too large, try a smaller one`);
+    expect(e.message).toBe(
+      `step ${t.stepsDone + 1}: non-finite gradient; the learning rate 0.05 is probably too large, try a smaller one`,
+    );
     expect(e.step).toBe(t.stepsDone); // 0-based: the step not applied
     expect(bits(t.getParams())).toEqual(bits(before));
   });
@@ -147,7 +169,9 @@ describe('non-finite numbers stop the run at that step', () => {
     const err = await rejection(t.train(50));
     expect(err).toBeInstanceOf(NonFiniteError);
     const e = err as NonFiniteError;
-    expect(e.message).toMatch(new RegExp(`^step ${t.stepsDone + 1}: ${e.reason}; the learning rate 100000 is probably too large`));
+    expect(e.message).toMatch(
+      new RegExp(`^step ${t.stepsDone + 1}: ${e.reason}; the learning rate 100000 is probably too large`),
+    );
     expect(e.step).toBe(t.stepsDone);
     expect(t.getParams().every(Number.isFinite)).toBe(true);
   });
@@ -156,7 +180,10 @@ describe('non-finite numbers stop the run at that step', () => {
 describe('no thread left behind', () => {
   it('after faults and close(), the process has its threads back', async () => {
     const before = osThreads();
-    await runWith([{ kind: 'exit', rank: 1, step: 2 }, { kind: 'throw', rank: 0, step: 4 }]);
+    await runWith([
+      { kind: 'exit', rank: 1, step: 2 },
+      { kind: 'throw', rank: 0, step: 4 },
+    ]);
     await new Promise((r) => setTimeout(r, 200));
     if (before !== undefined) expect(osThreads()).toBeLessThanOrEqual(before);
   });

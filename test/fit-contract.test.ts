@@ -32,8 +32,17 @@ const ADAM_TOL = 1e-4;
 function model(optimizer: tf.Optimizer): tf.Sequential {
   const m = tf.sequential({
     layers: [
-      tf.layers.dense({ inputShape: [8], units: 16, activation: 'tanh', kernelInitializer: tf.initializers.glorotUniform({ seed: 11 }) }),
-      tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 12 }) }),
+      tf.layers.dense({
+        inputShape: [8],
+        units: 16,
+        activation: 'tanh',
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 11 }),
+      }),
+      tf.layers.dense({
+        units: 3,
+        activation: 'softmax',
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 12 }),
+      }),
     ],
   });
   m.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['acc'] });
@@ -53,7 +62,15 @@ beforeAll(async () => {
   const r = new Rng(5);
   const rows = Array.from({ length: 160 }, () => Array.from({ length: 8 }, () => r.uniform(-1, 1)));
   x = tf.tensor2d(rows);
-  y = tf.oneHot(tf.tensor1d(rows.map((row) => (row[0] + row[1] > 0.3 ? 0 : row[2] > 0 ? 1 : 2)), 'int32'), 3).toFloat() as tf.Tensor2D;
+  y = tf
+    .oneHot(
+      tf.tensor1d(
+        rows.map((row) => (row[0] + row[1] > 0.3 ? 0 : row[2] > 0 ? 1 : 2)),
+        'int32',
+      ),
+      3,
+    )
+    .toFloat() as tf.Tensor2D;
 });
 
 /** Callbacks for one run on `m`, and what they observed (compared across runs). */
@@ -72,17 +89,30 @@ async function compare(c: Case, workers: number): Promise<void> {
   const ref = model(c.optimizer());
   ref.setWeights(initial);
   const refSeen: number[][] = [];
-  const refHistory = await ref.fit(x, y, { ...c.args, shuffle: false, verbose: 0, callbacks: asTfjs(c.callbacks(ref, refSeen)) });
+  const refHistory = await ref.fit(x, y, {
+    ...c.args,
+    shuffle: false,
+    verbose: 0,
+    callbacks: asTfjs(c.callbacks(ref, refSeen)),
+  });
   const m = model(c.optimizer());
   m.setWeights(initial);
   const seen: number[][] = [];
-  const args: FitParallelArgs = { ...c.args, shuffle: false, workers, backend: 'wasm', callbacks: asTfjs(c.callbacks(m, seen)) };
+  const args: FitParallelArgs = {
+    ...c.args,
+    shuffle: false,
+    workers,
+    backend: 'wasm',
+    callbacks: asTfjs(c.callbacks(m, seen)),
+  };
   const h = await fitParallel(m, x, y, args);
   expect(maxAbsDiff(flat(m), flat(ref))).toBeLessThanOrEqual(c.tol);
   expect(h.epoch).toEqual(refHistory.epoch);
   expect(Object.keys(h.history).sort()).toEqual(Object.keys(refHistory.history).sort());
   for (const [k, values] of Object.entries(refHistory.history)) {
-    values.forEach((v, e) => expect(Math.abs(h.history[k][e] - (v as number)), `${k} at epoch ${e}`).toBeLessThanOrEqual(c.tol));
+    values.forEach((v, e) =>
+      expect(Math.abs(h.history[k][e] - (v as number)), `${k} at epoch ${e}`).toBeLessThanOrEqual(c.tol),
+    );
   }
   expect(seen.length).toBe(refSeen.length);
   seen.forEach((s, i) => expect(maxAbsDiff(s, refSeen[i]), `observation ${i}`).toBeLessThanOrEqual(c.tol));
@@ -106,7 +136,12 @@ const CASES: [string, Case][] = [
       optimizer: () => tf.train.sgd(0.5),
       tol: SGD_TOL,
       args: { batchSize: 32, epochs: 3 },
-      callbacks: (m, seen) => [{ onEpochEnd: () => void (m.optimizer as tf.SGDOptimizer).setLearningRate(lrOf(m) / 2), onTrainEnd: () => void seen.push([lrOf(m)]) }],
+      callbacks: (m, seen) => [
+        {
+          onEpochEnd: () => void (m.optimizer as tf.SGDOptimizer).setLearningRate(lrOf(m) / 2),
+          onTrainEnd: () => void seen.push([lrOf(m)]),
+        },
+      ],
     },
   ],
   [
@@ -115,11 +150,13 @@ const CASES: [string, Case][] = [
       optimizer: () => tf.train.adam(0.05),
       tol: ADAM_TOL,
       args: { batchSize: 32, epochs: 3 },
-      callbacks: (m) => [{ onEpochEnd: () => void ((m.optimizer as unknown as { learningRate: number }).learningRate = lrOf(m) / 2) }],
+      callbacks: (m) => [
+        { onEpochEnd: () => void ((m.optimizer as unknown as { learningRate: number }).learningRate = lrOf(m) / 2) },
+      ],
     },
   ],
   [
-    'a callback changing Adam\'s beta1 and epsilon after the first epoch',
+    "a callback changing Adam's beta1 and epsilon after the first epoch",
     {
       optimizer: () => tf.train.adam(0.05),
       tol: ADAM_TOL,
@@ -144,7 +181,10 @@ const CASES: [string, Case][] = [
       tol: ADAM_TOL,
       args: { batchSize: 32, epochs: 4, validationSplit: 0.2 },
       callbacks: (m, seen) => [
-        { onEpochEnd: () => void seen.push(Array.from(flat(m))), onBatchEnd: (b: number) => void (b === 1 && seen.push(Array.from(flat(m)))) },
+        {
+          onEpochEnd: () => void seen.push(Array.from(flat(m))),
+          onBatchEnd: (b: number) => void (b === 1 && seen.push(Array.from(flat(m)))),
+        },
         tf.callbacks.earlyStopping({ monitor: 'val_loss', patience: 1 }),
       ],
     },
@@ -167,7 +207,7 @@ const CASES: [string, Case][] = [
     },
   ],
   [
-    'a callback restoring the first epoch\'s weights with model.setWeights, training going on from them',
+    "a callback restoring the first epoch's weights with model.setWeights, training going on from them",
     {
       optimizer: () => tf.train.adam(0.05),
       tol: ADAM_TOL,
@@ -191,7 +231,10 @@ const CASES: [string, Case][] = [
       optimizer: () => tf.train.adam(0.05),
       tol: ADAM_TOL,
       args: { batchSize: 32, epochs: 3 },
-      callbacks: (m, seen) => [learningRateScheduler((epoch, lr) => (epoch === 0 ? lr : lr * 0.3)), { onEpochEnd: () => void seen.push([lrOf(m)]) }],
+      callbacks: (m, seen) => [
+        learningRateScheduler((epoch, lr) => (epoch === 0 ? lr : lr * 0.3)),
+        { onEpochEnd: () => void seen.push([lrOf(m)]) },
+      ],
     },
   ],
   [
@@ -201,15 +244,21 @@ const CASES: [string, Case][] = [
       tol: SGD_TOL,
       args: { batchSize: 32, epochs: 6 },
       // minDelta 10: no epoch improves on the first, so the rate drops every patience + cooldown epochs.
-      callbacks: (m, seen) => [reduceLROnPlateau({ monitor: 'loss', factor: 0.5, patience: 1, cooldown: 2, minDelta: 10, minLr: 0.03 }), { onEpochEnd: () => void seen.push([lrOf(m)]) }],
+      callbacks: (m, seen) => [
+        reduceLROnPlateau({ monitor: 'loss', factor: 0.5, patience: 1, cooldown: 2, minDelta: 10, minLr: 0.03 }),
+        { onEpochEnd: () => void seen.push([lrOf(m)]) },
+      ],
     },
   ],
 ];
 
 describe.each(CASES)('%s', (_, c) => {
-  it.each(c.workers ?? WORKERS)('%i workers: the weights, History and observations of tfjs model.fit', async (workers) => {
-    await compare(c, workers);
-  });
+  it.each(c.workers ?? WORKERS)(
+    '%i workers: the weights, History and observations of tfjs model.fit',
+    async (workers) => {
+      await compare(c, workers);
+    },
+  );
 });
 
 describe('the schedule callbacks under model.fit', () => {
@@ -221,7 +270,10 @@ describe('the schedule callbacks under model.fit', () => {
       epochs: 6,
       shuffle: false,
       verbose: 0,
-      callbacks: asTfjs([reduceLROnPlateau({ monitor: 'loss', factor: 0.5, patience: 1, cooldown: 2, minDelta: 10, minLr: 0.03 }), { onEpochEnd: () => void lrs.push(lrOf(m)) }]),
+      callbacks: asTfjs([
+        reduceLROnPlateau({ monitor: 'loss', factor: 0.5, patience: 1, cooldown: 2, minDelta: 10, minLr: 0.03 }),
+        { onEpochEnd: () => void lrs.push(lrOf(m)) },
+      ]),
     });
     // epoch 0 sets best; 1: wait 1 -> 0.1, cooldown 2; 2: cooldown; 3: cooldown ends (Keras counts down first), wait 1 -> 0.05; 4: cooldown; 5: -> max(0.025, 0.03)
     expect(lrs).toEqual([0.2, 0.1, 0.1, 0.05, 0.05, 0.03]);
@@ -230,37 +282,49 @@ describe('the schedule callbacks under model.fit', () => {
 
 describe('gradient accumulation', () => {
   // 160 samples: batches of 16 in steps of 4 are 64, 64 and 32 samples, as batches of 64.
-  it.each(WORKERS)('%i workers, accumulateSteps 4 at batch 16: the weights and epoch logs of model.fit at batch 64 (sgd)', async (workers) => {
-    const ref = model(tf.train.sgd(0.5));
-    const m = model(tf.train.sgd(0.5));
-    m.setWeights(ref.getWeights());
-    const refHistory = await ref.fit(x, y, { batchSize: 64, epochs: 2, shuffle: false, verbose: 0 });
-    const batches: [number, number][] = [];
-    const h = await fitParallel(m, x, y, {
-      batchSize: 16,
-      accumulateSteps: 4,
-      epochs: 2,
-      shuffle: false,
-      workers,
-      backend: 'wasm',
-      callbacks: { onBatchEnd: (b, logs) => void batches.push([b, logs?.size ?? -1]) },
-    });
-    expect(maxAbsDiff(flat(m), flat(ref))).toBeLessThanOrEqual(SGD_TOL);
-    for (const k of ['loss', 'acc']) {
-      (refHistory.history[k] as number[]).forEach((v, e) => expect(Math.abs(h.history[k][e] - v), `${k} ${e}`).toBeLessThanOrEqual(SGD_TOL));
-    }
-    // Each batch of 16 is a batch for the callbacks.
-    const epoch = Array.from({ length: 10 }, (_, b): [number, number] => [b, 16]);
-    expect(batches).toEqual([...epoch, ...epoch]);
-    expect(h.params.steps).toBe(10);
-  });
+  it.each(WORKERS)(
+    '%i workers, accumulateSteps 4 at batch 16: the weights and epoch logs of model.fit at batch 64 (sgd)',
+    async (workers) => {
+      const ref = model(tf.train.sgd(0.5));
+      const m = model(tf.train.sgd(0.5));
+      m.setWeights(ref.getWeights());
+      const refHistory = await ref.fit(x, y, { batchSize: 64, epochs: 2, shuffle: false, verbose: 0 });
+      const batches: [number, number][] = [];
+      const h = await fitParallel(m, x, y, {
+        batchSize: 16,
+        accumulateSteps: 4,
+        epochs: 2,
+        shuffle: false,
+        workers,
+        backend: 'wasm',
+        callbacks: { onBatchEnd: (b, logs) => void batches.push([b, logs?.size ?? -1]) },
+      });
+      expect(maxAbsDiff(flat(m), flat(ref))).toBeLessThanOrEqual(SGD_TOL);
+      for (const k of ['loss', 'acc']) {
+        (refHistory.history[k] as number[]).forEach((v, e) =>
+          expect(Math.abs(h.history[k][e] - v), `${k} ${e}`).toBeLessThanOrEqual(SGD_TOL),
+        );
+      }
+      // Each batch of 16 is a batch for the callbacks.
+      const epoch = Array.from({ length: 10 }, (_, b): [number, number] => [b, 16]);
+      expect(batches).toEqual([...epoch, ...epoch]);
+      expect(h.params.steps).toBe(10);
+    },
+  );
 
   it('with Adam, 2 workers: model.fit at batch 64 (1e-4)', async () => {
     const ref = model(tf.train.adam(0.02));
     const m = model(tf.train.adam(0.02));
     m.setWeights(ref.getWeights());
     await ref.fit(x, y, { batchSize: 64, epochs: 2, shuffle: false, verbose: 0 });
-    await fitParallel(m, x, y, { batchSize: 16, accumulateSteps: 4, epochs: 2, shuffle: false, workers: 2, backend: 'wasm' });
+    await fitParallel(m, x, y, {
+      batchSize: 16,
+      accumulateSteps: 4,
+      epochs: 2,
+      shuffle: false,
+      workers: 2,
+      backend: 'wasm',
+    });
     expect(maxAbsDiff(flat(m), flat(ref))).toBeLessThanOrEqual(ADAM_TOL);
   });
 });
@@ -282,12 +346,23 @@ describe('the per-step schedule (Trainer lrSchedule)', () => {
       epochs,
       shuffle: false,
       verbose: 0,
-      callbacks: { onBatchBegin: () => void (ref.optimizer as tf.SGDOptimizer).setLearningRate(scheduledLr(resolved, 0.5, g++)) },
+      callbacks: {
+        onBatchBegin: () => void (ref.optimizer as tf.SGDOptimizer).setLearningRate(scheduledLr(resolved, 0.5, g++)),
+      },
     });
     const source = layersSource(m);
     const data = fitData(source.spec, x, y, {});
     await using trainer = await Trainer.create(
-      { workers: 2, epochs, batchSize: 32, shuffle: false, backend: 'wasm', data: asDataset(data, source.spec), optimizer: optimizerFromTfjs(m.optimizer), lrSchedule: schedule },
+      {
+        workers: 2,
+        epochs,
+        batchSize: 32,
+        shuffle: false,
+        backend: 'wasm',
+        data: asDataset(data, source.spec),
+        optimizer: optimizerFromTfjs(m.optimizer),
+        lrSchedule: schedule,
+      },
       source,
     );
     await trainer.train(epochs * steps);
@@ -305,30 +380,90 @@ describe('the per-step schedule (Trainer lrSchedule)', () => {
 
 describe('bad input: one line naming the cause', () => {
   const cases: [string, () => unknown, string][] = [
-    ['accumulateSteps 0', () => fitParallel(model(tf.train.sgd(0.1)), x, y, { accumulateSteps: 0, workers: 1 }), 'accumulateSteps must be an integer from 1 to 1048576, got 0'],
-    ['accumulateSteps 1.5', () => fitParallel(model(tf.train.sgd(0.1)), x, y, { accumulateSteps: 1.5, workers: 1 }), 'accumulateSteps must be an integer from 1 to 1048576, got 1.5'],
-    ['a schedule that is not a function', () => learningRateScheduler(0.1 as never), 'learningRateScheduler needs a function (epoch, lr) => lr, got 0.1'],
+    [
+      'accumulateSteps 0',
+      () => fitParallel(model(tf.train.sgd(0.1)), x, y, { accumulateSteps: 0, workers: 1 }),
+      'accumulateSteps must be an integer from 1 to 1048576, got 0',
+    ],
+    [
+      'accumulateSteps 1.5',
+      () => fitParallel(model(tf.train.sgd(0.1)), x, y, { accumulateSteps: 1.5, workers: 1 }),
+      'accumulateSteps must be an integer from 1 to 1048576, got 1.5',
+    ],
+    [
+      'a schedule that is not a function',
+      () => learningRateScheduler(0.1 as never),
+      'learningRateScheduler needs a function (epoch, lr) => lr, got 0.1',
+    ],
     [
       'a schedule returning NaN',
       () => fitParallel(model(tf.train.sgd(0.1)), x, y, { workers: 1, callbacks: [learningRateScheduler(() => NaN)] }),
       'learningRateScheduler: the schedule returned NaN for epoch 0; it must return a finite number >= 0',
     ],
-    ['reduceLROnPlateau factor 1', () => reduceLROnPlateau({ factor: 1 }), 'reduceLROnPlateau.factor must be a number in (0, 1), got 1'],
-    ['reduceLROnPlateau patience -1', () => reduceLROnPlateau({ patience: -1 }), 'reduceLROnPlateau.patience must be an integer >= 0, got -1'],
-    ['reduceLROnPlateau mode', () => reduceLROnPlateau({ mode: 'up' as never }), 'reduceLROnPlateau.mode must be one of auto, min, max, got "up"'],
-    ['reduceLROnPlateau unknown argument', () => reduceLROnPlateau({ verbose: 1 } as never), 'reduceLROnPlateau has no argument "verbose" (it takes monitor, factor, patience, mode, minDelta, cooldown, minLr)'],
-    ['an unknown lrSchedule', () => Trainer.create({ lrSchedule: 'linear' as never }), 'lrSchedule must be one of constant, cosine, step, got "linear"'],
-    ['a negative warm-up', () => Trainer.create({ lrSchedule: { kind: 'cosine', warmupSteps: -1 } }), 'lrSchedule.warmupSteps must be an integer from 0 to 2147483647, got -1'],
-    ['every on cosine', () => Trainer.create({ lrSchedule: { kind: 'cosine', every: 3 } }), "lrSchedule: every and factor are for kind 'step', not 'cosine'"],
-    ['a step factor of 2', () => Trainer.create({ lrSchedule: { kind: 'step', factor: 2 } }), 'lrSchedule.factor must be a number in (0, 1], got 2'],
-    ['--accumulate 0', () => parseCommand(['--accumulate', '0']), '--accumulate must be an integer from 1 to 1048576, got 0'],
-    ['--lr-schedule linear', () => parseCommand(['--lr-schedule', 'linear']), '--lr-schedule must be one of constant, cosine, step, got "linear"'],
-    ['--warmup-steps -2', () => parseCommand(['--warmup-steps', '-2']), '--warmup-steps must be an integer from 0 to 2147483647, got -2'],
+    [
+      'reduceLROnPlateau factor 1',
+      () => reduceLROnPlateau({ factor: 1 }),
+      'reduceLROnPlateau.factor must be a number in (0, 1), got 1',
+    ],
+    [
+      'reduceLROnPlateau patience -1',
+      () => reduceLROnPlateau({ patience: -1 }),
+      'reduceLROnPlateau.patience must be an integer >= 0, got -1',
+    ],
+    [
+      'reduceLROnPlateau mode',
+      () => reduceLROnPlateau({ mode: 'up' as never }),
+      'reduceLROnPlateau.mode must be one of auto, min, max, got "up"',
+    ],
+    [
+      'reduceLROnPlateau unknown argument',
+      () => reduceLROnPlateau({ verbose: 1 } as never),
+      'reduceLROnPlateau has no argument "verbose" (it takes monitor, factor, patience, mode, minDelta, cooldown, minLr)',
+    ],
+    [
+      'an unknown lrSchedule',
+      () => Trainer.create({ lrSchedule: 'linear' as never }),
+      'lrSchedule must be one of constant, cosine, step, got "linear"',
+    ],
+    [
+      'a negative warm-up',
+      () => Trainer.create({ lrSchedule: { kind: 'cosine', warmupSteps: -1 } }),
+      'lrSchedule.warmupSteps must be an integer from 0 to 2147483647, got -1',
+    ],
+    [
+      'every on cosine',
+      () => Trainer.create({ lrSchedule: { kind: 'cosine', every: 3 } }),
+      "lrSchedule: every and factor are for kind 'step', not 'cosine'",
+    ],
+    [
+      'a step factor of 2',
+      () => Trainer.create({ lrSchedule: { kind: 'step', factor: 2 } }),
+      'lrSchedule.factor must be a number in (0, 1], got 2',
+    ],
+    [
+      '--accumulate 0',
+      () => parseCommand(['--accumulate', '0']),
+      '--accumulate must be an integer from 1 to 1048576, got 0',
+    ],
+    [
+      '--lr-schedule linear',
+      () => parseCommand(['--lr-schedule', 'linear']),
+      '--lr-schedule must be one of constant, cosine, step, got "linear"',
+    ],
+    [
+      '--warmup-steps -2',
+      () => parseCommand(['--warmup-steps', '-2']),
+      '--warmup-steps must be an integer from 0 to 2147483647, got -2',
+    ],
     [
       'a callback replacing the optimizer with another kind',
       () => {
         const m = model(tf.train.sgd(0.1));
-        return fitParallel(m, x, y, { workers: 1, epochs: 2, callbacks: { onEpochEnd: () => void (m.optimizer = tf.train.adam(0.1)) } });
+        return fitParallel(m, x, y, {
+          workers: 1,
+          epochs: 2,
+          callbacks: { onEpochEnd: () => void (m.optimizer = tf.train.adam(0.1)) },
+        });
       },
       'the optimizer changed from sgd (lr 0.1) to adam (lr 0.1, beta1 0.9, beta2 0.999, epsilon 1e-7) during training; only its numeric hyperparameters may change',
     ],
@@ -341,6 +476,9 @@ describe('bad input: one line naming the cause', () => {
 
   it('the CLI flags reach the Trainer options', () => {
     const cmd = parseCommand(['--lr-schedule', 'cosine', '--warmup-steps', '100', '--accumulate', '4']);
-    expect(cmd.kind === 'train' && cmd.options).toEqual({ lrSchedule: { kind: 'cosine', warmupSteps: 100 }, accumulateSteps: 4 });
+    expect(cmd.kind === 'train' && cmd.options).toEqual({
+      lrSchedule: { kind: 'cosine', warmupSteps: 100 },
+      accumulateSteps: 4,
+    });
   });
 });

@@ -30,7 +30,8 @@ const N_SAMPLES = 2000;
  * wasm reference exactly (Note [same bits]).
  */
 function mlp(optimizer: tf.Optimizer): tf.Sequential {
-  const init = (seed: number): ReturnType<typeof tf.initializers.glorotUniform> => tf.initializers.glorotUniform({ seed });
+  const init = (seed: number): ReturnType<typeof tf.initializers.glorotUniform> =>
+    tf.initializers.glorotUniform({ seed });
   const m = tf.sequential({
     layers: [
       tf.layers.dense({ inputShape: [784], units: 128, activation: 'relu', kernelInitializer: init(1) }),
@@ -50,7 +51,9 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
   const d = mnist();
   x = tf.tensor2d(d.train.images.slice(0, N_SAMPLES * 784), [N_SAMPLES, 784]);
-  y = tf.oneHot(tf.tensor1d(Int32Array.from(d.train.labels.subarray(0, N_SAMPLES)), 'int32'), 10).toFloat() as tf.Tensor2D;
+  y = tf
+    .oneHot(tf.tensor1d(Int32Array.from(d.train.labels.subarray(0, N_SAMPLES)), 'int32'), 10)
+    .toFloat() as tf.Tensor2D;
 });
 
 // [name, optimizer factory, tolerance]: the issue's bounds (1e-5 for sgd, 1e-4 with state).
@@ -62,43 +65,48 @@ const OPTIMIZERS: [string, () => tf.Optimizer, number][] = [
 ];
 
 // 2000 = 31 x 64 + 16: the epoch ends with a short batch.
-describe.each(OPTIMIZERS)('the tutorial MLP as a tf.sequential, %s, one epoch on 2000 MNIST images, shuffle off', (_, optimizer, tol) => {
-  describe.each([64])('batch %i', (batchSize) => {
-    let initial: tf.Tensor[];
-    const reference: Record<'cpu' | 'wasm', Float32Array> = { cpu: new Float32Array(), wasm: new Float32Array() };
-    let refHistory: tf.History;
+describe.each(OPTIMIZERS)(
+  'the tutorial MLP as a tf.sequential, %s, one epoch on 2000 MNIST images, shuffle off',
+  (_, optimizer, tol) => {
+    describe.each([64])('batch %i', (batchSize) => {
+      let initial: tf.Tensor[];
+      const reference: Record<'cpu' | 'wasm', Float32Array> = { cpu: new Float32Array(), wasm: new Float32Array() };
+      let refHistory: tf.History;
 
-    beforeAll(async () => {
-      initial = mlp(optimizer()).getWeights().map((w) => w.clone());
-      for (const backend of ['wasm', 'cpu'] as const) {
-        await tf.setBackend(backend);
-        // Copied onto this backend: tfjs 4.22 misread the cpu tensors after a switch to
-        // wasm here (model.fit reported a loss of 2.8e-45 and left the weights alone).
-        const copy = (t: tf.Tensor): tf.Tensor => tf.tensor(t.dataSync(), t.shape);
-        const ref = mlp(optimizer());
-        ref.setWeights(initial.map(copy));
-        refHistory = await ref.fit(copy(x), copy(y), { batchSize, epochs: 1, shuffle: false, verbose: 0 });
-        reference[backend] = flat(ref);
-      }
-    });
+      beforeAll(async () => {
+        initial = mlp(optimizer())
+          .getWeights()
+          .map((w) => w.clone());
+        for (const backend of ['wasm', 'cpu'] as const) {
+          await tf.setBackend(backend);
+          // Copied onto this backend: tfjs 4.22 misread the cpu tensors after a switch to
+          // wasm here (model.fit reported a loss of 2.8e-45 and left the weights alone).
+          const copy = (t: tf.Tensor): tf.Tensor => tf.tensor(t.dataSync(), t.shape);
+          const ref = mlp(optimizer());
+          ref.setWeights(initial.map(copy));
+          refHistory = await ref.fit(copy(x), copy(y), { batchSize, epochs: 1, shuffle: false, verbose: 0 });
+          reference[backend] = flat(ref);
+        }
+      });
 
-    it.each([1, 2, 3])('%i workers leave the weights tfjs model.fit leaves, on wasm and on cpu', async (workers) => {
-      const m = mlp(optimizer());
-      m.setWeights(initial);
-      const h = await fitParallel(m, x, y, { batchSize, epochs: 1, shuffle: false, workers, backend: 'wasm' });
-      const w = flat(m);
-      // Note [same bits]: one worker runs tfjs's own wasm kernels on the whole batch; the
-      // gradient of (mean loss x 64) divided by 64 is exact in floats, and our optimizer
-      // kernels do tfjs's float operations in tfjs's order.
-      if (workers === 1) expect(maxAbsDiff(w, reference.wasm)).toBe(0);
-      expect(maxAbsDiff(w, reference.wasm)).toBeLessThanOrEqual(tol);
-      expect(maxAbsDiff(w, reference.cpu)).toBeLessThanOrEqual(tol);
-      expect(h.epoch).toEqual([0]);
-      expect(Math.abs(h.history.loss[0] - (refHistory.history.loss[0] as number))).toBeLessThan(1e-5);
-      expect(Math.abs(h.history.acc[0] - (refHistory.history.acc[0] as number))).toBeLessThan(1e-6);
+      it.each([1, 2, 3])('%i workers leave the weights tfjs model.fit leaves, on wasm and on cpu', async (workers) => {
+        const m = mlp(optimizer());
+        m.setWeights(initial);
+        const h = await fitParallel(m, x, y, { batchSize, epochs: 1, shuffle: false, workers, backend: 'wasm' });
+        const w = flat(m);
+        // Note [same bits]: one worker runs tfjs's own wasm kernels on the whole batch; the
+        // gradient of (mean loss x 64) divided by 64 is exact in floats, and our optimizer
+        // kernels do tfjs's float operations in tfjs's order.
+        if (workers === 1) expect(maxAbsDiff(w, reference.wasm)).toBe(0);
+        expect(maxAbsDiff(w, reference.wasm)).toBeLessThanOrEqual(tol);
+        expect(maxAbsDiff(w, reference.cpu)).toBeLessThanOrEqual(tol);
+        expect(h.epoch).toEqual([0]);
+        expect(Math.abs(h.history.loss[0] - (refHistory.history.loss[0] as number))).toBeLessThan(1e-5);
+        expect(Math.abs(h.history.acc[0] - (refHistory.history.acc[0] as number))).toBeLessThan(1e-6);
+      });
     });
-  });
-});
+  },
+);
 
 describe('sparseCategoricalCrossentropy on class indices', () => {
   it('2 workers leave the weights and report the loss and accuracy of tfjs model.fit', async () => {
@@ -112,7 +120,13 @@ describe('sparseCategoricalCrossentropy on class indices', () => {
     const m = make();
     m.setWeights(ref.getWeights());
     const hr = await ref.fit(x.slice(0, 640), labels, { batchSize: 64, epochs: 2, shuffle: false, verbose: 0 });
-    const h = await fitParallel(m, x.slice(0, 640), labels, { batchSize: 64, epochs: 2, shuffle: false, workers: 2, backend: 'wasm' });
+    const h = await fitParallel(m, x.slice(0, 640), labels, {
+      batchSize: 64,
+      epochs: 2,
+      shuffle: false,
+      workers: 2,
+      backend: 'wasm',
+    });
     expect(maxAbsDiff(flat(m), flat(ref))).toBeLessThanOrEqual(1e-5);
     expect(Math.abs(h.history.loss[1] - (hr.history.loss[1] as number))).toBeLessThan(1e-5);
     expect(Math.abs(h.history.acc[1] - (hr.history.acc[1] as number))).toBeLessThan(1e-6);
@@ -139,7 +153,14 @@ describe('validation, evaluate and save', () => {
 
   it('saves with model.save', async () => {
     let bytes = 0;
-    await m.save(tf.io.withSaveHandler(async (a) => ((bytes = (a.weightData as ArrayBuffer).byteLength), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
+    await m.save(
+      tf.io.withSaveHandler(
+        async (a) => (
+          (bytes = (a.weightData as ArrayBuffer).byteLength),
+          { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }
+        ),
+      ),
+    );
     expect(bytes).toBe(4 * 109386);
   });
 
@@ -147,7 +168,14 @@ describe('validation, evaluate and save', () => {
     const a = mlp(tf.train.sgd(0.1));
     const b = mlp(tf.train.sgd(0.1));
     b.setWeights(a.getWeights());
-    const ha = await fitParallel(a, x, y, { batchSize: 64, epochs: 1, shuffle: false, workers: 2, backend: 'wasm', validationSplit: 0.25 });
+    const ha = await fitParallel(a, x, y, {
+      batchSize: 64,
+      epochs: 1,
+      shuffle: false,
+      workers: 2,
+      backend: 'wasm',
+      validationSplit: 0.25,
+    });
     const hb = await fitParallel(b, x.slice(0, 1500), y.slice(0, 1500), {
       batchSize: 64,
       epochs: 1,
@@ -199,15 +227,30 @@ function synthetic(n: number, f: (row: number[]) => number): [tf.Tensor2D, tf.Te
 }
 
 describe.each([
-  ['a regression net, meanSquaredError', 'meanSquaredError', 'linear', (r: number[]) => r[0] * 2 - r[3] + 0.5 * r[5] * r[6]],
-  ['a binary classifier, binaryCrossentropy', 'binaryCrossentropy', 'sigmoid', (r: number[]) => (r[0] + r[1] * r[2] > 0 ? 1 : 0)],
+  [
+    'a regression net, meanSquaredError',
+    'meanSquaredError',
+    'linear',
+    (r: number[]) => r[0] * 2 - r[3] + 0.5 * r[5] * r[6],
+  ],
+  [
+    'a binary classifier, binaryCrossentropy',
+    'binaryCrossentropy',
+    'sigmoid',
+    (r: number[]) => (r[0] + r[1] * r[2] > 0 ? 1 : 0),
+  ],
 ] as const)('%s', (_, loss, activation, target) => {
-  it("trains with 2 workers to the weights and losses of tfjs model.fit (1e-5)", async () => {
+  it('trains with 2 workers to the weights and losses of tfjs model.fit (1e-5)', async () => {
     const [xs, ys] = synthetic(300, target);
     const make = (): tf.Sequential => {
       const m = tf.sequential({
         layers: [
-          tf.layers.dense({ inputShape: [8], units: 16, activation: 'tanh', kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }) }),
+          tf.layers.dense({
+            inputShape: [8],
+            units: 16,
+            activation: 'tanh',
+            kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }),
+          }),
           tf.layers.dense({ units: 1, activation, kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }) }),
         ],
       });
@@ -222,17 +265,25 @@ describe.each([
     const h2 = await fitParallel(two, xs, ys, { ...args, workers: 2, backend: 'wasm' });
     expect(maxAbsDiff(flat(two), flat(ref))).toBeLessThanOrEqual(1e-5);
     expect(Object.keys(h2.history).sort()).toEqual(Object.keys(hr.history).sort());
-    for (const [name, values] of Object.entries(hr.history)) expect(maxAbsDiff(h2.history[name], values as number[]), name).toBeLessThan(1e-5);
+    for (const [name, values] of Object.entries(hr.history))
+      expect(maxAbsDiff(h2.history[name], values as number[]), name).toBeLessThan(1e-5);
   });
 });
 
 describe('a loss given as a function', () => {
   it('is rebuilt in each worker from its source and trains as tfjs model.fit trains with it', async () => {
     // Built with new Function so that its source is what a user writes (vitest rewrites `tf.` in test files).
-    const mse = new Function('tf', 'return (yTrue, yPred) => tf.mean(tf.square(tf.sub(yTrue, yPred)), -1)')(tf) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+    const mse = new Function('tf', 'return (yTrue, yPred) => tf.mean(tf.square(tf.sub(yTrue, yPred)), -1)')(tf) as (
+      a: tf.Tensor,
+      b: tf.Tensor,
+    ) => tf.Tensor;
     const [xs, ys] = synthetic(200, (r) => r[1] - r[2]);
     const make = (): tf.Sequential => {
-      const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [8], units: 1, kernelInitializer: tf.initializers.glorotUniform({ seed: 8 }) })] });
+      const m = tf.sequential({
+        layers: [
+          tf.layers.dense({ inputShape: [8], units: 1, kernelInitializer: tf.initializers.glorotUniform({ seed: 8 }) }),
+        ],
+      });
       m.compile({ optimizer: tf.train.sgd(0.1), loss: mse });
       return m;
     };
@@ -249,7 +300,16 @@ describe('a loss given as a function', () => {
 describe('custom layers', () => {
   const make = (): tf.Sequential => {
     const m = tf.sequential({
-      layers: [tf.layers.dense({ inputShape: [784], units: 32, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 6 }) }), new ScaledDense({ units: 10, scale: 0.5 }), tf.layers.softmax()],
+      layers: [
+        tf.layers.dense({
+          inputShape: [784],
+          units: 32,
+          activation: 'relu',
+          kernelInitializer: tf.initializers.glorotUniform({ seed: 6 }),
+        }),
+        new ScaledDense({ units: 10, scale: 0.5 }),
+        tf.layers.softmax(),
+      ],
     });
     m.compile({ optimizer: tf.train.sgd(0.1), loss: 'categoricalCrossentropy' });
     return m;
@@ -262,7 +322,12 @@ describe('custom layers', () => {
     two.setWeights(ref.getWeights());
     const args = { batchSize: 64, epochs: 1, shuffle: false };
     await ref.fit(x.slice(0, 256), y.slice(0, 256), { ...args, verbose: 0 });
-    await fitParallel(two, x.slice(0, 256), y.slice(0, 256), { ...args, workers: 2, backend: 'wasm', modules: [module] });
+    await fitParallel(two, x.slice(0, 256), y.slice(0, 256), {
+      ...args,
+      workers: 2,
+      backend: 'wasm',
+      modules: [module],
+    });
     expect(maxAbsDiff(flat(two), flat(ref))).toBeLessThanOrEqual(1e-5);
   });
 
@@ -277,14 +342,26 @@ describe('custom layers', () => {
 
 describe('bad input: one line, before any worker starts', () => {
   const cases: [string, () => Promise<unknown>, string | RegExp][] = [
-    ['an uncompiled model', async () => fitParallel(tf.sequential({ layers: [tf.layers.dense({ inputShape: [784], units: 10 })] }), x, y), 'the model is not compiled: call model.compile({ optimizer, loss }) first'],
+    [
+      'an uncompiled model',
+      async () => fitParallel(tf.sequential({ layers: [tf.layers.dense({ inputShape: [784], units: 10 })] }), x, y),
+      'the model is not compiled: call model.compile({ optimizer, loss }) first',
+    ],
     [
       'x of the wrong shape',
       async () => fitParallel(mlp(tf.train.sgd(0.1)), x.reshape([N_SAMPLES, 28, 28]), y),
       "x has samples of shape [28, 28] but the model's input is [784]",
     ],
-    ['y of the wrong shape', async () => fitParallel(mlp(tf.train.sgd(0.1)), x, y.slice([0, 0], [N_SAMPLES, 9])), "y has samples of shape [9] but the model's output is [10]"],
-    ['x and y of different lengths', async () => fitParallel(mlp(tf.train.sgd(0.1)), x, y.slice(0, 10)), 'x has 2000 samples but y has 10'],
+    [
+      'y of the wrong shape',
+      async () => fitParallel(mlp(tf.train.sgd(0.1)), x, y.slice([0, 0], [N_SAMPLES, 9])),
+      "y has samples of shape [9] but the model's output is [10]",
+    ],
+    [
+      'x and y of different lengths',
+      async () => fitParallel(mlp(tf.train.sgd(0.1)), x, y.slice(0, 10)),
+      'x has 2000 samples but y has 10',
+    ],
     [
       'an unsupported optimizer',
       async () => fitParallel(mlp(tf.train.adamax(0.01)), x, y),
@@ -304,16 +381,35 @@ describe('bad input: one line, before any worker starts', () => {
       async () => {
         const scale = 2;
         const m = mlp(tf.train.sgd(0.1));
-        m.compile({ optimizer: tf.train.sgd(0.1), loss: (a: tf.Tensor, b: tf.Tensor) => tf.mul(scale, tf.losses.meanSquaredError(a, b)) });
+        m.compile({
+          optimizer: tf.train.sgd(0.1),
+          loss: (a: tf.Tensor, b: tf.Tensor) => tf.mul(scale, tf.losses.meanSquaredError(a, b)),
+        });
         return fitParallel(m, x, y);
       },
       // In a plain module the free name is `scale`; vitest's transform renames `tf` too.
       /^loss loss: rebuilt from its source it fails \((scale|__vite_ssr_import_\d+__) is not defined\); it must be self-contained, using only tf$/,
     ],
-    ['an unknown argument', async () => fitParallel(mlp(tf.train.sgd(0.1)), x, y, { classWeights: {} } as never), 'fitParallel does not support the argument "classWeights"'],
-    ['a bad validationSplit', async () => fitParallel(mlp(tf.train.sgd(0.1)), x, y, { validationSplit: 1 }), 'validationSplit must be a number from 0 to less than 1, got 1'],
-    ['a bad worker count', async () => fitParallel(mlp(tf.train.sgd(0.1)), x, y, { workers: 0 }), 'workers must be an integer from 1 to 256, got 0'],
-    ['a bad epoch count', async () => fitParallel(mlp(tf.train.sgd(0.1)), x, y, { epochs: 0 }), 'epochs must be an integer from 1 to 100000, got 0'],
+    [
+      'an unknown argument',
+      async () => fitParallel(mlp(tf.train.sgd(0.1)), x, y, { classWeights: {} } as never),
+      'fitParallel does not support the argument "classWeights"',
+    ],
+    [
+      'a bad validationSplit',
+      async () => fitParallel(mlp(tf.train.sgd(0.1)), x, y, { validationSplit: 1 }),
+      'validationSplit must be a number from 0 to less than 1, got 1',
+    ],
+    [
+      'a bad worker count',
+      async () => fitParallel(mlp(tf.train.sgd(0.1)), x, y, { workers: 0 }),
+      'workers must be an integer from 1 to 256, got 0',
+    ],
+    [
+      'a bad epoch count',
+      async () => fitParallel(mlp(tf.train.sgd(0.1)), x, y, { epochs: 0 }),
+      'epochs must be an integer from 1 to 100000, got 0',
+    ],
   ];
   it.each(cases)('%s', async (_, call, message) => {
     const err = await rejection(call());

@@ -26,11 +26,19 @@ beforeAll(async () => {
 
 /** A small MLP from seeded weights (SGD, cross-entropy, accuracy); `batchNorm` adds a batch-norm layer after the hidden one. */
 function mlp(batchNorm = false): tf.Sequential {
-  const init = (seed: number): ReturnType<typeof tf.initializers.glorotUniform> => tf.initializers.glorotUniform({ seed });
+  const init = (seed: number): ReturnType<typeof tf.initializers.glorotUniform> =>
+    tf.initializers.glorotUniform({ seed });
   const m = tf.sequential({
     layers: [
-      tf.layers.dense({ inputShape: [784], units: 16, activation: batchNorm ? 'linear' : 'relu', kernelInitializer: init(21) }),
-      ...(batchNorm ? [tf.layers.batchNormalization({ momentum: 0.5 }), tf.layers.activation({ activation: 'relu' })] : []),
+      tf.layers.dense({
+        inputShape: [784],
+        units: 16,
+        activation: batchNorm ? 'linear' : 'relu',
+        kernelInitializer: init(21),
+      }),
+      ...(batchNorm
+        ? [tf.layers.batchNormalization({ momentum: 0.5 }), tf.layers.activation({ activation: 'relu' })]
+        : []),
       tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: init(22) }),
     ],
   });
@@ -82,9 +90,18 @@ describe('shuffle on', () => {
     // sample i moves W[i] alone, by lr x 2 (1 - 0) / (size of its batch), once per use: 1/16 in a
     // full batch of 16, 1/8 in the short last one (40 = 2 x 16 + 8); never used, 0; twice, more.
     const n = 40;
-    const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [n], units: 1, useBias: false, kernelInitializer: 'zeros' })] });
+    const m = tf.sequential({
+      layers: [tf.layers.dense({ inputShape: [n], units: 1, useBias: false, kernelInitializer: 'zeros' })],
+    });
     m.compile({ optimizer: tf.train.sgd(0.5), loss: 'meanSquaredError' });
-    await fitParallel(m, tf.eye(n), tf.ones([n, 1]), { batchSize: 16, epochs: 1, shuffle: true, seed: SEED, workers: 2, backend: 'wasm' });
+    await fitParallel(m, tf.eye(n), tf.ones([n, 1]), {
+      batchSize: 16,
+      epochs: 1,
+      shuffle: true,
+      seed: SEED,
+      workers: 2,
+      backend: 'wasm',
+    });
     const w = Array.from(m.getWeights()[0].dataSync());
     const last = new Set(epochPermutation(n, SEED, 0).subarray(32));
     expect(w).toEqual(w.map((_, i) => (last.has(i) ? 1 / 8 : 1 / 16)));
@@ -96,7 +113,10 @@ describe('shuffle on', () => {
  * onBatchBegin's logs go to `begins` as they are at the call (model.fit fills its object in later).
  */
 function recorder(into: string[], begins: string[] = []): tf.CustomCallbackArgs {
-  const keys = (logs?: tf.Logs): string => Object.keys(logs ?? {}).sort().join(',');
+  const keys = (logs?: tf.Logs): string =>
+    Object.keys(logs ?? {})
+      .sort()
+      .join(',');
   return {
     onTrainBegin: () => void into.push('train'),
     onEpochBegin: (e) => void into.push(`epoch ${e}`),
@@ -123,7 +143,12 @@ describe('initialEpoch 2 of 4, with callbacks on every hook, against model.fit',
     mine = mlp();
     ref = twin(mine);
     const args = { batchSize: B, epochs: 4, initialEpoch: 2, shuffle: false };
-    ours = await fitParallel(mine, x, y, { ...args, workers: 2, backend: 'wasm', callbacks: recorder(seenOurs, begins) });
+    ours = await fitParallel(mine, x, y, {
+      ...args,
+      workers: 2,
+      backend: 'wasm',
+      callbacks: recorder(seenOurs, begins),
+    });
     theirs = await ref.fit(x, y, { ...args, verbose: 0, callbacks: recorder(seenTheirs) });
   });
 
@@ -147,7 +172,13 @@ describe('initialEpoch 2 of 4, with callbacks on every hook, against model.fit',
 
   it("History.params has model.fit's epochs, initialEpoch, samples, batchSize and metrics, and the steps per epoch", () => {
     const p = theirs.params as Record<string, unknown>;
-    const pick = (o: Record<string, unknown>): Record<string, unknown> => ({ epochs: o.epochs, initialEpoch: o.initialEpoch, samples: o.samples, batchSize: o.batchSize, metrics: o.metrics });
+    const pick = (o: Record<string, unknown>): Record<string, unknown> => ({
+      epochs: o.epochs,
+      initialEpoch: o.initialEpoch,
+      samples: o.samples,
+      batchSize: o.batchSize,
+      metrics: o.metrics,
+    });
     expect(pick(p)).toEqual({ epochs: 4, initialEpoch: 2, samples: N, batchSize: B, metrics: ['loss', 'acc'] });
     expect(pick(ours.params as unknown as Record<string, unknown>)).toEqual(pick(p));
     expect(ours.params.steps).toBe(STEPS);
@@ -173,7 +204,8 @@ describe('batch normalisation', () => {
   it("1 worker leaves model.fit's moving mean and variance in the user's model, and its weights (1e-5)", async () => {
     const mine = mlp(true);
     const ref = twin(mine, true);
-    const stats = (m: tf.LayersModel): Float32Array[] => m.nonTrainableWeights.map((w) => w.read().dataSync() as Float32Array);
+    const stats = (m: tf.LayersModel): Float32Array[] =>
+      m.nonTrainableWeights.map((w) => w.read().dataSync() as Float32Array);
     const before = stats(mine);
     await fitParallel(mine, x, y, { batchSize: B, epochs: 1, shuffle: false, workers: 1, backend: 'wasm' });
     await ref.fit(x, y, { batchSize: B, epochs: 1, shuffle: false, verbose: 0 });

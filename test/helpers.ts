@@ -31,7 +31,12 @@ export function firstSamples(split: Split, count: number): Split {
 /** A Dataset of the first `trainCount` training and `testCount` test samples of the real MNIST. */
 export function subset(trainCount: number, testCount: number): Dataset {
   const d = mnist();
-  return { dir: d.dir, train: firstSamples(d.train, trainCount), test: firstSamples(d.test, testCount), numClasses: d.numClasses };
+  return {
+    dir: d.dir,
+    train: firstSamples(d.train, trainCount),
+    test: firstSamples(d.test, testCount),
+    numClasses: d.numClasses,
+  };
 }
 
 /** max_i |a[i] - b[i]|; throws on a length mismatch; NaN anywhere gives NaN. */

@@ -45,10 +45,14 @@ function validLabels(): Uint8Array {
 /** A dimension value: small, boundary, or anything up to 2^32-1. */
 function randomDim(): number {
   switch (int(4)) {
-    case 0: return int(8);
-    case 1: return pick([0, 1, 3, 7, 0x7fffffff, 0x80000000, 0xffffffff]);
-    case 2: return int(256);
-    default: return Math.floor(rand() * 0x100000000);
+    case 0:
+      return int(8);
+    case 1:
+      return pick([0, 1, 3, 7, 0x7fffffff, 0x80000000, 0xffffffff]);
+    case 2:
+      return int(256);
+    default:
+      return Math.floor(rand() * 0x100000000);
   }
 }
 
@@ -56,31 +60,37 @@ function mutate(src: Uint8Array): Uint8Array {
   const b = Uint8Array.from(src);
   const v = new DataView(b.buffer);
   switch (int(7)) {
-    case 0: { // bit flips anywhere
+    case 0: {
+      // bit flips anywhere
       for (let k = 1 + int(4); k > 0; k--) b[int(b.length)] ^= 1 << int(8);
       return b;
     }
     case 1: // truncation
       return b.subarray(0, int(b.length));
-    case 2: { // random header fields
+    case 2: {
+      // random header fields
       for (let at = 0; at < 16 && at < b.length; at++) if (rand() < 0.3) b[at] = int(256);
       return b;
     }
-    case 3: { // random dims / counts, up to 2^32-1
+    case 3: {
+      // random dims / counts, up to 2^32-1
       for (let at = 4; at + 4 <= Math.min(16, b.length); at += 4) if (rand() < 0.6) v.setUint32(at, randomDim());
       return b;
     }
-    case 4: { // trailing bytes
+    case 4: {
+      // trailing bytes
       const out = new Uint8Array(b.length + 1 + int(20));
       out.set(b);
       return out;
     }
-    case 5: { // swap magic between kinds / odd dim counts
+    case 5: {
+      // swap magic between kinds / odd dim counts
       b[2] = pick([0x08, 0x08, 0x09, 0x0b, 0x0c, 0x0d, 0x0e]);
       b[3] = int(6);
       return b;
     }
-    default: { // data bytes rewritten (labels may go out of range)
+    default: {
+      // data bytes rewritten (labels may go out of range)
       for (let k = 1 + int(3); k > 0; k--) b[int(b.length)] = int(256);
       return b;
     }
@@ -90,7 +100,8 @@ function mutate(src: Uint8Array): Uint8Array {
 /** One fuzz input; gzip is applied after mutation, sometimes then corrupted. */
 function nextInput(): Uint8Array {
   const r = int(10);
-  if (r === 0) { // fully random bytes of random length
+  if (r === 0) {
+    // fully random bytes of random length
     const b = randomBytes(int(120));
     if (rand() < 0.5 && b.length >= 4) b.set([0, 0, 8, pick([1, 3])]); // get past the magic sometimes
     return b;
@@ -101,9 +112,12 @@ function nextInput(): Uint8Array {
   const gz = gzipSync(plain);
   switch (r) {
     case 6:
-    case 7: return gz;
-    case 8: return gz.subarray(0, int(gz.length)); // truncated gzip
-    default: { // corrupted gzip
+    case 7:
+      return gz;
+    case 8:
+      return gz.subarray(0, int(gz.length)); // truncated gzip
+    default: {
+      // corrupted gzip
       const c = Uint8Array.from(gz);
       for (let k = 1 + int(3); k > 0; k--) c[2 + int(c.length - 2)] ^= 1 << int(8);
       return c;
@@ -113,8 +127,15 @@ function nextInput(): Uint8Array {
 
 /** The error paths the fuzzer must reach; a detail matching none is an unexpected message. */
 const CATEGORIES = [
-  'file is empty', 'too short for an idx header', 'bad magic', 'unsupported data type', 'zero-size dimension',
-  'trailing byte', 'but the file holds only', 'label at index', 'gzip stream is corrupt or truncated',
+  'file is empty',
+  'too short for an idx header',
+  'bad magic',
+  'unsupported data type',
+  'zero-size dimension',
+  'trailing byte',
+  'but the file holds only',
+  'label at index',
+  'gzip stream is corrupt or truncated',
 ] as const;
 
 const isGzip = (b: Uint8Array): boolean => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
@@ -150,25 +171,37 @@ describe('idx parsers under fuzzing', () => {
       // what the parser sees after (possible) decompression; only needed on success
       const content = (): Uint8Array => (isGzip(input) ? gunzipSync(input) : input);
 
-      check(input, () => {
-        const r = parseIdxImages(input, 'fuzz');
-        const n = r.count * r.rows * r.cols;
-        if (!(r.count > 0 && r.rows > 0 && r.cols > 0)) throw new Error(`zero dim parsed: ${r.count}x${r.rows}x${r.cols}`);
-        if (r.pixels.length !== n) throw new Error(`pixels ${r.pixels.length} != ${n}`);
-        if (16 + n !== content().length) throw new Error(`16 + ${n} != content length ${content().length}`);
-      }, 'images');
+      check(
+        input,
+        () => {
+          const r = parseIdxImages(input, 'fuzz');
+          const n = r.count * r.rows * r.cols;
+          if (!(r.count > 0 && r.rows > 0 && r.cols > 0))
+            throw new Error(`zero dim parsed: ${r.count}x${r.rows}x${r.cols}`);
+          if (r.pixels.length !== n) throw new Error(`pixels ${r.pixels.length} != ${n}`);
+          if (16 + n !== content().length) throw new Error(`16 + ${n} != content length ${content().length}`);
+        },
+        'images',
+      );
 
-      check(input, () => {
-        const r = parseIdxLabels(input, 'fuzz');
-        if (r.labels.length !== r.count) throw new Error(`labels ${r.labels.length} != ${r.count}`);
-        if (8 + r.count !== content().length) throw new Error(`8 + ${r.count} != content length ${content().length}`);
-        for (const l of r.labels) if (l >= 10) throw new Error(`label ${l} out of range`);
-      }, 'labels');
+      check(
+        input,
+        () => {
+          const r = parseIdxLabels(input, 'fuzz');
+          if (r.labels.length !== r.count) throw new Error(`labels ${r.labels.length} != ${r.count}`);
+          if (8 + r.count !== content().length) throw new Error(`8 + ${r.count} != content length ${content().length}`);
+          for (const l of r.labels) if (l >= 10) throw new Error(`label ${l} out of range`);
+        },
+        'labels',
+      );
     }
 
     expect(crashes.slice(0, 10)).toEqual([]);
     expect(crashes.length).toBe(0);
-    console.log(`idx fuzz: ${inputs} parses, ${parsed} ok, ${rejected} DataFileError, 0 crashes;`, Object.fromEntries(details));
+    console.log(
+      `idx fuzz: ${inputs} parses, ${parsed} ok, ${rejected} DataFileError, 0 crashes;`,
+      Object.fromEntries(details),
+    );
     expect(inputs).toBeGreaterThanOrEqual(2000);
     expect(parsed + rejected).toBe(inputs);
     // the fuzzer must reach both outcomes and the interesting error paths

@@ -62,7 +62,10 @@ describe('train --json', () => {
   it('wins over --quiet', () => {
     const r = runCli(TRAIN, ['--data', data, ...SMALL, '--json', '--quiet', '--out', join(tmp, 'jq')], tmp);
     expect(r.status).toBe(0);
-    r.stdout.trimEnd().split('\n').forEach((l, i) => checkEpochJson(JSON.parse(l), i + 1));
+    r.stdout
+      .trimEnd()
+      .split('\n')
+      .forEach((l, i) => checkEpochJson(JSON.parse(l), i + 1));
   });
 });
 
@@ -73,9 +76,18 @@ describe('train off a terminal and with --quiet', () => {
     expect(r.status).toBe(0);
     const epochs = r.stdout.split('\n').filter((l) => l.startsWith('epoch '));
     expect(epochs.length).toBe(2);
-    epochs.forEach((l, i) => expect(l).toMatch(new RegExp(`^epoch ${i + 1}/2  loss \\d+\\.\\d{4}  \\d+ samples/s  \\d+\\.\\d\\d s  test accuracy \\d+\\.\\d\\d%$`)));
+    epochs.forEach((l, i) =>
+      expect(l).toMatch(
+        new RegExp(
+          `^epoch ${i + 1}/2  loss \\d+\\.\\d{4}  \\d+ samples/s  \\d+\\.\\d\\d s  test accuracy \\d+\\.\\d\\d%$`,
+        ),
+      ),
+    );
+    // eslint-disable-next-line no-control-regex -- the terminal escape is what must not appear
     expect(r.stdout).not.toMatch(/\r|\x1b/); // no bar, no cursor movement
-    expect(r.stdout).toContain(`wrote ${join(tmp, 'plain', 'metrics.json')}, ${join(tmp, 'plain', 'loss.png')} and a checkpoint`);
+    expect(r.stdout).toContain(
+      `wrote ${join(tmp, 'plain', 'metrics.json')}, ${join(tmp, 'plain', 'loss.png')} and a checkpoint`,
+    );
   });
 
   it('--quiet prints nothing and still writes metrics.json and loss.png', () => {
@@ -104,7 +116,14 @@ describe('the progress bar on a terminal', () => {
     Object.assign(s, { isTTY: true, columns: 120, rows: 40 });
     return { stream: s, text: () => text };
   }
-  const epoch = (e: number): EpochResult => ({ epoch: e, loss: 0.5, samples: 1000, seconds: 2, samplesPerSecond: 500, test: { loss: 0.4, accuracy: 0.875, metrics: { acc: 0.875 }, count: 100 } });
+  const epoch = (e: number): EpochResult => ({
+    epoch: e,
+    loss: 0.5,
+    samples: 1000,
+    seconds: 2,
+    samplesPerSecond: 500,
+    test: { loss: 0.4, accuracy: 0.875, metrics: { acc: 0.875 }, count: 100 },
+  });
 
   const SHAPE = { epochs: 3, stepsPerEpoch: 10, batchSize: 100, samples: 1000 };
 

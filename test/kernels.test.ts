@@ -28,10 +28,31 @@ const bits = (a: Float32Array): Uint32Array => new Uint32Array(a.slice().buffer)
 /** Slices [lo, hi) of P = 103 elements: empty, 1-3 elements (tail only), odd offsets, 4k + r lengths, the whole. */
 const P = 103;
 const SLICES: readonly [number, number][] = [
-  [0, P], [0, 0], [5, 5], [0, 1], [1, 3], [2, 5], [3, 7], [1, 8], [7, 100], [4, 103], [50, 53], [9, 102], [100, 103], [0, 4], [13, 77],
+  [0, P],
+  [0, 0],
+  [5, 5],
+  [0, 1],
+  [1, 3],
+  [2, 5],
+  [3, 7],
+  [1, 8],
+  [7, 100],
+  [4, 103],
+  [50, 53],
+  [9, 102],
+  [100, 103],
+  [0, 4],
+  [13, 77],
 ];
 
-function emulateReduce(rows: Float32Array, parties: number, length: number, lo: number, hi: number, scale: number): { out: Float32Array; probe: number } {
+function emulateReduce(
+  rows: Float32Array,
+  parties: number,
+  length: number,
+  lo: number,
+  hi: number,
+  scale: number,
+): { out: Float32Array; probe: number } {
   const out = new Float32Array(hi - lo);
   const lanes = [0, 0, 0, 0];
   let tail = 0;
@@ -90,8 +111,14 @@ describe('reduce: out[i] = scale * (rows[0][i] + ... + rows[parties-1][i]) in fl
           const probe = k.reduce(arena.grads, parties, P, lo, hi, scale, arena.reduced);
           const where = `parties ${parties}, [${lo}, ${hi}), scale ${scale}`;
           expect(bits(arena.reduced.subarray(lo, hi)), where).toEqual(bits(want.out));
-          expect(arena.reduced.subarray(0, lo).every((v) => v === -7.25), where).toBe(true);
-          expect(arena.reduced.subarray(hi).every((v) => v === -7.25), where).toBe(true);
+          expect(
+            arena.reduced.subarray(0, lo).every((v) => v === -7.25),
+            where,
+          ).toBe(true);
+          expect(
+            arena.reduced.subarray(hi).every((v) => v === -7.25),
+            where,
+          ).toBe(true);
           expect(probe, where).toBe(want.probe);
           expect(Number.isFinite(probe)).toBe(true);
         }
@@ -160,8 +187,14 @@ describe('sgd: next[i] = params[i] - lr * grad[i] in float32', () => {
         const where = `lr ${lr}, [${lo}, ${hi})`;
         expect(bits(next.subarray(lo, hi)), where).toEqual(bits(want));
         expect(probe, where).toBe(probeOf(want, 'scalar tail'));
-        expect(next.subarray(0, lo).every((v) => v === -7.25), where).toBe(true);
-        expect(next.subarray(hi).every((v) => v === -7.25), where).toBe(true);
+        expect(
+          next.subarray(0, lo).every((v) => v === -7.25),
+          where,
+        ).toBe(true);
+        expect(
+          next.subarray(hi).every((v) => v === -7.25),
+          where,
+        ).toBe(true);
       }
     }
     expect(bits(params)).toEqual(bits(paramsBefore));
@@ -171,7 +204,9 @@ describe('sgd: next[i] = params[i] - lr * grad[i] in float32', () => {
   it('refuses an array that is not a view of its memory', () => {
     const arena = allocateArena(P, 1);
     const k = kernelsFor(arena.memory);
-    expect(() => k.sgd(new Float32Array(P), arena.reduced, arena.params[1], 0, P, 0.1)).toThrow('kernel argument is not a view of the kernels memory');
+    expect(() => k.sgd(new Float32Array(P), arena.reduced, arena.params[1], 0, P, 0.1)).toThrow(
+      'kernel argument is not a view of the kernels memory',
+    );
   });
 });
 
@@ -200,7 +235,8 @@ describe('optimizer kernels: exact against their float32 formulas, only [lo, hi)
       name: `momentum${nesterov ? ' (nesterov)' : ''}`,
       vectors: 1,
       init: (_j, x) => x,
-      run: (k, a, lo, hi) => k.momentum(a.params[0], a.reduced, a.params[1], a.state[0], a.state[1], lo, hi, 0.01, 0.9, nesterov),
+      run: (k, a, lo, hi) =>
+        k.momentum(a.params[0], a.reduced, a.params[1], a.state[0], a.state[1], lo, hi, 0.01, 0.9, nesterov),
       want: (p, g, [acc]) => {
         const a2 = f32(f32(m * acc) + g);
         return [f32(p - f32(lr * (nesterov ? f32(g + f32(a2 * m)) : a2))), a2];
@@ -211,10 +247,27 @@ describe('optimizer kernels: exact against their float32 formulas, only [lo, hi)
       vectors: 2,
       init: (j, x) => (j === 1 ? Math.abs(x) : x),
       run: (k, a, lo, hi) =>
-        k.adam(a.params[0], a.reduced, a.params[1], vec(a.state[0], 0), vec(a.state[0], 1), vec(a.state[1], 0), vec(a.state[1], 1), lo, hi, {
-          lr: 0.01, beta1: 0.9, oneMinusBeta1: 1 - 0.9, beta2: 0.999, oneMinusBeta2: 1 - 0.999,
-          biasCorrection1: 1 - 0.9 ** 3, biasCorrection2: 1 - 0.999 ** 3, epsilon: 1e-7,
-        }),
+        k.adam(
+          a.params[0],
+          a.reduced,
+          a.params[1],
+          vec(a.state[0], 0),
+          vec(a.state[0], 1),
+          vec(a.state[1], 0),
+          vec(a.state[1], 1),
+          lo,
+          hi,
+          {
+            lr: 0.01,
+            beta1: 0.9,
+            oneMinusBeta1: 1 - 0.9,
+            beta2: 0.999,
+            oneMinusBeta2: 1 - 0.999,
+            biasCorrection1: 1 - 0.9 ** 3,
+            biasCorrection2: 1 - 0.999 ** 3,
+            epsilon: 1e-7,
+          },
+        ),
       want: (p, g, [mm, vv]) => {
         const m2 = f32(f32(mm * b1) + f32(g * c1));
         const v2 = f32(f32(vv * b2) + f32(f32(g * g) * c2));
@@ -228,10 +281,18 @@ describe('optimizer kernels: exact against their float32 formulas, only [lo, hi)
       init: (j, x) => (j === 0 ? Math.abs(x) + 1e6 : j === 2 ? Math.max(-1, Math.min(1, x)) : x),
       run: (k, a, lo, hi) =>
         k.rmsprop(
-          a.params[0], a.reduced, a.params[1],
-          vec(a.state[0], 0), vec(a.state[0], 1), centered ? vec(a.state[0], 2) : undefined,
-          vec(a.state[1], 0), vec(a.state[1], 1), centered ? vec(a.state[1], 2) : undefined,
-          lo, hi, { lr: 0.01, decay: 0.9, oneMinusDecay: 1 - 0.9, momentum: 0.5, epsilon: 1e-7 },
+          a.params[0],
+          a.reduced,
+          a.params[1],
+          vec(a.state[0], 0),
+          vec(a.state[0], 1),
+          centered ? vec(a.state[0], 2) : undefined,
+          vec(a.state[1], 0),
+          vec(a.state[1], 1),
+          centered ? vec(a.state[1], 2) : undefined,
+          lo,
+          hi,
+          { lr: 0.01, decay: 0.9, oneMinusDecay: 1 - 0.9, momentum: 0.5, epsilon: 1e-7 },
         ),
       want: (p, g, [s, o, ag]) => {
         const s2 = f32(f32(s * decay) + f32(f32(g * g) * cd));
@@ -260,10 +321,15 @@ describe('optimizer kernels: exact against their float32 formulas, only [lo, hi)
     fill(arena.params[0], r);
     fill(arena.reduced, r);
     fill(arena.state[0], r);
-    for (let j = 0; j < vectors; j++) for (let i = 0; i < P; i++) arena.state[0][j * P + i] = init(j, arena.state[0][j * P + i]);
+    for (let j = 0; j < vectors; j++)
+      for (let i = 0; i < P; i++) arena.state[0][j * P + i] = init(j, arena.state[0][j * P + i]);
     const before = [arena.params[0], arena.reduced, arena.state[0]].map((a) => a.slice());
     const expected = Array.from({ length: P }, (_, i) =>
-      want(arena.params[0][i], arena.reduced[i], Array.from({ length: vectors }, (_, j) => arena.state[0][j * P + i])),
+      want(
+        arena.params[0][i],
+        arena.reduced[i],
+        Array.from({ length: vectors }, (_, j) => arena.state[0][j * P + i]),
+      ),
     );
     expect(expected.flat().every(Number.isFinite)).toBe(true); // the test data keeps the math real
     for (const [lo, hi] of SLICES) {
@@ -272,13 +338,21 @@ describe('optimizer kernels: exact against their float32 formulas, only [lo, hi)
       const probe = run(k, arena, lo, hi);
       const where = `[${lo}, ${hi})`;
       const next = Float32Array.from({ length: hi - lo }, (_, i) => expected[lo + i][0]);
-      expect(probe, `${where}: the probe, the float32 sum of the updated parameters`).toBe(probeOf(next, 'vector tail'));
+      expect(probe, `${where}: the probe, the float32 sum of the updated parameters`).toBe(
+        probeOf(next, 'vector tail'),
+      );
       const outs = [arena.params[1], ...Array.from({ length: vectors }, (_, j) => vec(arena.state[1], j))];
       outs.forEach((out, o) => {
         const w = Float32Array.from({ length: hi - lo }, (_, i) => expected[lo + i][o]);
         expect(bits(out.subarray(lo, hi)), `${where}, output ${o}`).toEqual(bits(w));
-        expect(out.subarray(0, lo).every((v) => v === -7.25), `${where}, output ${o} below lo`).toBe(true);
-        expect(out.subarray(hi).every((v) => v === -7.25), `${where}, output ${o} from hi`).toBe(true);
+        expect(
+          out.subarray(0, lo).every((v) => v === -7.25),
+          `${where}, output ${o} below lo`,
+        ).toBe(true);
+        expect(
+          out.subarray(hi).every((v) => v === -7.25),
+          `${where}, output ${o} from hi`,
+        ).toBe(true);
       });
     }
     [arena.params[0], arena.reduced, arena.state[0]].forEach((a, i) => expect(bits(a)).toEqual(bits(before[i])));

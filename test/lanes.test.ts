@@ -25,7 +25,15 @@ beforeAll(() => {
 
 /** 11 steps (a short last batch of 60 at batch 64 included), then an evaluation. */
 async function run(options: TrainerOptions): Promise<Run> {
-  await using t = await Trainer.create({ backend: 'wasm', batchSize: 64, seed: 5, optimizer: 'adam', onWarning: () => {}, data, ...options });
+  await using t = await Trainer.create({
+    backend: 'wasm',
+    batchSize: 64,
+    seed: 5,
+    optimizer: 'adam',
+    onWarning: () => {},
+    data,
+    ...options,
+  });
   const losses = await t.train(11);
   const test = await t.evaluate();
   return {
@@ -38,7 +46,8 @@ async function run(options: TrainerOptions): Promise<Run> {
   };
 }
 
-const same = (a: ArrayLike<number>, b: ArrayLike<number>): boolean => a.length === b.length && Array.prototype.every.call(a, (v: number, i: number) => Object.is(v, b[i]));
+const same = (a: ArrayLike<number>, b: ArrayLike<number>): boolean =>
+  a.length === b.length && Array.prototype.every.call(a, (v: number, i: number) => Object.is(v, b[i]));
 
 describe('workers folded onto fewer threads', () => {
   it('ranksOf deals the workers out round-robin', () => {
@@ -66,10 +75,20 @@ describe('workers folded onto fewer threads', () => {
 
   it('the default is min(workers, cores), with one warning naming the fold', async () => {
     const warnings: string[] = [];
-    await using t = await Trainer.create({ workers: 64, batchSize: 64, backend: 'wasm', data, onWarning: (m) => warnings.push(m) });
+    await using t = await Trainer.create({
+      workers: 64,
+      batchSize: 64,
+      backend: 'wasm',
+      data,
+      onWarning: (m) => warnings.push(m),
+    });
     const cores = (await import('node:os')).availableParallelism();
     expect(t.threads).toBe(Math.min(64, cores));
-    expect(warnings).toEqual(cores < 64 ? [`64 workers on ${cores} cores: ${t.threads} threads compute them in turn (the same result as 64 threads)`] : []);
+    expect(warnings).toEqual(
+      cores < 64
+        ? [`64 workers on ${cores} cores: ${t.threads} threads compute them in turn (the same result as 64 threads)`]
+        : [],
+    );
   });
 
   it('a failure names the workers of the thread it happened in', async () => {
@@ -90,8 +109,12 @@ describe('workers folded onto fewer threads', () => {
   });
 
   it('bad threads: one line', async () => {
-    expect(await rejection(Trainer.create({ workers: 2, threads: 3, data }))).toEqual(new OptionError('threads must be an integer from 1 to 2, got 3'));
-    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [784], units: 10 }), tf.layers.batchNormalization()] });
+    expect(await rejection(Trainer.create({ workers: 2, threads: 3, data }))).toEqual(
+      new OptionError('threads must be an integer from 1 to 2, got 3'),
+    );
+    const model = tf.sequential({
+      layers: [tf.layers.dense({ inputShape: [784], units: 10 }), tf.layers.batchNormalization()],
+    });
     model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
     // fitParallel folds where it can; a model with non-trainable weights keeps a thread per worker.
     const warnings: string[] = [];

@@ -10,7 +10,15 @@ const data = subset(300, 200); // batch 32: 10 steps per epoch, the last of 12 s
 
 describe.each(['manual', 'autograd'] as const)("gradients '%s'", (gradients) => {
   it('2 workers, 3 epochs via fit(): live tensors per thread constant from epoch 1 on', async () => {
-    const trainer = await Trainer.create({ workers: 2, epochs: 3, batchSize: 32, lr: 0.05, backend: 'wasm', data, gradients });
+    const trainer = await Trainer.create({
+      workers: 2,
+      epochs: 3,
+      batchSize: 32,
+      lr: 0.05,
+      backend: 'wasm',
+      data,
+      gradients,
+    });
     try {
       const snapshots: Map<number, number>[] = [];
       for await (const e of trainer.fit()) {
@@ -22,7 +30,9 @@ describe.each(['manual', 'autograd'] as const)("gradients '%s'", (gradients) => 
       }
       expect(snapshots).toHaveLength(3);
       const [first, , third] = snapshots;
-      console.log(`gradients ${gradients}: live tensors per thread after epoch 1 ${JSON.stringify([...first])}, after epoch 3 ${JSON.stringify([...third])}`);
+      console.log(
+        `gradients ${gradients}: live tensors per thread after epoch 1 ${JSON.stringify([...first])}, after epoch 3 ${JSON.stringify([...third])}`,
+      );
       expect(first.size).toBe(2); // one entry per worker thread
       expect([...third.keys()].sort()).toEqual([...first.keys()].sort()); // the same threads
       for (const [thread, n] of first) {

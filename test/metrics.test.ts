@@ -8,7 +8,17 @@ import type { EpochResult } from '../dist/src/index.js';
 const S = 30; // steps per epoch
 const info = (startedAt: string, workers: number): RunInfo => ({
   startedAt,
-  options: { workers, epochs: 10, batchSize: 64, lr: 0.05, hidden: [128, 64], seed: 3, backend: 'wasm', gradients: 'manual', stepTimeoutMs: 60_000 },
+  options: {
+    workers,
+    epochs: 10,
+    batchSize: 64,
+    lr: 0.05,
+    hidden: [128, 64],
+    seed: 3,
+    backend: 'wasm',
+    gradients: 'manual',
+    stepTimeoutMs: 60_000,
+  },
   backend: 'wasm',
   layers: [784, 128, 64, 10],
   data: '/data',

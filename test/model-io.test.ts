@@ -64,7 +64,10 @@ describe('a saved model in the ecosystem format', () => {
     const json = JSON.parse(readFileSync(join(modelDir, MODEL_JSON), 'utf8'));
     expect(json.format).toBe('layers-model');
     expect(json.modelTopology.class_name).toBe('Sequential');
-    const layers = json.modelTopology.config.layers as { class_name: string; config: { units: number; activation: string } }[];
+    const layers = json.modelTopology.config.layers as {
+      class_name: string;
+      config: { units: number; activation: string };
+    }[];
     expect(layers.map((l) => [l.class_name, l.config.units, l.config.activation])).toEqual([
       ['Dense', 128, 'relu'],
       ['Dense', 64, 'relu'],
@@ -90,14 +93,18 @@ describe('a saved model in the ecosystem format', () => {
     const { server, url } = await serve(modelDir);
     try {
       const model = await tf.loadLayersModel(`${url}/${MODEL_JSON}`);
-      const theirs = tf.tidy(() => (model.predict(tf.tensor2d(testImages, [TEST_IMAGES, 784])) as tf.Tensor).dataSync() as Float32Array);
+      const theirs = tf.tidy(
+        () => (model.predict(tf.tensor2d(testImages, [TEST_IMAGES, 784])) as tf.Tensor).dataSync() as Float32Array,
+      );
       model.dispose();
       expect(theirs.length).toBe(TEST_IMAGES * 10);
       const diff = maxAbsDiff(theirs, ours);
       expect(diff).toBeLessThanOrEqual(1e-6);
       // Not a vacuous match: the model is trained and confident about some digits.
       expect(Math.max(...ours)).toBeGreaterThan(0.5);
-      console.log(`tfjs loadLayersModel over http vs Trainer.predict, ${TEST_IMAGES} images: max abs diff ${diff.toExponential(2)}`);
+      console.log(
+        `tfjs loadLayersModel over http vs Trainer.predict, ${TEST_IMAGES} images: max abs diff ${diff.toExponential(2)}`,
+      );
     } finally {
       server.close();
     }
@@ -107,7 +114,11 @@ describe('a saved model in the ecosystem format', () => {
     const m = await loadModel(modelDir);
     expect(m.config).toEqual(CONFIG);
     expect(m.file).toBe(join(modelDir, MODEL_JSON));
-    expect(Buffer.from(m.params.buffer, m.params.byteOffset, m.params.byteLength).equals(Buffer.from(params.buffer, params.byteOffset, params.byteLength))).toBe(true);
+    expect(
+      Buffer.from(m.params.buffer, m.params.byteOffset, m.params.byteLength).equals(
+        Buffer.from(params.buffer, params.byteOffset, params.byteLength),
+      ),
+    ).toBe(true);
   });
 
   it('round-trips other architectures, leaking no tensors', async () => {
@@ -128,14 +139,20 @@ describe('a saved model in the ecosystem format', () => {
     const m = await loadModel(modelDir);
     checkArchitecture(m, CONFIG, 'this run');
     const want = { ...CONFIG, hidden: [32] };
-    expect(() => checkArchitecture(m, want, 'this run')).toThrow(`${m.file}: has layers 784-128-64-10, but this run needs 784-32-10`);
+    expect(() => checkArchitecture(m, want, 'this run')).toThrow(
+      `${m.file}: has layers 784-128-64-10, but this run needs 784-32-10`,
+    );
     expect(describeSizes(want)).toBe('784-32-10');
   });
 });
 
 describe('loading a bad model folder: ModelFileError naming the file', () => {
   /** A copy of the good model with `edit` applied to model.json, or files replaced. */
-  function variant(name: string, edit: (json: Record<string, unknown>) => void, files: Record<string, Buffer | null> = {}): string {
+  function variant(
+    name: string,
+    edit: (json: Record<string, unknown>) => void,
+    files: Record<string, Buffer | null> = {},
+  ): string {
     const dir = join(tmp, name);
     mkdirSync(dir, { recursive: true });
     const json = JSON.parse(readFileSync(join(modelDir, MODEL_JSON), 'utf8'));
@@ -149,22 +166,58 @@ describe('loading a bad model folder: ModelFileError naming the file', () => {
     return dir;
   }
   const layer = (json: Record<string, unknown>, i: number): Record<string, unknown> =>
-    ((json.modelTopology as { config: { layers: { config: Record<string, unknown> }[] } }).config.layers[i]).config;
+    (json.modelTopology as { config: { layers: { config: Record<string, unknown> }[] } }).config.layers[i].config;
 
   const cases: { name: string; dir: () => string; file?: string; detail: string | RegExp }[] = [
     { name: 'no folder', dir: () => join(tmp, 'nope'), detail: 'not found (save a model with train --save DIR)' },
-    { name: 'not JSON', dir: () => variant('garbage', () => {}, { [MODEL_JSON]: Buffer.from('{oops') }), detail: /^is not valid JSON: / },
-    { name: 'JSON without a topology', dir: () => variant('no-topology', () => {}, { [MODEL_JSON]: Buffer.from('{"a":1}') }), detail: 'is not a LayersModel model.json: it needs "modelTopology" and "weightsManifest"' },
-    { name: 'weights file missing', dir: () => variant('no-weights', () => {}, { [WEIGHTS_BIN]: null }), file: WEIGHTS_BIN, detail: /^not found \(named in .*model\.json\)$/ },
-    { name: 'weights truncated', dir: () => variant('short', () => {}, { [WEIGHTS_BIN]: Buffer.alloc(100) }), detail: `has 100 bytes of weights but its manifest needs ${4 * mlpLayout(CONFIG).size}` },
+    {
+      name: 'not JSON',
+      dir: () => variant('garbage', () => {}, { [MODEL_JSON]: Buffer.from('{oops') }),
+      detail: /^is not valid JSON: /,
+    },
+    {
+      name: 'JSON without a topology',
+      dir: () => variant('no-topology', () => {}, { [MODEL_JSON]: Buffer.from('{"a":1}') }),
+      detail: 'is not a LayersModel model.json: it needs "modelTopology" and "weightsManifest"',
+    },
+    {
+      name: 'weights file missing',
+      dir: () => variant('no-weights', () => {}, { [WEIGHTS_BIN]: null }),
+      file: WEIGHTS_BIN,
+      detail: /^not found \(named in .*model\.json\)$/,
+    },
+    {
+      name: 'weights truncated',
+      dir: () => variant('short', () => {}, { [WEIGHTS_BIN]: Buffer.alloc(100) }),
+      detail: `has 100 bytes of weights but its manifest needs ${4 * mlpLayout(CONFIG).size}`,
+    },
     {
       name: 'weights path outside the folder',
-      dir: () => variant('escape', (j) => ((j.weightsManifest as { paths: string[] }[])[0].paths = ['../model/weights.bin'])),
+      dir: () =>
+        variant('escape', (j) => ((j.weightsManifest as { paths: string[] }[])[0].paths = ['../model/weights.bin'])),
       detail: 'names weights file "../model/weights.bin" outside its folder',
     },
-    { name: 'tanh hidden layer', dir: () => variant('tanh', (j) => (layer(j, 1).activation = 'tanh')), detail: 'layer 2 (fc2) has activation tanh; the MLP needs relu there' },
-    { name: 'no softmax', dir: () => variant('linear', (j) => (layer(j, 2).activation = 'linear')), detail: 'layer 3 (fc3) has activation linear; the MLP needs softmax there' },
-    { name: 'an unknown layer class', dir: () => variant('conv', (j) => (((j.modelTopology as { config: { layers: { class_name: string }[] } }).config.layers[1]).class_name = 'Nonsense')), detail: /^is not a TensorFlow\.js LayersModel: / },
+    {
+      name: 'tanh hidden layer',
+      dir: () => variant('tanh', (j) => (layer(j, 1).activation = 'tanh')),
+      detail: 'layer 2 (fc2) has activation tanh; the MLP needs relu there',
+    },
+    {
+      name: 'no softmax',
+      dir: () => variant('linear', (j) => (layer(j, 2).activation = 'linear')),
+      detail: 'layer 3 (fc3) has activation linear; the MLP needs softmax there',
+    },
+    {
+      name: 'an unknown layer class',
+      dir: () =>
+        variant(
+          'conv',
+          (j) =>
+            ((j.modelTopology as { config: { layers: { class_name: string }[] } }).config.layers[1].class_name =
+              'Nonsense'),
+        ),
+      detail: /^is not a TensorFlow\.js LayersModel: /,
+    },
   ];
 
   it.each(cases)('$name', async ({ dir, file, detail }) => {
@@ -181,13 +234,24 @@ describe('loading a bad model folder: ModelFileError naming the file', () => {
   });
 
   it('a model without bias', async () => {
-    const model = tf.sequential({ layers: [tf.layers.dense({ units: 4, inputShape: [3], activation: 'relu', name: 'fc1' }), tf.layers.dense({ units: 2, activation: 'softmax', useBias: false, name: 'fc2' })] });
+    const model = tf.sequential({
+      layers: [
+        tf.layers.dense({ units: 4, inputShape: [3], activation: 'relu', name: 'fc1' }),
+        tf.layers.dense({ units: 2, activation: 'softmax', useBias: false, name: 'fc2' }),
+      ],
+    });
     const dir = join(tmp, 'nobias');
     mkdirSync(dir);
     await model.save(
       tf.io.withSaveHandler(async (a) => {
         writeFileSync(join(dir, WEIGHTS_BIN), new Uint8Array(tf.io.CompositeArrayBuffer.join(a.weightData)));
-        writeFileSync(join(dir, MODEL_JSON), JSON.stringify({ modelTopology: a.modelTopology, weightsManifest: [{ paths: [WEIGHTS_BIN], weights: a.weightSpecs }] }));
+        writeFileSync(
+          join(dir, MODEL_JSON),
+          JSON.stringify({
+            modelTopology: a.modelTopology,
+            weightsManifest: [{ paths: [WEIGHTS_BIN], weights: a.weightSpecs }],
+          }),
+        );
         return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(a) };
       }),
     );
@@ -197,7 +261,9 @@ describe('loading a bad model folder: ModelFileError naming the file', () => {
   });
 
   it('toSequential refuses a parameter vector of the wrong size', () => {
-    expect(() => toSequential({ config: CONFIG, params: new Float32Array(3) })).toThrow(`expected ${mlpLayout(CONFIG).size} parameters, got 3`);
+    expect(() => toSequential({ config: CONFIG, params: new Float32Array(3) })).toThrow(
+      `expected ${mlpLayout(CONFIG).size} parameters, got 3`,
+    );
   });
 });
 
@@ -211,14 +277,56 @@ describe('train CLI: --save and --load', () => {
   });
 
   it('--save writes a model that --load continues from, on the same data', async () => {
-    const a = runCli(TRAIN, ['--data', data, '--epochs', '1', '--workers', '1', '--batch-size', '30', '--lr', '0.05', '--hidden', '32', '--save', saved, '--out', join(tmp, 'run-a')], tmp);
+    const a = runCli(
+      TRAIN,
+      [
+        '--data',
+        data,
+        '--epochs',
+        '1',
+        '--workers',
+        '1',
+        '--batch-size',
+        '30',
+        '--lr',
+        '0.05',
+        '--hidden',
+        '32',
+        '--save',
+        saved,
+        '--out',
+        join(tmp, 'run-a'),
+      ],
+      tmp,
+    );
     expect(a.stderr).toBe('');
     expect(a.status).toBe(0);
     expect(a.stdout).toContain(`saved the model to ${join(saved, MODEL_JSON)}`);
     const m = await loadModel(saved);
     expect(m.config).toEqual({ inputSize: 784, hidden: [32], numClasses: 10 });
 
-    const b = runCli(TRAIN, ['--data', data, '--epochs', '1', '--workers', '1', '--batch-size', '30', '--lr', '0.05', '--hidden', '32', '--load', saved, '--out', join(tmp, 'run-b')], tmp);
+    const b = runCli(
+      TRAIN,
+      [
+        '--data',
+        data,
+        '--epochs',
+        '1',
+        '--workers',
+        '1',
+        '--batch-size',
+        '30',
+        '--lr',
+        '0.05',
+        '--hidden',
+        '32',
+        '--load',
+        saved,
+        '--out',
+        join(tmp, 'run-b'),
+      ],
+      tmp,
+    );
     expect(b.stderr).toBe('');
     expect(b.status).toBe(0);
     expect(b.stdout).toContain(`from ${join(saved, MODEL_JSON)}`);
@@ -229,11 +337,16 @@ describe('train CLI: --save and --load', () => {
   });
 
   const cases: { name: string; args: () => string[]; message: () => string }[] = [
-    { name: '--load of a missing folder', args: () => ['--load', join(tmp, 'missing')], message: () => `${join(tmp, 'missing', MODEL_JSON)}: not found (save a model with train --save DIR)` },
+    {
+      name: '--load of a missing folder',
+      args: () => ['--load', join(tmp, 'missing')],
+      message: () => `${join(tmp, 'missing', MODEL_JSON)}: not found (save a model with train --save DIR)`,
+    },
     {
       name: '--load of another architecture',
       args: () => ['--load', saved, '--data', data],
-      message: () => `${join(saved, MODEL_JSON)}: has layers 784-32-10, but this run (--hidden 128,64 on ${data}) needs 784-128-64-10`,
+      message: () =>
+        `${join(saved, MODEL_JSON)}: has layers 784-32-10, but this run (--hidden 128,64 on ${data}) needs 784-128-64-10`,
     },
     { name: '--load ""', args: () => ['--load', ''], message: () => '--load needs a folder, got ""' },
     { name: '--save ""', args: () => ['--save', ''], message: () => '--save needs a folder, got ""' },
@@ -247,6 +360,9 @@ describe('train CLI: --save and --load', () => {
   ];
 
   it.each(cases)('$name: exit 2 with one line', ({ args, message }) => {
-    expectBadInput(runCli(TRAIN, ['--epochs', '1', '--workers', '1', '--out', join(tmp, 'bad-run'), ...args()], tmp), message());
+    expectBadInput(
+      runCli(TRAIN, ['--epochs', '1', '--workers', '1', '--out', join(tmp, 'bad-run'), ...args()], tmp),
+      message(),
+    );
   });
 });

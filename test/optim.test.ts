@@ -12,7 +12,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allocateArena, paramsAt, stateAt } from '../dist/src/kernels/arena.js';
 import { kernelsFor } from '../dist/src/kernels/kernels.js';
 import { betaPowers, float32Power } from '../dist/src/optim/adam.js';
-import { initState, optimizerFromName, optimizerFromTfjs, stateVectors, type OptimizerSpec } from '../dist/src/optim/spec.js';
+import {
+  initState,
+  optimizerFromName,
+  optimizerFromTfjs,
+  stateVectors,
+  type OptimizerSpec,
+} from '../dist/src/optim/spec.js';
 import { optimizerStep } from '../dist/src/optim/step.js';
 import { partition } from '../dist/src/partition.js';
 import { Rng } from '../dist/src/rng.js';
@@ -77,7 +83,14 @@ describe(`our kernels vs tfjs's optimizers: ${STEPS} steps of random gradients, 
       }
       for (let r = 0; r < 3; r++) {
         const slice = { lo: CUTS[r], hi: CUTS[r + 1] };
-        optimizerStep(k, spec, betaPowers(spec, g + 1), { params: paramsAt(arena, g), grad: arena.reduced, next: paramsAt(arena, g + 1), state: stateAt(arena, g), stateNext: stateAt(arena, g + 1), slice });
+        optimizerStep(k, spec, betaPowers(spec, g + 1), {
+          params: paramsAt(arena, g),
+          grad: arena.reduced,
+          next: paramsAt(arena, g + 1),
+          state: stateAt(arena, g),
+          stateNext: stateAt(arena, g + 1),
+          slice,
+        });
       }
       tf.tidy(() => opt.applyGradients({ [variable.name]: tf.tensor1d(arena.reduced) }));
     }
@@ -89,11 +102,15 @@ describe(`our kernels vs tfjs's optimizers: ${STEPS} steps of random gradients, 
     expect(theirState).toHaveLength(S);
     const d = maxAbsDiff(ours, theirs);
     const ds = theirState.map((t, j) => maxAbsDiff(stateAt(arena, STEPS).subarray(j * P, (j + 1) * P), t));
-    observed.push(`${_name}: params ${d}, state [${ds.join(', ')}] (params moved up to ${maxAbsDiff(ours, p0).toFixed(4)})`);
+    observed.push(
+      `${_name}: params ${d}, state [${ds.join(', ')}] (params moved up to ${maxAbsDiff(ours, p0).toFixed(4)})`,
+    );
     expect(ours.every(Number.isFinite)).toBe(true);
     expect(maxAbsDiff(ours, p0)).toBeGreaterThan(1e-3); // not vacuous
     expect(bits(ours)).toEqual(bits(theirs));
-    theirState.forEach((t, j) => expect(bits(stateAt(arena, STEPS).subarray(j * P, (j + 1) * P)), `state vector ${j}`).toEqual(bits(t)));
+    theirState.forEach((t, j) =>
+      expect(bits(stateAt(arena, STEPS).subarray(j * P, (j + 1) * P)), `state vector ${j}`).toEqual(bits(t)),
+    );
     variable.dispose();
     weights.forEach((w) => w.tensor.dispose());
     opt.dispose();
@@ -103,44 +120,55 @@ describe(`our kernels vs tfjs's optimizers: ${STEPS} steps of random gradients, 
 describe('sharding: a rank updates exactly its slice of the parameters and of every state vector', () => {
   const N = 3;
   const POISON = -7.25;
-  it.each(VARIANTS)('%s: each rank alone on a poisoned arena writes only partition(P, 3, rank); the slices together equal one whole-vector update', (_n, make) => {
-    const spec = optimizerFromTfjs(make());
-    const S = stateVectors(spec);
-    const rng = new Rng(3);
-    const arena = allocateArena(P, 1, S);
-    const k = kernelsFor(arena.memory);
-    for (let i = 0; i < P; i++) arena.params[0][i] = rng.next() - 0.5;
-    for (let i = 0; i < P; i++) arena.reduced[i] = awayFromZero(rng);
-    initState(spec, arena.state[0]);
-    const step = (lo: number, hi: number): void => {
-      optimizerStep(k, spec, betaPowers(spec, 5), { params: arena.params[0], grad: arena.reduced, next: arena.params[1], state: arena.state[0], stateNext: arena.state[1], slice: { lo, hi } });
-    };
-    const inputs = [arena.params[0], arena.reduced, arena.state[0]].map((a) => a.slice());
-    step(0, P);
-    const whole = [arena.params[1].slice(), arena.state[1].slice()];
-    expect([...whole[0], ...whole[1]].every((v) => Number.isFinite(v) && v !== POISON)).toBe(true);
-    const tiled = [new Float32Array(P), new Float32Array(S * P)];
-    const covered = new Int32Array(P);
-    for (let r = 0; r < N; r++) {
-      const { lo, hi } = partition(P, N, r);
-      arena.params[1].fill(POISON);
-      arena.state[1].fill(POISON);
-      step(lo, hi);
-      for (let i = 0; i < P; i++) {
-        const mine = i >= lo && i < hi;
-        if (mine) covered[i]++;
-        expect(arena.params[1][i] === POISON, `rank ${r}, param ${i}`).toBe(!mine);
-        for (let j = 0; j < S; j++) expect(arena.state[1][j * P + i] === POISON, `rank ${r}, state ${j}[${i}]`).toBe(!mine);
-        if (!mine) continue;
-        tiled[0][i] = arena.params[1][i];
-        for (let j = 0; j < S; j++) tiled[1][j * P + i] = arena.state[1][j * P + i];
+  it.each(VARIANTS)(
+    '%s: each rank alone on a poisoned arena writes only partition(P, 3, rank); the slices together equal one whole-vector update',
+    (_n, make) => {
+      const spec = optimizerFromTfjs(make());
+      const S = stateVectors(spec);
+      const rng = new Rng(3);
+      const arena = allocateArena(P, 1, S);
+      const k = kernelsFor(arena.memory);
+      for (let i = 0; i < P; i++) arena.params[0][i] = rng.next() - 0.5;
+      for (let i = 0; i < P; i++) arena.reduced[i] = awayFromZero(rng);
+      initState(spec, arena.state[0]);
+      const step = (lo: number, hi: number): void => {
+        optimizerStep(k, spec, betaPowers(spec, 5), {
+          params: arena.params[0],
+          grad: arena.reduced,
+          next: arena.params[1],
+          state: arena.state[0],
+          stateNext: arena.state[1],
+          slice: { lo, hi },
+        });
+      };
+      const inputs = [arena.params[0], arena.reduced, arena.state[0]].map((a) => a.slice());
+      step(0, P);
+      const whole = [arena.params[1].slice(), arena.state[1].slice()];
+      expect([...whole[0], ...whole[1]].every((v) => Number.isFinite(v) && v !== POISON)).toBe(true);
+      const tiled = [new Float32Array(P), new Float32Array(S * P)];
+      const covered = new Int32Array(P);
+      for (let r = 0; r < N; r++) {
+        const { lo, hi } = partition(P, N, r);
+        arena.params[1].fill(POISON);
+        arena.state[1].fill(POISON);
+        step(lo, hi);
+        for (let i = 0; i < P; i++) {
+          const mine = i >= lo && i < hi;
+          if (mine) covered[i]++;
+          expect(arena.params[1][i] === POISON, `rank ${r}, param ${i}`).toBe(!mine);
+          for (let j = 0; j < S; j++)
+            expect(arena.state[1][j * P + i] === POISON, `rank ${r}, state ${j}[${i}]`).toBe(!mine);
+          if (!mine) continue;
+          tiled[0][i] = arena.params[1][i];
+          for (let j = 0; j < S; j++) tiled[1][j * P + i] = arena.state[1][j * P + i];
+        }
       }
-    }
-    expect([...covered].every((c) => c === 1)).toBe(true); // the slices tile [0, P), no overlap
-    expect(bits(tiled[0])).toEqual(bits(whole[0]));
-    expect(bits(tiled[1])).toEqual(bits(whole[1]));
-    [arena.params[0], arena.reduced, arena.state[0]].forEach((a, i) => expect(bits(a)).toEqual(bits(inputs[i]))); // inputs intact
-  });
+      expect([...covered].every((c) => c === 1)).toBe(true); // the slices tile [0, P), no overlap
+      expect(bits(tiled[0])).toEqual(bits(whole[0]));
+      expect(bits(tiled[1])).toEqual(bits(whole[1]));
+      [arena.params[0], arena.reduced, arena.state[0]].forEach((a, i) => expect(bits(a)).toEqual(bits(inputs[i]))); // inputs intact
+    },
+  );
 });
 
 describe('optimizerFromTfjs / optimizerFromName', () => {
@@ -152,7 +180,10 @@ describe('optimizerFromTfjs / optimizerFromName', () => {
       [tf.train.adam(), { kind: 'adam', lr: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 }],
       [tf.train.adam(0.01, 0.8, 0.99, 1e-4), { kind: 'adam', lr: 0.01, beta1: 0.8, beta2: 0.99, epsilon: 1e-4 }],
       [tf.train.rmsprop(0.01), { kind: 'rmsprop', lr: 0.01, decay: 0.9, momentum: 0, epsilon: 1e-7, centered: false }],
-      [tf.train.rmsprop(0.01, 0.8, 0.5, 1e-6, true), { kind: 'rmsprop', lr: 0.01, decay: 0.8, momentum: 0.5, epsilon: 1e-6, centered: true }],
+      [
+        tf.train.rmsprop(0.01, 0.8, 0.5, 1e-6, true),
+        { kind: 'rmsprop', lr: 0.01, decay: 0.8, momentum: 0.5, epsilon: 1e-6, centered: true },
+      ],
       [tf.train.adagrad(0.1), { kind: 'adagrad', lr: 0.1, initialAccumulator: 0.1, epsilon: 1e-7 }],
       [tf.train.adagrad(0.1, 0.5), { kind: 'adagrad', lr: 0.1, initialAccumulator: 0.5, epsilon: 1e-7 }],
     ];
@@ -166,12 +197,16 @@ describe('optimizerFromTfjs / optimizerFromName', () => {
       [tf.train.adamax(), 'Adamax'],
     ] as const) {
       expect(() => optimizerFromTfjs(opt)).toThrow(OptionError);
-      expect(() => optimizerFromTfjs(opt)).toThrow(`optimizer ${name} is not supported (supported: sgd, momentum, adam, rmsprop, adagrad)`);
+      expect(() => optimizerFromTfjs(opt)).toThrow(
+        `optimizer ${name} is not supported (supported: sgd, momentum, adam, rmsprop, adagrad)`,
+      );
     }
   });
 
   it('refuses a tfjs optimizer whose hyperparameters cannot run', () => {
-    expect(() => optimizerFromTfjs(tf.train.adam(0.01, 1))).toThrow('tf.train.adam().beta1 must be a number in [0, 1), got 1');
+    expect(() => optimizerFromTfjs(tf.train.adam(0.01, 1))).toThrow(
+      'tf.train.adam().beta1 must be a number in [0, 1), got 1',
+    );
     expect(() => optimizerFromTfjs(tf.train.sgd(-1))).toThrow('tf.train.sgd().lr must be a finite number >= 0, got -1');
   });
 
@@ -216,7 +251,10 @@ describe("Adam's beta^t: tfjs's float32 product (Note [float32 beta powers])", (
 describe('the Trainer with Adam (ZeRO-1 state), 1 vs 2 vs 3 workers', () => {
   const data = subset(375, 100); // batch 37: 11 steps per epoch, the last of 5 samples
   const base = { backend: 'wasm', seed: 5, batchSize: 37, hidden: [64, 32], data, optimizer: 'adam' } as const;
-  const runs = new Map<number, { params: Float32Array; state: Float32Array; p0: Float32Array; slices: readonly { lo: number; hi: number }[] }>();
+  const runs = new Map<
+    number,
+    { params: Float32Array; state: Float32Array; p0: Float32Array; slices: readonly { lo: number; hi: number }[] }
+  >();
 
   beforeAll(async () => {
     for (const workers of [1, 2, 3]) {
@@ -235,7 +273,9 @@ describe('the Trainer with Adam (ZeRO-1 state), 1 vs 2 vs 3 workers', () => {
     const d = maxAbsDiff(r.params, one.params);
     const dm = maxAbsDiff(r.state.subarray(0, P), one.state.subarray(0, P));
     const dv = maxAbsDiff(r.state.subarray(P), one.state.subarray(P));
-    observed.push(`Trainer adam N=${N} vs N=1 after 20 steps: params ${d.toExponential(2)}, m ${dm.toExponential(2)}, v ${dv.toExponential(2)}`);
+    observed.push(
+      `Trainer adam N=${N} vs N=1 after 20 steps: params ${d.toExponential(2)}, m ${dm.toExponential(2)}, v ${dv.toExponential(2)}`,
+    );
     expect(r.state).toHaveLength(2 * P);
     expect(maxAbsDiff(one.params, one.p0)).toBeGreaterThan(1e-3); // Adam moved the weights
     expect(d).toBeLessThanOrEqual(1e-6);
@@ -243,15 +283,18 @@ describe('the Trainer with Adam (ZeRO-1 state), 1 vs 2 vs 3 workers', () => {
     expect(dv).toBeLessThanOrEqual(1e-6);
   });
 
-  it.each([1, 2, 3])('%i workers: worker r reported updating exactly partition(P, N, r); together they tile [0, P)', (N) => {
-    const r = runs.get(N);
-    if (r === undefined) throw new Error('a run failed');
-    const P = r.params.length;
-    expect(r.slices).toEqual(Array.from({ length: N }, (_, rank) => partition(P, N, rank)));
-    expect(r.slices[0].lo).toBe(0);
-    for (let rank = 1; rank < N; rank++) expect(r.slices[rank].lo).toBe(r.slices[rank - 1].hi);
-    expect(r.slices[N - 1].hi).toBe(P);
-  });
+  it.each([1, 2, 3])(
+    '%i workers: worker r reported updating exactly partition(P, N, r); together they tile [0, P)',
+    (N) => {
+      const r = runs.get(N);
+      if (r === undefined) throw new Error('a run failed');
+      const P = r.params.length;
+      expect(r.slices).toEqual(Array.from({ length: N }, (_, rank) => partition(P, N, rank)));
+      expect(r.slices[0].lo).toBe(0);
+      for (let rank = 1; rank < N; rank++) expect(r.slices[rank].lo).toBe(r.slices[rank - 1].hi);
+      expect(r.slices[N - 1].hi).toBe(P);
+    },
+  );
 
   it('sgd keeps no state; a name with lr, and a spec, reach the workers', async () => {
     await using t = await Trainer.create({ ...base, workers: 2, optimizer: undefined, lr: 0.05 });
@@ -277,7 +320,14 @@ describe('Note [tfjs centered RMSProp]: epsilon subtracted, NaN where the varian
     arena.reduced.set([0.5, 0, -0.5, 1, 0, 2, 3, 0]);
     const v = tf.variable(tf.tensor1d(arena.params[0]));
     tf.tidy(() => opt.applyGradients([{ name: v.name, tensor: tf.tensor1d(arena.reduced) }]));
-    const probe = optimizerStep(k, spec, betaPowers(spec, 1), { params: arena.params[0], grad: arena.reduced, next: arena.params[1], state: arena.state[0], stateNext: arena.state[1], slice: { lo: 0, hi: 8 } });
+    const probe = optimizerStep(k, spec, betaPowers(spec, 1), {
+      params: arena.params[0],
+      grad: arena.reduced,
+      next: arena.params[1],
+      state: arena.state[0],
+      stateNext: arena.state[1],
+      slice: { lo: 0, hi: 8 },
+    });
     const theirs = [...v.dataSync()];
     expect(theirs.map(Number.isNaN)).toEqual([...arena.reduced].map((g) => g === 0));
     expect([...arena.params[1]].map(Number.isNaN)).toEqual([...arena.reduced].map((g) => g === 0));
@@ -288,7 +338,13 @@ describe('Note [tfjs centered RMSProp]: epsilon subtracted, NaN where the varian
 
   it('the Trainer stops at step 1 with a NonFiniteError that names the cause, parameters untouched', async () => {
     const spec = optimizerFromTfjs(tf.train.rmsprop(0.001, 0.9, 0, null as unknown as number, true));
-    await using t = await Trainer.create({ backend: 'wasm', workers: 2, batchSize: 32, data: subset(64, 10), optimizer: spec });
+    await using t = await Trainer.create({
+      backend: 'wasm',
+      workers: 2,
+      batchSize: 32,
+      data: subset(64, 10),
+      optimizer: spec,
+    });
     const p0 = t.getParams();
     const err = await t.train(2).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);

@@ -66,7 +66,16 @@ beforeAll(() => {
   // No "type": a CommonJS project, as `npm init` makes one.
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
   // --omit=optional: tfjs-node, optional, cannot install here; the app uses the wasm backend.
-  const install = ['install', '--prefer-offline', '--no-audit', '--no-fund', '--omit=optional', join(tmp, info.filename), `@tensorflow/tfjs@${TFJS}`, `@tensorflow/tfjs-backend-wasm@${TFJS}`];
+  const install = [
+    'install',
+    '--prefer-offline',
+    '--no-audit',
+    '--no-fund',
+    '--omit=optional',
+    join(tmp, info.filename),
+    `@tensorflow/tfjs@${TFJS}`,
+    `@tensorflow/tfjs-backend-wasm@${TFJS}`,
+  ];
   run('npm', install, app, 170_000);
 });
 
@@ -74,13 +83,30 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('the npm pack tarball', () => {
   it('holds the compiled library, its worker and README, and no tests, benchmarks, CI or sources', () => {
-    for (const f of ['package.json', 'README.md', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/workers/train-worker.js']) expect(packed).toContain(f);
-    const stray = packed.filter((f) => /^(test|bench|\.ci|scripts|src|workers|dist\/(bench|scripts|test))\//.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts')) || f.endsWith('.map'));
+    for (const f of [
+      'package.json',
+      'README.md',
+      'dist/src/index.js',
+      'dist/src/index.d.ts',
+      'dist/src/cli/main.js',
+      'dist/workers/train-worker.js',
+    ])
+      expect(packed).toContain(f);
+    const stray = packed.filter(
+      (f) =>
+        /^(test|bench|\.ci|scripts|src|workers|dist\/(bench|scripts|test))\//.test(f) ||
+        (f.endsWith('.ts') && !f.endsWith('.d.ts')) ||
+        f.endsWith('.map'),
+    );
     expect(stray).toEqual([]);
   });
 
   it('runs no script when installed', () => {
-    const scripts = (JSON.parse(readFileSync(join(app, 'node_modules', 'worker-ddp', 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    const scripts = (
+      JSON.parse(readFileSync(join(app, 'node_modules', 'worker-ddp', 'package.json'), 'utf8')) as {
+        scripts: Record<string, string>;
+      }
+    ).scripts;
     expect(Object.keys(scripts).filter((s) => /^(pre|post)?install$|^prepare$/.test(s))).toEqual([]);
   });
 
@@ -89,31 +115,41 @@ describe('the npm pack tarball', () => {
       name: 'an ESM script',
       file: 'train.mjs',
       dir: './esm-model', // relative, as the README writes it
-      source: (dir) => `import * as tf from '@tensorflow/tfjs';\nimport '@tensorflow/tfjs-backend-wasm';\nimport { fitParallel } from 'worker-ddp';\n${trainScript(dir)}\n`,
+      source: (dir) =>
+        `import * as tf from '@tensorflow/tfjs';\nimport '@tensorflow/tfjs-backend-wasm';\nimport { fitParallel } from 'worker-ddp';\n${trainScript(dir)}\n`,
     },
     {
       name: 'a .cjs script',
       file: 'train.cjs',
       dir: 'cjs-model',
-      source: (dir) => `const tf = require('@tensorflow/tfjs');\nrequire('@tensorflow/tfjs-backend-wasm');\nconst { fitParallel } = require('worker-ddp');\n(async () => {${trainScript(dir)}\n})().catch((e) => { console.error(e); process.exit(1); });\n`,
+      source: (dir) =>
+        `const tf = require('@tensorflow/tfjs');\nrequire('@tensorflow/tfjs-backend-wasm');\nconst { fitParallel } = require('worker-ddp');\n(async () => {${trainScript(dir)}\n})().catch((e) => { console.error(e); process.exit(1); });\n`,
     },
   ];
 
-  it.each(cases)('$name trains with fitParallel, saves to file:// and loads the same model back', ({ file, source, dir }) => {
-    writeFileSync(join(app, file), source(dir));
-    const r = spawnSync(process.execPath, [file], { cwd: app, encoding: 'utf8', timeout: 120_000 });
-    expect(r.stderr).toBe('');
-    expect(r.status).toBe(0);
-    const got = JSON.parse(r.stdout.trim()) as { loss: number[]; moved: boolean; diff: number };
-    expect(got.loss).toHaveLength(2);
-    expect(got.loss.every(Number.isFinite)).toBe(true);
-    expect(got.moved).toBe(true);
-    expect(got.diff).toBe(0); // the same weights on the same backend: the same floats
-    expect(readFileSync(join(app, dir, 'model.json'), 'utf8')).toContain('"weightsManifest":[{"paths":["weights.bin"]');
-  });
+  it.each(cases)(
+    '$name trains with fitParallel, saves to file:// and loads the same model back',
+    ({ file, source, dir }) => {
+      writeFileSync(join(app, file), source(dir));
+      const r = spawnSync(process.execPath, [file], { cwd: app, encoding: 'utf8', timeout: 120_000 });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      const got = JSON.parse(r.stdout.trim()) as { loss: number[]; moved: boolean; diff: number };
+      expect(got.loss).toHaveLength(2);
+      expect(got.loss.every(Number.isFinite)).toBe(true);
+      expect(got.moved).toBe(true);
+      expect(got.diff).toBe(0); // the same weights on the same backend: the same floats
+      expect(readFileSync(join(app, dir, 'model.json'), 'utf8')).toContain(
+        '"weightsManifest":[{"paths":["weights.bin"]',
+      );
+    },
+  );
 
   it("a CommonJS project's .js file requires it", () => {
-    writeFileSync(join(app, 'check.js'), "const m = require('worker-ddp');\nconsole.log(typeof m.fitParallel, typeof m.Trainer);\n");
+    writeFileSync(
+      join(app, 'check.js'),
+      "const m = require('worker-ddp');\nconsole.log(typeof m.fitParallel, typeof m.Trainer);\n",
+    );
     const r = spawnSync(process.execPath, ['check.js'], { cwd: app, encoding: 'utf8', timeout: 60_000 });
     expect(r.stderr).toBe('');
     expect(r.stdout.trim()).toBe('function function');

@@ -52,7 +52,9 @@ describe('benchmark results as data', () => {
     const next = withResults(page, resultsSection([{ name: '2026-12-07-test.json', file }]), 'docs/performance.md');
     expect(next.startsWith('# Performance\n\nprose before\n\n')).toBe(true);
     expect(next.endsWith('\n\nprose after\n')).toBe(true);
-    expect(next).toContain('Newest run: 2026-12-07, Test CPU, 2 cores, Node v20.20.2, backend wasm (bench/results/2026-12-07-test.json).');
+    expect(next).toContain(
+      'Newest run: 2026-12-07, Test CPU, 2 cores, Node v20.20.2, backend wasm (bench/results/2026-12-07-test.json).',
+    );
     expect(next).not.toContain('old table');
     expect(() => withResults('# no markers\n', 'x', 'docs/performance.md')).toThrow(
       `docs/performance.md: the results markers are missing (a line "${BEGIN}" and, after it, "${END}")`,

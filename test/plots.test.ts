@@ -26,7 +26,17 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const RUN: RunInfo = {
   startedAt: '2025-01-01T00:00:00.000Z',
-  options: { workers: 2, epochs: 3, batchSize: 64, lr: 0.003, hidden: [128, 64], seed: 0, backend: 'auto', gradients: 'manual', stepTimeoutMs: 60000 } as RunInfo['options'],
+  options: {
+    workers: 2,
+    epochs: 3,
+    batchSize: 64,
+    lr: 0.003,
+    hidden: [128, 64],
+    seed: 0,
+    backend: 'auto',
+    gradients: 'manual',
+    stepTimeoutMs: 60000,
+  } as RunInfo['options'],
   backend: 'wasm',
   layers: [784, 128, 64, 10],
   data: '/data',
@@ -51,17 +61,46 @@ async function darkPixels(png: Buffer, x: number, y: number, w: number, h: numbe
 describe('the run folder', () => {
   it('a 2-epoch run writes metrics.json (the documented fields), loss.png and the model to --out', () => {
     const out = join(tmp, 'run');
-    const r = runCli(TRAIN, ['--data', data, '--epochs', '2', '--workers', '2', '--batch-size', '8', '--lr', '0.05', '--out', out], tmp);
+    const r = runCli(
+      TRAIN,
+      ['--data', data, '--epochs', '2', '--workers', '2', '--batch-size', '8', '--lr', '0.05', '--out', out],
+      tmp,
+    );
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    expect(readdirSync(out).sort()).toEqual(['checkpoint.wddp', 'loss.png', 'metrics.json', 'model.json', 'weights.bin']);
+    expect(readdirSync(out).sort()).toEqual([
+      'checkpoint.wddp',
+      'loss.png',
+      'metrics.json',
+      'model.json',
+      'weights.bin',
+    ]);
     const m = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as Metrics;
     expect(Object.keys(m).sort()).toEqual(
-      ['version', 'startedAt', 'options', 'backend', 'layers', 'data', 'trainSamples', 'testSamples', 'stepsPerEpoch', 'loadedFrom', 'epochs', 'stepLoss'].sort(),
+      [
+        'version',
+        'startedAt',
+        'options',
+        'backend',
+        'layers',
+        'data',
+        'trainSamples',
+        'testSamples',
+        'stepsPerEpoch',
+        'loadedFrom',
+        'epochs',
+        'stepLoss',
+      ].sort(),
     );
     expect(m.version).toBe(1);
     expect(m.options).toMatchObject({ workers: 2, epochs: 2, batchSize: 8, lr: 0.05, hidden: [128, 64], seed: 0 });
-    expect(m).toMatchObject({ layers: [784, 128, 64, 10], trainSamples: 400, testSamples: 50, stepsPerEpoch: 50, loadedFrom: null });
+    expect(m).toMatchObject({
+      layers: [784, 128, 64, 10],
+      trainSamples: 400,
+      testSamples: 50,
+      stepsPerEpoch: 50,
+      loadedFrom: null,
+    });
     expect(m.epochs.map((e) => e.epoch)).toEqual([1, 2]);
     // 100 steps in windows of LOSS_WINDOW: the windows cover every step once, and their mean is the epochs' mean.
     expect(m.stepLoss.map((w) => [w.step, w.steps])).toEqual([[100, 100]]);
@@ -75,12 +114,27 @@ describe('the run folder', () => {
     const runs = readdirSync(join(tmp, 'runs'));
     expect(runs.length).toBe(1);
     expect(runs[0]).toMatch(/^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ$/);
-    expect(readdirSync(join(tmp, 'runs', runs[0])).sort()).toEqual(['checkpoint.wddp', 'loss.png', 'metrics.json', 'model.json', 'weights.bin']);
+    expect(readdirSync(join(tmp, 'runs', runs[0])).sort()).toEqual([
+      'checkpoint.wddp',
+      'loss.png',
+      'metrics.json',
+      'model.json',
+      'weights.bin',
+    ]);
   });
 
   it.each([
-    { name: 'a file', args: () => ['--out', join(tmp, 'data', 't10k-labels-idx1-ubyte')], message: () => `--out ${join(tmp, 'data', 't10k-labels-idx1-ubyte')}: is a file or lies under one, not a folder` },
-    { name: 'under a file', args: () => ['--out', join(tmp, 'data', 't10k-labels-idx1-ubyte', 'x')], message: () => `--out ${join(tmp, 'data', 't10k-labels-idx1-ubyte', 'x')}: is a file or lies under one, not a folder` },
+    {
+      name: 'a file',
+      args: () => ['--out', join(tmp, 'data', 't10k-labels-idx1-ubyte')],
+      message: () => `--out ${join(tmp, 'data', 't10k-labels-idx1-ubyte')}: is a file or lies under one, not a folder`,
+    },
+    {
+      name: 'under a file',
+      args: () => ['--out', join(tmp, 'data', 't10k-labels-idx1-ubyte', 'x')],
+      message: () =>
+        `--out ${join(tmp, 'data', 't10k-labels-idx1-ubyte', 'x')}: is a file or lies under one, not a folder`,
+    },
     { name: 'empty', args: () => ['--out', ''], message: () => '--out needs a folder, got ""' },
     { name: 'missing', args: () => ['--out'], message: () => '--out needs a value (see --help)' },
   ])('--out $name: exit 2 with one line', ({ args, message }) => {
@@ -122,8 +176,11 @@ describe('PNG rendering', () => {
     const img = await loadImage(png);
     const c = createCanvas(img.width, img.height);
     c.getContext('2d').drawImage(img, 0, 0);
-    const at = (x: number, y: number): number => c.getContext('2d').getImageData(24 + 12 * x + 6, 56 + 12 * y + 6, 1, 1).data[0];
-    for (let y = 0; y < 28; y++) for (let x = 0; x < 28; x++) expect(Math.abs(at(x, y) - Math.round(255 * pixels[y * 28 + x]))).toBeLessThanOrEqual(1);
+    const at = (x: number, y: number): number =>
+      c.getContext('2d').getImageData(24 + 12 * x + 6, 56 + 12 * y + 6, 1, 1).data[0];
+    for (let y = 0; y < 28; y++)
+      for (let x = 0; x < 28; x++)
+        expect(Math.abs(at(x, y) - Math.round(255 * pixels[y * 28 + x]))).toBeLessThanOrEqual(1);
     // Text is drawn: the caption above the digit, the title above the chart, the class labels left of the bars.
     expect(await darkPixels(png, 24, 8, 336, 24)).toBeGreaterThan(100);
     expect(await darkPixels(png, 560, 10, 300, 30)).toBeGreaterThan(200);
@@ -132,7 +189,11 @@ describe('PNG rendering', () => {
 
   it('the grid and the loss curves draw their titles', async () => {
     const { test } = mnist();
-    const cells = Array.from({ length: 25 }, (_, j) => ({ pixels: test.images.slice(j * 784, (j + 1) * 784), predicted: j % 7 === 0 ? 0 : test.labels[j], label: test.labels[j] }));
+    const cells = Array.from({ length: 25 }, (_, j) => ({
+      pixels: test.images.slice(j * 784, (j + 1) * 784),
+      predicted: j % 7 === 0 ? 0 : test.labels[j],
+      label: test.labels[j],
+    }));
     const grid = await gridPng(cells, 28, 28, 5, 'Test images 0-24: predicted labels');
     writeFileSync(join(tmp, 'grid.png'), grid);
     expect(await darkPixels(grid, 100, 10, 500, 50)).toBeGreaterThan(300);
@@ -140,7 +201,14 @@ describe('PNG rendering', () => {
     const log = new MetricsLog(RUN);
     for (let e = 1; e <= 3; e++) {
       log.addSteps(Float64Array.from({ length: 938 }, (_, i) => 2.3 * Math.exp(-((e - 1) * 938 + i) / 1500)));
-      log.addEpoch({ epoch: e, loss: 2 / e, samples: 60000, seconds: 3, samplesPerSecond: 20000, test: { loss: 1 / e, accuracy: 0.8 + e / 20, metrics: { acc: 0.8 + e / 20 }, count: 10000 } });
+      log.addEpoch({
+        epoch: e,
+        loss: 2 / e,
+        samples: 60000,
+        seconds: 3,
+        samplesPerSecond: 20000,
+        test: { loss: 1 / e, accuracy: 0.8 + e / 20, metrics: { acc: 0.8 + e / 20 }, count: 10000 },
+      });
     }
     const loss = await lossPng(log.toJSON());
     writeFileSync(join(tmp, 'loss.png'), loss);
@@ -154,7 +222,14 @@ describe('loss.png x axis', () => {
     const log = new MetricsLog(RUN);
     expect(epochsShown(log.toJSON())).toBe(1);
     log.addSteps(new Float64Array(938));
-    log.addEpoch({ epoch: 1, loss: 2, samples: 60000, seconds: 3, samplesPerSecond: 20000, test: { loss: 1, accuracy: 0.8, metrics: { acc: 0.8 }, count: 10000 } });
+    log.addEpoch({
+      epoch: 1,
+      loss: 2,
+      samples: 60000,
+      seconds: 3,
+      samplesPerSecond: 20000,
+      test: { loss: 1, accuracy: 0.8, metrics: { acc: 0.8 }, count: 10000 },
+    });
     expect(epochsShown(log.toJSON())).toBe(1);
     log.addSteps(new Float64Array(938 + 400)); // stopped at step 2276, inside epoch 3
     expect(epochsShown(log.toJSON())).toBe(3);

@@ -24,8 +24,18 @@ function childEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessE
  * Runs a compiled CLI with `cwd` as the current folder (default output folders land there); stdout is a pipe, not a terminal.
  * `env` adds variables (e.g. WORKER_DDP_FAULTS) to this process's environment.
  */
-export function runCli(script: string, args: readonly string[], cwd: string, env?: Readonly<Record<string, string>>): Run {
-  const r = spawnSync(process.execPath, [script, ...args], { cwd, encoding: 'utf8', timeout: 120_000, env: childEnv(env) });
+export function runCli(
+  script: string,
+  args: readonly string[],
+  cwd: string,
+  env?: Readonly<Record<string, string>>,
+): Run {
+  const r = spawnSync(process.execPath, [script, ...args], {
+    cwd,
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: childEnv(env),
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -47,7 +57,13 @@ export interface LiveCli {
 }
 
 /** Starts a compiled CLI without waiting for it (stdio piped); killed with SIGKILL after `killAfterMs`. */
-export function startCli(script: string, args: readonly string[], cwd: string, env?: Readonly<Record<string, string>>, killAfterMs = 120_000): LiveCli {
+export function startCli(
+  script: string,
+  args: readonly string[],
+  cwd: string,
+  env?: Readonly<Record<string, string>>,
+  killAfterMs = 120_000,
+): LiveCli {
   const child = spawn(process.execPath, [script, ...args], { cwd, env: childEnv(env), stdio: 'pipe' });
   const out = { stdout: '', stderr: '' };
   const waiters = new Set<() => void>();
@@ -77,9 +93,22 @@ export function startCli(script: string, args: readonly string[], cwd: string, e
     new Promise((resolve, reject) => {
       const check = (): void => {
         if (pattern.test(out[stream])) finish();
-        else if (done) finish(new Error(`the CLI ended before ${stream} matched ${pattern}; stdout:\n${out.stdout}\nstderr:\n${out.stderr}`));
+        else if (done)
+          finish(
+            new Error(
+              `the CLI ended before ${stream} matched ${pattern}; stdout:\n${out.stdout}\nstderr:\n${out.stderr}`,
+            ),
+          );
       };
-      const timer = setTimeout(() => finish(new Error(`${stream} did not match ${pattern} within ${timeoutMs} ms; stdout:\n${out.stdout}\nstderr:\n${out.stderr}`)), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          finish(
+            new Error(
+              `${stream} did not match ${pattern} within ${timeoutMs} ms; stdout:\n${out.stdout}\nstderr:\n${out.stderr}`,
+            ),
+          ),
+        timeoutMs,
+      );
       const finish = (err?: Error): void => {
         clearTimeout(timer);
         waiters.delete(check);

@@ -1,6 +1,15 @@
 // `npm run predict`: one test digit (or a PNG file) and its class
 // probabilities on the terminal and as a PNG; a grid of 25; bad flags.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCanvas } from '@napi-rs/canvas';
@@ -24,11 +33,21 @@ beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'worker-ddp-predict-'));
   await initBackend('wasm');
   const d = subset(3000, TEST);
-  await using trainer = await Trainer.create({ data: d, workers: 2, epochs: 1, backend: 'wasm', batchSize: 20, lr: 0.1 });
+  await using trainer = await Trainer.create({
+    data: d,
+    workers: 2,
+    epochs: 1,
+    backend: 'wasm',
+    batchSize: 20,
+    lr: 0.1,
+  });
   for await (const _ of trainer.fit());
   expected = await trainer.predict(d.test.images.slice(), TEST);
   modelDir = join(tmp, 'model');
-  await saveModel(modelDir, { config: { inputSize: 784, hidden: [128, 64], numClasses: 10 }, params: trainer.getParams() });
+  await saveModel(modelDir, {
+    config: { inputSize: 784, hidden: [128, 64], numClasses: 10 },
+    params: trainer.getParams(),
+  });
   data = smallMnist(join(tmp, 'data'), 10, TEST);
 });
 
@@ -58,7 +77,7 @@ function digitPng(index: number, scale: number, invert = false): Buffer {
 }
 
 describe('predict one test digit', () => {
-  it('prints the digit and bars 0-9 with the model\'s probabilities, and writes digit-K.png', () => {
+  it("prints the digit and bars 0-9 with the model's probabilities, and writes digit-K.png", () => {
     const out = join(tmp, 'out');
     const r = runCli(PREDICT, ['--model', modelDir, '--index', '3', '--data', data, '--out', out], tmp);
     expect(r.stderr).toBe('');
@@ -66,7 +85,9 @@ describe('predict one test digit', () => {
     const label = mnist().test.labels[3];
     const probs = expected.subarray(30, 40);
     const best = probs.indexOf(Math.max(...probs));
-    expect(r.stdout).toContain(`test image 3, label ${label}: predicted ${best} (probability ${probs[best].toFixed(3)})`);
+    expect(r.stdout).toContain(
+      `test image 3, label ${label}: predicted ${best} (probability ${probs[best].toFixed(3)})`,
+    );
     expect(maxAbsDiff(printedProbs(r.stdout), probs)).toBeLessThanOrEqual(0.0005 + 1e-6);
     expect(r.stdout).toContain('Class Probability');
     expect(r.stdout).toMatch(/[▓█]{2}/); // the digit's strokes
@@ -83,7 +104,7 @@ describe('predict one test digit', () => {
 });
 
 describe('predict --image', () => {
-  it('a 28x28 grayscale PNG of a test digit gives that digit\'s probabilities', () => {
+  it("a 28x28 grayscale PNG of a test digit gives that digit's probabilities", () => {
     const file = join(tmp, 'five.png');
     writeFileSync(file, digitPng(5, 1));
     const r = runCli(PREDICT, ['--model', modelDir, '--image', file, '--out', join(tmp, 'img')], tmp);
@@ -125,7 +146,11 @@ describe('predict --grid', () => {
   });
 
   it('near the end of the test set shows the digits that are left', () => {
-    const r = runCli(PREDICT, ['--model', modelDir, '--grid', '--index', String(TEST - 3), '--data', data, '--out', join(tmp, 'grid')], tmp);
+    const r = runCli(
+      PREDICT,
+      ['--model', modelDir, '--grid', '--index', String(TEST - 3), '--data', data, '--out', join(tmp, 'grid')],
+      tmp,
+    );
     expect(r.status).toBe(0);
     expect(r.stdout).toContain(`test images ${TEST - 3}-${TEST - 1}: `);
   });
@@ -143,15 +168,48 @@ describe('predict, bad input: exit 2 with one line', () => {
     return f;
   };
   const cases: { name: string; args: () => string[]; message: () => string }[] = [
-    { name: 'no --model and no run with a model', args: () => ['--index', '1'], message: () => 'no trained model under runs/: train one first (npm run train), or pass --model DIR, a folder with model.json' },
-    { name: '--model of a missing folder', args: () => ['--model', join(tmp, 'nope')], message: () => `${join(tmp, 'nope', MODEL_JSON)}: not found (save a model with train --save DIR)` },
+    {
+      name: 'no --model and no run with a model',
+      args: () => ['--index', '1'],
+      message: () =>
+        'no trained model under runs/: train one first (npm run train), or pass --model DIR, a folder with model.json',
+    },
+    {
+      name: '--model of a missing folder',
+      args: () => ['--model', join(tmp, 'nope')],
+      message: () => `${join(tmp, 'nope', MODEL_JSON)}: not found (save a model with train --save DIR)`,
+    },
     { name: '--model ""', args: () => ['--model', ''], message: () => '--model needs a folder, got ""' },
-    { name: '--index -1', args: () => ['--model', modelDir, '--index', '-1'], message: () => '--index must be an integer from 0 to 2147483647, got -1' },
-    { name: '--index x', args: () => ['--model', modelDir, '--index', 'x'], message: () => '--index must be an integer from 0 to 2147483647, got "x"' },
-    { name: '--index past the test set', args: () => ['--model', modelDir, '--index', String(TEST), '--data', data], message: () => `--index must be an integer from 0 to ${TEST - 1}, got ${TEST}` },
-    { name: '--index without a value', args: () => ['--model', modelDir, '--index'], message: () => '--index needs a value (see --help)' },
-    { name: '--image missing', args: () => ['--model', modelDir, '--image', join(tmp, 'none.png')], message: () => `${join(tmp, 'none.png')}: not found` },
-    { name: '--image not a PNG', args: () => ['--model', modelDir, '--image', text()], message: () => `${join(tmp, 'text.png')}: is not a PNG file (no PNG signature)` },
+    {
+      name: '--index -1',
+      args: () => ['--model', modelDir, '--index', '-1'],
+      message: () => '--index must be an integer from 0 to 2147483647, got -1',
+    },
+    {
+      name: '--index x',
+      args: () => ['--model', modelDir, '--index', 'x'],
+      message: () => '--index must be an integer from 0 to 2147483647, got "x"',
+    },
+    {
+      name: '--index past the test set',
+      args: () => ['--model', modelDir, '--index', String(TEST), '--data', data],
+      message: () => `--index must be an integer from 0 to ${TEST - 1}, got ${TEST}`,
+    },
+    {
+      name: '--index without a value',
+      args: () => ['--model', modelDir, '--index'],
+      message: () => '--index needs a value (see --help)',
+    },
+    {
+      name: '--image missing',
+      args: () => ['--model', modelDir, '--image', join(tmp, 'none.png')],
+      message: () => `${join(tmp, 'none.png')}: not found`,
+    },
+    {
+      name: '--image not a PNG',
+      args: () => ['--model', modelDir, '--image', text()],
+      message: () => `${join(tmp, 'text.png')}: is not a PNG file (no PNG signature)`,
+    },
     {
       name: '--image not square',
       args: () => ['--model', modelDir, '--image', png('wide.png', 40, 28)],
@@ -162,17 +220,50 @@ describe('predict, bad input: exit 2 with one line', () => {
       args: () => ['--model', modelDir, '--image', png('tiny.png', 8, 8)],
       message: () => `${join(tmp, 'tiny.png')}: is 8x8 pixels; it must be square, from 28x28 to 4096x4096`,
     },
-    { name: '--image ""', args: () => ['--model', modelDir, '--image', ''], message: () => '--image needs a PNG file, got ""' },
-    { name: '--image with --index', args: () => ['--model', modelDir, '--image', 'a.png', '--index', '2'], message: () => '--image and --index exclude each other: --index is about test images' },
-    { name: '--image with --grid', args: () => ['--model', modelDir, '--image', 'a.png', '--grid'], message: () => '--image and --grid exclude each other: --grid is about test images' },
-    { name: '--image with --data', args: () => ['--model', modelDir, '--image', 'a.png', '--data', data], message: () => '--image and --data exclude each other: --data is about test images' },
-    { name: '--invert without --image', args: () => ['--model', modelDir, '--invert'], message: () => '--invert applies to --image only' },
+    {
+      name: '--image ""',
+      args: () => ['--model', modelDir, '--image', ''],
+      message: () => '--image needs a PNG file, got ""',
+    },
+    {
+      name: '--image with --index',
+      args: () => ['--model', modelDir, '--image', 'a.png', '--index', '2'],
+      message: () => '--image and --index exclude each other: --index is about test images',
+    },
+    {
+      name: '--image with --grid',
+      args: () => ['--model', modelDir, '--image', 'a.png', '--grid'],
+      message: () => '--image and --grid exclude each other: --grid is about test images',
+    },
+    {
+      name: '--image with --data',
+      args: () => ['--model', modelDir, '--image', 'a.png', '--data', data],
+      message: () => '--image and --data exclude each other: --data is about test images',
+    },
+    {
+      name: '--invert without --image',
+      args: () => ['--model', modelDir, '--invert'],
+      message: () => '--invert applies to --image only',
+    },
     { name: '--grid=yes', args: () => ['--model', modelDir, '--grid=yes'], message: () => '--grid takes no value' },
     { name: '--invert=1', args: () => ['--model', modelDir, '--invert=1'], message: () => '--invert takes no value' },
-    { name: '--out is a file', args: () => ['--model', modelDir, '--out', join(modelDir, MODEL_JSON)], message: () => `--out ${join(modelDir, MODEL_JSON)}: is a file or lies under one, not a folder` },
+    {
+      name: '--out is a file',
+      args: () => ['--model', modelDir, '--out', join(modelDir, MODEL_JSON)],
+      message: () => `--out ${join(modelDir, MODEL_JSON)}: is a file or lies under one, not a folder`,
+    },
     { name: '--out ""', args: () => ['--model', modelDir, '--out', ''], message: () => '--out needs a folder, got ""' },
-    { name: '--data of an empty folder', args: () => ['--model', modelDir, '--data', join(tmp, 'empty')], message: () => `${join(tmp, 'empty', 'train-images-idx3-ubyte')}: not found (also tried train-images-idx3-ubyte.gz)` },
-    { name: 'an unknown flag', args: () => ['--model', modelDir, '--epochs', '2'], message: () => 'unknown flag --epochs (see --help)' },
+    {
+      name: '--data of an empty folder',
+      args: () => ['--model', modelDir, '--data', join(tmp, 'empty')],
+      message: () =>
+        `${join(tmp, 'empty', 'train-images-idx3-ubyte')}: not found (also tried train-images-idx3-ubyte.gz)`,
+    },
+    {
+      name: 'an unknown flag',
+      args: () => ['--model', modelDir, '--epochs', '2'],
+      message: () => 'unknown flag --epochs (see --help)',
+    },
   ];
 
   beforeAll(() => mkdirSync(join(tmp, 'empty'), { recursive: true }));
@@ -185,7 +276,8 @@ describe('predict, bad input: exit 2 with one line', () => {
     const r = runCli(PREDICT, ['--help'], tmp);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^Usage: npm run predict/);
-    for (const f of ['--model', '--index', '--image', '--invert', '--grid', '--data', '--out']) expect(r.stdout).toContain(f);
+    for (const f of ['--model', '--index', '--image', '--invert', '--grid', '--data', '--out'])
+      expect(r.stdout).toContain(f);
   });
 });
 
@@ -204,9 +296,15 @@ describe('predict without --model: the newest run folder holding a model', () =>
     run(cwd, '2030-01-02T00-00-00Z', 1_000_000);
     mkdirSync(join(cwd, 'runs', '2030-01-03T00-00-00Z'), { recursive: true }); // stopped early: no model
     const r = runCli(PREDICT, ['--index', '3', '--data', data], cwd);
-    expect(r.stderr).toBe(`using the newest run's model, ${join('runs', '2030-01-01T00-00-00Z')} (--model DIR for another)\n`);
+    expect(r.stderr).toBe(
+      `using the newest run's model, ${join('runs', '2030-01-01T00-00-00Z')} (--model DIR for another)\n`,
+    );
     expect(r.status).toBe(0);
-    const explicit = runCli(PREDICT, ['--model', modelDir, '--index', '3', '--data', data, '--out', join(cwd, 'runs', 'predict')], tmp);
+    const explicit = runCli(
+      PREDICT,
+      ['--model', modelDir, '--index', '3', '--data', data, '--out', join(cwd, 'runs', 'predict')],
+      tmp,
+    );
     expect(r.stdout).toBe(explicit.stdout.replace(join(cwd, 'runs', 'predict'), join('runs', 'predict')));
   });
 

@@ -82,7 +82,10 @@ describe('README example', () => {
       const file = join(dir, 'example.mjs');
       writeFileSync(file, example());
       const r = spawnSync(process.execPath, [file], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
-      expect(r.stderr.split('\n').filter((l) => /Error/.test(l)), r.stderr).toEqual([]);
+      expect(
+        r.stderr.split('\n').filter((l) => /Error/.test(l)),
+        r.stderr,
+      ).toEqual([]);
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout).toContain('Tensor');
     } finally {

@@ -18,11 +18,18 @@ import { subset } from './helpers.js';
 
 // The generic path's step leaves ~430 KB behind: V8's young generation (1-16 MB) fills within ~40 of them.
 const STEPS = 100;
-const { default: buildMlp } = (await import(new URL('../examples/mlp.js', import.meta.url).href)) as { default: () => LayersModel };
+const { default: buildMlp } = (await import(new URL('../examples/mlp.js', import.meta.url).href)) as {
+  default: () => LayersModel;
+};
 
 /** A scripted young generation: `used` bytes of `capacity`, moved by the test. */
 function scripted(capacity: number): { gen: YoungGeneration & { used: number }; read: () => YoungGeneration } {
-  const gen = { used: 0, get available() { return capacity - this.used; } };
+  const gen = {
+    used: 0,
+    get available() {
+      return capacity - this.used;
+    },
+  };
   return { gen, read: () => ({ used: gen.used, available: gen.available }) };
 }
 
@@ -49,10 +56,14 @@ describe('Scavenges, one thread', () => {
     const { gen, read } = scripted(1000);
     const cells = Scavenges.cells();
     let runs = 0;
-    const s = new Scavenges(cells, () => {
-      runs++;
-      gen.used = 50; // what survived
-    }, read);
+    const s = new Scavenges(
+      cells,
+      () => {
+        runs++;
+        gen.used = 50; // what survived
+      },
+      read,
+    );
     gen.used = 100;
     s.ask(0);
     expect(s.run(0)).toBe(false);
@@ -97,9 +108,9 @@ describe('Scavenges, one thread', () => {
   it("minorGc() is V8's scavenge: it empties the young generation", () => {
     const gc = minorGc();
     expect(gc).toBeTypeOf('function');
-    let keep: object[] | null = [];
+    const keep: object[] = [];
     for (let i = 0; i < 20_000; i++) keep.push({ i, s: `x${i}` });
-    keep = null;
+    keep.length = 0; // garbage now, young
     const before = youngGeneration().used;
     gc?.();
     const after = youngGeneration().used;
@@ -146,16 +157,32 @@ describe('Scavenges, in worker threads', () => {
     const parties = 3;
     const barrierCells = Barrier.cells();
     const cells = Scavenges.cells();
-    const asks = [[3, 4, 90], [4, 17, 18, 19], [50, 199]];
+    const asks = [
+      [3, 4, 90],
+      [4, 17, 18, 19],
+      [50, 199],
+    ];
     const results = await Promise.all(
       asks.map(
         (mine, rank) =>
           new Promise<{ ran: number[] }>((resolve, reject) => {
-            const w = new Worker(script, { workerData: { urls: { barrier: distUrl('shm/barrier.js'), scavenge: distUrl('shm/scavenge.js') }, barrierCells, cells, parties, rank, asks: mine, steps: 200 } });
+            const w = new Worker(script, {
+              workerData: {
+                urls: { barrier: distUrl('shm/barrier.js'), scavenge: distUrl('shm/scavenge.js') },
+                barrierCells,
+                cells,
+                parties,
+                rank,
+                asks: mine,
+                steps: 200,
+              },
+            });
             let msg: { ran: number[] } | undefined;
             w.on('message', (m: { ran: number[] }) => (msg = m));
             w.on('error', reject);
-            w.on('exit', (code) => (code === 0 && msg !== undefined ? resolve(msg) : reject(new Error(`worker ${rank} exited with ${code}`))));
+            w.on('exit', (code) =>
+              code === 0 && msg !== undefined ? resolve(msg) : reject(new Error(`worker ${rank} exited with ${code}`)),
+            );
           }),
       ),
     );
@@ -172,8 +199,25 @@ describe('scavengeTogether', () => {
     const dir = mkdtempSync(join(tmpdir(), 'worker-ddp-scavenge-run-'));
     try {
       writeFileSync(join(dir, 'init.bin'), source.params);
-      const child = runNode(['--trace-gc', fileURLToPath(new URL('./fixtures/scavenge-run.mjs', import.meta.url)), join(dir, 'init.bin'), join(dir, 'on.bin'), String(STEPS)]);
-      const off = await Trainer.create({ workers: 2, backend: 'wasm', data, seed: 3, scavengeTogether: false, youngGenerationMb: 8, optimizer: optimizerFromTfjs(model.optimizer) }, source);
+      const child = runNode([
+        '--trace-gc',
+        fileURLToPath(new URL('./fixtures/scavenge-run.mjs', import.meta.url)),
+        join(dir, 'init.bin'),
+        join(dir, 'on.bin'),
+        String(STEPS),
+      ]);
+      const off = await Trainer.create(
+        {
+          workers: 2,
+          backend: 'wasm',
+          data,
+          seed: 3,
+          scavengeTogether: false,
+          youngGenerationMb: 8,
+          optimizer: optimizerFromTfjs(model.optimizer),
+        },
+        source,
+      );
       try {
         await off.train(STEPS);
         const { status, stdout, stderr } = await child;
@@ -182,7 +226,8 @@ describe('scavengeTogether', () => {
         // --trace-gc names each isolate (thread) on each line; "testing" is the reason V8 gives for
         // gc({ type: 'minor' }), which only Scavenges.run calls: a scavenge asked for, not one V8 chose.
         const asked = new Map<string, number>();
-        for (const [, isolate] of stdout.matchAll(/^\[\d+:(0x[0-9a-f]+)\][^\n]* Scavenge [^\n]*\btesting;/gm)) asked.set(isolate, (asked.get(isolate) ?? 0) + 1);
+        for (const [, isolate] of stdout.matchAll(/^\[\d+:(0x[0-9a-f]+)\][^\n]* Scavenge [^\n]*\btesting;/gm))
+          asked.set(isolate, (asked.get(isolate) ?? 0) + 1);
         const counts = [...asked.values()];
         expect(counts, 'scavenges asked for, per thread').toHaveLength(2);
         expect(counts[0]).toBeGreaterThan(0);

@@ -18,7 +18,8 @@ import { SequentialReplica } from '../dist/src/model/sequential-replica.js';
 import { Rng } from '../dist/src/rng.js';
 import { maxAbs, maxAbsDiff, mnist } from './helpers.js';
 
-const seed = (s: number): ReturnType<typeof tf.initializers.glorotUniform> => tf.initializers.glorotUniform({ seed: s });
+const seed = (s: number): ReturnType<typeof tf.initializers.glorotUniform> =>
+  tf.initializers.glorotUniform({ seed: s });
 
 function compiled(layers: tf.layers.Layer[], loss: string, metrics: string[] = ['acc']): tf.Sequential {
   const m = tf.sequential({ layers });
@@ -33,7 +34,13 @@ const SUPPORTED: [string, () => tf.Sequential, 'onehot' | 'index'][] = [
     () =>
       compiled(
         [
-          tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 8, kernelSize: 5, activation: 'relu', kernelInitializer: seed(1) }),
+          tf.layers.conv2d({
+            inputShape: [28, 28, 1],
+            filters: 8,
+            kernelSize: 5,
+            activation: 'relu',
+            kernelInitializer: seed(1),
+          }),
           tf.layers.maxPooling2d({ poolSize: 2 }),
           tf.layers.conv2d({ filters: 16, kernelSize: 5, activation: 'relu', kernelInitializer: seed(2) }),
           tf.layers.maxPooling2d({ poolSize: 2 }),
@@ -49,7 +56,16 @@ const SUPPORTED: [string, () => tf.Sequential, 'onehot' | 'index'][] = [
     () =>
       compiled(
         [
-          tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: seed(4), biasInitializer: 'ones' }),
+          tf.layers.conv2d({
+            inputShape: [28, 28, 1],
+            filters: 4,
+            kernelSize: 3,
+            strides: 2,
+            padding: 'same',
+            activation: 'relu',
+            kernelInitializer: seed(4),
+            biasInitializer: 'ones',
+          }),
           tf.layers.maxPooling2d({ poolSize: 3, strides: 1, padding: 'same' }),
           tf.layers.conv2d({ filters: 6, kernelSize: [2, 3], useBias: false, kernelInitializer: seed(5) }),
           tf.layers.flatten(),
@@ -81,7 +97,14 @@ const SUPPORTED: [string, () => tf.Sequential, 'onehot' | 'index'][] = [
     () =>
       compiled(
         [
-          tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 3, kernelSize: 4, strides: 3, kernelInitializer: seed(13), biasInitializer: 'ones' }),
+          tf.layers.conv2d({
+            inputShape: [28, 28, 1],
+            filters: 3,
+            kernelSize: 4,
+            strides: 3,
+            kernelInitializer: seed(13),
+            biasInitializer: 'ones',
+          }),
           tf.layers.flatten(),
           tf.layers.dense({ units: 10, activation: 'relu', kernelInitializer: seed(14) }),
         ],
@@ -90,34 +113,116 @@ const SUPPORTED: [string, () => tf.Sequential, 'onehot' | 'index'][] = [
       ),
     'onehot',
   ],
-  ['a linear head, mean squared error', () => compiled([tf.layers.flatten({ inputShape: [28, 28, 1] }), tf.layers.dense({ units: 10, kernelInitializer: seed(11) })], 'meanSquaredError', []), 'onehot'],
+  [
+    'a linear head, mean squared error',
+    () =>
+      compiled(
+        [tf.layers.flatten({ inputShape: [28, 28, 1] }), tf.layers.dense({ units: 10, kernelInitializer: seed(11) })],
+        'meanSquaredError',
+        [],
+      ),
+    'onehot',
+  ],
   [
     'a sigmoid head, binary cross-entropy',
-    () => compiled([tf.layers.flatten({ inputShape: [28, 28, 1] }), tf.layers.dense({ units: 10, activation: 'sigmoid', kernelInitializer: seed(12) })], 'binaryCrossentropy', []),
+    () =>
+      compiled(
+        [
+          tf.layers.flatten({ inputShape: [28, 28, 1] }),
+          tf.layers.dense({ units: 10, activation: 'sigmoid', kernelInitializer: seed(12) }),
+        ],
+        'binaryCrossentropy',
+        [],
+      ),
     'onehot',
   ],
 ];
 
 /** Models it leaves to tfjs autograd. */
 const UNSUPPORTED: [string, () => tf.LayersModel][] = [
-  ['a dropout layer', () => compiled([tf.layers.flatten({ inputShape: [28, 28, 1] }), tf.layers.dropout({ rate: 0.5 }), tf.layers.dense({ units: 10, activation: 'softmax' })], 'categoricalCrossentropy')],
-  ['batch normalisation (non-trainable weights)', () => compiled([tf.layers.flatten({ inputShape: [28, 28, 1] }), tf.layers.batchNormalization(), tf.layers.dense({ units: 10, activation: 'softmax' })], 'categoricalCrossentropy')],
-  ['a tanh hidden layer', () => compiled([tf.layers.flatten({ inputShape: [28, 28, 1] }), tf.layers.dense({ units: 8, activation: 'tanh' }), tf.layers.dense({ units: 10, activation: 'softmax' })], 'categoricalCrossentropy')],
-  ['a kernel regularizer', () => compiled([tf.layers.flatten({ inputShape: [28, 28, 1] }), tf.layers.dense({ units: 10, activation: 'softmax', kernelRegularizer: tf.regularizers.l2() })], 'categoricalCrossentropy')],
-  ['a dilated conv', () => compiled([tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 2, kernelSize: 3, dilationRate: 2 }), tf.layers.flatten(), tf.layers.dense({ units: 10, activation: 'softmax' })], 'categoricalCrossentropy')],
-  ['a frozen layer', () => {
-    const hidden = tf.layers.dense({ units: 8, activation: 'relu' });
-    const m = compiled([tf.layers.flatten({ inputShape: [28, 28, 1] }), hidden, tf.layers.dense({ units: 10, activation: 'softmax' })], 'categoricalCrossentropy');
-    hidden.trainable = false;
-    return m;
-  }],
-  ['a functional model', () => {
-    const input = tf.input({ shape: [28, 28, 1] });
-    const out = tf.layers.dense({ units: 10, activation: 'softmax' }).apply(tf.layers.flatten().apply(input)) as tf.SymbolicTensor;
-    const m = tf.model({ inputs: input, outputs: out });
-    m.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
-    return m;
-  }],
+  [
+    'a dropout layer',
+    () =>
+      compiled(
+        [
+          tf.layers.flatten({ inputShape: [28, 28, 1] }),
+          tf.layers.dropout({ rate: 0.5 }),
+          tf.layers.dense({ units: 10, activation: 'softmax' }),
+        ],
+        'categoricalCrossentropy',
+      ),
+  ],
+  [
+    'batch normalisation (non-trainable weights)',
+    () =>
+      compiled(
+        [
+          tf.layers.flatten({ inputShape: [28, 28, 1] }),
+          tf.layers.batchNormalization(),
+          tf.layers.dense({ units: 10, activation: 'softmax' }),
+        ],
+        'categoricalCrossentropy',
+      ),
+  ],
+  [
+    'a tanh hidden layer',
+    () =>
+      compiled(
+        [
+          tf.layers.flatten({ inputShape: [28, 28, 1] }),
+          tf.layers.dense({ units: 8, activation: 'tanh' }),
+          tf.layers.dense({ units: 10, activation: 'softmax' }),
+        ],
+        'categoricalCrossentropy',
+      ),
+  ],
+  [
+    'a kernel regularizer',
+    () =>
+      compiled(
+        [
+          tf.layers.flatten({ inputShape: [28, 28, 1] }),
+          tf.layers.dense({ units: 10, activation: 'softmax', kernelRegularizer: tf.regularizers.l2() }),
+        ],
+        'categoricalCrossentropy',
+      ),
+  ],
+  [
+    'a dilated conv',
+    () =>
+      compiled(
+        [
+          tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 2, kernelSize: 3, dilationRate: 2 }),
+          tf.layers.flatten(),
+          tf.layers.dense({ units: 10, activation: 'softmax' }),
+        ],
+        'categoricalCrossentropy',
+      ),
+  ],
+  [
+    'a frozen layer',
+    () => {
+      const hidden = tf.layers.dense({ units: 8, activation: 'relu' });
+      const m = compiled(
+        [tf.layers.flatten({ inputShape: [28, 28, 1] }), hidden, tf.layers.dense({ units: 10, activation: 'softmax' })],
+        'categoricalCrossentropy',
+      );
+      hidden.trainable = false;
+      return m;
+    },
+  ],
+  [
+    'a functional model',
+    () => {
+      const input = tf.input({ shape: [28, 28, 1] });
+      const out = tf.layers
+        .dense({ units: 10, activation: 'softmax' })
+        .apply(tf.layers.flatten().apply(input)) as tf.SymbolicTensor;
+      const m = tf.model({ inputs: input, outputs: out });
+      m.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
+      return m;
+    },
+  ],
 ];
 
 beforeAll(async () => {
@@ -127,60 +232,91 @@ beforeAll(async () => {
 describe('SequentialReplica against tfjs autograd (LayersReplica)', () => {
   const data = mnist();
 
-  it.each(SUPPORTED)('%s: the same loss, gradient and metrics, bit for bit, at 1, 7 and 32 samples; no tensor left', async (_, build, targets) => {
-    const source = layersSource(build(), { targets });
-    const autograd = await LayersReplica.create(source.spec);
-    const tapeFree = SequentialReplica.over(autograd);
-    expect(tapeFree).toBeDefined();
-    const rng = new Rng(3);
-    const params = source.params.map((v) => v + 0.01 * (rng.next() - 0.5)); // off the initialisers' zeros
-    for (const n of [1, 7, 32]) {
-      const batch = { ...data.train, indices: Int32Array.from({ length: n }, () => rng.int(data.train.labels.length)) };
-      const [g1, g2] = [new Float32Array(params.length), new Float32Array(params.length)];
-      const [m1, m2] = [new Float64Array(2), new Float64Array(2)];
-      const before = tf.memory().numTensors;
-      const l1 = autograd.lossAndGradSum(params, batch, g1, undefined, m1);
-      const l2 = tapeFree?.lossAndGradSum(params, batch, g2, undefined, m2);
-      expect(tf.memory().numTensors).toBe(before);
-      expect(l2).toBe(l1);
-      expect(Array.from(m2)).toEqual(Array.from(m1));
-      expect(g2.findIndex((v, k) => !Object.is(v, g1[k])), 'first gradient element that differs').toBe(-1);
-      expect(g1.some((v) => v !== 0)).toBe(true);
-    }
-  });
+  it.each(SUPPORTED)(
+    '%s: the same loss, gradient and metrics, bit for bit, at 1, 7 and 32 samples; no tensor left',
+    async (_, build, targets) => {
+      const source = layersSource(build(), { targets });
+      const autograd = await LayersReplica.create(source.spec);
+      const tapeFree = SequentialReplica.over(autograd);
+      expect(tapeFree).toBeDefined();
+      const rng = new Rng(3);
+      const params = source.params.map((v) => v + 0.01 * (rng.next() - 0.5)); // off the initialisers' zeros
+      for (const n of [1, 7, 32]) {
+        const batch = {
+          ...data.train,
+          indices: Int32Array.from({ length: n }, () => rng.int(data.train.labels.length)),
+        };
+        const [g1, g2] = [new Float32Array(params.length), new Float32Array(params.length)];
+        const [m1, m2] = [new Float64Array(2), new Float64Array(2)];
+        const before = tf.memory().numTensors;
+        const l1 = autograd.lossAndGradSum(params, batch, g1, undefined, m1);
+        const l2 = tapeFree?.lossAndGradSum(params, batch, g2, undefined, m2);
+        expect(tf.memory().numTensors).toBe(before);
+        expect(l2).toBe(l1);
+        expect(Array.from(m2)).toEqual(Array.from(m1));
+        expect(
+          g2.findIndex((v, k) => !Object.is(v, g1[k])),
+          'first gradient element that differs',
+        ).toBe(-1);
+        expect(g1.some((v) => v !== 0)).toBe(true);
+      }
+    },
+  );
 
-  it.each(SUPPORTED)('%s: the loss and gradient of tfjs autograd on the cpu backend (relative 1e-4), at 9 samples', async (_, build, targets) => {
-    const source = layersSource(build(), { targets });
-    const rng = new Rng(5);
-    const params = source.params.map((v) => v + 0.01 * (rng.next() - 0.5));
-    await expectCpuAutograd(source.spec, params, { ...data.train, indices: Int32Array.from({ length: 9 }, () => rng.int(data.train.labels.length)) });
-  });
+  it.each(SUPPORTED)(
+    '%s: the loss and gradient of tfjs autograd on the cpu backend (relative 1e-4), at 9 samples',
+    async (_, build, targets) => {
+      const source = layersSource(build(), { targets });
+      const rng = new Rng(5);
+      const params = source.params.map((v) => v + 0.01 * (rng.next() - 0.5));
+      await expectCpuAutograd(source.spec, params, {
+        ...data.train,
+        indices: Int32Array.from({ length: 9 }, () => rng.int(data.train.labels.length)),
+      });
+    },
+  );
 
   it.each([
     ['2x2 windows, 4 channels (the unrolled kernel)', 2, 2, 4],
     ['2x2 windows, 3 channels (the scatter)', 2, 2, 3],
     ["3x3 windows at stride 1, 'same' (the scatter, overlapping)", 3, 1, 4],
-  ] as const)('max pooling, %s, with ties between pixels of different inputs: the gradient goes where the cpu backend sends it', async (_, poolSize, strides, filters) => {
-    // A 1x1 conv from 2 channels, every weight 1 and no bias: a pixel is a + b, so (1, 0) and (0, 1)
-    // tie as a window's maximum, and which of them gets the window's gradient shows in the conv's
-    // weights. After a ReLU ties are zeros, whose gradient the ReLU drops: MNIST shows none.
-    const model = compiled(
-      [
-        tf.layers.conv2d({ inputShape: [6, 6, 2], filters, kernelSize: 1, useBias: false, kernelInitializer: 'ones' }),
-        tf.layers.maxPooling2d({ poolSize, strides, padding: 'same' }),
-        tf.layers.flatten(),
-        tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: seed(15) }),
-      ],
-      'categoricalCrossentropy',
-    );
-    const source = layersSource(model, { targets: 'onehot' });
-    const rng = new Rng(8);
-    const n = 4;
-    // (n, 6, 6, 2): half the pixels (1, 0) or (0, 1), the rest below 1
-    const images = Array.from({ length: n * 36 }, () => (rng.next() < 0.5 ? (rng.next() < 0.5 ? [1, 0] : [0, 1]) : [0.4 * rng.next(), 0.4 * rng.next()])).flat();
-    const labels = Uint8Array.from({ length: n }, (_, b) => b);
-    await expectCpuAutograd(source.spec, source.params, { images: Float32Array.from(images), labels, features: 72, indices: Int32Array.from({ length: n }, (_, b) => b) });
-  });
+  ] as const)(
+    'max pooling, %s, with ties between pixels of different inputs: the gradient goes where the cpu backend sends it',
+    async (_, poolSize, strides, filters) => {
+      // A 1x1 conv from 2 channels, every weight 1 and no bias: a pixel is a + b, so (1, 0) and (0, 1)
+      // tie as a window's maximum, and which of them gets the window's gradient shows in the conv's
+      // weights. After a ReLU ties are zeros, whose gradient the ReLU drops: MNIST shows none.
+      const model = compiled(
+        [
+          tf.layers.conv2d({
+            inputShape: [6, 6, 2],
+            filters,
+            kernelSize: 1,
+            useBias: false,
+            kernelInitializer: 'ones',
+          }),
+          tf.layers.maxPooling2d({ poolSize, strides, padding: 'same' }),
+          tf.layers.flatten(),
+          tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: seed(15) }),
+        ],
+        'categoricalCrossentropy',
+      );
+      const source = layersSource(model, { targets: 'onehot' });
+      const rng = new Rng(8);
+      const n = 4;
+      // (n, 6, 6, 2): half the pixels (1, 0) or (0, 1), the rest below 1
+      const images = Array.from({ length: n * 36 }, () =>
+        rng.next() < 0.5 ? (rng.next() < 0.5 ? [1, 0] : [0, 1]) : [0.4 * rng.next(), 0.4 * rng.next()],
+      ).flat();
+      const labels = Uint8Array.from({ length: n }, (_, b) => b);
+      await expectCpuAutograd(source.spec, source.params, {
+        images: Float32Array.from(images),
+        labels,
+        features: 72,
+        indices: Int32Array.from({ length: n }, (_, b) => b),
+      });
+    },
+  );
 
   it.each(UNSUPPORTED)('%s: left to tfjs autograd (undefined)', async (_, build) => {
     const autograd = await LayersReplica.create(layersSource(build(), { targets: 'onehot' }).spec);
@@ -194,7 +330,15 @@ describe('SequentialReplica against tfjs autograd (LayersReplica)', () => {
     const weights = [];
     for (const gradients of ['manual', 'autograd'] as const) {
       const m = build();
-      await fitParallel(m, x, y, { batchSize: 32, epochs: 1, shuffle: false, workers: 2, backend: 'wasm', gradients, verbose: 0 });
+      await fitParallel(m, x, y, {
+        batchSize: 32,
+        epochs: 1,
+        shuffle: false,
+        workers: 2,
+        backend: 'wasm',
+        gradients,
+        verbose: 0,
+      });
       weights.push(m.getWeights().map((w) => Array.from(w.dataSync())));
       m.dispose();
     }

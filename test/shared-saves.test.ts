@@ -23,10 +23,21 @@ afterAll(() => {
 function model(): tf.Sequential {
   const m = tf.sequential({
     layers: [
-      tf.layers.conv2d({ inputShape: [9, 9, 2], filters: 4, kernelSize: 3, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }), biasInitializer: 'ones' }),
+      tf.layers.conv2d({
+        inputShape: [9, 9, 2],
+        filters: 4,
+        kernelSize: 3,
+        activation: 'relu',
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }),
+        biasInitializer: 'ones',
+      }),
       tf.layers.maxPooling2d({ poolSize: 2 }),
       tf.layers.flatten(),
-      tf.layers.dense({ units: 5, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }) }),
+      tf.layers.dense({
+        units: 5,
+        activation: 'softmax',
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }),
+      }),
     ],
   });
   m.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
@@ -35,18 +46,28 @@ function model(): tf.Sequential {
 
 function batch(): { x: tf.Tensor4D; y: tf.Tensor2D } {
   const rng = new Rng(7);
-  const x = tf.tensor4d(Float32Array.from({ length: 3 * 9 * 9 * 2 }, () => rng.next() * 2 - 1), [3, 9, 9, 2]);
+  const x = tf.tensor4d(
+    Float32Array.from({ length: 3 * 9 * 9 * 2 }, () => rng.next() * 2 - 1),
+    [3, 9, 9, 2],
+  );
   const y = tf.oneHot(tf.tensor1d([0, 4, 2], 'int32'), 5) as tf.Tensor2D;
   return { x, y };
 }
 
 /** The loss's gradients for each weight, and the kernels one step ran. */
-async function step(m: tf.Sequential, x: tf.Tensor, y: tf.Tensor): Promise<{ grads: Float32Array[]; kernels: string[] }> {
+async function step(
+  m: tf.Sequential,
+  x: tf.Tensor,
+  y: tf.Tensor,
+): Promise<{ grads: Float32Array[]; kernels: string[] }> {
   let grads: Float32Array[] = [];
   const profile = await tf.profile(() => {
     grads = tf.tidy(() => {
       const vars = variablesOf(m.trainableWeights);
-      const { grads: g } = tf.variableGrads(() => tf.mean(tf.metrics.categoricalCrossentropy(y, m.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar, vars);
+      const { grads: g } = tf.variableGrads(
+        () => tf.mean(tf.metrics.categoricalCrossentropy(y, m.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar,
+        vars,
+      );
       return vars.map((v) => g[v.name].dataSync() as Float32Array);
     });
   });
@@ -55,15 +76,23 @@ async function step(m: tf.Sequential, x: tf.Tensor, y: tf.Tensor): Promise<{ gra
 
 describe('saves without a kernel (tfjs-core internals)', () => {
   it('is pinned: the installed tfjs-core is the version the module was written for', () => {
-    const core = JSON.parse(readFileSync('node_modules/@tensorflow/tfjs-core/package.json', 'utf8')) as { version: string };
-    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { peerDependencies: Record<string, string>; devDependencies: Record<string, string> };
+    const core = JSON.parse(readFileSync('node_modules/@tensorflow/tfjs-core/package.json', 'utf8')) as {
+      version: string;
+    };
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as {
+      peerDependencies: Record<string, string>;
+      devDependencies: Record<string, string>;
+    };
     expect(core.version).toBe('4.22.0');
     expect(pkg.peerDependencies['@tensorflow/tfjs']).toBe('4.22.0');
     expect(pkg.devDependencies['@tensorflow/tfjs']).toBe('4.22.0');
   });
 
   it('finds the internals it uses on the engine', () => {
-    expect(engineHasSharedSaves(), 'Engine.clone / makeTensorFromTensorInfo / addTapeNode / state.activeScope changed: src/tfjs-engine/shared-saves.ts needs updating').toBe(true);
+    expect(
+      engineHasSharedSaves(),
+      'Engine.clone / makeTensorFromTensorInfo / addTapeNode / state.activeScope changed: src/tfjs-engine/shared-saves.ts needs updating',
+    ).toBe(true);
   });
 
   it('gives the same gradients bit for bit, runs no Identity kernel for its saves, and leaks nothing', async () => {
@@ -102,7 +131,15 @@ describe('saves without a kernel (tfjs-core internals)', () => {
     shareSavedTensors(true);
     const x = tf.tensor1d([0.5, -2, 3]);
     const before = tf.memory().numTensors;
-    const second = tf.tidy(() => tf.grad((v: tf.Tensor) => tf.grad((u: tf.Tensor) => tf.sum(tf.mul(tf.mul(u, u), u)))(v).sum())(x).dataSync());
+    const second = tf.tidy(() =>
+      tf
+        .grad((v: tf.Tensor) =>
+          tf
+            .grad((u: tf.Tensor) => tf.sum(tf.mul(tf.mul(u, u), u)))(v)
+            .sum(),
+        )(x)
+        .dataSync(),
+    );
     expect(Array.from(second)).toEqual([3, -12, 18]);
     expect(tf.memory().numTensors).toBe(before);
     x.dispose();

@@ -36,7 +36,8 @@ describe('epochPermutation', () => {
     const seeds = [0, 1, 2, 3, 4294967295];
     const perms = seeds.map((s) => epochPermutation(1000, s, 0));
     for (let a = 0; a < perms.length; a++) {
-      for (let b = a + 1; b < perms.length; b++) expect(same(perms[a], perms[b]), `seeds ${seeds[a]} and ${seeds[b]}`).toBe(false);
+      for (let b = a + 1; b < perms.length; b++)
+        expect(same(perms[a], perms[b]), `seeds ${seeds[a]} and ${seeds[b]}`).toBe(false);
     }
   });
 
@@ -74,7 +75,8 @@ describe('the trainer trains batch b of epoch e on samples perm_e[bB, (b+1)B), f
     const probs = await t.predict(data.train.images.slice(), N);
     const nll = range(N).map((i) => -Math.log(probs[i * 10 + data.train.labels[i]]));
     const losses = await t.train(2 * (N / B)); // two epochs
-    const meanNll = (order: ArrayLike<number>, b: number): number => (nll[order[b * B]] + nll[order[b * B + 1]] + nll[order[b * B + 2]]) / B;
+    const meanNll = (order: ArrayLike<number>, b: number): number =>
+      (nll[order[b * B]] + nll[order[b * B + 1]] + nll[order[b * B + 2]]) / B;
     let worst = 0;
     let identity = 0;
     for (let g = 0; g < losses.length; g++) {
@@ -83,7 +85,9 @@ describe('the trainer trains batch b of epoch e on samples perm_e[bB, (b+1)B), f
       worst = Math.max(worst, Math.abs(losses[g] - meanNll(epochPermutation(N, 3, e), b)));
       identity = Math.max(identity, Math.abs(losses[g] - meanNll(range(N), b)));
     }
-    console.log(`${workers} workers: |batch loss - mean NLL of perm_e's batch| <= ${worst.toExponential(2)}; against unshuffled batches up to ${identity.toFixed(3)}`);
+    console.log(
+      `${workers} workers: |batch loss - mean NLL of perm_e's batch| <= ${worst.toExponential(2)}; against unshuffled batches up to ${identity.toFixed(3)}`,
+    );
     expect(worst).toBeLessThanOrEqual(TOL);
     expect(identity).toBeGreaterThan(100 * TOL); // the check can tell orders apart
   });

@@ -20,7 +20,12 @@ describe('quantile and median', () => {
     expect(quantile(a, 0.5)).toBe(3);
     expect(quantile(a, 0.9)).toBe(5);
     expect(quantile(a, 0)).toBe(1);
-    expect(quantile(Array.from({ length: 100 }, (_, i) => 100 - i), 0.99)).toBe(99);
+    expect(
+      quantile(
+        Array.from({ length: 100 }, (_, i) => 100 - i),
+        0.99,
+      ),
+    ).toBe(99);
     expect(a).toEqual([5, 1, 4, 2, 3]);
     expect(quantile([], 0.5)).toBeNaN();
     expect(median([4, 1, 3, 2])).toBe(2.5);
@@ -72,18 +77,49 @@ describe('warmUp', () => {
   });
 
   it('sizes each window to ~300 ms from the step time before it, within 20-400 steps', async () => {
-    expect((await warmUp(fakeRow(() => 2), opts)).windows).toEqual([150, 150, 150]);
-    expect((await warmUp(fakeRow(() => 0.1), opts)).windows).toEqual([400, 400, 400]);
-    expect((await warmUp(fakeRow(() => 100), opts)).windows).toEqual([20, 20, 20]);
+    expect(
+      (
+        await warmUp(
+          fakeRow(() => 2),
+          opts,
+        )
+      ).windows,
+    ).toEqual([150, 150, 150]);
+    expect(
+      (
+        await warmUp(
+          fakeRow(() => 0.1),
+          opts,
+        )
+      ).windows,
+    ).toEqual([400, 400, 400]);
+    expect(
+      (
+        await warmUp(
+          fakeRow(() => 100),
+          opts,
+        )
+      ).windows,
+    ).toEqual([20, 20, 20]);
     // 3 ms for the 10-step probe and the first window, then 1 ms: the window after the first 1 ms one is resized
-    const w = await warmUp(fakeRow((i) => (i < 110 ? 3 : 1)), opts);
+    const w = await warmUp(
+      fakeRow((i) => (i < 110 ? 3 : 1)),
+      opts,
+    );
     expect(w.windows).toEqual([100, 100, 300, 300]);
     expect(w.windowMs).toEqual([3, 1, 1, 1]);
   });
 
   it('a plateau lasting 3 windows passes as steady: the rule cannot tell it from steady state', async () => {
-    const w = await warmUp(fakeRow((i) => (i < 600 ? 2 : 1)), opts);
-    expect({ steady: w.steady, steps: w.steps, lastMs: w.lastMs }).toEqual({ steady: true, steps: 10 + 3 * 150, lastMs: 2 });
+    const w = await warmUp(
+      fakeRow((i) => (i < 600 ? 2 : 1)),
+      opts,
+    );
+    expect({ steady: w.steady, steps: w.steps, lastMs: w.lastMs }).toEqual({
+      steady: true,
+      steps: 10 + 3 * 150,
+      lastMs: 2,
+    });
   });
 
   it('stops at the step cap, saying it is not steady', async () => {

@@ -42,7 +42,22 @@ beforeAll(() => {
   data = smallMnist(join(tmp, 'data'), 640, 100);
   run = runCli(
     TRAIN,
-    ['--data', data, '--workers', String(WORKERS), '--epochs', String(EPOCHS), '--lr', '0.05', '--backend', 'wasm', '--out', join(tmp, 'run'), '--profile', join(tmp, 'trace.json')],
+    [
+      '--data',
+      data,
+      '--workers',
+      String(WORKERS),
+      '--epochs',
+      String(EPOCHS),
+      '--lr',
+      '0.05',
+      '--backend',
+      'wasm',
+      '--out',
+      join(tmp, 'run'),
+      '--profile',
+      join(tmp, 'trace.json'),
+    ],
     tmp,
   );
   expect(run.status).toBe(0);
@@ -105,15 +120,27 @@ describe('--profile FILE writes a Chrome trace', () => {
       const steps = [...bySteps.keys()].sort((a, b) => a - b);
       expect(steps).toHaveLength(STEPS);
       expect(steps[STEPS - 1] - steps[0]).toBe(STEPS - 1); // consecutive
-      for (const [step, phases] of bySteps) expect(phases.map((e) => e.name), `worker row ${tid}, step ${step}`).toEqual([...PHASES]);
+      for (const [step, phases] of bySteps)
+        expect(
+          phases.map((e) => e.name),
+          `worker row ${tid}, step ${step}`,
+        ).toEqual([...PHASES]);
     }
-    const first = Math.min(...complete().filter((e) => e.tid > 0).map((e) => e.args?.step as number));
+    const first = Math.min(
+      ...complete()
+        .filter((e) => e.tid > 0)
+        .map((e) => e.args?.step as number),
+    );
     expect(first).toBe(1); // counted from 1, as in messages and WORKER_DDP_FAULTS
   });
 
   /** The spans of worker row `tid`, step `step`, by phase name. */
   const spansOf = (tid: number, step: number): Map<string, Event> =>
-    new Map(complete().filter((e) => e.tid === tid && e.args?.step === step).map((e) => [e.name, e]));
+    new Map(
+      complete()
+        .filter((e) => e.tid === tid && e.args?.step === step)
+        .map((e) => [e.name, e]),
+    );
   const end = (e: Event | undefined): number => (e?.ts ?? NaN) + (e?.dur ?? NaN);
 
   it("a worker row's steps follow one another in step order, without overlap", () => {
@@ -166,13 +193,30 @@ describe('--profile FILE writes a Chrome trace', () => {
     const file = join(tmp, 'trace-nan.json');
     const r = runCli(
       TRAIN,
-      ['--data', data, '--workers', '2', '--epochs', '1', '--lr', '0.05', '--backend', 'wasm', '--out', join(tmp, 'run-nan'), '--profile', file],
+      [
+        '--data',
+        data,
+        '--workers',
+        '2',
+        '--epochs',
+        '1',
+        '--lr',
+        '0.05',
+        '--backend',
+        'wasm',
+        '--out',
+        join(tmp, 'run-nan'),
+        '--profile',
+        file,
+      ],
       tmp,
       { WORKER_DDP_FAULTS: '[{"kind":"nan","rank":1,"step":5}]' },
     );
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^error: step 5: non-finite loss/);
-    const ev = (JSON.parse(readFileSync(file, 'utf8')) as { traceEvents: Event[] }).traceEvents.filter((e) => e.ph === 'X' && e.tid > 0);
+    const ev = (JSON.parse(readFileSync(file, 'utf8')) as { traceEvents: Event[] }).traceEvents.filter(
+      (e) => e.ph === 'X' && e.tid > 0,
+    );
     expect(new Set(ev.map((e) => e.args?.step)).size).toBe(4); // steps 1-4 finished; step 5 did not
     expect(ev).toHaveLength(4 * 2 * PHASES.length);
   });
@@ -182,7 +226,20 @@ describe('--profile FILE writes a Chrome trace', () => {
     // missing folder (as --out does) would be fine too; training and then failing is not.
     const folder = join(tmp, 'a-folder');
     mkdirSync(folder, { recursive: true });
-    const args = (profile: string): string[] => ['--data', data, '--workers', '1', '--epochs', '1', '--backend', 'wasm', '--out', join(tmp, 'run-bad'), '--profile', profile];
+    const args = (profile: string): string[] => [
+      '--data',
+      data,
+      '--workers',
+      '1',
+      '--epochs',
+      '1',
+      '--backend',
+      'wasm',
+      '--out',
+      join(tmp, 'run-bad'),
+      '--profile',
+      profile,
+    ];
     const r = runCli(TRAIN, args(folder), tmp);
     expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 2, stdout: '' });
     expect(r.stderr).toBe(`error: --profile: cannot write ${folder}: EISDIR\n`);
@@ -195,18 +252,31 @@ describe('--profile FILE writes a Chrome trace', () => {
 
 describe('Trainer option profile', () => {
   it("the workers' spans lie within the caller's own clock readings around train(); shares() names every phase", async () => {
-    await using t = await Trainer.create({ workers: 2, batchSize: 64, lr: 0.05, backend: 'wasm', data: subset(640, 100), profile: true });
+    await using t = await Trainer.create({
+      workers: 2,
+      batchSize: 64,
+      lr: 0.05,
+      backend: 'wasm',
+      data: subset(640, 100),
+      profile: true,
+    });
     expect(t.trace).toBeDefined();
     const t0 = (performance.timeOrigin + performance.now()) * 1000; // µs, as in the trace
     await t.train(12); // crosses an epoch boundary
     const t1 = (performance.timeOrigin + performance.now()) * 1000;
     const shares = t.trace?.shares() ?? {};
     expect(Object.keys(shares).sort()).toEqual([...PHASES].sort());
-    console.log(`phase shares: ${Object.entries(shares).map(([k, v]) => `${k} ${(100 * (v as number)).toFixed(1)}%`).join(', ')}`);
+    console.log(
+      `phase shares: ${Object.entries(shares)
+        .map(([k, v]) => `${k} ${(100 * (v as number)).toFixed(1)}%`)
+        .join(', ')}`,
+    );
 
     const file = join(tmp, 'lib-trace.json');
     t.trace?.write(file);
-    const spans = (JSON.parse(readFileSync(file, 'utf8')) as { traceEvents: Event[] }).traceEvents.filter((e) => e.ph === 'X' && e.tid > 0);
+    const spans = (JSON.parse(readFileSync(file, 'utf8')) as { traceEvents: Event[] }).traceEvents.filter(
+      (e) => e.ph === 'X' && e.tid > 0,
+    );
     expect(new Set(spans.map((e) => e.args?.step)).size).toBe(12);
     // Units and clock base against a timing taken outside the workers: every span inside
     // [t0, t1], and no rank busy for longer than the call lasted.
@@ -216,13 +286,22 @@ describe('Trainer option profile', () => {
     }
     for (const tid of [1, 2]) {
       const busy = spans.filter((e) => e.tid === tid).reduce((a, e) => a + (e.dur ?? 0), 0);
-      console.log(`worker row ${tid}: ${(busy / 1000).toFixed(1)} ms of spans in a train() call of ${((t1 - t0) / 1000).toFixed(1)} ms`);
+      console.log(
+        `worker row ${tid}: ${(busy / 1000).toFixed(1)} ms of spans in a train() call of ${((t1 - t0) / 1000).toFixed(1)} ms`,
+      );
       expect(busy).toBeLessThanOrEqual(t1 - t0);
     }
   });
 
   it('trace.durations(phase, after) lists that phase of every rank in the steps after `after`, in ms', async () => {
-    await using t = await Trainer.create({ workers: 2, batchSize: 64, lr: 0.05, backend: 'wasm', data: subset(640, 100), profile: true });
+    await using t = await Trainer.create({
+      workers: 2,
+      batchSize: 64,
+      lr: 0.05,
+      backend: 'wasm',
+      data: subset(640, 100),
+      profile: true,
+    });
     await t.train(7);
     const trace = t.trace;
     if (trace === undefined) throw new Error('no trace');

@@ -131,7 +131,14 @@ describe('a 2-worker run on 2000 samples, lr 0.05', () => {
   });
 
   it('fit() trains the remaining epochs, yielding each, with and without hooks', async () => {
-    const small = await Trainer.create({ workers: 2, epochs: 2, batchSize: 64, lr: 0.05, backend: 'wasm', data: subset(320, 100) });
+    const small = await Trainer.create({
+      workers: 2,
+      epochs: 2,
+      batchSize: 64,
+      lr: 0.05,
+      backend: 'wasm',
+      data: subset(320, 100),
+    });
     try {
       const epochs = [];
       for await (const e of small.fit()) epochs.push(e);
@@ -141,7 +148,14 @@ describe('a 2-worker run on 2000 samples, lr 0.05', () => {
       ]);
       expect(small.stepsDone).toBe(10);
       // With hooks: chunks of 2 steps, each reported.
-      const again = await Trainer.create({ workers: 2, epochs: 1, batchSize: 64, lr: 0.05, backend: 'wasm', data: subset(320, 100) });
+      const again = await Trainer.create({
+        workers: 2,
+        epochs: 1,
+        batchSize: 64,
+        lr: 0.05,
+        backend: 'wasm',
+        data: subset(320, 100),
+      });
       try {
         const chunks: number[] = [];
         const losses: number[] = [];
@@ -163,7 +177,11 @@ describe('a 2-worker run on 2000 samples, lr 0.05', () => {
     await trainer.close(); // idempotent
     await trainer[Symbol.asyncDispose]();
     if (threadsBefore !== undefined) expect(await threadsDownTo(threadsBefore)).toBeLessThanOrEqual(threadsBefore);
-    for (const call of [() => trainer.train(1), () => trainer.evaluate(), () => trainer.predict(new Float32Array(F), 1)]) {
+    for (const call of [
+      () => trainer.train(1),
+      () => trainer.evaluate(),
+      () => trainer.predict(new Float32Array(F), 1),
+    ]) {
       const err = await rejection(call());
       expect((err as Error).message).toBe('trainer is closed');
     }
@@ -177,12 +195,21 @@ describe('failures surface as rejected promises', () => {
     // A 10x10 "test split": the model expects 784 pixels, so the workers' matMul throws.
     const images = new Float32Array(new SharedArrayBuffer(4 * 50 * 100));
     const labels = new Uint8Array(new SharedArrayBuffer(50));
-    const data: Dataset = { dir: full.dir, train, test: { count: 50, features: 100, rows: 10, cols: 10, images, labels }, numClasses: 10 };
+    const data: Dataset = {
+      dir: full.dir,
+      train,
+      test: { count: 50, features: 100, rows: 10, cols: 10, images, labels },
+      numClasses: 10,
+    };
     const base = { workers: 2, batchSize: 50, backend: 'wasm', data } as const;
     const before = osThreads();
     const warnings: string[] = [];
     // Step 4 fails twice: after a second failed evaluate(), it must still get its three attempts.
-    const trainer = await Trainer.create({ ...base, faults: [{ kind: 'throw', rank: 1, step: 4, times: 2 }], onWarning: (m) => warnings.push(m) });
+    const trainer = await Trainer.create({
+      ...base,
+      faults: [{ kind: 'throw', rank: 1, step: 4, times: 2 }],
+      onWarning: (m) => warnings.push(m),
+    });
     try {
       await trainer.train(2); // the training split is fine
       const err = await rejection(trainer.evaluate());
@@ -210,7 +237,11 @@ describe('failures surface as rejected promises', () => {
     const data = subset(200, 10);
     const warnings: string[] = [];
     const base = { workers: 2, batchSize: 50, lr: 0.05, backend: 'wasm', data } as const;
-    const trainer = await Trainer.create({ ...base, faults: [{ kind: 'throw', rank: 1, step: 3, times: 99 }], onWarning: (m: string) => warnings.push(m) } as never);
+    const trainer = await Trainer.create({
+      ...base,
+      faults: [{ kind: 'throw', rank: 1, step: 3, times: 99 }],
+      onWarning: (m: string) => warnings.push(m),
+    } as never);
     try {
       const err = await rejection(trainer.train(5));
       expect((err as Error).name).toBe('StepFailedError');
@@ -224,7 +255,9 @@ describe('failures surface as rejected promises', () => {
       } finally {
         await clean.close();
       }
-      expect((await rejection(trainer.train(1)) as Error).message).toMatch(/^trainer stopped after a failure: step 3 failed 3 times/);
+      expect(((await rejection(trainer.train(1))) as Error).message).toMatch(
+        /^trainer stopped after a failure: step 3 failed 3 times/,
+      );
     } finally {
       await trainer.close();
     }
@@ -234,7 +267,11 @@ describe('failures surface as rejected promises', () => {
     const data = subset(200, 10);
     const base = { workers: 2, batchSize: 50, lr: 0.05, backend: 'wasm', data } as const;
     const warnings: string[] = [];
-    const faulty = await Trainer.create({ ...base, faults: [{ kind: 'throw', rank: 0, step: 2 }], onWarning: (m: string) => warnings.push(m) } as never);
+    const faulty = await Trainer.create({
+      ...base,
+      faults: [{ kind: 'throw', rank: 0, step: 2 }],
+      onWarning: (m: string) => warnings.push(m),
+    } as never);
     const clean = await Trainer.create(base);
     try {
       const a = await faulty.train(6);
@@ -260,7 +297,9 @@ describe('failures surface as rejected promises', () => {
     if (installed) ctx.skip(); // tfjs-node works here: nothing to fail
     const before = osThreads();
     const err = await rejection(Trainer.create({ workers: 2, backend: 'tensorflow', data: subset(100, 10) }));
-    expect((err as Error).message).toMatch(/^worker [01]: backend tensorflow: @tensorflow\/tfjs-node is not installed or failed to load: Cannot find package '@tensorflow\/tfjs-node' imported from .*backend\.js$/);
+    expect((err as Error).message).toMatch(
+      /^worker [01]: backend tensorflow: @tensorflow\/tfjs-node is not installed or failed to load: Cannot find package '@tensorflow\/tfjs-node' imported from .*backend\.js$/,
+    );
     if (before !== undefined) expect(await threadsDownTo(before)).toBeLessThanOrEqual(before);
   });
 });

@@ -41,7 +41,15 @@ describe('docs/usage.md', () => {
     const lines = (block?.[1] ?? '').trimEnd().split('\n');
     expect(lines.length).toBe(2);
     lines.forEach((l, i) => {
-      const o = JSON.parse(l) as { epoch: number; loss: number; samples: number; seconds: number; samplesPerSecond: number; test: { loss: number; accuracy: number; count: number }; epochs: number };
+      const o = JSON.parse(l) as {
+        epoch: number;
+        loss: number;
+        samples: number;
+        seconds: number;
+        samplesPerSecond: number;
+        test: { loss: number; accuracy: number; count: number };
+        epochs: number;
+      };
       expect(Object.keys(o)).toEqual(['epoch', 'loss', 'samples', 'seconds', 'samplesPerSecond', 'test', 'epochs']);
       expect(Object.keys(o.test)).toEqual(['loss', 'accuracy', 'count']);
       expect([o.epoch, o.epochs, o.samples, o.test.count]).toEqual([i + 1, 2, 60000, 10000]);

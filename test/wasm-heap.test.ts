@@ -21,8 +21,13 @@ beforeAll(async () => {
 
 describe('wasm heap access (tfjs internals)', () => {
   it('is pinned: the installed and declared versions are the one the module was written for', () => {
-    const installed = JSON.parse(readFileSync('node_modules/@tensorflow/tfjs-backend-wasm/package.json', 'utf8')) as { version: string };
-    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { peerDependencies: Record<string, string>; devDependencies: Record<string, string> };
+    const installed = JSON.parse(readFileSync('node_modules/@tensorflow/tfjs-backend-wasm/package.json', 'utf8')) as {
+      version: string;
+    };
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as {
+      peerDependencies: Record<string, string>;
+      devDependencies: Record<string, string>;
+    };
     expect(installed.version).toBe(PINNED_WASM_VERSION);
     expect(pkg.peerDependencies['@tensorflow/tfjs-backend-wasm']).toBe(PINNED_WASM_VERSION);
     expect(pkg.devDependencies['@tensorflow/tfjs-backend-wasm']).toBe(PINNED_WASM_VERSION);
@@ -30,7 +35,10 @@ describe('wasm heap access (tfjs internals)', () => {
 
   it('finds the internals on the wasm backend', () => {
     const io = wasmHeapIo();
-    expect(io, 'BackendWasm.makeOutput / typedArrayFromHeap are gone: src/tfjs-kernels/heap.ts needs updating').toBeDefined();
+    expect(
+      io,
+      'BackendWasm.makeOutput / typedArrayFromHeap are gone: src/tfjs-kernels/heap.ts needs updating',
+    ).toBeDefined();
     expect(io?.name).toBe('wasm-heap');
   });
 

@@ -20,10 +20,20 @@ interface Net {
 const head = (): tf.layers.Layer[] => [L.flatten(), L.dense({ units: 3, activation: 'softmax' })];
 
 const NETS: Record<string, Net> = {
-  dense: { input: [8], layers: () => [L.dense({ units: 6, activation: 'relu', inputShape: [8] }), L.dense({ units: 3, activation: 'softmax' })] },
+  dense: {
+    input: [8],
+    layers: () => [
+      L.dense({ units: 6, activation: 'relu', inputShape: [8] }),
+      L.dense({ units: 3, activation: 'softmax' }),
+    ],
+  },
   conv1d: {
     input: [11, 3],
-    layers: () => [L.conv1d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', inputShape: [11, 3] }), L.conv1d({ filters: 2, kernelSize: 2 }), ...head()],
+    layers: () => [
+      L.conv1d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', inputShape: [11, 3] }),
+      L.conv1d({ filters: 2, kernelSize: 2 }),
+      ...head(),
+    ],
   },
   conv2d: {
     input: [9, 8, 2],
@@ -44,7 +54,11 @@ const NETS: Record<string, Net> = {
   },
   separableConv2d: {
     input: [8, 9, 2],
-    layers: () => [L.conv2d({ filters: 3, kernelSize: 1, inputShape: [8, 9, 2] }), L.separableConv2d({ filters: 4, kernelSize: 3, depthMultiplier: 2, activation: 'relu' }), ...head()],
+    layers: () => [
+      L.conv2d({ filters: 3, kernelSize: 1, inputShape: [8, 9, 2] }),
+      L.separableConv2d({ filters: 4, kernelSize: 3, depthMultiplier: 2, activation: 'relu' }),
+      ...head(),
+    ],
   },
   maxPooling2d: {
     input: [10, 9, 2],
@@ -66,7 +80,11 @@ const NETS: Record<string, Net> = {
   },
   globalAveragePooling2d: {
     input: [7, 6, 2],
-    layers: () => [L.conv2d({ filters: 4, kernelSize: 3, activation: 'relu', inputShape: [7, 6, 2] }), L.globalAveragePooling2d({}), L.dense({ units: 3, activation: 'softmax' })],
+    layers: () => [
+      L.conv2d({ filters: 4, kernelSize: 3, activation: 'relu', inputShape: [7, 6, 2] }),
+      L.globalAveragePooling2d({}),
+      L.dense({ units: 3, activation: 'softmax' }),
+    ],
   },
   batchNormalization: {
     input: [6, 6, 2],
@@ -81,11 +99,22 @@ const NETS: Record<string, Net> = {
   },
   dropout: {
     input: [8],
-    layers: () => [L.dense({ units: 10, activation: 'relu', inputShape: [8] }), L.dropout({ rate: 0.5, seed: 7 }), L.dense({ units: 3, activation: 'softmax' })],
+    layers: () => [
+      L.dense({ units: 10, activation: 'relu', inputShape: [8] }),
+      L.dropout({ rate: 0.5, seed: 7 }),
+      L.dense({ units: 3, activation: 'softmax' }),
+    ],
   },
   flatten: { input: [4, 3, 2], layers: () => [L.dense({ units: 2, inputShape: [4, 3, 2] }), ...head()] },
-  embedding: { input: [5], ids: 20, layers: () => [L.embedding({ inputDim: 20, outputDim: 4, inputLength: 5 }), ...head()] },
-  lstm: { input: [5, 3], layers: () => [L.lstm({ units: 4, inputShape: [5, 3] }), L.dense({ units: 3, activation: 'softmax' })] },
+  embedding: {
+    input: [5],
+    ids: 20,
+    layers: () => [L.embedding({ inputDim: 20, outputDim: 4, inputLength: 5 }), ...head()],
+  },
+  lstm: {
+    input: [5, 3],
+    layers: () => [L.lstm({ units: 4, inputShape: [5, 3] }), L.dense({ units: 3, activation: 'softmax' })],
+  },
   gru: { input: [5, 3], layers: () => [L.gru({ units: 4, returnSequences: true, inputShape: [5, 3] }), ...head()] },
 };
 
@@ -96,12 +125,18 @@ const worst = new Map<string, number>();
 function initialWeights(model: tf.LayersModel, rng: Rng): Float32Array[] {
   return model.weights.map((w) => {
     const positive = /moving_variance|gamma/.test(w.name);
-    return Float32Array.from({ length: tf.util.sizeFromShape(w.shape as number[]) }, () => (positive ? rng.uniform(0.5, 1.5) : rng.uniform(-0.5, 0.5)));
+    return Float32Array.from({ length: tf.util.sizeFromShape(w.shape as number[]) }, () =>
+      positive ? rng.uniform(0.5, 1.5) : rng.uniform(-0.5, 0.5),
+    );
   });
 }
 
 /** Builds the net on the current backend from `start`, fits it STEPS full-batch steps, returns its weights. */
-async function train(net: Net, start: Float32Array[] | undefined, rng: Rng): Promise<{ start: Float32Array[]; end: Float32Array[]; left: number }> {
+async function train(
+  net: Net,
+  start: Float32Array[] | undefined,
+  rng: Rng,
+): Promise<{ start: Float32Array[]; end: Float32Array[]; left: number }> {
   const before = tf.memory().numTensors;
   const model = tf.sequential({ layers: net.layers() });
   const optimizer = tf.train.sgd(0.5);
@@ -111,7 +146,9 @@ async function train(net: Net, start: Float32Array[] | undefined, rng: Rng): Pro
   model.setWeights(initTensors);
   tf.dispose(initTensors);
   const data = new Rng(3);
-  const xs = Float32Array.from({ length: BATCH * tf.util.sizeFromShape(net.input) }, () => (net.ids ? data.int(net.ids) : data.uniform(-1, 1)));
+  const xs = Float32Array.from({ length: BATCH * tf.util.sizeFromShape(net.input) }, () =>
+    net.ids ? data.int(net.ids) : data.uniform(-1, 1),
+  );
   const labels = Array.from({ length: BATCH }, () => data.int(3));
   const x = tf.tensor(xs, [BATCH, ...net.input]);
   const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 3);
@@ -125,11 +162,16 @@ async function train(net: Net, start: Float32Array[] | undefined, rng: Rng): Pro
 
 beforeAll(async () => {
   expect(await initBackend('wasm')).toBe('wasm');
-  expect(tf.getKernel('Conv2DBackpropFilter', 'wasm'), 'initBackend did not register the wasm training kernels').toBeDefined();
+  expect(
+    tf.getKernel('Conv2DBackpropFilter', 'wasm'),
+    'initBackend did not register the wasm training kernels',
+  ).toBeDefined();
 });
 
 afterAll(() => {
-  console.log(`max relative weight difference after ${STEPS} steps, wasm vs cpu: ${[...worst].map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ')}`);
+  console.log(
+    `max relative weight difference after ${STEPS} steps, wasm vs cpu: ${[...worst].map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ')}`,
+  );
 });
 
 describe(`one small model per layer type, ${STEPS} steps of model.fit on wasm and on cpu from the same weights`, () => {

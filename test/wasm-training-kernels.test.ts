@@ -43,7 +43,11 @@ interface Input {
 
 const rng = new Rng(9);
 const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
-const rand = (shape: number[]): Input => ({ data: Float32Array.from({ length: size(shape) }, () => rng.uniform(-1, 1)), shape, dtype: 'float32' });
+const rand = (shape: number[]): Input => ({
+  data: Float32Array.from({ length: size(shape) }, () => rng.uniform(-1, 1)),
+  shape,
+  dtype: 'float32',
+});
 
 /** The largest relative difference seen per kernel, printed at the end. */
 const worst = new Map<string, number>();
@@ -63,7 +67,12 @@ function relDiff(a: ArrayLike<number>, b: ArrayLike<number>, kernel: string): nu
 }
 
 /** Runs one kernel on one backend; checks that it leaves no tensor or heap buffer behind. */
-function runOn(backend: 'wasm' | 'cpu', kernel: string, inputs: Record<string, Input>, attrs: object): { data: Float32Array | Int32Array; shape: number[] } {
+function runOn(
+  backend: 'wasm' | 'cpu',
+  kernel: string,
+  inputs: Record<string, Input>,
+  attrs: object,
+): { data: Float32Array | Int32Array; shape: number[] } {
   tf.setBackend(backend);
   const ins = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, tf.tensor(v.data, v.shape, v.dtype)]));
   const tensorsBefore = tf.memory().numTensors;
@@ -96,7 +105,15 @@ interface ConvCase {
   nchw?: boolean;
 }
 
-const conv = (x: Shape4, k: number | [number, number], cout: number, s: number | [number, number], pad: Pad, dilation = 1, nchw = false): ConvCase => ({
+const conv = (
+  x: Shape4,
+  k: number | [number, number],
+  cout: number,
+  s: number | [number, number],
+  pad: Pad,
+  dilation = 1,
+  nchw = false,
+): ConvCase => ({
   x,
   k: typeof k === 'number' ? [k, k] : k,
   cout,
@@ -114,16 +131,43 @@ function convCases(dilations: number[]): ConvCase[] {
     conv([3, 11, 10, 1], 5, 4, 2, 'valid'), // the stride leaves the last row unread: a negative pad
     conv([5, 12, 12, 8], 5, 16, 1, 'valid'), // the convnet's second layer, smaller batch
     conv([3, 10, 9, 3], 4, 2, 3, 'same'),
-    conv([3, 8, 9, 2], [2, 3], 3, [2, 1], [[0, 0], [1, 2], [0, 3], [0, 0]]),
+    conv(
+      [3, 8, 9, 2],
+      [2, 3],
+      3,
+      [2, 1],
+      [
+        [0, 0],
+        [1, 2],
+        [0, 3],
+        [0, 0],
+      ],
+    ),
     conv([2, 9, 7, 3], 3, 2, 2, 1),
     // several output channels with strides and explicit pads, and the convnet's first layer at batch 1
     conv([1, 28, 28, 1], 5, 8, 1, 'valid'), // the convnet's first layer, batch 1
     conv([2, 9, 8, 3], 3, 8, 2, 'same'),
-    conv([3, 8, 9, 2], [2, 3], 4, [2, 1], [[0, 0], [1, 2], [0, 3], [0, 0]]),
+    conv(
+      [3, 8, 9, 2],
+      [2, 3],
+      4,
+      [2, 1],
+      [
+        [0, 0],
+        [1, 2],
+        [0, 3],
+        [0, 0],
+      ],
+    ),
     // 4, 8 or 12 input channels at stride 1: Conv2DBackpropInput through our direct Conv2D (Note
     // [which path]), 'same', and explicit pads wider than the filter (a crop on one side)
     conv([2, 10, 9, 8], 3, 5, 1, 'same'),
-    conv([1, 6, 7, 8], [3, 2], 4, 1, [[0, 0], [0, 2], [3, 1], [0, 0]]),
+    conv([1, 6, 7, 8], [3, 2], 4, 1, [
+      [0, 0],
+      [0, 2],
+      [3, 1],
+      [0, 0],
+    ]),
     conv([2, 9, 10, 4], 3, 3, 1, 'same'),
     conv([1, 8, 7, 12], [2, 3], 5, 1, 'valid'),
     // 8 or 16 input channels: the scatter (Note [scatter]), an even filter under 'same', strides
@@ -131,7 +175,12 @@ function convCases(dilations: number[]): ConvCase[] {
     conv([3, 7, 11, 16], [4, 3], 8, 1, 'same'),
     conv([2, 9, 8, 8], 3, 4, 2, 'same'),
     conv([1, 10, 11, 16], [3, 2], 8, [2, 1], 'valid'),
-    conv([2, 11, 9, 8], [2, 3], 5, 3, [[0, 0], [4, 1], [0, 5], [0, 0]]),
+    conv([2, 11, 9, 8], [2, 3], 5, 3, [
+      [0, 0],
+      [4, 1],
+      [0, 5],
+      [0, 0],
+    ]),
   ];
   const random: ConvCase[] = [];
   for (let i = 0; i < 12; i++) {
@@ -139,9 +188,20 @@ function convCases(dilations: number[]): ConvCase[] {
     const d = dilations[rng.int(dilations.length)];
     const s = d > 1 ? 1 : 1 + rng.int(2);
     const min = (k - 1) * d + 1;
-    random.push(conv([1 + rng.int(5), min + rng.int(10), min + rng.int(10), 1 + rng.int(6)], k, 1 + rng.int(4), s, rng.next() < 0.5 ? 'same' : 'valid', d));
+    random.push(
+      conv(
+        [1 + rng.int(5), min + rng.int(10), min + rng.int(10), 1 + rng.int(6)],
+        k,
+        1 + rng.int(4),
+        s,
+        rng.next() < 0.5 ? 'same' : 'valid',
+        d,
+      ),
+    );
   }
-  const dilated = dilations.includes(2) ? [conv([1, 9, 9, 2], 3, 2, 1, 'same', 2), conv([3, 11, 8, 1], [3, 2], 1, 1, 'valid', 2)] : [];
+  const dilated = dilations.includes(2)
+    ? [conv([1, 9, 9, 2], 3, 2, 1, 'same', 2), conv([3, 11, 8, 1], [3, 2], 1, 1, 'valid', 2)]
+    : [];
   return [...picked, ...dilated, ...random];
 }
 
@@ -157,7 +217,9 @@ const toNchw = (t: Input): Input => {
   const [B, H, W, C] = t.shape;
   const out = new Float32Array(t.data.length);
   for (let b = 0; b < B; b++)
-    for (let h = 0; h < H; h++) for (let w = 0; w < W; w++) for (let c = 0; c < C; c++) out[((b * C + c) * H + h) * W + w] = t.data[((b * H + h) * W + w) * C + c];
+    for (let h = 0; h < H; h++)
+      for (let w = 0; w < W; w++)
+        for (let c = 0; c < C; c++) out[((b * C + c) * H + h) * W + w] = t.data[((b * H + h) * W + w) * C + c];
   return { data: out, shape: [B, C, H, W], dtype: 'float32' };
 };
 
@@ -166,14 +228,18 @@ function dilateFilter(f: Input, d: number): Input {
   const [kh, kw, C, M] = f.shape;
   const [dkh, dkw] = [(kh - 1) * d + 1, (kw - 1) * d + 1];
   const out = new Float32Array(dkh * dkw * C * M);
-  for (let p = 0; p < kh; p++) for (let q = 0; q < kw; q++) for (let i = 0; i < C * M; i++) out[((p * d) * dkw + q * d) * C * M + i] = f.data[(p * kw + q) * C * M + i];
+  for (let p = 0; p < kh; p++)
+    for (let q = 0; q < kw; q++)
+      for (let i = 0; i < C * M; i++) out[(p * d * dkw + q * d) * C * M + i] = f.data[(p * kw + q) * C * M + i];
   return { data: out, shape: [dkh, dkw, C, M], dtype: 'float32' };
 }
 
 let stock: Map<string, tf.KernelConfig | undefined>;
 
 afterAll(() => {
-  console.log(`max relative difference, wasm vs cpu: ${[...worst].map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ')}`);
+  console.log(
+    `max relative difference, wasm vs cpu: ${[...worst].map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ')}`,
+  );
 });
 
 beforeAll(async () => {
@@ -187,8 +253,14 @@ describe('registerWasmTrainingKernels', () => {
   it('registers every kernel, replaces the slower stock Conv2DBackpropInput and MaxPoolGrad, and is idempotent', () => {
     const mine = OURS.map((name) => tf.getKernel(name, 'wasm'));
     for (const [i, name] of OURS.entries()) expect(mine[i], name).toBeDefined();
-    expect(stock.get('Conv2DBackpropFilter'), 'tfjs-backend-wasm now has Conv2DBackpropFilter: compare it with ours').toBeUndefined();
-    expect(stock.get('UnsortedSegmentSum'), 'tfjs-backend-wasm now has UnsortedSegmentSum: compare it with ours').toBeUndefined();
+    expect(
+      stock.get('Conv2DBackpropFilter'),
+      'tfjs-backend-wasm now has Conv2DBackpropFilter: compare it with ours',
+    ).toBeUndefined();
+    expect(
+      stock.get('UnsortedSegmentSum'),
+      'tfjs-backend-wasm now has UnsortedSegmentSum: compare it with ours',
+    ).toBeUndefined();
     expect(mine[OURS.indexOf('Conv2DBackpropInput')]).not.toBe(stock.get('Conv2DBackpropInput'));
     expect(mine[OURS.indexOf('MaxPoolGrad')]).not.toBe(stock.get('MaxPoolGrad'));
     registerWasmTrainingKernels();
@@ -196,24 +268,44 @@ describe('registerWasmTrainingKernels', () => {
   });
 
   it('is pinned: heap.ts reads @tensorflow/tfjs-backend-wasm internals, which it finds', () => {
-    const installed = JSON.parse(readFileSync('node_modules/@tensorflow/tfjs-backend-wasm/package.json', 'utf8')) as { version: string };
+    const installed = JSON.parse(readFileSync('node_modules/@tensorflow/tfjs-backend-wasm/package.json', 'utf8')) as {
+      version: string;
+    };
     expect(installed.version).toBe(PINNED_WASM_VERSION);
-    expect(hasHeapViews(tf.backend()), 'BackendWasm.makeOutput / typedArrayFromHeap are gone: src/tfjs-kernels/heap.ts needs updating').toBe(true);
-    expect(hasHeapKernels(tf.backend()), 'BackendWasm.wasm.asm.memory is gone: src/tfjs-kernels/heap.ts needs updating').toBe(true);
+    expect(
+      hasHeapViews(tf.backend()),
+      'BackendWasm.makeOutput / typedArrayFromHeap are gone: src/tfjs-kernels/heap.ts needs updating',
+    ).toBe(true);
+    expect(
+      hasHeapKernels(tf.backend()),
+      'BackendWasm.wasm.asm.memory is gone: src/tfjs-kernels/heap.ts needs updating',
+    ).toBe(true);
   });
 
   it('heap-kernels-wasm.ts is generated from heap-kernels.wat', async () => {
-    const base64 = Buffer.from(await assembleKernels(readFileSync('src/tfjs-kernels/heap-kernels.wat', 'utf8'))).toString('base64');
-    expect(base64 === HEAP_KERNELS_WASM_BASE64, 'src/tfjs-kernels/heap-kernels-wasm.ts is out of date: run `npm run build:wasm` and commit the result').toBe(true);
+    const base64 = Buffer.from(
+      await assembleKernels(readFileSync('src/tfjs-kernels/heap-kernels.wat', 'utf8')),
+    ).toString('base64');
+    expect(
+      base64 === HEAP_KERNELS_WASM_BASE64,
+      'src/tfjs-kernels/heap-kernels-wasm.ts is out of date: run `npm run build:wasm` and commit the result',
+    ).toBe(true);
   });
 
   it('direct kernels give the same result through heap views and through readSync/write, and leak nothing', () => {
     const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2]);
     const before = tf.backend().numDataIds();
     const results = (['heap', 'public'] as const).map((path) => {
-      const info = direct(tf.backend(), [x], [2, 3], 'float32', (out, [xs]) => {
-        for (let i = 0; i < 6; i++) out[(i % 2) * 3 + Math.floor(i / 2)] += xs[i] * 10; // a transpose, times 10
-      }, path);
+      const info = direct(
+        tf.backend(),
+        [x],
+        [2, 3],
+        'float32',
+        (out, [xs]) => {
+          for (let i = 0; i < 6; i++) out[(i % 2) * 3 + Math.floor(i / 2)] += xs[i] * 10; // a transpose, times 10
+        },
+        path,
+      );
       const t = tf.engine().makeTensorFromTensorInfo(info);
       const values = Array.from(t.dataSync());
       t.dispose();
@@ -227,12 +319,19 @@ describe('registerWasmTrainingKernels', () => {
 });
 
 /** againstCpu for one path of our kernel function, called directly on the wasm backend (leaks checked). */
-function pathAgainstCpu(kernel: string, fn: (args: Parameters<tf.KernelFunc>[0]) => tf.TensorInfo, inputs: Record<string, Input>, attrs: object): number {
+function pathAgainstCpu(
+  kernel: string,
+  fn: (args: Parameters<tf.KernelFunc>[0]) => tf.TensorInfo,
+  inputs: Record<string, Input>,
+  attrs: object,
+): number {
   const cpu = runOn('cpu', kernel, inputs, attrs);
   tf.setBackend('wasm');
   const ins = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, tf.tensor(v.data, v.shape, v.dtype)]));
   const buffersBefore = tf.backend().numDataIds();
-  const out = tf.engine().makeTensorFromTensorInfo(fn({ inputs: ins, backend: tf.backend(), attrs: attrs as tf.NamedAttrMap }));
+  const out = tf
+    .engine()
+    .makeTensorFromTensorInfo(fn({ inputs: ins, backend: tf.backend(), attrs: attrs as tf.NamedAttrMap }));
   expect(out.shape).toEqual(cpu.shape);
   const data = out.dataSync() as Float32Array;
   out.dispose();
@@ -255,7 +354,10 @@ describe('Conv2D gradients on wasm against the cpu backend', () => {
     expect(againstCpu('Conv2DBackpropFilter', { x, dy }, attrs)).toBeLessThanOrEqual(TOL);
     // both paths: the patches in place (NHWC) and the swapped-roles convolution (Note [patches in place])
     for (const path of ['auto', 'conv'] as const) {
-      expect(pathAgainstCpu('Conv2DBackpropFilter', (a) => conv2DBackpropFilter(a, path), { x, dy }, attrs), path).toBeLessThanOrEqual(TOL);
+      expect(
+        pathAgainstCpu('Conv2DBackpropFilter', (a) => conv2DBackpropFilter(a, path), { x, dy }, attrs),
+        path,
+      ).toBeLessThanOrEqual(TOL);
     }
   });
 
@@ -267,7 +369,10 @@ describe('Conv2D gradients on wasm against the cpu backend', () => {
     const attrs = { strides: c.strides, pad: c.pad, dataFormat: c.nchw ? 'NCHW' : 'NHWC', inputShape };
     expect(againstCpu('Conv2DBackpropInput', { dy, filter }, attrs)).toBeLessThanOrEqual(TOL);
     for (const path of ['gemm', 'conv', 'scatter', 'auto'] as const) {
-      expect(pathAgainstCpu('Conv2DBackpropInput', (a) => conv2DBackpropInput(a, path), { dy, filter }, attrs), path).toBeLessThanOrEqual(TOL);
+      expect(
+        pathAgainstCpu('Conv2DBackpropInput', (a) => conv2DBackpropInput(a, path), { dy, filter }, attrs),
+        path,
+      ).toBeLessThanOrEqual(TOL);
     }
   });
 });
@@ -278,7 +383,20 @@ describe('Conv2D on wasm against the cpu backend', () => {
   const cases = convCases([1, 2]).map((c, i) => ({ ...c, cout: [4, 8, 12, 20][i % 4] }));
   cases.push(conv([2, 9, 7, 3], 3, 6, 1, 'same'), conv([2, 7, 9, 3], 3, 12, 1, 'valid'));
   // pads wider than the filter: whole rows and whole tiles of pixels that meet only padding (skipped), at strides 1 and 2
-  cases.push(conv([2, 5, 6, 3], [2, 3], 8, 1, [[0, 0], [4, 3], [7, 9], [0, 0]]), conv([1, 4, 5, 2], 3, 8, 2, [[0, 0], [5, 1], [6, 8], [0, 0]]));
+  cases.push(
+    conv([2, 5, 6, 3], [2, 3], 8, 1, [
+      [0, 0],
+      [4, 3],
+      [7, 9],
+      [0, 0],
+    ]),
+    conv([1, 4, 5, 2], 3, 8, 2, [
+      [0, 0],
+      [5, 1],
+      [6, 8],
+      [0, 0],
+    ]),
+  );
 
   it.each(cases.map((c) => [label(c), c] as const))('%s', (_, c) => {
     const filter = rand([c.k[0], c.k[1], c.x[3], c.cout]);
@@ -288,9 +406,11 @@ describe('Conv2D on wasm against the cpu backend', () => {
 
   it('NCHW goes to the stock kernel, which refuses it', () => {
     const [x, filter] = [tf.zeros([1, 8, 9, 9]), tf.zeros([3, 3, 8, 8])];
-    expect(() => tf.engine().runKernel('Conv2D', { x, filter }, { strides: [1, 1], pad: 'same', dataFormat: 'NCHW', dilations: [1, 1] })).toThrow(
-      "wasm backend Conv2D does not support dataFormat:'channelsFirst'. Please use 'channelsLast'.",
-    );
+    expect(() =>
+      tf
+        .engine()
+        .runKernel('Conv2D', { x, filter }, { strides: [1, 1], pad: 'same', dataFormat: 'NCHW', dilations: [1, 1] }),
+    ).toThrow("wasm backend Conv2D does not support dataFormat:'channelsFirst'. Please use 'channelsLast'.");
     tf.dispose([x, filter]);
   });
 });
@@ -312,10 +432,18 @@ describe('DepthwiseConv2dNative gradients on wasm against the cpu backend', () =
       return;
     }
     const spreadShape: Shape4 = [(c.k[0] - 1) * d + 1, (c.k[1] - 1) * d + 1, c.x[3], c.cout];
-    const ref = runOn('cpu', 'DepthwiseConv2dNativeBackpropFilter', { x, dy }, { ...attrs, dilations: [1, 1], filterShape: spreadShape });
+    const ref = runOn(
+      'cpu',
+      'DepthwiseConv2dNativeBackpropFilter',
+      { x, dy },
+      { ...attrs, dilations: [1, 1], filterShape: spreadShape },
+    );
     const taps = new Float32Array(size(filterShape));
     const [kh, kw, C, M] = filterShape;
-    for (let p = 0; p < kh; p++) for (let q = 0; q < kw; q++) for (let i = 0; i < C * M; i++) taps[(p * kw + q) * C * M + i] = ref.data[(p * d * spreadShape[1] + q * d) * C * M + i];
+    for (let p = 0; p < kh; p++)
+      for (let q = 0; q < kw; q++)
+        for (let i = 0; i < C * M; i++)
+          taps[(p * kw + q) * C * M + i] = ref.data[(p * d * spreadShape[1] + q * d) * C * M + i];
     const wasm = runOn('wasm', 'DepthwiseConv2dNativeBackpropFilter', { x, dy }, attrs);
     expect(wasm.shape).toEqual(filterShape);
     expect(relDiff(wasm.data, taps, 'DepthwiseConv2dNativeBackpropFilter')).toBeLessThanOrEqual(TOL);
@@ -330,7 +458,12 @@ describe('DepthwiseConv2dNative gradients on wasm against the cpu backend', () =
       expect(againstCpu('DepthwiseConv2dNativeBackpropInput', { dy, filter }, attrs)).toBeLessThanOrEqual(TOL);
       return;
     }
-    const ref = runOn('cpu', 'DepthwiseConv2dNativeBackpropInput', { dy, filter: dilateFilter(filter, d) }, { ...attrs, dilations: [1, 1] });
+    const ref = runOn(
+      'cpu',
+      'DepthwiseConv2dNativeBackpropInput',
+      { dy, filter: dilateFilter(filter, d) },
+      { ...attrs, dilations: [1, 1] },
+    );
     const wasm = runOn('wasm', 'DepthwiseConv2dNativeBackpropInput', { dy, filter }, attrs);
     expect(wasm.shape).toEqual(c.x);
     expect(relDiff(wasm.data, ref.data, 'DepthwiseConv2dNativeBackpropInput')).toBeLessThanOrEqual(TOL);
@@ -356,27 +489,41 @@ describe('MaxPoolGrad on wasm against the cpu backend', () => {
     [[2, 9, 9, 12], 3, 3, 'valid', false],
     [[1, 9, 9, 4], 2, 2, 'same', true],
   ];
-  it.each(pools.map((p) => [`x ${p[0].join('x')}, pool ${p[1]}, stride ${p[2]}, ${p[3]}, ties ${p[4]}`, p] as const))('%s', (_, [shape, k, s, pad, ties]) => {
-    const input = rand(shape);
-    if (ties) input.data = input.data.map((v) => Math.max(0, Math.round(2 * v)));
-    const y = tf.tidy(() => tf.maxPool(tf.tensor4d(input.data, shape), k, s, pad));
-    const output: Input = { data: y.dataSync() as Float32Array, shape: y.shape, dtype: 'float32' };
-    y.dispose();
-    const dy = rand(output.shape);
-    const attrs = { filterSize: k, strides: s, pad };
-    expect(againstCpu('MaxPoolGrad', { dy, input, output }, attrs)).toBeLessThanOrEqual(TOL);
-    // The JS loop (taken without the heap internals) and the SIMD kernel: the same sums in the same order.
-    const ins = { dy: tf.tensor(dy.data, dy.shape), input: tf.tensor(input.data, shape), output: tf.tensor(output.data, output.shape) };
-    const [js, wasmSimd] = (['js', 'simd'] as const).map((path) => {
-      const t = tf.engine().makeTensorFromTensorInfo(maxPoolGrad({ inputs: ins, backend: tf.backend(), attrs } as unknown as Parameters<tf.KernelFunc>[0], path));
-      const values = Array.from(t.dataSync());
-      t.dispose();
-      return values;
-    });
-    expect(js.findIndex((v, i) => v !== wasmSimd[i]), 'first index where the JS loop and the SIMD kernel differ').toBe(-1);
-    expect(js.length).toBe(wasmSimd.length);
-    tf.dispose(Object.values(ins));
-  });
+  it.each(pools.map((p) => [`x ${p[0].join('x')}, pool ${p[1]}, stride ${p[2]}, ${p[3]}, ties ${p[4]}`, p] as const))(
+    '%s',
+    (_, [shape, k, s, pad, ties]) => {
+      const input = rand(shape);
+      if (ties) input.data = input.data.map((v) => Math.max(0, Math.round(2 * v)));
+      const y = tf.tidy(() => tf.maxPool(tf.tensor4d(input.data, shape), k, s, pad));
+      const output: Input = { data: y.dataSync() as Float32Array, shape: y.shape, dtype: 'float32' };
+      y.dispose();
+      const dy = rand(output.shape);
+      const attrs = { filterSize: k, strides: s, pad };
+      expect(againstCpu('MaxPoolGrad', { dy, input, output }, attrs)).toBeLessThanOrEqual(TOL);
+      // The JS loop (taken without the heap internals) and the SIMD kernel: the same sums in the same order.
+      const ins = {
+        dy: tf.tensor(dy.data, dy.shape),
+        input: tf.tensor(input.data, shape),
+        output: tf.tensor(output.data, output.shape),
+      };
+      const [js, wasmSimd] = (['js', 'simd'] as const).map((path) => {
+        const t = tf
+          .engine()
+          .makeTensorFromTensorInfo(
+            maxPoolGrad({ inputs: ins, backend: tf.backend(), attrs } as unknown as Parameters<tf.KernelFunc>[0], path),
+          );
+        const values = Array.from(t.dataSync());
+        t.dispose();
+        return values;
+      });
+      expect(
+        js.findIndex((v, i) => v !== wasmSimd[i]),
+        'first index where the JS loop and the SIMD kernel differ',
+      ).toBe(-1);
+      expect(js.length).toBe(wasmSimd.length);
+      tf.dispose(Object.values(ins));
+    },
+  );
 });
 
 describe('Identity and same-dtype Cast on wasm (Note [shared, not copied])', () => {
@@ -409,7 +556,10 @@ describe('Identity and same-dtype Cast on wasm (Note [shared, not copied])', () 
     const toInt = tf.cast(x, 'int32');
     expect(tf.backend().numDataIds()).toBe(buffers + 2);
     x.dispose();
-    expect([Array.from(same.dataSync()), Array.from(toInt.dataSync())]).toEqual([[1.5, 0, -2], [1, 0, -2]]);
+    expect([Array.from(same.dataSync()), Array.from(toInt.dataSync())]).toEqual([
+      [1.5, 0, -2],
+      [1, 0, -2],
+    ]);
     expect([same.dtype, toInt.dtype]).toEqual(['float32', 'int32']);
     tf.dispose([same, toInt]);
     expect(tf.backend().numDataIds()).toBe(buffers);
@@ -444,26 +594,41 @@ describe('the ReLU gradient (Note [one ReLU gradient kernel])', () => {
 
   it("gives the bits of tfjs's mul(dy, step(x)) on the cpu backend, for every length around the SIMD width, special values included", () => {
     for (let n = 1; n <= 37; n += n < 12 ? 1 : 5) {
-      const x = Float32Array.from({ length: n }, (_, i) => (i % 3 === 0 ? specials[(i / 3) % specials.length] : rng.uniform(-1, 1)));
-      const dy = Float32Array.from({ length: n }, (_, i) => (i % 5 === 4 ? specials[i % specials.length] : rng.uniform(-2, 2)));
+      const x = Float32Array.from({ length: n }, (_, i) =>
+        i % 3 === 0 ? specials[(i / 3) % specials.length] : rng.uniform(-1, 1),
+      );
+      const dy = Float32Array.from({ length: n }, (_, i) =>
+        i % 5 === 4 ? specials[i % specials.length] : rng.uniform(-2, 2),
+      );
       const wasm = grad(x, dy);
       tf.setBackend('cpu');
       const cpu = grad(x, dy);
       tf.setBackend('wasm');
-      expect(wasm.map((v) => (Object.is(v, -0) ? '-0' : v)), `n = ${n}`).toEqual(cpu.map((v) => (Object.is(v, -0) ? '-0' : v)));
+      expect(
+        wasm.map((v) => (Object.is(v, -0) ? '-0' : v)),
+        `n = ${n}`,
+      ).toEqual(cpu.map((v) => (Object.is(v, -0) ? '-0' : v)));
     }
   });
 });
 
 describe('relu(x + bias) in one kernel (bias-relu.ts)', () => {
   const specials = [Number.NaN, -1, 0, -0, 2, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1e-38, -1e-38];
-  const show = (t: tf.Tensor): (string | number)[] => Array.from(t.dataSync(), (v) => (Number.isNaN(v) ? 'NaN' : Object.is(v, -0) ? '-0' : v));
+  const show = (t: tf.Tensor): (string | number)[] =>
+    Array.from(t.dataSync(), (v) => (Number.isNaN(v) ? 'NaN' : Object.is(v, -0) ? '-0' : v));
 
   it("gives the stock Add and Relu's bits on wasm, channels 1 to 13 (SIMD lanes and the rest), special values included; one kernel", async () => {
     for (const C of [1, 3, 4, 5, 8, 13]) {
       const rows = 7;
-      const x = tf.tensor2d(Float32Array.from({ length: rows * C }, (_, i) => (i % 4 === 0 ? specials[(i / 4) % specials.length] : rng.uniform(-1, 1))), [rows, C]);
-      const bias = tf.tensor1d(Float32Array.from({ length: C }, (_, i) => (i % 3 === 1 ? specials[i % specials.length] : rng.uniform(-1, 1))));
+      const x = tf.tensor2d(
+        Float32Array.from({ length: rows * C }, (_, i) =>
+          i % 4 === 0 ? specials[(i / 4) % specials.length] : rng.uniform(-1, 1),
+        ),
+        [rows, C],
+      );
+      const bias = tf.tensor1d(
+        Float32Array.from({ length: C }, (_, i) => (i % 3 === 1 ? specials[i % specials.length] : rng.uniform(-1, 1))),
+      );
       const ours = biasRelu(x, bias);
       const stock = tf.relu(tf.add(x, bias));
       expect(show(ours), `C = ${C}`).toEqual(show(stock));
@@ -476,15 +641,18 @@ describe('relu(x + bias) in one kernel (bias-relu.ts)', () => {
     tf.dispose([x, bias]);
   });
 
-  it('takes tfjs\'s add and relu where the bias is not a row of x', () => {
-    const x = tf.tensor2d([[1, -2], [-3, 4]]);
+  it("takes tfjs's add and relu where the bias is not a row of x", () => {
+    const x = tf.tensor2d([
+      [1, -2],
+      [-3, 4],
+    ]);
     const bias = tf.tensor2d([[1], [-1]]); // a column: broadcast along the other axis
     expect(Array.from(biasRelu(x, bias).dataSync())).toEqual([2, 0, 0, 3]);
     tf.dispose([x, bias]);
   });
 });
 
-describe('MaxPoolGrad where the windows tile x: the scatter\'s bits', () => {
+describe("MaxPoolGrad where the windows tile x: the scatter's bits", () => {
   it('windows of NaN and -Infinity get no gradient, a -0 gradient lands as +0, as the JS loop does', () => {
     const shape: Shape4 = [1, 4, 4, 4];
     const x = Float32Array.from({ length: 64 }, (_, i) => (i % 7) - 3);
@@ -494,7 +662,11 @@ describe('MaxPoolGrad where the windows tile x: the scatter\'s bits', () => {
     const ins = { dy: tf.tensor(dy, [1, 2, 2, 4]), input: tf.tensor(x, shape), output: tf.zeros([1, 2, 2, 4]) };
     const attrs = { filterSize: 2, strides: 2, pad: 'valid' };
     const [js, wasmSimd] = (['js', 'simd'] as const).map((path) => {
-      const t = tf.engine().makeTensorFromTensorInfo(maxPoolGrad({ inputs: ins, backend: tf.backend(), attrs } as unknown as Parameters<tf.KernelFunc>[0], path));
+      const t = tf
+        .engine()
+        .makeTensorFromTensorInfo(
+          maxPoolGrad({ inputs: ins, backend: tf.backend(), attrs } as unknown as Parameters<tf.KernelFunc>[0], path),
+        );
       const bits = Array.from(new Uint32Array(Float32Array.from(t.dataSync()).buffer));
       t.dispose();
       return bits;
@@ -506,14 +678,18 @@ describe('MaxPoolGrad where the windows tile x: the scatter\'s bits', () => {
   });
 });
 
-describe('Add, Sum, BatchMatMul and _FusedMatMul: our cases give the stock kernels\' bits, the rest go to them; wrappers', () => {
+describe("Add, Sum, BatchMatMul and _FusedMatMul: our cases give the stock kernels' bits, the rest go to them; wrappers", () => {
   /**
    * The kernel as registered now (ours) and the stock one, on the same inputs: values as numbers,
    * and which kernel the registered one ran. The wrapper hands a case to the stock kernel through
    * the stock config's kernelFunc, looked up at each call (Note [which kernel ran] in
    * src/tfjs-kernels/register.ts): spied on here, it says whether ours took the case.
    */
-  function both(kernel: (typeof WRAPPED)[number], inputs: Record<string, Input>, attrs: object): { ours: number[]; theirs: number[]; shape: number[]; ran: 'ours' | 'stock' } {
+  function both(
+    kernel: (typeof WRAPPED)[number],
+    inputs: Record<string, Input>,
+    attrs: object,
+  ): { ours: number[]; theirs: number[]; shape: number[]; ran: 'ours' | 'stock' } {
     const ins = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, tf.tensor(v.data, v.shape, v.dtype)]));
     const config = stock.get(kernel);
     if (config === undefined) throw new Error(`no stock ${kernel}`);
@@ -527,10 +703,19 @@ describe('Add, Sum, BatchMatMul and _FusedMatMul: our cases give the stock kerne
       config.kernelFunc = stockFunc;
     }
     expect(stockCalls, 'calls of the stock kernel').toBeLessThanOrEqual(1);
-    const info = config.kernelFunc({ inputs: ins, backend: tf.backend(), attrs: attrs as tf.NamedAttrMap }) as tf.TensorInfo;
+    const info = config.kernelFunc({
+      inputs: ins,
+      backend: tf.backend(),
+      attrs: attrs as tf.NamedAttrMap,
+    }) as tf.TensorInfo;
     const theirs = tf.engine().makeTensorFromTensorInfo(info);
     expect(ours.shape).toEqual(theirs.shape);
-    const out = { ours: Array.from(ours.dataSync()), theirs: Array.from(theirs.dataSync()), shape: ours.shape, ran: stockCalls === 0 ? ('ours' as const) : ('stock' as const) };
+    const out = {
+      ours: Array.from(ours.dataSync()),
+      theirs: Array.from(theirs.dataSync()),
+      shape: ours.shape,
+      ran: stockCalls === 0 ? ('ours' as const) : ('stock' as const),
+    };
     tf.dispose([ours, theirs, ...Object.values(ins)]);
     return out;
   }
@@ -597,7 +782,11 @@ describe('Add, Sum, BatchMatMul and _FusedMatMul: our cases give the stock kerne
   });
 
   it('Add of int32 goes to the stock kernel', () => {
-    const ints = (shape: number[]): Input => ({ data: Int32Array.from({ length: size(shape) }, () => rng.int(100)), shape, dtype: 'int32' });
+    const ints = (shape: number[]): Input => ({
+      data: Int32Array.from({ length: size(shape) }, () => rng.int(100)),
+      shape,
+      dtype: 'int32',
+    });
     const r = both('Add', { a: ints([3, 4]), b: ints([4]) }, {});
     expect(r.ran).toBe('stock');
     expect(r.ours).toEqual(r.theirs);
@@ -624,8 +813,13 @@ describe('Add, Sum, BatchMatMul and _FusedMatMul: our cases give the stock kerne
     expect(r.ran).toBe(path);
     expect(firstDifference(r.ours, r.theirs)).toBe(-1);
     // The reduced axes (negative ones counted from the end; null: all) become 1, or go.
-    const axes = axis === null ? shape.map((_, i) => i) : (typeof axis === 'number' ? [axis] : [...axis]).map((a) => (a + shape.length) % shape.length);
-    const expected = keepDims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
+    const axes =
+      axis === null
+        ? shape.map((_, i) => i)
+        : (typeof axis === 'number' ? [axis] : [...axis]).map((a) => (a + shape.length) % shape.length);
+    const expected = keepDims
+      ? shape.map((d, i) => (axes.includes(i) ? 1 : d))
+      : shape.filter((_, i) => !axes.includes(i));
     expect(r.shape).toEqual(expected);
   });
 });
@@ -657,15 +851,26 @@ describe('_FusedMatMul with transposes on wasm against the cpu backend', () => {
 });
 
 describe('UnsortedSegmentSum on wasm against the cpu backend', () => {
-  const ids = (n: number, numSegments: number): Input => ({ data: Int32Array.from({ length: n }, () => rng.int(numSegments + 2) - 1), shape: [n], dtype: 'int32' });
+  const ids = (n: number, numSegments: number): Input => ({
+    data: Int32Array.from({ length: n }, () => rng.int(numSegments + 2) - 1),
+    shape: [n],
+    dtype: 'int32',
+  });
   it('float32, ids in and out of range (dropped), empty segments', () => {
-    expect(againstCpu('UnsortedSegmentSum', { x: rand([13, 4, 3]), segmentIds: ids(13, 9) }, { numSegments: 9 })).toBeLessThanOrEqual(TOL);
+    expect(
+      againstCpu('UnsortedSegmentSum', { x: rand([13, 4, 3]), segmentIds: ids(13, 9) }, { numSegments: 9 }),
+    ).toBeLessThanOrEqual(TOL);
   });
   it('ids of rank 2 over x of rank 3 (against the cpu on both flattened: its kernel takes rank 1 only)', () => {
     const flatIds = ids(12, 5);
     const flatX = rand([12, 7]);
     const ref = runOn('cpu', 'UnsortedSegmentSum', { x: flatX, segmentIds: flatIds }, { numSegments: 5 });
-    const wasm = runOn('wasm', 'UnsortedSegmentSum', { x: { ...flatX, shape: [4, 3, 7] }, segmentIds: { ...flatIds, shape: [4, 3] } }, { numSegments: 5 });
+    const wasm = runOn(
+      'wasm',
+      'UnsortedSegmentSum',
+      { x: { ...flatX, shape: [4, 3, 7] }, segmentIds: { ...flatIds, shape: [4, 3] } },
+      { numSegments: 5 },
+    );
     expect(wasm.shape).toEqual([5, 7]);
     expect(relDiff(wasm.data, ref.data, 'UnsortedSegmentSum')).toBeLessThanOrEqual(TOL);
   });
@@ -674,6 +879,8 @@ describe('UnsortedSegmentSum on wasm against the cpu backend', () => {
     expect(againstCpu('UnsortedSegmentSum', { x, segmentIds: ids(10, 4) }, { numSegments: 4 })).toBe(0);
   });
   it('a batch of embedding lookups: vocabulary 300, 64x20 tokens, width 16', () => {
-    expect(againstCpu('UnsortedSegmentSum', { x: rand([1280, 16]), segmentIds: ids(1280, 299) }, { numSegments: 300 })).toBeLessThanOrEqual(TOL);
+    expect(
+      againstCpu('UnsortedSegmentSum', { x: rand([1280, 16]), segmentIds: ids(1280, 299) }, { numSegments: 300 }),
+    ).toBeLessThanOrEqual(TOL);
   });
 });

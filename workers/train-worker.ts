@@ -97,14 +97,35 @@ let local: Local | undefined;
 async function attach(session: Session, lane = 0): Promise<Local> {
   if (local?.id === session.id) return local;
   const ranks = ranksOf(lane, session.lanes, session.parties);
-  const backend = await initBackend(session.backend, session.faults.some((f) => f.kind === 'native-fail' && ranks.includes(f.rank)));
+  const backend = await initBackend(
+    session.backend,
+    session.faults.some((f) => f.kind === 'native-fail' && ranks.includes(f.rank)),
+  );
   const model = await workerModel(session);
-  const barrier = new Barrier(session.barrier, session.lanes, BARRIER_TIMEOUT_FACTOR * session.stepTimeoutMs, session.spinCapMs);
+  const barrier = new Barrier(
+    session.barrier,
+    session.lanes,
+    BARRIER_TIMEOUT_FACTOR * session.stepTimeoutMs,
+    session.spinCapMs,
+  );
   const arena = arenaViews(session.memory, session.paramCount, session.parties, stateVectors(session.optimizer));
   // An MPI job runs one rank per lane (lanes.ts): lane = rank.
-  const cross = session.cross === undefined ? undefined : CrossProcess.forWorker(session.cross, lane, session.parties, session.metricCount);
+  const cross =
+    session.cross === undefined
+      ? undefined
+      : CrossProcess.forWorker(session.cross, lane, session.parties, session.metricCount);
   const scratch = new Float32Array(session.accumulate > 1 ? session.paramCount : 0);
-  local = { id: session.id, backend, model, barrier, arena, kernels: kernelsFor(session.memory), cross, scavenges: Scavenges.forWorker(session.scavenge), scratch };
+  local = {
+    id: session.id,
+    backend,
+    model,
+    barrier,
+    arena,
+    kernels: kernelsFor(session.memory),
+    cross,
+    scavenges: Scavenges.forWorker(session.scavenge),
+    scratch,
+  };
   return local;
 }
 
@@ -114,7 +135,10 @@ async function workerModel({ layers, model, gradients }: Session): Promise<Worke
     const replica = await LayersReplica.create(layers);
     return gradients === 'manual' ? fastestReplica(replica) : replica;
   }
-  const replica = gradients === 'manual' ? new MlpReplica(model) : new AutogradReplica(mlpLayout(model), model.numClasses, mlpLogits(model));
+  const replica =
+    gradients === 'manual'
+      ? new MlpReplica(model)
+      : new AutogradReplica(mlpLayout(model), model.numClasses, mlpLogits(model));
   return classifier(replica, model.numClasses);
 }
 
@@ -142,7 +166,18 @@ export async function train({ session, lane, from, to }: TrainTask): Promise<Tra
   Atomics.add(session.beats, lane, 1); // alive: a fresh thread's backend start-up does not count as a stall
   l.barrier.spinCapMs = spinCapFor(session.spinCapMs, loadavg()[0], availableParallelism()); // Note [busy machine]
   const { grads, reduced } = l.arena;
-  const { order, stepLoss, stepMetrics, metricCount: M, probes, control, parties, lanes, batchSize, paramCount: P } = session;
+  const {
+    order,
+    stepLoss,
+    stepMetrics,
+    metricCount: M,
+    probes,
+    control,
+    parties,
+    lanes,
+    batchSize,
+    paramCount: P,
+  } = session;
   const grouping: Grouping = { count: session.train.count, batchSize, accumulate: session.accumulate };
   const steps = optimizerSteps(grouping);
   const ranks = ranksOf(lane, lanes, parties);
@@ -155,7 +190,12 @@ export async function train({ session, lane, from, to }: TrainTask): Promise<Tra
   const live = readHyper(session.optimizer, session.hyper); // Note [live hyperparameters]
   let powers = live.powers;
   const updated: Range[] = ranks.map(() => ({ lo: 0, hi: 0 }));
-  const result = (stopped?: { step: number; reason: StopReason }): TrainResult => ({ threadId, numTensors: tf.memory().numTensors, stopped, updated });
+  const result = (stopped?: { step: number; reason: StopReason }): TrainResult => ({
+    threadId,
+    numTensors: tf.memory().numTensors,
+    stopped,
+    updated,
+  });
   return guarded(l, () => {
     for (let g = from; g < to; g++) {
       if (g >= Atomics.load(control, CONTROL.stopAt)) return result({ step: g, reason: 'requested' });
@@ -170,7 +210,10 @@ export async function train({ session, lane, from, to }: TrainTask): Promise<Tra
         const row = grads.subarray(rank * P, (rank + 1) * P);
         const me = cross?.globalRank(rank, parties) ?? rank;
         // One thread's phases: the first rank's upload, then every rank's compute.
-        const rankClock = clock === undefined || k === 0 ? clock : (mark: Mark): void => (mark === 'uploaded' ? undefined : clock(mark));
+        const rankClock =
+          clock === undefined || k === 0
+            ? clock
+            : (mark: Mark): void => (mark === 'uploaded' ? undefined : clock(mark));
         // Note [accumulation]: the step's batches one after another, each sharded over all
         // workers as a step of its own would be, their gradient sums added into this rank's
         // row; one reduce-scatter divides by all their samples: one step on them together
@@ -202,7 +245,8 @@ export async function train({ session, lane, from, to }: TrainTask): Promise<Tra
       if (lane === 0) l.scavenges?.clear(g);
       // Across processes the loss verdict waits for their sums (Note [one verdict everywhere]).
       const lossCells = [batches.lo * parties, (batches.hi - batches.lo) * parties] as const;
-      if (cross === undefined && !Number.isFinite(sumOf(stepLoss, ...lossCells))) return result({ step: g, reason: 'non-finite loss' });
+      if (cross === undefined && !Number.isFinite(sumOf(stepLoss, ...lossCells)))
+        return result({ step: g, reason: 'non-finite loss' });
       // Adam's powers are those of update g + 1: global, so its bias correction continues across a resume.
       const next = paramsAt(l.arena, g + 1);
       const spec = { ...live.spec, lr: scheduledLr(session.schedule, live.spec.lr, g) };
@@ -214,7 +258,14 @@ export async function train({ session, lane, from, to }: TrainTask): Promise<Tra
       clock?.('reduced');
       for (const [k, rank] of ranks.entries()) {
         const slice = slices[k];
-        probes[parties + rank] = optimizerStep(l.kernels, spec, powers, { params, grad: reduced, next, state: stateAt(l.arena, g), stateNext: stateAt(l.arena, g + 1), slice });
+        probes[parties + rank] = optimizerStep(l.kernels, spec, powers, {
+          params,
+          grad: reduced,
+          next,
+          state: stateAt(l.arena, g),
+          stateNext: stateAt(l.arena, g + 1),
+          slice,
+        });
         updated[k] = { lo: slice.lo, hi: slice.hi };
       }
       powers = nextPowers(spec, powers);
@@ -224,7 +275,8 @@ export async function train({ session, lane, from, to }: TrainTask): Promise<Tra
       clock?.('params synced');
       l.scavenges?.run(g);
       clock?.('scavenged');
-      if (cross !== undefined && !Number.isFinite(sumOf(stepLoss, ...lossCells))) return result({ step: g, reason: 'non-finite loss' });
+      if (cross !== undefined && !Number.isFinite(sumOf(stepLoss, ...lossCells)))
+        return result({ step: g, reason: 'non-finite loss' });
       if (!Number.isFinite(sumOf(probes, 0, parties))) return result({ step: g, reason: 'non-finite gradient' });
       if (!Number.isFinite(sumOf(probes, parties, parties))) return result({ step: g, reason: 'non-finite update' });
       if (lane === 0) Atomics.add(control, CONTROL.progress, 1);
@@ -240,7 +292,15 @@ export async function train({ session, lane, from, to }: TrainTask): Promise<Tra
  * into a stop at the next step in all (Note [one verdict everywhere]).
  * session.crossWait tells the watchdog a stall is a wait on other processes.
  */
-function crossReduce(session: Session, cross: CrossProcess, l: Local, rank: number, batches: Range, g: number, slice: Range): number {
+function crossReduce(
+  session: Session,
+  cross: CrossProcess,
+  l: Local,
+  rank: number,
+  batches: Range,
+  g: number,
+  slice: Range,
+): number {
   const { parties: N, metricCount: M, control } = session;
   Atomics.store(session.crossWait, rank, 1);
   const probe = cross.allreduceSlice(l.kernels, l.arena.reduced, slice);
@@ -248,7 +308,12 @@ function crossReduce(session: Session, cross: CrossProcess, l: Local, rank: numb
     const wanted = Atomics.load(control, CONTROL.stopWanted) !== 0;
     let stop = false;
     for (let b = batches.lo; b < batches.hi; b++) {
-      stop = cross.agree(session.stepLoss.subarray(b * N, (b + 1) * N), session.stepMetrics.subarray(b * N * M, (b + 1) * N * M), wanted) || stop;
+      stop =
+        cross.agree(
+          session.stepLoss.subarray(b * N, (b + 1) * N),
+          session.stepMetrics.subarray(b * N * M, (b + 1) * N * M),
+          wanted,
+        ) || stop;
     }
     if (stop) Atomics.store(control, CONTROL.stopAt, g + 1); // read by every worker after the next barrier
   }
@@ -300,7 +365,12 @@ export async function evaluate({ session, lane, split, step }: EvalTask): Promis
 export async function predict({ session, images, count, step }: PredictTask): Promise<Float32Array> {
   const l = await attach(session);
   const indices = Int32Array.from({ length: count }, (_, j) => j);
-  return l.model.predict(paramsAt(l.arena, step), { images, labels: new Uint8Array(count), features: session.train.features, indices });
+  return l.model.predict(paramsAt(l.arena, step), {
+    images,
+    labels: new Uint8Array(count),
+    features: session.train.features,
+    indices,
+  });
 }
 
 /** This thread's non-trainable weights (batch-norm statistics), end to end. */

@@ -13,7 +13,11 @@ if (loaded.mpi === undefined) throw new Error(loaded.reason);
 const mpi = loaded.mpi;
 const { rank, size } = mpi.init();
 for (const n of [109_386, 10_000_000]) {
-  const memory = new WebAssembly.Memory({ initial: Math.ceil((4 * n) / 65536), maximum: Math.ceil((4 * n) / 65536), shared: true });
+  const memory = new WebAssembly.Memory({
+    initial: Math.ceil((4 * n) / 65536),
+    maximum: Math.ceil((4 * n) / 65536),
+    shared: true,
+  });
   const data = new Float32Array(memory.buffer, 0, n).fill(rank + 1);
   const us: number[] = [];
   for (let i = 0; i < 55; i++) {
@@ -24,6 +28,9 @@ for (const n of [109_386, 10_000_000]) {
   }
   us.sort((a, b) => a - b);
   const at = (q: number): string => us[Math.floor(q * us.length)].toFixed(0);
-  if (rank === 0) console.log(`mpi allreduce ${n} floats (${4 * n} bytes), ${size} processes: median ${at(0.5)} us, p10 ${at(0.1)}, p90 ${at(0.9)}`);
+  if (rank === 0)
+    console.log(
+      `mpi allreduce ${n} floats (${4 * n} bytes), ${size} processes: median ${at(0.5)} us, p10 ${at(0.1)}, p90 ${at(0.9)}`,
+    );
 }
 mpi.finalize();

@@ -17,7 +17,10 @@ const hook = new URL('./use-fma.mjs', import.meta.url).pathname;
 function run(build) {
   const out = mkdtempSync(join(tmpdir(), 'fma-ab-'));
   const args = ['--import', hook, bench, '--rows', rows, '--reps', '5', '--max-warmup-seconds', '20', '--out', out];
-  execFileSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, FMA_BUILD: build } });
+  execFileSync(process.execPath, args, {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, FMA_BUILD: build },
+  });
   const { results } = JSON.parse(readFileSync(join(out, 'scaling.json'), 'utf8'));
   return new Map(results.map((r) => [r.id, r.samplesPerSecond]));
 }
@@ -28,6 +31,11 @@ for (let i = 0; i < pairs; i++) {
   const order = i % 2 === 0 ? ['fma', 'plain'] : ['plain', 'fma'];
   const got = Object.fromEntries(order.map((b) => [b, run(b)]));
   for (const [id, r] of ratios) r.push(got.fma.get(id) / got.plain.get(id));
-  console.log(`pair ${i + 1} (${order.join(' then ')}), Node ${process.version}: ${[...ratios].map(([id, r]) => `${id} fma/plain ${r[i].toFixed(3)}`).join(', ')}`);
+  console.log(
+    `pair ${i + 1} (${order.join(' then ')}), Node ${process.version}: ${[...ratios].map(([id, r]) => `${id} fma/plain ${r[i].toFixed(3)}`).join(', ')}`,
+  );
 }
-for (const [id, r] of ratios) console.log(`${id}, Node ${process.version}: fma / plain samples/s, median of ${r.length} pairs ${median(r).toFixed(3)}x (${r.map((v) => v.toFixed(2)).join(' ')})`);
+for (const [id, r] of ratios)
+  console.log(
+    `${id}, Node ${process.version}: fma / plain samples/s, median of ${r.length} pairs ${median(r).toFixed(3)}x (${r.map((v) => v.toFixed(2)).join(' ')})`,
+  );

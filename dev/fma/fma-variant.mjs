@@ -25,7 +25,8 @@ export function fmaVariant(wat) {
     if (m.index < at) continue;
     const mul = m.index + m[0].length - '(f32x4.mul '.length;
     const mulEnd = closing(wat, mul);
-    if (wat[mulEnd] !== ')') throw new Error(`fmaVariant: an accumulation into ${m[1]} with a third operand at offset ${m.index}`);
+    if (wat[mulEnd] !== ')')
+      throw new Error(`fmaVariant: an accumulation into ${m[1]} with a third operand at offset ${m.index}`);
     const operands = wat.slice(mul + '(f32x4.mul '.length, mulEnd - 1).trim();
     const first = operands.startsWith('(') ? closing(operands, 0) : operands.indexOf(' ');
     out += `${wat.slice(at, m.index)}(f32x4.relaxed_madd ${operands.slice(0, first).trim()} ${operands.slice(first).trim()} (local.get ${m[1]}))`;
@@ -39,7 +40,12 @@ export function fmaVariant(wat) {
 /** The FMA build's bytes, base64, assembled from the repository's heap-kernels.wat. */
 export async function fmaBase64() {
   const wat = readFileSync(new URL('../../src/tfjs-kernels/heap-kernels.wat', import.meta.url), 'utf8');
-  const mod = (await wabt()).parseWat('heap-kernels.wat', fmaVariant(wat), { simd: true, threads: true, bulk_memory: true, relaxed_simd: true });
+  const mod = (await wabt()).parseWat('heap-kernels.wat', fmaVariant(wat), {
+    simd: true,
+    threads: true,
+    bulk_memory: true,
+    relaxed_simd: true,
+  });
   try {
     return Buffer.from(mod.toBinary({}).buffer).toString('base64');
   } finally {

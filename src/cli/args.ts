@@ -2,7 +2,15 @@ import { availableParallelism } from 'node:os';
 import { BACKEND_REQUESTS } from '../backend.js';
 import { LR_SCHEDULES } from '../optim/schedule.js';
 import { OPTIMIZER_NAMES } from '../optim/spec.js';
-import { LIMITS, OptionError, checkChoice, checkHidden, checkInt, checkPositive, type TrainerOptions } from '../options.js';
+import {
+  LIMITS,
+  OptionError,
+  checkChoice,
+  checkHidden,
+  checkInt,
+  checkPositive,
+  type TrainerOptions,
+} from '../options.js';
 import { LOSSES } from '../fit/spec.js';
 import { intFlag, integer, number, parseFlags, pathFlag } from './flags.js';
 
@@ -69,8 +77,7 @@ export interface RunFlags {
 }
 
 export type Command =
-  | { readonly kind: 'help' }
-  | { readonly kind: 'train'; readonly options: TrainerOptions; readonly run: RunFlags };
+  { readonly kind: 'help' } | { readonly kind: 'train'; readonly options: TrainerOptions; readonly run: RunFlags };
 
 const FLAGS = {
   workers: { type: 'string' },
@@ -113,13 +120,17 @@ export function parseCommand(argv: readonly string[]): Command {
   if (values.lr !== undefined) opts.lr = checkPositive('--lr', number(values.lr));
   const warmupSteps = intFlag('warmup-steps', values['warmup-steps'], [0, 2 ** 31 - 1]);
   if (values['lr-schedule'] !== undefined || warmupSteps !== undefined) {
-    const kind = values['lr-schedule'] === undefined ? 'constant' : checkChoice('--lr-schedule', values['lr-schedule'], LR_SCHEDULES);
+    const kind =
+      values['lr-schedule'] === undefined
+        ? 'constant'
+        : checkChoice('--lr-schedule', values['lr-schedule'], LR_SCHEDULES);
     opts.lrSchedule = { kind, warmupSteps };
   }
   opts.accumulateSteps = intFlag('accumulate', values.accumulate, LIMITS.accumulateSteps);
   if (values.hidden !== undefined) opts.hidden = checkHidden('--hidden', values.hidden.split(',').map(integer));
   if (values.backend !== undefined) opts.backend = checkChoice('--backend', values.backend, BACKEND_REQUESTS);
-  if (values.gradients !== undefined) opts.gradients = checkChoice('--gradients', values.gradients, ['manual', 'autograd'] as const);
+  if (values.gradients !== undefined)
+    opts.gradients = checkChoice('--gradients', values.gradients, ['manual', 'autograd'] as const);
   opts.data = pathFlag('data', values.data, 'a folder');
   if (values['step-timeout'] !== undefined) {
     const s = checkPositive('--step-timeout', number(values['step-timeout']));
@@ -137,7 +148,8 @@ export function parseCommand(argv: readonly string[]): Command {
     profile: pathFlag('profile', values.profile, 'a file'),
     report: values.json === true ? 'json' : values.quiet === true ? 'quiet' : 'auto',
   };
-  if (run.load !== undefined && run.resume !== undefined) throw new OptionError('--load and --resume cannot be used together');
+  if (run.load !== undefined && run.resume !== undefined)
+    throw new OptionError('--load and --resume cannot be used together');
   if (run.model === undefined) {
     if (run.loss !== undefined) throw new OptionError('--loss needs --model (the MLP trains on NLL)');
   } else {

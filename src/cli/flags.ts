@@ -14,7 +14,12 @@ export type FlagValues<F extends FlagSpecs> = { [K in keyof F]?: F[K]['type'] ex
 /** Parses argv (without node and script) strictly: no positionals, no unknown flags. */
 export function parseFlags<F extends FlagSpecs>(argv: readonly string[], flags: F): FlagValues<F> {
   try {
-    const { values } = parseArgs({ args: joinNegatives(argv, flags), options: flags, strict: true, allowPositionals: false });
+    const { values } = parseArgs({
+      args: joinNegatives(argv, flags),
+      options: flags,
+      strict: true,
+      allowPositionals: false,
+    });
     return values as FlagValues<F>;
   } catch (err) {
     throw new OptionError(parseError(err));
@@ -64,7 +69,9 @@ function parseError(err: unknown): string {
       return `unknown flag ${flag} (see --help)`;
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
       // "argument missing" (last flag) and "argument is ambiguous" (another flag follows): both lack a value.
-      return /argument (missing|is ambiguous)/.test(e.message ?? '') ? `${flag.split(' ')[0]} needs a value (see --help)` : `${flag} takes no value`;
+      return /argument (missing|is ambiguous)/.test(e.message ?? '')
+        ? `${flag.split(' ')[0]} needs a value (see --help)`
+        : `${flag} takes no value`;
     case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
       return `unexpected argument ${/'([^']*)'/.exec(e.message ?? '')?.[1] ?? ''} (flags start with --; see --help)`;
     default:

@@ -21,7 +21,14 @@ import { mkdirp } from '../io/dirs.js';
 import { describeSizes } from '../io/layers.js';
 import { MetricsLog, type Metrics } from '../io/metrics.js';
 import { writeWeights } from '../fit/spec.js';
-import { MODEL_JSON, checkArchitecture, loadModel, saveLayersModel, saveModel, type SavedModel } from '../io/model-file.js';
+import {
+  MODEL_JSON,
+  checkArchitecture,
+  loadModel,
+  saveLayersModel,
+  saveModel,
+  type SavedModel,
+} from '../io/model-file.js';
 import type { MlpConfig } from '../model/mlp.js';
 import type { LrSchedule } from '../optim/schedule.js';
 import { OptionError, resolveOptions, type ResolvedOptions } from '../options.js';
@@ -132,32 +139,54 @@ async function loadInputs({ cmd, o, lead, run }: Setup): Promise<Inputs | undefi
   // or load, or the --model module's.
   if (lead || run.model !== undefined) await initBackend(o.backend);
   const userModel = run.model === undefined ? undefined : await loadModelModule(run.model);
-  const recipe = userModel === undefined || run.model === undefined ? undefined : cliModelSource(userModel, { loss: run.loss, optimizer: typeof cmd.options.optimizer === 'string' ? cmd.options.optimizer : undefined, lr: cmd.options.lr }, dataset, run.model);
+  const recipe =
+    userModel === undefined || run.model === undefined
+      ? undefined
+      : cliModelSource(
+          userModel,
+          {
+            loss: run.loss,
+            optimizer: typeof cmd.options.optimizer === 'string' ? cmd.options.optimizer : undefined,
+            lr: cmd.options.lr,
+          },
+          dataset,
+          run.model,
+        );
   if (run.load !== undefined) {
     start = await loadModel(run.load);
-    checkArchitecture(start, { inputSize: dataset.train.features, hidden: o.hidden, numClasses: dataset.numClasses }, `this run (--hidden ${o.hidden.join(',')} on ${dataset.dir})`);
+    checkArchitecture(
+      start,
+      { inputSize: dataset.train.features, hidden: o.hidden, numClasses: dataset.numClasses },
+      `this run (--hidden ${o.hidden.join(',')} on ${dataset.dir})`,
+    );
   }
   return { faults, resumed, dataset, out, start, userModel, recipe };
 }
 
 /** The coordinator for the command's options: its pool started, each worker's tfjs ready. */
 async function createTrainer({ cmd, run }: Setup, { faults, dataset, out, recipe }: Inputs): Promise<Trainer> {
-  const trainer = await Trainer.create({
-    ...cmd.options,
-    // A resumed run takes the optimizer from its checkpoint, unless a flag names one.
-    ...(recipe === undefined || (run.resume !== undefined && cmd.options.optimizer === undefined && cmd.options.lr === undefined) ? {} : { optimizer: recipe.optimizer }),
-    data: dataset,
-    resume: run.resume,
-    checkpointDir: out,
-    checkpointEvery: run.checkpointEvery,
-    group,
-    profile: run.profile !== undefined,
-    faults,
-    onWarning: (m) => {
-      reporter?.stopBar();
-      console.error(`warning: ${m}`);
+  const trainer = await Trainer.create(
+    {
+      ...cmd.options,
+      // A resumed run takes the optimizer from its checkpoint, unless a flag names one.
+      ...(recipe === undefined ||
+      (run.resume !== undefined && cmd.options.optimizer === undefined && cmd.options.lr === undefined)
+        ? {}
+        : { optimizer: recipe.optimizer }),
+      data: dataset,
+      resume: run.resume,
+      checkpointDir: out,
+      checkpointEvery: run.checkpointEvery,
+      group,
+      profile: run.profile !== undefined,
+      faults,
+      onWarning: (m) => {
+        reporter?.stopBar();
+        console.error(`warning: ${m}`);
+      },
     },
-  }, recipe?.source);
+    recipe?.source,
+  );
   return trainer;
 }
 
@@ -167,12 +196,18 @@ function startRecord({ lead, run }: Setup, { resumed, out, start }: Inputs, trai
   const data = trainer.dataset;
   const model: MlpConfig = { inputSize: data.train.features, hidden: t.hidden, numClasses: data.numClasses };
   // A step's samples: accumulated batches count together.
-  const report = Reporter.create(run.report, { epochs: t.epochs, stepsPerEpoch: trainer.stepsPerEpoch, batchSize: t.batchSize * t.accumulateSteps, samples: data.train.count });
+  const report = Reporter.create(run.report, {
+    epochs: t.epochs,
+    stepsPerEpoch: trainer.stepsPerEpoch,
+    batchSize: t.batchSize * t.accumulateSteps,
+    samples: data.train.count,
+  });
   reporter = report;
 
   const stoppedBy = onSignals(trainer, report, lead);
 
-  const what = run.model === undefined ? `MLP ${describeSizes(model)}` : `model ${run.model} (${trainer.layout.size} parameters)`;
+  const what =
+    run.model === undefined ? `MLP ${describeSizes(model)}` : `model ${run.model} (${trainer.layout.size} parameters)`;
   const processes = group === undefined ? '' : `${group.size} processes x `;
   report.info(
     `worker-ddp: ${processes}${trainer.workers} worker${trainer.workers > 1 ? 's' : ''}, backend ${trainer.backend}, ${what}, ` +
@@ -279,7 +314,9 @@ async function finish(
   }
   if (last !== undefined) {
     const r = last.test;
-    report.info(`test accuracy ${(100 * r.accuracy).toFixed(2)}% (${Math.round(r.accuracy * r.count)}/${r.count}), test loss ${r.loss.toFixed(4)}`);
+    report.info(
+      `test accuracy ${(100 * r.accuracy).toFixed(2)}% (${Math.round(r.accuracy * r.count)}/${r.count}), test loss ${r.loss.toFixed(4)}`,
+    );
   }
   report.info(`wrote ${join(out, 'metrics.json')}, ${join(out, 'loss.png')} and a checkpoint`);
   if (userModel !== undefined) writeWeights(userModel, trainer.getParams(), await trainer.nonTrainable());
@@ -329,7 +366,9 @@ function checkWritable(flag: string, file: string): void {
     mkdirp(dirname(file));
     closeSync(openSync(file, 'a'));
   } catch (err) {
-    throw new OptionError(`${flag}: cannot write ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new OptionError(
+      `${flag}: cannot write ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
 }
 
@@ -345,7 +384,8 @@ main(process.argv.slice(2)).then(
     // Every process reaches a non-finite verdict at once (Note [one verdict everywhere]): rank 0 reports it.
     // The library names no flags: the learning-rate advice gets its flag here.
     const hint = err instanceof NonFiniteError && err.message.endsWith('try a smaller one') ? ' (--lr)' : '';
-    if (group === undefined || group.rank === 0 || !(err instanceof NonFiniteError)) console.error(`error: ${rank}${err instanceof Error ? err.message : String(err)}${hint}`);
+    if (group === undefined || group.rank === 0 || !(err instanceof NonFiniteError))
+      console.error(`error: ${rank}${err instanceof Error ? err.message : String(err)}${hint}`);
     const code = bad ? 2 : 1;
     // A non-finite verdict is reached by every process at the same step (Note [one verdict everywhere]):
     // they all leave cleanly. Any other error may be this process's alone: end the job, or the others would wait.

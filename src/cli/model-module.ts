@@ -26,7 +26,9 @@ export async function loadModelModule(file: string): Promise<tf.LayersModel> {
     }
   }
   if (!(exported instanceof tf.LayersModel)) {
-    throw new OptionError(`--model ${file}: the default export (or module.exports) must be a tf.LayersModel or a function returning one, got ${describe(exported)}`);
+    throw new OptionError(
+      `--model ${file}: the default export (or module.exports) must be a tf.LayersModel or a function returning one, got ${describe(exported)}`,
+    );
   }
   return exported;
 }

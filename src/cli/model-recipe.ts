@@ -21,7 +21,12 @@ const DEFAULT_LOSS = 'categoricalCrossentropy';
  * fits the data (784 pixels in, one output per class), and describes it for the
  * Trainer: labels become one-hot rows, or class indices for sparse crossentropy.
  */
-export function cliModelSource(model: tf.LayersModel, flags: RecipeFlags, data: Dataset, file: string): { source: ModelSource; optimizer: OptimizerSpec } {
+export function cliModelSource(
+  model: tf.LayersModel,
+  flags: RecipeFlags,
+  data: Dataset,
+  file: string,
+): { source: ModelSource; optimizer: OptimizerSpec } {
   const compiled = model.optimizer !== undefined && model.optimizer !== null;
   const loss = flags.loss ?? (compiled ? model.loss : DEFAULT_LOSS);
   const given = compiled ? model.metrics : undefined;
@@ -36,15 +41,23 @@ export function cliModelSource(model: tf.LayersModel, flags: RecipeFlags, data: 
       ? optimizerFromName(flags.optimizer ?? 'sgd', flags.lr)
       : { ...optimizerFromTfjs(model.optimizer), ...(flags.lr === undefined ? {} : { lr: flags.lr }) };
   if (flags.loss !== undefined || !compiled || !hasAcc) {
-    model.compile({ optimizer: compiled ? model.optimizer : 'sgd', loss: loss as string, metrics: hasAcc ? metrics : [...metrics, 'acc'] });
+    model.compile({
+      optimizer: compiled ? model.optimizer : 'sgd',
+      loss: loss as string,
+      metrics: hasAcc ? metrics : [...metrics, 'acc'],
+    });
   }
   const inputSize = model.inputs[0].shape.slice(1).reduce<number>((a, d) => a * (d ?? NaN), 1);
   if (inputSize !== data.train.features) {
-    throw new OptionError(`--model ${file}: its input [${model.inputs[0].shape.slice(1).join(', ')}] holds ${inputSize} values, the data has ${data.train.features} per sample (${data.train.rows}x${data.train.cols})`);
+    throw new OptionError(
+      `--model ${file}: its input [${model.inputs[0].shape.slice(1).join(', ')}] holds ${inputSize} values, the data has ${data.train.features} per sample (${data.train.rows}x${data.train.cols})`,
+    );
   }
   const units = model.outputs[0].shape[model.outputs[0].shape.length - 1];
   if (units !== data.numClasses) {
-    throw new OptionError(`--model ${file}: its output has ${String(units)} units, the data has ${data.numClasses} classes`);
+    throw new OptionError(
+      `--model ${file}: its output has ${String(units)} units, the data has ${data.numClasses} classes`,
+    );
   }
   const source = layersSource(model, { targets: model.loss === 'sparseCategoricalCrossentropy' ? 'index' : 'onehot' });
   return { source, optimizer };

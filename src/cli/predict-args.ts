@@ -54,8 +54,10 @@ export function parsePredict(argv: readonly string[]): PredictCommand | { readon
   const model = pathFlag('model', v.model, 'a folder');
   const image = pathFlag('image', v.image, 'a PNG file');
   if (image !== undefined) {
-    const clash = v.index !== undefined ? '--index' : v.grid === true ? '--grid' : v.data !== undefined ? '--data' : undefined;
-    if (clash !== undefined) throw new OptionError(`--image and ${clash} exclude each other: ${clash} is about test images`);
+    const clash =
+      v.index !== undefined ? '--index' : v.grid === true ? '--grid' : v.data !== undefined ? '--data' : undefined;
+    if (clash !== undefined)
+      throw new OptionError(`--image and ${clash} exclude each other: ${clash} is about test images`);
   } else if (v.invert === true) {
     throw new OptionError('--invert applies to --image only');
   }

@@ -58,7 +58,10 @@ async function digit(cmd: PredictCommand, model: MlpWeights, test: Split, index:
 async function image(cmd: PredictCommand, model: SavedModel, file: string): Promise<number> {
   const side = Math.round(Math.sqrt(model.config.inputSize));
   if (side * side !== model.config.inputSize) {
-    throw new ModelFileError(model.file, `takes ${model.config.inputSize} inputs, not a square image: --image needs one`);
+    throw new ModelFileError(
+      model.file,
+      `takes ${model.config.inputSize} inputs, not a square image: --image needs one`,
+    );
   }
   const pixels = await readDigitPng(file, side, cmd.invert);
   return show(cmd, model, pixels, side, side, basename(file), `image-${basename(file, '.png')}.png`);
@@ -76,12 +79,23 @@ function newestModel(): string {
 }
 
 /** The terminal view and the PNG of one image. */
-async function show(cmd: PredictCommand, model: MlpWeights, pixels: Float32Array, rows: number, cols: number, caption: string, name: string): Promise<number> {
+async function show(
+  cmd: PredictCommand,
+  model: MlpWeights,
+  pixels: Float32Array,
+  rows: number,
+  cols: number,
+  caption: string,
+  name: string,
+): Promise<number> {
   const probs = probabilities(model, pixels, 1);
   const best = argmax(probs);
   const out = join(cmd.out, name);
   writeFileSync(out, await classifyPng({ pixels, rows, cols, probs, caption }));
-  const lines = [`${caption}: predicted ${best} (probability ${probs[best].toFixed(3)})`, ...sideBySide(digitLines(pixels, rows, cols), barLines(probs))];
+  const lines = [
+    `${caption}: predicted ${best} (probability ${probs[best].toFixed(3)})`,
+    ...sideBySide(digitLines(pixels, rows, cols), barLines(probs)),
+  ];
   process.stdout.write(`${lines.join('\n')}\nwrote ${out}\n`);
   return 0;
 }
@@ -102,7 +116,12 @@ async function grid(cmd: PredictCommand, model: MlpWeights, test: Split, from: n
   const wrong = cells.filter((x) => x.predicted !== x.label).length;
   const lines = [`test images ${from}-${from + n - 1}: ${n - wrong}/${n} correct (predicted/true; * marks a mistake)`];
   for (let r = 0; r < n; r += GRID_COLUMNS) {
-    lines.push(cells.slice(r, r + GRID_COLUMNS).map((x) => `${x.predicted === x.label ? ' ' : '*'}${x.predicted}/${x.label}`).join('  '));
+    lines.push(
+      cells
+        .slice(r, r + GRID_COLUMNS)
+        .map((x) => `${x.predicted === x.label ? ' ' : '*'}${x.predicted}/${x.label}`)
+        .join('  '),
+    );
   }
   process.stdout.write(`${lines.join('\n')}\nwrote ${out}\n`);
   return 0;

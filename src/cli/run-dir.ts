@@ -11,7 +11,11 @@ export function makeDir(flag: string, dir: string): string {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const isFile = code === 'EEXIST' || code === 'ENOTDIR';
-    throw new OptionError(isFile ? `${flag} ${dir}: is a file or lies under one, not a folder` : `${flag} ${dir}: cannot create the folder (${code ?? String(err)})`);
+    throw new OptionError(
+      isFile
+        ? `${flag} ${dir}: is a file or lies under one, not a folder`
+        : `${flag} ${dir}: cannot create the folder (${code ?? String(err)})`,
+    );
   }
   if (!statSync(dir).isDirectory()) throw new OptionError(`${flag} ${dir}: is not a folder`);
   return dir;

@@ -56,12 +56,17 @@ export class ProcessGroup {
       process.env.OMPI_MCA_coll_tuned_use_dynamic_rules = '1';
       process.env.OMPI_MCA_coll_tuned_allreduce_algorithm = '4';
     }
-    mpi.watchdog(timeoutMs, `error: the MPI job's processes did not all start within ${timeoutMs / 1000} s; ending this one\n`);
+    mpi.watchdog(
+      timeoutMs,
+      `error: the MPI job's processes did not all start within ${timeoutMs / 1000} s; ending this one\n`,
+    );
     const { rank, size, threadLevel } = mpi.init();
     if (threadLevel !== 3) {
       mpi.disarm();
       mpi.finalize();
-      throw new Error(`MPI provides thread level ${threadLevel}, worker-ddp needs MPI_THREAD_MULTIPLE (3): one collective per worker thread at once`);
+      throw new Error(
+        `MPI provides thread level ${threadLevel}, worker-ddp needs MPI_THREAD_MULTIPLE (3): one collective per worker thread at once`,
+      );
     }
     // Same worker count everywhere iff sum(N)^2 = size * sum(N^2) (Cauchy-Schwarz); every process gets the same sums.
     const counts = Float64Array.of(workers, workers * workers);
@@ -69,7 +74,9 @@ export class ProcessGroup {
     if (counts[0] * counts[0] !== size * counts[1]) {
       mpi.disarm();
       mpi.finalize();
-      throw new OptionError(`every process needs the same --workers (this one has ${workers}, the ${size} processes ${counts[0]} in all)`);
+      throw new OptionError(
+        `every process needs the same --workers (this one has ${workers}, the ${size} processes ${counts[0]} in all)`,
+      );
     }
     // One call per local rank r, in which every process passes color r: comm r spans worker r of every process.
     // Separate communicators keep the N concurrent allreduces of a step from matching each other's messages.
@@ -85,7 +92,10 @@ export class ProcessGroup {
 
   /** Leaves the job cleanly; the last call on the group. MPI_Finalize waits for the other processes: for `timeoutMs` at most. */
   finalize(timeoutMs = JOIN_TIMEOUT_MS): void {
-    this.mpi.watchdog(timeoutMs, `error: MPI rank ${this.rank} of ${this.size}: the other processes did not finish within ${timeoutMs / 1000} s; ending this one\n`);
+    this.mpi.watchdog(
+      timeoutMs,
+      `error: MPI rank ${this.rank} of ${this.size}: the other processes did not finish within ${timeoutMs / 1000} s; ending this one\n`,
+    );
     this.mpi.finalize();
     this.mpi.disarm();
   }

@@ -27,7 +27,11 @@ export const ADDON = new URL('../../../native/mpi/build/Release/worker_ddp_mpi.n
 
 /** The addon, or why not: not built, or built but not loadable (libmpi missing). */
 export function loadMpi(): { readonly mpi: MpiBinding } | { readonly mpi: undefined; readonly reason: string } {
-  if (!existsSync(ADDON)) return { mpi: undefined, reason: `the MPI addon is not built (${ADDON.pathname}): apt-get install openmpi-bin libopenmpi-dev, then npm run build:mpi` };
+  if (!existsSync(ADDON))
+    return {
+      mpi: undefined,
+      reason: `the MPI addon is not built (${ADDON.pathname}): apt-get install openmpi-bin libopenmpi-dev, then npm run build:mpi`,
+    };
   try {
     return { mpi: createRequire(import.meta.url)(ADDON.pathname) as MpiBinding };
   } catch (err) {

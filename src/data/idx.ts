@@ -97,7 +97,10 @@ function readHeader(bytes: Uint8Array, file: string, kind: typeof IMAGES | typeo
     new DataFileError(file, `bad magic ${hex8(magic)}, expected ${hex8(kind.magic)} (${kind.what})`);
   if (bytes[0] !== 0 || bytes[1] !== 0) throw badMagic();
   if (bytes[2] !== UBYTE) {
-    throw new DataFileError(file, `unsupported data type ${hex2(bytes[2])}, only ${hex2(UBYTE)} (unsigned byte) is supported`);
+    throw new DataFileError(
+      file,
+      `unsupported data type ${hex2(bytes[2])}, only ${hex2(UBYTE)} (unsigned byte) is supported`,
+    );
   }
   if (bytes[3] !== kind.dims) throw badMagic();
   if (bytes.length < headerBytes) {

@@ -5,7 +5,12 @@ import { Rng, deriveSeed } from '../rng.js';
  * (seed, epoch). It depends on nothing else, in particular not on the worker
  * count, which is what makes N workers train the same model as 1.
  */
-export function epochPermutation(n: number, seed: number, epoch: number, out: Int32Array = new Int32Array(n)): Int32Array {
+export function epochPermutation(
+  n: number,
+  seed: number,
+  epoch: number,
+  out: Int32Array = new Int32Array(n),
+): Int32Array {
   const rng = new Rng(deriveSeed(seed, epoch));
   for (let i = 0; i < n; i++) out[i] = i;
   for (let i = n - 1; i > 0; i--) {

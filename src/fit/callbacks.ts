@@ -64,11 +64,18 @@ export class Callbacks {
     callbacks: Callback | readonly Callback[] | undefined,
     private readonly model: tf.LayersModel,
   ) {
-    const list = callbacks === undefined ? [] : Array.isArray(callbacks) ? (callbacks as readonly Callback[]) : [callbacks as Callback];
+    const list =
+      callbacks === undefined
+        ? []
+        : Array.isArray(callbacks)
+          ? (callbacks as readonly Callback[])
+          : [callbacks as Callback];
     list.forEach((c, i) => {
-      if (typeof c !== 'object' || c === null) throw new OptionError(`callbacks[${i}] must be an object of hooks (onEpochEnd, ...) or a tf.Callback`);
+      if (typeof c !== 'object' || c === null)
+        throw new OptionError(`callbacks[${i}] must be an object of hooks (onEpochEnd, ...) or a tf.Callback`);
       for (const h of HOOKS) {
-        if (c[h] !== undefined && typeof c[h] !== 'function') throw new OptionError(`callbacks[${i}].${h} must be a function`);
+        if (c[h] !== undefined && typeof c[h] !== 'function')
+          throw new OptionError(`callbacks[${i}].${h} must be a function`);
       }
       c.setModel?.(model);
     });

@@ -6,7 +6,8 @@ import type { OutputSpec } from '../model/layers-spec.js';
 export type ClassWeight = Readonly<Record<number, number>>;
 
 /** model.fit's classWeight: one ClassWeight (a one-output model), an array of them in output order, or a map by output name. */
-export type ClassWeightArg = ClassWeight | readonly (ClassWeight | null | undefined)[] | Readonly<Record<string, ClassWeight>>;
+export type ClassWeightArg =
+  ClassWeight | readonly (ClassWeight | null | undefined)[] | Readonly<Record<string, ClassWeight>>;
 
 /** One output's targets as the data copy-in holds them: where they came from (for messages), values and per-sample shape. */
 export interface TargetColumn {
@@ -26,7 +27,11 @@ export interface TargetColumn {
  * refused (tfjs ignores it), since it is almost always a mislabelled key.
  * Returns one array per output (count values), undefined where an output is unweighted.
  */
-export function sampleWeights(arg: ClassWeightArg, outputs: readonly OutputSpec[], targets: readonly TargetColumn[]): (Float32Array | undefined)[] {
+export function sampleWeights(
+  arg: ClassWeightArg,
+  outputs: readonly OutputSpec[],
+  targets: readonly TargetColumn[],
+): (Float32Array | undefined)[] {
   return perOutput(arg, outputs).map((cw, k) => (cw === undefined ? undefined : weightsOf(cw, outputs[k], targets[k])));
 }
 
@@ -34,18 +39,28 @@ export function sampleWeights(arg: ClassWeightArg, outputs: readonly OutputSpec[
 function perOutput(arg: ClassWeightArg, outputs: readonly OutputSpec[]): (ClassWeight | undefined)[] {
   const names = outputs.map((o) => o.name);
   if (typeof arg !== 'object' || arg === null) {
-    throw new OptionError(`classWeight must be an object mapping class indices to weights, an array of them (one per output) or a map by output name, got ${JSON.stringify(arg)}`);
+    throw new OptionError(
+      `classWeight must be an object mapping class indices to weights, an array of them (one per output) or a map by output name, got ${JSON.stringify(arg)}`,
+    );
   }
   if (Array.isArray(arg)) {
-    if (arg.length !== names.length) throw new OptionError(`classWeight is an array of ${arg.length} but the model has ${names.length} output${names.length === 1 ? '' : 's'}`);
+    if (arg.length !== names.length)
+      throw new OptionError(
+        `classWeight is an array of ${arg.length} but the model has ${names.length} output${names.length === 1 ? '' : 's'}`,
+      );
     return arg.map((cw: ClassWeight | null | undefined) => cw ?? undefined);
   }
   const map = arg as Readonly<Record<string, unknown>>;
   const keys = Object.keys(map);
   const byName = keys.length > 0 && keys.every((key) => typeof map[key] === 'object' && map[key] !== null);
   if (names.length === 1 && !byName) return [arg as ClassWeight];
-  if (!byName) throw new OptionError(`the model has ${names.length} outputs: classWeight must be an array of ${names.length} or a map by output name (${names.join(', ')})`);
-  for (const key of keys) if (!names.includes(key)) throw new OptionError(`classWeight names no output of the model: "${key}" (its outputs: ${names.join(', ')})`);
+  if (!byName)
+    throw new OptionError(
+      `the model has ${names.length} outputs: classWeight must be an array of ${names.length} or a map by output name (${names.join(', ')})`,
+    );
+  for (const key of keys)
+    if (!names.includes(key))
+      throw new OptionError(`classWeight names no output of the model: "${key}" (its outputs: ${names.join(', ')})`);
   return names.map((name) => map[name] as ClassWeight | undefined);
 }
 
@@ -55,18 +70,27 @@ function weightsOf(cw: ClassWeight, output: OutputSpec, y: TargetColumn): Float3
   for (const [key, w] of Object.entries(cw)) {
     const c = Number(key);
     if (!Number.isInteger(c) || c < 0 || c >= classes) {
-      throw new OptionError(`classWeight has a weight for class ${key}, but output "${output.name}" has ${classes} classes (0 to ${classes - 1})`);
+      throw new OptionError(
+        `classWeight has a weight for class ${key}, but output "${output.name}" has ${classes} classes (0 to ${classes - 1})`,
+      );
     }
-    if (typeof w !== 'number' || !Number.isFinite(w)) throw new OptionError(`classWeight's weight for class ${key} of output "${output.name}" must be a finite number, got ${JSON.stringify(w)}`);
+    if (typeof w !== 'number' || !Number.isFinite(w))
+      throw new OptionError(
+        `classWeight's weight for class ${key} of output "${output.name}" must be a finite number, got ${JSON.stringify(w)}`,
+      );
   }
   const per = y.shape.reduce((a, b) => a * b, 1);
-  if (y.shape.length > 1) throw new OptionError(`classWeight needs class indices or one-hot rows, but ${y.label} has samples of shape [${y.shape.join(', ')}]`);
+  if (y.shape.length > 1)
+    throw new OptionError(
+      `classWeight needs class indices or one-hot rows, but ${y.label} has samples of shape [${y.shape.join(', ')}]`,
+    );
   const count = y.data.length / per;
   const out = new Float32Array(new SharedArrayBuffer(4 * count));
   for (let i = 0; i < count; i++) {
     const c = per > 1 ? argMax(y.data, i * per, per) : y.data[i];
     const w = cw[c];
-    if (w === undefined) throw new OptionError(`classWeight has no weight for class ${c}, which sample ${i} of ${y.label} has`);
+    if (w === undefined)
+      throw new OptionError(`classWeight has no weight for class ${c}, which sample ${i} of ${y.label} has`);
     out[i] = w;
   }
   return out;

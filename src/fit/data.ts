@@ -35,11 +35,16 @@ export interface FitDataArgs {
 export function fitData(spec: LayersSpec, x: FitInput, y: FitInput, args: FitDataArgs): FitData {
   const all = split(spec, 'x', x, 'y', y, args.classWeight);
   if (args.data !== undefined) {
-    if (!Array.isArray(args.data) || args.data.length !== 2) throw new OptionError('validationData must be [xVal, yVal]');
-    return { train: all, validation: split(spec, 'validationData[0]', args.data[0], 'validationData[1]', args.data[1], undefined) };
+    if (!Array.isArray(args.data) || args.data.length !== 2)
+      throw new OptionError('validationData must be [xVal, yVal]');
+    return {
+      train: all,
+      validation: split(spec, 'validationData[0]', args.data[0], 'validationData[1]', args.data[1], undefined),
+    };
   }
   const v = args.split ?? 0;
-  if (typeof v !== 'number' || !(v >= 0 && v < 1)) throw new OptionError(`validationSplit must be a number from 0 to less than 1, got ${String(v)}`);
+  if (typeof v !== 'number' || !(v >= 0 && v < 1))
+    throw new OptionError(`validationSplit must be a number from 0 to less than 1, got ${String(v)}`);
   const at = v > 0 ? Math.floor(all.count * (1 - v)) : all.count;
   if (at < 1) throw new OptionError(`validationSplit ${v} leaves no training samples of ${all.count}`);
   return { train: rows(all, 0, at), validation: rows(all, at, all.count) };
@@ -47,25 +52,46 @@ export function fitData(spec: LayersSpec, x: FitInput, y: FitInput, args: FitDat
 
 /** A Dataset for the Trainer: the validation samples stand where the idx data's test split does. */
 export function asDataset(d: FitData, spec: LayersSpec): Dataset {
-  return { dir: '(arrays in memory)', train: d.train, test: d.validation, numClasses: spec.outputShape[spec.outputShape.length - 1] ?? 1 };
+  return {
+    dir: '(arrays in memory)',
+    train: d.train,
+    test: d.validation,
+    numClasses: spec.outputShape[spec.outputShape.length - 1] ?? 1,
+  };
 }
 
 /** One input's or target's samples, copied: where they came from (for messages), values, per-sample shape, sample count. */
 type Column = TargetColumn & { readonly count: number };
 
-function split(spec: LayersSpec, xName: string, x: FitInput, yName: string, y: FitInput, classWeight: ClassWeightArg | undefined): Split {
+function split(
+  spec: LayersSpec,
+  xName: string,
+  x: FitInput,
+  yName: string,
+  y: FitInput,
+  classWeight: ClassWeightArg | undefined,
+): Split {
   const xs = columns(xName, x, spec.inputs, 'input');
   const ys = columns(yName, y, spec.outputs, 'output');
   const count = xs[0].count;
-  for (const c of [...xs, ...ys]) if (c.count !== count) throw new OptionError(`${xs[0].label} has ${count} samples but ${c.label} has ${c.count}`);
+  for (const c of [...xs, ...ys])
+    if (c.count !== count) throw new OptionError(`${xs[0].label} has ${count} samples but ${c.label} has ${c.count}`);
   if (count < 1) throw new OptionError(`${xName} has no samples`);
-  xs.forEach((c, i) => expectShape(c, spec.inputs[i].shape, spec.inputs.length === 1 ? "the model's input" : `the model's input "${spec.inputs[i].name}"`));
+  xs.forEach((c, i) =>
+    expectShape(
+      c,
+      spec.inputs[i].shape,
+      spec.inputs.length === 1 ? "the model's input" : `the model's input "${spec.inputs[i].name}"`,
+    ),
+  );
   const targets = ys.map((c, i): Targets => {
     const o = spec.outputs[i];
     const what = spec.outputs.length === 1 ? "the model's output" : `the model's output "${o.name}"`;
     if (o.loss.name === 'sparseCategoricalCrossentropy' && o.loss.source === undefined) {
       if (c.shape.length > 1 || (c.shape.length === 1 && c.shape[0] !== 1)) {
-        throw new OptionError(`${c.label} has shape [${[count, ...c.shape].join(', ')}]; sparseCategoricalCrossentropy takes class indices, shape [${count}] or [${count}, 1]`);
+        throw new OptionError(
+          `${c.label} has shape [${[count, ...c.shape].join(', ')}]; sparseCategoricalCrossentropy takes class indices, shape [${count}] or [${count}, 1]`,
+        );
       }
       return { data: c.data, shape: [1] };
     }
@@ -100,19 +126,28 @@ function columns(name: string, given: FitInput, model: readonly InputSpec[], kin
   const list = `the model's ${kind}s: ${names.join(', ')}`;
   const plural = (n: number): string => `${n} ${kind}${n === 1 ? '' : 's'}`;
   if (isArrayData(given)) {
-    if (names.length !== 1) throw new OptionError(`${name} is one array but the model has ${plural(names.length)} (${names.join(', ')}): pass an array of ${names.length} or a map by name`);
+    if (names.length !== 1)
+      throw new OptionError(
+        `${name} is one array but the model has ${plural(names.length)} (${names.join(', ')}): pass an array of ${names.length} or a map by name`,
+      );
     return [read(name, given)];
   }
   if (Array.isArray(given)) {
     const arrays = given as readonly ArrayData[];
-    if (arrays.length !== names.length) throw new OptionError(`${name} has ${arrays.length} array${arrays.length === 1 ? '' : 's'} but the model has ${plural(names.length)} (${names.join(', ')})`);
+    if (arrays.length !== names.length)
+      throw new OptionError(
+        `${name} has ${arrays.length} array${arrays.length === 1 ? '' : 's'} but the model has ${plural(names.length)} (${names.join(', ')})`,
+      );
     return arrays.map((a, i) => read(`${name}[${i}]`, a));
   }
   if (typeof given !== 'object' || given === null) {
-    throw new OptionError(`${name} must be a tf.Tensor or { data, shape }, an array of them (one per ${kind}) or a map by ${kind} name`);
+    throw new OptionError(
+      `${name} must be a tf.Tensor or { data, shape }, an array of them (one per ${kind}) or a map by ${kind} name`,
+    );
   }
   const map = given as Readonly<Record<string, ArrayData>>;
-  for (const key of Object.keys(map)) if (!names.includes(key)) throw new OptionError(`${name} has no ${kind} named "${key}" (${list})`);
+  for (const key of Object.keys(map))
+    if (!names.includes(key)) throw new OptionError(`${name} has no ${kind} named "${key}" (${list})`);
   return names.map((n) => {
     if (map[n] === undefined) throw new OptionError(`${name} has no data for ${kind} "${n}" (${list})`);
     return read(`${name}.${n}`, map[n]);
@@ -127,7 +162,8 @@ function isArrayData(a: unknown): a is ArrayData {
 }
 
 function read(label: string, a: ArrayData): Column {
-  if (a instanceof tf.Tensor) return { label, data: shared(a.dataSync()), shape: a.shape.slice(1), count: a.shape[0] ?? 0 };
+  if (a instanceof tf.Tensor)
+    return { label, data: shared(a.dataSync()), shape: a.shape.slice(1), count: a.shape[0] ?? 0 };
   if (typeof a !== 'object' || a === null || !('data' in a) || !('shape' in a) || !Array.isArray(a.shape)) {
     throw new OptionError(`${label} must be a tf.Tensor or { data, shape }`);
   }
@@ -141,12 +177,17 @@ function read(label: string, a: ArrayData): Column {
 /** NaN or ±Infinity anywhere: one line naming the array, the sample and the model's input or output. */
 function checkFinite(c: Column, what: string): void {
   const at = c.data.findIndex((v) => !Number.isFinite(v));
-  if (at >= 0) throw new OptionError(`${c.label} holds ${c.data[at]} at sample ${Math.floor(at / size(c.shape))} (${what}): the data must be finite`);
+  if (at >= 0)
+    throw new OptionError(
+      `${c.label} holds ${c.data[at]} at sample ${Math.floor(at / size(c.shape))} (${what}): the data must be finite`,
+    );
 }
 
 function expectShape(c: Column, want: readonly number[], what: string): void {
   if (c.shape.join(',') !== want.join(',')) {
-    throw new OptionError(`${c.label} has samples of shape [${c.shape.join(', ')}] but ${what} is [${want.join(', ')}]`);
+    throw new OptionError(
+      `${c.label} has samples of shape [${c.shape.join(', ')}] but ${what} is [${want.join(', ')}]`,
+    );
   }
 }
 

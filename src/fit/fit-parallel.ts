@@ -72,7 +72,14 @@ export interface FitParallelArgs {
 export interface History {
   readonly epoch: number[];
   readonly history: Record<string, number[]>;
-  readonly params: { readonly epochs: number; readonly initialEpoch: number; readonly samples: number; readonly steps: number; readonly batchSize: number; readonly metrics: string[] };
+  readonly params: {
+    readonly epochs: number;
+    readonly initialEpoch: number;
+    readonly samples: number;
+    readonly steps: number;
+    readonly batchSize: number;
+    readonly metrics: string[];
+  };
 }
 
 const KNOWN = new Set([
@@ -118,17 +125,32 @@ const KNOWN = new Set([
  * weights (trainable ones, and the non-trainable ones, e.g. batch-norm
  * statistics, from worker 0), so model.predict, model.evaluate and model.save just work.
  */
-export async function fitParallel(model: tf.LayersModel, x: FitInput, y: FitInput, args: FitParallelArgs = {}): Promise<History> {
+export async function fitParallel(
+  model: tf.LayersModel,
+  x: FitInput,
+  y: FitInput,
+  args: FitParallelArgs = {},
+): Promise<History> {
   if (typeof args !== 'object' || args === null) throw new OptionError('fitParallel args must be an object');
-  if ('sampleWeight' in args) throw new OptionError('sampleWeight is not supported, as in tfjs 4.22\'s model.fit (which refuses it); classWeight is');
-  for (const k of Object.keys(args)) if (!KNOWN.has(k)) throw new OptionError(`fitParallel does not support the argument ${JSON.stringify(k)}`);
+  if ('sampleWeight' in args)
+    throw new OptionError(
+      "sampleWeight is not supported, as in tfjs 4.22's model.fit (which refuses it); classWeight is",
+    );
+  for (const k of Object.keys(args))
+    if (!KNOWN.has(k)) throw new OptionError(`fitParallel does not support the argument ${JSON.stringify(k)}`);
   const source = layersSource(model, { modules: args.modules });
-  const data = fitData(source.spec, x, y, { split: args.validationSplit, data: args.validationData, classWeight: args.classWeight });
+  const data = fitData(source.spec, x, y, {
+    split: args.validationSplit,
+    data: args.validationData,
+    classWeight: args.classWeight,
+  });
   const optimizer = optimizerFromTfjs(model.optimizer);
   const epochs = checkInt('epochs', args.epochs ?? 1, LIMITS.epochs);
   const initialEpoch = args.initialEpoch ?? 0;
   if (!Number.isInteger(initialEpoch) || initialEpoch < 0 || initialEpoch >= epochs) {
-    throw new OptionError(`initialEpoch must be an integer from 0 to epochs - 1 (${epochs - 1}), got ${String(initialEpoch)}`);
+    throw new OptionError(
+      `initialEpoch must be an integer from 0 to epochs - 1 (${epochs - 1}), got ${String(initialEpoch)}`,
+    );
   }
   const callbacks = new Callbacks(args.callbacks, model);
   await using trainer = await Trainer.create(
@@ -176,7 +198,7 @@ export async function fitParallel(model: tf.LayersModel, x: FitInput, y: FitInpu
     const totals = new Float64Array(names.length);
     let seen = 0;
     const S = trainer.stepsPerEpoch;
-    for (let step = 0; step < S && !callbacks.stopRequested(); ) {
+    for (let step = 0; step < S && !callbacks.stopRequested();) {
       const chunk = callbacks.wantsBatches ? 1 : S - step;
       let b = step * perStep;
       if (chunk === 1) await callbacks.onBatchBegin(b, { batch: b, size: size(b) });

@@ -36,7 +36,8 @@ export class LiveModel implements Sync {
 
   async before(): Promise<void> {
     if (this.at === this.trainer.stepsDone) return;
-    const nonTrainable = this.model.nonTrainableWeights.length > 0 ? await this.trainer.nonTrainable() : new Float32Array(0);
+    const nonTrainable =
+      this.model.nonTrainableWeights.length > 0 ? await this.trainer.nonTrainable() : new Float32Array(0);
     writeWeights(this.model, this.trainer.getParams(), nonTrainable);
     this.at = this.trainer.stepsDone;
     this.ids = this.dataIds();

@@ -28,14 +28,17 @@ export function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
 export class LearningRateScheduler extends tf.Callback {
   constructor(private readonly schedule: (epoch: number, lr: number) => number) {
     super();
-    if (typeof schedule !== 'function') throw new OptionError(`learningRateScheduler needs a function (epoch, lr) => lr, got ${show(schedule)}`);
+    if (typeof schedule !== 'function')
+      throw new OptionError(`learningRateScheduler needs a function (epoch, lr) => lr, got ${show(schedule)}`);
   }
 
   override async onEpochBegin(epoch: number): Promise<void> {
     const optimizer = this.model.optimizer;
     const lr = this.schedule(epoch, learningRateOf(optimizer));
     if (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0) {
-      throw new OptionError(`learningRateScheduler: the schedule returned ${show(lr)} for epoch ${epoch}; it must return a finite number >= 0`);
+      throw new OptionError(
+        `learningRateScheduler: the schedule returned ${show(lr)} for epoch ${epoch}; it must return a finite number >= 0`,
+      );
     }
     setLearningRate(optimizer, lr);
   }
@@ -87,20 +90,31 @@ export class ReduceLROnPlateau extends tf.Callback {
 
   constructor(args: ReduceLROnPlateauArgs = {}) {
     super();
-    if (typeof args !== 'object' || args === null) throw new OptionError(`reduceLROnPlateau takes an object of arguments, got ${show(args)}`);
+    if (typeof args !== 'object' || args === null)
+      throw new OptionError(`reduceLROnPlateau takes an object of arguments, got ${show(args)}`);
     for (const k of Object.keys(args)) {
-      if (!PLATEAU_FIELDS.includes(k)) throw new OptionError(`reduceLROnPlateau has no argument ${JSON.stringify(k)} (it takes ${PLATEAU_FIELDS.join(', ')})`);
+      if (!PLATEAU_FIELDS.includes(k))
+        throw new OptionError(
+          `reduceLROnPlateau has no argument ${JSON.stringify(k)} (it takes ${PLATEAU_FIELDS.join(', ')})`,
+        );
     }
     const monitor = args.monitor ?? 'val_loss';
-    if (typeof monitor !== 'string' || monitor === '') throw new OptionError(`reduceLROnPlateau.monitor must be a log name, got ${show(monitor)}`);
+    if (typeof monitor !== 'string' || monitor === '')
+      throw new OptionError(`reduceLROnPlateau.monitor must be a log name, got ${show(monitor)}`);
     this.monitor = monitor;
     this.factor = check('factor', args.factor ?? 0.1, (v) => v > 0 && v < 1, 'a number in (0, 1)');
     this.patience = check('patience', args.patience ?? 10, (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0');
-    this.minDelta = check('minDelta', args.minDelta ?? 1e-4, (v) => Number.isFinite(v) && v >= 0, 'a finite number >= 0');
+    this.minDelta = check(
+      'minDelta',
+      args.minDelta ?? 1e-4,
+      (v) => Number.isFinite(v) && v >= 0,
+      'a finite number >= 0',
+    );
     this.cooldown = check('cooldown', args.cooldown ?? 0, (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0');
     this.minLr = check('minLr', args.minLr ?? 0, (v) => Number.isFinite(v) && v >= 0, 'a finite number >= 0');
     const mode = args.mode ?? 'auto';
-    if (mode !== 'auto' && mode !== 'min' && mode !== 'max') throw new OptionError(`reduceLROnPlateau.mode must be one of auto, min, max, got ${show(mode)}`);
+    if (mode !== 'auto' && mode !== 'min' && mode !== 'max')
+      throw new OptionError(`reduceLROnPlateau.mode must be one of auto, min, max, got ${show(mode)}`);
     this.maximize = mode === 'max' || (mode === 'auto' && monitor.includes('acc'));
   }
 
@@ -113,7 +127,9 @@ export class ReduceLROnPlateau extends tf.Callback {
   override async onEpochEnd(_epoch: number, logs?: tf.Logs | Record<string, number | tf.Scalar>): Promise<void> {
     const raw = logs?.[this.monitor];
     if (raw === undefined) {
-      console.warn(`reduceLROnPlateau: the logs have no ${JSON.stringify(this.monitor)} (they have ${Object.keys(logs ?? {}).join(', ')}); the rate stays`);
+      console.warn(
+        `reduceLROnPlateau: the logs have no ${JSON.stringify(this.monitor)} (they have ${Object.keys(logs ?? {}).join(', ')}); the rate stays`,
+      );
       return;
     }
     const current = typeof raw === 'number' ? raw : (await raw.data())[0];
@@ -142,7 +158,8 @@ export function reduceLROnPlateau(args: ReduceLROnPlateauArgs = {}): ReduceLROnP
 }
 
 function check(name: string, v: unknown, ok: (v: number) => boolean, accepts: string): number {
-  if (typeof v !== 'number' || !ok(v)) throw new OptionError(`reduceLROnPlateau.${name} must be ${accepts}, got ${show(v)}`);
+  if (typeof v !== 'number' || !ok(v))
+    throw new OptionError(`reduceLROnPlateau.${name} must be ${accepts}, got ${show(v)}`);
   return v;
 }
 

@@ -25,7 +25,9 @@ export interface SourceOptions {
  */
 export function layersSource(model: tf.LayersModel, opts: SourceOptions = {}): ModelSource {
   if (!(model instanceof tf.LayersModel)) {
-    throw new OptionError(`the model must be a tf.LayersModel (from tf.sequential, tf.model or tf.loadLayersModel), got ${describe(model)}`);
+    throw new OptionError(
+      `the model must be a tf.LayersModel (from tf.sequential, tf.model or tf.loadLayersModel), got ${describe(model)}`,
+    );
   }
   if (model.optimizer === undefined || model.optimizer === null || model.loss === undefined) {
     throw new OptionError('the model is not compiled: call model.compile({ optimizer, loss }) first');
@@ -33,16 +35,29 @@ export function layersSource(model: tf.LayersModel, opts: SourceOptions = {}): M
   const targets = opts.targets ?? 'given';
   const single = model.inputs.length === 1 && model.outputs.length === 1;
   if (!single && targets !== 'given') {
-    throw new OptionError(`the model has ${model.inputs.length} inputs and ${model.outputs.length} outputs; targets made from class labels feed a model with one of each`);
+    throw new OptionError(
+      `the model has ${model.inputs.length} inputs and ${model.outputs.length} outputs; targets made from class labels feed a model with one of each`,
+    );
   }
-  const inputs = model.inputNames.map((name, i) => ({ name, shape: concrete(single ? 'input' : `input "${name}"`, model.inputs[i].shape) }));
+  const inputs = model.inputNames.map((name, i) => ({
+    name,
+    shape: concrete(single ? 'input' : `input "${name}"`, model.inputs[i].shape),
+  }));
   const losses = lossSpecs(model.loss, model.outputNames);
   const metrics = collectMetrics(model.metrics, model.outputNames);
-  const outputs = model.outputNames.map((name, i) => ({ name, shape: concrete(single ? 'output' : `output "${name}"`, model.outputs[i].shape), loss: losses[i], metrics: metrics[i] }));
+  const outputs = model.outputNames.map((name, i) => ({
+    name,
+    shape: concrete(single ? 'output' : `output "${name}"`, model.outputs[i].shape),
+    loss: losses[i],
+    metrics: metrics[i],
+  }));
   const modules = (opts.modules ?? []).map(moduleUrl);
   checkRebuildable(model, modules);
   const trainable = model.trainableWeights.map((w) => ({ name: w.originalName, shape: [...w.shape] as number[] }));
-  const nonTrainable = model.nonTrainableWeights.map((w) => ({ name: w.originalName, shape: [...w.shape] as number[] }));
+  const nonTrainable = model.nonTrainableWeights.map((w) => ({
+    name: w.originalName,
+    shape: [...w.shape] as number[],
+  }));
   const spec: LayersSpec = {
     kind: 'layers',
     topology: JSON.stringify(model.toJSON(null, false)),
@@ -95,7 +110,9 @@ type LossFunction = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
 function lossSpec(loss: string | LossFunction | undefined): FnSpec {
   if (typeof loss === 'function') return describeFunction('loss', loss);
   if (typeof loss === 'string' && LOSSES.includes(loss)) return { name: loss };
-  throw new OptionError(`loss ${JSON.stringify(loss)} is not supported (supported: ${LOSSES.join(', ')}, or a function (yTrue, yPred) => tf.Scalar)`);
+  throw new OptionError(
+    `loss ${JSON.stringify(loss)} is not supported (supported: ${LOSSES.join(', ')}, or a function (yTrue, yPred) => tf.Scalar)`,
+  );
 }
 
 /**
@@ -106,8 +123,10 @@ function lossSpec(loss: string | LossFunction | undefined): FnSpec {
 function collectMetrics(metrics: tf.LayersModel['metrics'] | undefined, outputNames: readonly string[]): FnSpec[][] {
   type Metric = string | LossFunction;
   const spec = (m: Metric): FnSpec => (typeof m === 'string' ? { name: m } : describeFunction('metric', m));
-  const list = (m: Metric | readonly Metric[] | undefined): FnSpec[] => (m === undefined || m === null ? [] : Array.isArray(m) ? m.map(spec) : [spec(m as Metric)]);
-  if (metrics === undefined || metrics === null || typeof metrics !== 'object' || Array.isArray(metrics)) return outputNames.map(() => list(metrics));
+  const list = (m: Metric | readonly Metric[] | undefined): FnSpec[] =>
+    m === undefined || m === null ? [] : Array.isArray(m) ? m.map(spec) : [spec(m as Metric)];
+  if (metrics === undefined || metrics === null || typeof metrics !== 'object' || Array.isArray(metrics))
+    return outputNames.map(() => list(metrics));
   const byName = metrics as Record<string, Metric | Metric[] | undefined>;
   return outputNames.map((name) => list(byName[name]));
 }
@@ -124,7 +143,9 @@ function tryFunction(kind: 'loss' | 'metric', f: FnSpec & { source: string }, ou
   try {
     tf.tidy(() => fn(tf.zeros([2, ...outputShape]), tf.fill([2, ...outputShape], 0.5)));
   } catch (err) {
-    throw new OptionError(`${kind} ${f.name}: rebuilt from its source it fails (${(err as Error).message}); it must be self-contained, using only tf`);
+    throw new OptionError(
+      `${kind} ${f.name}: rebuilt from its source it fails (${(err as Error).message}); it must be self-contained, using only tf`,
+    );
   }
 }
 
@@ -146,16 +167,19 @@ function checkRebuildable(model: tf.LayersModel, modules: readonly string[]): vo
 const BUILT_IN = new Set(Object.keys(tf.serialization.SerializationMap.getMap().classNameMap));
 
 function moduleUrl(m: string): string {
-  if (typeof m !== 'string' || m === '') throw new OptionError(`modules must list module paths or URLs, got ${JSON.stringify(m)}`);
+  if (typeof m !== 'string' || m === '')
+    throw new OptionError(`modules must list module paths or URLs, got ${JSON.stringify(m)}`);
   return /^[a-z]+:/.test(m) ? m : new URL(m, `file://${process.cwd()}/`).href;
 }
 
 function concrete(what: string, shape: readonly (number | null)[]): number[] {
   const rest = shape.slice(1);
-  if (rest.some((d) => d === null)) throw new OptionError(`the model's ${what} shape [${shape.map(String).join(', ')}] has unknown dimensions besides the batch`);
+  if (rest.some((d) => d === null))
+    throw new OptionError(
+      `the model's ${what} shape [${shape.map(String).join(', ')}] has unknown dimensions besides the batch`,
+    );
   return rest as number[];
 }
-
 
 function describe(v: unknown): string {
   return v === null ? 'null' : typeof v === 'object' ? (v.constructor?.name ?? 'an object') : typeof v;

@@ -32,7 +32,8 @@ const MAX_JSON_BYTES = 16 << 20;
 export function fileSaveHandler(dir: string): tf.io.IOHandler {
   return {
     save: async (artifacts) => {
-      if (artifacts.modelTopology instanceof ArrayBuffer) throw new ModelFileError(dir, 'cannot hold a binary (GraphDef) topology; only LayersModel JSON is saved');
+      if (artifacts.modelTopology instanceof ArrayBuffer)
+        throw new ModelFileError(dir, 'cannot hold a binary (GraphDef) topology; only LayersModel JSON is saved');
       const json: tf.io.ModelJSON = {
         modelTopology: artifacts.modelTopology ?? {},
         weightsManifest: [{ paths: [WEIGHTS_BIN], weights: artifacts.weightSpecs ?? [] }],
@@ -43,12 +44,18 @@ export function fileSaveHandler(dir: string): tf.io.IOHandler {
       if (artifacts.trainingConfig != null) json.trainingConfig = artifacts.trainingConfig;
       if (artifacts.signature != null) json.signature = artifacts.signature;
       if (artifacts.userDefinedMetadata != null) json.userDefinedMetadata = artifacts.userDefinedMetadata;
-      const data = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
+      const data =
+        artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
       try {
         mkdirp(dir);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        throw new ModelFileError(dir, code === 'EEXIST' || code === 'ENOTDIR' ? 'is a file; a model is saved into a folder' : `cannot be made (${code ?? firstLine(err)})`);
+        throw new ModelFileError(
+          dir,
+          code === 'EEXIST' || code === 'ENOTDIR'
+            ? 'is a file; a model is saved into a folder'
+            : `cannot be made (${code ?? firstLine(err)})`,
+        );
       }
       writeAtomic(join(dir, WEIGHTS_BIN), new Uint8Array(data));
       writeAtomic(join(dir, MODEL_JSON), JSON.stringify(json));
@@ -59,7 +66,10 @@ export function fileSaveHandler(dir: string): tf.io.IOHandler {
 
 /** Loads the model.json at `file` and its weights; `missing` is the detail when it does not exist. */
 export function fileLoadHandler(file: string, missing = 'not found'): tf.io.IOHandler {
-  return { load: async () => tf.io.getModelArtifactsForJSON(readModelJson(file, missing), (m) => readWeights(dirname(file), file, m)) };
+  return {
+    load: async () =>
+      tf.io.getModelArtifactsForJSON(readModelJson(file, missing), (m) => readWeights(dirname(file), file, m)),
+  };
 }
 
 /**
@@ -122,8 +132,10 @@ function readModelJson(file: string, missing: string): tf.io.ModelJSON {
   let text: string;
   try {
     const info = statSync(file);
-    if (info.isDirectory()) throw new ModelFileError(file, `is a folder; load the model.json inside it (${join(file, MODEL_JSON)})`);
-    if (info.size > MAX_JSON_BYTES) throw new ModelFileError(file, `is ${info.size} bytes; a model.json has at most ${MAX_JSON_BYTES}`);
+    if (info.isDirectory())
+      throw new ModelFileError(file, `is a folder; load the model.json inside it (${join(file, MODEL_JSON)})`);
+    if (info.size > MAX_JSON_BYTES)
+      throw new ModelFileError(file, `is ${info.size} bytes; a model.json has at most ${MAX_JSON_BYTES}`);
     text = readFileSync(file, 'utf8');
   } catch (err) {
     if (err instanceof ModelFileError) throw err;
@@ -150,28 +162,41 @@ function bytesPerValue(entry: tf.io.WeightsManifestEntry): number | undefined {
 }
 
 /** Reads the weight files a manifest names, each of which must lie inside `dir`, and checks their total size. */
-async function readWeights(dir: string, file: string, manifest: tf.io.WeightsManifestConfig): Promise<[tf.io.WeightsManifestEntry[], ArrayBuffer]> {
+async function readWeights(
+  dir: string,
+  file: string,
+  manifest: tf.io.WeightsManifestConfig,
+): Promise<[tf.io.WeightsManifestEntry[], ArrayBuffer]> {
   const specs: tf.io.WeightsManifestEntry[] = [];
   const buffers: Uint8Array[] = [];
   for (const group of manifest) {
-    if (!Array.isArray(group?.paths) || !Array.isArray(group.weights)) throw new ModelFileError(file, 'has a weightsManifest group without "paths" and "weights"');
+    if (!Array.isArray(group?.paths) || !Array.isArray(group.weights))
+      throw new ModelFileError(file, 'has a weightsManifest group without "paths" and "weights"');
     specs.push(...group.weights);
     for (const p of group.paths) {
       const path = resolve(dir, String(p));
       const rel = relative(resolve(dir), path);
-      if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) throw new ModelFileError(file, `names weights file ${JSON.stringify(p)} outside its folder`);
+      if (rel === '' || rel.startsWith('..') || isAbsolute(rel))
+        throw new ModelFileError(file, `names weights file ${JSON.stringify(p)} outside its folder`);
       try {
         buffers.push(readFileSync(path));
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        throw new ModelFileError(path, code === 'ENOENT' ? `not found (named in ${file})` : `cannot be read (${code ?? firstLine(err)})`);
+        throw new ModelFileError(
+          path,
+          code === 'ENOENT' ? `not found (named in ${file})` : `cannot be read (${code ?? firstLine(err)})`,
+        );
       }
     }
   }
   let need = 0;
   for (const s of specs) {
     const bytes = bytesPerValue(s);
-    if (bytes === undefined || !Array.isArray(s.shape)) throw new ModelFileError(file, `has weight ${JSON.stringify(s.name)} of unsupported dtype ${JSON.stringify(s.quantization?.dtype ?? s.dtype)}`);
+    if (bytes === undefined || !Array.isArray(s.shape))
+      throw new ModelFileError(
+        file,
+        `has weight ${JSON.stringify(s.name)} of unsupported dtype ${JSON.stringify(s.quantization?.dtype ?? s.dtype)}`,
+      );
     need += bytes * s.shape.reduce((a, b) => a * b, 1);
   }
   const have = buffers.reduce((a, b) => a + b.length, 0);

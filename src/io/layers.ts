@@ -33,7 +33,12 @@ export function toSequential({ config, params }: MlpWeights): tf.Sequential {
     const [out, inPlus1] = s.shape;
     const inSize = inPlus1 - 1;
     const last = l === layout.segments.length - 1;
-    const dense = tf.layers.dense({ units: out, activation: last ? 'softmax' : 'relu', name: s.name, ...(l === 0 ? { inputShape: [inSize] } : {}) });
+    const dense = tf.layers.dense({
+      units: out,
+      activation: last ? 'softmax' : 'relu',
+      name: s.name,
+      ...(l === 0 ? { inputShape: [inSize] } : {}),
+    });
     model.add(dense);
     const w = params.subarray(s.offset, s.offset + s.size);
     const kernel = new Float32Array(inSize * out);
@@ -59,15 +64,18 @@ export function fromLayersModel(model: tf.LayersModel, file: string): MlpWeights
   }
   const layers = model.layers.filter((layer) => layer.getClassName() !== 'InputLayer');
   const [lo, hi] = LIMITS.hiddenLayers;
-  if (layers.length < lo + 1 || layers.length > hi + 1) throw bad(`has ${layers.length} layers; the MLP needs ${lo + 1} to ${hi + 1}`);
+  if (layers.length < lo + 1 || layers.length > hi + 1)
+    throw bad(`has ${layers.length} layers; the MLP needs ${lo + 1} to ${hi + 1}`);
   const sizes = [shape[1]];
   const parts: Float32Array[] = [];
   layers.forEach((layer, l) => {
     const name = `layer ${l + 1} (${layer.name})`;
-    if (layer.getClassName() !== 'Dense') throw bad(`${name} is ${layer.getClassName()}; the MLP has Dense layers only`);
+    if (layer.getClassName() !== 'Dense')
+      throw bad(`${name} is ${layer.getClassName()}; the MLP has Dense layers only`);
     const cfg = layer.getConfig();
     const want = l === layers.length - 1 ? 'softmax' : 'relu';
-    if (cfg.activation !== want) throw bad(`${name} has activation ${String(cfg.activation)}; the MLP needs ${want} there`);
+    if (cfg.activation !== want)
+      throw bad(`${name} has activation ${String(cfg.activation)}; the MLP needs ${want} there`);
     const weights = layer.getWeights();
     if (cfg.useBias !== true || weights.length !== 2) throw bad(`${name} has no bias; the MLP needs one`);
     const [inSize, out] = weights[0].shape;

@@ -14,7 +14,10 @@ export const LOSS_WINDOW = 100;
 export interface RunInfo {
   readonly startedAt: string;
   /** The training recipe and setup (not the data, the hooks or the checkpoint settings). */
-  readonly options: Pick<ResolvedOptions, 'workers' | 'epochs' | 'batchSize' | 'lr' | 'hidden' | 'seed' | 'backend' | 'gradients' | 'stepTimeoutMs'>;
+  readonly options: Pick<
+    ResolvedOptions,
+    'workers' | 'epochs' | 'batchSize' | 'lr' | 'hidden' | 'seed' | 'backend' | 'gradients' | 'stepTimeoutMs'
+  >;
   readonly backend: BackendName;
   /** Layer sizes, input to classes: [784, 128, 64, 10]. */
   readonly layers: readonly number[];

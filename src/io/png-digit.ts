@@ -24,7 +24,8 @@ export async function readDigitPng(file: string, side: number, invert: boolean):
     const code = (err as NodeJS.ErrnoException).code;
     throw new DataFileError(file, code === 'ENOENT' ? 'not found' : `cannot be read (${code ?? String(err)})`);
   }
-  if (bytes.length < 8 || PNG_SIGNATURE.some((b, i) => bytes[i] !== b)) throw new DataFileError(file, 'is not a PNG file (no PNG signature)');
+  if (bytes.length < 8 || PNG_SIGNATURE.some((b, i) => bytes[i] !== b))
+    throw new DataFileError(file, 'is not a PNG file (no PNG signature)');
   let image: Image;
   try {
     image = await loadImage(bytes);
@@ -33,7 +34,10 @@ export async function readDigitPng(file: string, side: number, invert: boolean):
   }
   const { width, height } = image;
   if (width !== height || width < side || width > MAX_SIDE) {
-    throw new DataFileError(file, `is ${width}x${height} pixels; it must be square, from ${side}x${side} to ${MAX_SIDE}x${MAX_SIDE}`);
+    throw new DataFileError(
+      file,
+      `is ${width}x${height} pixels; it must be square, from ${side}x${side} to ${MAX_SIDE}x${MAX_SIDE}`,
+    );
   }
   const canvas = createCanvas(side, side);
   const ctx = canvas.getContext('2d');

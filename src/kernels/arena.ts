@@ -54,7 +54,9 @@ function offsets(P: number, parties: number, S: number) {
 export function allocateArena(P: number, parties: number, stateVectors = 0): Arena {
   const pages = Math.ceil(offsets(P, parties, stateVectors).end / PAGE);
   if (pages > 65536) {
-    throw new RangeError(`${P} parameters x ${parties} workers (optimizer state: ${stateVectors} vectors) do not fit in 4 GiB of shared memory`);
+    throw new RangeError(
+      `${P} parameters x ${parties} workers (optimizer state: ${stateVectors} vectors) do not fit in 4 GiB of shared memory`,
+    );
   }
   return arenaViews(new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }), P, parties, stateVectors);
 }

@@ -25,7 +25,8 @@ export class AutogradReplica implements Replica {
       const onehot = tf.oneHot(labelsOf(batch), this.numClasses); // onehot is (n, classes)
       const ps = this.tensors(params);
       clock?.('uploaded');
-      const sumNll = (...p: tf.Tensor[]): tf.Scalar => tf.neg(tf.sum(tf.mul(tf.logSoftmax(this.logits(p, x)), onehot))) as tf.Scalar;
+      const sumNll = (...p: tf.Tensor[]): tf.Scalar =>
+        tf.neg(tf.sum(tf.mul(tf.logSoftmax(this.logits(p, x)), onehot))) as tf.Scalar;
       const { value, grads } = tf.valueAndGrads(sumNll)(ps);
       clock?.('computed');
       this.layout.segments.forEach((s, i) => grad.set(grads[i].dataSync() as Float32Array, s.offset));
@@ -49,5 +50,8 @@ function gather({ images, features: f, indices }: Batch): tf.Tensor2D {
 }
 
 function labelsOf({ labels, indices }: Batch): tf.Tensor1D {
-  return tf.tensor1d(Int32Array.from(indices, (i) => labels[i]), 'int32');
+  return tf.tensor1d(
+    Int32Array.from(indices, (i) => labels[i]),
+    'int32',
+  );
 }

@@ -37,7 +37,12 @@ const f = Math.fround;
  * The head for logits z (n, k) and targets t (n, k) on the host: the backend's
  * Softmax and Log kernels around forward(), value() and backward().
  */
-export function crossEntropyOnHost(logits: tf.Tensor, t: Float32Array, io: TensorIo, eps: number): { value: number; dLogits: tf.Tensor; probabilities: tf.Tensor; p: Float32Array } {
+export function crossEntropyOnHost(
+  logits: tf.Tensor,
+  t: Float32Array,
+  io: TensorIo,
+  eps: number,
+): { value: number; dLogits: tf.Tensor; probabilities: tf.Tensor; p: Float32Array } {
   const [n, k] = logits.shape;
   const probabilities = tf.softmax(logits); // p is (n, k)
   const p = new Float32Array(n * k);

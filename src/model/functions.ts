@@ -18,7 +18,8 @@ export type LossOrMetricFn = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
  */
 export function describeFunction(kind: 'loss' | 'metric', fn: (...args: never[]) => unknown): FnSpec {
   const source = Function.prototype.toString.call(fn);
-  if (source.includes('[native code]')) throw new OptionError(`${kind} ${fn.name || '(anonymous)'}: a native function cannot be sent to the workers`);
+  if (source.includes('[native code]'))
+    throw new OptionError(`${kind} ${fn.name || '(anonymous)'}: a native function cannot be sent to the workers`);
   return { name: fn.name || `custom ${kind}`, source };
 }
 
@@ -31,10 +32,13 @@ export function rebuildFunction(kind: 'loss' | 'metric', spec: FnSpec & { source
     try {
       fn = new Function('tf', `"use strict"; return ({${spec.source}})[${JSON.stringify(spec.name)}];`)(tf);
     } catch (err) {
-      throw new OptionError(`${kind} ${spec.name}: its source cannot be rebuilt in a worker (${(err as Error).message}); pass a self-contained function that uses only tf`);
+      throw new OptionError(
+        `${kind} ${spec.name}: its source cannot be rebuilt in a worker (${(err as Error).message}); pass a self-contained function that uses only tf`,
+      );
     }
   }
-  if (typeof fn !== 'function') throw new OptionError(`${kind} ${spec.name}: its source does not evaluate to a function`);
+  if (typeof fn !== 'function')
+    throw new OptionError(`${kind} ${spec.name}: its source does not evaluate to a function`);
   return fn as LossOrMetricFn;
 }
 
@@ -51,7 +55,10 @@ export function metricArg(spec: FnSpec): string | LossOrMetricFn {
 export function lossFunction(spec: FnSpec): LossOrMetricFn {
   if (spec.source !== undefined) return rebuildFunction('loss', spec);
   const fn = NAMED_LOSSES[spec.name];
-  if (fn === undefined) throw new OptionError(`loss ${JSON.stringify(spec.name)} is not supported (supported: ${Object.keys(NAMED_LOSSES).join(', ')}, or a function)`);
+  if (fn === undefined)
+    throw new OptionError(
+      `loss ${JSON.stringify(spec.name)} is not supported (supported: ${Object.keys(NAMED_LOSSES).join(', ')}, or a function)`,
+    );
   return fn;
 }
 
@@ -60,7 +67,10 @@ const NAMED_LOSSES: Record<string, LossOrMetricFn | undefined> = {
   // tfjs's sparseCategoricalCrossentropy, which tf.metrics does not export: one-hot of
   // floor(y), then the categorical loss (its clip to [eps, 1 - eps] is idempotent).
   sparseCategoricalCrossentropy: (y, p) =>
-    tf.metrics.categoricalCrossentropy(tf.reshape(tf.oneHot(tf.cast(tf.floor(tf.reshape(y, [-1])), 'int32'), p.shape[p.shape.length - 1]), p.shape), p),
+    tf.metrics.categoricalCrossentropy(
+      tf.reshape(tf.oneHot(tf.cast(tf.floor(tf.reshape(y, [-1])), 'int32'), p.shape[p.shape.length - 1]), p.shape),
+      p,
+    ),
   binaryCrossentropy: (y, p) => tf.metrics.binaryCrossentropy(y, p),
   meanSquaredError: (y, p) => tf.metrics.meanSquaredError(y, p),
   meanAbsoluteError: (y, p) => tf.metrics.meanAbsoluteError(y, p),

@@ -71,8 +71,16 @@ export class LayersReplica implements WorkerModel {
   static async create(spec: LayersSpec): Promise<LayersReplica> {
     for (const m of spec.modules) await import(m);
     const model = await tf.models.modelFromJSON(JSON.parse(spec.topology) as tf.serialization.ConfigDict);
-    checkShapes('trainable', model.trainableWeights.map((w) => w.shape), spec.trainable);
-    checkShapes('non-trainable', model.nonTrainableWeights.map((w) => w.shape), spec.nonTrainable);
+    checkShapes(
+      'trainable',
+      model.trainableWeights.map((w) => w.shape),
+      spec.trainable,
+    );
+    checkShapes(
+      'non-trainable',
+      model.nonTrainableWeights.map((w) => w.shape),
+      spec.nonTrainable,
+    );
     // Compiled only to get tfjs's own choice of metric functions (which accuracy 'acc'
     // means depends on the loss, by name, and the output shape); its optimizer is never used.
     const losses = spec.outputs.map((o) => lossFunction(o.loss));
@@ -80,14 +88,28 @@ export class LayersReplica implements WorkerModel {
     // tfjs's types want all names or all functions; compile itself takes each entry as losses.get does.
     const lossArg = spec.outputs.map((o, k) => (o.loss.source === undefined ? o.loss.name : losses[k]));
     const metricArgs = Object.fromEntries(spec.outputs.map((o) => [o.name, o.metrics.map(metricArg)]));
-    model.compile({ optimizer: 'sgd', loss: lossArg as tf.ModelCompileArgs['loss'], metrics: metricArgs as unknown as tf.ModelCompileArgs['metrics'] });
-    const logged = model.metricsTensors.map(([fn, output], i): Logged => ({ fn: fn as LossOrMetricFn, output, isLoss: several && i < spec.outputs.length }));
+    model.compile({
+      optimizer: 'sgd',
+      loss: lossArg as tf.ModelCompileArgs['loss'],
+      metrics: metricArgs as unknown as tf.ModelCompileArgs['metrics'],
+    });
+    const logged = model.metricsTensors.map(([fn, output], i): Logged => ({
+      fn: fn as LossOrMetricFn,
+      output,
+      isLoss: several && i < spec.outputs.length,
+    }));
     const replica = new LayersReplica(spec, model, losses, logged);
     assignFlat(replica.fixed, spec.nonTrainableValues);
     return replica;
   }
 
-  lossAndGradSum(params: Float32Array, batch: Batch, grad: Float32Array, clock?: Clock, metricSums?: Float64Array): number {
+  lossAndGradSum(
+    params: Float32Array,
+    batch: Batch,
+    grad: Float32Array,
+    clock?: Clock,
+    metricSums?: Float64Array,
+  ): number {
     const n = batch.indices.length;
     return tf.tidy(() => {
       this.setParams(params);
@@ -102,7 +124,11 @@ export class LayersReplica implements WorkerModel {
           const l = f(ys[k], yPreds[k]); // l is (n) for tfjs's losses
           return ws[k] === undefined ? l : tf.mul(l, ws[k] as tf.Tensor);
         });
-        metricSums?.set(this.logged.map((m) => tf.mean(m.isLoss ? perOutput[m.output] : m.fn(ys[m.output], yPreds[m.output])).dataSync()[0] * n));
+        metricSums?.set(
+          this.logged.map(
+            (m) => tf.mean(m.isLoss ? perOutput[m.output] : m.fn(ys[m.output], yPreds[m.output])).dataSync()[0] * n,
+          ),
+        );
         let total = tf.mean(perOutput.reduce((a, l) => tf.add(a, l)));
         for (const penalty of this.model.calculateLosses()) total = tf.add(total, penalty);
         return tf.mul(total, n);
@@ -111,7 +137,8 @@ export class LayersReplica implements WorkerModel {
       clock?.('computed');
       this.layout.segments.forEach((s, i) => {
         const g = grads[this.vars[i].name];
-        if (g === undefined) grad.fill(0, s.offset, s.offset + s.size); // a weight the loss does not reach
+        if (g === undefined)
+          grad.fill(0, s.offset, s.offset + s.size); // a weight the loss does not reach
         else this.io.read(g, s.size, grad, s.offset);
       });
       return value.dataSync()[0];
@@ -173,7 +200,9 @@ export class LayersReplica implements WorkerModel {
 
   /** The batch's first input, (n, ...inputShape). */
   inputs({ images, features: f, indices }: Batch): tf.Tensor {
-    return this.io.make([indices.length, ...this.spec.inputShape], (x) => indices.forEach((i, j) => x.set(images.subarray(i * f, i * f + f), j * f)));
+    return this.io.make([indices.length, ...this.spec.inputShape], (x) =>
+      indices.forEach((i, j) => x.set(images.subarray(i * f, i * f + f), j * f)),
+    );
   }
 
   /** Every input of the batch, in model.inputNames order. */
@@ -190,14 +219,18 @@ export class LayersReplica implements WorkerModel {
   private weights({ sampleWeights, indices }: Batch): (tf.Tensor | undefined)[] {
     return this.spec.outputs.map((_, k) => {
       const w = sampleWeights?.[k];
-      return w === undefined ? undefined : this.io.make([indices.length], (into) => indices.forEach((i, j) => (into[j] = w[i])));
+      return w === undefined
+        ? undefined
+        : this.io.make([indices.length], (into) => indices.forEach((i, j) => (into[j] = w[i])));
     });
   }
 
   /** The batch's rows of one array of samples, (n, ...shape). */
   private rowsOf({ data, shape }: Targets, indices: Int32Array): tf.Tensor {
     const k = shape.reduce((a, b) => a * b, 1);
-    return this.io.make([indices.length, ...shape], (into) => indices.forEach((i, j) => into.set(data.subarray(i * k, i * k + k), j * k)));
+    return this.io.make([indices.length, ...shape], (into) =>
+      indices.forEach((i, j) => into.set(data.subarray(i * k, i * k + k), j * k)),
+    );
   }
 
   /** The batch's first targets, built on the host and written once (Note [no staging arrays]); one-hot rows without tfjs's OneHot and Cast kernels. */
@@ -216,9 +249,13 @@ export class LayersReplica implements WorkerModel {
     if (this.spec.targets === 'given') {
       if (targets === undefined) throw new Error('the data has no targets for this model');
       const k = targets.shape.reduce((a, b) => a * b, 1);
-      return { shape: [n, ...targets.shape], fill: (y) => indices.forEach((i, j) => y.set(targets.data.subarray(i * k, i * k + k), j * k)) };
+      return {
+        shape: [n, ...targets.shape],
+        fill: (y) => indices.forEach((i, j) => y.set(targets.data.subarray(i * k, i * k + k), j * k)),
+      };
     }
-    if (this.spec.targets === 'index') return { shape: [n, 1], fill: (y) => indices.forEach((i, j) => (y[j] = labels[i])) };
+    if (this.spec.targets === 'index')
+      return { shape: [n, 1], fill: (y) => indices.forEach((i, j) => (y[j] = labels[i])) };
     const k = this.spec.outputShape[this.spec.outputShape.length - 1];
     const fill = (y: Float32Array): void => {
       y.fill(0); // the heap path hands out uninitialised memory

@@ -63,4 +63,5 @@ export type TargetMode = 'given' | 'onehot' | 'index';
  * user function carried as its source text and rebuilt in each worker (Note [functions
  * as source] in fit/functions.ts).
  */
-export type FnSpec = { readonly name: string; readonly source?: undefined } | { readonly name: string; readonly source: string };
+export type FnSpec =
+  { readonly name: string; readonly source?: undefined } | { readonly name: string; readonly source: string };

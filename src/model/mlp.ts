@@ -123,7 +123,9 @@ export class MlpReplica implements Replica {
         }
       }
       clock?.('computed');
-      this.layers.forEach(({ inSize, outSize, offset }, l) => this.io.read(gs[l], outSize * (inSize + 1), grad, offset));
+      this.layers.forEach(({ inSize, outSize, offset }, l) =>
+        this.io.read(gs[l], outSize * (inSize + 1), grad, offset),
+      );
       return loss;
     });
   }
@@ -148,7 +150,8 @@ export class MlpReplica implements Replica {
   /** acts[0] = x^T, acts[l] = relu(W_{l-1} · acts[l-1]); each (in_l + 1, n). */
   private hidden(ws: tf.Tensor2D[], x: tf.Tensor2D): tf.Tensor2D[] {
     const acts: tf.Tensor2D[] = [tf.transpose(x)];
-    for (let l = 0; l < ws.length - 1; l++) acts.push(tf.fused.matMul({ a: ws[l], b: acts[l], activation: 'relu' }) as tf.Tensor2D);
+    for (let l = 0; l < ws.length - 1; l++)
+      acts.push(tf.fused.matMul({ a: ws[l], b: acts[l], activation: 'relu' }) as tf.Tensor2D);
     return acts;
   }
 

@@ -77,11 +77,21 @@ export class SequentialReplica implements WorkerModel {
         const kernel = take(layer.trainableWeights[0]?.shape as number[]);
         const bias = c.useBias === true ? take(layer.trainableWeights[1]?.shape as number[]) : undefined;
         if (relu === undefined || kernel === undefined || (c.useBias === true && bias === undefined)) return undefined;
-        if (c.dataFormat !== 'channelsLast' || !pair(c.dilationRate, 1) || (c.padding !== 'same' && c.padding !== 'valid')) return undefined;
+        if (
+          c.dataFormat !== 'channelsLast' ||
+          !pair(c.dilationRate, 1) ||
+          (c.padding !== 'same' && c.padding !== 'valid')
+        )
+          return undefined;
         stages.push({ kind: 'conv', kernel, bias, relu, strides: c.strides as [number, number], pad: c.padding });
       } else if (kind === 'MaxPooling2D' && rank === 4 && !last) {
         if (c.dataFormat !== 'channelsLast' || (c.padding !== 'same' && c.padding !== 'valid')) return undefined;
-        stages.push({ kind: 'pool', size: c.poolSize as [number, number], strides: c.strides as [number, number], pad: c.padding });
+        stages.push({
+          kind: 'pool',
+          size: c.poolSize as [number, number],
+          strides: c.strides as [number, number],
+          pad: c.padding,
+        });
       } else if (kind === 'Flatten' && !last) {
         stages.push({ kind: 'flatten' });
         rank = 2;
@@ -93,7 +103,13 @@ export class SequentialReplica implements WorkerModel {
           const activation = HEADS[String(c.activation)];
           if (activation === undefined) return undefined;
           const a = String(c.activation);
-          stages.push({ kind: 'dense', kernel, bias, relu: false, product: a === 'relu' ? 'unfused' : a === 'linear' ? 'fused-bias' : 'fused' });
+          stages.push({
+            kind: 'dense',
+            kernel,
+            bias,
+            relu: false,
+            product: a === 'relu' ? 'unfused' : a === 'linear' ? 'fused-bias' : 'fused',
+          });
           head = chooseHead(layers, a, activation);
         } else {
           const relu = hiddenActivation(c.activation);
@@ -108,14 +124,25 @@ export class SequentialReplica implements WorkerModel {
     return new SequentialReplica(layers, stages, head);
   }
 
-  lossAndGradSum(params: Float32Array, batch: Batch, grad: Float32Array, clock?: Clock, metricSums?: Float64Array): number {
+  lossAndGradSum(
+    params: Float32Array,
+    batch: Batch,
+    grad: Float32Array,
+    clock?: Clock,
+    metricSums?: Float64Array,
+  ): number {
     // Per-sample loss weights (classWeight): the head here does not weigh; LayersReplica does, as tfjs.
     if (batch.sampleWeights !== undefined) return this.layers.lossAndGradSum(params, batch, grad, clock, metricSums);
     const n = batch.indices.length;
     const { io } = this.layers;
     return tf.tidy(() => {
-      const weight = (w: Weight): tf.Tensor => io.make(w.shape, (into) => into.set(params.subarray(w.offset, w.offset + into.length)));
-      const ws = this.stages.map((s) => (s.kind === 'conv' || s.kind === 'dense' ? { kernel: weight(s.kernel), bias: s.bias === undefined ? undefined : weight(s.bias) } : undefined));
+      const weight = (w: Weight): tf.Tensor =>
+        io.make(w.shape, (into) => into.set(params.subarray(w.offset, w.offset + into.length)));
+      const ws = this.stages.map((s) =>
+        s.kind === 'conv' || s.kind === 'dense'
+          ? { kernel: weight(s.kernel), bias: s.bias === undefined ? undefined : weight(s.bias) }
+          : undefined,
+      );
       const x = this.layers.inputs(batch); // x is (n, ...inputShape)
       clock?.('uploaded');
       // Forward, keeping each stage's input and output for the backward.
@@ -147,11 +174,20 @@ export class SequentialReplica implements WorkerModel {
         if (s.kind === 'conv' && w !== undefined) {
           if (s.relu) d = reluGradient(d, outs[i]);
           const attrs = { strides: s.strides, pad: s.pad, dataFormat: 'NHWC' };
-          this.export(run(tf.Conv2DBackpropFilter, { x: input, dy: d }, { ...attrs, filterShape: s.kernel.shape }), s.kernel, grad);
+          this.export(
+            run(tf.Conv2DBackpropFilter, { x: input, dy: d }, { ...attrs, filterShape: s.kernel.shape }),
+            s.kernel,
+            grad,
+          );
           if (s.bias !== undefined) this.export(tf.sum(d, [0, 1, 2]), s.bias, grad);
-          if (!first) d = run(tf.Conv2DBackpropInput, { dy: d, filter: w.kernel }, { ...attrs, inputShape: input.shape });
+          if (!first)
+            d = run(tf.Conv2DBackpropInput, { dy: d, filter: w.kernel }, { ...attrs, inputShape: input.shape });
         } else if (s.kind === 'pool') {
-          d = run(tf.MaxPoolGrad, { dy: d, input, output: outs[i] }, { filterSize: s.size, strides: s.strides, pad: s.pad });
+          d = run(
+            tf.MaxPoolGrad,
+            { dy: d, input, output: outs[i] },
+            { filterSize: s.size, strides: s.strides, pad: s.pad },
+          );
         } else if (s.kind === 'flatten') {
           d = tf.reshape(d, input.shape);
         } else if (s.kind === 'dense' && w !== undefined) {
@@ -195,10 +231,28 @@ interface Weight {
 }
 
 type Stage =
-  | { readonly kind: 'conv'; readonly kernel: Weight; readonly bias: Weight | undefined; readonly relu: boolean; readonly strides: [number, number]; readonly pad: 'same' | 'valid' }
-  | { readonly kind: 'pool'; readonly size: [number, number]; readonly strides: [number, number]; readonly pad: 'same' | 'valid' }
+  | {
+      readonly kind: 'conv';
+      readonly kernel: Weight;
+      readonly bias: Weight | undefined;
+      readonly relu: boolean;
+      readonly strides: [number, number];
+      readonly pad: 'same' | 'valid';
+    }
+  | {
+      readonly kind: 'pool';
+      readonly size: [number, number];
+      readonly strides: [number, number];
+      readonly pad: 'same' | 'valid';
+    }
   | { readonly kind: 'flatten' }
-  | { readonly kind: 'dense'; readonly kernel: Weight; readonly bias: Weight | undefined; readonly relu: boolean; readonly product: Product };
+  | {
+      readonly kind: 'dense';
+      readonly kernel: Weight;
+      readonly bias: Weight | undefined;
+      readonly relu: boolean;
+      readonly product: Product;
+    };
 
 /**
  * Which kernels tfjs-layers' Dense runs under the gradient tape, which decides the bits:
@@ -209,7 +263,11 @@ type Stage =
 type Product = 'unfused' | 'fused-bias' | 'fused';
 
 /** The last layer's activation and the loss on the logits, for the batch's targets: n * mean loss and its gradient; the metrics' sums into metricSums. */
-type Head = (logits: tf.Tensor, batch: Batch, metricSums: Float64Array | undefined) => { value: number; dLogits: tf.Tensor };
+type Head = (
+  logits: tf.Tensor,
+  batch: Batch,
+  metricSums: Float64Array | undefined,
+) => { value: number; dLogits: tf.Tensor };
 
 /**
  * Softmax with a named cross-entropy on the wasm backend: on the host (cross-entropy-head.ts,
@@ -221,11 +279,19 @@ function chooseHead(layers: LayersReplica, name: string, activation: (z: tf.Tens
   const { loss, metrics, spec, io } = layers;
   const sparse = spec.loss.name === 'sparseCategoricalCrossentropy' && spec.targets === 'index';
   const k = spec.outputShape[spec.outputShape.length - 1];
-  if (name === 'softmax' && spec.loss.source === undefined && (spec.loss.name === 'categoricalCrossentropy' || sparse) && k > 1 && tf.getBackend() === 'wasm') {
+  if (
+    name === 'softmax' &&
+    spec.loss.source === undefined &&
+    (spec.loss.name === 'categoricalCrossentropy' || sparse) &&
+    k > 1 &&
+    tf.getBackend() === 'wasm'
+  ) {
     const eps = tf.backend().epsilon();
     // tfjs-layers' compile makes 'acc' and 'accuracy' the categorical accuracy, or the sparse one for a sparse loss, when k > 1
     const lined = spec.metrics.length === metrics.length;
-    const onHost = spec.metrics.map((m) => lined && m.source === undefined && (m.name === 'acc' || m.name === 'accuracy'));
+    const onHost = spec.metrics.map(
+      (m) => lined && m.source === undefined && (m.name === 'acc' || m.name === 'accuracy'),
+    );
     return (logits, batch, metricSums) => {
       const n = batch.indices.length;
       const t = new Float32Array(n * k); // t is (n, k)
@@ -240,7 +306,13 @@ function chooseHead(layers: LayersReplica, name: string, activation: (z: tf.Tens
       }
       const { value, dLogits, probabilities, p } = crossEntropyOnHost(logits, t, io, eps);
       let y: tf.Tensor | undefined;
-      metricSums?.set(metrics.map((m, i) => (onHost[i] ? accuracySum(p, labels, n, k) : tf.mean(m((y ??= layers.targets(batch)), probabilities)).dataSync()[0] * n)));
+      metricSums?.set(
+        metrics.map((m, i) =>
+          onHost[i]
+            ? accuracySum(p, labels, n, k)
+            : tf.mean(m((y ??= layers.targets(batch)), probabilities)).dataSync()[0] * n,
+        ),
+      );
       return { value, dLogits };
     };
   }
@@ -271,7 +343,9 @@ function hiddenActivation(a: unknown): boolean | undefined {
 }
 
 function hasRegularizer(c: Record<string, unknown>): boolean {
-  return ['kernelRegularizer', 'biasRegularizer', 'activityRegularizer'].some((k) => c[k] !== undefined && c[k] !== null);
+  return ['kernelRegularizer', 'biasRegularizer', 'activityRegularizer'].some(
+    (k) => c[k] !== undefined && c[k] !== null,
+  );
 }
 
 function pair(v: unknown, n: number): boolean {
@@ -286,7 +360,8 @@ type Weights = { readonly kernel: tf.Tensor; readonly bias: tf.Tensor | undefine
  * kernel of ours, bias-relu.ts, with the same bits); linear, one FusedConv2D.
  */
 function conv(x: tf.Tensor4D, w: Weights, s: Extract<Stage, { kind: 'conv' }>): tf.Tensor {
-  if (!s.relu) return tf.fused.conv2d({ x, filter: w.kernel as tf.Tensor4D, strides: s.strides, pad: s.pad, bias: w.bias });
+  if (!s.relu)
+    return tf.fused.conv2d({ x, filter: w.kernel as tf.Tensor4D, strides: s.strides, pad: s.pad, bias: w.bias });
   const z = tf.conv2d(x, w.kernel as tf.Tensor4D, s.strides, s.pad);
   return w.bias === undefined ? tf.relu(z) : biasRelu(z, w.bias);
 }

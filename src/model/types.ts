@@ -75,7 +75,13 @@ export interface WorkerModel {
    * As Replica.lossAndGradSum: the shard's loss sum, and d(that sum)/d(params) into
    * `grad`; also the sums of the training metrics into `metricSums`, when it has any.
    */
-  lossAndGradSum(params: Float32Array, batch: Batch, grad: Float32Array, clock?: Clock, metricSums?: Float64Array): number;
+  lossAndGradSum(
+    params: Float32Array,
+    batch: Batch,
+    grad: Float32Array,
+    clock?: Clock,
+    metricSums?: Float64Array,
+  ): number;
   evaluate(params: Float32Array, batch: Batch): EvalSums;
   /** The model's outputs for the batch, row-major (n, ...outputShape); for the MLP, class probabilities. */
   predict(params: Float32Array, batch: Batch): Float32Array;

@@ -22,7 +22,9 @@ export function wasmHeapIo(): TensorIo | undefined {
   return {
     name: 'wasm-heap',
     make(shape, fill) {
-      return tf.engine().makeTensorFromTensorInfo(heapTensor(backend, shape, 'float32', (out) => fill(out as Float32Array)) ?? gone());
+      return tf
+        .engine()
+        .makeTensorFromTensorInfo(heapTensor(backend, shape, 'float32', (out) => fill(out as Float32Array)) ?? gone());
     },
     read(t, length, into, offset) {
       into.set((heapView(backend, t) ?? gone()).subarray(0, length), offset);

@@ -33,9 +33,15 @@ export function adamStep(
 ): number {
   const P = params.length;
   return k.adam(
-    params, grad, next,
-    state.subarray(0, P), state.subarray(P, 2 * P), stateNext.subarray(0, P), stateNext.subarray(P, 2 * P),
-    slice.lo, slice.hi,
+    params,
+    grad,
+    next,
+    state.subarray(0, P),
+    state.subarray(P, 2 * P),
+    stateNext.subarray(0, P),
+    stateNext.subarray(P, 2 * P),
+    slice.lo,
+    slice.hi,
     {
       lr: spec.lr,
       beta1: spec.beta1,
@@ -51,7 +57,9 @@ export function adamStep(
 
 /** The powers at update t (1-based) of an optimizer whose betas never changed: see float32Power(). */
 export function betaPowers(spec: OptimizerSpec, t: number): BetaPowers {
-  return spec.kind === 'adam' ? { beta1: float32Power(spec.beta1, t), beta2: float32Power(spec.beta2, t) } : { beta1: 0, beta2: 0 };
+  return spec.kind === 'adam'
+    ? { beta1: float32Power(spec.beta1, t), beta2: float32Power(spec.beta2, t) }
+    : { beta1: 0, beta2: 0 };
 }
 
 /**
@@ -64,7 +72,10 @@ export function betaPowers(spec: OptimizerSpec, t: number): BetaPowers {
  */
 export function nextPowers(spec: OptimizerSpec, p: BetaPowers): BetaPowers {
   if (spec.kind !== 'adam') return p;
-  return { beta1: Math.fround(p.beta1 * Math.fround(spec.beta1)), beta2: Math.fround(p.beta2 * Math.fround(spec.beta2)) };
+  return {
+    beta1: Math.fround(p.beta1 * Math.fround(spec.beta1)),
+    beta2: Math.fround(p.beta2 * Math.fround(spec.beta2)),
+  };
 }
 
 /**

@@ -55,9 +55,13 @@ export class LiveOptimizer {
   set(spec: OptimizerSpec, step: number): boolean {
     const before = this.current as unknown as Record<string, unknown>;
     const after = spec as unknown as Record<string, unknown>;
-    const fixed = Object.keys(before).filter((f) => !numericFields(this.current.kind).includes(f) && f !== 'initialAccumulator');
+    const fixed = Object.keys(before).filter(
+      (f) => !numericFields(this.current.kind).includes(f) && f !== 'initialAccumulator',
+    );
     if (fixed.some((f) => before[f] !== after[f])) {
-      throw new OptionError(`the optimizer changed from ${describeOptimizer(this.current)} to ${describeOptimizer(spec)} during training; only its numeric hyperparameters may change`);
+      throw new OptionError(
+        `the optimizer changed from ${describeOptimizer(this.current)} to ${describeOptimizer(spec)} during training; only its numeric hyperparameters may change`,
+      );
     }
     const changed = numericFields(spec.kind).some((f) => before[f] !== after[f]);
     if (!changed) return false;

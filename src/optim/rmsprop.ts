@@ -33,10 +33,17 @@ export function rmspropStep(
   const P = params.length;
   const vec = (s: Float32Array, j: number): Float32Array => s.subarray(j * P, (j + 1) * P);
   return k.rmsprop(
-    params, grad, next,
-    vec(state, 0), vec(state, 1), spec.centered ? vec(state, 2) : undefined,
-    vec(stateNext, 0), vec(stateNext, 1), spec.centered ? vec(stateNext, 2) : undefined,
-    slice.lo, slice.hi,
+    params,
+    grad,
+    next,
+    vec(state, 0),
+    vec(state, 1),
+    spec.centered ? vec(state, 2) : undefined,
+    vec(stateNext, 0),
+    vec(stateNext, 1),
+    spec.centered ? vec(stateNext, 2) : undefined,
+    slice.lo,
+    slice.hi,
     { lr: spec.lr, decay: spec.decay, oneMinusDecay: 1 - spec.decay, momentum: spec.momentum, epsilon: spec.epsilon },
   );
 }

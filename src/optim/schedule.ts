@@ -33,11 +33,16 @@ const MAX_STEPS = 2 ** 31 - 1;
 /** Validates a schedule option (a kind's name or an LrSchedule); `name` is how the caller spells it. */
 export function checkSchedule(name: string, v: unknown): LrSchedule {
   const isObject = typeof v === 'object' && v !== null && !Array.isArray(v);
-  if (typeof v !== 'string' && !isObject) throw new OptionError(`${name} must be one of ${LR_SCHEDULES.join(', ')} or a schedule object, got ${show(v)}`);
+  if (typeof v !== 'string' && !isObject)
+    throw new OptionError(`${name} must be one of ${LR_SCHEDULES.join(', ')} or a schedule object, got ${show(v)}`);
   const o: Record<string, unknown> = isObject ? { ...v } : { kind: v };
-  for (const k of Object.keys(o)) if (!FIELDS.includes(k)) throw new OptionError(`${name} has no field ${JSON.stringify(k)} (it takes ${FIELDS.join(', ')})`);
+  for (const k of Object.keys(o))
+    if (!FIELDS.includes(k))
+      throw new OptionError(`${name} has no field ${JSON.stringify(k)} (it takes ${FIELDS.join(', ')})`);
   if (typeof o.kind !== 'string' || !(LR_SCHEDULES as readonly string[]).includes(o.kind)) {
-    throw new OptionError(`${name}${typeof v === 'string' ? '' : '.kind'} must be one of ${LR_SCHEDULES.join(', ')}, got ${show(o.kind)}`);
+    throw new OptionError(
+      `${name}${typeof v === 'string' ? '' : '.kind'} must be one of ${LR_SCHEDULES.join(', ')}, got ${show(o.kind)}`,
+    );
   }
   const kind = o.kind as LrScheduleKind;
   const int = (f: string, lo: number): number | undefined => {
@@ -50,14 +55,22 @@ export function checkSchedule(name: string, v: unknown): LrSchedule {
   const warmupSteps = int('warmupSteps', 0) ?? 0;
   const every = int('every', 1);
   const factor = o.factor ?? 0.5;
-  if (typeof factor !== 'number' || !(factor > 0 && factor <= 1)) throw new OptionError(`${name}.factor must be a number in (0, 1], got ${show(factor)}`);
-  if (kind !== 'step' && (o.every !== undefined || o.factor !== undefined)) throw new OptionError(`${name}: every and factor are for kind 'step', not '${kind}'`);
+  if (typeof factor !== 'number' || !(factor > 0 && factor <= 1))
+    throw new OptionError(`${name}.factor must be a number in (0, 1], got ${show(factor)}`);
+  if (kind !== 'step' && (o.every !== undefined || o.factor !== undefined))
+    throw new OptionError(`${name}: every and factor are for kind 'step', not '${kind}'`);
   return { kind, warmupSteps, ...(every === undefined ? {} : { every }), factor };
 }
 
 /** The schedule for a run of `totalSteps` optimizer steps, `stepsPerEpoch` each epoch. */
 export function resolveSchedule(s: LrSchedule, totalSteps: number, stepsPerEpoch: number): ResolvedSchedule {
-  return { kind: s.kind, warmupSteps: s.warmupSteps ?? 0, every: s.every ?? stepsPerEpoch, factor: s.factor ?? 0.5, totalSteps };
+  return {
+    kind: s.kind,
+    warmupSteps: s.warmupSteps ?? 0,
+    every: s.every ?? stepsPerEpoch,
+    factor: s.factor ?? 0.5,
+    totalSteps,
+  };
 }
 
 /**
@@ -74,8 +87,7 @@ export function scheduledLr(s: ResolvedSchedule, lr: number, step: number): numb
   switch (s.kind) {
     case 'constant':
       return lr;
-    case 'cosine':
-    {
+    case 'cosine': {
       const span = Math.max(1, s.totalSteps - s.warmupSteps);
       return 0.5 * lr * (1 + Math.cos((Math.PI * Math.min(after, span)) / span));
     }

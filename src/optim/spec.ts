@@ -9,7 +9,13 @@ import { OptionError } from '../errors.js';
 export type OptimizerSpec =
   | { readonly kind: 'sgd'; readonly lr: number }
   | { readonly kind: 'momentum'; readonly lr: number; readonly momentum: number; readonly nesterov: boolean }
-  | { readonly kind: 'adam'; readonly lr: number; readonly beta1: number; readonly beta2: number; readonly epsilon: number }
+  | {
+      readonly kind: 'adam';
+      readonly lr: number;
+      readonly beta1: number;
+      readonly beta2: number;
+      readonly epsilon: number;
+    }
   | {
       readonly kind: 'rmsprop';
       readonly lr: number;
@@ -73,7 +79,8 @@ const TFJS_CLASSES: Readonly<Record<string, OptimizerName>> = {
 export function optimizerFromTfjs(opt: tf.Optimizer): OptimizerSpec {
   const name = opt.getClassName();
   const kind = Object.hasOwn(TFJS_CLASSES, name) ? TFJS_CLASSES[name] : undefined;
-  if (kind === undefined) throw new OptionError(`optimizer ${name} is not supported (supported: ${OPTIMIZER_NAMES.join(', ')})`);
+  if (kind === undefined)
+    throw new OptionError(`optimizer ${name} is not supported (supported: ${OPTIMIZER_NAMES.join(', ')})`);
   const c = opt.getConfig();
   const raw = (() => {
     switch (kind) {
@@ -84,7 +91,14 @@ export function optimizerFromTfjs(opt: tf.Optimizer): OptimizerSpec {
       case 'adam':
         return { kind, lr: c.learningRate, beta1: c.beta1, beta2: c.beta2, epsilon: c.epsilon };
       case 'rmsprop':
-        return { kind, lr: c.learningRate, decay: c.decay, momentum: c.momentum, epsilon: c.epsilon, centered: c.centered };
+        return {
+          kind,
+          lr: c.learningRate,
+          decay: c.decay,
+          momentum: c.momentum,
+          epsilon: c.epsilon,
+          centered: c.centered,
+        };
       case 'adagrad':
         return { kind, lr: c.learningRate, initialAccumulator: c.initialAccumulatorValue, epsilon: EPSILON_FLOAT32 };
     }
@@ -96,10 +110,29 @@ export function optimizerFromTfjs(opt: tf.Optimizer): OptimizerSpec {
 // lr 0 is allowed, as tfjs allows it: a callback freezes the weights with it (the lr option and --lr stay > 0).
 const FIELDS: { readonly [K in OptimizerName]: readonly (readonly [string, Check])[] } = {
   sgd: [['lr', 'nonNegative']],
-  momentum: [['lr', 'nonNegative'], ['momentum', 'nonNegative'], ['nesterov', 'boolean']],
-  adam: [['lr', 'nonNegative'], ['beta1', 'unit'], ['beta2', 'unit'], ['epsilon', 'nonNegative']],
-  rmsprop: [['lr', 'nonNegative'], ['decay', 'unit'], ['momentum', 'nonNegative'], ['epsilon', 'nonNegative'], ['centered', 'boolean']],
-  adagrad: [['lr', 'nonNegative'], ['initialAccumulator', 'nonNegative'], ['epsilon', 'nonNegative']],
+  momentum: [
+    ['lr', 'nonNegative'],
+    ['momentum', 'nonNegative'],
+    ['nesterov', 'boolean'],
+  ],
+  adam: [
+    ['lr', 'nonNegative'],
+    ['beta1', 'unit'],
+    ['beta2', 'unit'],
+    ['epsilon', 'nonNegative'],
+  ],
+  rmsprop: [
+    ['lr', 'nonNegative'],
+    ['decay', 'unit'],
+    ['momentum', 'nonNegative'],
+    ['epsilon', 'nonNegative'],
+    ['centered', 'boolean'],
+  ],
+  adagrad: [
+    ['lr', 'nonNegative'],
+    ['initialAccumulator', 'nonNegative'],
+    ['epsilon', 'nonNegative'],
+  ],
 };
 
 /**
@@ -127,7 +160,9 @@ const ACCEPTS: Readonly<Record<Check, [string, (v: unknown) => boolean]>> = {
  */
 export function checkOptimizer(name: string, v: unknown): OptimizerSpec {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) {
-    throw new OptionError(`${name} must be one of ${OPTIMIZER_NAMES.join(', ')} or an optimizer spec object, got ${show(v)}`);
+    throw new OptionError(
+      `${name} must be one of ${OPTIMIZER_NAMES.join(', ')} or an optimizer spec object, got ${show(v)}`,
+    );
   }
   const o = v as Record<string, unknown>;
   if (typeof o.kind !== 'string' || !(OPTIMIZER_NAMES as readonly string[]).includes(o.kind)) {
@@ -137,7 +172,9 @@ export function checkOptimizer(name: string, v: unknown): OptimizerSpec {
   const fields = FIELDS[kind];
   for (const k of Object.keys(o)) {
     if (k !== 'kind' && !fields.some(([f]) => f === k)) {
-      throw new OptionError(`${name} has no field ${JSON.stringify(k)} (${kind} takes ${fields.map(([f]) => f).join(', ')})`);
+      throw new OptionError(
+        `${name} has no field ${JSON.stringify(k)} (${kind} takes ${fields.map(([f]) => f).join(', ')})`,
+      );
     }
   }
   for (const [f, check] of fields) {
@@ -148,7 +185,11 @@ export function checkOptimizer(name: string, v: unknown): OptimizerSpec {
 }
 
 function show(v: unknown): string {
-  return typeof v === 'string' ? JSON.stringify(v) : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
+  return typeof v === 'string'
+    ? JSON.stringify(v)
+    : typeof v === 'object' && v !== null
+      ? JSON.stringify(v)
+      : String(v);
 }
 
 /** One line for messages: `adam (lr 0.001, beta1 0.9, beta2 0.999, epsilon 1e-7)`. */

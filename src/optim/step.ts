@@ -18,12 +18,7 @@ import type { Update } from './update.js';
  * bias correction needs (adam.ts betaPowers(), nextPowers()); they continue
  * across a resume because the step is global.
  */
-export function optimizerStep(
-  k: Kernels,
-  spec: OptimizerSpec,
-  powers: BetaPowers,
-  u: Update,
-): number {
+export function optimizerStep(k: Kernels, spec: OptimizerSpec, powers: BetaPowers, u: Update): number {
   const { params, grad, next, slice } = u;
   switch (spec.kind) {
     case 'sgd':

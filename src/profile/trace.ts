@@ -22,7 +22,8 @@ export class TraceLog {
 
   constructor(private readonly workers: number) {
     this.events.push({ name: 'thread_name', ph: 'M', pid: 1, tid: 0, args: { name: 'coordinator' } });
-    for (let r = 0; r < workers; r++) this.events.push({ name: 'thread_name', ph: 'M', pid: 1, tid: r + 1, args: { name: `worker ${r}` } });
+    for (let r = 0; r < workers; r++)
+      this.events.push({ name: 'thread_name', ph: 'M', pid: 1, tid: r + 1, args: { name: `worker ${r}` } });
   }
 
   /** A coordinator span, times in absolute ms. */
@@ -40,7 +41,15 @@ export class TraceLog {
           const t0 = marks[base + k];
           const dur = marks[base + k + 1] - t0;
           this.phaseTotals[k] += dur;
-          this.events.push({ name: PHASES[k], ph: 'X', pid: 1, tid: r + 1, ts: t0 * 1000, dur: dur * 1000, args: { step: first + s + 1 } }); // counted from 1, as in messages
+          this.events.push({
+            name: PHASES[k],
+            ph: 'X',
+            pid: 1,
+            tid: r + 1,
+            ts: t0 * 1000,
+            dur: dur * 1000,
+            args: { step: first + s + 1 },
+          }); // counted from 1, as in messages
         }
       }
     }
@@ -52,14 +61,18 @@ export class TraceLog {
    */
   durations(phase: (typeof PHASES)[number], after = 0): number[] {
     const out: number[] = [];
-    for (const e of this.events) if (e.name === phase && e.ph === 'X' && (e.args?.step as number) > after) out.push((e.dur ?? 0) / 1000);
+    for (const e of this.events)
+      if (e.name === phase && e.ph === 'X' && (e.args?.step as number) > after) out.push((e.dur ?? 0) / 1000);
     return out;
   }
 
   /** Mean share of each phase in the recorded worker time, as fractions summing to 1. */
   shares(): Record<(typeof PHASES)[number], number> {
     const total = this.phaseTotals.reduce((a, b) => a + b, 0) || 1;
-    return Object.fromEntries(PHASES.map((p, k) => [p, this.phaseTotals[k] / total])) as Record<(typeof PHASES)[number], number>;
+    return Object.fromEntries(PHASES.map((p, k) => [p, this.phaseTotals[k] / total])) as Record<
+      (typeof PHASES)[number],
+      number
+    >;
   }
 
   write(file: string): void {

@@ -27,7 +27,14 @@ import * as tf from '@tensorflow/tfjs';
 interface EngineInternals {
   clone(x: tf.Tensor): tf.Tensor;
   makeTensorFromTensorInfo(info: tf.TensorInfo): tf.Tensor;
-  addTapeNode(name: string, inputs: Record<string, tf.Tensor>, outputs: tf.Tensor[], grad: (dy: tf.Tensor) => Record<string, () => tf.Tensor>, saved: tf.Tensor[], attrs: object): void;
+  addTapeNode(
+    name: string,
+    inputs: Record<string, tf.Tensor>,
+    outputs: tf.Tensor[],
+    grad: (dy: tf.Tensor) => Record<string, () => tf.Tensor>,
+    saved: tf.Tensor[],
+    attrs: object,
+  ): void;
   backendName: string | null;
   backend: tf.KernelBackend;
   state: { activeScope: { name: string } };

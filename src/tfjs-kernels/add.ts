@@ -19,12 +19,24 @@ export function addRowVector({ inputs, backend }: Parameters<tf.KernelFunc>[0]):
   const C = m.shape[m.shape.length - 1];
   const rows = tf.util.sizeFromShape(m.shape) / C;
   // m is (rows, C), v is (C): out is m's shape
-  return simd(backend as tf.KernelBackend, [m, v], m.shape, (k, out, [mp, vp]) => k.add_rows(mp, vp, out, rows, C, INT32_MIN), 'uninitialised');
+  return simd(
+    backend as tf.KernelBackend,
+    [m, v],
+    m.shape,
+    (k, out, [mp, vp]) => k.add_rows(mp, vp, out, rows, C, INT32_MIN),
+    'uninitialised',
+  );
 }
 
 /** Whether v is (C) or (1, ..., 1, C), no longer than m, whose last axis is C; both float32, m not empty. */
 export function isRowVectorOf(v: tf.TensorInfo, m: tf.TensorInfo): boolean {
-  if (v.dtype !== 'float32' || m.dtype !== 'float32' || v.shape.length > m.shape.length || m.shape.length < 2) return false;
+  if (v.dtype !== 'float32' || m.dtype !== 'float32' || v.shape.length > m.shape.length || m.shape.length < 2)
+    return false;
   const C = m.shape[m.shape.length - 1];
-  return C > 0 && tf.util.sizeFromShape(m.shape) > 0 && v.shape[v.shape.length - 1] === C && v.shape.slice(0, -1).every((d) => d === 1);
+  return (
+    C > 0 &&
+    tf.util.sizeFromShape(m.shape) > 0 &&
+    v.shape[v.shape.length - 1] === C &&
+    v.shape.slice(0, -1).every((d) => d === 1)
+  );
 }

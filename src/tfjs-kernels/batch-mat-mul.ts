@@ -50,12 +50,22 @@ export function gemmProduct(
   const [M, K] = matrix(a, transposeA);
   const N = matrix(b, transposeB)[1];
   if (M * K * N === 0) return undefined;
-  if (bias !== undefined && (bias.dtype !== 'float32' || bias.shape[bias.shape.length - 1] !== N || tf.util.sizeFromShape(bias.shape) !== N)) return undefined;
+  if (
+    bias !== undefined &&
+    (bias.dtype !== 'float32' || bias.shape[bias.shape.length - 1] !== N || tf.util.sizeFromShape(bias.shape) !== N)
+  )
+    return undefined;
   const shape = [...Array<number>(Math.max(a.shape.length, b.shape.length) - 2).fill(1), M, N];
   return composed(be, (ops) => {
     const [pa, pb] = [transposeA ? flip(ops, a) : a, transposeB ? flip(ops, b) : b]; // pa is (.., M, K), pb (.., K, N)
     const ins = bias === undefined ? [pa, pb] : [pa, pb, bias];
-    const c = simd(be, ins, shape, (k, out, [ap, bp, biasp]) => k.gemm(ap, bp, out, M, K, N, biasp ?? 0, lo, hi), 'uninitialised'); // c is (..., M, N)
+    const c = simd(
+      be,
+      ins,
+      shape,
+      (k, out, [ap, bp, biasp]) => k.gemm(ap, bp, out, M, K, N, biasp ?? 0, lo, hi),
+      'uninitialised',
+    ); // c is (..., M, N)
     if (c === undefined) throw new Error('matrix product: the heap kernels went away');
     return c;
   });

@@ -19,16 +19,29 @@ export const BIAS_RELU = 'WorkerDdpBiasRelu';
  */
 function biasReluKernel({ inputs, backend }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
   const { x, bias } = inputs as Record<'x' | 'bias', tf.TensorInfo>;
-  if (!isRowVectorOf(bias, x)) throw new Error(`${BIAS_RELU}: bias ${JSON.stringify(bias.shape)} is not a float32 row of x ${JSON.stringify(x.shape)}`);
+  if (!isRowVectorOf(bias, x))
+    throw new Error(
+      `${BIAS_RELU}: bias ${JSON.stringify(bias.shape)} is not a float32 row of x ${JSON.stringify(x.shape)}`,
+    );
   const C = x.shape[x.shape.length - 1];
   const rows = tf.util.sizeFromShape(x.shape) / C;
   // x is (rows, C), bias is (C): out is x's shape
-  const out = simd(backend as tf.KernelBackend, [x, bias], x.shape, (k, o, [xp, bp]) => k.add_rows(xp, bp, o, rows, C, 0), 'uninitialised');
+  const out = simd(
+    backend as tf.KernelBackend,
+    [x, bias],
+    x.shape,
+    (k, o, [xp, bp]) => k.add_rows(xp, bp, o, rows, C, 0),
+    'uninitialised',
+  );
   if (out === undefined) throw new Error(`${BIAS_RELU}: the heap kernels went away`);
   return out;
 }
 
-export const biasReluKernelConfig: tf.KernelConfig = { kernelName: BIAS_RELU, backendName: 'wasm', kernelFunc: biasReluKernel };
+export const biasReluKernelConfig: tf.KernelConfig = {
+  kernelName: BIAS_RELU,
+  backendName: 'wasm',
+  kernelFunc: biasReluKernel,
+};
 
 /**
  * relu(x + bias), bias (C) along x's last axis: our kernel where this backend

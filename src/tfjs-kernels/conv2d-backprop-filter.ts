@@ -17,11 +17,29 @@ import { composed } from './wasm-ops.js';
  * apart. The bottom/right pads are whatever makes the output kh x kw
  * (Note [negative pads]).
  */
-export function conv2DBackpropFilter({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0], path: 'auto' | 'conv' = 'auto'): tf.TensorInfo {
+export function conv2DBackpropFilter(
+  { inputs, backend, attrs }: Parameters<tf.KernelFunc>[0],
+  path: 'auto' | 'conv' = 'auto',
+): tf.TensorInfo {
   const { x, dy } = inputs as Record<'x' | 'dy', tf.TensorInfo>;
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
-  const { info, nchw } = convGeometry('Conv2DBackpropFilter', x.shape as [number, number, number, number], filterShape, dy, { strides, pad, dataFormat, dimRoundingMode });
-  const { inHeight: H, inWidth: W, outHeight: Ho, outWidth: Wo, strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
+  const { info, nchw } = convGeometry(
+    'Conv2DBackpropFilter',
+    x.shape as [number, number, number, number],
+    filterShape,
+    dy,
+    { strides, pad, dataFormat, dimRoundingMode },
+  );
+  const {
+    inHeight: H,
+    inWidth: W,
+    outHeight: Ho,
+    outWidth: Wo,
+    strideHeight: sh,
+    strideWidth: sw,
+    filterHeight: kh,
+    filterWidth: kw,
+  } = info;
   const { batchSize: B, inChannels: Cin, outChannels: Cout } = info;
   // Note [patches in place]: decision: on NHWC, heap-kernels.wat's conv2d_filter_grad is
   // our GEMM (Note [no pack] in batch-mat-mul.ts) of the transposed patches by dy, the
@@ -35,7 +53,13 @@ export function conv2DBackpropFilter({ inputs, backend, attrs }: Parameters<tf.K
     return composed(be, (ops) => {
       const xp = padImages(ops, x, top, bottom, left, right); // xp is (B, Hp, Wp, Cin), pads included
       const [, Hp, Wp] = xp.shape;
-      const dw = simd(be, [xp, dy], [kh, kw, Cin, Cout], (k, out, [xs, dys]) => k.conv2d_filter_grad(xs, dys, out, B, Hp, Wp, Cin, Ho, Wo, kh, kw, sh, sw, Cout), 'uninitialised'); // dw is (kh, kw, Cin, Cout)
+      const dw = simd(
+        be,
+        [xp, dy],
+        [kh, kw, Cin, Cout],
+        (k, out, [xs, dys]) => k.conv2d_filter_grad(xs, dys, out, B, Hp, Wp, Cin, Ho, Wo, kh, kw, sh, sw, Cout),
+        'uninitialised',
+      ); // dw is (kh, kw, Cin, Cout)
       if (dw === undefined) throw new Error('Conv2DBackpropFilter: the heap kernels went away');
       return dw;
     });

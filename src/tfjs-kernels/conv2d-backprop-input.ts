@@ -38,11 +38,29 @@ import { composed } from './wasm-ops.js';
  *
  * `path` forces one, for the tests; 'scatter' where it does not apply takes the convolution.
  */
-export function conv2DBackpropInput({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0], path: 'auto' | 'gemm' | 'conv' | 'scatter' = 'auto'): tf.TensorInfo {
+export function conv2DBackpropInput(
+  { inputs, backend, attrs }: Parameters<tf.KernelFunc>[0],
+  path: 'auto' | 'gemm' | 'conv' | 'scatter' = 'auto',
+): tf.TensorInfo {
   const { dy, filter } = inputs as Record<'dy' | 'filter', tf.TensorInfo>;
   const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as tf.Conv2DBackpropInputAttrs;
-  const { info, nchw } = convGeometry('Conv2DBackpropInput', inputShape, filter.shape as [number, number, number, number], dy, { strides, pad, dataFormat, dimRoundingMode });
-  const { inHeight: H, inWidth: W, outHeight: Ho, outWidth: Wo, strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
+  const { info, nchw } = convGeometry(
+    'Conv2DBackpropInput',
+    inputShape,
+    filter.shape as [number, number, number, number],
+    dy,
+    { strides, pad, dataFormat, dimRoundingMode },
+  );
+  const {
+    inHeight: H,
+    inWidth: W,
+    outHeight: Ho,
+    outWidth: Wo,
+    strideHeight: sh,
+    strideWidth: sw,
+    filterHeight: kh,
+    filterWidth: kw,
+  } = info;
   const { batchSize: B, inChannels: Cin, outChannels: Cout } = info;
   const viaOurConv = sh === 1 && sw === 1 && Cin % 4 === 0;
   const viaScatter = Cin % 8 === 0 && !nchw;
@@ -51,7 +69,9 @@ export function conv2DBackpropInput({ inputs, backend, attrs }: Parameters<tf.Ke
     const { top, left } = info.padInfo;
     return composed(backend as tf.KernelBackend, (ops) => {
       const wt = ops.adopt(swapChannels(backend as tf.KernelBackend, filter, kh, kw, Cin, Cout, false)); // wt is (kh, kw, Cout, Cin)
-      const dx = simd(backend as tf.KernelBackend, [dy, wt], [B, H, W, Cin], (k, out, [d, w]) => k.conv2d_input_grad(d, w, out, B, H, W, Cin, Ho, Wo, kh, kw, sh, sw, Cout, top, left)); // dx is (B, H, W, Cin)
+      const dx = simd(backend as tf.KernelBackend, [dy, wt], [B, H, W, Cin], (k, out, [d, w]) =>
+        k.conv2d_input_grad(d, w, out, B, H, W, Cin, Ho, Wo, kh, kw, sh, sw, Cout, top, left),
+      ); // dx is (B, H, W, Cin)
       if (dx === undefined) throw new Error('Conv2DBackpropInput: the heap kernels went away');
       return dx;
     });
@@ -74,7 +94,14 @@ export function conv2DBackpropInput({ inputs, backend, attrs }: Parameters<tf.Ke
     const dyL = nchw ? ops.transpose(dy, [0, 2, 3, 1]) : dy; // dyL is (B, Ho, Wo, Cout)
     const rotated = ops.adopt(swapChannels(backend as tf.KernelBackend, filter, kh, kw, Cin, Cout, true)); // rotated is (kh, kw, Cout, Cin)
     const { top, left } = info.padInfo;
-    const padded = padOrCrop(ops, spread(ops, dyL, sh, sw), kh - 1 - top, H + top - Ho * sh, kw - 1 - left, W + left - Wo * sw);
+    const padded = padOrCrop(
+      ops,
+      spread(ops, dyL, sh, sw),
+      kh - 1 - top,
+      H + top - Ho * sh,
+      kw - 1 - left,
+      W + left - Wo * sw,
+    );
     const dx = ops.conv2d(padded.x, rotated, [1, 1], [1, 1], padded.pad); // dx is (B, H, W, Cin)
     return nchw ? ops.transpose(dx, [0, 3, 1, 2]) : dx;
   });
@@ -85,7 +112,15 @@ export function conv2DBackpropInput({ inputs, backend, attrs }: Parameters<tf.Ke
  * rotated 180 degrees if asked: one pass of JS over kh*kw*Cin*Cout values, cheaper than the
  * stock Reverse and Transpose for a filter this small.
  */
-function swapChannels(backend: tf.KernelBackend, filter: tf.TensorInfo, kh: number, kw: number, Cin: number, Cout: number, rotate: boolean): tf.TensorInfo {
+function swapChannels(
+  backend: tf.KernelBackend,
+  filter: tf.TensorInfo,
+  kh: number,
+  kw: number,
+  Cin: number,
+  Cout: number,
+  rotate: boolean,
+): tf.TensorInfo {
   return direct(backend, [filter], [kh, kw, Cout, Cin], 'float32', (out, [f]) => {
     for (let p = 0, at = 0; p < kh; p++) {
       for (let q = 0; q < kw; q++) {

@@ -26,15 +26,58 @@ export function conv2dDirect({ inputs, backend, attrs }: Parameters<tf.KernelFun
   const { x, filter } = inputs as Record<'x' | 'filter', tf.TensorInfo>;
   const { strides, pad, dataFormat, dilations, dimRoundingMode } = attrs as unknown as tf.Conv2DAttrs;
   const be = backend as tf.KernelBackend;
-  if (x.dtype !== 'float32' || filter.dtype !== 'float32' || dataFormat === 'NCHW' || !hasHeapKernels(be)) return undefined;
-  const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], strides, dilations, pad, dimRoundingMode);
-  const { batchSize: B, inChannels: C, outHeight: Ho, outWidth: Wo, outChannels: N, filterHeight: kh, filterWidth: kw } = info;
-  if (info.dilationHeight !== 1 || info.dilationWidth !== 1 || N % 4 !== 0 || B * Ho * Wo * N * C === 0) return undefined;
+  if (x.dtype !== 'float32' || filter.dtype !== 'float32' || dataFormat === 'NCHW' || !hasHeapKernels(be))
+    return undefined;
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filter.shape as [number, number, number, number],
+    strides,
+    dilations,
+    pad,
+    dimRoundingMode,
+  );
+  const {
+    batchSize: B,
+    inChannels: C,
+    outHeight: Ho,
+    outWidth: Wo,
+    outChannels: N,
+    filterHeight: kh,
+    filterWidth: kw,
+  } = info;
+  if (info.dilationHeight !== 1 || info.dilationWidth !== 1 || N % 4 !== 0 || B * Ho * Wo * N * C === 0)
+    return undefined;
   const { top, bottom, left, right } = info.padInfo;
   return composed(be, (ops) => {
     const xp = padImages(ops, x, top, bottom, left, right); // xp is (B, H, W, C), pads included
     const [, H, W] = xp.shape;
-    const out = simd(be, [xp, filter], [B, Ho, Wo, N], (k, o, [xs, ws]) => k.conv2d(xs, ws, o, B, H, W, C, Ho, Wo, kh, kw, info.strideHeight, info.strideWidth, N, top, H - bottom, left, W - right), 'uninitialised'); // out is (B, Ho, Wo, N)
+    const out = simd(
+      be,
+      [xp, filter],
+      [B, Ho, Wo, N],
+      (k, o, [xs, ws]) =>
+        k.conv2d(
+          xs,
+          ws,
+          o,
+          B,
+          H,
+          W,
+          C,
+          Ho,
+          Wo,
+          kh,
+          kw,
+          info.strideHeight,
+          info.strideWidth,
+          N,
+          top,
+          H - bottom,
+          left,
+          W - right,
+        ),
+      'uninitialised',
+    ); // out is (B, Ho, Wo, N)
     if (out === undefined) throw new Error('Conv2D: the heap kernels went away');
     return out;
   });

@@ -20,18 +20,44 @@ import { composed } from './wasm-ops.js';
  */
 function depthwiseBackpropFilter({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
   const { x, dy } = inputs as Record<'x' | 'dy', tf.TensorInfo>;
-  const { strides, dilations, pad, dimRoundingMode, filterShape } = attrs as unknown as tf.DepthwiseConv2dNativeBackpropFilterAttrs;
-  const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, dilations, pad, dimRoundingMode, true);
+  const { strides, dilations, pad, dimRoundingMode, filterShape } =
+    attrs as unknown as tf.DepthwiseConv2dNativeBackpropFilterAttrs;
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filterShape,
+    strides,
+    dilations,
+    pad,
+    dimRoundingMode,
+    true,
+  );
   const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: Ho, outWidth: Wo } = info;
-  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, filterHeight: kh, filterWidth: kw } = info;
+  const {
+    strideHeight: sh,
+    strideWidth: sw,
+    dilationHeight: dh,
+    dilationWidth: dw,
+    filterHeight: kh,
+    filterWidth: kw,
+  } = info;
   const M = filterShape[3];
-  if (dy.shape[1] !== Ho || dy.shape[2] !== Wo) throw new Error(`DepthwiseConv2dNativeBackpropFilter: dy is ${Ho}x${Wo} for this convolution, got ${dy.shape[1]}x${dy.shape[2]}`);
+  if (dy.shape[1] !== Ho || dy.shape[2] !== Wo)
+    throw new Error(
+      `DepthwiseConv2dNativeBackpropFilter: dy is ${Ho}x${Wo} for this convolution, got ${dy.shape[1]}x${dy.shape[2]}`,
+    );
   return composed(backend as tf.KernelBackend, (ops) => {
     const xT = ops.reshape(ops.transpose(x, [1, 2, 3, 0]), [1, H, W, C * B]); // xT is (1, H, W, C*B)
     const dy5 = ops.reshape(dy, [B, Ho, Wo, C, M]); // dy5 is (B, Ho, Wo, C, M)
     const dyT = ops.reshape(ops.transpose(dy5, [1, 2, 3, 0, 4]), [Ho, Wo, C * B, M]); // dyT is (Ho, Wo, C*B, M)
     const { top, left } = info.padInfo;
-    const padded = padOrCrop(ops, xT, top, (kh - 1) * dh + (Ho - 1) * sh - top - (H - 1), left, (kw - 1) * dw + (Wo - 1) * sw - left - (W - 1));
+    const padded = padOrCrop(
+      ops,
+      xT,
+      top,
+      (kh - 1) * dh + (Ho - 1) * sh - top - (H - 1),
+      left,
+      (kw - 1) * dw + (Wo - 1) * sw - left - (W - 1),
+    );
     const perPair = ops.depthwise(padded.x, dyT, [dh, dw], [sh, sw], padded.pad); // perPair is (1, kh, kw, C*B*M)
     return ops.sum(ops.reshape(perPair, [kh, kw, C, B, M]), 3); // (kh, kw, C, M)
   });

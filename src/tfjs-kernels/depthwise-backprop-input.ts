@@ -16,16 +16,42 @@ import { composed } from './wasm-ops.js';
  */
 function depthwiseBackpropInput({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
   const { dy, filter } = inputs as Record<'dy' | 'filter', tf.TensorInfo>;
-  const { strides, dilations, pad, dimRoundingMode, inputShape } = attrs as unknown as tf.DepthwiseConv2dNativeBackpropInputAttrs;
-  const info = tf.backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], strides, dilations, pad, dimRoundingMode, true);
+  const { strides, dilations, pad, dimRoundingMode, inputShape } =
+    attrs as unknown as tf.DepthwiseConv2dNativeBackpropInputAttrs;
+  const info = tf.backend_util.computeConv2DInfo(
+    inputShape,
+    filter.shape as [number, number, number, number],
+    strides,
+    dilations,
+    pad,
+    dimRoundingMode,
+    true,
+  );
   const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: Ho, outWidth: Wo } = info;
-  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, filterHeight: kh, filterWidth: kw } = info;
+  const {
+    strideHeight: sh,
+    strideWidth: sw,
+    dilationHeight: dh,
+    dilationWidth: dw,
+    filterHeight: kh,
+    filterWidth: kw,
+  } = info;
   const M = filter.shape[3];
-  if (dy.shape[1] !== Ho || dy.shape[2] !== Wo) throw new Error(`DepthwiseConv2dNativeBackpropInput: dy is ${Ho}x${Wo} for this convolution, got ${dy.shape[1]}x${dy.shape[2]}`);
+  if (dy.shape[1] !== Ho || dy.shape[2] !== Wo)
+    throw new Error(
+      `DepthwiseConv2dNativeBackpropInput: dy is ${Ho}x${Wo} for this convolution, got ${dy.shape[1]}x${dy.shape[2]}`,
+    );
   return composed(backend as tf.KernelBackend, (ops) => {
     const rotated = ops.reshape(ops.reverse(filter, [0, 1]), [kh, kw, C * M, 1]); // rotated is (kh, kw, C*M, 1)
     const { top, left } = info.padInfo;
-    const padded = padOrCrop(ops, spread(ops, dy, sh, sw), (kh - 1) * dh - top, H + top - Ho * sh, (kw - 1) * dw - left, W + left - Wo * sw);
+    const padded = padOrCrop(
+      ops,
+      spread(ops, dy, sh, sw),
+      (kh - 1) * dh - top,
+      H + top - Ho * sh,
+      (kw - 1) * dw - left,
+      W + left - Wo * sw,
+    );
     const perChannel = ops.depthwise(padded.x, rotated, [1, 1], [dh, dw], padded.pad); // perChannel is (B, H, W, C*M)
     return M === 1 ? perChannel : ops.sum(ops.reshape(perChannel, [B, H, W, C, M]), 4); // (B, H, W, C)
   });

@@ -2,7 +2,11 @@ import type * as tf from '@tensorflow/tfjs';
 import { gemmProduct } from './batch-mat-mul.js';
 
 /** The activations our gemm applies, as the clamp [lo, hi] XNNPACK applies for them. */
-const CLAMPS: Readonly<Record<string, readonly [number, number]>> = { linear: [-Infinity, Infinity], relu: [0, Infinity], relu6: [0, 6] };
+const CLAMPS: Readonly<Record<string, readonly [number, number]>> = {
+  linear: [-Infinity, Infinity],
+  relu: [0, Infinity],
+  relu6: [0, 6],
+};
 
 /**
  * _FusedMatMul on wasm (tf.fused.matMul; tfjs-layers' dense layer with a bias):
@@ -17,5 +21,7 @@ export function fusedMatMul({ inputs, backend, attrs }: Parameters<tf.KernelFunc
   const { transposeA, transposeB, activation } = attrs as unknown as tf._FusedMatMulAttrs;
   const { a, b, bias } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo; bias?: tf.TensorInfo };
   const clamp = CLAMPS[activation];
-  return clamp === undefined ? undefined : gemmProduct(backend as tf.KernelBackend, a, b, transposeA, transposeB, bias, clamp);
+  return clamp === undefined
+    ? undefined
+    : gemmProduct(backend as tf.KernelBackend, a, b, transposeA, transposeB, bias, clamp);
 }

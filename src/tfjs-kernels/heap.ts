@@ -37,38 +37,139 @@ interface WasmInternals {
 /** heap-kernels.wat's exports; pointers are byte offsets into tfjs's heap. */
 export interface HeapKernels {
   max_pool_grad(
-    x: number, dy: number, dx: number, B: number, H: number, W: number, C: number, Ho: number, Wo: number,
-    kh: number, kw: number, sh: number, sw: number, top: number, left: number,
+    x: number,
+    dy: number,
+    dx: number,
+    B: number,
+    H: number,
+    W: number,
+    C: number,
+    Ho: number,
+    Wo: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    top: number,
+    left: number,
   ): void;
-  max_pool_grad_tiles(x: number, dy: number, dx: number, B: number, H: number, W: number, C: number, Ho: number, Wo: number, kh: number, kw: number): void;
-  max_pool_grad_2x2(x: number, dy: number, dx: number, B: number, H: number, W: number, C: number, Ho: number, Wo: number): void;
-  pad_hw(x: number, out: number, B: number, H: number, W: number, C: number, top: number, bottom: number, left: number, right: number): void;
+  max_pool_grad_tiles(
+    x: number,
+    dy: number,
+    dx: number,
+    B: number,
+    H: number,
+    W: number,
+    C: number,
+    Ho: number,
+    Wo: number,
+    kh: number,
+    kw: number,
+  ): void;
+  max_pool_grad_2x2(
+    x: number,
+    dy: number,
+    dx: number,
+    B: number,
+    H: number,
+    W: number,
+    C: number,
+    Ho: number,
+    Wo: number,
+  ): void;
+  pad_hw(
+    x: number,
+    out: number,
+    B: number,
+    H: number,
+    W: number,
+    C: number,
+    top: number,
+    bottom: number,
+    left: number,
+    right: number,
+  ): void;
   add_rows(a: number, v: number, out: number, rows: number, C: number, floor: number): void;
   relu_grad(dy: number, x: number, out: number, n: number): void;
   col2im(
-    cols: number, dx: number, B: number, H: number, W: number, C: number, Ho: number, Wo: number,
-    kh: number, kw: number, sh: number, sw: number, top: number, left: number,
+    cols: number,
+    dx: number,
+    B: number,
+    H: number,
+    W: number,
+    C: number,
+    Ho: number,
+    Wo: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    top: number,
+    left: number,
   ): void;
   sum_rows(x: number, out: number, rows: number, C: number): void;
   gemm(a: number, b: number, c: number, M: number, K: number, N: number, bias: number, lo: number, hi: number): void;
   conv2d_filter_grad(
-    x: number, dy: number, dw: number, B: number, H: number, W: number, C: number, Ho: number, Wo: number,
-    kh: number, kw: number, sh: number, sw: number, N: number,
+    x: number,
+    dy: number,
+    dw: number,
+    B: number,
+    H: number,
+    W: number,
+    C: number,
+    Ho: number,
+    Wo: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    N: number,
   ): void;
   conv2d_input_grad(
-    dy: number, wt: number, dx: number, B: number, H: number, W: number, C: number, Ho: number, Wo: number,
-    kh: number, kw: number, sh: number, sw: number, N: number, pt: number, pl: number,
+    dy: number,
+    wt: number,
+    dx: number,
+    B: number,
+    H: number,
+    W: number,
+    C: number,
+    Ho: number,
+    Wo: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    N: number,
+    pt: number,
+    pl: number,
   ): void;
   conv2d(
-    x: number, w: number, out: number, B: number, H: number, W: number, C: number, Ho: number, Wo: number,
-    kh: number, kw: number, sh: number, sw: number, N: number,
-    r0: number, r1: number, c0: number, c1: number,
+    x: number,
+    w: number,
+    out: number,
+    B: number,
+    H: number,
+    W: number,
+    C: number,
+    Ho: number,
+    Wo: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    N: number,
+    r0: number,
+    r1: number,
+    c0: number,
+    c1: number,
   ): void;
 }
 
 function internals(backend: tf.KernelBackend): WasmInternals | undefined {
   const b = backend as unknown as Partial<WasmInternals>;
-  return typeof b.makeOutput === 'function' && typeof b.typedArrayFromHeap === 'function' ? (b as WasmInternals) : undefined;
+  return typeof b.makeOutput === 'function' && typeof b.typedArrayFromHeap === 'function'
+    ? (b as WasmInternals)
+    : undefined;
 }
 
 /** Whether `backend` offers heap views (the fast path); false means readSync/write. */
@@ -138,7 +239,11 @@ export function simd(
   if (k === undefined) return undefined;
   return heapTensor(backend, shape, 'float32', (out, view) => {
     if (fill === 'zeros') out.fill(0);
-    body(k, out.byteOffset, inputs.map((t) => view(t).byteOffset));
+    body(
+      k,
+      out.byteOffset,
+      inputs.map((t) => view(t).byteOffset),
+    );
   });
 }
 

@@ -12,10 +12,20 @@ import { direct, simd } from './heap.js';
  * (all NaN or -Infinity). Ties matter: after a ReLU whole windows are 0.
  * The `output` input (the pooled maxima) is not needed.
  */
-export function maxPoolGrad({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0], path: 'simd' | 'js' = 'simd'): tf.TensorInfo {
+export function maxPoolGrad(
+  { inputs, backend, attrs }: Parameters<tf.KernelFunc>[0],
+  path: 'simd' | 'js' = 'simd',
+): tf.TensorInfo {
   const { dy, input } = inputs as Record<'dy' | 'input', tf.TensorInfo>;
   const { filterSize, strides, pad, dimRoundingMode } = attrs as unknown as tf.MaxPoolGradAttrs;
-  const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+  const info = tf.backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    filterSize,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+  );
   const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: Ho, outWidth: Wo } = info;
   const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
   const { top, left } = info.padInfo;
@@ -33,8 +43,19 @@ export function maxPoolGrad({ inputs, backend, attrs }: Parameters<tf.KernelFunc
     path !== 'simd'
       ? undefined
       : tiles
-        ? simd(backend as tf.KernelBackend, [input, dy], input.shape, (k, dx, [x, dys]) => (kh === 2 && kw === 2 ? k.max_pool_grad_2x2(x, dys, dx, B, H, W, C, Ho, Wo) : k.max_pool_grad_tiles(x, dys, dx, B, H, W, C, Ho, Wo, kh, kw)), covered ? 'uninitialised' : 'zeros')
-        : simd(backend as tf.KernelBackend, [input, dy], input.shape, (k, dx, [x, dys]) => k.max_pool_grad(x, dys, dx, ...args));
+        ? simd(
+            backend as tf.KernelBackend,
+            [input, dy],
+            input.shape,
+            (k, dx, [x, dys]) =>
+              kh === 2 && kw === 2
+                ? k.max_pool_grad_2x2(x, dys, dx, B, H, W, C, Ho, Wo)
+                : k.max_pool_grad_tiles(x, dys, dx, B, H, W, C, Ho, Wo, kh, kw),
+            covered ? 'uninitialised' : 'zeros',
+          )
+        : simd(backend as tf.KernelBackend, [input, dy], input.shape, (k, dx, [x, dys]) =>
+            k.max_pool_grad(x, dys, dx, ...args),
+          );
   if (viaSimd !== undefined) return viaSimd;
   // Without the heap internals, the same loop in JS (several times slower than the SIMD one).
   return direct(backend as tf.KernelBackend, [input, dy], input.shape, 'float32', (dx, [x, dys]) => {

@@ -13,7 +13,14 @@ import type { Ops, Pads } from './wasm-ops.js';
  * sliced off before the convolution, which takes pads >= 0 only. Checked by
  * `npx vitest run test/wasm-training-kernels.test.ts` ('valid', strides 2-3).
  */
-export function padOrCrop(ops: Ops, x: tf.TensorInfo, top: number, bottom: number, left: number, right: number): { x: tf.TensorInfo; pad: Pads } {
+export function padOrCrop(
+  ops: Ops,
+  x: tf.TensorInfo,
+  top: number,
+  bottom: number,
+  left: number,
+  right: number,
+): { x: tf.TensorInfo; pad: Pads } {
   const [B, H, W, C] = x.shape; // x is (B, H, W, C)
   const cropTop = Math.max(0, -top);
   const cropBottom = Math.max(0, -bottom);
@@ -58,10 +65,23 @@ export function spread(ops: Ops, dy: tf.TensorInfo, sh: number, sw: number): tf.
  * each image, for our direct convolutions, which run only where the heap
  * kernels are: heap-kernels.wat's pad_hw (faster than the stock PadV2); x itself when every pad is 0.
  */
-export function padImages(ops: Ops, x: tf.TensorInfo, top: number, bottom: number, left: number, right: number): tf.TensorInfo {
+export function padImages(
+  ops: Ops,
+  x: tf.TensorInfo,
+  top: number,
+  bottom: number,
+  left: number,
+  right: number,
+): tf.TensorInfo {
   if (top + bottom + left + right === 0) return x;
   const [B, H, W, C] = x.shape;
-  const padded = simd(ops.backend, [x], [B, top + H + bottom, left + W + right, C], (k, out, [xs]) => k.pad_hw(xs, out, B, H, W, C, top, bottom, left, right), 'uninitialised');
+  const padded = simd(
+    ops.backend,
+    [x],
+    [B, top + H + bottom, left + W + right, C],
+    (k, out, [xs]) => k.pad_hw(xs, out, B, H, W, C, top, bottom, left, right),
+    'uninitialised',
+  );
   if (padded === undefined) throw new Error('pad_hw: the heap kernels went away');
   return ops.adopt(padded);
 }

@@ -73,7 +73,10 @@ export function registerWasmTrainingKernels(): void {
     // Note [which kernel ran]: the stock kernelFunc is looked up on the stock config at each
     // call, not captured, so a spy put there sees every case handed over; that is how
     // test/wasm-training-kernels.test.ts tells ours from stock (npx vitest run test/wasm-training-kernels.test.ts).
-    const config: tf.KernelConfig = { ...stock, kernelFunc: (args) => ours(args) ?? (stock.kernelFunc(args) as tf.TensorInfo) };
+    const config: tf.KernelConfig = {
+      ...stock,
+      kernelFunc: (args) => ours(args) ?? (stock.kernelFunc(args) as tf.TensorInfo),
+    };
     wrappers.add(config);
     tf.unregisterKernel(name, 'wasm');
     tf.registerKernel(config);

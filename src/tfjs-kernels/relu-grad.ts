@@ -16,12 +16,22 @@ export const RELU_GRAD = 'WorkerDdpReluGrad';
 function reluGrad({ inputs, backend }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
   const { dy, x } = inputs as Record<'dy' | 'x', tf.TensorInfo>;
   const n = tf.util.sizeFromShape(x.shape);
-  const out = simd(backend as tf.KernelBackend, [dy, x], x.shape, (k, o, [d, v]) => k.relu_grad(d, v, o, n), 'uninitialised');
+  const out = simd(
+    backend as tf.KernelBackend,
+    [dy, x],
+    x.shape,
+    (k, o, [d, v]) => k.relu_grad(d, v, o, n),
+    'uninitialised',
+  );
   if (out === undefined) throw new Error(`${RELU_GRAD}: the heap kernels went away`);
   return out;
 }
 
-export const reluGradKernelConfig: tf.KernelConfig = { kernelName: RELU_GRAD, backendName: 'wasm', kernelFunc: reluGrad };
+export const reluGradKernelConfig: tf.KernelConfig = {
+  kernelName: RELU_GRAD,
+  backendName: 'wasm',
+  kernelFunc: reluGrad,
+};
 
 /**
  * dy * step(x), the ReLU's gradient: our kernel where this backend has it (wasm,
@@ -30,7 +40,8 @@ export const reluGradKernelConfig: tf.KernelConfig = { kernelName: RELU_GRAD, ba
  * output instead of its input: both are > 0 at the same places.
  */
 export function reluGradient(dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
-  const ours = x.dtype === 'float32' && dy.dtype === 'float32' && tf.getKernel(RELU_GRAD, tf.getBackend()) !== undefined;
+  const ours =
+    x.dtype === 'float32' && dy.dtype === 'float32' && tf.getKernel(RELU_GRAD, tf.getBackend()) !== undefined;
   return ours ? (tf.engine().runKernel(RELU_GRAD, { dy, x }) as tf.Tensor) : tf.mul(dy, tf.cast(tf.step(x), 'float32'));
 }
 

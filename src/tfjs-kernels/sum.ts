@@ -23,5 +23,11 @@ export function sumLeading({ inputs, backend, attrs }: Parameters<tf.KernelFunc>
   const rows = tf.util.sizeFromShape(x.shape.slice(0, k));
   const shape = keepDims === true ? [...x.shape.slice(0, k).map(() => 1), ...kept] : kept;
   // x is (rows, C): out is (C)
-  return simd(backend as tf.KernelBackend, [x], shape, (kern, out, [xp]) => kern.sum_rows(xp, out, rows, C), 'uninitialised');
+  return simd(
+    backend as tf.KernelBackend,
+    [x],
+    shape,
+    (kern, out, [xp]) => kern.sum_rows(xp, out, rows, C),
+    'uninitialised',
+  );
 }

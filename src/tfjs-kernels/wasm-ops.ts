@@ -29,9 +29,11 @@ export class Ops {
 
   run(kernelName: string, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap = {}): tf.TensorInfo {
     const kernel = tf.getKernel(kernelName, 'wasm');
-    if (kernel === undefined) throw new Error(`worker-ddp wasm training kernels: the wasm backend has no '${kernelName}' kernel to compose`);
+    if (kernel === undefined)
+      throw new Error(`worker-ddp wasm training kernels: the wasm backend has no '${kernelName}' kernel to compose`);
     const out = kernel.kernelFunc({ inputs, backend: this.backend, attrs });
-    if (Array.isArray(out)) throw new Error(`worker-ddp wasm training kernels: '${kernelName}' returned ${out.length} tensors, expected one`);
+    if (Array.isArray(out))
+      throw new Error(`worker-ddp wasm training kernels: '${kernelName}' returned ${out.length} tensors, expected one`);
     this.made.push(out);
     return out;
   }
@@ -62,12 +64,24 @@ export class Ops {
   }
 
   /** x (B, H, W, Cin), filter (kh, kw, Cin, Cout) -> (B, Ho, Wo, Cout), NHWC, pads explicit. */
-  conv2d(x: tf.TensorInfo, filter: tf.TensorInfo, strides: [number, number], dilations: [number, number], pad: Pads): tf.TensorInfo {
+  conv2d(
+    x: tf.TensorInfo,
+    filter: tf.TensorInfo,
+    strides: [number, number],
+    dilations: [number, number],
+    pad: Pads,
+  ): tf.TensorInfo {
     return this.run(tf.Conv2D, { x, filter }, { strides, dilations, pad, dataFormat: 'NHWC' });
   }
 
   /** x (B, H, W, C), filter (kh, kw, C, M) -> (B, Ho, Wo, C*M), channel c*M + m from filter[.., c, m]. */
-  depthwise(x: tf.TensorInfo, filter: tf.TensorInfo, strides: [number, number], dilations: [number, number], pad: Pads): tf.TensorInfo {
+  depthwise(
+    x: tf.TensorInfo,
+    filter: tf.TensorInfo,
+    strides: [number, number],
+    dilations: [number, number],
+    pad: Pads,
+  ): tf.TensorInfo {
     return this.run(tf.DepthwiseConv2dNative, { x, filter }, { strides, dilations, pad });
   }
 

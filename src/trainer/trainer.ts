@@ -2,7 +2,14 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { limitNativeThreads, type BackendName } from '../backend.js';
 import type { ProcessGroup } from '../collective/group.js';
-import { CHECKPOINT_FILE, CheckpointError, readCheckpoint, writeCheckpoint, type Checkpoint, type Recipe } from '../checkpoint.js';
+import {
+  CHECKPOINT_FILE,
+  CheckpointError,
+  readCheckpoint,
+  writeCheckpoint,
+  type Checkpoint,
+  type Recipe,
+} from '../checkpoint.js';
 import { loadDataset, type Dataset } from '../data/dataset.js';
 import { epochPermutation } from '../data/shuffle.js';
 import { allocateArena, paramsAt, stateAt, type Arena } from '../kernels/arena.js';
@@ -11,7 +18,14 @@ import { makeLayout, type ParamLayout } from '../model/layout.js';
 import { mlpDef } from '../model/mlp.js';
 import { HYPER_CELLS, LiveOptimizer } from '../optim/hyper.js';
 import { checkSchedule, resolveSchedule } from '../optim/schedule.js';
-import { checkOptimizer, describeOptimizer, initState, sameOptimizer, stateVectors, type OptimizerSpec } from '../optim/spec.js';
+import {
+  checkOptimizer,
+  describeOptimizer,
+  initState,
+  sameOptimizer,
+  stateVectors,
+  type OptimizerSpec,
+} from '../optim/spec.js';
 import type { Range } from '../partition.js';
 import { Rng, deriveSeed } from '../rng.js';
 import { Barrier } from '../shm/barrier.js';
@@ -22,7 +36,15 @@ import { TraceLog } from '../profile/trace.js';
 import { batchSamples, batchesPerEpoch, optimizerSteps, stepBatches, type Grouping } from './accumulation.js';
 import { lanesFor, ranksOf } from './lanes.js';
 import { WorkerPool } from './pool.js';
-import { CONTROL, NO_STOP, type EvalResult, type InitResult, type Session, type StopReason, type TrainResult } from './session.js';
+import {
+  CONTROL,
+  NO_STOP,
+  type EvalResult,
+  type InitResult,
+  type Session,
+  type StopReason,
+  type TrainResult,
+} from './session.js';
 
 /** One finished epoch. */
 export interface EpochResult {
@@ -188,12 +210,15 @@ export class Trainer implements AsyncDisposable {
     if (ckpt !== undefined) o = resumedOptions(o, options, ckpt);
     const dataset = typeof o.data === 'object' ? o.data : loadDataset(o.data);
     if (o.batchSize > dataset.train.count) {
-      throw new OptionError(`batch size must be at most the ${dataset.train.count} training samples, got ${o.batchSize}`);
+      throw new OptionError(
+        `batch size must be at most the ${dataset.train.count} training samples, got ${o.batchSize}`,
+      );
     }
     const model = { inputSize: dataset.train.features, hidden: o.hidden, numClasses: dataset.numClasses };
     const def = mlpDef(model);
     const layout = makeLayout(source?.spec.trainable ?? def.variables);
-    if (ckpt !== undefined && o.resume !== undefined) checkResumable(join(o.resume, CHECKPOINT_FILE), ckpt, layout, dataset, source);
+    if (ckpt !== undefined && o.resume !== undefined)
+      checkResumable(join(o.resume, CHECKPOINT_FILE), ckpt, layout, dataset, source);
     const M = source?.spec.metricNames.length ?? 0;
     const P = layout.size;
     const N = o.workers;
@@ -255,13 +280,21 @@ export class Trainer implements AsyncDisposable {
 
     const barrier = new Barrier(session.barrier, T, 0, 0);
     const group = o.group;
-    const pool = new WorkerPool(T, o.youngGenerationMb, group === undefined ? undefined : (err) => endJob(group, session, err));
+    const pool = new WorkerPool(
+      T,
+      o.youngGenerationMb,
+      group === undefined ? undefined : (err) => endJob(group, session, err),
+    );
     try {
       const init = (s: Session): Promise<InitResult[]> =>
-        pool.collective<InitResult>('init', Array.from({ length: T }, (_, lane) => ({ session: s, lane, step: start })), {
-          stallMs: Math.max(INIT_TIMEOUT_MS, o.stepTimeoutMs),
-          onFailure: () => barrier.abort(),
-        });
+        pool.collective<InitResult>(
+          'init',
+          Array.from({ length: T }, (_, lane) => ({ session: s, lane, step: start })),
+          {
+            stallMs: Math.max(INIT_TIMEOUT_MS, o.stepTimeoutMs),
+            onFailure: () => barrier.abort(),
+          },
+        );
       let inits = await init(session);
       const native = inits.flatMap((r, rank) => (r.backend === 'tensorflow' ? [rank] : []));
       if (o.backend === 'auto' && native.length > 0 && native.length < T) {
@@ -269,14 +302,27 @@ export class Trainer implements AsyncDisposable {
         // of a process (tensorflow/tfjs#8388, #4947, #2079). Workers must agree on one
         // backend, so when it loaded in some but not all, every worker takes wasm.
         const without = inits.flatMap((r, rank) => (r.backend === 'tensorflow' ? [] : [rank]));
-        o.onWarning(`backend auto: tfjs-node loaded in worker ${native.join(', ')} but not in worker ${without.join(', ')}; every worker uses wasm instead`);
+        o.onWarning(
+          `backend auto: tfjs-node loaded in worker ${native.join(', ')} but not in worker ${without.join(', ')}; every worker uses wasm instead`,
+        );
         session = { ...session, id: nextSessionId++, backend: 'wasm' };
         inits = await init(session);
       }
       const backends = new Set(inits.map((r) => r.backend));
       if (backends.size !== 1) throw new Error(`workers initialised different backends: ${[...backends].join(', ')}`);
       const live = new LiveOptimizer(o.optimizer, start, session.hyper);
-      const trainer = new Trainer(o, dataset, layout, inits[0].backend, session, arena, pool, barrier, o.profile ? new TraceLog(T) : undefined, live);
+      const trainer = new Trainer(
+        o,
+        dataset,
+        layout,
+        inits[0].backend,
+        session,
+        arena,
+        pool,
+        barrier,
+        o.profile ? new TraceLog(T) : undefined,
+        live,
+      );
       trainer.step = start;
       trainer.epochLossSum = ckpt?.header.epochLossSum ?? 0;
       return trainer;
@@ -306,7 +352,11 @@ export class Trainer implements AsyncDisposable {
   }
 
   private get grouping(): Grouping {
-    return { count: this.dataset.train.count, batchSize: this.options.batchSize, accumulate: this.options.accumulateSteps };
+    return {
+      count: this.dataset.train.count,
+      batchSize: this.options.batchSize,
+      accumulate: this.options.accumulateSteps,
+    };
   }
 
   /** The optimizer with its hyperparameters of the moment (setOptimizer() changes them). */
@@ -341,7 +391,8 @@ export class Trainer implements AsyncDisposable {
    * Returns early, with no partial epoch, after requestStop().
    */
   async *fit(hooks: FitHooks = {}): AsyncGenerator<EpochResult, void, undefined> {
-    const chunk = hooks.chunkSteps === undefined ? Infinity : checkInt('chunkSteps', hooks.chunkSteps, [1, 2 ** 31 - 1]);
+    const chunk =
+      hooks.chunkSteps === undefined ? Infinity : checkInt('chunkSteps', hooks.chunkSteps, [1, 2 ** 31 - 1]);
     const { checkpointDir: dir, checkpointEvery: every } = this.options;
     while (this.epochsDone < this.options.epochs && !this.stopRequested) {
       const t0 = performance.now();
@@ -363,7 +414,9 @@ export class Trainer implements AsyncDisposable {
       if (this.step < epochEnd) return;
       const seconds = (performance.now() - t0) / 1000;
       const skipped = first - (epochEnd - this.stepsPerEpoch); // steps of this epoch done before fit() resumed it
-      const samples = this.dataset.train.count - Math.min(skipped * this.options.batchSize * this.options.accumulateSteps, this.dataset.train.count);
+      const samples =
+        this.dataset.train.count -
+        Math.min(skipped * this.options.batchSize * this.options.accumulateSteps, this.dataset.train.count);
       yield {
         epoch: this.epochsDone,
         loss: this.epochLossSum / this.stepsPerEpoch,
@@ -394,7 +447,8 @@ export class Trainer implements AsyncDisposable {
     while (this.step < end && !this.stopRequested) {
       const epoch = Math.floor(this.step / S);
       if (this.orderEpoch !== epoch) {
-        if (this.options.shuffle) epochPermutation(this.dataset.train.count, this.options.seed, epoch, this.session.order);
+        if (this.options.shuffle)
+          epochPermutation(this.dataset.train.count, this.options.seed, epoch, this.session.order);
         else this.session.order.forEach((_, i, order) => (order[i] = i));
         this.orderEpoch = epoch;
       }
@@ -415,7 +469,9 @@ export class Trainer implements AsyncDisposable {
           this.failure = new StepFailedError(done, n, cause);
           throw this.failure;
         }
-        this.options.onWarning(`step ${done + 1} failed (${cause.message}); re-running it from the parameters before it (attempt ${n + 1} of ${MAX_ATTEMPTS})`);
+        this.options.onWarning(
+          `step ${done + 1} failed (${cause.message}); re-running it from the parameters before it (attempt ${n + 1} of ${MAX_ATTEMPTS})`,
+        );
         continue;
       }
       const stopped = results.find((r) => r.stopped !== undefined)?.stopped;
@@ -443,14 +499,20 @@ export class Trainer implements AsyncDisposable {
   requestStop(): void {
     this.stopRequested = true;
     const c = this.session.control;
-    if (this.session.cross !== undefined) Atomics.store(c, CONTROL.stopWanted, 1); // Note [one verdict everywhere] in collective/cross-process.ts
+    if (this.session.cross !== undefined)
+      Atomics.store(c, CONTROL.stopWanted, 1); // Note [one verdict everywhere] in collective/cross-process.ts
     else Atomics.store(c, CONTROL.stopAt, Atomics.load(c, CONTROL.progress) + 2);
   }
 
   /** Mean loss and metrics on a split, computed in parallel by all workers. */
   async evaluate(split: 'train' | 'test' = 'test'): Promise<Evaluation> {
     this.usable();
-    const lanes = await this.collective<EvalResult[]>('evaluate', (lane) => ({ session: this.session, lane, split, step: this.step }));
+    const lanes = await this.collective<EvalResult[]>('evaluate', (lane) => ({
+      session: this.session,
+      lane,
+      split,
+      step: this.step,
+    }));
     const parts = byRank(lanes, this.threads);
     const count = parts.reduce((a, p) => a + p.count, 0);
     const lossSum = parts.reduce((a, p) => a + p.lossSum, 0);
@@ -472,9 +534,15 @@ export class Trainer implements AsyncDisposable {
     this.usable();
     const f = this.dataset.train.features;
     if (!Number.isInteger(count) || count < 1 || images.length !== count * f) {
-      throw new OptionError(`predict needs count >= 1 inputs of ${f} values each: got ${images.length} values for count ${count}`);
+      throw new OptionError(
+        `predict needs count >= 1 inputs of ${f} values each: got ${images.length} values for count ${count}`,
+      );
     }
-    const [probs] = await this.collective<Float32Array>('predict', () => ({ session: this.session, images, count, step: this.step }), 1);
+    const [probs] = await this.collective<Float32Array>(
+      'predict',
+      () => ({ session: this.session, images, count, step: this.step }),
+      1,
+    );
     return probs;
   }
 
@@ -518,7 +586,11 @@ export class Trainer implements AsyncDisposable {
   /** The declared variables with copies of their current values. */
   getWeights(): Variable[] {
     const p = this.params();
-    return this.layout.segments.map((s) => ({ name: s.name, shape: s.shape, data: p.slice(s.offset, s.offset + s.size) }));
+    return this.layout.segments.map((s) => ({
+      name: s.name,
+      shape: s.shape,
+      data: p.slice(s.offset, s.offset + s.size),
+    }));
   }
 
   /**
@@ -570,9 +642,17 @@ export class Trainer implements AsyncDisposable {
       data: resolve(this.dataset.dir),
       ...(this.session.layers === undefined ? {} : { model: modelHash(this.session.layers) }),
       ...(o.accumulateSteps === 1 ? {} : { accumulateSteps: o.accumulateSteps }),
-      ...(o.lrSchedule.kind === 'constant' && (o.lrSchedule.warmupSteps ?? 0) === 0 ? {} : { lrSchedule: o.lrSchedule }),
+      ...(o.lrSchedule.kind === 'constant' && (o.lrSchedule.warmupSteps ?? 0) === 0
+        ? {}
+        : { lrSchedule: o.lrSchedule }),
     };
-    const header = { step: this.step, epochLossSum: this.epochLossSum, paramCount: this.layout.size, recipe, createdAt: new Date().toISOString() };
+    const header = {
+      step: this.step,
+      epochLossSum: this.epochLossSum,
+      paramCount: this.layout.size,
+      recipe,
+      createdAt: new Date().toISOString(),
+    };
     return writeCheckpoint(dir, header, this.params(), stateAt(this.arena, this.step));
   }
 
@@ -629,11 +709,17 @@ export class Trainer implements AsyncDisposable {
     const done = results.find((r) => r.stopped !== undefined)?.stopped?.step ?? to;
     if (this.trace !== undefined && this.session.marks !== undefined) {
       const S = this.stepsPerEpoch;
-      this.trace.coordinator('train task', t0, performance.timeOrigin + performance.now(), { firstStep: from + 1, lastStep: done });
+      this.trace.coordinator('train task', t0, performance.timeOrigin + performance.now(), {
+        firstStep: from + 1,
+        lastStep: done,
+      });
       this.trace.addSteps(this.session.marks.subarray((from % S) * this.threads * MARKS.length), from, done - from);
     }
     for (const r of results) this.tensors.set(r.threadId, r.numTensors);
-    this.updated = byRank(results.map((r) => r.updated), this.threads);
+    this.updated = byRank(
+      results.map((r) => r.updated),
+      this.threads,
+    );
     return results;
   }
 
@@ -653,20 +739,24 @@ export class Trainer implements AsyncDisposable {
     const { lanes: L, parties: N } = this.session;
     const workers = (lanes: readonly number[]): string => `worker ${lanes.flatMap((t) => ranksOf(t, L, N)).join(', ')}`;
     try {
-      return await this.pool.collective<T>(name, Array.from({ length: lanes }, (_, t) => task(t)), {
-        describeTask: (t) => workers([t]),
-        stallMs: this.options.stepTimeoutMs,
-        progress: name === 'train' ? progress : undefined,
-        startupMs: INIT_TIMEOUT_MS,
-        started: name === 'train' ? () => beats.every((b) => b > 0) : undefined,
-        describeStall: () => {
-          const min = Math.min(...beats);
-          const behind = [...beats.keys()].filter((t) => beats[t] === min);
-          const step = Atomics.load(this.session.control, CONTROL.progress) + 1;
-          return `${workers(behind)} (at step ${step})`;
+      return await this.pool.collective<T>(
+        name,
+        Array.from({ length: lanes }, (_, t) => task(t)),
+        {
+          describeTask: (t) => workers([t]),
+          stallMs: this.options.stepTimeoutMs,
+          progress: name === 'train' ? progress : undefined,
+          startupMs: INIT_TIMEOUT_MS,
+          started: name === 'train' ? () => beats.every((b) => b > 0) : undefined,
+          describeStall: () => {
+            const min = Math.min(...beats);
+            const behind = [...beats.keys()].filter((t) => beats[t] === min);
+            const step = Atomics.load(this.session.control, CONTROL.progress) + 1;
+            return `${workers(behind)} (at step ${step})`;
+          },
+          onFailure: () => this.barrier.abort(),
         },
-        onFailure: () => this.barrier.abort(),
-      });
+      );
     } catch (err) {
       this.barrier.reset();
       throw err;
@@ -693,8 +783,13 @@ export class Trainer implements AsyncDisposable {
 function endJob(group: ProcessGroup, session: Session, err: Error): never {
   const step = Atomics.load(session.control, CONTROL.progress) + 1;
   const waiting = [...session.crossWait.keys()].filter((r) => Atomics.load(session.crossWait, r) === 1);
-  const why = waiting.length === 0 ? '' : `; worker ${waiting.join(', ')} waited for the other processes in the cross-process all-reduce: one of them died or hangs`;
-  process.stderr.write(`error: MPI rank ${group.rank} of ${group.size}, step ${step}: ${err.message}${why}; ending the job\n`);
+  const why =
+    waiting.length === 0
+      ? ''
+      : `; worker ${waiting.join(', ')} waited for the other processes in the cross-process all-reduce: one of them died or hangs`;
+  process.stderr.write(
+    `error: MPI rank ${group.rank} of ${group.size}, step ${step}: ${err.message}${why}; ending the job\n`,
+  );
   return group.abort(1);
 }
 
@@ -705,14 +800,16 @@ function labelsHash(data: Dataset): number {
   let h = 0x811c9dc5;
   for (const y of data.train.labels) h = Math.imul(h ^ y, 0x01000193);
   const t = data.train.targets?.data;
-  if (t !== undefined) for (const y of new Uint8Array(t.buffer, t.byteOffset, t.byteLength)) h = Math.imul(h ^ y, 0x01000193);
+  if (t !== undefined)
+    for (const y of new Uint8Array(t.buffer, t.byteOffset, t.byteLength)) h = Math.imul(h ^ y, 0x01000193);
   return h >>> 0;
 }
 
 /** FNV-1a of a LayersModel's topology, loss and metrics: a checkpoint resumes only the same model. */
 function modelHash(spec: LayersSpec): string {
   let h = 0x811c9dc5;
-  for (const c of JSON.stringify([spec.topology, spec.loss, spec.metrics])) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193);
+  for (const c of JSON.stringify([spec.topology, spec.loss, spec.metrics]))
+    h = Math.imul(h ^ c.charCodeAt(0), 0x01000193);
   return (h >>> 0).toString(16).padStart(8, '0');
 }
 
@@ -729,19 +826,26 @@ function resumedOptions(o: ResolvedOptions, given: TrainerOptions, ckpt: Checkpo
   }
   for (const k of RECIPE_KEYS) {
     if (given[k] !== undefined && JSON.stringify(given[k]) !== JSON.stringify(r[k])) {
-      throw new OptionError(`${k} ${JSON.stringify(given[k])} differs from the checkpoint's ${JSON.stringify(r[k])} (${o.resume ?? ''}); omit it to resume`);
+      throw new OptionError(
+        `${k} ${JSON.stringify(given[k])} differs from the checkpoint's ${JSON.stringify(r[k])} (${o.resume ?? ''}); omit it to resume`,
+      );
     }
   }
   // A step's batches, and so every step index, depend on it.
   const accumulateSteps = r.accumulateSteps ?? 1;
   if (given.accumulateSteps !== undefined && given.accumulateSteps !== accumulateSteps) {
-    throw new OptionError(`accumulateSteps ${given.accumulateSteps} differs from the checkpoint's ${accumulateSteps} (${o.resume ?? ''}); omit it to resume`);
+    throw new OptionError(
+      `accumulateSteps ${given.accumulateSteps} differs from the checkpoint's ${accumulateSteps} (${o.resume ?? ''}); omit it to resume`,
+    );
   }
   return {
     ...o,
     accumulateSteps,
     // The rate continues from the step index; a schedule given here replaces the checkpoint's.
-    lrSchedule: given.lrSchedule !== undefined || r.lrSchedule === undefined ? o.lrSchedule : checkSchedule('recipe.lrSchedule', r.lrSchedule),
+    lrSchedule:
+      given.lrSchedule !== undefined || r.lrSchedule === undefined
+        ? o.lrSchedule
+        : checkSchedule('recipe.lrSchedule', r.lrSchedule),
     hidden: r.hidden,
     batchSize: r.batchSize,
     optimizer: r.optimizer,
@@ -752,11 +856,24 @@ function resumedOptions(o: ResolvedOptions, given: TrainerOptions, ckpt: Checkpo
   };
 }
 
-function checkResumable(file: string, ckpt: Checkpoint, layout: ParamLayout, data: Dataset, source: ModelSource | undefined): void {
+function checkResumable(
+  file: string,
+  ckpt: Checkpoint,
+  layout: ParamLayout,
+  data: Dataset,
+  source: ModelSource | undefined,
+): void {
   const r = ckpt.header.recipe;
   const model = source === undefined ? undefined : modelHash(source.spec);
   if (r.model !== model) {
-    throw new CheckpointError(file, model === undefined ? 'holds a LayersModel (--model), not the MLP' : r.model === undefined ? 'holds the MLP, not this model' : 'holds another model (its topology, loss or metrics differ)');
+    throw new CheckpointError(
+      file,
+      model === undefined
+        ? 'holds a LayersModel (--model), not the MLP'
+        : r.model === undefined
+          ? 'holds the MLP, not this model'
+          : 'holds another model (its topology, loss or metrics differ)',
+    );
   }
   if (r.inputSize !== data.train.features || r.numClasses !== data.numClasses || r.trainCount !== data.train.count) {
     throw new CheckpointError(
@@ -781,16 +898,26 @@ function checkResumable(file: string, ckpt: Checkpoint, layout: ParamLayout, dat
  */
 function threadsFor(o: ResolvedOptions, source: ModelSource | undefined): number {
   const cores = availableParallelism();
-  const why = o.group !== undefined ? 'in an MPI job' : (source?.spec.nonTrainable.length ?? 0) > 0 ? 'for a model with non-trainable weights' : undefined;
+  const why =
+    o.group !== undefined
+      ? 'in an MPI job'
+      : (source?.spec.nonTrainable.length ?? 0) > 0
+        ? 'for a model with non-trainable weights'
+        : undefined;
   if (why !== undefined && o.threads !== undefined && o.threads !== o.workers) {
-    throw new OptionError(`threads must equal workers (${o.workers}) ${why}: each worker keeps state of its own, got ${o.threads}`);
+    throw new OptionError(
+      `threads must equal workers (${o.workers}) ${why}: each worker keeps state of its own, got ${o.threads}`,
+    );
   }
   const T = lanesFor(o.workers, cores, why === undefined, o.threads);
   if (o.workers > cores) {
     o.onWarning(
       T < o.workers
         ? `${o.workers} workers on ${cores} cores: ${T} threads compute them in turn (the same result as ${o.workers} threads)`
-        : `${o.workers} workers on ${cores} cores ${why ?? ''}: threads will share cores and run slower`.replace('  ', ' '),
+        : `${o.workers} workers on ${cores} cores ${why ?? ''}: threads will share cores and run slower`.replace(
+            '  ',
+            ' ',
+          ),
     );
   }
   return T;

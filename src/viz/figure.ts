@@ -38,16 +38,23 @@ export function font(px: number, bold = false): string {
 }
 
 /** Draws a Chart.js chart into the box (x, y, width, height) of the figure. */
-export function drawChart<T extends ChartType>(fig: Figure, box: readonly [number, number, number, number], config: ChartConfiguration<T>): void {
+export function drawChart<T extends ChartType>(
+  fig: Figure,
+  box: readonly [number, number, number, number],
+  config: ChartConfiguration<T>,
+): void {
   const [x, y, width, height] = box;
   const family = useFont();
   Chart.defaults.font.family = family;
   Chart.defaults.color = INK;
   const scratch = createCanvas(width, height);
-  const chart = new Chart(scratch as unknown as ChartItem, {
-    ...config,
-    options: { ...config.options, animation: false, responsive: false, devicePixelRatio: 1 },
-  } as ChartConfiguration<T>);
+  const chart = new Chart(
+    scratch as unknown as ChartItem,
+    {
+      ...config,
+      options: { ...config.options, animation: false, responsive: false, devicePixelRatio: 1 },
+    } as ChartConfiguration<T>,
+  );
   try {
     fig.ctx.drawImage(scratch, x, y); // before destroy(), which clears the scratch canvas
   } finally {
@@ -56,7 +63,15 @@ export function drawChart<T extends ChartType>(fig: Figure, box: readonly [numbe
 }
 
 /** Draws a grayscale image (rows x cols, values in [0, 1], 0 black) scaled up without smoothing, so pixels stay square. */
-export function drawDigit(fig: Figure, pixels: Float32Array, rows: number, cols: number, x: number, y: number, scale: number): void {
+export function drawDigit(
+  fig: Figure,
+  pixels: Float32Array,
+  rows: number,
+  cols: number,
+  x: number,
+  y: number,
+  scale: number,
+): void {
   const small = createCanvas(cols, rows);
   const sctx = small.getContext('2d');
   const img = sctx.createImageData(cols, rows);

@@ -17,7 +17,13 @@ const CAPTION = 24;
 const TOP = 64;
 
 /** A PNG of the cells, `columns` to a row, under `title`. */
-export function gridPng(cells: readonly GridCell[], rows: number, cols: number, columns: number, title: string): Promise<Buffer> {
+export function gridPng(
+  cells: readonly GridCell[],
+  rows: number,
+  cols: number,
+  columns: number,
+  title: string,
+): Promise<Buffer> {
   const w = cols * SCALE;
   const h = rows * SCALE;
   const lines = Math.ceil(cells.length / columns);
@@ -28,7 +34,11 @@ export function gridPng(cells: readonly GridCell[], rows: number, cols: number, 
   ctx.font = font(18, true);
   ctx.fillText(title, fig.canvas.width / 2, 28);
   ctx.font = font(14);
-  ctx.fillText(`${cells.length - wrong}/${cells.length} correct; mistakes in red, with the true label`, fig.canvas.width / 2, 50);
+  ctx.fillText(
+    `${cells.length - wrong}/${cells.length} correct; mistakes in red, with the true label`,
+    fig.canvas.width / 2,
+    50,
+  );
   cells.forEach((c, i) => {
     const x = GAP + (i % columns) * (w + GAP);
     const y = TOP + Math.floor(i / columns) * (CAPTION + h + GAP);
