@@ -258,7 +258,7 @@ describe('the Trainer with Adam (ZeRO-1 state), 1 vs 2 vs 3 workers', () => {
 
   beforeAll(async () => {
     for (const workers of [1, 2, 3]) {
-      await using t = await Trainer.create({ ...base, workers });
+      await using t = await Trainer.create({ ...base, workers, threads: workers }); // a slice per worker
       const p0 = t.getParams();
       await t.train(20);
       runs.set(workers, { params: t.getParams(), state: t.getOptimizerState(), p0, slices: t.updatedSlices() });

@@ -1,9 +1,9 @@
 /**
  * The worker side of a training run: a Piscina task module. Each exported
  * function is one kind of task; the coordinator (src/trainer/trainer.ts) sends
- * one task per thread ("lane") per collective call. A lane runs one or more
- * ranks (src/trainer/lanes.ts, Note [workers on fewer threads]): it does each
- * step's rank work below for each of its ranks in turn, between the same barriers.
+ * one task per thread per collective call. With more workers than threads, thread
+ * r computes the shards of a block of workers as one (src/trainer/lanes.ts,
+ * Note [workers on fewer threads]); "rank" below is the thread's.
  *
  * Per global step g, rank r of N:
  *   1. forward/backward on its shard of the batch, reading params[g % 2]
@@ -49,9 +49,9 @@ import { scheduledLr } from '../src/optim/schedule.js';
 import { stateVectors } from '../src/optim/spec.js';
 import { optimizerStep } from '../src/optim/step.js';
 import { batchSamples, optimizerSteps, stepBatches, type Grouping } from '../src/trainer/accumulation.js';
-import { ranksOf } from '../src/trainer/lanes.js';
+import { threadShard, workersOf } from '../src/trainer/lanes.js';
 import { partition, type Range } from '../src/partition.js';
-import { slotClock, type Mark } from '../src/profile/record.js';
+import { slotClock } from '../src/profile/record.js';
 import { Barrier, spinCapFor } from '../src/shm/barrier.js';
 import { Scavenges } from '../src/shm/scavenge.js';
 import { reduceScatter } from '../src/shm/allreduce.js';
@@ -94,26 +94,25 @@ const BARRIER_TIMEOUT_FACTOR = 2;
 
 let local: Local | undefined;
 
-async function attach(session: Session, lane = 0): Promise<Local> {
+async function attach(session: Session, rank = 0): Promise<Local> {
   if (local?.id === session.id) return local;
-  const ranks = ranksOf(lane, session.lanes, session.parties);
+  const mine = workersOf(rank, session.parties, session.workers);
   const backend = await initBackend(
     session.backend,
-    session.faults.some((f) => f.kind === 'native-fail' && ranks.includes(f.rank)),
+    session.faults.some((f) => f.kind === 'native-fail' && f.rank >= mine.lo && f.rank < mine.hi),
   );
   const model = await workerModel(session);
   const barrier = new Barrier(
     session.barrier,
-    session.lanes,
+    session.parties,
     BARRIER_TIMEOUT_FACTOR * session.stepTimeoutMs,
     session.spinCapMs,
   );
   const arena = arenaViews(session.memory, session.paramCount, session.parties, stateVectors(session.optimizer));
-  // An MPI job runs one rank per lane (lanes.ts): lane = rank.
   const cross =
     session.cross === undefined
       ? undefined
-      : CrossProcess.forWorker(session.cross, lane, session.parties, session.metricCount);
+      : CrossProcess.forWorker(session.cross, rank, session.parties, session.metricCount);
   const scratch = new Float32Array(session.accumulate > 1 ? session.paramCount : 0);
   local = {
     id: session.id,
@@ -152,18 +151,18 @@ function guarded<T>(l: Local, fn: () => T): T {
   }
 }
 
-export async function init({ session, lane, step }: InitTask): Promise<InitResult> {
-  const l = await attach(session, lane);
+export async function init({ session, rank, step }: InitTask): Promise<InitResult> {
+  const l = await attach(session, rank);
   // Every thread must hold an init task at once, or one thread could run two
   // and another none: the barrier makes each task wait for all the others.
   guarded(l, () => l.barrier.wait());
-  l.cross?.start(lane === 0 ? paramsAt(l.arena, step) : undefined); // Notes [start together], [rank 0's parameters] in collective/cross-process.ts
+  l.cross?.start(rank === 0 ? paramsAt(l.arena, step) : undefined); // Notes [start together], [rank 0's parameters] in collective/cross-process.ts
   return { backend: l.backend, threadId };
 }
 
-export async function train({ session, lane, from, to }: TrainTask): Promise<TrainResult> {
-  const l = await attach(session, lane);
-  Atomics.add(session.beats, lane, 1); // alive: a fresh thread's backend start-up does not count as a stall
+export async function train({ session, rank, from, to }: TrainTask): Promise<TrainResult> {
+  const l = await attach(session, rank);
+  Atomics.add(session.beats, rank, 1); // alive: a fresh thread's backend start-up does not count as a stall
   l.barrier.spinCapMs = spinCapFor(session.spinCapMs, loadavg()[0], availableParallelism()); // Note [busy machine]
   const { grads, reduced } = l.arena;
   const {
@@ -174,22 +173,26 @@ export async function train({ session, lane, from, to }: TrainTask): Promise<Tra
     probes,
     control,
     parties,
-    lanes,
+    workers,
     batchSize,
     paramCount: P,
   } = session;
   const grouping: Grouping = { count: session.train.count, batchSize, accumulate: session.accumulate };
   const steps = optimizerSteps(grouping);
-  const ranks = ranksOf(lane, lanes, parties);
+  const row = grads.subarray(rank * P, (rank + 1) * P);
   const cross = l.cross;
-  const allWorkers = cross?.allWorkers(parties) ?? parties; // Note [global shards] in collective/cross-process.ts
+  // Note [global shards] in collective/cross-process.ts; an MPI job runs a thread per worker.
+  const shardOf = (len: number): Range =>
+    cross === undefined
+      ? threadShard(len, workers, parties, rank)
+      : partition(len, cross.allWorkers(parties), cross.globalRank(rank, parties));
   const sync = (): void => {
-    Atomics.add(session.beats, lane, 1);
+    Atomics.add(session.beats, rank, 1);
     l.barrier.wait();
   };
   const live = readHyper(session.optimizer, session.hyper); // Note [live hyperparameters]
   let powers = live.powers;
-  const updated: Range[] = ranks.map(() => ({ lo: 0, hi: 0 }));
+  let updated: Range = { lo: 0, hi: 0 };
   const result = (stopped?: { step: number; reason: StopReason }): TrainResult => ({
     threadId,
     numTensors: tf.memory().numTensors,
@@ -199,76 +202,61 @@ export async function train({ session, lane, from, to }: TrainTask): Promise<Tra
   return guarded(l, () => {
     for (let g = from; g < to; g++) {
       if (g >= Atomics.load(control, CONTROL.stopAt)) return result({ step: g, reason: 'requested' });
+      const poison = injectFault(session, rank, g);
       const s = g % steps;
       const batches = stepBatches(grouping, s);
       const len = batchSamples(grouping, batches.hi - 1).hi - batchSamples(grouping, batches.lo).lo;
       const params = paramsAt(l.arena, g);
-      const clock = slotClock(session.marks, s * lanes + lane);
+      const clock = slotClock(session.marks, s * parties + rank);
       clock?.('start');
-      for (const [k, rank] of ranks.entries()) {
-        const poison = injectFault(session, rank, g);
-        const row = grads.subarray(rank * P, (rank + 1) * P);
-        const me = cross?.globalRank(rank, parties) ?? rank;
-        // One thread's phases: the first rank's upload, then every rank's compute.
-        const rankClock =
-          clock === undefined || k === 0
-            ? clock
-            : (mark: Mark): void => (mark === 'uploaded' ? undefined : clock(mark));
-        // Note [accumulation]: the step's batches one after another, each sharded over all
-        // workers as a step of its own would be, their gradient sums added into this rank's
-        // row; one reduce-scatter divides by all their samples: one step on them together
-        // (test/fit-contract.test.ts checks it against model.fit on the larger batch).
-        for (let b = batches.lo; b < batches.hi; b++) {
-          const into = b === batches.lo ? row : l.scratch;
-          const batch = batchSamples(grouping, b);
-          const shard = partition(batch.hi - batch.lo, allWorkers, me);
-          const metrics = stepMetrics.subarray((b * parties + rank) * M, (b * parties + rank + 1) * M);
-          let loss = 0;
-          if (shard.hi > shard.lo) {
-            const indices = order.subarray(batch.lo + shard.lo, batch.lo + shard.hi);
-            loss = l.model.lossAndGradSum(params, { ...session.train, indices }, into, rankClock, metrics);
-          } else {
-            into.fill(0); // more workers than samples in this batch
-            metrics.fill(0);
-            rankClock?.('uploaded');
-            rankClock?.('computed');
-          }
-          if (into !== row) for (let i = 0; i < P; i++) row[i] += into[i];
-          stepLoss[b * parties + rank] = loss;
+      // Note [accumulation]: the step's batches one after another, each sharded over all
+      // workers as a step of its own would be, their gradient sums added into this rank's
+      // row; one reduce-scatter divides by all their samples: one step on them together
+      // (test/fit-contract.test.ts checks it against model.fit on the larger batch).
+      for (let b = batches.lo; b < batches.hi; b++) {
+        const into = b === batches.lo ? row : l.scratch;
+        const batch = batchSamples(grouping, b);
+        const shard = shardOf(batch.hi - batch.lo);
+        const metrics = stepMetrics.subarray((b * parties + rank) * M, (b * parties + rank + 1) * M);
+        let loss = 0;
+        if (shard.hi > shard.lo) {
+          const indices = order.subarray(batch.lo + shard.lo, batch.lo + shard.hi);
+          loss = l.model.lossAndGradSum(params, { ...session.train, indices }, into, clock, metrics);
+        } else {
+          into.fill(0); // more workers than samples in this batch
+          metrics.fill(0);
+          clock?.('uploaded');
+          clock?.('computed');
         }
-        if (poison.grad) row[0] = NaN;
-        if (poison.loss) stepLoss[batches.lo * parties + rank] = NaN;
+        if (into !== row) for (let i = 0; i < P; i++) row[i] += into[i];
+        stepLoss[b * parties + rank] = loss;
       }
+      if (poison.grad) row[0] = NaN;
+      if (poison.loss) stepLoss[batches.lo * parties + rank] = NaN;
       clock?.('exported');
       sync();
       clock?.('grads synced');
-      if (lane === 0) l.scavenges?.clear(g);
+      if (rank === 0) l.scavenges?.clear(g);
       // Across processes the loss verdict waits for their sums (Note [one verdict everywhere]).
       const lossCells = [batches.lo * parties, (batches.hi - batches.lo) * parties] as const;
       if (cross === undefined && !Number.isFinite(sumOf(stepLoss, ...lossCells)))
         return result({ step: g, reason: 'non-finite loss' });
+      const slice = reduceScatter(l.kernels, grads, parties, P, rank, 1 / len, reduced);
+      probes[rank] = cross === undefined ? slice.probe : crossReduce(session, cross, l, rank, batches, g, slice);
+      clock?.('reduced');
       // Adam's powers are those of update g + 1: global, so its bias correction continues across a resume.
       const next = paramsAt(l.arena, g + 1);
       const spec = { ...live.spec, lr: scheduledLr(session.schedule, live.spec.lr, g) };
-      const slices = ranks.map((rank) => {
-        const slice = reduceScatter(l.kernels, grads, parties, P, rank, 1 / len, reduced);
-        probes[rank] = cross === undefined ? slice.probe : crossReduce(session, cross, l, rank, batches, g, slice);
-        return slice;
+      probes[parties + rank] = optimizerStep(l.kernels, spec, powers, {
+        params,
+        grad: reduced,
+        next,
+        state: stateAt(l.arena, g),
+        stateNext: stateAt(l.arena, g + 1),
+        slice,
       });
-      clock?.('reduced');
-      for (const [k, rank] of ranks.entries()) {
-        const slice = slices[k];
-        probes[parties + rank] = optimizerStep(l.kernels, spec, powers, {
-          params,
-          grad: reduced,
-          next,
-          state: stateAt(l.arena, g),
-          stateNext: stateAt(l.arena, g + 1),
-          slice,
-        });
-        updated[k] = { lo: slice.lo, hi: slice.hi };
-      }
       powers = nextPowers(spec, powers);
+      updated = { lo: slice.lo, hi: slice.hi };
       clock?.('stepped');
       l.scavenges?.ask(g);
       sync();
@@ -279,7 +267,7 @@ export async function train({ session, lane, from, to }: TrainTask): Promise<Tra
         return result({ step: g, reason: 'non-finite loss' });
       if (!Number.isFinite(sumOf(probes, 0, parties))) return result({ step: g, reason: 'non-finite gradient' });
       if (!Number.isFinite(sumOf(probes, parties, parties))) return result({ step: g, reason: 'non-finite update' });
-      if (lane === 0) Atomics.add(control, CONTROL.progress, 1);
+      if (rank === 0) Atomics.add(control, CONTROL.progress, 1);
     }
     return result();
   });
@@ -327,11 +315,13 @@ function sumOf(a: Float64Array, off: number, len: number): number {
   return s;
 }
 
-/** Fires the faults planned for (rank, step); returns which of this rank's numbers must become NaN. */
+/** Fires the faults planned for this thread's workers at `step`; returns which of this thread's numbers must become NaN. */
 function injectFault(session: Session, rank: number, step: number): { loss: boolean; grad: boolean } {
   const poison = { loss: false, grad: false };
+  const mine = workersOf(rank, session.parties, session.workers); // a fault names a worker
   session.faults.forEach((f: Fault, i) => {
-    if (f.rank !== rank || f.step !== step + 1 || Atomics.add(session.faultsFired, i, 1) >= (f.times ?? 1)) return;
+    if (f.rank < mine.lo || f.rank >= mine.hi || f.step !== step + 1) return;
+    if (Atomics.add(session.faultsFired, i, 1) >= (f.times ?? 1)) return;
     const what = `injected fault '${f.kind}' at step ${step + 1}`;
     if (f.kind === 'throw') throw new Error(what);
     if (f.kind === 'exit') process.exit(3);
@@ -342,23 +332,21 @@ function injectFault(session: Session, rank: number, step: number): { loss: bool
   return poison;
 }
 
-/** Loss and metric sums over each of this thread's ranks' contiguous parts of a split, in chunks to bound memory. */
-export async function evaluate({ session, lane, split, step }: EvalTask): Promise<EvalResult[]> {
-  const l = await attach(session, lane);
+/** Loss and metric sums over this thread's contiguous part of a split, in chunks to bound memory. */
+export async function evaluate({ session, rank, split, step }: EvalTask): Promise<EvalResult> {
+  const l = await attach(session, rank);
   const data = session[split];
-  return ranksOf(lane, session.lanes, session.parties).map((rank) => {
-    const { lo, hi } = partition(data.count, session.parties, rank);
-    let lossSum = 0;
-    let metricSums: number[] = [];
-    const chunk = 1000;
-    for (let a = lo; a < hi; a += chunk) {
-      const indices = Int32Array.from({ length: Math.min(chunk, hi - a) }, (_, j) => a + j);
-      const part = l.model.evaluate(paramsAt(l.arena, step), { ...data, indices });
-      lossSum += part.lossSum;
-      metricSums = part.metricSums.map((m, k) => m + (metricSums[k] ?? 0));
-    }
-    return { lossSum, metricSums, count: hi - lo };
-  });
+  const { lo, hi } = partition(data.count, session.parties, rank);
+  let lossSum = 0;
+  let metricSums: number[] = [];
+  const chunk = 1000;
+  for (let a = lo; a < hi; a += chunk) {
+    const indices = Int32Array.from({ length: Math.min(chunk, hi - a) }, (_, j) => a + j);
+    const part = l.model.evaluate(paramsAt(l.arena, step), { ...data, indices });
+    lossSum += part.lossSum;
+    metricSums = part.metricSums.map((m, k) => m + (metricSums[k] ?? 0));
+  }
+  return { lossSum, metricSums, count: hi - lo };
 }
 
 /** The model's outputs (count, ...) for the given inputs with the parameters after `step` steps (the MLP: class probabilities). */

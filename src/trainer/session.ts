@@ -25,10 +25,10 @@ export interface Session {
   /** A user's tf.LayersModel (the generic path), trained instead of the MLP when set. */
   readonly layers: LayersSpec | undefined;
   readonly backend: BackendRequest;
-  /** Workers (ranks): the shards of each batch, the gradient rows, the reduce-scatter's slices. */
+  /** Threads (ranks): the gradient rows, the reduce-scatter's slices, the barrier's parties. */
   readonly parties: number;
-  /** Threads the ranks run on, <= parties (Note [workers on fewer threads] in trainer/lanes.ts). */
-  readonly lanes: number;
+  /** Workers: the shards each batch is split into, computed in blocks by the threads (trainer/lanes.ts). */
+  readonly workers: number;
   readonly batchSize: number;
   /** Batches per optimizer step (options.accumulateSteps; trainer/accumulation.ts). */
   readonly accumulate: number;
@@ -67,7 +67,7 @@ export interface Session {
   readonly probes: Float64Array;
   /** Barrier cells (barrier.ts). */
   readonly barrier: Int32Array;
-  /** (stepsPerEpoch, lanes, MARKS.length) phase timestamps per thread when profiling (profile/record.ts), else undefined. */
+  /** (stepsPerEpoch, parties, MARKS.length) phase timestamps per thread when profiling (profile/record.ts), else undefined. */
   readonly marks: Float64Array | undefined;
   /**
    * Control cells: CONTROL.progress, global steps completed (bumped by rank 0); CONTROL.stopAt, first step
@@ -75,7 +75,7 @@ export interface Session {
    * every process knows of it (Note [one verdict everywhere] in collective/cross-process.ts).
    */
   readonly control: Int32Array;
-  /** (lanes) barrier arrivals per thread: a hung thread is the one behind. */
+  /** (parties) barrier arrivals per thread: a hung thread is the one behind. */
   readonly beats: Int32Array;
   /** Injected faults (faults.ts) and (faults.length) how often each has fired. */
   readonly faults: readonly Fault[];
@@ -95,14 +95,14 @@ export const NO_STOP = 0x7fffffff;
 /** Task payloads, one per worker per collective call. */
 export interface InitTask {
   readonly session: Session;
-  readonly lane: number;
+  readonly rank: number;
   /** The run starts after this many steps: in an MPI job every process takes rank 0's parameters for it. */
   readonly step: number;
 }
 
 export interface TrainTask {
   readonly session: Session;
-  readonly lane: number;
+  readonly rank: number;
   /** Global step numbers [from, to), all within one epoch. */
   readonly from: number;
   readonly to: number;
@@ -110,7 +110,7 @@ export interface TrainTask {
 
 export interface EvalTask {
   readonly session: Session;
-  readonly lane: number;
+  readonly rank: number;
   readonly split: 'train' | 'test';
   /** Evaluate the parameters after this many global steps. */
   readonly step: number;
@@ -138,11 +138,10 @@ export interface TrainResult {
   readonly numTensors: number;
   /** Set when the chunk ended early: global step `step` was not applied. */
   readonly stopped?: { readonly step: number; readonly reason: StopReason };
-  /** Per rank of the thread (ranksOf's order), the [lo, hi) of the parameters and of each optimizer state vector it updated (empty when no step ran). */
-  readonly updated: readonly Range[];
+  /** The [lo, hi) of the parameters and of each optimizer state vector this thread updated (empty when no step ran). */
+  readonly updated: Range;
 }
 
-/** One rank's part of an evaluation; a thread returns one per rank it runs, in ranksOf's order. */
 export interface EvalResult {
   readonly lossSum: number;
   /** Sums of each metric over the rank's part (the MLP: [correct predictions]). */

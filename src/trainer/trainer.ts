@@ -34,7 +34,7 @@ import { checkInt, resolveOptions, OptionError, type ResolvedOptions, type Train
 import { MARKS } from '../profile/record.js';
 import { TraceLog } from '../profile/trace.js';
 import { batchSamples, batchesPerEpoch, optimizerSteps, stepBatches, type Grouping } from './accumulation.js';
-import { lanesFor, ranksOf } from './lanes.js';
+import { threadsFor, workersOf } from './lanes.js';
 import { WorkerPool } from './pool.js';
 import {
   CONTROL,
@@ -221,8 +221,7 @@ export class Trainer implements AsyncDisposable {
       checkResumable(join(o.resume, CHECKPOINT_FILE), ckpt, layout, dataset, source);
     const M = source?.spec.metricNames.length ?? 0;
     const P = layout.size;
-    const N = o.workers;
-    const T = threadsFor(o, source);
+    const N = threadsOf(o, source); // threads: rows, slices, parties (Note [workers on fewer threads] in lanes.ts)
     const grouping: Grouping = { count: dataset.train.count, batchSize: o.batchSize, accumulate: o.accumulateSteps };
     const steps = optimizerSteps(grouping);
     const batches = batchesPerEpoch(grouping);
@@ -236,7 +235,7 @@ export class Trainer implements AsyncDisposable {
       layers: source?.spec,
       backend: o.backend,
       parties: N,
-      lanes: T,
+      workers: o.workers,
       batchSize: o.batchSize,
       accumulate: o.accumulateSteps,
       optimizer: o.optimizer,
@@ -252,10 +251,10 @@ export class Trainer implements AsyncDisposable {
       stepMetrics: shared(Float64Array, batches * N * M),
       metricCount: M,
       probes: shared(Float64Array, 2 * N),
-      marks: o.profile ? shared(Float64Array, steps * T * MARKS.length) : undefined,
+      marks: o.profile ? shared(Float64Array, steps * N * MARKS.length) : undefined,
       barrier: Barrier.cells(),
       control: shared(Int32Array, CONTROL.cells),
-      beats: shared(Int32Array, T),
+      beats: shared(Int32Array, N),
       faults: o.faults,
       faultsFired: shared(Int32Array, o.faults.length),
       cross: o.group === undefined ? undefined : { rank: o.group.rank, size: o.group.size, comms: o.group.comms },
@@ -278,10 +277,10 @@ export class Trainer implements AsyncDisposable {
     }
     if (o.backend === 'auto' || o.backend === 'tensorflow') limitNativeThreads();
 
-    const barrier = new Barrier(session.barrier, T, 0, 0);
+    const barrier = new Barrier(session.barrier, N, 0, 0);
     const group = o.group;
     const pool = new WorkerPool(
-      T,
+      N,
       o.youngGenerationMb,
       group === undefined ? undefined : (err) => endJob(group, session, err),
     );
@@ -289,7 +288,7 @@ export class Trainer implements AsyncDisposable {
       const init = (s: Session): Promise<InitResult[]> =>
         pool.collective<InitResult>(
           'init',
-          Array.from({ length: T }, (_, lane) => ({ session: s, lane, step: start })),
+          Array.from({ length: N }, (_, rank) => ({ session: s, rank, step: start })),
           {
             stallMs: Math.max(INIT_TIMEOUT_MS, o.stepTimeoutMs),
             onFailure: () => barrier.abort(),
@@ -297,7 +296,7 @@ export class Trainer implements AsyncDisposable {
         );
       let inits = await init(session);
       const native = inits.flatMap((r, rank) => (r.backend === 'tensorflow' ? [rank] : []));
-      if (o.backend === 'auto' && native.length > 0 && native.length < T) {
+      if (o.backend === 'auto' && native.length > 0 && native.length < N) {
         // Note [auto never breaks a run]: tfjs-node is known to fail in some worker threads
         // of a process (tensorflow/tfjs#8388, #4947, #2079). Workers must agree on one
         // backend, so when it loaded in some but not all, every worker takes wasm.
@@ -320,7 +319,7 @@ export class Trainer implements AsyncDisposable {
         arena,
         pool,
         barrier,
-        o.profile ? new TraceLog(T) : undefined,
+        o.profile ? new TraceLog(N) : undefined,
         live,
       );
       trainer.step = start;
@@ -333,12 +332,12 @@ export class Trainer implements AsyncDisposable {
   }
 
   get workers(): number {
-    return this.session.parties;
+    return this.session.workers;
   }
 
   /** Threads the workers run on (Note [workers on fewer threads] in trainer/lanes.ts). */
   get threads(): number {
-    return this.session.lanes;
+    return this.session.parties;
   }
 
   /** Optimizer steps per epoch: batches per epoch / options.accumulateSteps, rounded up. */
@@ -507,13 +506,12 @@ export class Trainer implements AsyncDisposable {
   /** Mean loss and metrics on a split, computed in parallel by all workers. */
   async evaluate(split: 'train' | 'test' = 'test'): Promise<Evaluation> {
     this.usable();
-    const lanes = await this.collective<EvalResult[]>('evaluate', (lane) => ({
+    const parts = await this.collective<EvalResult>('evaluate', (rank) => ({
       session: this.session,
-      lane,
+      rank,
       split,
       step: this.step,
     }));
-    const parts = byRank(lanes, this.threads);
     const count = parts.reduce((a, p) => a + p.count, 0);
     const lossSum = parts.reduce((a, p) => a + p.lossSum, 0);
     const metrics: Record<string, number> = {};
@@ -676,7 +674,7 @@ export class Trainer implements AsyncDisposable {
    */
   private account(from: number, to: number, out: number[]): void {
     const S = this.stepsPerEpoch;
-    const N = this.workers;
+    const N = this.threads;
     const M = this.session.metricCount;
     const { stepLoss, stepMetrics } = this.session;
     for (let g = from; g < to; g++) {
@@ -705,7 +703,7 @@ export class Trainer implements AsyncDisposable {
     const t0 = performance.timeOrigin + performance.now();
     this.session.beats.fill(0); // per chunk, so a hang is judged by this chunk's arrivals alone
     this.live.startAt(from);
-    const results = await this.collective<TrainResult>('train', (lane) => ({ session: this.session, lane, from, to }));
+    const results = await this.collective<TrainResult>('train', (rank) => ({ session: this.session, rank, from, to }));
     const done = results.find((r) => r.stopped !== undefined)?.stopped?.step ?? to;
     if (this.trace !== undefined && this.session.marks !== undefined) {
       const S = this.stepsPerEpoch;
@@ -716,10 +714,7 @@ export class Trainer implements AsyncDisposable {
       this.trace.addSteps(this.session.marks.subarray((from % S) * this.threads * MARKS.length), from, done - from);
     }
     for (const r of results) this.tensors.set(r.threadId, r.numTensors);
-    this.updated = byRank(
-      results.map((r) => r.updated),
-      this.threads,
-    );
+    this.updated = results.map((r) => r.updated);
     return results;
   }
 
@@ -733,15 +728,18 @@ export class Trainer implements AsyncDisposable {
    * evaluate()), it would fail the next training step at its first crossing
    * and cost that step one of its MAX_ATTEMPTS.
    */
-  private async collective<T>(name: string, task: (lane: number) => object, lanes = this.threads): Promise<T[]> {
+  private async collective<T>(name: string, task: (rank: number) => object, threads = this.threads): Promise<T[]> {
     const beats = this.session.beats;
     const progress = (): number => beats.reduce((a, b) => a + b, 0);
-    const { lanes: L, parties: N } = this.session;
-    const workers = (lanes: readonly number[]): string => `worker ${lanes.flatMap((t) => ranksOf(t, L, N)).join(', ')}`;
+    // Failures name workers: a thread computes workersOf(t) (Note [workers on fewer threads]).
+    const workers = (ts: readonly number[]): string => {
+      const names = ts.map((t) => workersOf(t, this.threads, this.workers)).map(({ lo, hi }) => (hi - lo > 1 ? `${lo}-${hi - 1}` : `${lo}`));
+      return `worker ${names.join(', ')}`;
+    };
     try {
       return await this.pool.collective<T>(
         name,
-        Array.from({ length: lanes }, (_, t) => task(t)),
+        Array.from({ length: threads }, (_, t) => task(t)),
         {
           describeTask: (t) => workers([t]),
           stallMs: this.options.stepTimeoutMs,
@@ -896,7 +894,7 @@ function checkResumable(
  * job and for a model with non-trainable weights. Warns once, through onWarning,
  * when the workers outnumber the cores.
  */
-function threadsFor(o: ResolvedOptions, source: ModelSource | undefined): number {
+function threadsOf(o: ResolvedOptions, source: ModelSource | undefined): number {
   const cores = availableParallelism();
   const why =
     o.group !== undefined
@@ -909,23 +907,13 @@ function threadsFor(o: ResolvedOptions, source: ModelSource | undefined): number
       `threads must equal workers (${o.workers}) ${why}: each worker keeps state of its own, got ${o.threads}`,
     );
   }
-  const T = lanesFor(o.workers, cores, why === undefined, o.threads);
+  const T = threadsFor(o.workers, cores, why === undefined, o.threads);
   if (o.workers > cores) {
     o.onWarning(
       T < o.workers
-        ? `${o.workers} workers on ${cores} cores: ${T} threads compute them in turn (the same result as ${o.workers} threads)`
-        : `${o.workers} workers on ${cores} cores ${why ?? ''}: threads will share cores and run slower`.replace(
-            '  ',
-            ' ',
-          ),
+        ? `${o.workers} workers on ${cores} cores: ${T} threads compute them, the same model up to float rounding`
+        : `${o.workers} workers on ${cores} cores${why === undefined ? '' : ` ${why}`}: threads will share cores and run slower`,
     );
   }
   return T;
-}
-
-/** Per-thread lists of per-rank values (each in ranksOf's order) as one list by rank. */
-function byRank<V>(perLane: readonly (readonly V[])[], lanes: number): V[] {
-  const out: V[] = [];
-  perLane.forEach((values, lane) => values.forEach((v, k) => (out[lane + k * lanes] = v)));
-  return out;
 }
