@@ -14,7 +14,9 @@
  * build's CLI to check that a change kept them.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { availableParallelism, cpus } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { median } from './steady.js';
 
@@ -54,24 +56,16 @@ function parse(): { workers: number[]; pairs: number; epochs: number; hog: boole
 
 /** One `npm run train` as a child process with --json: its best epoch and its epoch losses. */
 function train(cli: string, workers: number, epochs: number, extra: readonly string[]): Run {
+  const out = mkdtempSync(join(tmpdir(), 'worker-ddp-oversubscription-'));
   const r = spawnSync(
     process.execPath,
-    [
-      cli,
-      '--workers',
-      String(workers),
-      '--epochs',
-      String(epochs),
-      '--json',
-      '--out',
-      `bench/results/oversubscription-${workers}`,
-      ...extra,
-    ],
+    [cli, '--workers', String(workers), '--epochs', String(epochs), '--json', '--out', out, ...extra],
     {
       encoding: 'utf8',
       timeout: 30 * 60_000,
     },
   );
+  rmSync(out, { recursive: true, force: true });
   if (r.status !== 0)
     throw new Error(`--workers ${workers} exited ${String(r.status)}: ${r.stderr.trim().split('\n').pop() ?? ''}`);
   const epochsJson = r.stdout

@@ -145,8 +145,9 @@ export const LIMITS = {
 
 /**
  * The default barrierSpinMs with a core per worker: about the p99 of a
- * 2-worker step's forward/backward jitter on a quiet machine (p50 0.85 ms,
- * p90 1.6-2.0), so that only waits behind a real stall sleep.
+ * 2-worker step's forward/backward jitter on a quiet machine, so that only
+ * waits behind a real stall sleep (`npm run bench:scaling` prints the
+ * percentiles; docs/performance.md).
  */
 export const DEFAULT_SPIN_CAP_MS = 2;
 

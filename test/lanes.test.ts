@@ -105,7 +105,9 @@ describe('workers on fewer threads', () => {
     expect(t.workers).toBe(64);
     expect(t.threads).toBe(Math.min(64, cores));
     expect(warnings).toEqual(
-      cores < 64 ? [`64 workers on ${cores} cores: ${t.threads} threads compute them, the same model up to float rounding`] : [],
+      cores < 64
+        ? [`64 workers on ${cores} cores: ${t.threads} threads compute them, the same model up to float rounding`]
+        : [],
     );
   });
 
@@ -143,7 +145,9 @@ describe('workers on fewer threads', () => {
     const cores = availableParallelism();
     expect(warnings).toEqual(
       cores < 3
-        ? [`3 workers on ${cores} cores for a model with non-trainable weights: threads will share cores and run slower`]
+        ? [
+            `3 workers on ${cores} cores for a model with non-trainable weights: threads will share cores and run slower`,
+          ]
         : [],
     );
   });

@@ -18,11 +18,10 @@
  *      (src/shm/scavenge.ts, Note [one pause, not two])
  *
  * Note [loop, not a task per step]: steps run in a loop inside one task, synced
- * by the SharedArrayBuffer barrier, instead of one Piscina task per step. A
- * Piscina round trip of 2 trivial tasks on 2 threads costs ~75 µs (8 on 8:
- * ~390 µs), a barrier crossing ~14 µs sleeping or ~0.3 µs spinning
- * (tfjs-wasm-probe.md Q5; `npm run bench` re-measures both), and a step needs
- * two crossings. Tasks are dispatched per chunk of steps (an epoch at most).
+ * by the SharedArrayBuffer barrier, instead of one Piscina task per step: a
+ * Piscina round trip costs tens of times a barrier crossing, and a step needs
+ * two crossings (`npm run bench` measures both; docs/performance.md). Tasks
+ * are dispatched per chunk of steps (an epoch at most).
  *
  * Note [verdicts by consensus]: a non-finite loss or gradient, and a stop
  * request, end the chunk in every rank at the same step, because every rank

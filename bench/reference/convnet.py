@@ -1,8 +1,7 @@
 """
-The convnet of the model issue: conv 5x5x8 relu, maxpool 2, conv 5x5x16 relu,
+The convnet of examples/convnet.js: conv 5x5x8 relu, maxpool 2, conv 5x5x16 relu,
 maxpool 2, flatten, dense 10, log-softmax + NLL; SGD; batch 64; data preloaded,
-one thread. See common.py. lr 0.15 as in ../shared/measurements/steady-state-and-convnets.md
-(the learning rate does not change the step's cost).
+one thread. See common.py. lr 0.15 (the learning rate does not change the step's cost).
 """
 import torch.nn as nn
 

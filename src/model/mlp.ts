@@ -60,15 +60,14 @@ export function mlpDef(cfg: MlpConfig): ModelDef {
 /**
  * Note [transposed world]: on the wasm backend a matrix product C = A·B packs
  * its second operand B for XNNPACK and caches the pack by B's tensor id. Weights
- * change every step, so `x·W1` would repack 784x128 floats per step (~0.9 ms).
- * Here every weight is the FIRST operand: activations are (features, n), W is
- * (out, in + 1), and the bias rides along as the last column of W against a row
- * of ones appended to the activation. Only activations, fresh every step, get
- * packed. Measured (../shared/measurements/lean-step-probe.md): fwd+bwd at n=8
- * 0.63 ms with public ops vs 1.5-2.6 ms in the standard layout. Since our
- * registered BatchMatMul and _FusedMatMul (Note [no pack] in
- * tfjs-kernels/batch-mat-mul.ts) pack nothing, the activations are not packed
- * either: this step 1.45x as fast at 64 samples, 1.35x at 32.
+ * change every step, so `x·W1` would repack 784x128 floats every step.
+ * Decision: every weight is the FIRST operand: activations are (features, n), W
+ * is (out, in + 1), and the bias rides along as the last column of W against a
+ * row of ones appended to the activation, so only activations, fresh every
+ * step, get packed (and with our BatchMatMul and _FusedMatMul, Note [no pack] in
+ * tfjs-kernels/batch-mat-mul.ts, nothing is). Invariant: the gradient equals
+ * autograd's on the standard layout (test/equivalence.test.ts). Re-measure:
+ * `npm run bench:scaling -- --rows lean,strong-1` (docs/performance.md).
  *
  * Note [ghost row]: hidden weights get one extra row [0 … 0 1] so that
  * relu(W·a) ends in a row of ones — the next layer's bias input — without a

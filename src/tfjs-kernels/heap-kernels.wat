@@ -354,9 +354,9 @@
   ;; adds each output's inputs one after another from 0: so does this, per lane,
   ;; and gives the same bits. The sums are held in registers down the rows,
   ;; 16 columns at a time (a cache line of x per row), then 8, then 4, then one:
-  ;; adding into out in memory instead put a store-to-load round trip on every
-  ;; row's critical path (0.13-0.14 ms for the convnet's (36864, 8) -> (8), this
-  ;; 0.026-0.033, both in one process, 2026-11-28).
+  ;; adding into out in memory instead puts a store-to-load round trip on every
+  ;; row's critical path (about 4-5x slower on the convnet's (36864, 8) -> (8);
+  ;; re-measure: npm run bench -- --convnet).
   (func (export "sum_rows")
     (param $x i32) (param $out i32) (param $rows i32) (param $C i32)
     (local $r i32) (local $c i32) (local $p i32) (local $rowBytes i32)

@@ -48,51 +48,24 @@ export class WorkerPool {
   private readonly piscina: Piscina;
 
   /**
-   * Note [young generation]: each thread's V8 young generation is
-   * `youngGenerationMb` (options.youngGenerationMb), not V8's default (48 MB
-   * here, whose 16 MB semi-space the generic path fills every ~16 steps). At
-   * the default, V8 promoted what survived each scavenge to the old generation
-   * (~300 KB of tfjs's objects that die a few steps later): 3.1-5.0 ms of
-   * parallel phase per scavenge. With room to spare it keeps them young, where
-   * they die: 7-17 KB promoted, 0.25-0.43 ms (`--trace-gc-nvp`, 3,000 steps at 2
-   * workers: 196 scavenges, 811 ms of pauses at 48 MB; 187, 234 ms at 96; the
-   * same ~15.6 MB allocated between two). Measured (scratch A/B, 2026-11-29:
-   * two Trainers in one process, both scavenging together, 16 interleaved pairs
-   * of 800 steps, paired ratios) against the default: the generic MLP at 2 workers
-   * 1.147x with 96 MB (middle half 1.07-1.21), 1.166x with 192, 1.105x with 384;
-   * at 96 MB the convnet 1.093x (1.07-1.16) and the hand-written MLP 1.039x
-   * (0.99-1.07). `npm run bench:scaling` repeats it (--young 48): 1.23x for the
-   * generic path at 2 workers (middle half of 7 pairs 1.16-1.60). The price: up to
-   * ~64 MB more resident per thread.
+   * Note [young generation]: decision: each thread's V8 young generation is
+   * `youngGenerationMb` (options.youngGenerationMb, 96 MB), not V8's default (48
+   * MB). At the default each scavenge promotes the tfjs objects alive at that
+   * moment, which die a few steps later in the old generation; with room to
+   * spare they die young and a scavenge is a fraction of the pause. Invariant:
+   * the setting changes pauses only, never results. Price: up to ~64 MB more
+   * resident per thread. Re-measure: `npm run bench:scaling -- --young 48`
+   * (an A/B row; the figures are in docs/performance.md, "Garbage collection").
    *
-   * Note [no shrinking]: V8 starts a young generation small (2 MB of new space
-   * here), grows it only as objects survive (tfjs's die young, so slowly), and
-   * shrinks it back after a collection that finds the thread allocating slowly,
-   * as a pool's threads do while the coordinator evaluates or the process does
-   * something else for a few seconds. Seen in `npm run bench:scaling`, whose
-   * rows wait ~20 s for the others between repetitions: V8's new space (its heap
-   * space statistics) was 2-8 MB at most worker threads' scavenges, against 32
-   * MB in a run of two rows (a logging build, 2026-11-29), and the scavenge
-   * phase took 10-16% of the generic and convnet rows' worker time, against
-   * 1-2%. So every thread starts with semi-spaces of a quarter of their largest
-   * (V8's `--min-semi-space-size`; 8 MB at 96 MB), below which V8 does not
-   * shrink them. The bench's `gc` column since: 1-4% of every row's worker time
-   * in two full runs at half their largest (03:26, 03:33 UTC), 2-8% in a third
-   * at a quarter (03:55). Measured (scratch A/B: two Trainers in one process,
-   * the one started first without it, blocks of steps alternating ABBA, paired
-   * ratios), with 5 s of idling before each block: examples/mlp.js at 2 workers
-   * 1.124x (middle half of 8 pairs 1.096-1.269; scavenge phase 7.9% -> 2.6% of
-   * worker time), the convnet 1.149x (1.071-1.257); without idling the MLP
-   * 1.002x. Half their largest (16 MB) gained a little more after idling
-   * (1.177x, 1.177x) but cost the first epoch from a cold start ~10% (`npm run
-   * train -- --workers 1 --epochs 1`, 3 alternating runs: 41,000 against 46,000
-   * samples/s): on this VM a page fault costs microseconds, and a thread then
-   * touches all of its new space at once; a quarter costs nothing there
-   * (46,400-50,100 against 47,200-48,000). Their largest (32 MB) was slower even
-   * without idling (the MLP 0.933x and 0.903x, its scavenges 6.1-6.9% of worker
-   * time against 2.5-2.9%). The flag is process-wide and read when an isolate
-   * starts: it is raised, never lowered, so worker threads started later in this
-   * process start at min(it, their own maximum) too.
+   * Note [no shrinking]: decision: every thread starts with semi-spaces of a
+   * quarter of their largest (V8's `--min-semi-space-size`, runtime.ts), below
+   * which V8 does not shrink them. V8 shrinks a young generation after a
+   * collection that finds the thread allocating slowly (a pool idles while the
+   * coordinator evaluates), and the thread then scavenges every few steps for
+   * thousands of steps. A quarter, not a half: a larger start costs the first
+   * epoch page faults. Invariant: the flag is process-wide, read when an isolate
+   * starts, and only ever raised. Re-measure: `npm run bench:scaling` (its `gc`
+   * column) and `npm run train -- --workers 1 --epochs 1` for the cold start.
    */
   constructor(
     readonly size: number,

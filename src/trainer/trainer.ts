@@ -15,7 +15,8 @@ import { epochPermutation } from '../data/shuffle.js';
 import { allocateArena, paramsAt, stateAt, type Arena } from '../kernels/arena.js';
 import type { LayersSpec } from '../model/layers-spec.js';
 import { makeLayout, type ParamLayout } from '../model/layout.js';
-import { mlpDef } from '../model/mlp.js';
+import { mlpDef, type MlpConfig } from '../model/mlp.js';
+import type { ModelDef } from '../model/types.js';
 import { HYPER_CELLS, LiveOptimizer } from '../optim/hyper.js';
 import { checkSchedule, resolveSchedule } from '../optim/schedule.js';
 import {
@@ -87,7 +88,7 @@ export interface FitHooks {
   /**
    * Steps per dispatch to the workers (default: the rest of the epoch). Smaller
    * chunks let onSteps report progress within an epoch; each chunk costs one
-   * round trip to the pool (~0.1 ms). The steps, and so the results, are the same.
+   * round trip to the pool (small against a chunk of steps). The steps, and so the results, are the same.
    */
   readonly chunkSteps?: number;
   /** Called after each chunk with the mean loss of each of its steps, in order. */
@@ -205,78 +206,12 @@ export class Trainer implements AsyncDisposable {
    * 'manual' writes its backward out where the model allows it: sequential-replica.ts).
    */
   static async create(options: TrainerOptions = {}, source?: ModelSource): Promise<Trainer> {
-    let o = resolveOptions(options);
-    const ckpt = o.resume === undefined ? undefined : readCheckpoint(o.resume);
-    if (ckpt !== undefined) o = resumedOptions(o, options, ckpt);
-    const dataset = typeof o.data === 'object' ? o.data : loadDataset(o.data);
-    if (o.batchSize > dataset.train.count) {
-      throw new OptionError(
-        `batch size must be at most the ${dataset.train.count} training samples, got ${o.batchSize}`,
-      );
-    }
-    const model = { inputSize: dataset.train.features, hidden: o.hidden, numClasses: dataset.numClasses };
-    const def = mlpDef(model);
-    const layout = makeLayout(source?.spec.trainable ?? def.variables);
-    if (ckpt !== undefined && o.resume !== undefined)
-      checkResumable(join(o.resume, CHECKPOINT_FILE), ckpt, layout, dataset, source);
-    const M = source?.spec.metricNames.length ?? 0;
-    const P = layout.size;
-    const N = threadsOf(o, source); // threads: rows, slices, parties (Note [workers on fewer threads] in lanes.ts)
-    const grouping: Grouping = { count: dataset.train.count, batchSize: o.batchSize, accumulate: o.accumulateSteps };
-    const steps = optimizerSteps(grouping);
-    const batches = batchesPerEpoch(grouping);
-    const arena = allocateArena(P, N, stateVectors(o.optimizer));
-    const shared = <T>(Type: { new (b: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number }, n: number): T =>
-      new Type(new SharedArrayBuffer(Type.BYTES_PER_ELEMENT * n));
-    let session: Session = {
-      id: nextSessionId++,
-      model,
-      gradients: o.gradients,
-      layers: source?.spec,
-      backend: o.backend,
-      parties: N,
-      workers: o.workers,
-      batchSize: o.batchSize,
-      accumulate: o.accumulateSteps,
-      optimizer: o.optimizer,
-      hyper: shared(Float64Array, HYPER_CELLS),
-      schedule: resolveSchedule(o.lrSchedule, o.epochs * steps, steps),
-      stepTimeoutMs: o.stepTimeoutMs,
-      spinCapMs: o.barrierSpinMs,
-      scavenge: o.scavengeTogether ? Scavenges.cells() : undefined,
-      memory: arena.memory,
-      paramCount: P,
-      order: shared(Int32Array, dataset.train.count),
-      stepLoss: shared(Float64Array, batches * N),
-      stepMetrics: shared(Float64Array, batches * N * M),
-      metricCount: M,
-      probes: shared(Float64Array, 2 * N),
-      marks: o.profile ? shared(Float64Array, steps * N * MARKS.length) : undefined,
-      barrier: Barrier.cells(),
-      control: shared(Int32Array, CONTROL.cells),
-      beats: shared(Int32Array, N),
-      faults: o.faults,
-      faultsFired: shared(Int32Array, o.faults.length),
-      cross: o.group === undefined ? undefined : { rank: o.group.rank, size: o.group.size, comms: o.group.comms },
-      crossWait: shared(Int32Array, N),
-      train: dataset.train,
-      test: dataset.test,
-    };
-    Atomics.store(session.control, CONTROL.stopAt, NO_STOP);
-    const start = ckpt?.header.step ?? 0;
-    if (ckpt !== undefined) {
-      paramsAt(arena, start).set(ckpt.params);
-      stateAt(arena, start).set(ckpt.state); // re-sharded for this worker count by the slices alone
-    } else {
-      if (source !== undefined) paramsAt(arena, 0).set(source.params);
-      else {
-        const rng = new Rng(deriveSeed(o.seed, -1));
-        def.init(paramsAt(arena, 0), () => rng.next());
-      }
-      initState(o.optimizer, stateAt(arena, 0));
-    }
+    const run = resolveRun(options, source);
+    const { o, ckpt } = run;
+    const { session, arena } = newSession(run, source, threadsOf(o, source));
+    const start = initParams(run, arena, source);
     if (o.backend === 'auto' || o.backend === 'tensorflow') limitNativeThreads();
-
+    const N = session.parties;
     const barrier = new Barrier(session.barrier, N, 0, 0);
     const group = o.group;
     const pool = new WorkerPool(
@@ -285,43 +220,10 @@ export class Trainer implements AsyncDisposable {
       group === undefined ? undefined : (err) => endJob(group, session, err),
     );
     try {
-      const init = (s: Session): Promise<InitResult[]> =>
-        pool.collective<InitResult>(
-          'init',
-          Array.from({ length: N }, (_, rank) => ({ session: s, rank, step: start })),
-          {
-            stallMs: Math.max(INIT_TIMEOUT_MS, o.stepTimeoutMs),
-            onFailure: () => barrier.abort(),
-          },
-        );
-      let inits = await init(session);
-      const native = inits.flatMap((r, rank) => (r.backend === 'tensorflow' ? [rank] : []));
-      if (o.backend === 'auto' && native.length > 0 && native.length < N) {
-        // Note [auto never breaks a run]: tfjs-node is known to fail in some worker threads
-        // of a process (tensorflow/tfjs#8388, #4947, #2079). Workers must agree on one
-        // backend, so when it loaded in some but not all, every worker takes wasm.
-        const without = inits.flatMap((r, rank) => (r.backend === 'tensorflow' ? [] : [rank]));
-        o.onWarning(
-          `backend auto: tfjs-node loaded in worker ${native.join(', ')} but not in worker ${without.join(', ')}; every worker uses wasm instead`,
-        );
-        session = { ...session, id: nextSessionId++, backend: 'wasm' };
-        inits = await init(session);
-      }
-      const backends = new Set(inits.map((r) => r.backend));
-      if (backends.size !== 1) throw new Error(`workers initialised different backends: ${[...backends].join(', ')}`);
-      const live = new LiveOptimizer(o.optimizer, start, session.hyper);
-      const trainer = new Trainer(
-        o,
-        dataset,
-        layout,
-        inits[0].backend,
-        session,
-        arena,
-        pool,
-        barrier,
-        o.profile ? new TraceLog(N) : undefined,
-        live,
-      );
+      const { backend, session: started } = await startWorkers(o, pool, barrier, session, start);
+      const live = new LiveOptimizer(o.optimizer, start, started.hyper);
+      const trace = o.profile ? new TraceLog(N) : undefined;
+      const trainer = new Trainer(o, run.dataset, run.layout, backend, started, arena, pool, barrier, trace, live);
       trainer.step = start;
       trainer.epochLossSum = ckpt?.header.epochLossSum ?? 0;
       return trainer;
@@ -733,7 +635,9 @@ export class Trainer implements AsyncDisposable {
     const progress = (): number => beats.reduce((a, b) => a + b, 0);
     // Failures name workers: a thread computes workersOf(t) (Note [workers on fewer threads]).
     const workers = (ts: readonly number[]): string => {
-      const names = ts.map((t) => workersOf(t, this.threads, this.workers)).map(({ lo, hi }) => (hi - lo > 1 ? `${lo}-${hi - 1}` : `${lo}`));
+      const names = ts
+        .map((t) => workersOf(t, this.threads, this.workers))
+        .map(({ lo, hi }) => (hi - lo > 1 ? `${lo}-${hi - 1}` : `${lo}`));
       return `worker ${names.join(', ')}`;
     };
     try {
@@ -886,6 +790,134 @@ function checkResumable(
   if (ckpt.header.paramCount !== layout.size) {
     throw new CheckpointError(file, `holds ${ckpt.header.paramCount} parameters, the model has ${layout.size}`);
   }
+}
+
+/** What Trainer.create works from: the options (a resumed run's recipe folded in), the checkpoint, the data and the layout. */
+interface Run {
+  readonly o: ResolvedOptions;
+  readonly ckpt: Checkpoint | undefined;
+  readonly dataset: Dataset;
+  readonly model: MlpConfig;
+  readonly def: ModelDef;
+  readonly layout: ParamLayout;
+}
+
+/** Step 1 of Trainer.create: options, checkpoint and data, each checked against the others. */
+function resolveRun(options: TrainerOptions, source: ModelSource | undefined): Run {
+  let o = resolveOptions(options);
+  const ckpt = o.resume === undefined ? undefined : readCheckpoint(o.resume);
+  if (ckpt !== undefined) o = resumedOptions(o, options, ckpt);
+  const dataset = typeof o.data === 'object' ? o.data : loadDataset(o.data);
+  if (o.batchSize > dataset.train.count) {
+    throw new OptionError(`batch size must be at most the ${dataset.train.count} training samples, got ${o.batchSize}`);
+  }
+  const model = { inputSize: dataset.train.features, hidden: o.hidden, numClasses: dataset.numClasses };
+  const def = mlpDef(model);
+  const layout = makeLayout(source?.spec.trainable ?? def.variables);
+  if (ckpt !== undefined && o.resume !== undefined) {
+    checkResumable(join(o.resume, CHECKPOINT_FILE), ckpt, layout, dataset, source);
+  }
+  return { o, ckpt, dataset, model, def, layout };
+}
+
+/** Step 2: the shared memory of a run on N threads (Session, and the arena of parameters, gradients and state). */
+function newSession(run: Run, source: ModelSource | undefined, N: number): { session: Session; arena: Arena } {
+  const { o, dataset } = run;
+  const M = source?.spec.metricNames.length ?? 0;
+  const P = run.layout.size;
+  const grouping: Grouping = { count: dataset.train.count, batchSize: o.batchSize, accumulate: o.accumulateSteps };
+  const steps = optimizerSteps(grouping);
+  const batches = batchesPerEpoch(grouping);
+  const arena = allocateArena(P, N, stateVectors(o.optimizer));
+  const shared = <T>(Type: { new (b: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number }, n: number): T =>
+    new Type(new SharedArrayBuffer(Type.BYTES_PER_ELEMENT * n));
+  const session: Session = {
+    id: nextSessionId++,
+    model: run.model,
+    gradients: o.gradients,
+    layers: source?.spec,
+    backend: o.backend,
+    parties: N,
+    workers: o.workers,
+    batchSize: o.batchSize,
+    accumulate: o.accumulateSteps,
+    optimizer: o.optimizer,
+    hyper: shared(Float64Array, HYPER_CELLS),
+    schedule: resolveSchedule(o.lrSchedule, o.epochs * steps, steps),
+    stepTimeoutMs: o.stepTimeoutMs,
+    spinCapMs: o.barrierSpinMs,
+    scavenge: o.scavengeTogether ? Scavenges.cells() : undefined,
+    memory: arena.memory,
+    paramCount: P,
+    order: shared(Int32Array, dataset.train.count),
+    stepLoss: shared(Float64Array, batches * N),
+    stepMetrics: shared(Float64Array, batches * N * M),
+    metricCount: M,
+    probes: shared(Float64Array, 2 * N),
+    marks: o.profile ? shared(Float64Array, steps * N * MARKS.length) : undefined,
+    barrier: Barrier.cells(),
+    control: shared(Int32Array, CONTROL.cells),
+    beats: shared(Int32Array, N),
+    faults: o.faults,
+    faultsFired: shared(Int32Array, o.faults.length),
+    cross: o.group === undefined ? undefined : { rank: o.group.rank, size: o.group.size, comms: o.group.comms },
+    crossWait: shared(Int32Array, N),
+    train: dataset.train,
+    test: dataset.test,
+  };
+  Atomics.store(session.control, CONTROL.stopAt, NO_STOP);
+  return { session, arena };
+}
+
+/** Step 3: the starting parameters and optimizer state (the checkpoint's, the model's, or seeded); returns the step they are at. */
+function initParams({ o, ckpt, def }: Run, arena: Arena, source: ModelSource | undefined): number {
+  const start = ckpt?.header.step ?? 0;
+  if (ckpt !== undefined) {
+    paramsAt(arena, start).set(ckpt.params);
+    stateAt(arena, start).set(ckpt.state); // re-sharded for this worker count by the slices alone
+  } else {
+    if (source !== undefined) paramsAt(arena, 0).set(source.params);
+    else {
+      const rng = new Rng(deriveSeed(o.seed, -1));
+      def.init(paramsAt(arena, 0), () => rng.next());
+    }
+    initState(o.optimizer, stateAt(arena, 0));
+  }
+  return start;
+}
+
+/** Step 4: a tfjs engine in every thread, all on one backend (Note [auto never breaks a run]). */
+async function startWorkers(
+  o: ResolvedOptions,
+  pool: WorkerPool,
+  barrier: Barrier,
+  first: Session,
+  start: number,
+): Promise<{ backend: BackendName; session: Session }> {
+  const N = first.parties;
+  const init = (s: Session): Promise<InitResult[]> =>
+    pool.collective<InitResult>(
+      'init',
+      Array.from({ length: N }, (_, rank) => ({ session: s, rank, step: start })),
+      { stallMs: Math.max(INIT_TIMEOUT_MS, o.stepTimeoutMs), onFailure: () => barrier.abort() },
+    );
+  let session = first;
+  let inits = await init(session);
+  const native = inits.flatMap((r, rank) => (r.backend === 'tensorflow' ? [rank] : []));
+  if (o.backend === 'auto' && native.length > 0 && native.length < N) {
+    // Note [auto never breaks a run]: tfjs-node is known to fail in some worker threads
+    // of a process (tensorflow/tfjs#8388, #4947, #2079). Workers must agree on one
+    // backend, so when it loaded in some but not all, every worker takes wasm.
+    const without = inits.flatMap((r, rank) => (r.backend === 'tensorflow' ? [] : [rank]));
+    o.onWarning(
+      `backend auto: tfjs-node loaded in worker ${native.join(', ')} but not in worker ${without.join(', ')}; every worker uses wasm instead`,
+    );
+    session = { ...session, id: nextSessionId++, backend: 'wasm' };
+    inits = await init(session);
+  }
+  const backends = new Set(inits.map((r) => r.backend));
+  if (backends.size !== 1) throw new Error(`workers initialised different backends: ${[...backends].join(', ')}`);
+  return { backend: inits[0].backend, session };
 }
 
 /**
