@@ -495,11 +495,14 @@ function spread(results: readonly Result[], a: string, b: string): string {
     : `; middle half of the ${q.length} reps' ratios ${quantile(q, 0.25).toFixed(2)}-${quantile(q, 0.75).toFixed(2)}`;
 }
 
+/** Above every table: the Node that ran it and the kernels (one build: relaxed-SIMD FMA was not kept, docs/performance.md). */
+const TABLE_HEADER = `Node ${process.version}, kernels: plain wasm SIMD (no FMA)`;
+
 function tables(results: readonly Result[]): string {
   const base = (r: Result): number => (r.group === undefined ? NaN : pairedRatio(results, r.id, `${r.group}-1`));
   const ref = (r: Result): number => pairedRatio(results, r.id, GROUPS.find((gr) => gr.id === r.group)?.reference);
   const lines = [
-    `Node ${process.version}`,
+    TABLE_HEADER,
     '| row | threads | batch | warm-up (steps, s) | samples/s (median) | min-max over reps | vs 1 worker (paired) | x PyTorch (paired) |',
     '|---|---|---|---|---|---|---|---|',
   ];
@@ -514,7 +517,7 @@ function tables(results: readonly Result[]): string {
   lines.push(
     '',
     'per step over the timed steps, ms: forward/backward per worker (trainer rows) or the whole step (PyTorch rows); phase shares of worker time',
-    `Node ${process.version}`,
+    TABLE_HEADER,
     `| row | p50 | p90 | p99 | p99/p50 | ${short.join(' | ')} |`,
     `|---|---|---|---|---|${short.map(() => '---').join('|')}|`,
   );
@@ -567,7 +570,7 @@ async function main(): Promise<void> {
   const epoch = args.rows === undefined || args.rows.has('strong-1') ? await coldEpoch(data, args.backend) : NaN;
   const loadAfter = load();
   console.log(
-    `\nscaling (speed-up and efficiency paired by repetition; efficiency = speed-up / workers)\n${scalingTable({ groups: GROUPS, results })}\n\n${tables(results)}\n`,
+    `\nscaling (speed-up and efficiency paired by repetition; efficiency = speed-up / workers)\n${TABLE_HEADER}\n${scalingTable({ groups: GROUPS, results })}\n\n${tables(results)}\n`,
   );
 
   const sps = (id: string): number => results.find((r) => r.id === id)?.samplesPerSecond ?? NaN;
