@@ -2,10 +2,11 @@
 // one row per worker plus the coordinator's row, each step split into its phases;
 // and Trainer.trace.shares(), the phases' shares of the workers' time.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PHASES } from '../dist/src/profile/record.js';
+import { threadLabel } from '../dist/src/trainer/lanes.js';
 import { Trainer } from '../dist/src/trainer/trainer.js';
 import { subset } from './helpers.js';
 import { TRAIN, runCli, smallMnist, type Run } from './predict-fixtures.js';
@@ -20,7 +21,9 @@ interface Event {
   args?: Record<string, unknown>;
 }
 
-const WORKERS = 3; // rows 1..3: more than a coordinator and one worker to mix up
+const WORKERS = 3; // more than a coordinator and one worker to mix up
+/** One row per worker thread: min(workers, cores) threads (Note [workers on fewer threads] in src/trainer/lanes.ts). */
+const THREADS = Math.min(WORKERS, availableParallelism());
 const EPOCHS = 2;
 const STEPS = EPOCHS * 10; // 640 samples, batch 64
 /** Timestamps are µs since the epoch (~1.7e15), where a double resolves ~0.25 µs. */
@@ -69,7 +72,7 @@ beforeAll(() => {
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const complete = (): Event[] => events.filter((e) => e.ph === 'X');
-const workerTids = Array.from({ length: WORKERS }, (_, r) => r + 1);
+const workerTids = Array.from({ length: THREADS }, (_, r) => r + 1);
 
 describe('--profile FILE writes a Chrome trace', () => {
   it('the CLI says where it wrote it', () => {
@@ -87,13 +90,13 @@ describe('--profile FILE writes a Chrome trace', () => {
     expect(new Set(events.map((e) => e.pid)).size).toBe(1);
   });
 
-  it("thread_name metadata names row 0 'coordinator' and rows 1..N 'worker 0'..'worker N-1'", () => {
+  it("thread_name metadata names row 0 'coordinator' and rows 1..T for the workers each thread computes", () => {
     const names = events.filter((e) => e.ph === 'M');
     expect(names.every((e) => e.name === 'thread_name')).toBe(true);
     const byTid = new Map(names.map((e) => [e.tid, e.args?.name]));
-    expect(names).toHaveLength(WORKERS + 1);
+    expect(names).toHaveLength(THREADS + 1);
     expect(byTid.get(0)).toBe('coordinator');
-    for (let r = 0; r < WORKERS; r++) expect(byTid.get(r + 1)).toBe(`worker ${r}`);
+    for (let r = 0; r < THREADS; r++) expect(byTid.get(r + 1)).toBe(threadLabel(r, THREADS, WORKERS));
   });
 
   it('complete events have numeric ts and dur >= 0', () => {

@@ -20,10 +20,14 @@ export class TraceLog {
   /** Sum of each phase's duration over all recorded steps and ranks, ms. */
   readonly phaseTotals = new Float64Array(PHASES.length);
 
-  constructor(private readonly workers: number) {
+  /** One row per worker thread, named by `label` (default `worker r`). */
+  constructor(
+    private readonly workers: number,
+    label: (thread: number) => string = (r) => `worker ${r}`,
+  ) {
     this.events.push({ name: 'thread_name', ph: 'M', pid: 1, tid: 0, args: { name: 'coordinator' } });
     for (let r = 0; r < workers; r++)
-      this.events.push({ name: 'thread_name', ph: 'M', pid: 1, tid: r + 1, args: { name: `worker ${r}` } });
+      this.events.push({ name: 'thread_name', ph: 'M', pid: 1, tid: r + 1, args: { name: label(r) } });
   }
 
   /** A coordinator span, times in absolute ms. */

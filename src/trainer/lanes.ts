@@ -29,6 +29,12 @@ export function threadShard(len: number, workers: number, threads: number, threa
   return { lo: partition(len, workers, lo).lo, hi: partition(len, workers, hi - 1).hi };
 }
 
+/** How messages and traces name thread `thread`: `worker 3`, or `worker 2-4` for a block. */
+export function threadLabel(thread: number, threads: number, workers: number): string {
+  const { lo, hi } = workersOf(thread, threads, workers);
+  return hi - lo > 1 ? `worker ${lo}-${hi - 1}` : `worker ${lo}`;
+}
+
 /**
  * How many threads N workers run on: `requested` when given (1 to N), else
  * min(N, cores); N where the run cannot fold (above).
