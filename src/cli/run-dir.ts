@@ -21,7 +21,7 @@ export function makeDir(flag: string, dir: string): string {
   return dir;
 }
 
-/** A new, empty folder `root/<UTC time>`, e.g. runs/2025-01-31T12-00-00Z; `-2`, `-3`, ... when runs start within one second. */
+/** A new, empty folder `root/<UTC time>`, e.g. runs/YYYY-MM-DDTHH-MM-SSZ; `-2`, `-3`, ... when runs start within one second. */
 export function newRunDir(root = 'runs'): string {
   makeDir('--out', root);
   const stamp = `${new Date().toISOString().slice(0, 19).replace(/:/g, '-')}Z`;
