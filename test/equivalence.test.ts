@@ -46,7 +46,18 @@ interface Run {
 
 /** Trains STEPS steps in the given chunks (default: 1, then the rest). */
 async function run(options: TrainerOptions, chunks: number[] = [1, STEPS - 1]): Promise<Run> {
-  const trainer = await Trainer.create({ backend: 'wasm', seed: SEED, lr: LR, hidden: HIDDEN, data, ...options });
+  // A thread per worker, even beyond the cores: the shards and slices of N workers as such
+  // (test/lanes.test.ts holds the default, fewer threads, to them).
+  const threads = options.threads ?? options.workers;
+  const trainer = await Trainer.create({
+    backend: 'wasm',
+    seed: SEED,
+    lr: LR,
+    hidden: HIDDEN,
+    data,
+    threads,
+    ...options,
+  });
   try {
     const p0 = trainer.getParams();
     const losses = new Float64Array(chunks.reduce((a, b) => a + b, 0));
