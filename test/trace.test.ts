@@ -6,7 +6,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PHASES } from '../dist/src/profile/record.js';
-import { threadLabel } from '../dist/src/trainer/lanes.js';
+import { workersName } from '../dist/src/trainer/lanes.js';
 import { Trainer } from '../dist/src/trainer/trainer.js';
 import { subset } from './helpers.js';
 import { TRAIN, runCli, smallMnist, type Run } from './predict-fixtures.js';
@@ -96,7 +96,7 @@ describe('--profile FILE writes a Chrome trace', () => {
     const byTid = new Map(names.map((e) => [e.tid, e.args?.name]));
     expect(names).toHaveLength(THREADS + 1);
     expect(byTid.get(0)).toBe('coordinator');
-    for (let r = 0; r < THREADS; r++) expect(byTid.get(r + 1)).toBe(threadLabel(r, THREADS, WORKERS));
+    for (let r = 0; r < THREADS; r++) expect(byTid.get(r + 1)).toBe(`worker ${workersName(r, THREADS, WORKERS)}`);
   });
 
   it('complete events have numeric ts and dur >= 0', () => {

@@ -245,7 +245,8 @@ export async function train({ session, rank, from, to }: TrainTask): Promise<Tra
       clock?.('reduced');
       // Adam's powers are those of update g + 1: global, so its bias correction continues across a resume.
       const next = paramsAt(l.arena, g + 1);
-      const spec = { ...live.spec, lr: scheduledLr(session.schedule, live.spec.lr, g) };
+      const lr = scheduledLr(session.schedule, live.spec.lr, g);
+      const spec = lr === live.spec.lr ? live.spec : { ...live.spec, lr }; // no object per step without a schedule
       probes[parties + rank] = optimizerStep(l.kernels, spec, powers, {
         params,
         grad: reduced,

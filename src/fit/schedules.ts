@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { OptionError } from '../errors.js';
+import { OptionError, showValue } from '../errors.js';
 
 /**
  * Learning-rate schedules that tfjs lacks, as Keras has them: ordinary tf.Callbacks,
@@ -29,7 +29,7 @@ export class LearningRateScheduler extends tf.Callback {
   constructor(private readonly schedule: (epoch: number, lr: number) => number) {
     super();
     if (typeof schedule !== 'function')
-      throw new OptionError(`learningRateScheduler needs a function (epoch, lr) => lr, got ${show(schedule)}`);
+      throw new OptionError(`learningRateScheduler needs a function (epoch, lr) => lr, got ${showValue(schedule)}`);
   }
 
   override async onEpochBegin(epoch: number): Promise<void> {
@@ -37,7 +37,7 @@ export class LearningRateScheduler extends tf.Callback {
     const lr = this.schedule(epoch, learningRateOf(optimizer));
     if (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0) {
       throw new OptionError(
-        `learningRateScheduler: the schedule returned ${show(lr)} for epoch ${epoch}; it must return a finite number >= 0`,
+        `learningRateScheduler: the schedule returned ${showValue(lr)} for epoch ${epoch}; it must return a finite number >= 0`,
       );
     }
     setLearningRate(optimizer, lr);
@@ -91,7 +91,7 @@ export class ReduceLROnPlateau extends tf.Callback {
   constructor(args: ReduceLROnPlateauArgs = {}) {
     super();
     if (typeof args !== 'object' || args === null)
-      throw new OptionError(`reduceLROnPlateau takes an object of arguments, got ${show(args)}`);
+      throw new OptionError(`reduceLROnPlateau takes an object of arguments, got ${showValue(args)}`);
     for (const k of Object.keys(args)) {
       if (!PLATEAU_FIELDS.includes(k))
         throw new OptionError(
@@ -100,7 +100,7 @@ export class ReduceLROnPlateau extends tf.Callback {
     }
     const monitor = args.monitor ?? 'val_loss';
     if (typeof monitor !== 'string' || monitor === '')
-      throw new OptionError(`reduceLROnPlateau.monitor must be a log name, got ${show(monitor)}`);
+      throw new OptionError(`reduceLROnPlateau.monitor must be a log name, got ${showValue(monitor)}`);
     this.monitor = monitor;
     this.factor = check('factor', args.factor ?? 0.1, (v) => v > 0 && v < 1, 'a number in (0, 1)');
     this.patience = check('patience', args.patience ?? 10, (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0');
@@ -114,7 +114,7 @@ export class ReduceLROnPlateau extends tf.Callback {
     this.minLr = check('minLr', args.minLr ?? 0, (v) => Number.isFinite(v) && v >= 0, 'a finite number >= 0');
     const mode = args.mode ?? 'auto';
     if (mode !== 'auto' && mode !== 'min' && mode !== 'max')
-      throw new OptionError(`reduceLROnPlateau.mode must be one of auto, min, max, got ${show(mode)}`);
+      throw new OptionError(`reduceLROnPlateau.mode must be one of auto, min, max, got ${showValue(mode)}`);
     this.maximize = mode === 'max' || (mode === 'auto' && monitor.includes('acc'));
   }
 
@@ -159,10 +159,6 @@ export function reduceLROnPlateau(args: ReduceLROnPlateauArgs = {}): ReduceLROnP
 
 function check(name: string, v: unknown, ok: (v: number) => boolean, accepts: string): number {
   if (typeof v !== 'number' || !ok(v))
-    throw new OptionError(`reduceLROnPlateau.${name} must be ${accepts}, got ${show(v)}`);
+    throw new OptionError(`reduceLROnPlateau.${name} must be ${accepts}, got ${showValue(v)}`);
   return v;
-}
-
-function show(v: unknown): string {
-  return typeof v === 'string' ? JSON.stringify(v) : typeof v === 'function' ? 'a function' : String(v);
 }

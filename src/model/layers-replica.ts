@@ -199,10 +199,8 @@ export class LayersReplica implements WorkerModel {
   }
 
   /** The batch's first input, (n, ...inputShape). */
-  inputs({ images, features: f, indices }: Batch): tf.Tensor {
-    return this.io.make([indices.length, ...this.spec.inputShape], (x) =>
-      indices.forEach((i, j) => x.set(images.subarray(i * f, i * f + f), j * f)),
-    );
+  inputs({ images, indices }: Batch): tf.Tensor {
+    return this.rowsOf({ data: images, shape: this.spec.inputShape }, indices);
   }
 
   /** Every input of the batch, in model.inputNames order. */

@@ -1,4 +1,4 @@
-import { OptionError } from '../errors.js';
+import { OptionError, showValue } from '../errors.js';
 
 export type LrScheduleKind = 'constant' | 'cosine' | 'step';
 
@@ -34,21 +34,23 @@ const MAX_STEPS = 2 ** 31 - 1;
 export function checkSchedule(name: string, v: unknown): LrSchedule {
   const isObject = typeof v === 'object' && v !== null && !Array.isArray(v);
   if (typeof v !== 'string' && !isObject)
-    throw new OptionError(`${name} must be one of ${LR_SCHEDULES.join(', ')} or a schedule object, got ${show(v)}`);
+    throw new OptionError(
+      `${name} must be one of ${LR_SCHEDULES.join(', ')} or a schedule object, got ${showValue(v)}`,
+    );
   const o: Record<string, unknown> = isObject ? { ...v } : { kind: v };
   for (const k of Object.keys(o))
     if (!FIELDS.includes(k))
       throw new OptionError(`${name} has no field ${JSON.stringify(k)} (it takes ${FIELDS.join(', ')})`);
   if (typeof o.kind !== 'string' || !(LR_SCHEDULES as readonly string[]).includes(o.kind)) {
     throw new OptionError(
-      `${name}${typeof v === 'string' ? '' : '.kind'} must be one of ${LR_SCHEDULES.join(', ')}, got ${show(o.kind)}`,
+      `${name}${typeof v === 'string' ? '' : '.kind'} must be one of ${LR_SCHEDULES.join(', ')}, got ${showValue(o.kind)}`,
     );
   }
   const kind = o.kind as LrScheduleKind;
   const int = (f: string, lo: number): number | undefined => {
     const x = o[f];
     if (x !== undefined && (typeof x !== 'number' || !Number.isInteger(x) || x < lo || x > MAX_STEPS)) {
-      throw new OptionError(`${name}.${f} must be an integer from ${lo} to ${MAX_STEPS}, got ${show(x)}`);
+      throw new OptionError(`${name}.${f} must be an integer from ${lo} to ${MAX_STEPS}, got ${showValue(x)}`);
     }
     return x;
   };
@@ -56,7 +58,7 @@ export function checkSchedule(name: string, v: unknown): LrSchedule {
   const every = int('every', 1);
   const factor = o.factor ?? 0.5;
   if (typeof factor !== 'number' || !(factor > 0 && factor <= 1))
-    throw new OptionError(`${name}.factor must be a number in (0, 1], got ${show(factor)}`);
+    throw new OptionError(`${name}.factor must be a number in (0, 1], got ${showValue(factor)}`);
   if (kind !== 'step' && (o.every !== undefined || o.factor !== undefined))
     throw new OptionError(`${name}: every and factor are for kind 'step', not '${kind}'`);
   return { kind, warmupSteps, ...(every === undefined ? {} : { every }), factor };
@@ -94,8 +96,4 @@ export function scheduledLr(s: ResolvedSchedule, lr: number, step: number): numb
     case 'step':
       return lr * s.factor ** Math.floor(after / s.every);
   }
-}
-
-function show(v: unknown): string {
-  return typeof v === 'string' ? JSON.stringify(v) : String(v);
 }

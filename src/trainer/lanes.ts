@@ -29,10 +29,10 @@ export function threadShard(len: number, workers: number, threads: number, threa
   return { lo: partition(len, workers, lo).lo, hi: partition(len, workers, hi - 1).hi };
 }
 
-/** How messages and traces name thread `thread`: `worker 3`, or `worker 2-4` for a block. */
-export function threadLabel(thread: number, threads: number, workers: number): string {
+/** The workers of thread `thread` as messages and traces name them: `3`, or `2-4` for a block. */
+export function workersName(thread: number, threads: number, workers: number): string {
   const { lo, hi } = workersOf(thread, threads, workers);
-  return hi - lo > 1 ? `worker ${lo}-${hi - 1}` : `worker ${lo}`;
+  return hi - lo > 1 ? `${lo}-${hi - 1}` : `${lo}`;
 }
 
 /**

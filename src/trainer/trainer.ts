@@ -35,7 +35,7 @@ import { checkInt, resolveOptions, OptionError, type ResolvedOptions, type Train
 import { MARKS } from '../profile/record.js';
 import { TraceLog } from '../profile/trace.js';
 import { batchSamples, batchesPerEpoch, optimizerSteps, stepBatches, type Grouping } from './accumulation.js';
-import { threadLabel, threadsFor } from './lanes.js';
+import { threadsFor, workersName } from './lanes.js';
 import { WorkerPool } from './pool.js';
 import {
   CONTROL,
@@ -222,7 +222,7 @@ export class Trainer implements AsyncDisposable {
     try {
       const { backend, session: started } = await startWorkers(o, pool, barrier, session, start);
       const live = new LiveOptimizer(o.optimizer, start, started.hyper);
-      const trace = o.profile ? new TraceLog(N, (t) => threadLabel(t, N, o.workers)) : undefined;
+      const trace = o.profile ? new TraceLog(N, (t) => `worker ${workersName(t, N, o.workers)}`) : undefined;
       const trainer = new Trainer(o, run.dataset, run.layout, backend, started, arena, pool, barrier, trace, live);
       trainer.step = start;
       trainer.epochLossSum = ckpt?.header.epochLossSum ?? 0;
@@ -635,7 +635,7 @@ export class Trainer implements AsyncDisposable {
     const progress = (): number => beats.reduce((a, b) => a + b, 0);
     // Failures name workers: a thread computes workersOf(t) (Note [workers on fewer threads]).
     const workers = (ts: readonly number[]): string =>
-      `worker ${ts.map((t) => threadLabel(t, this.threads, this.workers).slice('worker '.length)).join(', ')}`;
+      `worker ${ts.map((t) => workersName(t, this.threads, this.workers)).join(', ')}`;
     try {
       return await this.pool.collective<T>(
         name,
