@@ -4,10 +4,10 @@
  * no worker threads, each timing every step:
  * - plainTfjsRow: the loop a user writes without this library: a tf.sequential
  *   of dense layers, tf.train.sgd and optimizer.minimize (tfjs autograd).
- * - leanStepRow: this library's own step (MlpReplica + the wasm SGD kernel),
- *   called directly. 1 worker against this isolates what the pool costs.
- * - genericStepRow: the same for the generic path (fastestReplica, as the workers run it) on a model
- *   of examples/, with its compiled optimizer.
+ * - leanStepRow: this library's own step on the tutorial MLP (fastestReplica, as the
+ *   workers run it, + the wasm SGD kernel), called directly. 1 worker against this
+ *   isolates what the pool costs.
+ * - genericStepRow: the same on a model of examples/, with its compiled optimizer.
  * ceiling.ts runs the last two in several processes at once.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -16,15 +16,13 @@ import { epochPermutation } from '../src/data/shuffle.js';
 import { layersSource } from '../src/fit/spec.js';
 import { allocateArena, paramsAt, stateAt } from '../src/kernels/arena.js';
 import { kernelsFor } from '../src/kernels/kernels.js';
-import { makeLayout } from '../src/model/layout.js';
 import { LayersReplica } from '../src/model/layers-replica.js';
 import { fastestReplica } from '../src/model/sequential-replica.js';
-import { MlpReplica, mlpDef, type MlpConfig } from '../src/model/mlp.js';
+import { tutorialMlp, type MlpConfig } from '../src/model/tutorial-mlp.js';
 import { initState, optimizerFromTfjs, stateVectors } from '../src/optim/spec.js';
 import { partition } from '../src/partition.js';
 import { betaPowers } from '../src/optim/adam.js';
 import { optimizerStep } from '../src/optim/step.js';
-import { Rng } from '../src/rng.js';
 import type { Row } from './steady.js';
 
 /** The tutorial's MLP and learning rate, as the scaling benchmark trains them. */
@@ -98,35 +96,20 @@ export function plainTfjsRow(data: Dataset, cfg: MlpConfig, batch: number, lr: n
  * `parties`: the update covers the first of `parties` slices of the parameters,
  * as each of that many workers updates one (ceiling.ts); 1 updates them all.
  */
-export function leanStepRow(data: Dataset, cfg: MlpConfig, batch: number, lr: number, parties = 1): Row {
-  const def = mlpDef(cfg);
-  const P = makeLayout(def.variables).size;
-  const arena = allocateArena(P, 1);
-  const rng = new Rng(1);
-  def.init(paramsAt(arena, 0), () => rng.next());
-  const k = kernelsFor(arena.memory);
-  const slice = partition(P, parties, 0);
-  const replica = new MlpReplica(cfg);
-  let step = 0;
-  return loopRow(
-    batch,
-    data.train.count,
-    (indices) => {
-      const params = paramsAt(arena, step++);
-      replica.lossAndGradSum(params, { ...data.train, indices }, arena.grads);
-      k.reduce(arena.grads, 1, P, slice.lo, slice.hi, 1 / batch, arena.reduced);
-      k.sgd(params, arena.reduced, paramsAt(arena, step), slice.lo, slice.hi, lr);
-    },
-    () => {},
-  );
+export async function leanStepRow(data: Dataset, cfg: MlpConfig, batch: number, lr: number, parties = 1): Promise<Row> {
+  return modelStepRow(data, tutorialMlp(cfg, 1, lr), batch, parties);
 }
 
-/** The generic path's step on examples/`example`, then its compiled optimizer's update through the trainer's kernels; `parties` as in leanStepRow. */
+/** The step on examples/`example`, then its compiled optimizer's update through the trainer's kernels; `parties` as in leanStepRow. */
 export async function genericStepRow(data: Dataset, example: string, batch: number, parties = 1): Promise<Row> {
   const { default: build } = (await import(new URL(`../../examples/${example}`, import.meta.url).href)) as {
     default: () => tf.LayersModel;
   };
-  const model = build();
+  return modelStepRow(data, build(), batch, parties);
+}
+
+/** The workers' step on `model` (compiled; disposed on close), then its optimizer's update through the trainer's kernels. */
+async function modelStepRow(data: Dataset, model: tf.LayersModel, batch: number, parties: number): Promise<Row> {
   const source = layersSource(model, { targets: 'onehot' });
   const spec = optimizerFromTfjs(model.optimizer);
   const replica = fastestReplica(await LayersReplica.create(source.spec)); // as the trainer's workers run it

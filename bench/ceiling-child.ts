@@ -15,7 +15,7 @@ const data = loadDataset();
 const backend = await initBackend(process.argv[5] as BackendRequest);
 const row =
   model === 'mlp'
-    ? leanStepRow(data, TUTORIAL_MLP, batch, TUTORIAL_LR, parties)
+    ? await leanStepRow(data, TUTORIAL_MLP, batch, TUTORIAL_LR, parties)
     : await genericStepRow(data, model, batch, parties);
 console.log(JSON.stringify({ ready: true, backend, model, batch }));
 for await (const line of createInterface({ input: process.stdin })) {

@@ -7,8 +7,9 @@
  *     Piscina round trip of one trivial task per thread (the dispatch a
  *     task-per-step design would pay: Note [loop, not a task per step]);
  *  3. one training step (forward + backward + gradient export) per backend and
- *     shard size 64, 32, 16, 8, hand-written backward and tfjs autograd, and on
- *     wasm the generic path (fastestReplica) on examples/mlp.js and convnet.js;
+ *     shard size 64, 32, 16, 8 of the tutorial MLP, the backward written out
+ *     (fastestReplica, as the workers run it) and tfjs autograd, and on wasm
+ *     the same for examples/convnet.js;
  *     T(64)/T(32) bounds what 2 workers can give at batch 64 (Note [fixed cost]);
  *     then what one tfjs kernel costs before it computes anything;
  *  4. the convnet of the model issue (tf.layers) at batch 64, forward +
@@ -29,23 +30,23 @@ import '@tensorflow/tfjs-backend-wasm';
 import { Bench } from 'tinybench';
 import { initBackend, type BackendName } from '../src/backend.js';
 import { epochPermutation } from '../src/data/shuffle.js';
-import { allocateArena, paramsAt } from '../src/kernels/arena.js';
+import { allocateArena } from '../src/kernels/arena.js';
 import { cliModelSource } from '../src/cli/model-recipe.js';
 import { loadModelModule } from '../src/cli/model-module.js';
 import { loadDataset, type Dataset } from '../src/data/dataset.js';
-import { AutogradReplica } from '../src/model/autograd.js';
+import { layersSource } from '../src/fit/spec.js';
 import { LayersReplica } from '../src/model/layers-replica.js';
 import { fastestReplica } from '../src/model/sequential-replica.js';
-import { makeLayout } from '../src/model/layout.js';
-import { MlpReplica, mlpDef, mlpLogits } from '../src/model/mlp.js';
-import type { Replica } from '../src/model/types.js';
+import { tutorialMlp } from '../src/model/tutorial-mlp.js';
+import type { WorkerModel } from '../src/model/types.js';
 import { OptionError, DEFAULT_SPIN_CAP_MS as SPIN_CAP_MS } from '../src/options.js';
 import { Rng } from '../src/rng.js';
 import { Barrier } from '../src/shm/barrier.js';
 import type { ThreadJob } from './threads-worker.js';
 
 const CFG = { inputSize: 784, hidden: [128, 64], numClasses: 10 };
-const P = makeLayout(mlpDef(CFG).variables).size;
+/** The tutorial MLP's parameter count: 784*128 + 128 + 128*64 + 64 + 64*10 + 10. */
+const P = 109_386;
 const us = (ms: number): string => `${(ms * 1000).toFixed(1)} µs`;
 
 async function threads(mode: ThreadJob['mode'], parties: number, spinCapMs: number, iters: number): Promise<number> {
@@ -98,10 +99,8 @@ async function piscinaRoundTrip(threadsN: number, rounds: number): Promise<numbe
  * Note [kernel dispatch]; weight uploads and gradient exports of all P
  * parameters) caps it; the T(64)/T(32) column is that cap for 2 workers.
  */
-const EXAMPLES = ['mlp.js', 'convnet.js'] as const;
-
-/** What section 3 times: the MLP replicas and the generic path's replica alike. */
-type Stepper = Pick<Replica, 'lossAndGradSum'>;
+/** What section 3 times. */
+type Stepper = Pick<WorkerModel, 'lossAndGradSum'>;
 
 const SHARDS = [64, 32, 16, 8] as const;
 
@@ -138,11 +137,6 @@ async function shardTimes(
 
 async function stepBench(backends: BackendName[]): Promise<string[]> {
   const data = loadDataset();
-  const def = mlpDef(CFG);
-  const layout = makeLayout(def.variables);
-  const arena = allocateArena(P, 1);
-  const rng = new Rng(1);
-  def.init(paramsAt(arena, 0), () => rng.next());
   const order = epochPermutation(data.train.count, 1, 0);
   const lines: string[] = [];
   for (const name of backends) {
@@ -150,18 +144,18 @@ async function stepBench(backends: BackendName[]): Promise<string[]> {
       lines.push(`| ${name} | (backend not available here) |||||`);
       continue;
     }
+    const mlp = tutorialMlp(CFG, 1);
+    const { spec, params } = layersSource(mlp, { targets: 'onehot' });
+    mlp.dispose();
+    const replica = await LayersReplica.create(spec);
     const formulations: [string, Stepper, Float32Array][] = [
-      ['hand-written backward', new MlpReplica(CFG), paramsAt(arena, 0)],
-      ['tfjs autograd', new AutogradReplica(layout, CFG.numClasses, mlpLogits(CFG)), paramsAt(arena, 0)],
+      ['MLP, backward written out', fastestReplica(replica), params],
+      ['MLP, tfjs autograd', replica, params.slice()],
     ];
     if (name === 'wasm') {
-      for (const file of EXAMPLES) {
-        const { replica, params } = await modelReplica(
-          fileURLToPath(new URL(`../../examples/${file}`, import.meta.url)),
-          data,
-        );
-        formulations.push([`generic path, examples/${file}`, replica, params]);
-      }
+      const file = fileURLToPath(new URL('../../examples/convnet.js', import.meta.url));
+      const { replica: convnet, params: p } = await modelReplica(file, data);
+      formulations.push(['examples/convnet.js', convnet, p]);
     }
     for (const [fname, replica, params] of formulations) {
       const p50s = await shardTimes(
@@ -169,7 +163,7 @@ async function stepBench(backends: BackendName[]): Promise<string[]> {
         params,
         data,
         order,
-        name === 'cpu' || fname !== 'hand-written backward' ? 600 : 400,
+        name === 'cpu' || fname !== 'MLP, backward written out' ? 600 : 400,
       );
       lines.push(`| ${name} | ${fname} | ${p50s.map((t) => us(t)).join(' | ')} | ${(p50s[0] / p50s[1]).toFixed(2)}x |`);
     }
@@ -461,17 +455,7 @@ async function swappedSteps(
   });
   const cnn = convnet();
   const flat = x.reshape([B, 784]); // flat is (B, 784)
-  const lean = new MlpReplica(CFG);
-  const params = new Float32Array(P).map((_, i) => Math.sin(i) * 0.05);
-  const grad = new Float32Array(P);
-  const batch = {
-    images: pixels,
-    labels: Uint8Array.from(labels),
-    features: 784,
-    indices: Int32Array.from({ length: B }, (_, i) => i),
-  };
   const rows: [string, () => void, number][] = [
-    ['the tutorial MLP, lean replica (MlpReplica)', () => void lean.lossAndGradSum(params, batch, grad), 100],
     ['the tutorial MLP as tf.layers, tfjs autograd', layersStep(mlp, flat, y), 100],
     ['the convnet (section 4), tfjs autograd', layersStep(cnn, x, y), 20],
   ];

@@ -113,7 +113,7 @@ const GROUPS: readonly Group[] = [
     target2x: 1.9,
     reference: 'torch-mlp',
   },
-  // The generic path (fitParallel, --model): the same MLP as a tf.sequential, differentiated by tfjs autograd.
+  // The same MLP from a module (fitParallel, --model): the path of the built-in one, from examples/mlp.js.
   {
     id: 'generic',
     model: 'MLP as a tf.sequential',

@@ -56,7 +56,7 @@ export interface Recipe {
   readonly labelsHash: number;
   /** The data folder the run read (for a Dataset built in code: its `dir`). */
   readonly data: string;
-  /** For a LayersModel (not the MLP): a hash of its topology, loss and metrics. */
+  /** A hash of the model's topology, loss and metrics (absent: the built-in MLP's former layout, not resumable). */
   readonly model?: string;
   /** Batches per optimizer step (options.accumulateSteps); absent: 1. */
   readonly accumulateSteps?: number;

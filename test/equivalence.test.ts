@@ -2,19 +2,19 @@
 // equal, up to float rounding, those of plain single-threaded minibatch SGD on
 // the same batches, for any worker count, including unequal and empty shards.
 //
-// Checked here against three references:
+// The model is the built-in tutorial MLP, a tf.Sequential (src/model/tutorial-mlp.ts)
+// on the one path every model takes. Checked here against three references:
 //   - the same run with 1 worker (N = 2, 3, 5, 8 must match it),
-//   - tfjs autograd on the whole batch in this thread (the all-reduced gradient),
-//   - plain SGD written out in this test with AutogradReplica (the 20-step params).
-// The hand-written MlpReplica backward is also compared with autograd directly.
+//   - tfjs autograd on the same tf.Sequential in this thread, whole batch (the all-reduced gradient),
+//   - plain SGD written out in this test on those gradients (the 20-step params).
+// test/pytorch.test.ts holds the same runs to PyTorch's nn.Linear MLP.
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Dataset } from '../dist/src/data/dataset.js';
 import { epochPermutation } from '../dist/src/data/shuffle.js';
-import { AutogradReplica } from '../dist/src/model/autograd.js';
-import { MlpReplica, mlpDef, mlpLayout, mlpLogits, type MlpConfig } from '../dist/src/model/mlp.js';
-import { Rng } from '../dist/src/rng.js';
+import { writeWeights } from '../dist/src/fit/spec.js';
+import { tutorialMlp, type MlpConfig } from '../dist/src/model/tutorial-mlp.js';
 import { Trainer, type TrainerOptions } from '../dist/src/index.js';
 import { maxAbs, maxAbsDiff, subset } from './helpers.js';
 
@@ -80,22 +80,49 @@ function batchIndices(count: number, B: number, e: number, s: number): Int32Arra
   return epochPermutation(count, SEED, e).slice(s * B, Math.min((s + 1) * B, count));
 }
 
-function batchOf(d: Dataset, indices: Int32Array) {
-  return { images: d.train.images, labels: d.train.labels, features: d.train.features, indices };
-}
-
-/** Reference: tfjs autograd on the whole batch in this thread; grad of the SUM of NLL, divided by the batch size. */
+/**
+ * Reference: tfjs autograd in this thread on the tutorial MLP's tf.Sequential with
+ * weights `params`: the mean categorical cross-entropy over the whole batch and its
+ * gradient, flat in the model's trainableWeights order (the trainer's layout).
+ */
 function referenceMeanGrad(
   d: Dataset,
   cfg: MlpConfig,
   params: Float32Array,
   indices: Int32Array,
 ): { grad: Float64Array; loss: number } {
-  const layout = mlpLayout(cfg);
-  const replica = new AutogradReplica(layout, d.numClasses, mlpLogits(cfg));
-  const g = new Float32Array(layout.size);
-  const lossSum = replica.lossAndGradSum(params, batchOf(d, indices), g);
-  return { grad: Float64Array.from(g, (v) => v / indices.length), loss: lossSum / indices.length };
+  const model = tutorialMlp(cfg, SEED);
+  try {
+    writeWeights(model, params, new Float32Array(0));
+    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const out = { grad: new Float64Array(params.length), loss: 0 };
+    tf.tidy(() => {
+      const f = d.train.features;
+      const x = new Float32Array(indices.length * f);
+      indices.forEach((i, j) => x.set(d.train.images.subarray(i * f, (i + 1) * f), j * f));
+      const xs = tf.tensor2d(x, [indices.length, f]); // xs is (n, features)
+      const ys = tf.oneHot(
+        tf.tensor1d(
+          Int32Array.from(indices, (i) => d.train.labels[i]),
+          'int32',
+        ),
+        cfg.numClasses,
+      ); // ys is (n, classes)
+      const { value, grads } = tf.variableGrads(
+        () => tf.mean(tf.metrics.categoricalCrossentropy(ys, model.apply(xs) as tf.Tensor)) as tf.Scalar,
+        vars,
+      );
+      let o = 0;
+      for (const v of vars) {
+        out.grad.set(grads[v.name].dataSync(), o);
+        o += v.size;
+      }
+      out.loss = value.dataSync()[0];
+    });
+    return out;
+  } finally {
+    model.dispose();
+  }
 }
 
 /** Reference: plain single-threaded minibatch SGD, p -= lr * mean grad, in float32 like the trainer. */
@@ -246,50 +273,4 @@ describe('other paths to the same parameters', () => {
       data = saved;
     }
   });
-});
-
-describe('MlpReplica (hand-written backward) vs AutogradReplica, in this thread', () => {
-  const configs: number[][] = [[128, 64], [32], [16, 8, 12]];
-  const sizes = [1, 8, 64];
-
-  it.each(configs.map((hidden) => ({ hidden })))(
-    'hidden $hidden: same loss sum, gradient and log-probs for batch sizes 1, 8, 64',
-    ({ hidden }) => {
-      const cfg: MlpConfig = { inputSize: data.train.features, hidden, numClasses: data.numClasses };
-      const layout = mlpLayout(cfg);
-      const params = new Float32Array(layout.size);
-      const rng = new Rng(11);
-      mlpDef(cfg).init(params, () => rng.next());
-      const manual = new MlpReplica(cfg);
-      const auto = new AutogradReplica(layout, cfg.numClasses, mlpLogits(cfg));
-      const before = tf.memory().numTensors;
-      for (const n of sizes) {
-        // Twice per size with different params on the SAME replicas: a stale cached
-        // weight pack (Note [stale pack] in mlp.ts) would show up in the second round.
-        for (let round = 0; round < 2; round++) {
-          const indices = Int32Array.from({ length: n }, (_, j) => (j * 37 + round * 101 + n) % K);
-          const batch = batchOf(data, indices);
-          const gm = new Float32Array(layout.size);
-          const ga = new Float32Array(layout.size);
-          const lm = manual.lossAndGradSum(params, batch, gm);
-          const la = auto.lossAndGradSum(params, batch, ga);
-          const d = maxAbsDiff(
-            Float64Array.from(gm, (v) => v / n),
-            Float64Array.from(ga, (v) => v / n),
-          );
-          const dp = maxAbsDiff(manual.logProbs(params, batch), auto.logProbs(params, batch));
-          note(
-            `hidden ${JSON.stringify(hidden)} n=${n} round ${round}: mean gradient ${d.toExponential(2)}, log-probs ${dp.toExponential(2)}, loss ${Math.abs(lm - la).toExponential(2)}`,
-          );
-          expect(d).toBeLessThanOrEqual(TOL);
-          expect(dp).toBeLessThanOrEqual(TOL);
-          expect(Math.abs(lm - la) / n).toBeLessThanOrEqual(TOL);
-          expect(maxAbs(ga)).toBeGreaterThan(0);
-          // Move the params for the next round (and the next size).
-          for (let i = 0; i < params.length; i++) params[i] -= 0.5 * (ga[i] / n);
-        }
-      }
-      expect(tf.memory().numTensors).toBe(before); // neither replica leaks tensors
-    },
-  );
 });

@@ -16,7 +16,10 @@ import { createCanvas } from '@napi-rs/canvas';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../dist/src/backend.js';
 import { readCheckpoint } from '../dist/src/checkpoint.js';
+import { writeWeights } from '../dist/src/fit/spec.js';
 import { MODEL_JSON, WEIGHTS_BIN, loadModel, saveModel } from '../dist/src/io/model-file.js';
+import { readFlat } from '../dist/src/model/flat-weights.js';
+import { tutorialMlp } from '../dist/src/model/tutorial-mlp.js';
 import { Trainer } from '../dist/src/index.js';
 import { maxAbsDiff, mnist, subset } from './helpers.js';
 import { PREDICT, TRAIN, expectBadInput, pngSize, runCli, smallMnist } from './predict-fixtures.js';
@@ -44,10 +47,10 @@ beforeAll(async () => {
   for await (const _ of trainer.fit());
   expected = await trainer.predict(d.test.images.slice(), TEST);
   modelDir = join(tmp, 'model');
-  await saveModel(modelDir, {
-    config: { inputSize: 784, hidden: [128, 64], numClasses: 10 },
-    params: trainer.getParams(),
-  });
+  const model = tutorialMlp({ inputSize: 784, hidden: [128, 64], numClasses: 10 }, 0);
+  writeWeights(model, trainer.getParams(), new Float32Array(0));
+  await saveModel(modelDir, model);
+  model.dispose();
   data = smallMnist(join(tmp, 'data'), 10, TEST);
 });
 
@@ -320,8 +323,17 @@ describe('predict without --model: the newest run folder holding a model', () =>
     expect(t.stdout).toContain(`\nsaved the model to ${join(dir, MODEL_JSON)}\n`);
     // The saved model holds the trained parameters: those of the run's final checkpoint.
     const saved = await loadModel(join(cwd, dir));
-    expect(saved.config).toEqual({ inputSize: 784, hidden: [128, 64], numClasses: 10 });
-    expect(maxAbsDiff(saved.params, readCheckpoint(join(cwd, dir)).params)).toBe(0);
+    expect(saved.model.trainableWeights.map((w) => w.shape)).toEqual([
+      [784, 128],
+      [128],
+      [128, 64],
+      [64],
+      [64, 10],
+      [10],
+    ]);
+    const weights = readFlat(saved.model.trainableWeights.map((w) => w.read()));
+    saved.model.dispose();
+    expect(maxAbsDiff(weights, readCheckpoint(join(cwd, dir)).params)).toBe(0);
 
     const p = runCli(PREDICT, ['--data', small], cwd);
     expect(p.stderr).toBe(`using the newest run's model, ${dir} (--model DIR for another)\n`);

@@ -36,11 +36,8 @@ import { CrossProcess } from '../src/collective/cross-process.js';
 import type { Fault } from '../src/faults.js';
 import { arenaViews, paramsAt, stateAt, type Arena } from '../src/kernels/arena.js';
 import { kernelsFor, type Kernels } from '../src/kernels/kernels.js';
-import { AutogradReplica } from '../src/model/autograd.js';
-import { classifier } from '../src/model/classifier.js';
 import { LayersReplica } from '../src/model/layers-replica.js';
 import { fastestReplica } from '../src/model/sequential-replica.js';
-import { MlpReplica, mlpLayout, mlpLogits } from '../src/model/mlp.js';
 import type { WorkerModel } from '../src/model/types.js';
 import { nextPowers } from '../src/optim/adam.js';
 import { readHyper } from '../src/optim/hyper.js';
@@ -127,17 +124,10 @@ async function attach(session: Session, rank = 0): Promise<Local> {
   return local;
 }
 
-async function workerModel({ layers, model, gradients }: Session): Promise<WorkerModel> {
-  if (layers !== undefined) {
-    // 'manual': the backward written out where the model allows it (sequential-replica.ts), else tfjs autograd
-    const replica = await LayersReplica.create(layers);
-    return gradients === 'manual' ? fastestReplica(replica) : replica;
-  }
-  const replica =
-    gradients === 'manual'
-      ? new MlpReplica(model)
-      : new AutogradReplica(mlpLayout(model), model.numClasses, mlpLogits(model));
-  return classifier(replica, model.numClasses);
+async function workerModel({ layers, gradients }: Session): Promise<WorkerModel> {
+  // 'manual': the backward written out where the model allows it (sequential-replica.ts), else tfjs autograd
+  const replica = await LayersReplica.create(layers);
+  return gradients === 'manual' ? fastestReplica(replica) : replica;
 }
 
 /** Runs fn; on failure releases the peers (they would otherwise wait at the barrier until the deadline) and rethrows. */
@@ -349,7 +339,7 @@ export async function evaluate({ session, rank, split, step }: EvalTask): Promis
   return { lossSum, metricSums, count: hi - lo };
 }
 
-/** The model's outputs (count, ...) for the given inputs with the parameters after `step` steps (the MLP: class probabilities). */
+/** The model's outputs (count, ...) for the given inputs with the parameters after `step` steps. */
 export async function predict({ session, images, count, step }: PredictTask): Promise<Float32Array> {
   const l = await attach(session);
   const indices = Int32Array.from({ length: count }, (_, j) => j);

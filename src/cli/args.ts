@@ -43,7 +43,7 @@ data-parallel across worker threads.
   --out DIR          run folder: metrics.json, loss.png, the checkpoint and, at the end, the trained model
                      (default runs/<UTC time>)
   --save DIR         also write the trained model there (TensorFlow.js LayersModel: model.json + weights.bin)
-  --load DIR         start from a model saved with --save (its layer sizes must match --hidden and the data)
+  --load DIR         start from a model a run saved (its weight shapes must match the model: --hidden or --model)
   --checkpoint-every N  also checkpoint every N steps (default: at the end of each epoch only)
   --resume DIR       continue from the checkpoint in DIR (a run's --out folder): its recipe, step and weights
   --profile FILE     write a Chrome trace of every step's phases per worker (open in Perfetto)
@@ -151,9 +151,9 @@ export function parseCommand(argv: readonly string[]): Command {
   if (run.load !== undefined && run.resume !== undefined)
     throw new OptionError('--load and --resume cannot be used together');
   if (run.model === undefined) {
-    if (run.loss !== undefined) throw new OptionError('--loss needs --model (the MLP trains on NLL)');
+    if (run.loss !== undefined)
+      throw new OptionError('--loss needs --model (the MLP trains on categorical cross-entropy)');
   } else {
-    if (run.load !== undefined) throw new OptionError('--load is for the MLP; a --model module builds its own weights');
     if (opts.hidden !== undefined) throw new OptionError('--hidden is for the MLP, not a --model');
   }
   return { kind: 'train', options: opts, run };

@@ -18,21 +18,13 @@ import { stepsPerEpoch } from '../data/shuffle.js';
 import { DataFileError } from '../data/idx.js';
 import { faultsFromEnv, type Fault } from '../faults.js';
 import { mkdirp } from '../io/dirs.js';
-import { describeSizes } from '../io/layers.js';
 import { MetricsLog, type Metrics } from '../io/metrics.js';
-import { writeWeights } from '../fit/spec.js';
-import {
-  MODEL_JSON,
-  checkArchitecture,
-  loadModel,
-  saveLayersModel,
-  saveModel,
-  type SavedModel,
-} from '../io/model-file.js';
-import type { MlpConfig } from '../model/mlp.js';
+import { layersSource, writeWeights } from '../fit/spec.js';
+import { MODEL_JSON, loadModel, saveModel, trainableParams } from '../io/model-file.js';
+import { describeSizes, tutorialMlp, type MlpConfig } from '../model/tutorial-mlp.js';
 import type { LrSchedule } from '../optim/schedule.js';
 import { OptionError, resolveOptions, type ResolvedOptions } from '../options.js';
-import { NonFiniteError, Trainer, type EpochResult } from '../trainer/trainer.js';
+import { NonFiniteError, Trainer, type EpochResult, type ModelSource } from '../trainer/trainer.js';
 import { lossPng } from '../viz/loss.js';
 import { USAGE, parseCommand, type Command, type RunFlags } from './args.js';
 import { cliModelSource } from './model-recipe.js';
@@ -64,10 +56,12 @@ interface Inputs {
   readonly dataset: Dataset;
   /** The run folder (undefined on an MPI rank other than 0). */
   readonly out: string | undefined;
-  /** The --load model. */
-  readonly start: SavedModel | undefined;
-  /** The --model module's LayersModel, and its recipe for the Trainer. */
-  readonly userModel: LayersModel | undefined;
+  /** The --load model's file and trainable weights. */
+  readonly start: { readonly file: string; readonly params: Float32Array } | undefined;
+  /** What trains: the --model module's LayersModel or the tutorial MLP; the trained weights are saved in it. */
+  readonly model: LayersModel;
+  readonly source: ModelSource;
+  /** The --model module's recipe (its optimizer under the flags). */
   readonly recipe: ReturnType<typeof cliModelSource> | undefined;
 }
 
@@ -134,37 +128,38 @@ async function loadInputs({ cmd, o, lead, run }: Setup): Promise<Inputs | undefi
   if (run.profile !== undefined) checkWritable('--profile', run.profile);
   const out = lead ? makeDir('--out', run.out ?? run.resume ?? newRunDir()) : undefined;
   if (run.save !== undefined) makeDir('--save', run.save);
-  let start: SavedModel | undefined;
-  // This thread's tfjs, for a LayersModel: the one to save (every run saves into its folder)
-  // or load, or the --model module's.
-  if (lead || run.model !== undefined) await initBackend(o.backend);
-  const userModel = run.model === undefined ? undefined : await loadModelModule(run.model);
-  const recipe =
-    userModel === undefined || run.model === undefined
-      ? undefined
-      : cliModelSource(
-          userModel,
-          {
-            loss: run.loss,
-            optimizer: typeof cmd.options.optimizer === 'string' ? cmd.options.optimizer : undefined,
-            lr: cmd.options.lr,
-          },
-          dataset,
-          run.model,
-        );
+  // This thread's tfjs, for the LayersModel that trains: the --model module's, or the tutorial MLP
+  // (a resumed run's with its checkpoint's sizes and seed; the Trainer checks it is the checkpoint's model).
+  await initBackend(o.backend);
+  const recipe = resumed?.header.recipe;
+  const mlp: MlpConfig = {
+    inputSize: dataset.train.features,
+    hidden: cmd.options.hidden ?? recipe?.hidden ?? o.hidden,
+    numClasses: dataset.numClasses,
+  };
+  const model =
+    run.model === undefined
+      ? tutorialMlp(mlp, cmd.options.seed ?? recipe?.seed ?? o.seed)
+      : await loadModelModule(run.model);
+  const flags = {
+    loss: run.loss,
+    optimizer: typeof cmd.options.optimizer === 'string' ? cmd.options.optimizer : undefined,
+    lr: cmd.options.lr,
+  };
+  const moduleRecipe = run.model === undefined ? undefined : cliModelSource(model, flags, dataset, run.model);
+  const source = moduleRecipe?.source ?? layersSource(model, { targets: 'onehot' });
+  let start: Inputs['start'];
   if (run.load !== undefined) {
-    start = await loadModel(run.load);
-    checkArchitecture(
-      start,
-      { inputSize: dataset.train.features, hidden: o.hidden, numClasses: dataset.numClasses },
-      `this run (--hidden ${o.hidden.join(',')} on ${dataset.dir})`,
-    );
+    const saved = await loadModel(run.load);
+    const why = run.model === undefined ? `this run's MLP ${describeSizes(mlp)} (--hidden)` : `--model ${run.model}`;
+    start = { file: saved.file, params: trainableParams(saved, source.spec.trainable, why) };
+    saved.model.dispose();
   }
-  return { faults, resumed, dataset, out, start, userModel, recipe };
+  return { faults, resumed, dataset, out, start, model, source, recipe: moduleRecipe };
 }
 
 /** The coordinator for the command's options: its pool started, each worker's tfjs ready. */
-async function createTrainer({ cmd, run }: Setup, { faults, dataset, out, recipe }: Inputs): Promise<Trainer> {
+async function createTrainer({ cmd, run }: Setup, { faults, dataset, out, source, recipe }: Inputs): Promise<Trainer> {
   const trainer = await Trainer.create(
     {
       ...cmd.options,
@@ -185,7 +180,7 @@ async function createTrainer({ cmd, run }: Setup, { faults, dataset, out, recipe
         console.error(`warning: ${m}`);
       },
     },
-    recipe?.source,
+    source,
   );
   return trainer;
 }
@@ -297,9 +292,9 @@ async function trainLoop(
 /** After training: a stopped run's checkpoint, or the summary and the saved model. */
 async function finish(
   { run }: Setup,
-  { out, userModel }: Inputs,
+  { out, model: trained }: Inputs,
   trainer: Trainer,
-  { report, log, model, stoppedBy }: RunRecord,
+  { report, log, stoppedBy }: RunRecord,
   last: EpochResult | undefined,
 ): Promise<number> {
   // Under mpirun the signal may reach another process first; the stop is the whole job's (SIGTERM is what mpirun sends).
@@ -319,10 +314,9 @@ async function finish(
     );
   }
   report.info(`wrote ${join(out, 'metrics.json')}, ${join(out, 'loss.png')} and a checkpoint`);
-  if (userModel !== undefined) writeWeights(userModel, trainer.getParams(), await trainer.nonTrainable());
+  writeWeights(trained, trainer.getParams(), await trainer.nonTrainable());
   for (const dir of run.save === undefined ? [out] : [out, run.save]) {
-    if (userModel !== undefined) await saveLayersModel(dir, userModel);
-    else await saveModel(dir, { config: model, params: trainer.getParams() });
+    await saveModel(dir, trained);
     report.info(`saved the model to ${join(dir, MODEL_JSON)}`);
   }
   return 0;

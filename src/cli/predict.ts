@@ -2,25 +2,24 @@
 /**
  * `npm run predict -- [--model DIR] [--index K | --image FILE.png | --grid]`:
  * class probabilities of one digit (or a grid of 25) from a saved model (by
- * default the newest training run's), shown
- * on the terminal and written as a PNG. Runs in this thread with tfjs and the
- * same MLP code the workers train with (MlpReplica): no pool needed for a
- * handful of images. Exit codes as `train`: 0 done, 2 bad input, 1 anything else.
+ * default the newest training run's: the tutorial MLP, a --model run's convnet,
+ * any LayersModel of one input and one output per class), shown on the terminal
+ * and written as a PNG. Runs the model in this thread with tfjs: no pool needed
+ * for a handful of images. Exit codes as `train`: 0 done, 2 bad input, 1 anything else.
  */
 import { writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { initBackend } from '../backend.js';
 import { loadDataset, type Split } from '../data/dataset.js';
 import { DataFileError } from '../data/idx.js';
-import type { MlpWeights } from '../io/layers.js';
 import { ModelFileError } from '../io/model-error.js';
-import { loadModel, type SavedModel } from '../io/model-file.js';
+import { loadModel } from '../io/model-file.js';
 import { readDigitPng } from '../io/png-digit.js';
-import { MlpReplica } from '../model/mlp.js';
 import { OptionError, checkInt } from '../options.js';
 import { argmax, classifyPng } from '../viz/classify.js';
 import { gridPng } from '../viz/grid.js';
 import { barLines, digitLines, sideBySide } from '../viz/terminal.js';
+import { Classifier } from './classifier.js';
 import { PREDICT_USAGE, parsePredict, type PredictCommand } from './predict-args.js';
 import { makeDir, newestRunModel } from './run-dir.js';
 
@@ -35,33 +34,30 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   makeDir('--out', cmd.out);
   await initBackend('auto');
-  const model = await loadModel(cmd.model ?? newestModel());
+  const model = Classifier.of(await loadModel(cmd.model ?? newestModel()));
   if (cmd.image !== undefined) return image(cmd, model, cmd.image);
   const { test, numClasses } = loadDataset(cmd.data);
-  if (model.config.inputSize !== test.features || model.config.numClasses !== numClasses) {
+  if (model.inputSize !== test.features || model.numClasses !== numClasses) {
     throw new ModelFileError(
       model.file,
-      `takes ${model.config.inputSize} inputs to ${model.config.numClasses} classes, but the test images have ${test.features} pixels and ${numClasses} classes`,
+      `takes ${model.inputSize} inputs to ${model.numClasses} classes, but the test images have ${test.features} pixels and ${numClasses} classes`,
     );
   }
   const index = checkInt('--index', cmd.index, [0, test.count - 1]);
   return cmd.grid ? grid(cmd, model, test, index) : digit(cmd, model, test, index);
 }
 
-async function digit(cmd: PredictCommand, model: MlpWeights, test: Split, index: number): Promise<number> {
+async function digit(cmd: PredictCommand, model: Classifier, test: Split, index: number): Promise<number> {
   const pixels = test.images.slice(index * test.features, (index + 1) * test.features);
   const label = test.labels[index];
   const caption = `test image ${index}, label ${label}`;
   return show(cmd, model, pixels, test.rows, test.cols, caption, `digit-${index}.png`);
 }
 
-async function image(cmd: PredictCommand, model: SavedModel, file: string): Promise<number> {
-  const side = Math.round(Math.sqrt(model.config.inputSize));
-  if (side * side !== model.config.inputSize) {
-    throw new ModelFileError(
-      model.file,
-      `takes ${model.config.inputSize} inputs, not a square image: --image needs one`,
-    );
+async function image(cmd: PredictCommand, model: Classifier, file: string): Promise<number> {
+  const side = Math.round(Math.sqrt(model.inputSize));
+  if (side * side !== model.inputSize) {
+    throw new ModelFileError(model.file, `takes ${model.inputSize} inputs, not a square image: --image needs one`);
   }
   const pixels = await readDigitPng(file, side, cmd.invert);
   return show(cmd, model, pixels, side, side, basename(file), `image-${basename(file, '.png')}.png`);
@@ -81,14 +77,14 @@ function newestModel(): string {
 /** The terminal view and the PNG of one image. */
 async function show(
   cmd: PredictCommand,
-  model: MlpWeights,
+  model: Classifier,
   pixels: Float32Array,
   rows: number,
   cols: number,
   caption: string,
   name: string,
 ): Promise<number> {
-  const probs = probabilities(model, pixels, 1);
+  const probs = model.probabilities(pixels, 1);
   const best = argmax(probs);
   const out = join(cmd.out, name);
   writeFileSync(out, await classifyPng({ pixels, rows, cols, probs, caption }));
@@ -100,11 +96,11 @@ async function show(
   return 0;
 }
 
-async function grid(cmd: PredictCommand, model: MlpWeights, test: Split, from: number): Promise<number> {
+async function grid(cmd: PredictCommand, model: Classifier, test: Split, from: number): Promise<number> {
   const n = Math.min(GRID, test.count - from);
   const f = test.features;
-  const probs = probabilities(model, test.images.slice(from * f, (from + n) * f), n);
-  const c = model.config.numClasses;
+  const probs = model.probabilities(test.images.slice(from * f, (from + n) * f), n);
+  const c = model.numClasses;
   const cells = Array.from({ length: n }, (_, j) => ({
     pixels: test.images.slice((from + j) * f, (from + j + 1) * f),
     predicted: argmax(probs.subarray(j * c, (j + 1) * c)),
@@ -125,14 +121,6 @@ async function grid(cmd: PredictCommand, model: MlpWeights, test: Split, from: n
   }
   process.stdout.write(`${lines.join('\n')}\nwrote ${out}\n`);
   return 0;
-}
-
-/** Class probabilities (count, classes) of row-major images, with the training code's forward pass. */
-function probabilities(model: MlpWeights, images: Float32Array, count: number): Float32Array {
-  const replica = new MlpReplica(model.config);
-  const indices = Int32Array.from({ length: count }, (_, j) => j);
-  const batch = { images, labels: new Uint8Array(count), features: model.config.inputSize, indices };
-  return replica.logProbs(model.params, batch).map(Math.exp);
 }
 
 main(process.argv.slice(2)).then(

@@ -1,7 +1,7 @@
 import { DataFileError } from '../data/idx.js';
 
 /**
- * A saved model is missing, malformed, or not the MLP the caller needs. A
+ * A saved model is missing, malformed, or not the model the caller needs. A
  * DataFileError, so callers that treat bad input files alike (the CLI's exit
  * code 2) need no new case; `message` is `${file}: ${detail}`.
  */

@@ -5,26 +5,16 @@
  * flat Float32 vector (see layout.ts), all-reduces gradients of that vector and
  * steps the optimizer on it. The model only has to turn (flat params, a shard of
  * samples) into (sum of per-sample losses, flat gradient of that sum). That is
- * the whole contract, so a user-defined tfjs model plugs in the same way as the MLP.
+ * the whole contract, the same for the tutorial MLP and every user model.
  */
-
-/** One trainable variable as a model declares it. */
 import type { Targets } from '../data/dataset.js';
 import type { Clock } from '../profile/record.js';
+
+/** One trainable variable as a model declares it. */
 
 export interface VariableSpec {
   readonly name: string;
   readonly shape: readonly number[];
-}
-
-/** The pure description of a model: no tensors, usable on the coordinator and in workers alike. */
-export interface ModelDef {
-  readonly name: string;
-  readonly inputSize: number;
-  readonly numClasses: number;
-  readonly variables: readonly VariableSpec[];
-  /** Fills `params` (laid out by layout.ts from `variables`) with initial values drawn from `random` (uniform [0,1)). */
-  init(params: Float32Array, random: () => number): void;
 }
 
 /**
@@ -37,43 +27,33 @@ export interface Batch {
   readonly labels: Uint8Array;
   readonly features: number;
   readonly indices: Int32Array;
-  /** Non-label targets, (count, ...shape) (data/dataset.ts): only the layers replica reads them. */
+  /** Non-label targets, (count, ...shape) (data/dataset.ts). */
   readonly targets?: Targets;
-  /** Further inputs and targets, and per-sample loss weights, as on a Split (data/dataset.ts): only the layers replica reads them. */
+  /** Further inputs and targets, and per-sample loss weights, as on a Split (data/dataset.ts). */
   readonly extraInputs?: readonly Targets[];
   readonly extraTargets?: readonly Targets[];
   readonly sampleWeights?: readonly (Float32Array | undefined)[];
 }
 
-/** A model instantiated on one thread's tfjs engine. */
-export interface Replica {
-  /**
-   * Writes d(sum of the shard's per-sample NLL losses)/d(params) into `grad`
-   * (same flat layout as `params`) and returns that loss sum. The *sum*, not the
-   * mean: the all-reduce divides by the global batch size once, so any split of a
-   * batch gives the full-batch mean gradient. `clock`, when profiling, is called
-   * with 'uploaded' and 'computed' at the end of those phases.
-   */
-  lossAndGradSum(params: Float32Array, batch: Batch, grad: Float32Array, clock?: Clock): number;
-  /** Log-probabilities, row-major (indices.length, numClasses). */
-  logProbs(params: Float32Array, batch: Batch): Float32Array;
-}
-
 /** A batch's sums in inference mode: of the per-sample loss, and of each metric. */
 export interface EvalSums {
   readonly lossSum: number;
-  /** In the model's metric order; the MLP's one metric is the count of correct predictions. */
+  /** In the model's metric order (LayersSpec.metricNames). */
   readonly metricSums: readonly number[];
 }
 
 /**
- * What a worker thread trains, evaluates and predicts with: a Replica behind the
- * classifier adapter (classifier.ts), or a rebuilt tf.LayersModel (layers-replica.ts).
+ * What a worker thread trains, evaluates and predicts with: a rebuilt
+ * tf.LayersModel (layers-replica.ts), or its tape-free form (sequential-replica.ts).
  */
 export interface WorkerModel {
   /**
-   * As Replica.lossAndGradSum: the shard's loss sum, and d(that sum)/d(params) into
-   * `grad`; also the sums of the training metrics into `metricSums`, when it has any.
+   * Writes d(sum of the shard's per-sample losses)/d(params) into `grad` (same
+   * flat layout as `params`) and returns that loss sum; also the sums of the
+   * training metrics into `metricSums`, when it has any. The *sum*, not the
+   * mean: the all-reduce divides by the global batch size once, so any split of
+   * a batch gives the full-batch mean gradient. `clock`, when profiling, is
+   * called with 'uploaded' and 'computed' at the end of those phases.
    */
   lossAndGradSum(
     params: Float32Array,
@@ -83,7 +63,7 @@ export interface WorkerModel {
     metricSums?: Float64Array,
   ): number;
   evaluate(params: Float32Array, batch: Batch): EvalSums;
-  /** The model's outputs for the batch, row-major (n, ...outputShape); for the MLP, class probabilities. */
+  /** The model's outputs for the batch, row-major (n, ...outputShape). */
   predict(params: Float32Array, batch: Batch): Float32Array;
   /** The non-trainable weights (batch-norm moving statistics), end to end; empty when there are none. */
   nonTrainable(): Float32Array;

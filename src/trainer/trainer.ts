@@ -15,8 +15,8 @@ import { epochPermutation } from '../data/shuffle.js';
 import { allocateArena, paramsAt, stateAt, type Arena } from '../kernels/arena.js';
 import type { LayersSpec } from '../model/layers-spec.js';
 import { makeLayout, type ParamLayout } from '../model/layout.js';
-import { mlpDef, type MlpConfig } from '../model/mlp.js';
-import type { ModelDef } from '../model/types.js';
+import { tutorialMlp } from '../model/tutorial-mlp.js';
+import { layersSource } from '../fit/spec.js';
 import { HYPER_CELLS, LiveOptimizer } from '../optim/hyper.js';
 import { checkSchedule, resolveSchedule } from '../optim/schedule.js';
 import {
@@ -28,7 +28,6 @@ import {
   type OptimizerSpec,
 } from '../optim/spec.js';
 import type { Range } from '../partition.js';
-import { Rng, deriveSeed } from '../rng.js';
 import { Barrier } from '../shm/barrier.js';
 import { Scavenges } from '../shm/scavenge.js';
 import { checkInt, resolveOptions, OptionError, type ResolvedOptions, type TrainerOptions } from '../options.js';
@@ -65,18 +64,18 @@ export interface EpochResult {
 }
 
 export interface Evaluation {
-  /** Mean loss per sample (the MLP: NLL; a LayersModel: its compiled loss, without regularizer penalties, as tfjs's evaluate). */
+  /** Mean loss per sample: the model's compiled loss, without regularizer penalties, as tfjs's evaluate. */
   readonly loss: number;
-  /** Fraction classified correctly: the MLP's, or a LayersModel's 'acc' metric (NaN when it has none). */
+  /** Fraction classified correctly: the 'acc' metric (NaN when the model has none). */
   readonly accuracy: number;
-  /** Every metric's mean by its tfjs log name (the MLP: { acc }). */
+  /** Every metric's mean by its tfjs log name (the tutorial MLP: { acc }). */
   readonly metrics: Readonly<Record<string, number>>;
   readonly count: number;
 }
 
 /**
- * A model other than the built-in MLP, for Trainer.create: a user's tf.LayersModel
- * as plain data, and its trainable weights laid out flat (fit/spec.ts builds both).
+ * A model for Trainer.create: a tf.LayersModel as plain data, and its trainable
+ * weights laid out flat (fit/spec.ts's layersSource builds both).
  */
 export interface ModelSource {
   readonly spec: LayersSpec;
@@ -149,7 +148,7 @@ let nextSessionId = 1;
  * of the optimizer run single-threaded on the same minibatches: batch b of epoch
  * e is samples perm_e[b*B, (b+1)*B) of the seeded permutation perm_e, and each
  * step applies tfjs's update rule of options.optimizer (plain SGD by default:
- * p -= lr * g) to g = the mean over the batch of d(NLL)/dp. This holds for any
+ * p -= lr * g) to g = the mean over the batch of d(loss)/dp. This holds for any
  * worker count, including shards of unequal size and workers with empty shards,
  * across worker failures (a failed step is re-run from the parameters and
  * optimizer state before it: Note [double-buffered params] in kernels/arena.ts),
@@ -201,15 +200,16 @@ export class Trainer implements AsyncDisposable {
 
   /**
    * Validates the options, loads the data, starts the pool and initialises a tfjs
-   * engine in each worker. `source` trains a user's LayersModel instead of the MLP
-   * (fitParallel and `--model` do this; options.hidden is then unused, and gradients
-   * 'manual' writes its backward out where the model allows it: sequential-replica.ts).
+   * engine in each worker. It trains `source`, a LayersModel (fitParallel and
+   * `--model` give one; options.hidden is then unused), else the tutorial MLP with
+   * options.hidden (model/tutorial-mlp.ts), seeded by options.seed. Gradients
+   * 'manual' write the backward out where the model allows it (sequential-replica.ts).
    */
   static async create(options: TrainerOptions = {}, source?: ModelSource): Promise<Trainer> {
     const run = resolveRun(options, source);
     const { o, ckpt } = run;
-    const { session, arena } = newSession(run, source, threadsOf(o, source));
-    const start = initParams(run, arena, source);
+    const { session, arena } = newSession(run, threadsOf(o, run.source));
+    const start = initParams(run, arena);
     if (o.backend === 'auto' || o.backend === 'tensorflow') limitNativeThreads();
     const N = session.parties;
     const barrier = new Barrier(session.barrier, N, 0, 0);
@@ -423,12 +423,12 @@ export class Trainer implements AsyncDisposable {
 
   /** Log names of the metrics that evaluate() and the training steps report. */
   get metricNames(): readonly string[] {
-    return this.session.layers?.metricNames ?? ['acc'];
+    return this.session.layers.metricNames;
   }
 
   /**
    * The model's outputs, row-major, for `count` inputs given row-major (for the
-   * MLP: class probabilities (count, classes) of images with pixels in [0, 1]).
+   * tutorial MLP: class probabilities (count, classes) of images with pixels in [0, 1]).
    */
   async predict(images: Float32Array, count: number): Promise<Float32Array> {
     this.usable();
@@ -461,7 +461,7 @@ export class Trainer implements AsyncDisposable {
   /**
    * The batches finished since the last call, batch after batch (several per step
    * with options.accumulateSteps): each one's mean loss, and its mean training
-   * metrics (metricNames.length values each; none for the MLP).
+   * metrics (metricNames.length values each).
    */
   drainBatches(): { readonly losses: Float64Array; readonly metrics: Float64Array } {
     const out = { losses: Float64Array.from(this.batchLosses), metrics: Float64Array.from(this.batchMetrics) };
@@ -470,7 +470,11 @@ export class Trainer implements AsyncDisposable {
     return out;
   }
 
-  /** A copy of the flat parameter vector (layout: this.layout). */
+  /**
+   * A copy of the flat parameter vector: the model's trainableWeights end to end,
+   * in that order, each row-major (this.layout names them). For the tutorial MLP:
+   * fc1/kernel (in, h1), fc1/bias (h1), fc2/kernel (h1, h2), ..., the last bias (classes).
+   */
   getParams(): Float32Array {
     return this.params().slice();
   }
@@ -540,7 +544,7 @@ export class Trainer implements AsyncDisposable {
       trainCount: this.dataset.train.count,
       labelsHash: labelsHash(this.dataset),
       data: resolve(this.dataset.dir),
-      ...(this.session.layers === undefined ? {} : { model: modelHash(this.session.layers) }),
+      model: modelHash(this.session.layers),
       ...(o.accumulateSteps === 1 ? {} : { accumulateSteps: o.accumulateSteps }),
       ...(o.lrSchedule.kind === 'constant' && (o.lrSchedule.warmupSteps ?? 0) === 0
         ? {}
@@ -754,23 +758,14 @@ function resumedOptions(o: ResolvedOptions, given: TrainerOptions, ckpt: Checkpo
   };
 }
 
-function checkResumable(
-  file: string,
-  ckpt: Checkpoint,
-  layout: ParamLayout,
-  data: Dataset,
-  source: ModelSource | undefined,
-): void {
+function checkResumable(file: string, ckpt: Checkpoint, layout: ParamLayout, data: Dataset, source: ModelSource): void {
   const r = ckpt.header.recipe;
-  const model = source === undefined ? undefined : modelHash(source.spec);
-  if (r.model !== model) {
+  if (r.model !== modelHash(source.spec)) {
     throw new CheckpointError(
       file,
-      model === undefined
-        ? 'holds a LayersModel (--model), not the MLP'
-        : r.model === undefined
-          ? 'holds the MLP, not this model'
-          : 'holds another model (its topology, loss or metrics differ)',
+      r.model === undefined
+        ? 'holds the built-in MLP in its former parameter layout (before it became a LayersModel): it cannot be resumed, train anew'
+        : 'holds another model (its topology, loss or metrics differ)',
     );
   }
   if (r.inputSize !== data.train.features || r.numClasses !== data.numClasses || r.trainCount !== data.train.count) {
@@ -788,18 +783,17 @@ function checkResumable(
   }
 }
 
-/** What Trainer.create works from: the options (a resumed run's recipe folded in), the checkpoint, the data and the layout. */
+/** What Trainer.create works from: the options (a resumed run's recipe folded in), the checkpoint, the data, the model and its layout. */
 interface Run {
   readonly o: ResolvedOptions;
   readonly ckpt: Checkpoint | undefined;
   readonly dataset: Dataset;
-  readonly model: MlpConfig;
-  readonly def: ModelDef;
+  readonly source: ModelSource;
   readonly layout: ParamLayout;
 }
 
-/** Step 1 of Trainer.create: options, checkpoint and data, each checked against the others. */
-function resolveRun(options: TrainerOptions, source: ModelSource | undefined): Run {
+/** Step 1 of Trainer.create: options, checkpoint, data and model, each checked against the others. */
+function resolveRun(options: TrainerOptions, given: ModelSource | undefined): Run {
   let o = resolveOptions(options);
   const ckpt = o.resume === undefined ? undefined : readCheckpoint(o.resume);
   if (ckpt !== undefined) o = resumedOptions(o, options, ckpt);
@@ -807,19 +801,29 @@ function resolveRun(options: TrainerOptions, source: ModelSource | undefined): R
   if (o.batchSize > dataset.train.count) {
     throw new OptionError(`batch size must be at most the ${dataset.train.count} training samples, got ${o.batchSize}`);
   }
-  const model = { inputSize: dataset.train.features, hidden: o.hidden, numClasses: dataset.numClasses };
-  const def = mlpDef(model);
-  const layout = makeLayout(source?.spec.trainable ?? def.variables);
+  const source = given ?? tutorialSource(o, dataset);
+  const layout = makeLayout(source.spec.trainable);
   if (ckpt !== undefined && o.resume !== undefined) {
     checkResumable(join(o.resume, CHECKPOINT_FILE), ckpt, layout, dataset, source);
   }
-  return { o, ckpt, dataset, model, def, layout };
+  return { o, ckpt, dataset, source, layout };
+}
+
+/** The tutorial MLP with options.hidden for the data, seeded by options.seed, as a ModelSource (labels as one-hot targets). */
+function tutorialSource(o: ResolvedOptions, data: Dataset): ModelSource {
+  const model = tutorialMlp({ inputSize: data.train.features, hidden: o.hidden, numClasses: data.numClasses }, o.seed);
+  try {
+    return layersSource(model, { targets: 'onehot' });
+  } finally {
+    model.optimizer.dispose(); // compile() was given the optimizer object: model.dispose() leaves it
+    model.dispose();
+  }
 }
 
 /** Step 2: the shared memory of a run on N threads (Session, and the arena of parameters, gradients and state). */
-function newSession(run: Run, source: ModelSource | undefined, N: number): { session: Session; arena: Arena } {
+function newSession(run: Run, N: number): { session: Session; arena: Arena } {
   const { o, dataset } = run;
-  const M = source?.spec.metricNames.length ?? 0;
+  const M = run.source.spec.metricNames.length;
   const P = run.layout.size;
   const grouping: Grouping = { count: dataset.train.count, batchSize: o.batchSize, accumulate: o.accumulateSteps };
   const steps = optimizerSteps(grouping);
@@ -829,9 +833,8 @@ function newSession(run: Run, source: ModelSource | undefined, N: number): { ses
     new Type(new SharedArrayBuffer(Type.BYTES_PER_ELEMENT * n));
   const session: Session = {
     id: nextSessionId++,
-    model: run.model,
     gradients: o.gradients,
-    layers: source?.spec,
+    layers: run.source.spec,
     backend: o.backend,
     parties: N,
     workers: o.workers,
@@ -865,18 +868,14 @@ function newSession(run: Run, source: ModelSource | undefined, N: number): { ses
   return { session, arena };
 }
 
-/** Step 3: the starting parameters and optimizer state (the checkpoint's, the model's, or seeded); returns the step they are at. */
-function initParams({ o, ckpt, def }: Run, arena: Arena, source: ModelSource | undefined): number {
+/** Step 3: the starting parameters and optimizer state (the checkpoint's, or the model's); returns the step they are at. */
+function initParams({ o, ckpt, source }: Run, arena: Arena): number {
   const start = ckpt?.header.step ?? 0;
   if (ckpt !== undefined) {
     paramsAt(arena, start).set(ckpt.params);
     stateAt(arena, start).set(ckpt.state); // re-sharded for this worker count by the slices alone
   } else {
-    if (source !== undefined) paramsAt(arena, 0).set(source.params);
-    else {
-      const rng = new Rng(deriveSeed(o.seed, -1));
-      def.init(paramsAt(arena, 0), () => rng.next());
-    }
+    paramsAt(arena, 0).set(source.params);
     initState(o.optimizer, stateAt(arena, 0));
   }
   return start;
@@ -922,12 +921,12 @@ async function startWorkers(
  * job and for a model with non-trainable weights. Warns once, through onWarning,
  * when the workers outnumber the cores.
  */
-function threadsOf(o: ResolvedOptions, source: ModelSource | undefined): number {
+function threadsOf(o: ResolvedOptions, source: ModelSource): number {
   const cores = availableParallelism();
   const why =
     o.group !== undefined
       ? 'in an MPI job'
-      : (source?.spec.nonTrainable.length ?? 0) > 0
+      : source.spec.nonTrainable.length > 0
         ? 'for a model with non-trainable weights'
         : undefined;
   if (why !== undefined && o.threads !== undefined && o.threads !== o.workers) {
