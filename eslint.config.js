@@ -4,7 +4,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'native/mpi/build/', 'runs/', 'scratch/', 'bench/results/'] },
+  { ignores: ['dist/', 'node_modules/', 'native/mpi/build/', 'runs/', 'scratch/', 'bench/results/', '.venv/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   { languageOptions: { globals: { ...globals.node } } },

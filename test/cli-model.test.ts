@@ -1,13 +1,14 @@
 // `--model FILE`: a module's LayersModel trained by the CLI; every way the module can be
 // wrong is one line and exit 2; a CommonJS module with an async function works; --save
 // writes a model that plain tfjs loads back.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idxSlice, runCli, smallMnistDir, type CliResult } from './helpers.js';
+import { PREDICT, runCli as runPredict } from './predict-fixtures.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/models/', import.meta.url));
 const EXAMPLES = fileURLToPath(new URL('../examples/', import.meta.url));
@@ -47,7 +48,7 @@ describe('--model, bad input: exit 2, one stderr line, empty stdout', () => {
       ['--model', f('five-classes.js')],
       `--model ${f('five-classes.js')}: its output has 5 units, the data has 10 classes`,
     ],
-    [['--loss', 'meanSquaredError'], '--loss needs --model (the MLP trains on NLL)'],
+    [['--loss', 'meanSquaredError'], '--loss needs --model (the MLP trains on categorical cross-entropy)'],
     [['--model', f('five-classes.js'), '--hidden', '32'], '--hidden is for the MLP, not a --model'],
     [
       ['--model', f('five-classes.js'), '--loss', 'hinge'],
@@ -127,6 +128,39 @@ describe('--model, good input', () => {
     const predicted = (model.predict(x) as tf.Tensor).argMax(-1).dataSync();
     const correct = Array.from(predicted).filter((p, i) => p === y[i]).length;
     expect(correct / 100).toBeCloseTo(epoch.test.accuracy, 6);
+  });
+});
+
+describe('a --model run: its saved model is what predict reads and --load starts from', () => {
+  it('examples/convnet.js: npm run predict classifies with the newest run, and --load continues from it', async () => {
+    const cwd = join(tmp, 'convnet-cwd');
+    mkdirSync(cwd);
+    const convnet = join(EXAMPLES, 'convnet.js');
+    const common = ['--model', convnet, '--data', small, '--workers', '2', '--epochs', '1', '--backend', 'wasm'];
+    const a = await runCli(common, cwd);
+    expect(a.stderr).toBe('');
+    expect(a.status).toBe(0);
+    const [run] = readdirSync(join(cwd, 'runs'));
+    const p = runPredict(PREDICT, ['--data', small, '--index', '3'], cwd);
+    expect(p.stderr).toBe(`using the newest run's model, ${join('runs', run)} (--model DIR for another)\n`);
+    expect(p.status).toBe(0);
+    expect(p.stdout).toMatch(/^test image 3, label \d: predicted \d \(probability [01]\.\d{3}\)$/m);
+
+    const b = await runCli([...common, '--load', join(cwd, 'runs', run), '--out', join(cwd, 'b')], cwd);
+    expect(b.stderr).toBe('');
+    expect(b.status).toBe(0);
+    expect(b.stdout).toContain(`from ${join(cwd, 'runs', run, 'model.json')}`);
+    const loss = (out: string): number => Number(/epoch 1\/1 {2}loss (\S+)/.exec(out)?.[1]);
+    expect(loss(b.stdout)).toBeLessThan(loss(a.stdout)); // it started from the trained weights
+
+    const mlp = await runCli(
+      ['--data', small, '--workers', '1', '--epochs', '1', '--load', join(cwd, 'runs', run)],
+      cwd,
+    );
+    expect(mlp.status).toBe(2);
+    expect(mlp.stderr).toMatch(
+      /^error: .*model\.json: has weights \[5,5,1,8\] .*, but this run's MLP 784-128-64-10 \(--hidden\) has \[784,128\] \[128\] \[128,64\] \[64\] \[64,10\] \[10\]\n$/,
+    );
   });
 });
 

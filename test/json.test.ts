@@ -39,7 +39,7 @@ function checkEpochJson(o: Record<string, unknown>, epoch: number): void {
   expect(t.accuracy as number).toBeGreaterThanOrEqual(0);
   expect(t.accuracy as number).toBeLessThanOrEqual(1);
   const correct = (t.accuracy as number) * 50;
-  expect(Math.abs(correct - Math.round(correct))).toBeLessThan(1e-9); // a count of correct answers
+  expect(Math.abs(correct - Math.round(correct))).toBeLessThan(1e-5); // a count of correct answers (tfjs's float32 mean)
   expect(t.loss as number).toBeGreaterThan(0);
 }
 

@@ -199,7 +199,9 @@ export class LayersReplica implements WorkerModel {
   }
 
   /** The batch's first input, (n, ...inputShape). */
-  inputs({ images, indices }: Batch): tf.Tensor {
+  inputs({ images, features, indices }: Batch): tf.Tensor {
+    const k = this.spec.inputShape.reduce((a, b) => a * b, 1);
+    if (features !== k) throw new Error(`the data has ${features} values per sample, the model's input takes ${k}`);
     return this.rowsOf({ data: images, shape: this.spec.inputShape }, indices);
   }
 
