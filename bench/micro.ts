@@ -30,7 +30,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { Bench } from 'tinybench';
 import { initBackend, type BackendName } from '../src/backend.js';
 import { epochPermutation } from '../src/data/shuffle.js';
-import { allocateArena } from '../src/kernels/arena.js';
+import { allocateArena } from '../src/simd/arena.js';
 import { cliModelSource } from '../src/cli/model-recipe.js';
 import { loadModelModule } from '../src/cli/model-module.js';
 import { loadDataset, type Dataset } from '../src/data/dataset.js';
@@ -41,7 +41,7 @@ import { tutorialMlp } from '../src/model/tutorial-mlp.js';
 import type { WorkerModel } from '../src/model/types.js';
 import { OptionError, DEFAULT_SPIN_CAP_MS as SPIN_CAP_MS } from '../src/options.js';
 import { Rng } from '../src/rng.js';
-import { Barrier } from '../src/shm/barrier.js';
+import { Barrier } from '../src/collective/barrier.js';
 import type { ThreadJob } from './threads-worker.js';
 
 const CFG = { inputSize: 784, hidden: [128, 64], numClasses: 10 };

@@ -16,7 +16,7 @@
  * default: one row that never spins), an A/B of the spin policy interleaved
  * in the same process; `--apart` adds, for the groups named, a 2-worker row whose
  * workers leave their scavenges to V8 (options.scavengeTogether false), an A/B
- * of Note [one pause, not two] in src/shm/scavenge.ts; `--young` adds generic-path
+ * of Note [one pause, not two] in src/collective/scavenge.ts; `--young` adds generic-path
  * 2-worker rows with other young generations (options.youngGenerationMb; default:
  * one row at V8's 48 MB), an A/B of Note [young generation] in src/trainer/pool.ts.
  * Prints the tables, the

@@ -5,10 +5,10 @@
  * iteration.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { arenaViews } from '../src/kernels/arena.js';
-import { kernelsFor } from '../src/kernels/kernels.js';
-import { reduceScatter } from '../src/shm/allreduce.js';
-import { Barrier } from '../src/shm/barrier.js';
+import { arenaViews } from '../src/simd/arena.js';
+import { kernelsFor } from '../src/simd/kernels.js';
+import { reduceScatter } from '../src/collective/allreduce.js';
+import { Barrier } from '../src/collective/barrier.js';
 
 export interface ThreadJob {
   readonly mode: 'barrier' | 'allreduce';

@@ -1,6 +1,6 @@
 /**
  * Assembles the project's WAT modules into TypeScript files holding their
- * bytes (base64): src/kernels/kernels.wat (our optimizer kernels) and
+ * bytes (base64): src/simd/kernels.wat (our optimizer kernels) and
  * src/tfjs-kernels/heap-kernels.wat (loop kernels registered into tfjs-wasm).
  * The generated files are committed, so installing the package needs no
  * assembler; test/kernels.test.ts and test/wasm-training-kernels.test.ts fail
@@ -12,7 +12,7 @@ import { assembleKernels } from './wat.js';
 
 const root = new URL('../../', import.meta.url);
 const MODULES: readonly [wat: string, ts: string, name: string][] = [
-  ['src/kernels/kernels.wat', 'src/kernels/kernels-wasm.ts', 'KERNELS_WASM_BASE64'],
+  ['src/simd/kernels.wat', 'src/simd/kernels-wasm.ts', 'KERNELS_WASM_BASE64'],
   ['src/tfjs-kernels/heap-kernels.wat', 'src/tfjs-kernels/heap-kernels-wasm.ts', 'HEAP_KERNELS_WASM_BASE64'],
 ];
 

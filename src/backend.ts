@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { shareSavedTensors } from './tfjs-engine/shared-saves.js';
+import { shareSavedTensors } from './tfjs-kernels/shared-saves.js';
 import { registerWasmTrainingKernels } from './tfjs-kernels/register.js';
 
 /** What the user asks for; `auto` takes tfjs-node when it loads, else wasm, else cpu. */
@@ -86,7 +86,7 @@ export async function initBackend(request: BackendRequest, nativeFails = false):
     if (await tryBackend(name)) {
       await tf.ready();
       // Every thread on wasm gets the training kernels the stock backend lacks (src/tfjs-kernels/)
-      // and saves tensors for the backward pass without a kernel (src/tfjs-engine/).
+      // and saves tensors for the backward pass without a kernel (src/tfjs-kernels/).
       if (name === 'wasm') {
         registerWasmTrainingKernels();
         shareSavedTensors();

@@ -74,7 +74,7 @@ export interface TrainerOptions {
   readonly profile?: boolean;
   /**
    * The most a worker waiting at a barrier spins before it sleeps, ms (Note
-   * [adaptive spin] in shm/barrier.ts). Default: DEFAULT_SPIN_CAP_MS when every
+   * [adaptive spin] in collective/barrier.ts). Default: DEFAULT_SPIN_CAP_MS when every
    * worker has a core, else 0. Spinning only pays while each worker has a core
    * to itself, so whatever the cap, workers do not spin while the load average
    * says other processes want the cores too (Note [busy machine]).
@@ -83,7 +83,7 @@ export interface TrainerOptions {
   /**
    * Workers run V8's young-generation collection at the same step, when any of
    * them is about to need one (default true; Note [one pause, not two] in
-   * shm/scavenge.ts). false leaves each worker's scavenges to V8.
+   * collective/scavenge.ts). false leaves each worker's scavenges to V8.
    */
   readonly scavengeTogether?: boolean;
   /**

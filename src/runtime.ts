@@ -19,7 +19,7 @@ import type { ResourceLimits } from 'node:worker_threads';
  *   semi-spaces and a large-object space of one semi-space each: Y / 3 MB apiece.
  * `setFlagsFromString` ignores a flag this V8 does not know, silently: a
  * renamed flag shows only in those tests. The tfjs internals the package reads
- * (tfjs-kernels/heap.ts, tfjs-engine/shared-saves.ts) follow the pinned tfjs
+ * (tfjs-kernels/heap.ts, tfjs-kernels/shared-saves.ts) follow the pinned tfjs
  * version, not Node's: the same on the three lines. Re-check on another Node:
  * PATH=<its bin>:$PATH npx vitest run test/runtime.test.ts test/young-generation.test.ts
  */

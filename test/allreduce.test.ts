@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partition } from '../dist/src/partition.js';
-import * as allreduce from '../dist/src/shm/allreduce.js';
-import { BARRIER_CELLS, Barrier, BarrierTimeout, PeerAborted } from '../dist/src/shm/barrier.js';
+import * as allreduce from '../dist/src/collective/allreduce.js';
+import { BARRIER_CELLS, Barrier, BarrierTimeout, PeerAborted } from '../dist/src/collective/barrier.js';
 import { Rng } from '../dist/src/rng.js';
 
 const U = 2 ** -24; // float32 unit roundoff
@@ -33,7 +33,7 @@ function reducer(memory: WebAssembly.Memory): ReduceScatter {
   const f = allreduce.reduceScatter as unknown as (...a: unknown[]) => unknown;
   if (f.length <= 6) return f as ReduceScatter;
   if (kernelsFor === undefined)
-    throw new Error('reduceScatter takes kernels, but dist/src/kernels/kernels.js did not load');
+    throw new Error('reduceScatter takes kernels, but dist/src/simd/kernels.js did not load');
   const k = kernelsFor(memory);
   return (...a) => f(k, ...a);
 }
@@ -121,7 +121,7 @@ const observations: string[] = [];
 
 beforeAll(async () => {
   try {
-    ({ kernelsFor } = (await import(distUrl('kernels/kernels.js'))) as {
+    ({ kernelsFor } = (await import(distUrl('simd/kernels.js'))) as {
       kernelsFor: (m: WebAssembly.Memory) => unknown;
     });
   } catch {
@@ -309,10 +309,10 @@ describe('in worker threads', () => {
   let dir: string;
   let script: string;
   const urls = {
-    barrier: distUrl('shm/barrier.js'),
-    allreduce: distUrl('shm/allreduce.js'),
+    barrier: distUrl('collective/barrier.js'),
+    allreduce: distUrl('collective/allreduce.js'),
     partition: distUrl('partition.js'),
-    kernels: distUrl('kernels/kernels.js'),
+    kernels: distUrl('simd/kernels.js'),
   };
 
   beforeAll(() => {

@@ -71,7 +71,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * The latest a hang at --step-timeout 3 may be reported, counted from the line printed before
  * training starts (so the workers' first steps and warm-up count too, seen up to 1.5 s on a loaded
  * machine): the deadline of the healthy rank's own barrier wait, twice the step timeout
- * (BARRIER_TIMEOUT_FACTOR in workers/train-worker.ts), which the watchdog must beat.
+ * (BARRIER_TIMEOUT_FACTOR in src/worker/local.ts), which the watchdog must beat.
  */
 const HANG_REPORTED_BY_MS = 2 * 3000;
 

@@ -1,16 +1,16 @@
-// The wasm SIMD kernels (src/kernels/): the committed bytes are those of kernels.wat,
+// The wasm SIMD kernels (src/simd/): the committed bytes are those of kernels.wat,
 // and reduce / sgd / the optimizers compute exactly what they claim, in float32, on the
 // shared memory, over any slice [lo, hi) (the 4-wide SIMD body and the 0-3 element tail).
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { assembleKernels } from '../dist/scripts/wat.js';
-import { allocateArena, type Arena } from '../dist/src/kernels/arena.js';
-import { KERNELS_WASM_BASE64 } from '../dist/src/kernels/kernels-wasm.js';
-import { kernelsFor } from '../dist/src/kernels/kernels.js';
+import { allocateArena, type Arena } from '../dist/src/simd/arena.js';
+import { KERNELS_WASM_BASE64 } from '../dist/src/simd/kernels-wasm.js';
+import { kernelsFor } from '../dist/src/simd/kernels.js';
 import { Rng } from '../dist/src/rng.js';
 
-const WAT = fileURLToPath(new URL('../src/kernels/kernels.wat', import.meta.url));
+const WAT = fileURLToPath(new URL('../src/simd/kernels.wat', import.meta.url));
 const f32 = Math.fround;
 
 /** Deterministic uniforms in [0, 1): the project's own seeded generator (src/rng.ts). */
@@ -71,11 +71,11 @@ function emulateReduce(
 }
 
 describe('kernels-wasm.ts is generated from kernels.wat', () => {
-  it('assembling src/kernels/kernels.wat gives the committed KERNELS_WASM_BASE64', async () => {
+  it('assembling src/simd/kernels.wat gives the committed KERNELS_WASM_BASE64', async () => {
     const base64 = Buffer.from(await assembleKernels(readFileSync(WAT, 'utf8'))).toString('base64');
     expect(
       base64 === KERNELS_WASM_BASE64,
-      'src/kernels/kernels-wasm.ts is out of date with src/kernels/kernels.wat: run `npm run build:wasm` and commit the result',
+      'src/simd/kernels-wasm.ts is out of date with src/simd/kernels.wat: run `npm run build:wasm` and commit the result',
     ).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
 // Optimizers with sharded state (src/optim/, Note [sharded optimizer state] in
-// src/kernels/arena.ts):
+// src/simd/arena.ts):
 //   - our kernels, run slice by slice as the ranks run them, against tfjs's own
 //     tf.train.* optimizers (cpu backend) on the same random gradients: the
 //     parameters and every state vector agree to the bit after 30 steps;
@@ -9,8 +9,8 @@
 //   - the Trainer with Adam gives the same parameters for 1, 2 and 3 workers.
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allocateArena, paramsAt, stateAt } from '../dist/src/kernels/arena.js';
-import { kernelsFor } from '../dist/src/kernels/kernels.js';
+import { allocateArena, paramsAt, stateAt } from '../dist/src/simd/arena.js';
+import { kernelsFor } from '../dist/src/simd/kernels.js';
 import { betaPowers, float32Power } from '../dist/src/optim/adam.js';
 import {
   initState,

@@ -1,4 +1,4 @@
-// Scavenging together (src/shm/scavenge.ts, Note [one pause, not two]): when a
+// Scavenging together (src/collective/scavenge.ts, Note [one pause, not two]): when a
 // worker asks, the protocol, in real threads between real barriers, and that a
 // scavenge run through it is V8's (seen in --trace-gc) and changes no result.
 import { spawn } from 'node:child_process';
@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Barrier } from '../dist/src/shm/barrier.js';
-import { Scavenges, minorGc, youngGeneration, type YoungGeneration } from '../dist/src/shm/scavenge.js';
+import { Barrier } from '../dist/src/collective/barrier.js';
+import { Scavenges, minorGc, youngGeneration, type YoungGeneration } from '../dist/src/collective/scavenge.js';
 import { Trainer } from '../dist/src/trainer/trainer.js';
 import type { LayersModel } from '@tensorflow/tfjs';
 import { layersSource } from '../dist/src/fit/spec.js';
@@ -168,7 +168,7 @@ describe('Scavenges, in worker threads', () => {
           new Promise<{ ran: number[] }>((resolve, reject) => {
             const w = new Worker(script, {
               workerData: {
-                urls: { barrier: distUrl('shm/barrier.js'), scavenge: distUrl('shm/scavenge.js') },
+                urls: { barrier: distUrl('collective/barrier.js'), scavenge: distUrl('collective/scavenge.js') },
                 barrierCells,
                 cells,
                 parties,

@@ -1,4 +1,4 @@
-// The engine internals src/tfjs-engine/shared-saves.ts uses must fail loudly here, not silently in
+// The engine internals src/tfjs-kernels/shared-saves.ts uses must fail loudly here, not silently in
 // training, if @tensorflow/tfjs-core changes under it; and the saves it makes must change nothing
 // but the kernels run: the same gradients, bit for bit, higher-order ones included, and no leaks.
 import { readFileSync } from 'node:fs';
@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../dist/src/backend.js';
-import { engineHasSharedSaves, shareSavedTensors } from '../dist/src/tfjs-engine/shared-saves.js';
+import { engineHasSharedSaves, shareSavedTensors } from '../dist/src/tfjs-kernels/shared-saves.js';
 import { registerWasmTrainingKernels } from '../dist/src/tfjs-kernels/register.js';
 import { variablesOf } from '../dist/src/model/flat-weights.js';
 import { Rng } from '../dist/src/rng.js';
@@ -91,7 +91,7 @@ describe('saves without a kernel (tfjs-core internals)', () => {
   it('finds the internals it uses on the engine', () => {
     expect(
       engineHasSharedSaves(),
-      'Engine.clone / makeTensorFromTensorInfo / addTapeNode / state.activeScope changed: src/tfjs-engine/shared-saves.ts needs updating',
+      'Engine.clone / makeTensorFromTensorInfo / addTapeNode / state.activeScope changed: src/tfjs-kernels/shared-saves.ts needs updating',
     ).toBe(true);
   });
 

@@ -1,6 +1,6 @@
-// Note [adaptive spin] (src/shm/barrier.ts, issue 10): how long a barrier wait spins before it sleeps.
+// Note [adaptive spin] (src/collective/barrier.ts, issue 10): how long a barrier wait spins before it sleeps.
 import { describe, expect, it } from 'vitest';
-import { LOAD_SLACK, SpinBudget, spinCapFor } from '../dist/src/shm/barrier.js';
+import { LOAD_SLACK, SpinBudget, spinCapFor } from '../dist/src/collective/barrier.js';
 
 describe('SpinBudget', () => {
   it('starts at the cap', () => {

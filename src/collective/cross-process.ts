@@ -1,4 +1,4 @@
-import type { Kernels } from '../kernels/kernels.js';
+import type { Kernels } from '../simd/kernels.js';
 import type { Range } from '../partition.js';
 import { loadMpi, type MpiBinding } from './native.js';
 

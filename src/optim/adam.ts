@@ -1,4 +1,4 @@
-import type { Kernels } from '../kernels/kernels.js';
+import type { Kernels } from '../simd/kernels.js';
 import type { OptimizerSpec } from './spec.js';
 import type { Update } from './update.js';
 

@@ -1,4 +1,4 @@
-import type { Kernels } from '../kernels/kernels.js';
+import type { Kernels } from '../simd/kernels.js';
 import type { OptimizerSpec } from './spec.js';
 import type { Update } from './update.js';
 
@@ -11,7 +11,7 @@ type Momentum = Extract<OptimizerSpec, { kind: 'momentum' }>;
  *   p' = p - lr*a'                          (nesterov: p' = p - lr*(g + momentum*a'))
  * The accumulation starts at 0, so the first step is plain SGD (PyTorch's SGD
  * with momentum matches this with dampening 0). Out of place, state included:
- * reads p and a, writes next and aNext (Note [double-buffered params] in kernels/arena.ts).
+ * reads p and a, writes next and aNext (Note [double-buffered params] in simd/arena.ts).
  */
 export function momentumStep(
   k: Kernels,

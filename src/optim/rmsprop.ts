@@ -1,4 +1,4 @@
-import type { Kernels } from '../kernels/kernels.js';
+import type { Kernels } from '../simd/kernels.js';
 import type { OptimizerSpec } from './spec.js';
 import type { Update } from './update.js';
 
@@ -14,7 +14,7 @@ type Rmsprop = Extract<OptimizerSpec, { kind: 'rmsprop' }>;
  *   p' = p - o'
  * tfjs keeps and updates o even with momentum 0 (o' is then the step itself), so we do too.
  * 1 - decay is taken in float64 before rounding to float32, as tfjs does.
- * Out of place, state included (Note [double-buffered params] in kernels/arena.ts).
+ * Out of place, state included (Note [double-buffered params] in simd/arena.ts).
  *
  * Note [tfjs centered RMSProp]: tfjs 4.22 takes sqrt(s' - (a'*a' + epsilon)),
  * epsilon subtracted, where TensorFlow and Keras take sqrt(s' - a'*a' + epsilon).

@@ -1,4 +1,4 @@
-import type { Kernels } from '../kernels/kernels.js';
+import type { Kernels } from '../simd/kernels.js';
 
 /**
  * Plain SGD, tfjs's SGDOptimizer (tf.train.sgd), on one slice of the flat
@@ -6,7 +6,7 @@ import type { Kernels } from '../kernels/kernels.js';
  *   p' = p - lr*g                 (tfjs: add(mul(-lr, gradient), value), the same to the bit)
  * Each rank steps the slice it reduced, so the update is as parallel as the
  * reduce-scatter and every element is written by one thread only. Out of place:
- * see Note [double-buffered params] in kernels/arena.ts.
+ * see Note [double-buffered params] in simd/arena.ts.
  */
 export function sgdStep(
   k: Kernels,

@@ -1,4 +1,4 @@
-import type { Kernels } from '../kernels/kernels.js';
+import type { Kernels } from '../simd/kernels.js';
 import { adagradStep } from './adagrad.js';
 import { adamStep, type BetaPowers } from './adam.js';
 import { momentumStep } from './momentum.js';
@@ -9,8 +9,8 @@ import type { Update } from './update.js';
 
 /**
  * One optimizer update of one slice [lo, hi) of the flat parameter vector: the
- * slice a rank reduced (shm/allreduce.ts), with that slice of every state vector
- * (Note [sharded optimizer state] in kernels/arena.ts). Reads params, grad and
+ * slice a rank reduced (collective/allreduce.ts), with that slice of every state vector
+ * (Note [sharded optimizer state] in simd/arena.ts). Reads params, grad and
  * state, writes next and stateNext, and of those only [lo, hi) of each vector.
  * Returns the float32 sum of next over the slice, a finiteness probe like the
  * reduce-scatter's: not finite iff an updated parameter is not.

@@ -1,7 +1,7 @@
 ;; Kernels we register into tfjs-wasm, in WebAssembly with 128-bit SIMD,
 ;; run directly on tfjs-wasm's own heap: this module imports the backend's
 ;; WebAssembly.Memory (src/tfjs-kernels/heap.ts), so its pointers are the byte
-;; offsets of tfjs tensors and nothing is copied. Beside them, src/kernels/
+;; offsets of tfjs tensors and nothing is copied. Beside them, src/simd/
 ;; holds our optimizer kernels, which work in our own shared memory.
 ;;
 ;; Why not JavaScript: MaxPoolGrad as a JS loop over heap views took 2.2 ms for

@@ -3,7 +3,7 @@ import { HEAP_KERNELS_WASM_BASE64 } from './heap-kernels-wasm.js';
 
 /**
  * The one module that uses tfjs-backend-wasm's internals (tfjs-core's engine
- * internals are src/tfjs-engine/shared-saves.ts's): views of the wasm backend's heap,
+ * internals are src/tfjs-kernels/shared-saves.ts's): views of the wasm backend's heap,
  * for our direct (loop) kernels and for the replicas' tensor io
  * (model/wasm-heap.ts), for @tensorflow/tfjs-backend-wasm 4.22.0 exactly
  * (package.json pins it: PINNED_WASM_VERSION). test/wasm-training-kernels.test.ts

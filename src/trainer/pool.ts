@@ -1,6 +1,6 @@
 import { Piscina } from 'piscina';
 import { largestSemiSpaceMb, startSemiSpacesAt, workerResourceLimits } from '../runtime.js';
-import { PEER_ABORTED } from '../shm/barrier.js';
+import { PEER_ABORTED } from '../collective/barrier.js';
 
 /**
  * The worker pool: a Piscina pool of exactly `size` threads, driven in

@@ -38,11 +38,11 @@ export interface Session {
   readonly stepTimeoutMs: number;
   /** The most a barrier wait spins before sleeping, ms (options.barrierSpinMs; Note [adaptive spin]). */
   readonly spinCapMs: number;
-  /** Scavenges.cells() when workers scavenge together (options.scavengeTogether; shm/scavenge.ts), else undefined. */
+  /** Scavenges.cells() when workers scavenge together (options.scavengeTogether; collective/scavenge.ts), else undefined. */
   readonly scavenge: Int32Array | undefined;
   /**
    * Parameters, per-worker gradient rows, the reduced gradient and the optimizer
-   * state (kernels/arena.ts): rank r writes grads row r (d(sum of its shard's
+   * state (simd/arena.ts): rank r writes grads row r (d(sum of its shard's
    * losses)/d(params)), then reduces and steps slice partition(P, parties, r) of
    * reduced, params and each state vector (Note [sharded optimizer state]).
    */

@@ -12,7 +12,7 @@ import {
 } from '../checkpoint.js';
 import { loadDataset, type Dataset } from '../data/dataset.js';
 import { epochPermutation } from '../data/shuffle.js';
-import { allocateArena, paramsAt, stateAt, type Arena } from '../kernels/arena.js';
+import { allocateArena, paramsAt, stateAt, type Arena } from '../simd/arena.js';
 import type { LayersSpec } from '../model/layers-spec.js';
 import { makeLayout, type ParamLayout } from '../model/layout.js';
 import { tutorialMlp } from '../model/tutorial-mlp.js';
@@ -28,8 +28,8 @@ import {
   type OptimizerSpec,
 } from '../optim/spec.js';
 import type { Range } from '../partition.js';
-import { Barrier } from '../shm/barrier.js';
-import { Scavenges } from '../shm/scavenge.js';
+import { Barrier } from '../collective/barrier.js';
+import { Scavenges } from '../collective/scavenge.js';
 import { checkInt, resolveOptions, OptionError, type ResolvedOptions, type TrainerOptions } from '../options.js';
 import { MARKS } from '../profile/record.js';
 import { TraceLog } from '../profile/trace.js';
@@ -151,7 +151,7 @@ let nextSessionId = 1;
  * p -= lr * g) to g = the mean over the batch of d(loss)/dp. This holds for any
  * worker count, including shards of unequal size and workers with empty shards,
  * across worker failures (a failed step is re-run from the parameters and
- * optimizer state before it: Note [double-buffered params] in kernels/arena.ts),
+ * optimizer state before it: Note [double-buffered params] in simd/arena.ts),
  * and across a resume with another worker count (the state is sharded by slice,
  * not by worker: Note [sharded optimizer state]). With options.group it holds
  * for P processes x N workers too, every process holding the same parameters
@@ -393,7 +393,7 @@ export class Trainer implements AsyncDisposable {
 
   /**
    * Asks the workers to stop at a step boundary within the next two steps
-   * (Note [verdicts by consensus] in workers/train-worker.ts); train() and
+   * (Note [verdicts by consensus] in worker/train-loop.ts); train() and
    * fit() then return what they finished. For Ctrl-C: the parameters stay
    * consistent, so a checkpoint can be written afterwards.
    */

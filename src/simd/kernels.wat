@@ -6,7 +6,7 @@
 ;; the data would have to be copied into and out of tfjs's own wasm heap.
 ;;
 ;; All pointers are byte offsets into the one shared memory that holds the
-;; parameters, gradients and optimizer state (src/kernels/arena.ts); lengths
+;; parameters, gradients and optimizer state (src/simd/arena.ts); lengths
 ;; count f32 elements.
 ;; Unaligned v128 loads are legal in wasm, so slices may start anywhere.
 ;; Build: `npm run build:wasm` regenerates kernels-wasm.ts from this file.
