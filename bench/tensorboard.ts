@@ -4,7 +4,7 @@
  *     buffer per scalar (flush(), one appendFileSync of whole records);
  *  2. the tensorBoard() callback's onBatchEnd per step, logs { batch, size, loss, acc },
  *     with updateFreq 'batch' and 10 ('epoch' has no batch hook at all);
- *  3. with --fit: fitParallel, MLP 784-128-64-10 on MNIST at 2 workers, batch 64,
+ *  3. with --fit: fitParallel, examples/mlp.js on MNIST at 2 workers, batch 64,
  *     samples/s of epochs after the first without a callback, with tensorBoard('epoch')
  *     with updateFreq 10, and with an empty onBatchEnd (what any batch hook costs under
  *     fitParallel: a step per task, Note [batch callbacks] in src/fit/callbacks.ts, and
@@ -70,6 +70,10 @@ if (values.fit) {
   const SAMPLES = 4096;
   const EPOCHS = 3;
   await tf.setBackend('cpu');
+  const mlp = async (): Promise<tf.LayersModel> =>
+    (
+      (await import(new URL('../../examples/mlp.js', import.meta.url).href)) as { default: () => tf.LayersModel }
+    ).default();
   const d = loadDataset();
   const x = tf.tensor2d(d.train.images.subarray(0, SAMPLES * 784), [SAMPLES, 784]);
   const y = tf.oneHot(tf.tensor1d(Int32Array.from(d.train.labels.subarray(0, SAMPLES)), 'int32'), 10).toFloat();
@@ -82,14 +86,7 @@ if (values.fit) {
   const rates: Record<string, number[]> = Object.fromEntries(Object.keys(rows).map((k) => [k, []]));
   for (let r = 0; r < 5; r++) {
     for (const [name, callbacks] of Object.entries(rows)) {
-      const m = tf.sequential({
-        layers: [
-          tf.layers.dense({ inputShape: [784], units: 128, activation: 'relu' }),
-          tf.layers.dense({ units: 64, activation: 'relu' }),
-          tf.layers.dense({ units: 10, activation: 'softmax' }),
-        ],
-      });
-      m.compile({ optimizer: tf.train.sgd(0.05), loss: 'categoricalCrossentropy', metrics: ['acc'] });
+      const m = await mlp();
       let begin = 0;
       const clock: Callback = {
         onEpochBegin: () => void (begin = performance.now()),

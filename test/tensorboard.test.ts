@@ -114,19 +114,12 @@ function data(n: number, phase: number): [tf.Tensor2D, tf.Tensor2D] {
 }
 
 function model(): tf.Sequential {
+  const init = (seed: number): ReturnType<typeof tf.initializers.glorotUniform> =>
+    tf.initializers.glorotUniform({ seed });
   const m = tf.sequential({
     layers: [
-      tf.layers.dense({
-        inputShape: [4],
-        units: 6,
-        activation: 'tanh',
-        kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }),
-      }),
-      tf.layers.dense({
-        units: 3,
-        activation: 'softmax',
-        kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }),
-      }),
+      tf.layers.dense({ inputShape: [4], units: 6, activation: 'tanh', kernelInitializer: init(3) }),
+      tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: init(4) }),
     ],
   });
   m.compile({ optimizer: tf.train.sgd(0.3), loss: 'categoricalCrossentropy', metrics: ['acc'] });
