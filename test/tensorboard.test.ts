@@ -194,6 +194,9 @@ describe('EventWriter without TensorBoard', () => {
     expect(() => new EventWriter('')).toThrow(
       new OptionError('EventWriter needs a folder (a non-empty string), got ""'),
     );
+    expect(() => new EventWriter(join(tmp, 'bad'), null as unknown as object)).toThrow(
+      new OptionError('EventWriter takes an object of options, got null'),
+    );
     expect(() => new EventWriter(join(tmp, 'bad'), { flushEveryMs: 0 })).toThrow(
       new OptionError('EventWriter flushEveryMs must be an integer from 1 to 60000, got 0'),
     );

@@ -42,8 +42,9 @@ let exitHook = false;
  *
  * Note [event writes]: scalar() encodes and buffers; the buffer is appended, as one
  * write of whole records, every `flushEveryMs` (a timer that never keeps the process
- * alive), on flush(), on close(), and at process exit. A write cut short (kill -9,
- * a full disk) leaves whole records and at most one truncated last record, which
+ * alive), on flush(), on close(), and at process exit: a process killed by a signal
+ * loses at most the last flushEveryMs of scalars. A write cut short (kill -9, a full
+ * disk) leaves whole records and at most one truncated last record, which
  * TensorBoard's reader skips. A write error never throws into the caller of
  * scalar(), which runs inside a training step: the first one is kept, the writer
  * drops everything after it (appending past a partial record would leave a file
@@ -61,6 +62,8 @@ export class EventWriter {
   constructor(dir: string, options: EventWriterOptions = {}) {
     if (typeof dir !== 'string' || dir === '')
       throw new OptionError(`EventWriter needs a folder (a non-empty string), got ${showValue(dir)}`);
+    if (typeof options !== 'object' || options === null)
+      throw new OptionError(`EventWriter takes an object of options, got ${showValue(options)}`);
     const every = options.flushEveryMs ?? 2000;
     if (!Number.isInteger(every) || every < 1 || every > 60_000)
       throw new OptionError(`EventWriter flushEveryMs must be an integer from 1 to 60000, got ${showValue(every)}`);
