@@ -42,6 +42,14 @@ export {
   type ReduceLROnPlateauArgs,
 } from './fit/schedules.js';
 export { LR_SCHEDULES, type LrSchedule, type LrScheduleKind } from './optim/schedule.js';
+export {
+  tensorBoard,
+  TensorBoard,
+  BatchTensorBoard,
+  type TensorBoardArgs,
+  type UpdateFreq,
+} from './tensorboard/callback.js';
+export { EventWriter, EventFileError, type EventWriterOptions } from './tensorboard/event-writer.js';
 
 // Importing the package makes `model.save('file://DIR')` and `tf.loadLayersModel('file://DIR/model.json')`
 // work without tfjs-node (Note [file handlers defer to tfjs-node]).
