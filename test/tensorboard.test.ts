@@ -4,9 +4,9 @@
 // EventWriter's scalars, and the tensorBoard() callback's under tfjs's own model.fit and
 // under fitParallel at 2 workers (tfjs-node's folders, tags and steps); a file cut
 // mid-record or by a failing write still reads up to its last whole record; bad input
-// refused with one line. TensorBoard comes from WDDP_TB_PYTHON or .venv-tb/bin/python
-// (.ci/run makes it); where it is missing: a failure under CI=true, elsewhere a skip
-// saying why.
+// refused with one line. TensorBoard is the Python package, found as test/python.ts says
+// (.ci/run installs it in .venv); where it is missing: a failure under CI=true, elsewhere a
+// skip saying why.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import {
   copyFileSync,
@@ -28,34 +28,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Callbacks } from '../dist/src/fit/callbacks.js';
 import { EventFileError, EventWriter, OptionError, fitParallel, tensorBoard, type History } from '../dist/src/index.js';
 import { crc32c, maskedCrc32c } from '../dist/src/tensorboard/crc32c.js';
+import { pythonOrReport } from './python.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const READER = join(ROOT, 'test/fixtures/tb_read.py');
-const PYTHON = process.env.WDDP_TB_PYTHON ?? join(ROOT, '.venv-tb/bin/python');
-
-/** TensorBoard's version, or why it cannot run. */
-function probeTensorBoard(): { version?: string; missing?: string } {
-  if (!existsSync(PYTHON))
-    return {
-      missing: `no Python at ${PYTHON} (set WDDP_TB_PYTHON, or: python3 -m venv .venv-tb && .venv-tb/bin/pip install tensorboard)`,
-    };
-  const r = spawnSync(PYTHON, ['-c', 'import tensorboard; print(tensorboard.__version__)'], {
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-  if (r.status !== 0)
-    return {
-      missing: `${PYTHON} cannot import tensorboard: ${(r.stderr || String(r.error)).trim().split('\n').pop()}`,
-    };
-  return { version: r.stdout.trim() };
-}
-const { version, missing } = probeTensorBoard();
-
-if (missing !== undefined && process.env.CI === 'true') {
-  it('TensorBoard is installed (CI=true: .ci/run makes .venv-tb)', () => {
-    expect(missing, missing).toBeUndefined();
-  });
-} else if (missing !== undefined) it.skip(`skipped: ${missing}`, () => {});
+const FOUND = pythonOrReport(['tensorboard']);
+const PYTHON = FOUND ?? 'python3'; // unused without TensorBoard: the suites that need it skip
+const missing = FOUND === undefined ? 'no Python with tensorboard' : undefined;
+const version =
+  missing === undefined
+    ? spawnSync(PYTHON, ['-c', 'import tensorboard; print(tensorboard.__version__)'], {
+        encoding: 'utf8',
+      }).stdout.trim()
+    : undefined;
 
 /** run -> tag -> [step, value] in file order, as TensorBoard reads them. */
 type Runs = Record<string, Record<string, [number, number][]>>;
@@ -444,8 +429,8 @@ describe.skipIf(missing !== undefined)(`read back by TensorBoard ${version ?? ''
       it("serves model.fit's run: /data/plugin/scalars/scalars?run=train&tag=epoch_loss has History's losses", async () => {
         const port = await freePort();
         server = spawn(
-          join(dirname(PYTHON), 'tensorboard'),
-          ['--logdir', join(fit.dir, 'batch'), '--port', String(port), '--host', '127.0.0.1'],
+          PYTHON,
+          ['-m', 'tensorboard.main', '--logdir', join(fit.dir, 'batch'), '--port', String(port), '--host', '127.0.0.1'],
           { stdio: ['ignore', 'pipe', 'pipe'] },
         );
         server.stdout?.setEncoding('utf8').on('data', (d: string) => (output += d));
