@@ -33,7 +33,7 @@ data-parallel across worker threads.
   --hidden A,B,...   hidden layer widths (default 128,64)
   --seed N           seed of the weights and the shuffle, 0-${LIMITS.seed[1]} (default 0)
   --backend NAME     ${BACKEND_REQUESTS.join('|')} (default auto: tfjs-node if it loads, else wasm, else cpu)
-  --gradients MODE   manual|autograd (default manual: the fast hand-written backward)
+  --gradients MODE   manual|autograd (default manual: the backward written out where the model allows)
   --model FILE       train the tf.LayersModel a module exports (default export or module.exports:
                      a model or a function returning one) instead of the MLP; e.g. examples/convnet.js
   --loss NAME        with --model: ${LOSSES.join('|')}
