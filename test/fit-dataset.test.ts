@@ -12,12 +12,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DatasetError,
   OptionError,
+  Trainer,
   fitDatasetParallel,
+  optimizerFromTfjs,
   readCheckpoint,
   registerWasmTrainingKernels,
   type BatchSource,
+  type Fault,
   type Logs,
 } from '../dist/src/index.js';
+import { TrainPump } from '../dist/src/fit/dataset-pump.js';
+import { layersSource } from '../dist/src/fit/spec.js';
 import { Rng } from '../dist/src/rng.js';
 import { flatWeights as flat, maxAbsDiff, mnist, rejection } from './helpers.js';
 
@@ -59,26 +64,27 @@ function generator(
   });
 }
 
-/** A seeded 784-32-10 MLP (Note [kink flips] in fit-parallel.test.ts: seeded weights, so every run sees the same numbers). */
-function mlp(optimizer: tf.Optimizer): tf.Sequential {
-  const m = tf.sequential({
-    layers: [
-      tf.layers.dense({
-        inputShape: [784],
-        units: 32,
-        activation: 'relu',
-        kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
-      }),
-      tf.layers.dense({
-        units: 10,
-        activation: 'softmax',
-        kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }),
-      }),
-    ],
+/**
+ * Dense layers [in, ...units] with seeded kernels, compiled (Note [kink flips] in
+ * fit-parallel.test.ts: seeded weights, so every run sees the same numbers).
+ */
+function dense(sizes: readonly number[], hidden: 'relu' | 'tanh', compile: tf.ModelCompileArgs): tf.Sequential {
+  const seeded = (l: number): Parameters<typeof tf.layers.dense>[0] => ({
+    units: sizes[l + 1],
+    activation: l + 2 < sizes.length ? hidden : 'softmax',
+    kernelInitializer: tf.initializers.glorotUniform({ seed: 2 * l + 1 }),
   });
-  m.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['acc'] });
+  const layers = sizes
+    .slice(1)
+    .map((_, l) => tf.layers.dense({ ...seeded(l), ...(l === 0 ? { inputShape: [sizes[0]] } : {}) }));
+  const m = tf.sequential({ layers });
+  m.compile(compile);
   return m;
 }
+
+/** The 784-32-10 MLP this file trains on MNIST. */
+const mlp = (optimizer: tf.Optimizer): tf.Sequential =>
+  dense([784, 32, 10], 'relu', { optimizer, loss: 'categoricalCrossentropy', metrics: ['acc'] });
 
 /** max over epochs and keys of |a - b|; the key sets must be equal. */
 function historyDiff(a: Record<string, number[]>, b: Record<string, unknown[]>): number {
@@ -86,69 +92,65 @@ function historyDiff(a: Record<string, number[]>, b: Record<string, unknown[]>):
   return Math.max(...Object.keys(a).map((k) => maxAbsDiff(a[k], b[k] as number[])));
 }
 
-const OPTIMIZERS: [string, () => tf.Optimizer, number][] = [
-  ['sgd 0.1', () => tf.train.sgd(0.1), 1e-5],
-  ['adam 0.001', () => tf.train.adam(0.001), 1e-4],
-];
+// The bounds: 1e-5 in the weights for sgd, 1e-4 for adam (state).
+describe.each([
+  { name: 'sgd 0.1', optimizer: () => tf.train.sgd(0.1), tol: 1e-5 },
+  { name: 'adam 0.001', optimizer: () => tf.train.adam(0.001), tol: 1e-4 },
+])('a tf.data.generator of 1000 MNIST images in batches of 64, $name, 2 epochs', ({ optimizer, tol }) => {
+  const ref = {
+    weights: new Float32Array() as Float32Array<ArrayBufferLike>,
+    history: {} as Record<string, unknown[]>,
+    batches: [] as Logs[],
+  };
+  const validationData = (): tf.data.Dataset<tf.TensorContainer> => generator(N, N + N_VAL, 100);
 
-describe.each(OPTIMIZERS)(
-  'a tf.data.generator of 1000 MNIST images in batches of 64, %s, 2 epochs',
-  (_, optimizer, tol) => {
-    const ref = {
-      weights: new Float32Array() as Float32Array<ArrayBufferLike>,
-      history: {} as Record<string, unknown[]>,
-      batches: [] as Logs[],
-    };
-    const validationData = (): tf.data.Dataset<tf.TensorContainer> => generator(N, N + N_VAL, 100);
-
-    beforeAll(async () => {
-      const m = mlp(optimizer());
-      const h = await m.fitDataset(generator(0, N), {
-        epochs: 2,
-        validationData: validationData(),
-        verbose: 0,
-        callbacks: { onBatchEnd: async (_b, logs) => void ref.batches.push({ ...logs }) },
-      });
-      ref.weights = flat(m);
-      ref.history = h.history;
+  beforeAll(async () => {
+    const m = mlp(optimizer());
+    const h = await m.fitDataset(generator(0, N), {
+      epochs: 2,
+      validationData: validationData(),
+      verbose: 0,
+      callbacks: { onBatchEnd: async (_b, logs) => void ref.batches.push({ ...logs }) },
     });
+    ref.weights = flat(m);
+    ref.history = h.history;
+  });
 
-    it.each([1, 2, 3])('%i workers leave the weights and History of tfjs model.fitDataset', async (workers) => {
-      const m = mlp(optimizer());
-      const batches: Logs[] = [];
-      const h = await fitDatasetParallel(m, generator(0, N), {
-        epochs: 2,
-        validationData: validationData(),
-        workers,
-        backend: 'wasm',
-        // One worker count drives the batch callbacks (a step per task, each batch awaited from the ring).
-        ...(workers === 2
-          ? { callbacks: { onBatchEnd: (_b: number, logs?: Logs) => void batches.push({ ...logs }) } }
-          : {}),
-      });
-      expect(maxAbsDiff(flat(m), ref.weights)).toBeLessThanOrEqual(tol);
-      expect(h.epoch).toEqual([0, 1]);
-      expect(historyDiff(h.history, ref.history)).toBeLessThanOrEqual(1e-5);
-      expect(h.params).toEqual({
-        epochs: 2,
-        initialEpoch: 0,
-        samples: null,
-        steps: null,
-        batchSize: null,
-        metrics: ['loss', 'acc', 'val_loss', 'val_acc'],
-      });
-      if (workers === 2) {
-        expect(batches.map((l) => [l.batch, l.size])).toEqual(ref.batches.map((l) => [l.batch, l.size]));
-        expect(
-          maxAbsDiff(
-            batches.map((l) => l.loss),
-            ref.batches.map((l) => l.loss),
-          ),
-        ).toBeLessThanOrEqual(1e-5);
-      }
+  it.each([1, 2, 3])('%i workers leave the weights and History of tfjs model.fitDataset', async (workers) => {
+    const m = mlp(optimizer());
+    const batches: Logs[] = [];
+    const h = await fitDatasetParallel(m, generator(0, N), {
+      epochs: 2,
+      validationData: validationData(),
+      workers,
+      backend: 'wasm',
+      // One worker count drives the batch callbacks (a step per task, each batch awaited from the ring).
+      ...(workers === 2
+        ? { callbacks: { onBatchEnd: (_b: number, logs?: Logs) => void batches.push({ ...logs }) } }
+        : {}),
     });
-  },
-);
+    expect(maxAbsDiff(flat(m), ref.weights)).toBeLessThanOrEqual(tol);
+    expect(h.epoch).toEqual([0, 1]);
+    expect(historyDiff(h.history, ref.history)).toBeLessThanOrEqual(1e-5);
+    expect(h.params).toEqual({
+      epochs: 2,
+      initialEpoch: 0,
+      samples: null,
+      steps: null,
+      batchSize: null,
+      metrics: ['loss', 'acc', 'val_loss', 'val_acc'],
+    });
+    if (workers === 2) {
+      expect(batches.map((l) => [l.batch, l.size])).toEqual(ref.batches.map((l) => [l.batch, l.size]));
+      expect(
+        maxAbsDiff(
+          batches.map((l) => l.loss),
+          ref.batches.map((l) => l.loss),
+        ),
+      ).toBeLessThanOrEqual(1e-5);
+    }
+  });
+});
 
 describe('other datasets', () => {
   it('tf.data.array(...).batch(64) with validationData as tensors, as model.fitDataset', async () => {
@@ -189,25 +191,12 @@ describe('other datasets', () => {
         })
         .batch(32)
         .repeat();
-    const make = (): tf.Sequential => {
-      const m = tf.sequential({
-        layers: [
-          tf.layers.dense({
-            inputShape: [6],
-            units: 12,
-            activation: 'tanh',
-            kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }),
-          }),
-          tf.layers.dense({
-            units: 3,
-            activation: 'softmax',
-            kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }),
-          }),
-        ],
+    const make = (): tf.Sequential =>
+      dense([6, 12, 3], 'tanh', {
+        optimizer: tf.train.adam(0.01),
+        loss: 'sparseCategoricalCrossentropy',
+        metrics: ['acc'],
       });
-      m.compile({ optimizer: tf.train.adam(0.01), loss: 'sparseCategoricalCrossentropy', metrics: ['acc'] });
-      return m;
-    };
     // 10 batches an epoch over 7 a pass (6 x 32 + 8): epochs cross the passes, and some batches are short.
     const args = { epochs: 3, batchesPerEpoch: 10 };
     const ref = make();
@@ -221,19 +210,14 @@ describe('other datasets', () => {
 
   it('a model of two inputs and two outputs, batches as maps and arrays by name', async () => {
     const r = new Rng(5);
+    // a, b -> concatenate -> dense 8 tanh -> { cls: dense 2 softmax, reg: dense 1 }, seeded kernels.
     const make = (): tf.LayersModel => {
-      const a = tf.input({ shape: [4], name: 'a' });
-      const b = tf.input({ shape: [3], name: 'b' });
-      const init = (seed: number): ReturnType<typeof tf.initializers.glorotUniform> =>
-        tf.initializers.glorotUniform({ seed });
-      const h = tf.layers
-        .dense({ units: 8, activation: 'tanh', kernelInitializer: init(1) })
-        .apply(tf.layers.concatenate().apply([a, b])) as tf.SymbolicTensor;
-      const cls = tf.layers
-        .dense({ units: 2, activation: 'softmax', name: 'cls', kernelInitializer: init(2) })
-        .apply(h) as tf.SymbolicTensor;
-      const reg = tf.layers.dense({ units: 1, name: 'reg', kernelInitializer: init(3) }).apply(h) as tf.SymbolicTensor;
-      const m = tf.model({ inputs: [a, b], outputs: [cls, reg] });
+      const inputs = [tf.input({ shape: [4], name: 'a' }), tf.input({ shape: [3], name: 'b' })];
+      const layer = (seed: number, units: number, activation?: 'tanh' | 'softmax', name?: string): tf.layers.Layer =>
+        tf.layers.dense({ units, activation, name, kernelInitializer: tf.initializers.glorotUniform({ seed }) });
+      const h = layer(1, 8, 'tanh').apply(tf.layers.concatenate().apply(inputs)) as tf.SymbolicTensor;
+      const outputs = [layer(2, 2, 'softmax', 'cls').apply(h), layer(3, 1, undefined, 'reg').apply(h)];
+      const m = tf.model({ inputs, outputs: outputs as tf.SymbolicTensor[] });
       m.compile({
         optimizer: tf.train.sgd(0.05),
         loss: ['categoricalCrossentropy', 'meanSquaredError'],
@@ -284,6 +268,48 @@ describe('faults and bad data', () => {
     expect((err as Error).message).toBe('the dataset threw at epoch 0, batch 7: disk on fire');
     expect(maxAbsDiff(flat(m), flat(ref))).toBeLessThanOrEqual(1e-4);
     expect(readCheckpoint(dir).header.step).toBe(7);
+  });
+
+  it('a worker that throws at step 4 is replaced, and the step re-runs on the batch still in its slot', async () => {
+    // The Trainer on a ring of 2 slots, as fitDatasetParallel makes it: the loader runs ahead by a slot.
+    const trained = async (faults: Fault[]): Promise<{ params: Float32Array; warnings: string[] }> => {
+      const model = mlp(tf.train.sgd(0.1));
+      const source = layersSource(model);
+      const o = { slots: 2, steps: 1024, initialEpoch: 0, epochs: 1, batchesPerEpoch: undefined, timeoutMs: 60_000 };
+      const pump = await TrainPump.open(generator(0, 10 * B), source.spec, o);
+      const warnings: string[] = [];
+      const { ring } = pump;
+      try {
+        await using trainer = await Trainer.create(
+          {
+            workers: 2,
+            backend: 'wasm',
+            batchSize: B,
+            shuffle: false,
+            optimizer: optimizerFromTfjs(model.optimizer),
+            faults,
+            onWarning: (w) => warnings.push(w),
+            data: {
+              dir: '(a test)',
+              train: ring.data,
+              test: ring.data,
+              numClasses: 10,
+              stream: { train: ring, validation: undefined },
+            },
+          },
+          source,
+        );
+        expect((await trainer.train(100)).length).toBe(10); // up to the END mark after the 10 batches
+        return { params: trainer.getParams(), warnings };
+      } finally {
+        pump.close();
+      }
+    };
+    const clean = await trained([]);
+    const faulty = await trained([{ kind: 'throw', rank: 1, step: 4 }]);
+    expect(faulty.warnings).toHaveLength(1);
+    expect(faulty.warnings[0]).toMatch(/^step 4 failed \(worker 1: injected fault 'throw' at step 4\); re-running it/);
+    expect(maxAbsDiff(faulty.params, clean.params)).toBe(0);
   });
 
   it('a batch of the wrong shape, and a batch larger than the first: one line each', async () => {
