@@ -113,39 +113,17 @@ async function overhead(samples: number, pairs: number): Promise<void> {
     const ms = (performance.now() - t0) / Math.ceil(samples / B);
     console.log(`main thread, the dataset alone: ${name}: ${ms.toFixed(3)} ms a batch, ${load()}`);
   }
+  const common = { epochs: 2, workers: WORKERS, backend: 'wasm' } as const;
+  const timed = async (train: (callbacks: Callback) => Promise<unknown>): Promise<number> => {
+    const s = secondEpoch(samples);
+    await train(s.callbacks);
+    return s.rate();
+  };
   const runs = {
-    memory: async (): Promise<number> => {
-      const s = secondEpoch(samples);
-      await fitParallel(mlp(), x, y, {
-        epochs: 2,
-        batchSize: B,
-        shuffle: false,
-        workers: WORKERS,
-        backend: 'wasm',
-        callbacks: s.callbacks,
-      });
-      return s.rate();
-    },
-    batches: async (): Promise<number> => {
-      const s = secondEpoch(samples);
-      await fitDatasetParallel(mlp(), batches, {
-        epochs: 2,
-        workers: WORKERS,
-        backend: 'wasm',
-        callbacks: s.callbacks,
-      });
-      return s.rate();
-    },
-    array: async (): Promise<number> => {
-      const s = secondEpoch(samples);
-      await fitDatasetParallel(mlp(), arrayDs, {
-        epochs: 2,
-        workers: WORKERS,
-        backend: 'wasm',
-        callbacks: s.callbacks,
-      });
-      return s.rate();
-    },
+    memory: () =>
+      timed((callbacks) => fitParallel(mlp(), x, y, { ...common, batchSize: B, shuffle: false, callbacks })),
+    batches: () => timed((callbacks) => fitDatasetParallel(mlp(), batches, { ...common, callbacks })),
+    array: () => timed((callbacks) => fitDatasetParallel(mlp(), arrayDs, { ...common, callbacks })),
   };
   const rates: Record<keyof typeof runs, number[]> = { memory: [], batches: [], array: [] };
   const keys = Object.keys(runs) as (keyof typeof runs)[];
