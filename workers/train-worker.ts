@@ -3,4 +3,4 @@
  * (src/trainer/pool.ts) starts in every worker thread. Each export is one kind
  * of task (src/worker/tasks.ts); the training loop is src/worker/train-loop.ts.
  */
-export { evaluate, init, predict, train, weights } from '../src/worker/tasks.js';
+export { evaluate, evaluateStream, init, predict, train, weights } from '../src/worker/tasks.js';

@@ -191,7 +191,8 @@ export class Barrier {
     return Atomics.load(this.cells, ABORTED) !== 0;
   }
 
-  private throwIfAborted(): void {
+  /** Throws PeerAborted once the barrier was aborted. */
+  throwIfAborted(): void {
     if (this.aborted) throw new PeerAborted(PEER_ABORTED);
   }
 }

@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { DataFileError, readIdxImages, readIdxLabels, type IdxImages, type IdxLabels } from './idx.js';
+import type { Stream } from './ring.js';
 
 export interface Split {
   readonly count: number;
@@ -52,6 +53,12 @@ export interface Dataset {
   readonly train: Split;
   readonly test: Split;
   readonly numClasses: number;
+  /**
+   * Set by fitDatasetParallel: the training samples stream through this ring of
+   * batch slots (`train` is its rows; Note [batch ring] in ring.ts), and a Trainer
+   * on it is driven by train() and evaluateStream().
+   */
+  readonly stream?: Stream;
 }
 
 /** The standard file names; each may also be present with a `.gz` suffix. */

@@ -33,13 +33,13 @@ export interface FitDataArgs {
  * any shuffling (tfjs-layers training.js fit); they are never weighted.
  */
 export function fitData(spec: LayersSpec, x: FitInput, y: FitInput, args: FitDataArgs): FitData {
-  const all = split(spec, 'x', x, 'y', y, args.classWeight);
+  const all = toSplit(spec, 'x', x, 'y', y, args.classWeight);
   if (args.data !== undefined) {
     if (!Array.isArray(args.data) || args.data.length !== 2)
       throw new OptionError('validationData must be [xVal, yVal]');
     return {
       train: all,
-      validation: split(spec, 'validationData[0]', args.data[0], 'validationData[1]', args.data[1], undefined),
+      validation: toSplit(spec, 'validationData[0]', args.data[0], 'validationData[1]', args.data[1], undefined),
     };
   }
   const v = args.split ?? 0;
@@ -63,16 +63,27 @@ export function asDataset(d: FitData, spec: LayersSpec): Dataset {
 /** One input's or target's samples, copied: where they came from (for messages), values, per-sample shape, sample count. */
 type Column = TargetColumn & { readonly count: number };
 
-function split(
+/** How an array's values are kept: copied into a SharedArrayBuffer (the default), or read where they are. */
+export type Keep = (values: ArrayLike<number>) => Float32Array;
+
+/** The values as float32, where they are when they already are (a batch about to be copied into a slot). */
+export const inPlace: Keep = (values) => (values instanceof Float32Array ? values : Float32Array.from(values));
+
+/**
+ * x and y (named xName and yName in messages) as one Split of their samples,
+ * checked against the model as fitData says; `keep` says where the values go.
+ */
+export function toSplit(
   spec: LayersSpec,
   xName: string,
   x: FitInput,
   yName: string,
   y: FitInput,
   classWeight: ClassWeightArg | undefined,
+  keep: Keep = shared,
 ): Split {
-  const xs = columns(xName, x, spec.inputs, 'input');
-  const ys = columns(yName, y, spec.outputs, 'output');
+  const xs = columns(xName, x, spec.inputs, 'input', keep);
+  const ys = columns(yName, y, spec.outputs, 'output', keep);
   const count = xs[0].count;
   for (const c of [...xs, ...ys])
     if (c.count !== count) throw new OptionError(`${xs[0].label} has ${count} samples but ${c.label} has ${c.count}`);
@@ -121,7 +132,13 @@ function split(
  * model of one input (output), an array of as many as it has, or a map by name.
  * Each is copied into shared memory.
  */
-function columns(name: string, given: FitInput, model: readonly InputSpec[], kind: 'input' | 'output'): Column[] {
+function columns(
+  name: string,
+  given: FitInput,
+  model: readonly InputSpec[],
+  kind: 'input' | 'output',
+  keep: Keep,
+): Column[] {
   const names = model.map((m) => m.name);
   const list = `the model's ${kind}s: ${names.join(', ')}`;
   const plural = (n: number): string => `${n} ${kind}${n === 1 ? '' : 's'}`;
@@ -130,7 +147,7 @@ function columns(name: string, given: FitInput, model: readonly InputSpec[], kin
       throw new OptionError(
         `${name} is one array but the model has ${plural(names.length)} (${names.join(', ')}): pass an array of ${names.length} or a map by name`,
       );
-    return [read(name, given)];
+    return [read(name, given, keep)];
   }
   if (Array.isArray(given)) {
     const arrays = given as readonly ArrayData[];
@@ -138,7 +155,7 @@ function columns(name: string, given: FitInput, model: readonly InputSpec[], kin
       throw new OptionError(
         `${name} has ${arrays.length} array${arrays.length === 1 ? '' : 's'} but the model has ${plural(names.length)} (${names.join(', ')})`,
       );
-    return arrays.map((a, i) => read(`${name}[${i}]`, a));
+    return arrays.map((a, i) => read(`${name}[${i}]`, a, keep));
   }
   if (typeof given !== 'object' || given === null) {
     throw new OptionError(
@@ -150,7 +167,7 @@ function columns(name: string, given: FitInput, model: readonly InputSpec[], kin
     if (!names.includes(key)) throw new OptionError(`${name} has no ${kind} named "${key}" (${list})`);
   return names.map((n) => {
     if (map[n] === undefined) throw new OptionError(`${name} has no data for ${kind} "${n}" (${list})`);
-    return read(`${name}.${n}`, map[n]);
+    return read(`${name}.${n}`, map[n], keep);
   });
 }
 
@@ -161,9 +178,12 @@ function isArrayData(a: unknown): a is ArrayData {
   return o.data !== undefined && Array.isArray(o.shape) && !(o.data instanceof tf.Tensor);
 }
 
-function read(label: string, a: ArrayData): Column {
-  if (a instanceof tf.Tensor)
-    return { label, data: shared(a.dataSync()), shape: a.shape.slice(1), count: a.shape[0] ?? 0 };
+function read(label: string, a: ArrayData, keep: Keep): Column {
+  if (a instanceof tf.Tensor) {
+    if (a.dtype === 'string' || a.dtype === 'complex64')
+      throw new OptionError(`${label} is a ${a.dtype} tensor; the model takes numbers (float32, int32 or bool)`);
+    return { label, data: keep(a.dataSync()), shape: a.shape.slice(1), count: a.shape[0] ?? 0 };
+  }
   if (typeof a !== 'object' || a === null || !('data' in a) || !('shape' in a) || !Array.isArray(a.shape)) {
     throw new OptionError(`${label} must be a tf.Tensor or { data, shape }`);
   }
@@ -171,13 +191,14 @@ function read(label: string, a: ArrayData): Column {
   if (a.shape.length < 1 || a.shape.some((d) => !Number.isInteger(d) || d < 0) || a.data.length !== n) {
     throw new OptionError(`${label}: shape [${a.shape.join(', ')}] needs ${n} values, got ${a.data.length}`);
   }
-  return { label, data: shared(a.data), shape: a.shape.slice(1), count: a.shape[0] };
+  return { label, data: keep(a.data), shape: a.shape.slice(1), count: a.shape[0] };
 }
 
 /** NaN or ±Infinity anywhere: one line naming the array, the sample and the model's input or output. */
 function checkFinite(c: Column, what: string): void {
-  const at = c.data.findIndex((v) => !Number.isFinite(v));
-  if (at >= 0)
+  let at = 0;
+  while (at < c.data.length && Number.isFinite(c.data[at])) at++; // a plain loop: per batch of a stream too
+  if (at < c.data.length)
     throw new OptionError(
       `${c.label} holds ${c.data[at]} at sample ${Math.floor(at / size(c.shape))} (${what}): the data must be finite`,
     );
@@ -202,7 +223,7 @@ function shared(values: ArrayLike<number>): Float32Array {
 }
 
 /** Samples [lo, hi) of a split, sharing its memory (views, no copy). */
-function rows(s: Split, lo: number, hi: number): Split {
+export function rows(s: Split, lo: number, hi: number): Split {
   const cut = (t: Targets): Targets => {
     const k = t.data.length / s.count;
     return { data: t.data.subarray(lo * k, hi * k), shape: t.shape };

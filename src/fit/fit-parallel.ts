@@ -1,19 +1,18 @@
 import * as tf from '@tensorflow/tfjs';
-import type { BackendRequest } from '../backend.js';
 import type { ProcessGroup } from '../collective/group.js';
-import type { GradientMode } from '../trainer/session.js';
 import { OptionError } from '../errors.js';
 import { optimizerFromTfjs } from '../optim/spec.js';
-import { LIMITS, checkInt } from '../options.js';
 import { Trainer } from '../trainer/trainer.js';
-import { Callbacks, type Callback, type Logs } from './callbacks.js';
+import { Callbacks, type Callback } from './callbacks.js';
 import type { ClassWeightArg } from './class-weight.js';
 import { asDataset, fitData, type FitInput } from './data.js';
+import { endEpoch, trainEpoch, type History } from './epochs.js';
 import { LiveModel } from './live-model.js';
+import { PARALLEL_KEYS, checkKeys, epochRange, parallelOptions, type ParallelArgs } from './parallel-args.js';
 import { layersSource } from './spec.js';
 
 /** model.fit's arguments that apply, plus how to parallelise. */
-export interface FitParallelArgs {
+export interface FitParallelArgs extends ParallelArgs {
   /** Default 32, as model.fit. */
   readonly batchSize?: number;
   /** Default 1, as model.fit. */
@@ -41,25 +40,8 @@ export interface FitParallelArgs {
    * takes the batches that remain.
    */
   readonly accumulateSteps?: number;
-
-  /** Worker threads (default: the number of cores). */
-  readonly workers?: number;
   /** Seed of the shuffle (default 0). */
   readonly seed?: number;
-  /** tfjs backend of the workers (default 'auto'). */
-  readonly backend?: BackendRequest;
-  /** Modules each worker imports before rebuilding the model: where custom layers register their classes. */
-  readonly modules?: readonly string[];
-  /** A worker that makes no progress for this long is treated as hung (default 60000 ms). */
-  readonly stepTimeoutMs?: number;
-  /**
-   * 'manual' (default): where the model is a tf.Sequential of conv2d, maxPooling2d, flatten and
-   * dense layers, its backward written out without the gradient tape (the same gradients, bit
-   * for bit, src/model/sequential-replica.ts); 'autograd': tfjs autograd always.
-   */
-  readonly gradients?: GradientMode;
-  /** Receives one line per recovered worker failure or backend fallback (default: console.warn). */
-  readonly onWarning?: (message: string) => void;
   /**
    * Train as one process of an MPI job (ProcessGroup.join, under mpirun): every process calls
    * fitParallel with the same model, data and args, and ends with the same weights. Callbacks run
@@ -68,21 +50,8 @@ export interface FitParallelArgs {
   readonly group?: ProcessGroup;
 }
 
-/** What model.fit resolves with: tfjs's History fields. */
-export interface History {
-  readonly epoch: number[];
-  readonly history: Record<string, number[]>;
-  readonly params: {
-    readonly epochs: number;
-    readonly initialEpoch: number;
-    readonly samples: number;
-    readonly steps: number;
-    readonly batchSize: number;
-    readonly metrics: string[];
-  };
-}
-
 const KNOWN = new Set([
+  ...PARALLEL_KEYS,
   'batchSize',
   'epochs',
   'initialEpoch',
@@ -94,13 +63,7 @@ const KNOWN = new Set([
   'verbose',
   'yieldEvery',
   'accumulateSteps',
-  'workers',
   'seed',
-  'backend',
-  'modules',
-  'stepTimeoutMs',
-  'gradients',
-  'onWarning',
   'group',
 ]);
 
@@ -131,13 +94,11 @@ export async function fitParallel(
   y: FitInput,
   args: FitParallelArgs = {},
 ): Promise<History> {
-  if (typeof args !== 'object' || args === null) throw new OptionError('fitParallel args must be an object');
-  if ('sampleWeight' in args)
+  if (typeof args === 'object' && args !== null && 'sampleWeight' in args)
     throw new OptionError(
       "sampleWeight is not supported, as in tfjs 4.22's model.fit (which refuses it); classWeight is",
     );
-  for (const k of Object.keys(args))
-    if (!KNOWN.has(k)) throw new OptionError(`fitParallel does not support the argument ${JSON.stringify(k)}`);
+  checkKeys('fitParallel', args, KNOWN);
   const source = layersSource(model, { modules: args.modules });
   const data = fitData(source.spec, x, y, {
     split: args.validationSplit,
@@ -145,25 +106,15 @@ export async function fitParallel(
     classWeight: args.classWeight,
   });
   const optimizer = optimizerFromTfjs(model.optimizer);
-  const epochs = checkInt('epochs', args.epochs ?? 1, LIMITS.epochs);
-  const initialEpoch = args.initialEpoch ?? 0;
-  if (!Number.isInteger(initialEpoch) || initialEpoch < 0 || initialEpoch >= epochs) {
-    throw new OptionError(
-      `initialEpoch must be an integer from 0 to epochs - 1 (${epochs - 1}), got ${String(initialEpoch)}`,
-    );
-  }
+  const { epochs, initialEpoch } = epochRange(args.epochs, args.initialEpoch);
   const callbacks = new Callbacks(args.callbacks, model);
   await using trainer = await Trainer.create(
     {
-      workers: args.workers,
+      ...parallelOptions(args),
       epochs: epochs - initialEpoch,
       batchSize: clampBatch(args.batchSize ?? 32, data.train.count),
       seed: args.seed,
       shuffle: args.shuffle,
-      backend: args.backend,
-      stepTimeoutMs: args.stepTimeoutMs,
-      gradients: args.gradients,
-      onWarning: args.onWarning ?? ((m) => console.warn(`worker-ddp: ${m}`)),
       group: args.group,
       data: asDataset(data, source.spec),
       optimizer,
@@ -190,42 +141,12 @@ export async function fitParallel(
   callbacks.setParams(history.params);
   await callbacks.onTrainBegin({});
   const B = trainer.options.batchSize;
-  const perStep = trainer.options.accumulateSteps;
   const n = data.train.count;
-  const size = (b: number): number => Math.min(B, n - b * B);
+  const plan = { steps: trainer.stepsPerEpoch, size: (b: number): number => Math.min(B, n - b * B) };
   for (let e = initialEpoch; e < epochs && !callbacks.stopRequested(); e++) {
     await callbacks.onEpochBegin(e, {});
-    const totals = new Float64Array(names.length);
-    let seen = 0;
-    const S = trainer.stepsPerEpoch;
-    for (let step = 0; step < S && !callbacks.stopRequested();) {
-      const chunk = callbacks.wantsBatches ? 1 : S - step;
-      let b = step * perStep;
-      if (chunk === 1) await callbacks.onBatchBegin(b, { batch: b, size: size(b) });
-      await trainer.train(chunk);
-      const { losses, metrics } = trainer.drainBatches();
-      for (let j = 0; j < losses.length; j++, b++) {
-        if (chunk === 1 && j > 0) await callbacks.onBatchBegin(b, { batch: b, size: size(b) });
-        const logs: Logs = { batch: b, size: size(b), loss: losses[j] };
-        trainer.metricNames.forEach((name, m) => (logs[name] = metrics[j * trainer.metricNames.length + m]));
-        names.forEach((name, m) => (totals[m] += logs[name] * size(b)));
-        seen += size(b);
-        await callbacks.onBatchEnd(b, logs);
-      }
-      step += chunk;
-    }
-    // tfjs's epoch logs weigh each batch by its size (BaseLogger): means over samples.
-    const logs: Logs = {};
-    names.forEach((name, k) => (logs[name] = totals[k] / seen));
-    if (validate) {
-      const v = await trainer.evaluate('test');
-      logs.val_loss = v.loss;
-      for (const [name, value] of Object.entries(v.metrics)) logs[`val_${name}`] = value;
-    }
-    await callbacks.onEpochEnd(e, logs);
-    // tfjs's History callback runs after the user's: a key a callback adds to the logs is kept.
-    history.epoch.push(e);
-    for (const [k, v] of Object.entries(logs)) (history.history[k] ??= []).push(v);
+    const { logs } = await trainEpoch(trainer, callbacks, plan);
+    await endEpoch(callbacks, history, e, logs, validate ? await trainer.evaluate('test') : undefined);
   }
   await live.before(); // the trained weights, whether or not a callback listens
   await callbacks.onTrainEnd({});

@@ -12,6 +12,11 @@ export interface Grouping {
   readonly count: number;
   readonly batchSize: number;
   readonly accumulate: number;
+  /**
+   * A streamed run's batch sizes (data/ring.ts): batch b has sizes[b] samples, at
+   * most batchSize; `count` is then sizes.length * batchSize.
+   */
+  readonly sizes?: Int32Array;
 }
 
 /** Batches per epoch: what tfjs's callbacks count. */
@@ -33,5 +38,5 @@ export function stepBatches(g: Grouping, s: number): Range {
 /** The samples [lo, hi) of batch b (0-based, within its epoch), as positions in the epoch's order. */
 export function batchSamples(g: Grouping, b: number): Range {
   const lo = b * g.batchSize;
-  return { lo, hi: Math.min(lo + g.batchSize, g.count) };
+  return { lo, hi: g.sizes === undefined ? Math.min(lo + g.batchSize, g.count) : lo + Atomics.load(g.sizes, b) };
 }

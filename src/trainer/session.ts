@@ -1,6 +1,7 @@
 import type { BackendName, BackendRequest } from '../backend.js';
 import type { CrossProcessInfo } from '../collective/cross-process.js';
 import type { Split } from '../data/dataset.js';
+import type { Stream } from '../data/ring.js';
 import type { Fault } from '../faults.js';
 import type { LayersSpec } from '../model/layers-spec.js';
 import type { ResolvedSchedule } from '../optim/schedule.js';
@@ -83,6 +84,11 @@ export interface Session {
   readonly crossWait: Int32Array;
   readonly train: Split;
   readonly test: Split;
+  /**
+   * A streamed run's rings of batch slots (fitDatasetParallel; Note [batch ring] in data/ring.ts):
+   * step g trains on the batch in slot g % R of the training ring, and `train` is that ring's rows.
+   */
+  readonly stream: Stream | undefined;
 }
 
 export const CONTROL = { progress: 0, stopAt: 1, stopWanted: 2, cells: 3 } as const;
@@ -113,6 +119,14 @@ export interface EvalTask {
   readonly step: number;
 }
 
+/** Evaluation of the batches streamed through the validation ring, until its END. */
+export interface EvalStreamTask {
+  readonly session: Session;
+  readonly rank: number;
+  /** Evaluate the parameters after this many global steps. */
+  readonly step: number;
+}
+
 export interface PredictTask {
   readonly session: Session;
   readonly step: number;
@@ -126,8 +140,14 @@ export interface InitResult {
   readonly threadId: number;
 }
 
-/** Why a chunk ended before its last step; every rank reaches the same verdict at the same step. */
-export type StopReason = 'requested' | 'non-finite loss' | 'non-finite gradient' | 'non-finite update';
+/** A step whose loss, gradient or update is not finite. */
+export type NonFiniteReason = 'non-finite loss' | 'non-finite gradient' | 'non-finite update';
+
+/**
+ * Why a chunk ended before its last step; every rank reaches the same verdict at the same step.
+ * 'no data': a streamed run's slot for the step holds no batch (its data ended, or failed).
+ */
+export type StopReason = 'requested' | 'no data' | NonFiniteReason;
 
 export interface TrainResult {
   readonly threadId: number;

@@ -11,6 +11,7 @@ import {
   type Recipe,
 } from '../checkpoint.js';
 import { loadDataset, type Dataset } from '../data/dataset.js';
+import { heartbeats } from '../data/ring.js';
 import { epochPermutation } from '../data/shuffle.js';
 import { allocateArena, paramsAt, stateAt, type Arena } from '../simd/arena.js';
 import type { LayersSpec } from '../model/layers-spec.js';
@@ -41,8 +42,8 @@ import {
   NO_STOP,
   type EvalResult,
   type InitResult,
+  type NonFiniteReason,
   type Session,
-  type StopReason,
   type TrainResult,
 } from './session.js';
 
@@ -106,14 +107,14 @@ export class NonFiniteError extends Error {
   override readonly name = 'NonFiniteError';
   constructor(
     readonly step: number,
-    readonly reason: Exclude<StopReason, 'requested'>,
+    readonly reason: NonFiniteReason,
     optimizer: OptimizerSpec,
   ) {
     super(`step ${step + 1}: ${reason}; ${advice(reason, optimizer)}`);
   }
 }
 
-function advice(reason: StopReason, optimizer: OptimizerSpec): string {
+function advice(reason: NonFiniteReason, optimizer: OptimizerSpec): string {
   if (reason === 'non-finite update' && optimizer.kind === 'rmsprop' && optimizer.centered) {
     // Note [tfjs centered RMSProp] in optim/rmsprop.ts
     return "tfjs's centered RMSProp takes sqrt(meanSquare - (meanGrad^2 + epsilon)), NaN wherever the gradient's variance is below epsilon (a weight whose gradient is always 0, say): use rmsprop uncentered";
@@ -173,6 +174,8 @@ export class Trainer implements AsyncDisposable {
   private batchLosses: number[] = [];
   /** Each finished batch's mean training metrics (metricCount per batch), until drained. */
   private batchMetrics: number[] = [];
+  /** Each finished batch's samples, until drained. */
+  private batchSizes: number[] = [];
   private failure: Error | undefined;
   private stopRequested = false;
   private closed = false;
@@ -253,11 +256,7 @@ export class Trainer implements AsyncDisposable {
   }
 
   private get grouping(): Grouping {
-    return {
-      count: this.dataset.train.count,
-      batchSize: this.options.batchSize,
-      accumulate: this.options.accumulateSteps,
-    };
+    return groupingOf(this.dataset, this.options);
   }
 
   /** The optimizer with its hyperparameters of the moment (setOptimizer() changes them). */
@@ -336,7 +335,9 @@ export class Trainer implements AsyncDisposable {
    * third failure of one step rejects with StepFailedError. A NaN or Inf loss,
    * gradient or updated parameter rejects with NonFiniteError. Both leave the
    * parameters and optimizer state as they were before the failing step. After
-   * requestStop(), returns the steps done.
+   * requestStop(), returns the steps done; on a streamed dataset (Dataset.stream),
+   * also where the next step's slot holds no batch (its data ended or failed: the
+   * caller, who fills the ring, knows which).
    */
   async train(count: number): Promise<Float64Array> {
     this.usable();
@@ -377,8 +378,10 @@ export class Trainer implements AsyncDisposable {
       }
       const stopped = results.find((r) => r.stopped !== undefined)?.stopped;
       this.account(from, stopped?.step ?? to, losses);
-      if (stopped?.reason === 'requested') this.stopRequested = true; // in an MPI job, maybe another process's request
-      if (stopped !== undefined && stopped.reason !== 'requested') {
+      if (stopped?.reason === 'no data') break;
+      if (stopped?.reason === 'requested')
+        this.stopRequested = true; // in an MPI job, maybe another process's request
+      else if (stopped !== undefined) {
         this.failure = new NonFiniteError(stopped.step, stopped.reason, this.live.spec);
         throw this.failure;
       }
@@ -414,6 +417,25 @@ export class Trainer implements AsyncDisposable {
       split,
       step: this.step,
     }));
+    return this.evaluation(parts);
+  }
+
+  /**
+   * Mean loss and metrics over the batches the caller streams through the
+   * validation ring meanwhile, until it marks the end (fitDatasetParallel;
+   * Note [batch ring] in data/ring.ts), computed in parallel by all workers.
+   */
+  async evaluateStream(): Promise<Evaluation> {
+    this.usable();
+    const parts = await this.collective<EvalResult>('evaluateStream', (rank) => ({
+      session: this.session,
+      rank,
+      step: this.step,
+    }));
+    return this.evaluation(parts);
+  }
+
+  private evaluation(parts: readonly EvalResult[]): Evaluation {
     const count = parts.reduce((a, p) => a + p.count, 0);
     const lossSum = parts.reduce((a, p) => a + p.lossSum, 0);
     const metrics: Record<string, number> = {};
@@ -460,13 +482,18 @@ export class Trainer implements AsyncDisposable {
 
   /**
    * The batches finished since the last call, batch after batch (several per step
-   * with options.accumulateSteps): each one's mean loss, and its mean training
-   * metrics (metricNames.length values each).
+   * with options.accumulateSteps): each one's mean loss, its mean training
+   * metrics (metricNames.length values each) and its samples.
    */
-  drainBatches(): { readonly losses: Float64Array; readonly metrics: Float64Array } {
-    const out = { losses: Float64Array.from(this.batchLosses), metrics: Float64Array.from(this.batchMetrics) };
+  drainBatches(): { readonly losses: Float64Array; readonly metrics: Float64Array; readonly sizes: Int32Array } {
+    const out = {
+      losses: Float64Array.from(this.batchLosses),
+      metrics: Float64Array.from(this.batchMetrics),
+      sizes: Int32Array.from(this.batchSizes),
+    };
     this.batchLosses = [];
     this.batchMetrics = [];
+    this.batchSizes = [];
     return out;
   }
 
@@ -592,6 +619,7 @@ export class Trainer implements AsyncDisposable {
         for (let r = 0; r < N; r++) sum += stepLoss[b * N + r];
         stepSum += sum;
         this.batchLosses.push(sum / (hi - lo));
+        this.batchSizes.push(hi - lo);
         for (let k = 0; k < M; k++) {
           let m = 0;
           for (let r = 0; r < N; r++) m += stepMetrics[(b * N + r) * M + k];
@@ -636,7 +664,9 @@ export class Trainer implements AsyncDisposable {
    */
   private async collective<T>(name: string, task: (rank: number) => object, threads = this.threads): Promise<T[]> {
     const beats = this.session.beats;
-    const progress = (): number => beats.reduce((a, b) => a + b, 0);
+    // Waiting for a streamed dataset's batch is progress too (Note [batch ring] in data/ring.ts).
+    const progress = (): number => beats.reduce((a, b) => a + b, 0) + heartbeats(this.session.stream);
+    const watched = name === 'train' || name === 'evaluateStream';
     // Failures name workers: a thread computes workersOf(t) (Note [workers on fewer threads]).
     const workers = (ts: readonly number[]): string =>
       `worker ${ts.map((t) => workersName(t, this.threads, this.workers)).join(', ')}`;
@@ -647,7 +677,7 @@ export class Trainer implements AsyncDisposable {
         {
           describeTask: (t) => workers([t]),
           stallMs: this.options.stepTimeoutMs,
-          progress: name === 'train' ? progress : undefined,
+          progress: watched ? progress : undefined,
           startupMs: INIT_TIMEOUT_MS,
           started: name === 'train' ? () => beats.every((b) => b > 0) : undefined,
           describeStall: () => {
@@ -825,7 +855,7 @@ function newSession(run: Run, N: number): { session: Session; arena: Arena } {
   const { o, dataset } = run;
   const M = run.source.spec.metricNames.length;
   const P = run.layout.size;
-  const grouping: Grouping = { count: dataset.train.count, batchSize: o.batchSize, accumulate: o.accumulateSteps };
+  const grouping = groupingOf(dataset, o);
   const steps = optimizerSteps(grouping);
   const batches = batchesPerEpoch(grouping);
   const arena = allocateArena(P, N, stateVectors(o.optimizer));
@@ -863,9 +893,22 @@ function newSession(run: Run, N: number): { session: Session; arena: Arena } {
     crossWait: shared(Int32Array, N),
     train: dataset.train,
     test: dataset.test,
+    stream: dataset.stream,
   };
   Atomics.store(session.control, CONTROL.stopAt, NO_STOP);
   return { session, arena };
+}
+
+/**
+ * How an epoch's batches group into steps: options.batchSize and accumulateSteps
+ * over the training split; a streamed dataset's steps are one batch each, of the
+ * size its slot held, counted in laps of its ring's `sizes` cells (the most steps
+ * one task runs).
+ */
+function groupingOf(dataset: Dataset, o: ResolvedOptions): Grouping {
+  const ring = dataset.stream?.train;
+  if (ring === undefined) return { count: dataset.train.count, batchSize: o.batchSize, accumulate: o.accumulateSteps };
+  return { count: ring.sizes.length * ring.maxBatch, batchSize: ring.maxBatch, accumulate: 1, sizes: ring.sizes };
 }
 
 /** Step 3: the starting parameters and optimizer state (the checkpoint's, or the model's); returns the step they are at. */

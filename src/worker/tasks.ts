@@ -1,7 +1,7 @@
 /**
  * The tasks a worker thread runs for the coordinator (src/trainer/trainer.ts),
  * one per thread per collective call: init, train (train-loop.ts), evaluate,
- * predict and weights. workers/train-worker.ts is the Piscina module exporting them.
+ * evaluateStream (stream-eval.ts), predict and weights. workers/train-worker.ts is the Piscina module exporting them.
  */
 import { threadId } from 'node:worker_threads';
 import { partition } from '../partition.js';
@@ -10,6 +10,7 @@ import type { EvalResult, EvalTask, InitResult, InitTask, PredictTask, WeightsTa
 import { attach, guarded } from './local.js';
 
 export { train } from './train-loop.js';
+export { evaluateStream } from './stream-eval.js';
 
 export async function init({ session, rank, step }: InitTask): Promise<InitResult> {
   const l = await attach(session, rank);

@@ -5,6 +5,8 @@
  * threads]); "rank" below is the thread's.
  *
  * Per global step g, rank r of N:
+ *   0. the step's batch from the feed (feed.ts): the epoch's order of a split in
+ *      memory, or a streamed dataset's slot, waited for (Note [batch ring] in data/ring.ts)
  *   1. forward/backward on its shard of the batch, reading params[g % 2]
  *      -> d(sum of shard losses)/d(params) into its row of grads
  *   2. barrier                                          (all rows written)
@@ -22,10 +24,11 @@
  * two crossings (`npm run bench` measures both; docs/performance.md). Tasks
  * are dispatched per chunk of steps (an epoch at most).
  *
- * Note [verdicts by consensus]: a non-finite loss or gradient, and a stop
- * request, end the chunk in every rank at the same step, because every rank
- * decides from the same shared data (all shards' losses, all slices' probes,
- * control[stopAt]) read after the same barrier. No rank is left waiting.
+ * Note [verdicts by consensus]: a non-finite loss or gradient, a stop request,
+ * and a streamed dataset's end or failure, end the chunk in every rank at the
+ * same step, because every rank decides from the same shared data (all shards'
+ * losses, all slices' probes, control[stopAt], the step's slot) read after the
+ * same barrier. No rank is left waiting.
  */
 import { availableParallelism, loadavg } from 'node:os';
 import { threadId } from 'node:worker_threads';
@@ -41,9 +44,9 @@ import { optimizerStep } from '../optim/step.js';
 import { partition, type Range } from '../partition.js';
 import { slotClock } from '../profile/record.js';
 import { paramsAt, stateAt } from '../simd/arena.js';
-import { batchSamples, optimizerSteps, stepBatches, type Grouping } from '../trainer/accumulation.js';
 import { threadShard, workersOf } from '../trainer/lanes.js';
 import { CONTROL, type Session, type StopReason, type TrainResult, type TrainTask } from '../trainer/session.js';
+import { openFeed } from './feed.js';
 import { attach, guarded, type Local } from './local.js';
 
 export async function train({ session, rank, from, to }: TrainTask): Promise<TrainResult> {
@@ -51,20 +54,8 @@ export async function train({ session, rank, from, to }: TrainTask): Promise<Tra
   Atomics.add(session.beats, rank, 1); // alive: a fresh thread's backend start-up does not count as a stall
   l.barrier.spinCapMs = spinCapFor(session.spinCapMs, loadavg()[0], availableParallelism()); // Note [busy machine]
   const { grads, reduced } = l.arena;
-  const {
-    order,
-    stepLoss,
-    stepMetrics,
-    metricCount: M,
-    probes,
-    control,
-    parties,
-    workers,
-    batchSize,
-    paramCount: P,
-  } = session;
-  const grouping: Grouping = { count: session.train.count, batchSize, accumulate: session.accumulate };
-  const steps = optimizerSteps(grouping);
+  const { stepLoss, stepMetrics, metricCount: M, probes, control, parties, workers, paramCount: P } = session;
+  const feed = openFeed(session, rank, l);
   const row = grads.subarray(rank * P, (rank + 1) * P);
   const cross = l.cross;
   // Note [global shards] in collective/cross-process.ts; an MPI job runs a thread per worker.
@@ -88,26 +79,25 @@ export async function train({ session, rank, from, to }: TrainTask): Promise<Tra
   return guarded(l, () => {
     for (let g = from; g < to; g++) {
       if (g >= Atomics.load(control, CONTROL.stopAt)) return result({ step: g, reason: 'requested' });
+      const step = feed.step(g);
+      if ('stop' in step) return result({ step: g, reason: step.stop });
+      const { len } = step;
       const poison = injectFault(session, rank, g);
-      const s = g % steps;
-      const batches = stepBatches(grouping, s);
-      const len = batchSamples(grouping, batches.hi - 1).hi - batchSamples(grouping, batches.lo).lo;
       const params = paramsAt(l.arena, g);
-      const clock = slotClock(session.marks, s * parties + rank);
+      const clock = slotClock(session.marks, step.index * parties + rank);
       clock?.('start');
       // Note [accumulation]: the step's batches one after another, each sharded over all
       // workers as a step of its own would be, their gradient sums added into this rank's
       // row; one reduce-scatter divides by all their samples: one step on them together
       // (test/fit-contract.test.ts checks it against model.fit on the larger batch).
-      for (let b = batches.lo; b < batches.hi; b++) {
-        const into = b === batches.lo ? row : l.scratch;
-        const batch = batchSamples(grouping, b);
-        const shard = shardOf(batch.hi - batch.lo);
+      for (const [k, { data, rows, cell: b }] of step.batches.entries()) {
+        const into = k === 0 ? row : l.scratch;
+        const shard = shardOf(rows.length);
         const metrics = stepMetrics.subarray((b * parties + rank) * M, (b * parties + rank + 1) * M);
         let loss = 0;
         if (shard.hi > shard.lo) {
-          const indices = order.subarray(batch.lo + shard.lo, batch.lo + shard.hi);
-          loss = l.model.lossAndGradSum(params, { ...session.train, indices }, into, clock, metrics);
+          const indices = rows.subarray(shard.lo, shard.hi);
+          loss = l.model.lossAndGradSum(params, { ...data, indices }, into, clock, metrics);
         } else {
           into.fill(0); // more workers than samples in this batch
           metrics.fill(0);
@@ -117,6 +107,7 @@ export async function train({ session, rank, from, to }: TrainTask): Promise<Tra
         if (into !== row) for (let i = 0; i < P; i++) row[i] += into[i];
         stepLoss[b * parties + rank] = loss;
       }
+      const batches = { lo: step.batches[0].cell, hi: step.batches[0].cell + step.batches.length };
       if (poison.grad) row[0] = NaN;
       if (poison.loss) stepLoss[batches.lo * parties + rank] = NaN;
       clock?.('exported');
@@ -154,7 +145,10 @@ export async function train({ session, rank, from, to }: TrainTask): Promise<Tra
         return result({ step: g, reason: 'non-finite loss' });
       if (!Number.isFinite(sumOf(probes, 0, parties))) return result({ step: g, reason: 'non-finite gradient' });
       if (!Number.isFinite(sumOf(probes, parties, parties))) return result({ step: g, reason: 'non-finite update' });
-      if (rank === 0) Atomics.add(control, CONTROL.progress, 1);
+      if (rank === 0) {
+        feed.done(g);
+        Atomics.add(control, CONTROL.progress, 1);
+      }
     }
     return result();
   });
