@@ -12,7 +12,7 @@ import { DataFileError, readIdxImages, readIdxLabels, type IdxImages, type IdxLa
 
 export interface Split {
   readonly count: number;
-  /** rows*cols */
+  /** rows*cols (times 3 for an image folder's RGB images; a CSV's rows are 1 by features). */
   readonly features: number;
   readonly rows: number;
   readonly cols: number;
