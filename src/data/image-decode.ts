@@ -20,6 +20,9 @@ export interface ImageFormat {
   readonly resize: boolean;
 }
 
+/** A file that cannot be read or decoded as an image: what skipBadFiles skips. */
+export class ImageFileError extends DataFileError {}
+
 /** An image of another size than the others' (not a bad file: it is never skipped). */
 export class ImageSizeError extends DataFileError {}
 
@@ -31,7 +34,7 @@ const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 // byte -> float32 in [0, 1]; dividing keeps 255 -> 1 exact, as the idx reader does.
 const SCALE = Float32Array.from({ length: 256 }, (_, i) => i / 255);
 
-/** Decodes `file` into `out` (height*width*channels values); any problem is a DataFileError naming the file. */
+/** Decodes `file` into `out` (height*width*channels values); a problem is an ImageFileError or ImageSizeError naming the file. */
 export async function decodeImage(file: string, format: ImageFormat, out: Float32Array): Promise<void> {
   const image = await load(file);
   const { height: h, width: w, channels } = format;
@@ -54,7 +57,7 @@ export async function decodeImage(file: string, format: ImageFormat, out: Float3
   }
 }
 
-/** The image's size in pixels; a DataFileError naming the file when it is not a readable image. */
+/** The image's size in pixels; an ImageFileError naming the file when it is not a readable image. */
 export async function imageSize(file: string): Promise<{ readonly height: number; readonly width: number }> {
   const { height, width } = await load(file);
   return { height, width };
@@ -77,7 +80,7 @@ async function load(file: string): Promise<Image> {
   try {
     return await loadImage(bytes);
   } catch (err) {
-    throw new DataFileError(file, `cannot be decoded: ${err instanceof Error ? err.message : String(err)}`);
+    throw new ImageFileError(file, `cannot be decoded: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
 
@@ -92,23 +95,23 @@ function readImage(file: string): Buffer {
   let bytes: Buffer;
   try {
     const info = statSync(file);
-    if (!info.isFile()) throw new DataFileError(file, 'is not a regular file');
+    if (!info.isFile()) throw new ImageFileError(file, 'is not a regular file');
     const size = info.size;
     if (size > MAX_IMAGE_BYTES)
-      throw new DataFileError(file, `is ${size} bytes, more than the ${MAX_IMAGE_BYTES}-byte limit`);
+      throw new ImageFileError(file, `is ${size} bytes, more than the ${MAX_IMAGE_BYTES}-byte limit`);
     bytes = readFileSync(file);
   } catch (err) {
-    if (err instanceof DataFileError) throw err;
+    if (err instanceof ImageFileError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    throw new DataFileError(file, code === 'ENOENT' ? 'not found' : `cannot be read (${code ?? String(err)})`);
+    throw new ImageFileError(file, code === 'ENOENT' ? 'not found' : `cannot be read (${code ?? String(err)})`);
   }
   if (bytes.length >= 8 && PNG_SIGNATURE.every((b, i) => bytes[i] === b)) checkPng(file, bytes);
   else if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) {
     let end = bytes.length;
     while (end > 2 && bytes[end - 1] === 0) end--; // zero padding after the marker
     if (bytes[end - 2] !== 0xff || bytes[end - 1] !== 0xd9)
-      throw new DataFileError(file, 'is a truncated JPEG (no end-of-image marker)');
-  } else throw new DataFileError(file, bytes.length === 0 ? 'is empty' : 'is not a PNG or JPEG file');
+      throw new ImageFileError(file, 'is a truncated JPEG (no end-of-image marker)');
+  } else throw new ImageFileError(file, bytes.length === 0 ? 'is empty' : 'is not a PNG or JPEG file');
   return bytes;
 }
 
@@ -117,11 +120,11 @@ function checkPng(file: string, bytes: Buffer): void {
     const length = bytes.readUInt32BE(at);
     const type = bytes.toString('latin1', at + 4, at + 8);
     const end = at + 12 + length;
-    if (end > bytes.length) throw new DataFileError(file, `is a truncated PNG (its ${type} chunk runs past the end)`);
+    if (end > bytes.length) throw new ImageFileError(file, `is a truncated PNG (its ${type} chunk runs past the end)`);
     if (crc32(bytes.subarray(at + 4, end - 4)) !== bytes.readUInt32BE(end - 4))
-      throw new DataFileError(file, `is a corrupt PNG (CRC mismatch in its ${type} chunk)`);
+      throw new ImageFileError(file, `is a corrupt PNG (CRC mismatch in its ${type} chunk)`);
     if (type === 'IEND') return;
     at = end;
   }
-  throw new DataFileError(file, 'is a truncated PNG (no IEND chunk)');
+  throw new ImageFileError(file, 'is a truncated PNG (no IEND chunk)');
 }

@@ -19,7 +19,7 @@ import { Worker } from 'node:worker_threads';
 import { OptionError, showValue } from '../errors.js';
 import { MAX_CLASSES } from './csv.js';
 import { DataFileError } from './idx.js';
-import { IMAGE_EXTENSIONS, ImageSizeError, imageSize, type ImageFormat } from './image-decode.js';
+import { IMAGE_EXTENSIONS, ImageFileError, ImageSizeError, imageSize, type ImageFormat } from './image-decode.js';
 import { Samples } from './samples.js';
 
 export interface ImageFolderOptions {
@@ -39,12 +39,13 @@ export interface ImageFolderOptions {
   readonly timeoutMs?: number;
 }
 
-/** A decoding thread's work: files[i] goes to row first + i of `images`. */
+/** A decoding thread's work: files[i] goes to row first + i of `images`; it stops early once stop[0] is 1. */
 export interface DecodeTask {
   readonly files: readonly string[];
   readonly first: number;
   readonly images: Float32Array;
   readonly format: ImageFormat;
+  readonly stop: Int32Array;
 }
 
 /** What a decoding thread posts after each of its files, and when it is done. */
@@ -58,6 +59,8 @@ const OPTION_NAMES = ['channels', 'size', 'resize', 'skipBadFiles', 'classes', '
 export const MAX_IMAGE_SIDE = 8192;
 /** Fewer files than this per thread do not pay for starting one. */
 const FILES_PER_THREAD = 256;
+/** How long a failed load waits for a thread to stop (Note [threads stop between images]). */
+const STOP_GRACE_MS = 5000;
 const WORKER = new URL('../../workers/image-worker.js', import.meta.url);
 
 /** Reads the image folder `root` (see the file's contract). */
@@ -87,7 +90,7 @@ export async function imageFolder(root: string, options: ImageFolderOptions = {}
     if (count !== i) images.copyWithin(count * f, i * f, (i + 1) * f);
     shared[count++] = labels[i];
   }
-  if (count === 0) throw new DataFileError(resolve(root), `has no readable images (${files.length} skipped)`);
+  if (count === 0) throw noneReadable(root, files.length);
   const split = {
     count,
     features: f,
@@ -237,11 +240,15 @@ async function formatOf(
       const { height, width } = await imageSize(files[i]);
       return format(height, width);
     } catch (err) {
-      if (!o.skipBadFiles || !(err instanceof DataFileError)) throw err;
+      if (!o.skipBadFiles || !(err instanceof ImageFileError)) throw err;
       bad.set(i, err.detail);
     }
   }
-  throw new DataFileError(resolve(root), `has no readable images (${files.length} skipped)`);
+  throw noneReadable(root, files.length);
+}
+
+function noneReadable(root: string, skipped: number): DataFileError {
+  return new DataFileError(resolve(root), `has no readable images (${skipped} skipped)`);
 }
 
 /**
@@ -259,6 +266,8 @@ async function decodeAll(
   const n = files.length;
   const threads = Math.max(1, Math.min(o.threads, Math.ceil(n / FILES_PER_THREAD)));
   const bad = new Map<number, string>();
+  const stop = new Int32Array(new SharedArrayBuffer(4));
+  const exits: Promise<boolean>[] = [];
   const workers: Worker[] = [];
   const timers: NodeJS.Timeout[] = [];
   try {
@@ -268,9 +277,10 @@ async function decodeAll(
         const first = Math.floor((t * n) / threads);
         const part = files.slice(first, Math.floor(((t + 1) * n) / threads));
         let next = first; // the row this thread decodes now
-        const task: DecodeTask = { files: part, first, images, format };
+        const task: DecodeTask = { files: part, first, images, format, stop };
         const worker = new Worker(WORKER, { workerData: task });
         workers.push(worker);
+        exits.push(new Promise((exited) => worker.once('exit', () => exited(true))));
         const timer = setTimeout(() => {
           const s = o.timeoutMs / 1000;
           reject(new DataFileError(files[next] ?? files[first], `was not decoded within ${s} s`));
@@ -284,7 +294,7 @@ async function decodeAll(
             return;
           }
           if (m.kind === 'bad') {
-            const Err = m.size ? ImageSizeError : DataFileError;
+            const Err = m.size ? ImageSizeError : ImageFileError;
             if (m.size || !o.skipBadFiles) reject(new Err(files[next], m.detail));
             bad.set(next, m.detail);
           }
@@ -297,9 +307,16 @@ async function decodeAll(
       }
     });
   } finally {
-    // Not awaited: a thread stuck in a read (a hung network drive) ends when the read does.
+    // Note [threads stop between images]: a failed load asks the threads to stop after their
+    // current image and waits for them (a thread killed mid-decode makes the canvas addon
+    // complain on stderr); one that does not stop within STOP_GRACE_MS (or timeoutMs, if
+    // shorter: stuck in a read) is terminated. Re-check: npx vitest run test/cli-files.test.ts
+    Atomics.store(stop, 0, 1);
     for (const t of timers) clearTimeout(t);
-    for (const w of workers) void w.terminate();
+    const grace = Math.min(o.timeoutMs, STOP_GRACE_MS);
+    const late = (): Promise<boolean> => new Promise((r) => setTimeout(() => r(false), grace).unref());
+    const stopped = await Promise.all(exits.map((e) => Promise.race([e, late()])));
+    stopped.forEach((ok, i) => ok || void workers[i].terminate());
   }
   return bad;
 }
