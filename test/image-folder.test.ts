@@ -330,7 +330,7 @@ describe('imageFolder, bad files and folders', () => {
       [{ skipBadFiles: 'yes' }, 'skipBadFiles must be true or false, got "yes"'],
       [{ threads: 0 }, 'threads must be an integer from 1 to 256, got 0'],
       [{ timeoutMs: -1 }, 'timeoutMs must be a number of ms from 1 to 2^31-1, got -1'],
-      [{ classes: [] }, 'classes must be 1 to 256 names'],
+      [{ classes: [] }, 'classes must be 1 to 256 different names'],
     ];
     for (const [options, message] of cases) {
       const err = await rejection(imageFolder(digits, options as ImageFolderOptions));

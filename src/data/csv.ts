@@ -20,7 +20,7 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { OptionError, showValue } from '../errors.js';
 import { DataFileError } from './idx.js';
-import { Samples, sharedF32 } from './samples.js';
+import { MAX_CLASSES, Samples, checkClasses, sharedF32 } from './samples.js';
 
 export interface CsvOptions {
   /** The label column: its name in the header, or its index, 0-based (default "label", or 0 without a header). */
@@ -39,8 +39,6 @@ export interface CsvOptions {
 }
 
 const OPTION_NAMES = ['labelColumn', 'hasHeader', 'regression', 'delimiter', 'classes'];
-/** Labels are uint8 (Split.labels). */
-export const MAX_CLASSES = 256;
 /** Rows per block of the growing buffer the rows are parsed into before the one shared copy. */
 const BLOCK_ROWS = 4096;
 const DECIMAL = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/;
@@ -93,16 +91,7 @@ function checkOptions(options: CsvOptions): Resolved {
       `delimiter must be one character other than a quote or a line break, got ${showValue(delimiter)}`,
     );
   }
-  const classes = options.classes;
-  if (classes !== undefined) {
-    const ok =
-      Array.isArray(classes) &&
-      classes.length >= 1 &&
-      classes.length <= MAX_CLASSES &&
-      classes.every((c) => typeof c === 'string') &&
-      new Set(classes).size === classes.length;
-    if (!ok) throw new OptionError(`classes must be 1 to ${MAX_CLASSES} different names`);
-  }
+  const classes = checkClasses(options.classes);
   return { labelColumn, hasHeader, regression, delimiter, classes };
 }
 

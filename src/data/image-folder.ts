@@ -17,10 +17,10 @@ import { availableParallelism } from 'node:os';
 import { extname, join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { OptionError, showValue } from '../errors.js';
-import { MAX_CLASSES } from './csv.js';
+import { checkInt } from '../options.js';
 import { DataFileError } from './idx.js';
 import { IMAGE_EXTENSIONS, ImageFileError, ImageSizeError, imageSize, type ImageFormat } from './image-decode.js';
-import { Samples } from './samples.js';
+import { MAX_CLASSES, Samples, checkClasses } from './samples.js';
 
 export interface ImageFolderOptions {
   /** 1: luminance (default), 3: RGB. */
@@ -122,21 +122,11 @@ function checkOptions(options: ImageFolderOptions): Resolved {
   if (resize && size === undefined) throw new OptionError('resize needs size: the [height, width] to scale to');
   if (typeof skipBadFiles !== 'boolean')
     throw new OptionError(`skipBadFiles must be true or false, got ${showValue(skipBadFiles)}`);
-  if (classes !== undefined) {
-    const ok =
-      Array.isArray(classes) &&
-      classes.length >= 1 &&
-      classes.length <= MAX_CLASSES &&
-      classes.every((c) => typeof c === 'string');
-    if (!ok) throw new OptionError(`classes must be 1 to ${MAX_CLASSES} names`);
-  }
-  const threads = options.threads ?? availableParallelism();
-  if (!Number.isInteger(threads) || threads < 1 || threads > 256)
-    throw new OptionError(`threads must be an integer from 1 to 256, got ${showValue(threads)}`);
+  const threads = checkInt('threads', options.threads ?? availableParallelism(), [1, 256]);
   const timeoutMs = options.timeoutMs ?? 60_000;
   if (typeof timeoutMs !== 'number' || !(timeoutMs > 0 && timeoutMs <= 2 ** 31 - 1))
     throw new OptionError(`timeoutMs must be a number of ms from 1 to 2^31-1, got ${showValue(timeoutMs)}`);
-  return { channels, size, resize, skipBadFiles, classes, threads, timeoutMs };
+  return { channels, size, resize, skipBadFiles, classes: checkClasses(classes), threads, timeoutMs };
 }
 
 /** The classes and the image files with their labels, in ImageFolder's order. */

@@ -7,6 +7,22 @@ import { OptionError } from '../errors.js';
 import { Rng, deriveSeed } from '../rng.js';
 import type { Dataset, Split, Targets } from './dataset.js';
 
+/** Class labels are uint8 (Split.labels). */
+export const MAX_CLASSES = 256;
+
+/** A reader's `classes` option (a training set's classes, for its test set): 1 to MAX_CLASSES different names. */
+export function checkClasses(classes: unknown): readonly string[] | undefined {
+  if (classes === undefined) return undefined;
+  const ok =
+    Array.isArray(classes) &&
+    classes.length >= 1 &&
+    classes.length <= MAX_CLASSES &&
+    classes.every((c) => typeof c === 'string') &&
+    new Set(classes).size === classes.length;
+  if (!ok) throw new OptionError(`classes must be 1 to ${MAX_CLASSES} different names`);
+  return classes as string[];
+}
+
 /** fitParallel's `x` or `y`: values with their shape, batch axis first. */
 export interface SampleArray {
   readonly data: Float32Array | Uint8Array;
@@ -82,7 +98,7 @@ export function toDataset(train: Samples, test: Samples): Dataset {
   if (shape(test) !== shape(train)) {
     throw new OptionError(`${test.source} has samples of shape ${shape(test)}, ${train.source} ${shape(train)}`);
   }
-  const names = (s: Samples): string => (s.classes === undefined ? 'regression targets' : s.classes.join(','));
+  const names = (s: Samples): string => JSON.stringify(s.classes ?? 'regression targets');
   if (names(test) !== names(train) || test.numClasses !== train.numClasses) {
     throw new OptionError(
       `${test.source} has other classes than ${train.source}: load it with the option classes: train.classes`,
