@@ -8,7 +8,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
-import { createCanvas, loadImage, type Image, type SKRSContext2D } from '@napi-rs/canvas';
+import type { Image, SKRSContext2D } from '@napi-rs/canvas';
 import { DataFileError } from './idx.js';
 
 /** What every sample becomes. */
@@ -41,7 +41,7 @@ export async function decodeImage(file: string, format: ImageFormat, out: Float3
   if (!format.resize && (image.width !== w || image.height !== h)) {
     throw new ImageSizeError(file, `is ${image.height}x${image.width} pixels (height x width), the images ${h}x${w}`);
   }
-  const ctx = context(w, h);
+  const ctx = await context(w, h);
   ctx.fillStyle = '#000000';
   ctx.fillRect(0, 0, w, h);
   ctx.drawImage(image, 0, 0, w, h);
@@ -63,12 +63,19 @@ export async function imageSize(file: string): Promise<{ readonly height: number
   return { height, width };
 }
 
+/**
+ * The decoder, loaded on first use: importing the package loads no native
+ * addon, so a program that never reads an image needs none.
+ */
+let skia: Promise<typeof import('@napi-rs/canvas')> | undefined;
+const decoder = (): Promise<typeof import('@napi-rs/canvas')> => (skia ??= import('@napi-rs/canvas'));
+
 let canvas: { readonly w: number; readonly h: number; readonly ctx: SKRSContext2D } | undefined;
 
 /** This thread's drawing context of w x h pixels, made again only when the size changes. */
-function context(w: number, h: number): SKRSContext2D {
+async function context(w: number, h: number): Promise<SKRSContext2D> {
   if (canvas === undefined || canvas.w !== w || canvas.h !== h) {
-    const ctx = createCanvas(w, h).getContext('2d');
+    const ctx = (await decoder()).createCanvas(w, h).getContext('2d');
     ctx.imageSmoothingQuality = 'high';
     canvas = { w, h, ctx };
   }
@@ -77,6 +84,7 @@ function context(w: number, h: number): SKRSContext2D {
 
 async function load(file: string): Promise<Image> {
   const bytes = readImage(file);
+  const { loadImage } = await decoder(); // outside the try: a missing addon is no bad file
   try {
     return await loadImage(bytes);
   } catch (err) {
