@@ -18,8 +18,8 @@ import { intFlag, integer, number, parseFlags, pathFlag, type FlagValues } from 
 
 export const USAGE = `Usage: npm run train -- [flags]
 
-Trains an MLP (or your own TensorFlow.js model, --model) on MNIST or any idx dataset,
-data-parallel across worker threads.
+Trains an MLP (or your own TensorFlow.js model, --model) on MNIST, an idx dataset, a CSV file
+or an image folder, data-parallel across worker threads.
 
   --workers N        worker threads, 1-${LIMITS.workers[1]} (default: cores = ${availableParallelism()})
   --epochs N         passes over the training set (default 5)
