@@ -83,6 +83,7 @@ export async function imageFolder(root: string, options: ImageFolderOptions = {}
   for (const [i, detail] of await decodeAll(files, format, images, o)) bad.set(i, detail);
   // Note [skipped rows]: the threads write each image at its row; the rows of skipped files are
   // then closed up in place, so the samples keep the folder's order and no second buffer is made.
+  // Re-check: npx vitest run test/image-folder.test.ts (skipBadFiles: the rows after a skip)
   let count = 0;
   const shared = new Uint8Array(new SharedArrayBuffer(files.length));
   for (let i = 0; i < files.length; i++) {
