@@ -23,6 +23,9 @@ export {
 export type { Range } from './partition.js';
 export { loadDataset, defaultDataDir, type Dataset, type Split } from './data/dataset.js';
 export { DataFileError } from './data/idx.js';
+export { csvDataset, type CsvOptions } from './data/csv.js';
+export { imageFolder, type ImageFolderOptions } from './data/image-folder.js';
+export { Samples, holdOut, toDataset, type SampleArray } from './data/samples.js';
 export { initBackend, type BackendName, type BackendRequest } from './backend.js';
 export { registerWasmTrainingKernels } from './tfjs-kernels/register.js';
 export type { GradientMode } from './trainer/session.js';

@@ -85,7 +85,8 @@ describe('compiled CLI, bad input: exit 2, one stderr line, empty stdout', () =>
     { args: ['extra'], message: 'unexpected argument extra (flags start with --; see --help)' },
     {
       args: ['--data', '<empty>'],
-      message: '<empty>/train-images-idx3-ubyte: not found (also tried train-images-idx3-ubyte.gz)',
+      message:
+        '<empty>: holds neither idx files (train-images-idx3-ubyte, ...) nor class folders (<class>/<image>.png|.jpg|.jpeg)',
     },
     {
       args: ['--data', '<small>', '--batch-size', '101', '--workers', '1'],

@@ -90,6 +90,7 @@ describe('the npm pack tarball', () => {
       'dist/src/index.d.ts',
       'dist/src/cli/main.js',
       'dist/workers/train-worker.js',
+      'dist/workers/image-worker.js',
     ])
       expect(packed).toContain(f);
     const stray = packed.filter(

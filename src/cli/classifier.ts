@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ModelFileError } from '../io/model-error.js';
 import type { SavedModel } from '../io/model-file.js';
+import { dataMetadata, type DataMetadata } from '../io/model-metadata.js';
 
 /**
  * A saved LayersModel read as an image classifier, for `predict`: one input of
@@ -16,6 +17,8 @@ export class Classifier {
     private readonly inputShape: readonly number[],
     readonly numClasses: number,
     private readonly softmaxed: boolean,
+    /** What it was trained on, from model.json (io/model-metadata.ts): class names, image format. */
+    readonly data: DataMetadata,
   ) {}
 
   /** The classifier view of `saved`; a ModelFileError naming the file when it has not one input and one class output. */
@@ -35,7 +38,15 @@ export class Classifier {
       );
     }
     const last = model.layers[model.layers.length - 1].getConfig() as { activation?: unknown };
-    return new Classifier(file, model, input as number[], output[0], last.activation === 'softmax');
+    const data = dataMetadata(model, file);
+    if (data.classes !== undefined && data.classes.length !== output[0])
+      throw new ModelFileError(file, `names ${data.classes.length} classes for its ${output[0]} outputs`);
+    return new Classifier(file, model, input as number[], output[0], last.activation === 'softmax', data);
+  }
+
+  /** Class k's name as the model.json keeps it, else k. */
+  className(k: number): string {
+    return this.data.classes?.[k] ?? String(k);
   }
 
   /** Values per input: the product of the input shape. */

@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { initBackend } from '../backend.js';
 import { CheckpointError, readCheckpoint, type Checkpoint } from '../checkpoint.js';
 import { ProcessGroup, underMpirun } from '../collective/group.js';
-import { loadDataset, type Dataset } from '../data/dataset.js';
+import type { Dataset } from '../data/dataset.js';
 import { stepsPerEpoch } from '../data/shuffle.js';
 import { DataFileError } from '../data/idx.js';
 import { faultsFromEnv, type Fault } from '../faults.js';
@@ -21,12 +21,14 @@ import { mkdirp } from '../io/dirs.js';
 import { MetricsLog, type Metrics } from '../io/metrics.js';
 import { layersSource, writeWeights } from '../fit/spec.js';
 import { MODEL_JSON, loadModel, saveModel, trainableParams } from '../io/model-file.js';
+import { setDataMetadata } from '../io/model-metadata.js';
 import { describeSizes, tutorialMlp, type MlpConfig } from '../model/tutorial-mlp.js';
 import type { LrSchedule } from '../optim/schedule.js';
 import { OptionError, resolveOptions, type ResolvedOptions } from '../options.js';
 import { NonFiniteError, Trainer, type EpochResult, type ModelSource } from '../trainer/trainer.js';
 import { lossPng } from '../viz/loss.js';
 import { USAGE, parseCommand, type Command, type RunFlags } from './args.js';
+import { loadData } from './data-source.js';
 import { cliModelSource } from './model-recipe.js';
 import { loadModelModule } from './model-module.js';
 import { Reporter } from './progress.js';
@@ -115,7 +117,10 @@ async function loadInputs({ cmd, o, lead, run }: Setup): Promise<Inputs | undefi
   // included) from the checkpoint.
   const faults = faultsFromEnv();
   const resumed = run.resume === undefined ? undefined : readCheckpoint(run.resume);
-  const dataset = loadDataset(typeof o.data === 'string' ? o.data : (resumed?.header.recipe.data ?? undefined));
+  const seed = cmd.options.seed ?? resumed?.header.recipe.seed ?? o.seed;
+  const dataPath = typeof o.data === 'string' ? o.data : (resumed?.header.recipe.data ?? undefined);
+  const { dataset, metadata, warnings } = await loadData(dataPath, run.files, seed);
+  if (lead) for (const w of warnings) console.error(`warning: ${w}`);
   if (resumed !== undefined && run.resume !== undefined) {
     const epochs = cmd.options.epochs ?? resumed.header.recipe.epochs;
     if (resumed.header.step >= epochs * stepsPerEpoch(dataset.train.count, resumed.header.recipe.batchSize)) {
@@ -137,10 +142,8 @@ async function loadInputs({ cmd, o, lead, run }: Setup): Promise<Inputs | undefi
     hidden: cmd.options.hidden ?? recipe?.hidden ?? o.hidden,
     numClasses: dataset.numClasses,
   };
-  const model =
-    run.model === undefined
-      ? tutorialMlp(mlp, cmd.options.seed ?? recipe?.seed ?? o.seed)
-      : await loadModelModule(run.model);
+  const model = run.model === undefined ? tutorialMlp(mlp, seed) : await loadModelModule(run.model);
+  setDataMetadata(model, metadata); // saved with the model: predict names the classes
   const flags = {
     loss: run.loss,
     optimizer: typeof cmd.options.optimizer === 'string' ? cmd.options.optimizer : undefined,

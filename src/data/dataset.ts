@@ -13,7 +13,7 @@ import type { Stream } from './ring.js';
 
 export interface Split {
   readonly count: number;
-  /** rows*cols */
+  /** rows*cols (times 3 for an image folder's RGB images; a CSV's rows are 1 by features). */
   readonly features: number;
   readonly rows: number;
   readonly cols: number;

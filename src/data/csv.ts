@@ -1,0 +1,309 @@
+/**
+ * A CSV file of numeric samples as labelled samples in shared memory: every
+ * column but the label column is a feature (float32), one row per sample.
+ *
+ * Defined as: fields separated by `delimiter` (','), one row per line (LF or
+ * CRLF, a UTF-8 BOM ignored, blank lines skipped), a field may be quoted
+ * ("..." with "" for a quote) but not span lines; the first line names the
+ * columns unless `hasHeader` is false. A feature is a decimal number (`-1`,
+ * `0.5`, `1e-3`; spaces around it allowed). The label column holds class labels:
+ * integers 0 to 255, class i being "i" (the classes 0 to the largest label), or
+ * names, sorted into classes as torchvision's ImageFolder sorts folders, the
+ * label being the position; with `regression`, a number: the target.
+ *
+ * The file is streamed line by line; every problem is one DataFileError naming
+ * the file, and the line and column where there is one.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { OptionError, showValue } from '../errors.js';
+import { DataFileError } from './idx.js';
+import { MAX_CLASSES, Samples, checkClasses, sharedF32 } from './samples.js';
+
+export interface CsvOptions {
+  /** The label column: its name in the header, or its index, 0-based (default "label", or 0 without a header). */
+  readonly labelColumn?: string | number;
+  /** The first line names the columns (default true). */
+  readonly hasHeader?: boolean;
+  /** The label column holds regression targets (float32, `targets` (count, 1)), not classes (default false). */
+  readonly regression?: boolean;
+  /** The field separator, one character (default ","). */
+  readonly delimiter?: string;
+  /**
+   * The classes to map the labels onto, by name (a training set's `classes`, for its
+   * test set); default: the file's own.
+   */
+  readonly classes?: readonly string[];
+}
+
+const OPTION_NAMES = ['labelColumn', 'hasHeader', 'regression', 'delimiter', 'classes'];
+/** Rows per block of the growing buffer the rows are parsed into before the one shared copy. */
+const BLOCK_ROWS = 4096;
+const DECIMAL = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/;
+
+/** Reads `path` (see the file's contract); any problem with the file is a DataFileError, with an option an OptionError. */
+export async function csvDataset(path: string, options: CsvOptions = {}): Promise<Samples> {
+  const o = checkOptions(options);
+  await checkFile(path);
+  const reader = new RowReader(path, o);
+  const input = createReadStream(path, { encoding: 'utf8' });
+  let readError: Error | undefined;
+  input.on('error', (err) => (readError = err));
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  try {
+    for await (const line of lines) reader.line(line);
+  } catch (err) {
+    if (err instanceof DataFileError) throw err;
+    readError = err as Error;
+  } finally {
+    lines.close();
+    input.destroy();
+  }
+  if (readError !== undefined) throw new DataFileError(path, `cannot be read: ${readError.message}`);
+  return reader.finish();
+}
+
+type Resolved = Required<Omit<CsvOptions, 'classes'>> & Pick<CsvOptions, 'classes'>;
+
+function checkOptions(options: CsvOptions): Resolved {
+  if (typeof options !== 'object' || options === null) throw new OptionError('csvDataset options must be an object');
+  for (const k of Object.keys(options))
+    if (!OPTION_NAMES.includes(k))
+      throw new OptionError(`unknown csvDataset option ${k} (known: ${OPTION_NAMES.join(', ')})`);
+  const hasHeader = options.hasHeader ?? true;
+  if (typeof hasHeader !== 'boolean')
+    throw new OptionError(`hasHeader must be true or false, got ${showValue(hasHeader)}`);
+  const regression = options.regression ?? false;
+  if (typeof regression !== 'boolean')
+    throw new OptionError(`regression must be true or false, got ${showValue(regression)}`);
+  const labelColumn = options.labelColumn ?? (hasHeader ? 'label' : 0);
+  const isIndex = typeof labelColumn === 'number' && Number.isInteger(labelColumn) && labelColumn >= 0;
+  if (!isIndex && (typeof labelColumn !== 'string' || labelColumn === '' || !hasHeader)) {
+    throw new OptionError(
+      `labelColumn must be ${hasHeader ? 'a column name or ' : ''}a column index (0-based)${hasHeader ? '' : ' when hasHeader is false'}, got ${showValue(labelColumn)}`,
+    );
+  }
+  const delimiter = options.delimiter ?? ',';
+  if (typeof delimiter !== 'string' || delimiter.length !== 1 || '"\r\n'.includes(delimiter)) {
+    throw new OptionError(
+      `delimiter must be one character other than a quote or a line break, got ${showValue(delimiter)}`,
+    );
+  }
+  const classes = checkClasses(options.classes);
+  return { labelColumn, hasHeader, regression, delimiter, classes };
+}
+
+/** Fails early, with the file's name, when it is missing or a folder. */
+async function checkFile(path: string): Promise<void> {
+  try {
+    if ((await stat(path)).isDirectory()) throw new DataFileError(path, 'is a folder, not a CSV file');
+  } catch (err) {
+    if (err instanceof DataFileError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new DataFileError(path, code === 'ENOENT' ? 'not found' : `cannot be read (${code ?? String(err)})`);
+  }
+}
+
+/** A label as first seen: its code (order of first appearance) and line. */
+interface Seen {
+  readonly code: number;
+  readonly line: number;
+}
+
+/** The parser's state: fed one line at a time, then finished into Samples. */
+class RowReader {
+  private lineNo = 0;
+  private names: string[] | undefined;
+  private label = -1;
+  private rows = 0;
+  private blocks: Float32Array[] = [];
+  private targets: number[] = [];
+  private codes = new Uint8Array(BLOCK_ROWS);
+  private readonly seen = new Map<string, Seen>();
+
+  constructor(
+    private readonly path: string,
+    private readonly o: Resolved,
+  ) {}
+
+  line(raw: string): void {
+    this.lineNo++;
+    const text = this.lineNo === 1 && raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw;
+    if (text.trim() === '') return;
+    const fields = this.fields(text);
+    if (this.names === undefined) {
+      this.columns(fields);
+      if (this.o.hasHeader) return;
+    }
+    if (fields.length !== this.names!.length) {
+      const what = this.o.hasHeader ? 'the header has' : 'the first row has';
+      throw this.error(`line ${this.lineNo} has ${fields.length} fields, ${what} ${this.names!.length}`);
+    }
+    this.row(fields);
+  }
+
+  /** The column names (or numbers) and the label column's index, from the first line. */
+  private columns(fields: string[]): void {
+    const names = this.o.hasHeader ? fields.map((f) => f.trim()) : fields.map((_, i) => `${i}`);
+    const want = this.o.labelColumn;
+    const label = typeof want === 'number' ? want : names.indexOf(want);
+    if (label < 0 || label >= names.length) {
+      const shown = names.length > 8 ? `${names.slice(0, 8).join(', ')}, ...` : names.join(', ');
+      throw this.error(
+        typeof want === 'number'
+          ? `has ${names.length} columns, no label column at index ${want}`
+          : `no column "${want}" in the header line (columns: ${shown})`,
+      );
+    }
+    if (names.length < 2) throw this.error(`has no feature columns besides the label column "${names[label]}"`);
+    this.names = names;
+    this.label = label;
+  }
+
+  private row(fields: string[]): void {
+    const f = this.names!.length - 1;
+    const at = this.rows % BLOCK_ROWS;
+    if (at === 0) this.blocks.push(new Float32Array(BLOCK_ROWS * f));
+    const block = this.blocks[this.blocks.length - 1];
+    let o = at * f;
+    for (let i = 0; i < fields.length; i++) {
+      if (i === this.label) continue;
+      block[o++] = this.number(fields[i], i);
+    }
+    const l = fields[this.label];
+    if (this.o.regression) this.targets.push(this.number(l, this.label));
+    else {
+      if (this.rows === this.codes.length) {
+        const grown = new Uint8Array(2 * this.codes.length);
+        grown.set(this.codes);
+        this.codes = grown;
+      }
+      this.codes[this.rows] = this.code(l.trim());
+    }
+    this.rows++;
+  }
+
+  private number(s: string, column: number): number {
+    const v = Number(s);
+    // Number() also takes "0x1f", "0b1", "Infinity" and a blank (as 0): a field other than a digit followed
+    // by a digit, a '.', a sign or nothing (the common case, taken as is) must match DECIMAL.
+    const c0 = s.charCodeAt(0);
+    const c1 = s.charCodeAt(1);
+    const plain = c0 >= 48 && c0 <= 57 && !(c1 > 57);
+    if (!Number.isFinite(v) || (!plain && !DECIMAL.test(s)))
+      throw this.error(`${this.where(column)}: ${JSON.stringify(s)} is not a number`);
+    return v;
+  }
+
+  /** The label's code: labels are numbered in the order they first appear, until finish() sorts them into classes. */
+  private code(label: string): number {
+    const seen = this.seen.get(label);
+    if (seen !== undefined) return seen.code;
+    if (this.seen.size === MAX_CLASSES) {
+      throw this.error(
+        `${this.where(this.label)}: a ${MAX_CLASSES + 1}th distinct label ${JSON.stringify(label)}, more classes than ${MAX_CLASSES}`,
+      );
+    }
+    const code = this.seen.size;
+    this.seen.set(label, { code, line: this.lineNo });
+    return code;
+  }
+
+  finish(): Samples {
+    if (this.names === undefined) throw this.error('is empty');
+    if (this.rows === 0) throw this.error('has a header line but no rows');
+    const f = this.names.length - 1;
+    // Validated; now the one shared copy.
+    const images = sharedF32(this.rows * f);
+    this.blocks.forEach((b, i) =>
+      images.set(b.subarray(0, Math.min(BLOCK_ROWS, this.rows - i * BLOCK_ROWS) * f), i * BLOCK_ROWS * f),
+    );
+    const split = { count: this.rows, features: f, rows: 1, cols: f, images };
+    const source = resolve(this.path);
+    if (this.o.regression) {
+      const data = sharedF32(this.rows);
+      data.set(this.targets);
+      return new Samples(
+        source,
+        { ...split, labels: new Uint8Array(0), targets: { data, shape: [1] } },
+        [f],
+        undefined,
+      );
+    }
+    const { classes, index } = this.classes();
+    const labels = new Uint8Array(new SharedArrayBuffer(this.rows));
+    for (let i = 0; i < this.rows; i++) labels[i] = index[this.codes[i]];
+    return new Samples(source, { ...split, labels }, [f], classes);
+  }
+
+  /** The classes, and each label code's class. */
+  private classes(): { classes: readonly string[]; index: Uint8Array } {
+    const index = new Uint8Array(this.seen.size);
+    const given = this.o.classes;
+    if (given !== undefined) {
+      for (const [label, { code, line }] of this.seen) {
+        const c = given.indexOf(/^\d+$/.test(label) ? String(Number(label)) : label);
+        if (c < 0) {
+          throw this.error(
+            `${this.where(this.label, line)}: class ${JSON.stringify(label)} is not one of the ${given.length} classes given`,
+          );
+        }
+        index[code] = c;
+      }
+      return { classes: given, index };
+    }
+    const labels = [...this.seen.keys()];
+    if (labels.every((l) => /^\d+$/.test(l) && Number(l) < MAX_CLASSES)) {
+      for (const [label, { code }] of this.seen) index[code] = Number(label);
+      const top = Math.max(...labels.map(Number));
+      return { classes: Array.from({ length: top + 1 }, (_, i) => String(i)), index };
+    }
+    const classes = [...labels].sort();
+    for (const [label, { code }] of this.seen) index[code] = classes.indexOf(label);
+    return { classes, index };
+  }
+
+  /** `line 17, column "px3"` (with a header) or `line 17, field 4` (1-based, without). */
+  private where(column: number, line = this.lineNo): string {
+    const name = this.o.hasHeader ? `column ${JSON.stringify(this.names![column])}` : `field ${column + 1}`;
+    return `line ${line}, ${name}`;
+  }
+
+  private error(detail: string): DataFileError {
+    return new DataFileError(this.path, detail);
+  }
+
+  /** The fields of a line: split on the delimiter, or, where there are quotes, field by field. */
+  private fields(line: string): string[] {
+    const d = this.o.delimiter;
+    if (!line.includes('"')) return line.split(d);
+    const out: string[] = [];
+    let i = 0;
+    for (;;) {
+      let field = '';
+      while (line[i] === ' ') i++;
+      if (line[i] === '"') {
+        for (i++; ; i++) {
+          if (i >= line.length) throw this.error(`line ${this.lineNo}: a quoted field does not end on its line`);
+          if (line[i] === '"') {
+            if (line[i + 1] !== '"') break;
+            i++;
+          }
+          field += line[i];
+        }
+        i++;
+        while (line[i] === ' ') i++;
+        if (i < line.length && line[i] !== d) throw this.error(`line ${this.lineNo}: text after a quoted field`);
+      } else {
+        const end = line.indexOf(d, i);
+        field = line.slice(i, end < 0 ? line.length : end);
+        i = end < 0 ? line.length : end;
+      }
+      out.push(field);
+      if (i >= line.length) return out;
+      i++; // the delimiter
+    }
+  }
+}

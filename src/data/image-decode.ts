@@ -1,0 +1,138 @@
+/**
+ * One image file as one sample: PNG or JPEG (told by its bytes, not its name),
+ * decoded with @napi-rs/canvas to `height` x `width` pixels of 1 channel
+ * (luminance) or 3 (RGB), each value in [0, 1], row-major, channels last (the
+ * layout of tfjs's [height, width, channels] input). Transparent pixels read as
+ * black. The same code runs in the decoding threads (workers/image-worker.ts)
+ * and in the calling thread.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
+import type { Image, SKRSContext2D } from '@napi-rs/canvas';
+import { DataFileError } from './idx.js';
+
+/** What every sample becomes. */
+export interface ImageFormat {
+  readonly height: number;
+  readonly width: number;
+  readonly channels: 1 | 3;
+  /** Scale every image to height x width; false: an image of another size is an ImageSizeError. */
+  readonly resize: boolean;
+}
+
+/** A file that cannot be read or decoded as an image: what skipBadFiles skips. */
+export class ImageFileError extends DataFileError {}
+
+/** An image of another size than the others' (not a bad file: it is never skipped). */
+export class ImageSizeError extends DataFileError {}
+
+/** The image files an image folder holds, by name, compared in lower case. */
+export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg'] as const;
+/** Larger files are refused before they are read. */
+export const MAX_IMAGE_BYTES = 64 << 20;
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+// byte -> float32 in [0, 1]; dividing keeps 255 -> 1 exact, as the idx reader does.
+const SCALE = Float32Array.from({ length: 256 }, (_, i) => i / 255);
+
+/** Decodes `file` into `out` (height*width*channels values); a problem is an ImageFileError or ImageSizeError naming the file. */
+export async function decodeImage(file: string, format: ImageFormat, out: Float32Array): Promise<void> {
+  const image = await load(file);
+  const { height: h, width: w, channels } = format;
+  if (!format.resize && (image.width !== w || image.height !== h)) {
+    throw new ImageSizeError(file, `is ${image.height}x${image.width} pixels (height x width), the images ${h}x${w}`);
+  }
+  const ctx = await context(w, h);
+  ctx.fillStyle = '#000000';
+  ctx.fillRect(0, 0, w, h);
+  ctx.drawImage(image, 0, 0, w, h);
+  const rgba = ctx.getImageData(0, 0, w, h).data; // (h, w, 4) bytes
+  if (channels === 3) {
+    for (let i = 0; i < w * h; i++) for (let c = 0; c < 3; c++) out[3 * i + c] = SCALE[rgba[4 * i + c]];
+    return;
+  }
+  // Luminance as PIL's convert('L') computes it (ITU-R 601-2, weights summing to 2^16): exact for gray pixels.
+  for (let i = 0; i < w * h; i++) {
+    const y = (rgba[4 * i] * 19595 + rgba[4 * i + 1] * 38470 + rgba[4 * i + 2] * 7471 + 0x8000) >>> 16;
+    out[i] = SCALE[y];
+  }
+}
+
+/** The image's size in pixels; an ImageFileError naming the file when it is not a readable image. */
+export async function imageSize(file: string): Promise<{ readonly height: number; readonly width: number }> {
+  const { height, width } = await load(file);
+  return { height, width };
+}
+
+/**
+ * The decoder, loaded on first use: importing the package loads no native
+ * addon, so a program that never reads an image needs none.
+ */
+let skia: Promise<typeof import('@napi-rs/canvas')> | undefined;
+const decoder = (): Promise<typeof import('@napi-rs/canvas')> => (skia ??= import('@napi-rs/canvas'));
+
+let canvas: { readonly w: number; readonly h: number; readonly ctx: SKRSContext2D } | undefined;
+
+/** This thread's drawing context of w x h pixels, made again only when the size changes. */
+async function context(w: number, h: number): Promise<SKRSContext2D> {
+  if (canvas === undefined || canvas.w !== w || canvas.h !== h) {
+    const ctx = (await decoder()).createCanvas(w, h).getContext('2d');
+    ctx.imageSmoothingQuality = 'high';
+    canvas = { w, h, ctx };
+  }
+  return canvas.ctx;
+}
+
+async function load(file: string): Promise<Image> {
+  const bytes = readImage(file);
+  const { loadImage } = await decoder(); // outside the try: a missing addon is no bad file
+  try {
+    return await loadImage(bytes);
+  } catch (err) {
+    throw new ImageFileError(file, `cannot be decoded: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/**
+ * The file's bytes, checked to be a whole PNG or JPEG. Note [whole files]: the
+ * decoder draws a truncated PNG without a word (the missing rows transparent),
+ * so a PNG is read chunk by chunk, each chunk's CRC checked, up to its IEND
+ * chunk, and a JPEG must end with its end-of-image marker (FF D9).
+ * Re-check: npx vitest run test/image-folder.test.ts
+ */
+function readImage(file: string): Buffer {
+  let bytes: Buffer;
+  try {
+    const info = statSync(file);
+    if (!info.isFile()) throw new ImageFileError(file, 'is not a regular file');
+    const size = info.size;
+    if (size > MAX_IMAGE_BYTES)
+      throw new ImageFileError(file, `is ${size} bytes, more than the ${MAX_IMAGE_BYTES}-byte limit`);
+    bytes = readFileSync(file);
+  } catch (err) {
+    if (err instanceof ImageFileError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ImageFileError(file, code === 'ENOENT' ? 'not found' : `cannot be read (${code ?? String(err)})`);
+  }
+  if (bytes.length >= 8 && PNG_SIGNATURE.every((b, i) => bytes[i] === b)) checkPng(file, bytes);
+  else if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) {
+    let end = bytes.length;
+    while (end > 2 && bytes[end - 1] === 0) end--; // zero padding after the marker
+    if (bytes[end - 2] !== 0xff || bytes[end - 1] !== 0xd9)
+      throw new ImageFileError(file, 'is a truncated JPEG (no end-of-image marker)');
+  } else throw new ImageFileError(file, bytes.length === 0 ? 'is empty' : 'is not a PNG or JPEG file');
+  return bytes;
+}
+
+function checkPng(file: string, bytes: Buffer): void {
+  for (let at = 8; at + 8 <= bytes.length;) {
+    const length = bytes.readUInt32BE(at);
+    const type = bytes.toString('latin1', at + 4, at + 8);
+    const end = at + 12 + length;
+    if (end > bytes.length) throw new ImageFileError(file, `is a truncated PNG (its ${type} chunk runs past the end)`);
+    if (crc32(bytes.subarray(at + 4, end - 4)) !== bytes.readUInt32BE(end - 4))
+      throw new ImageFileError(file, `is a corrupt PNG (CRC mismatch in its ${type} chunk)`);
+    if (type === 'IEND') return;
+    at = end;
+  }
+  throw new ImageFileError(file, 'is a truncated PNG (no IEND chunk)');
+}
