@@ -7,6 +7,7 @@ import { optimizerFromTfjs } from '../optim/spec.js';
 import { LIMITS, checkInt } from '../options.js';
 import { Trainer } from '../trainer/trainer.js';
 import { Callbacks, type Callback, type Logs } from './callbacks.js';
+import { StepChunks } from './chunks.js';
 import type { ClassWeightArg } from './class-weight.js';
 import { asDataset, fitData, type FitInput } from './data.js';
 import { LiveModel } from './live-model.js';
@@ -121,7 +122,9 @@ const KNOWN = new Set([
  * next step, in every worker. They are read from the optimizer's fields
  * (getConfig()), so a plain `sgd.learningRate = x` applies too, where tfjs's own
  * SGD and momentum keep stepping with the rate their last setLearningRate() cached.
- * When it resolves, `model` holds the trained
+ * The batch hooks of a callback with readsModelInBatchHooks = false get their logs
+ * after a chunk of steps instead, without the model (Note [logs-only chunks] in
+ * chunks.ts). When it resolves, `model` holds the trained
  * weights (trainable ones, and the non-trainable ones, e.g. batch-norm
  * statistics, from worker 0), so model.predict, model.evaluate and model.save just work.
  */
@@ -193,19 +196,23 @@ export async function fitParallel(
   const perStep = trainer.options.accumulateSteps;
   const n = data.train.count;
   const size = (b: number): number => Math.min(B, n - b * B);
+  const chunks = new StepChunks(callbacks.batchHooks, args.group === undefined);
+  const stepByStep = callbacks.batchHooks === 'live'; // a step per task, its first onBatchBegin before it
   for (let e = initialEpoch; e < epochs && !callbacks.stopRequested(); e++) {
     await callbacks.onEpochBegin(e, {});
     const totals = new Float64Array(names.length);
     let seen = 0;
     const S = trainer.stepsPerEpoch;
     for (let step = 0; step < S && !callbacks.stopRequested();) {
-      const chunk = callbacks.wantsBatches ? 1 : S - step;
+      const chunk = chunks.next(S - step);
       let b = step * perStep;
-      if (chunk === 1) await callbacks.onBatchBegin(b, { batch: b, size: size(b) });
+      if (stepByStep) await callbacks.onBatchBegin(b, { batch: b, size: size(b) });
+      const t0 = performance.now();
       await trainer.train(chunk);
+      chunks.took(chunk, performance.now() - t0);
       const { losses, metrics } = trainer.drainBatches();
       for (let j = 0; j < losses.length; j++, b++) {
-        if (chunk === 1 && j > 0) await callbacks.onBatchBegin(b, { batch: b, size: size(b) });
+        if (!stepByStep || j > 0) await callbacks.onBatchBegin(b, { batch: b, size: size(b) });
         const logs: Logs = { batch: b, size: size(b), loss: losses[j] };
         trainer.metricNames.forEach((name, m) => (logs[name] = metrics[j * trainer.metricNames.length + m]));
         names.forEach((name, m) => (totals[m] += logs[name] * size(b)));
