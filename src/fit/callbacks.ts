@@ -24,8 +24,8 @@ export interface Callback {
 }
 
 /**
- * What the callbacks' batch hooks need of a fit: 'none' listens to batches; 'logs': those
- * that listen all declare readsModelInBatchHooks = false; 'live': one reads the model.
+ * What the callbacks' batch hooks need of a fit: 'none': no callback listens to batches;
+ * 'logs': all that listen declare readsModelInBatchHooks = false; 'live': one may read the model.
  */
 export type BatchHooks = 'none' | 'logs' | 'live';
 
@@ -75,9 +75,9 @@ function listensToBatches(c: Callback): boolean {
  * can stop training there. When all that listen declare readsModelInBatchHooks =
  * false ('logs': tensorBoard(), a progress bar, a logger), they run chunks of steps
  * and the batch hooks of a chunk run after it, unsynced (Note [logs-only chunks] in
- * chunks.ts). tf.CustomCallback keeps the field if set on it; tfjs's
- * own tf.callbacks.earlyStopping has epoch hooks only. A callback stops training as
- * in tfjs, by setting model.stopTraining = true (tf.callbacks.earlyStopping does).
+ * chunks.ts). A tf.CustomCallback declares it with the field set on the instance
+ * (Object.assign); tfjs's own tf.callbacks.earlyStopping has epoch hooks only. A callback
+ * stops training as in tfjs, by setting model.stopTraining = true (earlyStopping does).
  */
 export class Callbacks {
   private readonly list: readonly Callback[];
