@@ -1,15 +1,17 @@
 /**
- * node dist/bench/tensorboard.js [--fit]: what TensorBoard logging costs (src/tensorboard/).
+ * node dist/bench/tensorboard.js [--fit [--reps N]]: what TensorBoard logging costs (src/tensorboard/).
  *  1. EventWriter: one scalar() (encode a record, buffer it), and the write of the
  *     buffer per scalar (flush(), one appendFileSync of whole records);
  *  2. the tensorBoard() callback's onBatchEnd per step, logs { batch, size, loss, acc },
  *     with updateFreq 'batch' and 10 ('epoch' has no batch hook at all);
  *  3. with --fit: fitParallel, examples/mlp.js on MNIST at 2 workers, batch 64,
- *     samples/s of epochs after the first without a callback, with tensorBoard('epoch')
- *     with updateFreq 10, and with an empty onBatchEnd (what any batch hook costs under
- *     fitParallel: a step per task, Note [batch callbacks] in src/fit/callbacks.ts, and
- *     the live model's weights before each hook), interleaved repetitions; medians and
- *     the ratio to none.
+ *     samples/s of epochs after the first without a callback, with tensorBoard('epoch'),
+ *     with updateFreq 10 and 'batch' (hooks that read only logs: chunks of steps, Note
+ *     [logs-only chunks] in src/fit/chunks.ts), with an empty onBatchEnd declared so, and
+ *     with a plain empty onBatchEnd (what a batch hook that may read the model costs: a
+ *     step per task and the live model's weights before each hook, Note [batch callbacks]
+ *     in src/fit/callbacks.ts), N interleaved repetitions (default 5); median samples/s,
+ *     and the median of each epoch's ratio to none's same epoch of the same repetition.
  * Medians of repetitions; compare within one run.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,7 +25,11 @@ const REPS = 5;
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const us = (ms: number): string => `${(ms * 1000).toFixed(2)} µs`;
 
-const { values } = parseArgs({ options: { fit: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: { fit: { type: 'boolean', default: false }, reps: { type: 'string', default: '5' } },
+});
+const fitReps = Number(values.reps);
+if (!Number.isInteger(fitReps) || fitReps < 1) throw new Error(`--reps must be an integer >= 1, got ${values.reps}`);
 const tmp = mkdtempSync(join(tmpdir(), 'wddp-bench-tb-'));
 
 /** Median ms per call of `once` over REPS runs of `n` calls (after one run to warm up). */
@@ -81,10 +87,14 @@ if (values.fit) {
     none: () => [],
     "tensorBoard('epoch')": () => [tensorBoard(join(tmp, 'fit-epoch'))],
     'tensorBoard(every 10)': () => [tensorBoard(join(tmp, 'fit-10'), { updateFreq: 10 })],
+    "tensorBoard('batch')": () => [tensorBoard(join(tmp, 'fit-batch'), { updateFreq: 'batch' })],
+    'an empty onBatchEnd, readsModelInBatchHooks false': () => [
+      { onBatchEnd: () => undefined, readsModelInBatchHooks: false },
+    ],
     'an empty onBatchEnd': () => [{ onBatchEnd: () => undefined }],
   };
   const rates: Record<string, number[]> = Object.fromEntries(Object.keys(rows).map((k) => [k, []]));
-  for (let r = 0; r < 5; r++) {
+  for (let r = 0; r < fitReps; r++) {
     for (const [name, callbacks] of Object.entries(rows)) {
       const m = await mlp();
       let begin = 0;
@@ -95,11 +105,10 @@ if (values.fit) {
       await fitParallel(m, x, y, { epochs: EPOCHS, batchSize: 64, workers: 2, callbacks: [...callbacks(), clock] });
     }
   }
-  const base = median(rates.none);
-  for (const [name, rs] of Object.entries(rates))
-    console.log(
-      `fitParallel MLP, 2 workers, ${name}: ${median(rs).toFixed(0)} samples/s (${(median(rs) / base).toFixed(3)}x none)`,
-    );
+  for (const [name, rs] of Object.entries(rates)) {
+    const ratio = median(rs.map((v, i) => v / rates.none[i]));
+    console.log(`fitParallel MLP, 2 workers, ${name}: ${median(rs).toFixed(0)} samples/s (${ratio.toFixed(3)}x none)`);
+  }
 }
 
 rmSync(tmp, { recursive: true, force: true });

@@ -226,13 +226,13 @@ describe('EventWriter without TensorBoard', () => {
     expect(existsSync(d)).toBe(false); // nothing is written before the first scalar
   });
 
-  it("fitParallel's callbacks: an 'epoch' callback listens to no batch hook (whole epochs per task), a batch one does", () => {
+  it("fitParallel's callbacks: an 'epoch' callback listens to no batch hook (whole epochs per task), a batch one reads only logs (chunks of steps)", () => {
     const m = model();
     const d = join(tmp, 'never');
-    expect(new Callbacks([tensorBoard(d)], m).wantsBatches).toBe(false);
-    expect(new Callbacks([tensorBoard(d, { updateFreq: 'epoch' })], m).wantsBatches).toBe(false);
-    expect(new Callbacks([tensorBoard(d, { updateFreq: 'batch' })], m).wantsBatches).toBe(true);
-    expect(new Callbacks([tensorBoard(d, { updateFreq: 10 })], m).wantsBatches).toBe(true);
+    expect(new Callbacks([tensorBoard(d)], m).batchHooks).toBe('none');
+    expect(new Callbacks([tensorBoard(d, { updateFreq: 'epoch' })], m).batchHooks).toBe('none');
+    expect(new Callbacks([tensorBoard(d, { updateFreq: 'batch' })], m).batchHooks).toBe('logs');
+    expect(new Callbacks([tensorBoard(d, { updateFreq: 10 })], m).batchHooks).toBe('logs');
   });
 });
 

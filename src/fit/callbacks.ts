@@ -14,7 +14,20 @@ export interface Callback {
   onBatchEnd?(batch: number, logs?: Logs): unknown;
   setModel?(model: tf.LayersModel): void;
   setParams?(params: object): void;
+  /**
+   * `false` declares that this callback's onBatchBegin and onBatchEnd use only their
+   * arguments (batch, logs) and, of the model, at most set model.stopTraining: fitParallel
+   * then need not keep the model live for them (Note [batch callbacks]). Its other hooks
+   * see the live model still. Plain model.fit ignores the field.
+   */
+  readonly readsModelInBatchHooks?: boolean;
 }
+
+/**
+ * What the callbacks' batch hooks need of a fit: 'none': no callback listens to batches;
+ * 'logs': all that listen declare readsModelInBatchHooks = false; 'live': one may read the model.
+ */
+export type BatchHooks = 'none' | 'logs' | 'live';
 
 const HOOKS = ['onTrainBegin', 'onTrainEnd', 'onEpochBegin', 'onEpochEnd', 'onBatchBegin', 'onBatchEnd'] as const;
 type Hook = (typeof HOOKS)[number];
@@ -47,18 +60,29 @@ function listens(c: Callback, hook: Hook): boolean {
   return typeof h === 'function' && h !== (tf.Callback.prototype as Callback)[hook];
 }
 
+/** Does `c` listen to onBatchBegin or onBatchEnd? */
+function listensToBatches(c: Callback): boolean {
+  return listens(c, 'onBatchBegin') || listens(c, 'onBatchEnd');
+}
+
 /**
  * The user's callbacks, called as model.fit calls them, with tfjs's log names;
  * around each event some callback listens to, the Sync (the live model).
  * Note [batch callbacks]: workers run a whole epoch per task unless a callback
- * listens to batches; then they run one step per task (one round trip to the
- * pool each), so onBatchEnd sees each batch as it ends and can stop training there.
- * A callback stops training as in tfjs, by setting model.stopTraining = true
- * (tf.callbacks.earlyStopping does).
+ * listens to batches (batchHooks). When one that listens may read the model
+ * ('live'), they run one step per task (one round trip to the pool each), with the
+ * model synced before each batch hook, so onBatchEnd sees each batch as it ends and
+ * can stop training there. When all that listen declare readsModelInBatchHooks =
+ * false ('logs': tensorBoard(), a progress bar, a logger), they run chunks of steps
+ * and the batch hooks of a chunk run after it, unsynced (Note [logs-only chunks] in
+ * chunks.ts). A tf.CustomCallback declares it with the field set on the instance
+ * (Object.assign); tfjs's own tf.callbacks.earlyStopping has epoch hooks only. A callback
+ * stops training as in tfjs, by setting model.stopTraining = true (earlyStopping does).
  */
 export class Callbacks {
   private readonly list: readonly Callback[];
   private sync: Sync | undefined;
+  readonly batchHooks: BatchHooks;
 
   constructor(
     callbacks: Callback | readonly Callback[] | undefined,
@@ -77,19 +101,20 @@ export class Callbacks {
         if (c[h] !== undefined && typeof c[h] !== 'function')
           throw new OptionError(`callbacks[${i}].${h} must be a function`);
       }
+      if (c.readsModelInBatchHooks !== undefined && typeof c.readsModelInBatchHooks !== 'boolean')
+        throw new OptionError(`callbacks[${i}].readsModelInBatchHooks must be a boolean`);
       c.setModel?.(model);
     });
     this.list = list;
+    const batches = list.filter(listensToBatches);
+    this.batchHooks =
+      batches.length === 0 ? 'none' : batches.every((c) => c.readsModelInBatchHooks === false) ? 'logs' : 'live';
     model.stopTraining = false;
   }
 
   /** Runs `sync` around every event from now on. */
   bind(sync: Sync): void {
     this.sync = sync;
-  }
-
-  get wantsBatches(): boolean {
-    return this.list.some((c) => listens(c, 'onBatchEnd') || listens(c, 'onBatchBegin'));
   }
 
   stopRequested(): boolean {
@@ -116,19 +141,20 @@ export class Callbacks {
     await this.run('onEpochEnd', (c) => c.onEpochEnd?.(epoch, logs));
   }
 
+  /** Batch hooks run without the Sync when batchHooks is 'logs'. */
   async onBatchBegin(batch: number, logs: Logs): Promise<void> {
-    await this.run('onBatchBegin', (c) => c.onBatchBegin?.(batch, logs));
+    await this.run('onBatchBegin', (c) => c.onBatchBegin?.(batch, logs), this.batchHooks === 'live');
   }
 
   async onBatchEnd(batch: number, logs: Logs): Promise<void> {
-    await this.run('onBatchEnd', (c) => c.onBatchEnd?.(batch, logs));
+    await this.run('onBatchEnd', (c) => c.onBatchEnd?.(batch, logs), this.batchHooks === 'live');
   }
 
-  private async run(hook: Hook, call: (c: Callback) => unknown): Promise<void> {
+  private async run(hook: Hook, call: (c: Callback) => unknown, synced = true): Promise<void> {
     const listeners = this.list.filter((c) => listens(c, hook));
     if (listeners.length === 0) return;
-    await this.sync?.before();
+    if (synced) await this.sync?.before();
     for (const c of listeners) await call(c);
-    this.sync?.after();
+    if (synced) this.sync?.after();
   }
 }

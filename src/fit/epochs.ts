@@ -5,6 +5,7 @@
  */
 import type { Evaluation, Trainer } from '../trainer/trainer.js';
 import type { Callbacks, Logs } from './callbacks.js';
+import type { StepChunks } from './chunks.js';
 
 /** What model.fit resolves with: tfjs's History fields. */
 export interface History<Params = FitParams> {
@@ -43,22 +44,29 @@ export interface EpochRun {
 }
 
 /**
- * Trains the epoch's batches, calling onBatchBegin and onBatchEnd around each
- * with tfjs's batch logs, until plan.steps, the end of its data or a stop
- * (model.stopTraining) between batches (Note [batch callbacks] in callbacks.ts).
+ * Trains the epoch's batches in the chunks of steps `chunks` gives (Note
+ * [logs-only chunks] in chunks.ts), calling onBatchBegin and onBatchEnd around
+ * each with tfjs's batch logs, until plan.steps, the end of its data or a stop
+ * (model.stopTraining) between chunks (Note [batch callbacks] in callbacks.ts).
  * The logs are tfjs's BaseLogger's: each batch weighed by its size; none when
  * the epoch had no batch.
  */
-export async function trainEpoch(trainer: Trainer, callbacks: Callbacks, plan: EpochPlan): Promise<EpochRun> {
+export async function trainEpoch(
+  trainer: Trainer,
+  callbacks: Callbacks,
+  plan: EpochPlan,
+  chunks: StepChunks,
+): Promise<EpochRun> {
   const names = ['loss', ...trainer.metricNames];
   const M = trainer.metricNames.length;
   const totals = new Float64Array(names.length);
   let seen = 0;
   let b = 0;
   let dataEnded = false;
+  const live = callbacks.batchHooks === 'live'; // a step per task, its first onBatchBegin before it
   for (let step = 0; step < plan.steps && !callbacks.stopRequested();) {
-    const chunk = callbacks.wantsBatches ? 1 : plan.steps - step;
-    if (chunk === 1) {
+    const chunk = chunks.next(plan.steps - step);
+    if (live) {
       const size = await plan.size(b);
       if (size === undefined) {
         dataEnded = true;
@@ -66,11 +74,13 @@ export async function trainEpoch(trainer: Trainer, callbacks: Callbacks, plan: E
       }
       await callbacks.onBatchBegin(b, { batch: b, size });
     }
+    const t0 = performance.now();
     const done = (await trainer.train(chunk)).length;
+    chunks.took(done, performance.now() - t0);
     const { losses, metrics, sizes } = trainer.drainBatches();
     for (let j = 0; j < losses.length; j++, b++) {
       const size = sizes[j];
-      if (chunk === 1 && j > 0) await callbacks.onBatchBegin(b, { batch: b, size });
+      if (!live || j > 0) await callbacks.onBatchBegin(b, { batch: b, size });
       const logs: Logs = { batch: b, size, loss: losses[j] };
       trainer.metricNames.forEach((name, m) => (logs[name] = metrics[j * M + m]));
       names.forEach((name, m) => (totals[m] += logs[name] * size));

@@ -7,6 +7,7 @@ import { Trainer, type Evaluation } from '../trainer/trainer.js';
 import { Callbacks, type Callback } from './callbacks.js';
 import { asDataset, rows, toSplit, type FitInput } from './data.js';
 import { DatasetError, TrainPump, ValidationPump, type BatchSource } from './dataset-pump.js';
+import { StepChunks } from './chunks.js';
 import { endEpoch, trainEpoch, type History } from './epochs.js';
 import { LiveModel } from './live-model.js';
 import { PARALLEL_KEYS, checkKeys, epochRange, parallelOptions, type ParallelArgs } from './parallel-args.js';
@@ -177,14 +178,17 @@ export async function fitDatasetParallel(
     await callbacks.onTrainBegin({});
     const evaluate = (e: number): Promise<Evaluation> =>
       validation === undefined ? trainer.evaluate('test') : evaluateStream(trainer, validation, e);
+    const chunks = new StepChunks(callbacks.batchHooks, true); // no MPI group here
     try {
       for (let e = initialEpoch; e < epochs && !callbacks.stopRequested(); e++) {
         await callbacks.onEpochBegin(e, {});
         const start = trainer.stepsDone;
-        const run = await trainEpoch(trainer, callbacks, {
-          steps: bpe ?? UNBOUNDED,
-          size: (b) => pump.batch(start + b),
-        });
+        const run = await trainEpoch(
+          trainer,
+          callbacks,
+          { steps: bpe ?? UNBOUNDED, size: (b) => pump.batch(start + b) },
+          chunks,
+        );
         if (run.dataEnded) {
           pump.nextEpoch(); // the next epoch loads while this one validates
           if (bpe !== undefined)

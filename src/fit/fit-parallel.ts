@@ -4,6 +4,7 @@ import { OptionError } from '../errors.js';
 import { optimizerFromTfjs } from '../optim/spec.js';
 import { Trainer } from '../trainer/trainer.js';
 import { Callbacks, type Callback } from './callbacks.js';
+import { StepChunks } from './chunks.js';
 import type { ClassWeightArg } from './class-weight.js';
 import { asDataset, fitData, type FitInput } from './data.js';
 import { endEpoch, trainEpoch, type History } from './epochs.js';
@@ -84,7 +85,9 @@ const KNOWN = new Set([
  * next step, in every worker. They are read from the optimizer's fields
  * (getConfig()), so a plain `sgd.learningRate = x` applies too, where tfjs's own
  * SGD and momentum keep stepping with the rate their last setLearningRate() cached.
- * When it resolves, `model` holds the trained
+ * The batch hooks of a callback with readsModelInBatchHooks = false get their logs
+ * after a chunk of steps instead, without the model (Note [logs-only chunks] in
+ * chunks.ts). When it resolves, `model` holds the trained
  * weights (trainable ones, and the non-trainable ones, e.g. batch-norm
  * statistics, from worker 0), so model.predict, model.evaluate and model.save just work.
  */
@@ -143,9 +146,10 @@ export async function fitParallel(
   const B = trainer.options.batchSize;
   const n = data.train.count;
   const plan = { steps: trainer.stepsPerEpoch, size: (b: number): number => Math.min(B, n - b * B) };
+  const chunks = new StepChunks(callbacks.batchHooks, args.group === undefined);
   for (let e = initialEpoch; e < epochs && !callbacks.stopRequested(); e++) {
     await callbacks.onEpochBegin(e, {});
-    const { logs } = await trainEpoch(trainer, callbacks, plan);
+    const { logs } = await trainEpoch(trainer, callbacks, plan, chunks);
     await endEpoch(callbacks, history, e, logs, validate ? await trainer.evaluate('test') : undefined);
   }
   await live.before(); // the trained weights, whether or not a callback listens

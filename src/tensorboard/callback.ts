@@ -85,6 +85,8 @@ export class TensorBoard extends tf.Callback {
  * `batch_<name>` at that count, to `<logdir>/train`.
  */
 export class BatchTensorBoard extends TensorBoard {
+  /** Its batch hook reads only its logs: fitParallel runs chunks of steps for it (Note [batch callbacks] in src/fit/callbacks.ts). */
+  readonly readsModelInBatchHooks = false;
   private batchesSeen = 0;
 
   constructor(
