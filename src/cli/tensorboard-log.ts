@@ -10,9 +10,9 @@
  *                                     of the epoch (profile/record.ts PHASES), at the epoch
  * The values are the --json line's (epoch_loss its loss, val its test fields).
  */
-import { join } from 'node:path';
 import { PHASES } from '../profile/record.js';
-import { EventFileError, EventWriter } from '../tensorboard/event-writer.js';
+import { EventFileError } from '../tensorboard/event-writer.js';
+import { RunWriters } from '../tensorboard/run-writers.js';
 import { workersName } from '../trainer/lanes.js';
 import type { EpochResult, Trainer } from '../trainer/trainer.js';
 
@@ -38,7 +38,7 @@ export interface BoardOptions {
  * `node dist/bench/tensorboard.js --cli` measures the log's cost against --logdir none.
  */
 export class RunBoard implements Disposable {
-  private readonly writers = new Map<string, EventWriter>();
+  private readonly writers: RunWriters;
   private failed = false;
 
   private constructor(
@@ -46,14 +46,16 @@ export class RunBoard implements Disposable {
     readonly dir: string,
     private readonly trainer: Trainer,
     private readonly options: BoardOptions,
-  ) {}
+  ) {
+    this.writers = new RunWriters(dir);
+  }
 
   /** The log in `dir` for `trainer`'s run: its train and val files created now. */
   static open(dir: string, trainer: Trainer, options: BoardOptions): RunBoard {
     const board = new RunBoard(dir, trainer, options);
     board.guard(() => {
-      const train = board.writer('train');
-      board.writer('val');
+      const train = board.writers.get('train');
+      board.writers.get('val');
       if (options.resumed) train.restart(trainer.stepsDone + 1);
     });
     return board;
@@ -65,7 +67,7 @@ export class RunBoard implements Disposable {
     const first = stepsDone - losses.length + 1;
     this.guard(() => {
       for (let s = Math.ceil(first / every) * every; s <= stepsDone; s += every) {
-        const train = this.writer('train');
+        const train = this.writers.get('train');
         train.scalar('batch_loss', losses[s - first], s);
         train.scalar('batch_lr', this.trainer.learningRate(s - 1), s);
       }
@@ -75,10 +77,10 @@ export class RunBoard implements Disposable {
   /** An epoch ended (and was evaluated): its scalars, and every file written. */
   epoch(e: EpochResult): void {
     this.guard(() => {
-      const train = this.writer('train');
+      const train = this.writers.get('train');
       train.scalar('epoch_loss', e.loss, e.epoch);
       train.scalar('epoch_samples_per_second', e.samplesPerSecond, e.epoch);
-      const val = this.writer('val');
+      const val = this.writers.get('val');
       val.scalar('epoch_loss', e.test.loss, e.epoch);
       for (const [name, value] of Object.entries(e.test.metrics)) val.scalar(`epoch_${name}`, value, e.epoch);
       const phases = this.trainer.drainPhaseTimes();
@@ -86,22 +88,20 @@ export class RunBoard implements Disposable {
         const { threads, workers } = this.trainer;
         const K = PHASES.length;
         for (let t = 0; t < threads; t++) {
-          const w = this.writer(`worker_${workersName(t, threads, workers)}`);
+          const w = this.writers.get(`worker_${workersName(t, threads, workers)}`);
           for (let k = 0; k < K; k++) w.scalar(PHASE_TAGS[k], phases.ms[t * K + k], e.epoch);
         }
       }
-      for (const w of this.writers.values()) w.flush();
+      this.writers.flush();
     });
   }
 
   /** Writes what is buffered and closes the files. */
   [Symbol.dispose](): void {
-    this.guard(() => {
-      for (const w of this.writers.values()) w.close();
-    });
+    this.guard(() => this.writers.close());
   }
 
-  /** Runs `write`; a failed write is one warning, and every file is then closed unwritten. */
+  /** Runs `write`; a failed write is one warning, after which every file is closed and nothing more written. */
   private guard(write: () => void): void {
     if (this.failed) return;
     try {
@@ -109,23 +109,12 @@ export class RunBoard implements Disposable {
     } catch (err) {
       if (!(err instanceof EventFileError)) throw err;
       this.failed = true;
-      for (const w of this.writers.values()) {
-        try {
-          w.close();
-        } catch {
-          // the first error is the one reported
-        }
+      try {
+        this.writers.close();
+      } catch {
+        // the error reported is the first
       }
       this.options.warn(`--logdir: ${err.message}; no more TensorBoard scalars this run`);
     }
-  }
-
-  private writer(run: string): EventWriter {
-    let w = this.writers.get(run);
-    if (w === undefined) {
-      w = new EventWriter(join(this.dir, run));
-      this.writers.set(run, w);
-    }
-    return w;
   }
 }
