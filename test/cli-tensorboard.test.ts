@@ -2,9 +2,9 @@
 // TensorBoard (test/fixtures/tb_read.py): a 2-worker run's train and val scalars equal its
 // --json lines and metrics.json at every epoch, its step losses add up to metrics.json's
 // windows and epoch losses, its learning rates follow --lr-schedule, each worker thread has
-// its phase times; a resumed run (after a stop inside an epoch, or with a larger --epochs)
-// continues the steps in new files beside the old, every step once, the values those of a
-// run never stopped; a folder that cannot be written is one warning; --logdir none writes
+// its phase times; a run stopped by Ctrl-C holds every step up to its checkpoint; a resumed
+// run (after Ctrl-C, a failed step inside an epoch, or with a larger --epochs) continues the
+// steps in new files beside the old, every step once, the values those of a run never stopped; a folder that cannot be written is one warning; --logdir none writes
 // nothing; bad flags exit 2 with one line. Without TensorBoard the read-back tests skip (or,
 // under CI=true, fail), as in test/tensorboard.test.ts.
 import { spawnSync } from 'node:child_process';
@@ -18,7 +18,7 @@ import { OptionError, Trainer } from '../dist/src/index.js';
 import type { EpochJson } from '../dist/src/cli/progress.js';
 import type { Metrics } from '../dist/src/io/metrics.js';
 import { rejection, runCli as runCliAsync, subset } from './helpers.js';
-import { TRAIN, expectBadInput, runCli, smallMnist } from './predict-fixtures.js';
+import { TRAIN, expectBadInput, runCli, smallMnist, startCli } from './predict-fixtures.js';
 import { pythonOrReport } from './python.js';
 
 const READER = fileURLToPath(new URL('fixtures/tb_read.py', import.meta.url));
@@ -235,6 +235,32 @@ describe.skipIf(missing !== undefined)('a 2-worker run, read back by TensorBoard
     expect(after.train.epoch_loss[1]).toEqual([2, Math.fround(line.loss)]);
     expect(after.val.epoch_acc[1]).toEqual([2, Math.fround(line.test.accuracy)]);
     expect(steps(after.worker_1['phase_ms/reduce'])).toEqual([1, 2]);
+  });
+
+  it('Ctrl-C inside a later epoch: exit 130 with every step up to the checkpoint in the log; the resumed run goes on from there', async () => {
+    const dir = join(tmp, 'sigint');
+    const c = startCli(TRAIN, [...RECIPE(5), '--out', dir, '--log-every', '1', '--json'], tmp);
+    await c.waitFor('stdout', /^\{"epoch":1,/m);
+    c.child.kill('SIGINT');
+    const r = await c.ended;
+    expect(r.status).toBe(130);
+    const n = Number(/^stopped after step (\d+);/m.exec(r.stderr)?.[1]);
+    expect(n).toBeGreaterThan(STEPS);
+    expect(n).toBeLessThan(5 * STEPS);
+    const before = readBack(join(dir, 'tb'));
+    expect(steps(before.train.batch_loss)).toEqual(range(1, n)); // written at the stop, after the checkpoint
+    expect(steps(before.train.epoch_loss)).toEqual(range(1, Math.floor(n / STEPS)));
+
+    const resumed = runCli(
+      TRAIN,
+      ['--resume', dir, '--workers', '2', '--backend', 'wasm', '--log-every', '1', '--quiet'],
+      tmp,
+    );
+    expect(resumed).toEqual({ status: 0, stdout: '', stderr: '' });
+    const after = readBack(join(dir, 'tb'));
+    expect(steps(after.train.batch_loss)).toEqual(range(1, 5 * STEPS));
+    expect(values(after.train.batch_loss).slice(0, n)).toEqual(values(before.train.batch_loss));
+    expect(steps(after.val.epoch_loss)).toEqual(range(1, 5));
   });
 
   it('--epochs 1, then --resume with --epochs 2 and --log-every 7: the steps go on from 60, each once', () => {
