@@ -3,7 +3,9 @@
  *  1. EventWriter: one scalar() (encode a record, buffer it), and the write of the
  *     buffer per scalar (flush(), one appendFileSync of whole records);
  *  2. the tensorBoard() callback's onBatchEnd per step, logs { batch, size, loss, acc },
- *     with updateFreq 'batch' and 10 ('epoch' has no batch hook at all);
+ *     with updateFreq 'batch' and 10 ('epoch' has no batch hook at all); the phase times the
+ *     CLI's log turns on (Trainer option phaseTimes): a worker's marks of one step (a clock
+ *     and MARKS.length reads), and the coordinator's PhaseTimes.add per step of 2 threads;
  *  3. with --fit: fitParallel, examples/mlp.js on MNIST at 2 workers, batch 64,
  *     samples/s of epochs after the first without a callback, with tensorBoard('epoch')
  *     with updateFreq 10, and with an empty onBatchEnd (what any batch hook costs under
@@ -23,6 +25,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { EventWriter, fitParallel, loadDataset, tensorBoard, type Callback } from '../src/index.js';
+import { PhaseTimes } from '../src/profile/phase-times.js';
+import { MARKS, slotClock } from '../src/profile/record.js';
 
 const REPS = 5;
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1];
@@ -74,6 +78,19 @@ for (const updateFreq of ['batch', 10] as const) {
   const step = await perCall(N, (i) => cb.onBatchEnd(i, { batch: i, size: 64, loss: 1 / (i + 1), acc: 0.5 }));
   await cb.onTrainEnd();
   console.log(`tensorBoard({ updateFreq: ${JSON.stringify(updateFreq)} }).onBatchEnd: ${us(step)} per step`);
+}
+
+// The phase marks and their summary, per step.
+{
+  const S = 1000;
+  const marks = new Float64Array(S * 2 * MARKS.length);
+  const mark = await perCall(100_000, (g) => {
+    const clock = slotClock(marks, (g % S) * 2);
+    for (const m of MARKS) clock?.(m);
+  });
+  const times = new PhaseTimes(2);
+  const add = await perCall(100, () => times.add(marks, S));
+  console.log(`phase marks: ${us(mark)} per step and thread; PhaseTimes.add: ${us(add / S)} per step of 2 threads`);
 }
 
 // 3. fitParallel with and without the callback.

@@ -32,10 +32,16 @@ export interface BoardOptions {
  * Note [the log never stops the run]: scalars are buffered (EventWriter) and written
  * every few seconds, at every epoch end and when the board is disposed (after a
  * stopped run's checkpoint); a step never waits for a write. A folder or file that
- * cannot be created or written is one warning line, after which this run writes no
- * more TensorBoard scalars and trains on. Worker phase times come from
- * Trainer.drainPhaseTimes() (options.phaseTimes: a clock read per phase and step);
- * `node dist/bench/tensorboard.js --cli` measures the log's cost against --logdir none.
+ * cannot be written is one warning line, after which this run writes no more
+ * TensorBoard scalars and trains on.
+ *
+ * Note [phase times with the log]: the worker timings need the step marks (Trainer
+ * option phaseTimes: a clock read per phase and step in each worker), summed on the
+ * coordinator per epoch with no per-step record (profile/phase-times.ts). They are on
+ * whenever the log is: a clock read is orders of magnitude below a step, and the log
+ * may cost a default run at most 2% of its samples/s. `node dist/bench/tensorboard.js`
+ * times the marks and the scalars per step; `--cli` the whole log against --logdir none
+ * (on a shared machine, read its load average).
  */
 export class RunBoard implements Disposable {
   private readonly writers: RunWriters;
