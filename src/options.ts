@@ -73,6 +73,11 @@ export interface TrainerOptions {
   /** Record per-step phase timings (Trainer.trace) for a Chrome trace and phase shares (default false). */
   readonly profile?: boolean;
   /**
+   * Record each step's phase times (a clock read per phase) for Trainer.drainPhaseTimes(),
+   * without profile's per-step trace (default false; profile implies it).
+   */
+  readonly phaseTimes?: boolean;
+  /**
    * The most a worker waiting at a barrier spins before it sleeps, ms (Note
    * [adaptive spin] in collective/barrier.ts). Default: DEFAULT_SPIN_CAP_MS when every
    * worker has a core, else 0. Spinning only pays while each worker has a core
@@ -221,6 +226,7 @@ const KNOWN = new Set([
   'gradients',
   'stepTimeoutMs',
   'profile',
+  'phaseTimes',
   'barrierSpinMs',
   'scavengeTogether',
   'youngGenerationMb',
@@ -287,6 +293,7 @@ export function resolveOptions(o: TrainerOptions = {}): ResolvedOptions {
     gradients: checkChoice('gradients', o.gradients ?? 'manual', ['manual', 'autograd'] as const),
     stepTimeoutMs: checkInt('stepTimeoutMs', o.stepTimeoutMs ?? 60_000, LIMITS.stepTimeoutMs),
     profile: checkBoolean('profile', o.profile ?? false),
+    phaseTimes: checkBoolean('phaseTimes', o.phaseTimes ?? false),
     barrierSpinMs: checkRange(
       'barrierSpinMs',
       o.barrierSpinMs ??

@@ -73,6 +73,7 @@ describe('the run folder', () => {
       'loss.png',
       'metrics.json',
       'model.json',
+      'tb',
       'weights.bin',
     ]);
     const m = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as Metrics;
@@ -119,6 +120,7 @@ describe('the run folder', () => {
       'loss.png',
       'metrics.json',
       'model.json',
+      'tb',
       'weights.bin',
     ]);
   });

@@ -173,8 +173,10 @@ describe('EventWriter without TensorBoard', () => {
     expect(() => w.scalar('a', 1, 1, NaN)).toThrow(
       new OptionError('scalar a: wallTime must be a finite number of seconds, got NaN'),
     );
+    expect(() => w.restart(0)).toThrow(new OptionError('restart: the step must be an integer >= 1, got 0'));
     w.close();
     w.close(); // a no-op
+    expect(() => w.restart(1)).toThrow(new EventFileError(`the TensorBoard event file ${w.path} is closed`));
     expect(() => w.scalar('a', 1, 1)).toThrow(new EventFileError(`the TensorBoard event file ${w.path} is closed`));
     expect(() => new EventWriter('')).toThrow(
       new OptionError('EventWriter needs a folder (a non-empty string), got ""'),
@@ -247,6 +249,25 @@ describe.skipIf(missing !== undefined)(`read back by TensorBoard ${version ?? ''
     w.close();
     expect(readBack(join(tmp, 'scalars'))).toEqual({
       '.': { 'a/b': values.map((v, i) => [steps[i], Math.fround(v)]), ünï: [[5, 7]] },
+    });
+  });
+
+  it('a restart at step k drops what earlier files hold at steps >= k, every tag; later scalars stay', () => {
+    const dir = join(tmp, 'restart');
+    const first = new EventWriter(dir);
+    for (let s = 1; s <= 10; s++) first.scalar('batch_loss', s, s); // a crash after step 10, checkpoint at 6
+    first.scalar('epoch_loss', 0.5, 1);
+    first.close();
+    const resumed = new EventWriter(dir);
+    expect(basename(resumed.path) > basename(first.path)).toBe(true); // TensorBoard reads a folder's files in name order
+    resumed.restart(7);
+    for (let s = 7; s <= 8; s++) resumed.scalar('batch_loss', 100 + s, s);
+    resumed.close();
+    expect(readBack(dir)).toEqual({
+      '.': {
+        batch_loss: [1, 2, 3, 4, 5, 6, 107, 108].map((v, i) => [i + 1, v]),
+        epoch_loss: [[1, 0.5]],
+      },
     });
   });
 

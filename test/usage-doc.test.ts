@@ -26,7 +26,7 @@ function docText(flag: string): string {
 }
 
 describe('docs/usage.md', () => {
-  it.each(['--checkpoint-every', '--resume'])('%s: the same words as --help', (flag) => {
+  it.each(['--checkpoint-every', '--resume', '--logdir', '--log-every'])('%s: the same words as --help', (flag) => {
     expect(docText(flag)).toBe(helpText(USAGE, flag));
   });
 

@@ -16,6 +16,11 @@ import { MAX_IMAGE_SIDE } from '../data/image-folder.js';
 import type { FileFlags } from './data-source.js';
 import { intFlag, integer, number, parseFlags, pathFlag, type FlagValues } from './flags.js';
 
+/** Step scalars in the TensorBoard log every this many optimizer steps, by default. */
+const LOG_EVERY = 10;
+/** The --logdir value that turns the TensorBoard log off (a folder of that name: ./none). */
+const NO_LOGDIR = 'none';
+
 export const USAGE = `Usage: npm run train -- [flags]
 
 Trains an MLP (or your own TensorFlow.js model, --model) on MNIST, an idx dataset, a CSV file
@@ -56,6 +61,9 @@ or an image folder, data-parallel across worker threads.
   --checkpoint-every N  also checkpoint every N steps (default: at the end of each epoch only)
   --resume DIR       continue from the checkpoint in DIR (a run's --out folder): its recipe, step and weights
   --profile FILE     write a Chrome trace of every step's phases per worker (open in Perfetto)
+  --logdir DIR       TensorBoard event files: loss, accuracy, lr, samples/s, each worker's step phases
+                     (default: the run folder's tb/; ${NO_LOGDIR}: no TensorBoard log)
+  --log-every N      the step loss and lr every N optimizer steps (default ${LOG_EVERY})
   --json             one JSON object per epoch on stdout and nothing else (fields: docs/usage.md)
   --quiet            no progress bar and no per-epoch lines: errors and warnings only
   --help             this text
@@ -82,6 +90,10 @@ export interface RunFlags {
   readonly checkpointEvery: number | undefined;
   /** Chrome trace file to write, or undefined for no profiling. */
   readonly profile: string | undefined;
+  /** The TensorBoard folder (undefined: the run folder's tb/), or false: none. */
+  readonly logdir: string | false | undefined;
+  /** Step scalars every this many optimizer steps. */
+  readonly logEvery: number;
   readonly report: Report;
   /** How to read a .csv or image folder --data, and its test set. */
   readonly files: FileFlags;
@@ -119,6 +131,8 @@ const FLAGS = {
   resume: { type: 'string' },
   'checkpoint-every': { type: 'string' },
   profile: { type: 'string' },
+  logdir: { type: 'string' },
+  'log-every': { type: 'string' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -163,11 +177,15 @@ export function parseCommand(argv: readonly string[]): Command {
     resume: pathFlag('resume', values.resume, 'a folder'),
     checkpointEvery: intFlag('checkpoint-every', values['checkpoint-every'], [1, LIMITS.checkpointEvery[1]]),
     profile: pathFlag('profile', values.profile, 'a file'),
+    logdir: values.logdir === NO_LOGDIR ? false : pathFlag('logdir', values.logdir, `a folder or ${NO_LOGDIR}`),
+    logEvery: intFlag('log-every', values['log-every'], [1, 2 ** 31 - 1]) ?? LOG_EVERY,
     report: values.json === true ? 'json' : values.quiet === true ? 'quiet' : 'auto',
     files: fileFlags(values),
   };
   if (run.load !== undefined && run.resume !== undefined)
     throw new OptionError('--load and --resume cannot be used together');
+  if (run.logdir === false && values['log-every'] !== undefined)
+    throw new OptionError(`--log-every is for the TensorBoard log, which --logdir ${NO_LOGDIR} turns off`);
   if (run.model === undefined) {
     if (run.loss !== undefined)
       throw new OptionError('--loss needs --model (the MLP trains on categorical cross-entropy)');

@@ -2,7 +2,8 @@
 /**
  * `npm run train -- [flags]`: CLI -> Trainer (coordinator) -> pool -> workers.
  * Writes metrics.json, loss.png and a checkpoint to the run folder after every
- * epoch, the trained model there too (and to --save) and a trace with --profile.
+ * epoch, the trained model there too (and to --save), a TensorBoard log (--logdir,
+ * default the run folder's tb/) and a trace with --profile.
  * Exit codes: 0 done, 2 bad input (a flag, an option, a data, model or
  * checkpoint file), 130 / 143 stopped by SIGINT / SIGTERM (after a
  * checkpoint), 1 anything else (a step that kept failing, non-finite numbers).
@@ -33,6 +34,7 @@ import { cliModelSource } from './model-recipe.js';
 import { loadModelModule } from './model-module.js';
 import { Reporter } from './progress.js';
 import { makeDir, newRunDir } from './run-dir.js';
+import { RunBoard } from './tensorboard-log.js';
 
 /** The run's reporter, once training starts: an error must first clear its bar. */
 let reporter: Reporter | undefined;
@@ -58,6 +60,8 @@ interface Inputs {
   readonly dataset: Dataset;
   /** The run folder (undefined on an MPI rank other than 0). */
   readonly out: string | undefined;
+  /** The TensorBoard log folder (undefined: none, or an MPI rank other than 0). */
+  readonly logdir: string | undefined;
   /** The --load model's file and trainable weights. */
   readonly start: { readonly file: string; readonly params: Float32Array } | undefined;
   /** What trains: the --model module's LayersModel or the tutorial MLP; the trained weights are saved in it. */
@@ -71,6 +75,8 @@ interface Inputs {
 interface RunRecord {
   readonly report: Reporter;
   readonly log: MetricsLog;
+  /** The TensorBoard log, if any: disposed after finish(). */
+  readonly board: RunBoard | undefined;
   readonly model: MlpConfig;
   /** The signal that stopped the run, if one did. */
   readonly stoppedBy: () => keyof typeof SIGNAL_EXIT | undefined;
@@ -85,6 +91,7 @@ async function main(argv: readonly string[]): Promise<number> {
   await using trainer = await createTrainer(setup, inputs);
   if (inputs.start !== undefined) trainer.setParams(inputs.start.params);
   const record = startRecord(setup, inputs, trainer);
+  using _board = record.board; // closed last: a stopped run's checkpoint is written first
   const last = await trainLoop(setup, inputs, trainer, record);
   // Awaited inside the `using` scope: finish() still needs the pool.
   return await finish(setup, inputs, trainer, record, last);
@@ -103,7 +110,9 @@ function parse(argv: readonly string[]): Setup | undefined {
   // Rank 0 prints, evaluates for the record, checkpoints and saves; the other ranks only train, quietly.
   if (underMpirun()) group = ProcessGroup.join(o.workers);
   const lead = group === undefined || group.rank === 0;
-  const run: RunFlags = lead ? cmd.run : { ...cmd.run, report: 'quiet', save: undefined, profile: undefined };
+  const run: RunFlags = lead
+    ? cmd.run
+    : { ...cmd.run, report: 'quiet', save: undefined, profile: undefined, logdir: false };
   return { cmd, o, lead, run };
 }
 
@@ -132,6 +141,8 @@ async function loadInputs({ cmd, o, lead, run }: Setup): Promise<Inputs | undefi
   }
   if (run.profile !== undefined) checkWritable('--profile', run.profile);
   const out = lead ? makeDir('--out', run.out ?? run.resume ?? newRunDir()) : undefined;
+  const logdir =
+    out === undefined || run.logdir === false ? undefined : makeDir('--logdir', run.logdir ?? join(out, 'tb'));
   if (run.save !== undefined) makeDir('--save', run.save);
   // This thread's tfjs, for the LayersModel that trains: the --model module's, or the tutorial MLP
   // (a resumed run's with its checkpoint's sizes and seed; the Trainer checks it is the checkpoint's model).
@@ -158,11 +169,14 @@ async function loadInputs({ cmd, o, lead, run }: Setup): Promise<Inputs | undefi
     start = { file: saved.file, params: trainableParams(saved, source.spec.trainable, why) };
     saved.model.dispose();
   }
-  return { faults, resumed, dataset, out, start, model, source, recipe: moduleRecipe };
+  return { faults, resumed, dataset, out, logdir, start, model, source, recipe: moduleRecipe };
 }
 
 /** The coordinator for the command's options: its pool started, each worker's tfjs ready. */
-async function createTrainer({ cmd, run }: Setup, { faults, dataset, out, source, recipe }: Inputs): Promise<Trainer> {
+async function createTrainer(
+  { cmd, run }: Setup,
+  { faults, dataset, out, logdir, source, recipe }: Inputs,
+): Promise<Trainer> {
   const trainer = await Trainer.create(
     {
       ...cmd.options,
@@ -177,19 +191,23 @@ async function createTrainer({ cmd, run }: Setup, { faults, dataset, out, source
       checkpointEvery: run.checkpointEvery,
       group,
       profile: run.profile !== undefined,
+      phaseTimes: logdir !== undefined,
       faults,
-      onWarning: (m) => {
-        reporter?.stopBar();
-        console.error(`warning: ${m}`);
-      },
+      onWarning: warn,
     },
     source,
   );
   return trainer;
 }
 
-/** The reporter, the signal handlers, the header line and the metrics log (continued for a resumed run). */
-function startRecord({ lead, run }: Setup, { resumed, out, start }: Inputs, trainer: Trainer): RunRecord {
+/** One warning line on stderr, below the bar. */
+function warn(message: string): void {
+  reporter?.stopBar();
+  console.error(`warning: ${message}`);
+}
+
+/** The reporter, the signal handlers, the header line, the metrics log (continued for a resumed run) and the TensorBoard log. */
+function startRecord({ lead, run }: Setup, { resumed, out, logdir, start }: Inputs, trainer: Trainer): RunRecord {
   const t = trainer.options;
   const data = trainer.dataset;
   const model: MlpConfig = { inputSize: data.train.features, hidden: t.hidden, numClasses: data.numClasses };
@@ -229,7 +247,12 @@ function startRecord({ lead, run }: Setup, { resumed, out, start }: Inputs, trai
   if (resumed !== undefined) {
     log.continueFrom(out === undefined ? undefined : previousMetrics(out), trainer.stepsDone, trainer.stepsPerEpoch);
   }
-  return { report, log, model, stoppedBy };
+  const board =
+    logdir === undefined
+      ? undefined
+      : RunBoard.open(logdir, trainer, { every: run.logEvery, resumed: resumed !== undefined, warn });
+  if (board !== undefined) report.info(`watch it in TensorBoard: tensorboard --logdir ${board.dir}`);
+  return { report, log, board, model, stoppedBy };
 }
 
 /**
@@ -255,7 +278,7 @@ async function trainLoop(
   { run }: Setup,
   { out }: Inputs,
   trainer: Trainer,
-  { report, log }: RunRecord,
+  { report, log, board }: RunRecord,
 ): Promise<EpochResult | undefined> {
   // Note [metrics with the checkpoint]: metrics.json is written wherever a checkpoint is (every epoch
   // end, every --checkpoint-every steps, a stop), so a resume finds the step losses up to its step and
@@ -266,6 +289,7 @@ async function trainLoop(
   const onSteps = (losses: Float64Array): void => {
     log.addSteps(losses);
     report.steps(trainer.stepsDone, losses);
+    board?.steps(trainer.stepsDone, losses);
     const s = trainer.stepsDone;
     const checkpointed = s % trainer.stepsPerEpoch === 0 || (every > 0 && s % every === 0);
     if (out !== undefined && checkpointed) writeMetrics(out, log);
@@ -278,6 +302,7 @@ async function trainLoop(
       if (out === undefined) continue;
       await writeRecord(out, log);
       report.epoch(e);
+      board?.epoch(e);
     }
   } finally {
     if (run.profile !== undefined && trainer.trace !== undefined) {

@@ -61,7 +61,8 @@ export function checkSchedule(name: string, v: unknown): LrSchedule {
     throw new OptionError(`${name}.factor must be a number in (0, 1], got ${showValue(factor)}`);
   if (kind !== 'step' && (o.every !== undefined || o.factor !== undefined))
     throw new OptionError(`${name}: every and factor are for kind 'step', not '${kind}'`);
-  return { kind, warmupSteps, ...(every === undefined ? {} : { every }), factor };
+  // Fields of kind 'step' only: the result is valid input again (a checkpoint's recipe is re-checked on resume).
+  return { kind, warmupSteps, ...(every === undefined ? {} : { every }), ...(kind === 'step' ? { factor } : {}) };
 }
 
 /** The schedule for a run of `totalSteps` optimizer steps, `stepsPerEpoch` each epoch. */

@@ -1,7 +1,6 @@
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { OptionError, showValue } from '../errors.js';
-import { EventWriter } from './event-writer.js';
+import { RunWriters } from './run-writers.js';
 
 /** How often batch scalars are written: never ('epoch'), every batch ('batch'), or every N batches. */
 export type UpdateFreq = 'epoch' | 'batch' | number;
@@ -35,10 +34,11 @@ const VAL = 'val_';
  * `npx vitest run test/tensorboard.test.ts`.
  */
 export class TensorBoard extends tf.Callback {
-  private readonly writers = new Map<string, EventWriter>();
+  private readonly writers: RunWriters;
 
   constructor(readonly logdir: string) {
     super();
+    this.writers = new RunWriters(logdir);
   }
 
   override async onEpochEnd(epoch: number, logs?: LogValues): Promise<void> {
@@ -46,17 +46,7 @@ export class TensorBoard extends tf.Callback {
   }
 
   override async onTrainEnd(): Promise<void> {
-    const writers = [...this.writers.values()];
-    this.writers.clear();
-    let error: unknown;
-    for (const w of writers) {
-      try {
-        w.close();
-      } catch (e) {
-        error ??= e;
-      }
-    }
-    if (error !== undefined) throw error;
+    this.writers.close();
   }
 
   /** Buffers every metric of `logs` as `<prefix><name>` at `step`, val_ ones to the val folder. */
@@ -65,17 +55,8 @@ export class TensorBoard extends tf.Callback {
       if (NOT_METRICS.has(key)) continue;
       const value = typeof raw === 'number' ? raw : (await raw.data())[0];
       const val = key.startsWith(VAL);
-      this.writer(val ? 'val' : 'train').scalar(prefix + (val ? key.slice(VAL.length) : key), value, step);
+      this.writers.get(val ? 'val' : 'train').scalar(prefix + (val ? key.slice(VAL.length) : key), value, step);
     }
-  }
-
-  private writer(run: string): EventWriter {
-    let w = this.writers.get(run);
-    if (w === undefined) {
-      w = new EventWriter(join(this.logdir, run));
-      this.writers.set(run, w);
-    }
-    return w;
   }
 }
 

@@ -1,11 +1,13 @@
 /**
  * The protobuf bytes of TensorBoard's `Event`, the payload of each record of an
  * event file, for the fields written here:
- *   Event   { double wall_time = 1; int64 step = 2; string file_version = 3; Summary summary = 5; }
+ *   Event   { double wall_time = 1; int64 step = 2; string file_version = 3; Summary summary = 5;
+ *             SessionLog session_log = 7; }
  *   Summary { repeated Value value = 1; }
+ *   SessionLog { SessionStatus status = 1; }   (START = 1)
  *   Value   { string tag = 1; float simple_value = 2; }
  * Encoded by hand (wire types 0 varint, 1 fixed64, 2 length-delimited, 5 fixed32):
- * four messages of scalars need no protobuf runtime.
+ * five small messages need no protobuf runtime.
  */
 
 /** One scalar of a Summary: TensorBoard keeps it as a float32 (NaN and infinities too). */
@@ -14,7 +16,7 @@ export interface ScalarValue {
   readonly value: number;
 }
 
-/** An Event: the first of a file names its version; the others carry scalars. */
+/** An Event: the first of a file names its version; the others carry scalars or a session start. */
 export interface EventFields {
   /** Seconds since the Unix epoch. */
   readonly wallTime: number;
@@ -22,7 +24,12 @@ export interface EventFields {
   readonly step: number;
   readonly fileVersion?: string;
   readonly scalars?: readonly ScalarValue[];
+  /** A SessionLog START: training (re)started at `step`. */
+  readonly sessionStart?: boolean;
 }
+
+/** SessionLog.SessionStatus START. */
+const START = 1;
 
 const VARINT = 0;
 const FIXED64 = 1;
@@ -94,5 +101,6 @@ export function encodeEvent(e: EventFields): Uint8Array {
     for (const s of e.scalars) summary.delimited(1, new Message().string(1, s.tag).float(2, s.value).bytes());
     m.delimited(5, summary.bytes());
   }
+  if (e.sessionStart === true) m.delimited(7, new Message().uint64(1, START).bytes());
   return m.bytes();
 }

@@ -118,6 +118,26 @@ export class EventWriter {
     this.pending.push(tfRecord(encodeEvent({ wallTime, step, scalars: [{ tag, value }] })));
   }
 
+  /**
+   * Adds a session start at `step`, an integer >= 1: training resumed there.
+   *
+   * Note [restart purges]: TensorBoard's reader (EventAccumulator, and the server's fast
+   * loader alike), meeting a SessionLog START at step s, drops every event of this run it
+   * read before with a step >= s, whatever its tag: TensorFlow's own signal that a run
+   * restarted from a checkpoint. A run resumed from step k writes one at k + 1 before its
+   * first scalar, so steps an earlier process logged past its last checkpoint (a crash, a
+   * failed step) are not shown twice. Epoch-stepped tags in the same folder keep their
+   * points: epoch e is written after its last step e * stepsPerEpoch <= k, and e < k + 1.
+   * `npx vitest run test/tensorboard.test.ts -t restart` reads a restart back.
+   */
+  restart(step: number): void {
+    if (!Number.isSafeInteger(step) || step < 1)
+      throw new OptionError(`restart: the step must be an integer >= 1, got ${showValue(step)}`);
+    if (this.fd === undefined) throw new EventFileError(`the TensorBoard event file ${this.path} is closed`);
+    if (this.error !== undefined) return;
+    this.pending.push(tfRecord(encodeEvent({ wallTime: Date.now() / 1000, step, sessionStart: true })));
+  }
+
   /** Writes what is buffered; throws the first write error, if any. */
   flush(): void {
     this.write();

@@ -65,7 +65,7 @@ export interface Session {
   readonly probes: Float64Array;
   /** Barrier cells (barrier.ts). */
   readonly barrier: Int32Array;
-  /** (stepsPerEpoch, parties, MARKS.length) phase timestamps per thread when profiling (profile/record.ts), else undefined. */
+  /** (stepsPerEpoch, parties, MARKS.length) phase timestamps per thread with options.profile or phaseTimes (profile/record.ts), else undefined. */
   readonly marks: Float64Array | undefined;
   /**
    * Control cells: CONTROL.progress, global steps completed (bumped by rank 0); CONTROL.stopAt, first step

@@ -19,7 +19,7 @@ import { makeLayout, type ParamLayout } from '../model/layout.js';
 import { tutorialMlp } from '../model/tutorial-mlp.js';
 import { layersSource } from '../fit/spec.js';
 import { HYPER_CELLS, LiveOptimizer } from '../optim/hyper.js';
-import { checkSchedule, resolveSchedule } from '../optim/schedule.js';
+import { checkSchedule, resolveSchedule, scheduledLr } from '../optim/schedule.js';
 import {
   checkOptimizer,
   describeOptimizer,
@@ -32,6 +32,7 @@ import type { Range } from '../partition.js';
 import { Barrier } from '../collective/barrier.js';
 import { Scavenges } from '../collective/scavenge.js';
 import { checkInt, resolveOptions, OptionError, type ResolvedOptions, type TrainerOptions } from '../options.js';
+import { PhaseTimes, type PhaseMeans } from '../profile/phase-times.js';
 import { MARKS } from '../profile/record.js';
 import { TraceLog } from '../profile/trace.js';
 import { batchSamples, batchesPerEpoch, optimizerSteps, stepBatches, type Grouping } from './accumulation.js';
@@ -183,6 +184,8 @@ export class Trainer implements AsyncDisposable {
   private readonly tensors = new Map<number, number>();
   /** By rank, what each updated in the last training task. */
   private updated: readonly Range[] = [];
+  /** Phase times per thread since the last drainPhaseTimes(), fed while steps are marked. */
+  private readonly phases: PhaseTimes;
 
   private constructor(
     readonly options: ResolvedOptions,
@@ -199,7 +202,9 @@ export class Trainer implements AsyncDisposable {
     readonly trace: TraceLog | undefined,
     /** The optimizer's hyperparameters of the moment, written into session.hyper before each task. */
     private readonly live: LiveOptimizer,
-  ) {}
+  ) {
+    this.phases = new PhaseTimes(session.parties);
+  }
 
   /**
    * Validates the options, loads the data, starts the pool and initialises a tfjs
@@ -272,6 +277,23 @@ export class Trainer implements AsyncDisposable {
    */
   setOptimizer(spec: OptimizerSpec): void {
     this.live.set(checkOptimizer('optimizer', spec), this.step);
+  }
+
+  /**
+   * The learning rate global optimizer step `step` (0-based) runs with: the
+   * optimizer's lr under options.lrSchedule, as the workers compute it.
+   */
+  learningRate(step: number): number {
+    return scheduledLr(this.session.schedule, this.live.spec.lr, checkInt('step', step, [0, 2 ** 53 - 1]));
+  }
+
+  /**
+   * Each worker thread's mean ms per step in each phase (profile/record.ts PHASES)
+   * over the steps trained since the last call; undefined unless options.phaseTimes
+   * or options.profile is set. Threads are named as workersName() in trainer/lanes.ts names them.
+   */
+  drainPhaseTimes(): PhaseMeans | undefined {
+    return this.session.marks === undefined ? undefined : this.phases.drain();
   }
 
   /** Global steps completed so far. */
@@ -639,13 +661,14 @@ export class Trainer implements AsyncDisposable {
     this.live.startAt(from);
     const results = await this.collective<TrainResult>('train', (rank) => ({ session: this.session, rank, from, to }));
     const done = results.find((r) => r.stopped !== undefined)?.stopped?.step ?? to;
-    if (this.trace !== undefined && this.session.marks !== undefined) {
-      const S = this.stepsPerEpoch;
+    const marks = this.session.marks?.subarray((from % this.stepsPerEpoch) * this.threads * MARKS.length);
+    if (marks !== undefined) this.phases.add(marks, done - from);
+    if (this.trace !== undefined && marks !== undefined) {
       this.trace.coordinator('train task', t0, performance.timeOrigin + performance.now(), {
         firstStep: from + 1,
         lastStep: done,
       });
-      this.trace.addSteps(this.session.marks.subarray((from % S) * this.threads * MARKS.length), from, done - from);
+      this.trace.addSteps(marks, from, done - from);
     }
     for (const r of results) this.tensors.set(r.threadId, r.numTensors);
     this.updated = results.map((r) => r.updated);
@@ -883,7 +906,7 @@ function newSession(run: Run, N: number): { session: Session; arena: Arena } {
     stepMetrics: shared(Float64Array, batches * N * M),
     metricCount: M,
     probes: shared(Float64Array, 2 * N),
-    marks: o.profile ? shared(Float64Array, steps * N * MARKS.length) : undefined,
+    marks: o.profile || o.phaseTimes ? shared(Float64Array, steps * N * MARKS.length) : undefined,
     barrier: Barrier.cells(),
     control: shared(Int32Array, CONTROL.cells),
     beats: shared(Int32Array, N),
