@@ -264,6 +264,31 @@ describe('SequentialReplica against tfjs autograd (LayersReplica)', () => {
   );
 
   it.each(SUPPORTED)(
+    "%s: evaluate() on the training path gives tfjs-layers' inference loss and metrics (relative 1e-6), at 1 and 500 samples",
+    async (_, build, targets) => {
+      const source = layersSource(build(), { targets });
+      const layers = await LayersReplica.create(source.spec);
+      const tapeFree = SequentialReplica.over(layers);
+      const rng = new Rng(9);
+      const params = source.params.map((v) => v + 0.01 * (rng.next() - 0.5));
+      for (const n of [1, 500]) {
+        const batch = { ...data.test, indices: Int32Array.from({ length: n }, () => rng.int(data.test.count)) };
+        const before = tf.memory().numTensors;
+        const ours = tapeFree?.evaluate(params, batch);
+        expect(tf.memory().numTensors).toBe(before);
+        const theirs = layers.evaluate(params, batch);
+        expect(Math.abs((ours?.lossSum ?? NaN) - theirs.lossSum)).toBeLessThanOrEqual(1e-6 * Math.abs(theirs.lossSum));
+        expect(ours?.metricSums.length).toBe(theirs.metricSums.length);
+        ours?.metricSums.forEach((m, k) =>
+          expect(Math.abs(m - theirs.metricSums[k])).toBeLessThanOrEqual(
+            1e-6 * Math.max(1, Math.abs(theirs.metricSums[k])),
+          ),
+        );
+      }
+    },
+  );
+
+  it.each(SUPPORTED)(
     '%s: the loss and gradient of tfjs autograd on the cpu backend (relative 1e-4), at 9 samples',
     async (_, build, targets) => {
       const source = layersSource(build(), { targets });

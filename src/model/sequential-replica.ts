@@ -24,8 +24,8 @@ import type { Batch, EvalSums, WorkerModel } from './types.js';
  * the loss, is softmax with a named cross-entropy written out on the host on
  * wasm (cross-entropy-head.ts, tfjs autograd's float operations in its order),
  * else tfjs autograd on the logits, so every tfjs loss keeps its exact
- * semantics. Evaluation, prediction and the non-trainable weights are
- * LayersReplica's.
+ * semantics. Evaluation runs the same forward and head (Note [evaluation on
+ * the training path]); prediction and the non-trainable weights are LayersReplica's.
  *
  * Note [same kernels]: tfjs-layers' conv and dense layers call tfjs's fused
  * ops, which under the tape unfuse with a ReLU (conv2d or matMul, add, relu)
@@ -133,37 +133,9 @@ export class SequentialReplica implements WorkerModel {
   ): number {
     // Per-sample loss weights (classWeight): the head here does not weigh; LayersReplica does, as tfjs.
     if (batch.sampleWeights !== undefined) return this.layers.lossAndGradSum(params, batch, grad, clock, metricSums);
-    const n = batch.indices.length;
-    const { io } = this.layers;
     return tf.tidy(() => {
-      const weight = (w: Weight): tf.Tensor =>
-        io.make(w.shape, (into) => into.set(params.subarray(w.offset, w.offset + into.length)));
-      const ws = this.stages.map((s) =>
-        s.kind === 'conv' || s.kind === 'dense'
-          ? { kernel: weight(s.kernel), bias: s.bias === undefined ? undefined : weight(s.bias) }
-          : undefined,
-      );
-      const x = this.layers.inputs(batch); // x is (n, ...inputShape)
-      clock?.('uploaded');
-      // Forward, keeping each stage's input and output for the backward.
-      const ins: tf.Tensor[] = [];
-      const outs: tf.Tensor[] = [];
-      let h = x;
-      this.stages.forEach((s, i) => {
-        ins.push(h);
-        const w = ws[i];
-        if (s.kind === 'conv' && w !== undefined) {
-          h = conv(h as tf.Tensor4D, w, s); // (n, Ho, Wo, filters)
-        } else if (s.kind === 'pool') {
-          h = tf.maxPool(h as tf.Tensor4D, s.size, s.strides, s.pad); // (n, Ho, Wo, C)
-        } else if (s.kind === 'flatten') {
-          h = tf.reshape(h, [n, -1]); // (n, features)
-        } else if (s.kind === 'dense' && w !== undefined) {
-          h = dense(h as tf.Tensor2D, w, s); // (n, units)
-        }
-        outs.push(h);
-      });
-      const { value, dLogits } = this.head(h, batch, metricSums); // dLogits is (n, ...outputShape)
+      const { ws, ins, outs } = this.forward(params, batch, clock);
+      const { value, dLogits } = this.head(outs[outs.length - 1], batch, metricSums); // dLogits is (n, ...outputShape)
       // Backward, stage by stage; d is the gradient of the stage's output.
       let d = dLogits;
       for (let i = this.stages.length - 1; i >= 0; i--) {
@@ -202,8 +174,60 @@ export class SequentialReplica implements WorkerModel {
     });
   }
 
+  /**
+   * Note [evaluation on the training path]: the loss and metrics of the training
+   * forward and head, not tfjs-layers' inference (model.apply with its fused
+   * kernels): the same values up to float rounding, and the workers' JavaScript
+   * stays on the path V8 optimised for the steps, where an evaluation through
+   * tfjs-layers left the next epoch's steps slower while V8 re-optimised them.
+   * Re-measure: `npm run train -- --workers 2 --epochs 4 --json` (samples/s of
+   * epoch 2 against epoch 4). Per-sample weights stay on LayersReplica.
+   */
   evaluate(params: Float32Array, batch: Batch): EvalSums {
-    return this.layers.evaluate(params, batch);
+    if (batch.sampleWeights !== undefined) return this.layers.evaluate(params, batch);
+    const metricSums = new Float64Array(this.layers.spec.metricNames.length);
+    const lossSum = tf.tidy(() => {
+      const { outs } = this.forward(params, batch);
+      return this.head(outs[outs.length - 1], batch, metricSums).value;
+    });
+    return { lossSum, metricSums: Array.from(metricSums) };
+  }
+
+  /** The weights as tensors, and each stage's input and output (the last: the logits), for the batch. */
+  private forward(
+    params: Float32Array,
+    batch: Batch,
+    clock?: Clock,
+  ): { ws: (Weights | undefined)[]; ins: tf.Tensor[]; outs: tf.Tensor[] } {
+    const n = batch.indices.length;
+    const { io } = this.layers;
+    const weight = (w: Weight): tf.Tensor =>
+      io.make(w.shape, (into) => into.set(params.subarray(w.offset, w.offset + into.length)));
+    const ws = this.stages.map((s) =>
+      s.kind === 'conv' || s.kind === 'dense'
+        ? { kernel: weight(s.kernel), bias: s.bias === undefined ? undefined : weight(s.bias) }
+        : undefined,
+    );
+    const x = this.layers.inputs(batch); // x is (n, ...inputShape)
+    clock?.('uploaded');
+    const ins: tf.Tensor[] = [];
+    const outs: tf.Tensor[] = [];
+    let h = x;
+    this.stages.forEach((s, i) => {
+      ins.push(h);
+      const w = ws[i];
+      if (s.kind === 'conv' && w !== undefined) {
+        h = conv(h as tf.Tensor4D, w, s); // (n, Ho, Wo, filters)
+      } else if (s.kind === 'pool') {
+        h = tf.maxPool(h as tf.Tensor4D, s.size, s.strides, s.pad); // (n, Ho, Wo, C)
+      } else if (s.kind === 'flatten') {
+        h = tf.reshape(h, [n, -1]); // (n, features)
+      } else if (s.kind === 'dense' && w !== undefined) {
+        h = dense(h as tf.Tensor2D, w, s); // (n, units)
+      }
+      outs.push(h);
+    });
+    return { ws, ins, outs };
   }
 
   predict(params: Float32Array, batch: Batch): Float32Array {
