@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { limitNativeThreads, type BackendName } from '../backend.js';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend, limitNativeThreads, type BackendName } from '../backend.js';
 import type { ProcessGroup } from '../collective/group.js';
 import {
   CHECKPOINT_FILE,
@@ -214,7 +215,7 @@ export class Trainer implements AsyncDisposable {
    * 'manual' write the backward out where the model allows it (sequential-replica.ts).
    */
   static async create(options: TrainerOptions = {}, source?: ModelSource): Promise<Trainer> {
-    const run = resolveRun(options, source);
+    const run = await resolveRun(options, source);
     const { o, ckpt } = run;
     const { session, arena } = newSession(run, threadsOf(o, run.source));
     const start = initParams(run, arena);
@@ -846,7 +847,7 @@ interface Run {
 }
 
 /** Step 1 of Trainer.create: options, checkpoint, data and model, each checked against the others. */
-function resolveRun(options: TrainerOptions, given: ModelSource | undefined): Run {
+async function resolveRun(options: TrainerOptions, given: ModelSource | undefined): Promise<Run> {
   let o = resolveOptions(options);
   const ckpt = o.resume === undefined ? undefined : readCheckpoint(o.resume);
   if (ckpt !== undefined) o = resumedOptions(o, options, ckpt);
@@ -854,7 +855,7 @@ function resolveRun(options: TrainerOptions, given: ModelSource | undefined): Ru
   if (o.batchSize > dataset.train.count) {
     throw new OptionError(`batch size must be at most the ${dataset.train.count} training samples, got ${o.batchSize}`);
   }
-  const source = given ?? tutorialSource(o, dataset);
+  const source = given ?? (await tutorialSource(o, dataset));
   const layout = makeLayout(source.spec.trainable);
   if (ckpt !== undefined && o.resume !== undefined) {
     checkResumable(join(o.resume, CHECKPOINT_FILE), ckpt, layout, dataset, source);
@@ -862,8 +863,14 @@ function resolveRun(options: TrainerOptions, given: ModelSource | undefined): Ru
   return { o, ckpt, dataset, source, layout };
 }
 
-/** The tutorial MLP with options.hidden for the data, seeded by options.seed, as a ModelSource (labels as one-hot targets). */
-function tutorialSource(o: ResolvedOptions, data: Dataset): ModelSource {
+/**
+ * The tutorial MLP with options.hidden for the data, seeded by options.seed, as a
+ * ModelSource (labels as one-hot targets). It is built in this thread's tfjs: where
+ * no backend has started yet, the one options.backend asks for (as the workers'),
+ * rather than tfjs's default, whose first use prints tfjs's "install tfjs-node" banner.
+ */
+async function tutorialSource(o: ResolvedOptions, data: Dataset): Promise<ModelSource> {
+  if ((tf.engine().backendName as string | undefined) === undefined) await initBackend(o.backend);
   const model = tutorialMlp({ inputSize: data.train.features, hidden: o.hidden, numClasses: data.numClasses }, o.seed);
   try {
     return layersSource(model, { targets: 'onehot' });
