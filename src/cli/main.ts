@@ -64,6 +64,8 @@ interface Inputs {
   readonly logdir: string | undefined;
   /** The --load model's file and trainable weights. */
   readonly start: { readonly file: string; readonly params: Float32Array } | undefined;
+  /** The tutorial MLP's sizes for this data (a resumed run's from its checkpoint): what trains without --model. */
+  readonly mlp: MlpConfig;
   /** What trains: the --model module's LayersModel or the tutorial MLP; the trained weights are saved in it. */
   readonly model: LayersModel;
   readonly source: ModelSource;
@@ -169,7 +171,7 @@ async function loadInputs({ cmd, o, lead, run }: Setup): Promise<Inputs | undefi
     start = { file: saved.file, params: trainableParams(saved, source.spec.trainable, why) };
     saved.model.dispose();
   }
-  return { faults, resumed, dataset, out, logdir, start, model, source, recipe: moduleRecipe };
+  return { faults, resumed, dataset, out, logdir, start, mlp, model, source, recipe: moduleRecipe };
 }
 
 /** The coordinator for the command's options: its pool started, each worker's tfjs ready. */
@@ -207,10 +209,13 @@ function warn(message: string): void {
 }
 
 /** The reporter, the signal handlers, the header line, the metrics log (continued for a resumed run) and the TensorBoard log. */
-function startRecord({ lead, run }: Setup, { resumed, out, logdir, start }: Inputs, trainer: Trainer): RunRecord {
+function startRecord(
+  { lead, run }: Setup,
+  { resumed, out, logdir, start, mlp: model }: Inputs,
+  trainer: Trainer,
+): RunRecord {
   const t = trainer.options;
   const data = trainer.dataset;
-  const model: MlpConfig = { inputSize: data.train.features, hidden: t.hidden, numClasses: data.numClasses };
   // A step's samples: accumulated batches count together.
   const report = Reporter.create(run.report, {
     epochs: t.epochs,
