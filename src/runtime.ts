@@ -17,6 +17,8 @@ import type { ResourceLimits } from 'node:worker_threads';
  *   it (worker threads);
  * - a young generation of Y MB (a worker's `maxYoungGenerationSizeMb`) is two
  *   semi-spaces and a large-object space of one semi-space each: Y / 3 MB apiece.
+ * - on V8 11 only, `--interrupt-budget` set at run time is read by isolates
+ *   started after it (Note [tier up sooner]).
  * `setFlagsFromString` ignores a flag this V8 does not know, silently: a
  * renamed flag shows only in those tests. The tfjs internals the package reads
  * (tfjs-kernels/heap.ts, tfjs-kernels/shared-saves.ts) follow the pinned tfjs
@@ -67,4 +69,39 @@ export function startSemiSpacesAt(mb: number): void {
   if (mb <= minSemiSpaceMb) return;
   minSemiSpaceMb = mb;
   setFlagsFromString(`--min-semi-space-size=${mb}`);
+}
+
+/**
+ * V8 11's interrupt budget, bytes of bytecode a function runs between two
+ * tier-up checks (`--interrupt-budget`), as the pool sets it: an eighth of
+ * V8's default (67584).
+ */
+export const INTERRUPT_BUDGET = 8192;
+
+let tieredSooner = false;
+
+/**
+ * Note [tier up sooner]: decision: on V8 11 (Node 20) the pool lowers V8's
+ * interrupt budget to INTERRUPT_BUDGET, process-wide, before its threads
+ * start. A step's JavaScript is many small functions around wasm kernels
+ * (tfjs's op wrappers, our kernels' entries), each called a few times per step:
+ * at V8's default budget they reach optimised code only in the second and
+ * third epoch, while the background compiler takes CPU from the workers.
+ * V8 12 and 13 (Node 22, 24) tier up by invocation counts, with Maglev in
+ * between, and are left as they are. A budget on node's own command line wins.
+ * Invariant: the flag changes when code is optimised, never what it computes.
+ * Returns whether it set the flag. Re-measure, interleaved:
+ * `node [--interrupt-budget=67584] dist/src/cli/main.js --workers 2 --epochs 3 --json`.
+ */
+export function tierUpSooner(): boolean {
+  if (tieredSooner) return true;
+  const v8Major = Number(process.versions.v8.split('.')[0]);
+  if (
+    v8Major !== 11 ||
+    process.execArgv.some((a) => a.startsWith('--interrupt-budget') || a.startsWith('--interrupt_budget'))
+  )
+    return false;
+  setFlagsFromString(`--interrupt-budget=${INTERRUPT_BUDGET}`);
+  tieredSooner = true;
+  return true;
 }

@@ -2,9 +2,11 @@
 // sets at run time take effect on the Node that runs this file, and V8 lays out a worker's
 // young generation as runtime.ts says. `.ci/run` runs it on every Node line `engines` names;
 // a V8 that renames a flag (setFlagsFromString ignores unknown ones silently) fails here.
+import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { exposedGc, largestSemiSpaceMb, startSemiSpacesAt } from '../dist/src/runtime.js';
+import { exposedGc, largestSemiSpaceMb, startSemiSpacesAt, tierUpSooner } from '../dist/src/runtime.js';
 import { newSpaceAtStart } from './helpers.js';
 
 describe(`runtime on Node ${process.version} (V8 ${process.versions.v8})`, () => {
@@ -23,4 +25,44 @@ describe(`runtime on Node ${process.version} (V8 ${process.versions.v8})`, () =>
     startSemiSpacesAt(2); // process-wide: a smaller start changes nothing
     expect(await newSpaceAtStart(24)).toBe(largestSemiSpaceMb(24));
   });
+
+  // V8 11 only (Note [tier up sooner]): a worker thread started after tierUpSooner() optimises a
+  // small hot function within a few hundred calls; at V8's default budget it takes thousands.
+  it.runIf(Number(process.versions.v8.split('.')[0]) === 11)(
+    'tierUpSooner() makes worker threads started after it optimise a hot function within 500 calls',
+    async () => {
+      expect(tierUpSooner()).toBe(true);
+      expect(tierUpSooner()).toBe(true);
+      expect(await callsToOptimise()).toBeLessThan(500);
+    },
+  );
+
+  it.runIf(Number(process.versions.v8.split('.')[0]) !== 11)(
+    'tierUpSooner() leaves V8 12 and later as they are',
+    () => {
+      expect(tierUpSooner()).toBe(false);
+    },
+  );
 });
+
+/** How many calls a small function in a new worker thread takes to reach optimised code (V8's %GetOptimizationStatus, bit 16). */
+async function callsToOptimise(): Promise<number> {
+  setFlagsFromString('--allow-natives-syntax');
+  const source = `
+    const { parentPort } = require('node:worker_threads');
+    const status = new Function('f', 'return %GetOptimizationStatus(f)');
+    function f(a) { let s = 0; for (let i = 0; i < 10; i++) s += a[i] * i; return s; }
+    const a = new Float64Array(10);
+    let n = 0;
+    for (; n < 100000 && (status(f) & 16) === 0; n++) f(a);
+    parentPort.postMessage(n);`;
+  const worker = new Worker(source, { eval: true });
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+  } finally {
+    await worker.terminate();
+  }
+}

@@ -1,5 +1,5 @@
 import { Piscina } from 'piscina';
-import { largestSemiSpaceMb, startSemiSpacesAt, workerResourceLimits } from '../runtime.js';
+import { largestSemiSpaceMb, startSemiSpacesAt, tierUpSooner, workerResourceLimits } from '../runtime.js';
 import { PEER_ABORTED } from '../collective/barrier.js';
 
 /**
@@ -73,6 +73,7 @@ export class WorkerPool {
     private readonly fatal?: Fatal,
   ) {
     startSemiSpacesAt(semiSpacesMb(youngGenerationMb).start);
+    tierUpSooner(); // Note [tier up sooner] in runtime.ts
     this.piscina = new Piscina({
       filename: WORKER,
       minThreads: size,
