@@ -3,7 +3,7 @@
 // thread on wasm (the workers' backend), for 1, 2 and 3 workers, with model.fitDataset's
 // History; a dataset that throws, stalls or yields a batch that does not fit the model stops
 // training at a step boundary with one line naming the epoch and batch, and never hangs.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -206,6 +206,42 @@ describe('other datasets', () => {
     expect(maxAbsDiff(flat(m), flat(ref))).toBeLessThanOrEqual(1e-4);
     expect(historyDiff(h.history, hr.history)).toBeLessThanOrEqual(1e-5);
     expect(h.params.steps).toBe(10);
+  });
+
+  it('tf.data.csv on a real file, label column by columnConfigs, mapped and batched, as model.fitDataset', async () => {
+    const r = new Rng(13);
+    const header = ['f0', 'f1', 'f2', 'f3', 'label'];
+    const lines = Array.from({ length: 150 }, () => {
+      const f = Array.from({ length: 4 }, () => r.uniform(-1, 1));
+      return [...f.map((v) => v.toFixed(6)), f[0] * f[1] > 0 ? 1 : f[2] > 0.2 ? 2 : 0].join(',');
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'fit-dataset-csv-'));
+    const file = join(dir, 'table.csv');
+    writeFileSync(file, `${header.join(',')}\n${lines.join('\n')}\n`);
+    // tf.data.csv yields { xs: { f0, ... }, ys: { label } } when a column is the label.
+    const ds = (): tf.data.Dataset<tf.TensorContainer> =>
+      tf.data
+        .csv(`file://${file}`, { columnConfigs: { label: { isLabel: true } } })
+        .map((row) => {
+          const { xs: x, ys: y } = row as { xs: Record<string, number>; ys: Record<string, number> };
+          return { xs: Object.values(x), ys: Object.values(y) };
+        })
+        .batch(32); // 4 x 32 + 22
+    const make = (): tf.Sequential =>
+      dense([4, 10, 3], 'tanh', {
+        optimizer: tf.train.sgd(0.2),
+        loss: 'sparseCategoricalCrossentropy',
+        metrics: ['acc'],
+      });
+    const ref = make();
+    const hr = await ref.fitDataset(ds(), { epochs: 3, verbose: 0 });
+    const m = make();
+    const h = await fitDatasetParallel(m, ds(), { epochs: 3, workers: 2, backend: 'wasm' });
+    expect(maxAbsDiff(flat(m), flat(ref))).toBeLessThanOrEqual(1e-5);
+    expect(historyDiff(h.history, hr.history)).toBeLessThanOrEqual(1e-5);
+    expect(h.history.loss).toHaveLength(3);
+    expect(h.history.loss[2]).toBeLessThan(h.history.loss[0] as number); // it learned: 150 rows were read
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('a model of two inputs and two outputs, batches as maps and arrays by name', async () => {
