@@ -3,85 +3,20 @@
 // 1, 2 and 3 workers leave the weights model.fit leaves and log its History; bad data
 // is refused with one line naming the cause, before any worker starts.
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  OptionError,
-  fitParallel,
-  registerWasmTrainingKernels,
-  type FitParallelArgs,
-  type History,
-} from '../dist/src/index.js';
-import { Rng } from '../dist/src/rng.js';
+import { OptionError, fitParallel, type FitParallelArgs, type History } from '../dist/src/index.js';
+import { CLASS_WEIGHTS, classifier, onWasm, twoByTwo, type Data } from './class-fixtures.js';
 import { maxAbsDiff, rejection } from './helpers.js';
-
-const N = 90; // 5 batches of 16, then one of 10
-const N_VAL = 24;
 
 /** All weights of a model, end to end. */
 function flat(m: tf.LayersModel): Float32Array {
   return Float32Array.from(m.getWeights().flatMap((w) => Array.from(w.dataSync())));
 }
 
-const seeded = (seed: number): ReturnType<typeof tf.initializers.glorotUniform> =>
-  tf.initializers.glorotUniform({ seed });
-
-/** Two inputs (a: 4 features, b: 3) concatenated, one hidden layer, two heads: cls (3 classes, softmax) and reg (1, linear). */
-function twoByTwo(optimizer: tf.Optimizer): tf.LayersModel {
-  const a = tf.input({ shape: [4], name: 'a' });
-  const b = tf.input({ shape: [3], name: 'b' });
-  const joined = tf.layers.concatenate().apply([a, b]) as tf.SymbolicTensor;
-  const hidden = tf.layers
-    .dense({ units: 8, activation: 'relu', kernelInitializer: seeded(1) })
-    .apply(joined) as tf.SymbolicTensor;
-  const cls = tf.layers
-    .dense({ units: 3, activation: 'softmax', name: 'cls', kernelInitializer: seeded(2) })
-    .apply(hidden) as tf.SymbolicTensor;
-  const reg = tf.layers
-    .dense({ units: 1, name: 'reg', kernelInitializer: seeded(3) })
-    .apply(hidden) as tf.SymbolicTensor;
-  const m = tf.model({ inputs: [a, b], outputs: [cls, reg] });
-  // lossWeights: tfjs 4.22 neither types nor applies them (Note [no loss weights] in layers-replica.ts).
-  const args = {
-    optimizer,
-    loss: ['categoricalCrossentropy', 'meanSquaredError'],
-    lossWeights: [1, 0.5],
-    metrics: { cls: 'acc', reg: 'mse' },
-  };
-  m.compile(args as tf.ModelCompileArgs);
-  return m;
-}
-
-interface Data {
-  readonly a: tf.Tensor2D;
-  readonly b: tf.Tensor2D;
-  readonly cls: tf.Tensor2D;
-  readonly reg: tf.Tensor2D;
-}
-
-/** Seeded samples; the class is unbalanced (about 60/30/10 %) and depends on a and b. */
-function samples(n: number, seed: number): Data {
-  const r = new Rng(seed);
-  const a = Array.from({ length: n }, () => Array.from({ length: 4 }, () => r.uniform(-1, 1)));
-  const b = Array.from({ length: n }, () => Array.from({ length: 3 }, () => r.uniform(-1, 1)));
-  const cls = a.map((row, i) => {
-    const s = row[0] + 0.5 * b[i][1] + 0.3 * r.uniform(-1, 1);
-    const c = s > 0.75 ? 2 : s > 0.05 ? 1 : 0;
-    return [0, 1, 2].map((k) => (k === c ? 1 : 0));
-  });
-  const reg = a.map((row, i) => [row[1] - 0.5 * b[i][2] + row[3] * b[i][0]]);
-  return { a: tf.tensor2d(a), b: tf.tensor2d(b), cls: tf.tensor2d(cls), reg: tf.tensor2d(reg) };
-}
-
 let train: Data;
 let val: Data;
 
-beforeAll(async () => {
-  registerWasmTrainingKernels(); // as every worker does: the reference runs the same kernels
-  await tf.setBackend('wasm');
-  train = samples(N, 11);
-  val = samples(N_VAL, 12);
-});
+beforeAll(async () => void ({ train, val } = await onWasm()));
 
 /** The same epoch's values of two Histories, key by key. */
 function historyDiff(h: History, ref: tf.History, keys: readonly string[]): number {
@@ -181,7 +116,7 @@ describe.each(OPTIMIZERS)(
 );
 
 describe('classWeight', () => {
-  const weights = { 0: 1, 1: 2.5, 2: 6 };
+  const weights = CLASS_WEIGHTS;
   const classes = (): number[] => Array.from(train.cls.argMax(1).dataSync());
 
   it('the data is unbalanced', () => {
@@ -191,16 +126,7 @@ describe('classWeight', () => {
   });
 
   describe('on a tf.sequential 3-class classifier', () => {
-    const make = (): tf.Sequential => {
-      const m = tf.sequential({
-        layers: [
-          tf.layers.dense({ inputShape: [4], units: 8, activation: 'relu', kernelInitializer: seeded(4) }),
-          tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: seeded(5) }),
-        ],
-      });
-      m.compile({ optimizer: tf.train.sgd(0.2), loss: 'categoricalCrossentropy', metrics: ['acc'] });
-      return m;
-    };
+    const make = (): tf.Sequential => classifier();
     let initial: tf.Tensor[];
     let ref: tf.Sequential;
     let refHistory: tf.History;

@@ -6,8 +6,9 @@
  * dataset's iterator and copies each into the next slot of a ring of R slots;
  * the workers train on slot g % R at global step g while the coordinator fills
  * the slots after it, so loading overlaps compute and memory holds R batches.
- * A slot holds one batch (its inputs and targets, up to `maxBatch` rows: the
- * first batch's size, so a later larger batch is refused) and three cells:
+ * A slot holds one batch (its inputs, targets and, with classWeight, per-sample
+ * loss weights, up to `maxBatch` rows: the first batch's size, so a later larger
+ * batch is refused) and three cells:
  * its state, the step (tag) it belongs to, and its sample count. Protocol:
  * - the coordinator fills only an EMPTY slot: FILLING, rows, count and tag, then
  *   FULL; or it marks the slot END (the epoch's data ended before step tag) or
@@ -68,8 +69,9 @@ export interface Stream {
 }
 
 /**
- * A ring of `slots` slots shaped like `like` (its per-sample shapes) holding
- * `maxBatch` samples each, and `steps` cells of batch sizes.
+ * A ring of `slots` slots shaped like `like` (its per-sample shapes, and a weight
+ * column for each output `like` weighs) holding `maxBatch` samples each, and
+ * `steps` cells of batch sizes.
  */
 export function allocateRing(like: Split, slots: number, maxBatch: number, steps: number): Ring {
   const rows = slots * maxBatch;
@@ -84,6 +86,9 @@ export function allocateRing(like: Split, slots: number, maxBatch: number, steps
     targets: like.targets === undefined ? undefined : column(like.targets),
     ...(like.extraInputs === undefined ? {} : { extraInputs: like.extraInputs.map(column) }),
     ...(like.extraTargets === undefined ? {} : { extraTargets: like.extraTargets.map(column) }),
+    ...(like.sampleWeights === undefined
+      ? {}
+      : { sampleWeights: like.sampleWeights.map((w) => (w === undefined ? undefined : floats(rows))) }),
   };
   const cells = new Int32Array(new SharedArrayBuffer(4 * (slots * PER_SLOT + 1)));
   const ring = { slots, maxBatch, data, cells, sizes: new Int32Array(new SharedArrayBuffer(4 * steps)) };
@@ -120,6 +125,10 @@ export function fill(ring: Ring, slot: number, tag: number, batch: Split): void 
   copy(ring.data.targets, batch.targets);
   ring.data.extraInputs?.forEach((t, i) => copy(t, batch.extraInputs?.[i]));
   ring.data.extraTargets?.forEach((t, i) => copy(t, batch.extraTargets?.[i]));
+  ring.data.sampleWeights?.forEach((w, i) => {
+    const from = batch.sampleWeights?.[i];
+    if (w !== undefined && from !== undefined) w.set(from, at);
+  });
   Atomics.store(ring.cells, slot * PER_SLOT + COUNT, batch.count);
   Atomics.store(ring.cells, slot * PER_SLOT + TAG, tag);
   set(ring, slot, SLOT.full);

@@ -16,23 +16,36 @@ export interface TargetColumn {
   readonly shape: readonly number[];
 }
 
+/** classWeight checked against the model: each output's ClassWeight, undefined where the output is unweighted. */
+export type OutputClassWeights = readonly (ClassWeight | undefined)[];
+
 /**
- * classWeight made per sample, as tfjs-layers 4.22's fit does it (training.js
- * standardizeUserData, training_utils.js standardizeClassWeights and
+ * classWeight as tfjs-layers 4.22's standardizeClassWeights takes it (one map for
+ * one output, an array in output order, or a map by output name), checked against
+ * the outputs before any data is read: every weight finite, for a class the output
+ * can have. Stricter than tfjs in one way: a weight for a class the output cannot
+ * have is refused (tfjs ignores it), since it is almost always a mislabelled key.
+ */
+export function classWeightsOf(arg: ClassWeightArg, outputs: readonly OutputSpec[]): OutputClassWeights {
+  const each = perOutput(arg, outputs);
+  for (const [k, cw] of each.entries()) if (cw !== undefined) checkClasses(cw, outputs[k]);
+  return each;
+}
+
+/**
+ * classWeight made per sample, as tfjs-layers 4.22's fit and fitDataset do it
+ * (training.js standardizeUserData, training_dataset.js, training_utils.js
  * standardizeWeights): each weighted output gets w_i = classWeight[class of sample i],
  * the class being the target itself for class indices (per-sample shape [] or [1]) and
  * the first maximum for one-hot rows ([k], k > 1). The loss then averages
  * loss_i * w_i over the batch; metrics and validation stay unweighted.
- * Stricter than tfjs in one way: a weight for a class the output cannot have is
- * refused (tfjs ignores it), since it is almost always a mislabelled key.
  * Returns one array per output (count values), undefined where an output is unweighted.
  */
 export function sampleWeights(
-  arg: ClassWeightArg,
-  outputs: readonly OutputSpec[],
+  weights: OutputClassWeights,
   targets: readonly TargetColumn[],
 ): (Float32Array | undefined)[] {
-  return perOutput(arg, outputs).map((cw, k) => (cw === undefined ? undefined : weightsOf(cw, outputs[k], targets[k])));
+  return weights.map((cw, k) => (cw === undefined ? undefined : weightsOf(cw, targets[k])));
 }
 
 /** tfjs's standardizeClassWeights: the ClassWeight of each output, or undefined. */
@@ -64,7 +77,8 @@ function perOutput(arg: ClassWeightArg, outputs: readonly OutputSpec[]): (ClassW
   return names.map((name) => map[name] as ClassWeight | undefined);
 }
 
-function weightsOf(cw: ClassWeight, output: OutputSpec, y: TargetColumn): Float32Array {
+/** Every key a class of the output, every weight finite. */
+function checkClasses(cw: ClassWeight, output: OutputSpec): void {
   const k = output.shape[output.shape.length - 1] ?? 1;
   const classes = k > 1 ? k : 2; // one unit: a binary output, classes 0 and 1
   for (const [key, w] of Object.entries(cw)) {
@@ -79,6 +93,9 @@ function weightsOf(cw: ClassWeight, output: OutputSpec, y: TargetColumn): Float3
         `classWeight's weight for class ${key} of output "${output.name}" must be a finite number, got ${JSON.stringify(w)}`,
       );
   }
+}
+
+function weightsOf(cw: ClassWeight, y: TargetColumn): Float32Array {
   const per = y.shape.reduce((a, b) => a * b, 1);
   if (y.shape.length > 1)
     throw new OptionError(

@@ -2,7 +2,13 @@ import * as tf from '@tensorflow/tfjs';
 import type { Dataset, Split, Targets } from '../data/dataset.js';
 import { OptionError } from '../errors.js';
 import type { InputSpec, LayersSpec } from '../model/layers-spec.js';
-import { sampleWeights, type ClassWeightArg, type TargetColumn } from './class-weight.js';
+import {
+  classWeightsOf,
+  sampleWeights,
+  type ClassWeightArg,
+  type OutputClassWeights,
+  type TargetColumn,
+} from './class-weight.js';
 
 /** Inputs or targets as fitParallel takes them: a tensor, or a typed array with its shape (batch axis first). */
 export type ArrayData = tf.Tensor | { readonly data: ArrayLike<number>; readonly shape: readonly number[] };
@@ -33,7 +39,8 @@ export interface FitDataArgs {
  * any shuffling (tfjs-layers training.js fit); they are never weighted.
  */
 export function fitData(spec: LayersSpec, x: FitInput, y: FitInput, args: FitDataArgs): FitData {
-  const all = toSplit(spec, 'x', x, 'y', y, args.classWeight);
+  const weights = args.classWeight === undefined ? undefined : classWeightsOf(args.classWeight, spec.outputs);
+  const all = toSplit(spec, 'x', x, 'y', y, weights);
   if (args.data !== undefined) {
     if (!Array.isArray(args.data) || args.data.length !== 2)
       throw new OptionError('validationData must be [xVal, yVal]');
@@ -71,7 +78,8 @@ export const inPlace: Keep = (values) => (values instanceof Float32Array ? value
 
 /**
  * x and y (named xName and yName in messages) as one Split of their samples,
- * checked against the model as fitData says; `keep` says where the values go.
+ * checked against the model as fitData says, with their per-sample loss weights
+ * where `classWeights` weighs an output; `keep` says where the values go.
  */
 export function toSplit(
   spec: LayersSpec,
@@ -79,7 +87,7 @@ export function toSplit(
   x: FitInput,
   yName: string,
   y: FitInput,
-  classWeight: ClassWeightArg | undefined,
+  classWeights: OutputClassWeights | undefined,
   keep: Keep = shared,
 ): Split {
   const xs = columns(xName, x, spec.inputs, 'input', keep);
@@ -111,7 +119,7 @@ export function toSplit(
   });
   xs.forEach((c, i) => checkFinite(c, `input "${spec.inputs[i].name}"`));
   ys.forEach((c, i) => checkFinite(c, `output "${spec.outputs[i].name}"`));
-  const weights = classWeight === undefined ? undefined : sampleWeights(classWeight, spec.outputs, ys);
+  const weights = classWeights === undefined ? undefined : sampleWeights(classWeights, ys);
   const features = size(xs[0].shape);
   return {
     count,

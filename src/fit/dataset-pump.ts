@@ -21,6 +21,7 @@ import {
 } from '../data/ring.js';
 import { OptionError } from '../errors.js';
 import type { LayersSpec } from '../model/layers-spec.js';
+import type { OutputClassWeights } from './class-weight.js';
 import { inPlace, rows, toSplit, type FitInput } from './data.js';
 
 /** What fitDatasetParallel reads of a tf.data.Dataset: a fresh iterator per pass. */
@@ -50,7 +51,21 @@ async function whenFree(ring: Ring, slot: number, closed: () => boolean): Promis
   return false;
 }
 
-/** Pulls a dataset's elements with a deadline and checks each against the model, naming it in messages. */
+/**
+ * Pulls a dataset's elements with a deadline and checks each against the model, naming it in messages.
+ *
+ * Note [class weights at copy-in]: with classWeight, the coordinator makes each
+ * training batch's per-sample weights from its targets as it converts the batch
+ * (toSplit, class-weight.ts: tfjs's standardizeWeights, per batch as its
+ * fitDataset does), and fill() writes them into the slot's weight column with
+ * the batch, between FILLING and FULL: a worker that sees FULL sees the weights of
+ * the same step, and the coordinator stays the slot's one writer (Note [batch
+ * ring]). Made in the workers instead, every worker would repeat the class
+ * look-up for the whole batch and a class without a weight would fail a step in
+ * a worker thread, where here it rejects naming the batch. Without classWeight
+ * the ring has no weight column and nothing is computed or copied.
+ * Re-measure: `npx vitest run test/fit-dataset-class-weight.test.ts`.
+ */
 class Loader {
   constructor(
     private readonly source: BatchSource,
@@ -58,6 +73,8 @@ class Loader {
     /** 'the dataset' or 'the validation dataset'. */
     private readonly name: string,
     private readonly timeoutMs: number,
+    /** The training batches' classWeight, checked (class-weight.ts); validation is never weighted. */
+    private readonly classWeights?: OutputClassWeights,
   ) {}
 
   /** The next element of `it` (of a fresh iterator when undefined) within timeoutMs, or a DatasetError. */
@@ -87,7 +104,7 @@ class Loader {
           `must be { xs, ys } of tensors (or arrays or maps of them, as model.fitDataset takes), got ${describe(value)}`,
         );
       const { xs, ys } = value as { xs: FitInput; ys: FitInput };
-      return toSplit(this.spec, 'xs', xs, 'ys', ys, undefined, inPlace);
+      return toSplit(this.spec, 'xs', xs, 'ys', ys, this.classWeights, inPlace);
     } catch (err) {
       if (err instanceof OptionError) throw new DatasetError(`${this.where(epoch, batch)}: ${err.message}`);
       throw err;
@@ -112,6 +129,8 @@ export interface TrainPumpOptions {
   readonly epochs: number;
   readonly batchesPerEpoch: number | undefined;
   readonly timeoutMs: number;
+  /** Each batch's per-sample loss weights come from these (Note [class weights at copy-in]). */
+  readonly classWeights?: OutputClassWeights;
 }
 
 /**
@@ -150,7 +169,7 @@ export class TrainPump {
    * many samples), and goes on filling the ring in the background.
    */
   static async open(source: BatchSource, spec: LayersSpec, o: TrainPumpOptions): Promise<TrainPump> {
-    const loader = new Loader(source, spec, 'the dataset', o.timeoutMs);
+    const loader = new Loader(source, spec, 'the dataset', o.timeoutMs, o.classWeights);
     const { it, r } = await loader.pull(undefined, o.initialEpoch, 0);
     if (r.done === true) throw new DatasetError(`the dataset yielded no batch (epoch ${o.initialEpoch})`);
     const first = loader.batchOf(r.value, o.initialEpoch, 0);

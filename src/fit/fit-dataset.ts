@@ -5,6 +5,7 @@ import { optimizerFromTfjs } from '../optim/spec.js';
 import { checkInt, resolveOptions, type TrainerOptions } from '../options.js';
 import { Trainer, type Evaluation } from '../trainer/trainer.js';
 import { Callbacks, type Callback } from './callbacks.js';
+import { classWeightsOf, type ClassWeightArg } from './class-weight.js';
 import { asDataset, rows, toSplit, type FitInput } from './data.js';
 import { DatasetError, TrainPump, ValidationPump, type BatchSource } from './dataset-pump.js';
 import { StepChunks } from './chunks.js';
@@ -26,6 +27,8 @@ export interface FitDatasetParallelArgs extends ParallelArgs {
   readonly initialEpoch?: number;
   /** A dataset of { xs, ys } batches (one pass per epoch, as model.evaluateDataset), or [xVal, yVal] as fitParallel takes them. */
   readonly validationData?: BatchSource | readonly [FitInput, FitInput];
+  /** Loss weight per class, as model.fitDataset and fitParallel take it (class-weight.ts); validation is unweighted. */
+  readonly classWeight?: ClassWeightArg;
   /** With a validation dataset: evaluate at most this many of its batches. */
   readonly validationBatches?: number;
   /** Accepted for compatibility and ignored: the validation is a mean over samples whatever its batches. */
@@ -65,6 +68,7 @@ const KNOWN = new Set<string>([
   'validationData',
   'validationBatches',
   'validationBatchSize',
+  'classWeight',
   'callbacks',
   'verbose',
   'yieldEvery',
@@ -89,8 +93,11 @@ const UNBOUNDED = 2 ** 31 - 1;
  * `model.fitDataset(dataset, args)` leaves in one thread, for any worker count; the
  * History, logs and callbacks are model.fitDataset's (each batch's logs weigh by its
  * size; val_* after an epoch that ran to its end), with fitParallel's live model
- * (Note [live model] in live-model.ts). The dataset streams (Note [batch ring] in
- * data/ring.ts): memory holds `bufferedBatches` batches, not the dataset, and the
+ * (Note [live model] in live-model.ts). classWeight weighs each training sample's
+ * loss by its class, made from each batch's targets as model.fitDataset makes it
+ * (Note [class weights at copy-in] in dataset-pump.ts); a batch with a class it
+ * gives no weight is a batch that does not fit. The dataset streams (Note [batch
+ * ring] in data/ring.ts): memory holds `bufferedBatches` batches, not the dataset, and the
  * next batches load while the workers compute. A slot holds as many samples as the
  * first batch: a later larger batch is refused (a smaller last batch is fine).
  * Where the dataset throws, stalls for stepTimeoutMs, or yields a batch that does
@@ -118,6 +125,8 @@ export async function fitDatasetParallel(
   const slots = checkInt('bufferedBatches', args.bufferedBatches ?? DEFAULT_SLOTS, [1, 1024]);
   const val = validationOf(args);
   const source = layersSource(model, { modules: args.modules });
+  const classWeights =
+    args.classWeight === undefined ? undefined : classWeightsOf(args.classWeight, source.spec.outputs);
   const options: TrainerOptions = {
     ...parallelOptions(args),
     threads: args.threads,
@@ -128,7 +137,7 @@ export async function fitDatasetParallel(
   };
   const timeoutMs = resolveOptions(options).stepTimeoutMs; // every option checked before the dataset is read
   const callbacks = new Callbacks(args.callbacks, model);
-  const o = { slots, steps: STEPS_PER_TASK, initialEpoch, epochs, batchesPerEpoch: bpe, timeoutMs };
+  const o = { slots, steps: STEPS_PER_TASK, initialEpoch, epochs, batchesPerEpoch: bpe, timeoutMs, classWeights };
   const pump = await TrainPump.open(dataset, source.spec, o);
   const { ring } = pump;
   const validation =
@@ -137,7 +146,7 @@ export async function fitDatasetParallel(
       : new ValidationPump(
           val.dataset,
           source.spec,
-          allocateRing(ring.data, slots, ring.maxBatch, 1),
+          allocateRing({ ...ring.data, sampleWeights: undefined }, slots, ring.maxBatch, 1), // unweighted, as tfjs
           val.batches,
           timeoutMs,
         );
