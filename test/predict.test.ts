@@ -260,7 +260,7 @@ describe('predict, bad input: exit 2 with one line', () => {
       name: '--data of an empty folder',
       args: () => ['--model', modelDir, '--data', join(tmp, 'empty')],
       message: () =>
-        `${join(tmp, 'empty', 'train-images-idx3-ubyte')}: not found (also tried train-images-idx3-ubyte.gz)`,
+        `${join(tmp, 'empty')}: holds neither idx files (train-images-idx3-ubyte, ...) nor class folders (<class>/<image>.png|.jpg|.jpeg)`,
     },
     {
       name: 'an unknown flag',

