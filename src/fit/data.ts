@@ -70,11 +70,16 @@ export function asDataset(d: FitData, spec: LayersSpec): Dataset {
 /** One input's or target's samples, copied: where they came from (for messages), values, per-sample shape, sample count. */
 type Column = TargetColumn & { readonly count: number };
 
-/** How an array's values are kept: copied into a SharedArrayBuffer (the default), or read where they are. */
-export type Keep = (values: ArrayLike<number>) => Float32Array;
+/** How an input's or target's values are kept: copied into a SharedArrayBuffer (`shared`, the default), or staged (staging.ts). */
+export interface Keep {
+  /** An array's values as float32. */
+  values(values: ArrayLike<number>): Float32Array;
+  /** A numeric tensor's values as float32. */
+  tensor(t: tf.Tensor): Float32Array;
+}
 
-/** The values as float32, where they are when they already are (a batch about to be copied into a slot). */
-export const inPlace: Keep = (values) => (values instanceof Float32Array ? values : Float32Array.from(values));
+/** Values copied into a SharedArrayBuffer of their own: data the workers read for the whole fit. */
+const shared: Keep = { values: sharedCopy, tensor: (t) => sharedCopy(t.dataSync()) };
 
 /**
  * x and y (named xName and yName in messages) as one Split of their samples,
@@ -190,7 +195,7 @@ function read(label: string, a: ArrayData, keep: Keep): Column {
   if (a instanceof tf.Tensor) {
     if (a.dtype === 'string' || a.dtype === 'complex64')
       throw new OptionError(`${label} is a ${a.dtype} tensor; the model takes numbers (float32, int32 or bool)`);
-    return { label, data: keep(a.dataSync()), shape: a.shape.slice(1), count: a.shape[0] ?? 0 };
+    return { label, data: keep.tensor(a), shape: a.shape.slice(1), count: a.shape[0] ?? 0 };
   }
   if (typeof a !== 'object' || a === null || !('data' in a) || !('shape' in a) || !Array.isArray(a.shape)) {
     throw new OptionError(`${label} must be a tf.Tensor or { data, shape }`);
@@ -199,7 +204,7 @@ function read(label: string, a: ArrayData, keep: Keep): Column {
   if (a.shape.length < 1 || a.shape.some((d) => !Number.isInteger(d) || d < 0) || a.data.length !== n) {
     throw new OptionError(`${label}: shape [${a.shape.join(', ')}] needs ${n} values, got ${a.data.length}`);
   }
-  return { label, data: keep(a.data), shape: a.shape.slice(1), count: a.shape[0] };
+  return { label, data: keep.values(a.data), shape: a.shape.slice(1), count: a.shape[0] };
 }
 
 /** NaN or ±Infinity anywhere: one line naming the array, the sample and the model's input or output. */
@@ -224,7 +229,7 @@ function size(shape: readonly number[]): number {
   return shape.reduce((p, d) => p * d, 1);
 }
 
-function shared(values: ArrayLike<number>): Float32Array {
+function sharedCopy(values: ArrayLike<number>): Float32Array {
   const out = new Float32Array(new SharedArrayBuffer(4 * values.length));
   out.set(values);
   return out;

@@ -22,7 +22,8 @@ import {
 import { OptionError } from '../errors.js';
 import type { LayersSpec } from '../model/layers-spec.js';
 import type { OutputClassWeights } from './class-weight.js';
-import { inPlace, rows, toSplit, type FitInput } from './data.js';
+import { rows, toSplit, type FitInput } from './data.js';
+import { Staging } from './staging.js';
 
 /** What fitDatasetParallel reads of a tf.data.Dataset: a fresh iterator per pass. */
 export interface BatchSource {
@@ -67,6 +68,9 @@ async function whenFree(ring: Ring, slot: number, closed: () => boolean): Promis
  * Re-measure: `npx vitest run test/fit-dataset-class-weight.test.ts`.
  */
 class Loader {
+  /** Where each batch is read before its slot (Note [staged batches]). */
+  private readonly staging = new Staging();
+
   constructor(
     private readonly source: BatchSource,
     private readonly spec: LayersSpec,
@@ -104,7 +108,7 @@ class Loader {
           `must be { xs, ys } of tensors (or arrays or maps of them, as model.fitDataset takes), got ${describe(value)}`,
         );
       const { xs, ys } = value as { xs: FitInput; ys: FitInput };
-      return toSplit(this.spec, 'xs', xs, 'ys', ys, this.classWeights, inPlace);
+      return toSplit(this.spec, 'xs', xs, 'ys', ys, this.classWeights, this.staging.batch());
     } catch (err) {
       if (err instanceof OptionError) throw new DatasetError(`${this.where(epoch, batch)}: ${err.message}`);
       throw err;
