@@ -26,14 +26,19 @@ describe(`runtime on Node ${process.version} (V8 ${process.versions.v8})`, () =>
     expect(await newSpaceAtStart(24)).toBe(largestSemiSpaceMb(24));
   });
 
-  // V8 11 only (Note [tier up sooner]): a worker thread started after tierUpSooner() optimises a
-  // small hot function within a few hundred calls; at V8's default budget it takes thousands.
+  // V8 11 only (Note [tier up sooner]): a worker thread started after tierUpSooner() marks a
+  // small hot function for optimisation after fewer calls than at V8's default budget (here 59
+  // against 192). Marking is counted, not optimised code: the compile runs on a background thread
+  // and a loaded machine delays it by thousands of calls.
   it.runIf(Number(process.versions.v8.split('.')[0]) === 11)(
-    'tierUpSooner() makes worker threads started after it optimise a hot function within 500 calls',
+    'tierUpSooner() makes worker threads started after it mark a hot function for optimisation sooner',
     async () => {
+      const atDefault = await callsToMark();
       expect(tierUpSooner()).toBe(true);
       expect(tierUpSooner()).toBe(true);
-      expect(await callsToOptimise()).toBeLessThan(500);
+      const sooner = await callsToMark();
+      expect(atDefault).toBeGreaterThan(150);
+      expect(sooner).toBeLessThan(atDefault / 2);
     },
   );
 
@@ -45,8 +50,13 @@ describe(`runtime on Node ${process.version} (V8 ${process.versions.v8})`, () =>
   );
 });
 
-/** How many calls a small function in a new worker thread takes to reach optimised code (V8's %GetOptimizationStatus, bit 16). */
-async function callsToOptimise(): Promise<number> {
+/**
+ * How many calls a small function in a new worker thread takes until V8 marks it for optimisation
+ * or starts optimising it (%GetOptimizationStatus: optimised 1 << 4, marked 1 << 8, marked
+ * concurrent 1 << 9, optimising concurrently 1 << 10). The count follows from the bytecode run, so
+ * it is the same on every run.
+ */
+async function callsToMark(): Promise<number> {
   setFlagsFromString('--allow-natives-syntax');
   const source = `
     const { parentPort } = require('node:worker_threads');
@@ -54,7 +64,7 @@ async function callsToOptimise(): Promise<number> {
     function f(a) { let s = 0; for (let i = 0; i < 10; i++) s += a[i] * i; return s; }
     const a = new Float64Array(10);
     let n = 0;
-    for (; n < 100000 && (status(f) & 16) === 0; n++) f(a);
+    for (; n < 100000 && (status(f) & (16 | 256 | 512 | 1024)) === 0; n++) f(a);
     parentPort.postMessage(n);`;
   const worker = new Worker(source, { eval: true });
   try {
