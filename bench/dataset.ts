@@ -17,14 +17,20 @@
  * made beforehand (tfjs clones each batch's tensors as it yields them), and of
  * samples with .batch(64) (tfjs stacks 64 tensors a batch on the main thread). Each run trains 2 epochs and times the second, between
  * onEpochBegin and onEpochEnd; ratios are paired by repetition. Also the main
- * thread's cost of each dataset alone (iterating it, no training): that time is
- * taken from the cores the workers compute on. Every figure comes with the load average.
+ * thread's cost of each dataset alone (iterating it, no training), of the pump
+ * alone (pulling, checking and copying each batch into the ring, no training),
+ * and, for each timed epoch, the CPU of all threads per batch and the main
+ * thread's busy time per batch (event-loop utilisation, preempted time included):
+ * time taken from the cores the workers compute on. Every figure comes with the load average.
  */
 import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { loadDataset } from '../src/data/dataset.js';
+import { release } from '../src/data/ring.js';
+import { TrainPump, type BatchSource } from '../src/fit/dataset-pump.js';
 import { fitDatasetParallel } from '../src/fit/fit-dataset.js';
+import { layersSource } from '../src/fit/spec.js';
 import { fitParallel } from '../src/fit/fit-parallel.js';
 import type { Callback } from '../src/fit/callbacks.js';
 import { tutorialMlp } from '../src/model/tutorial-mlp.js';
@@ -50,16 +56,41 @@ const oneHot = (lo: number, hi: number, rows = mnist.train.count): Float32Array 
   return y;
 };
 
-/** Samples/s of the second epoch of a run that trains two. */
-function secondEpoch(samples: number): { callbacks: Callback; rate: () => number } {
+/**
+ * Samples/s of the second epoch of a run that trains two, and the main thread's
+ * busy time per batch meanwhile (its event-loop utilisation): CPU the workers lose.
+ */
+function secondEpoch(samples: number): {
+  callbacks: Callback;
+  rate: () => number;
+  busyMs: () => number;
+  cpuMs: () => number;
+} {
   let t0 = 0;
+  let cpu0 = process.cpuUsage();
+  let cpu = 0;
   let seconds = 0;
+  let elu0 = performance.eventLoopUtilization();
+  let busy = 0;
   return {
     callbacks: {
-      onEpochBegin: (e) => void (e === 1 && (t0 = performance.now())),
-      onEpochEnd: (e) => void (e === 1 && (seconds = (performance.now() - t0) / 1000)),
+      onEpochBegin: (e) => {
+        if (e !== 1) return;
+        t0 = performance.now();
+        elu0 = performance.eventLoopUtilization();
+        cpu0 = process.cpuUsage();
+      },
+      onEpochEnd: (e) => {
+        if (e !== 1) return;
+        seconds = (performance.now() - t0) / 1000;
+        busy = performance.eventLoopUtilization(elu0).active;
+        const used = process.cpuUsage(cpu0);
+        cpu = (used.user + used.system) / 1000;
+      },
     },
     rate: () => samples / seconds,
+    busyMs: () => busy / Math.ceil(samples / B),
+    cpuMs: () => cpu / Math.ceil(samples / B),
   };
 }
 
@@ -113,17 +144,24 @@ async function overhead(samples: number, pairs: number): Promise<void> {
     const ms = (performance.now() - t0) / Math.ceil(samples / B);
     console.log(`main thread, the dataset alone: ${name}: ${ms.toFixed(3)} ms a batch, ${load()}`);
   }
+  console.log(
+    `main thread, the pump alone (no training): tf.data.array(batches): ${(await pumpAlone(batches)).toFixed(3)} ms a batch, ${load()}`,
+  );
   const common = { epochs: 2, workers: WORKERS, backend: 'wasm' } as const;
-  const timed = async (train: (callbacks: Callback) => Promise<unknown>): Promise<number> => {
+  const busy: Record<string, number[]> = {};
+  const cpu: Record<string, number[]> = {};
+  const timed = async (train: (callbacks: Callback) => Promise<unknown>, k: string): Promise<number> => {
     const s = secondEpoch(samples);
     await train(s.callbacks);
+    (busy[k] ??= []).push(s.busyMs());
+    (cpu[k] ??= []).push(s.cpuMs());
     return s.rate();
   };
   const runs = {
     memory: () =>
-      timed((callbacks) => fitParallel(mlp(), x, y, { ...common, batchSize: B, shuffle: false, callbacks })),
-    batches: () => timed((callbacks) => fitDatasetParallel(mlp(), batches, { ...common, callbacks })),
-    array: () => timed((callbacks) => fitDatasetParallel(mlp(), arrayDs, { ...common, callbacks })),
+      timed((callbacks) => fitParallel(mlp(), x, y, { ...common, batchSize: B, shuffle: false, callbacks }), 'memory'),
+    batches: () => timed((callbacks) => fitDatasetParallel(mlp(), batches, { ...common, callbacks }), 'batches'),
+    array: () => timed((callbacks) => fitDatasetParallel(mlp(), arrayDs, { ...common, callbacks }), 'array'),
   };
   const rates: Record<keyof typeof runs, number[]> = { memory: [], batches: [], array: [] };
   const keys = Object.keys(runs) as (keyof typeof runs)[];
@@ -131,7 +169,9 @@ async function overhead(samples: number, pairs: number): Promise<void> {
     const order = p % 2 === 0 ? keys : [...keys].reverse();
     for (const k of order) {
       rates[k].push(await runs[k]());
-      console.log(`  pair ${p + 1} ${k.padEnd(7)} ${rates[k][p].toFixed(0)} samples/s, ${load()}`);
+      console.log(
+        `  pair ${p + 1} ${k.padEnd(7)} ${rates[k][p].toFixed(0)} samples/s, CPU ${cpu[k][p].toFixed(3)} ms a batch (all threads), main thread busy ${busy[k][p].toFixed(3)} ms, ${load()}`,
+      );
     }
   }
   const ratio = (k: keyof typeof runs): string => median(rates[k].map((r, p) => r / rates.memory[p])).toFixed(3);
@@ -139,6 +179,39 @@ async function overhead(samples: number, pairs: number): Promise<void> {
     `overhead: ${samples.toLocaleString('en')} samples, ${WORKERS} workers, medians of ${pairs}: in memory ${median(rates.memory).toFixed(0)}, ` +
       `tf.data.array(batches) ${median(rates.batches).toFixed(0)} (${ratio('batches')}x), tf.data.array(samples).batch(64) ${median(rates.array).toFixed(0)} (${ratio('array')}x) samples/s, ${load()}`,
   );
+}
+
+/**
+ * The coordinator's cost per batch of `dataset` with no worker to compete with:
+ * TrainPump pulls, checks and copies each batch into the ring, and this empties
+ * each slot as soon as it is full, as rank 0 does after its step. 3 epochs, the
+ * last 2 timed.
+ */
+async function pumpAlone(dataset: BatchSource): Promise<number> {
+  const spec = layersSource(mlp()).spec;
+  const epochs = 3;
+  const pump = await TrainPump.open(dataset, spec, {
+    slots: 4,
+    steps: 1024,
+    initialEpoch: 0,
+    epochs,
+    batchesPerEpoch: undefined,
+    timeoutMs: 60_000,
+  });
+  let g = 0;
+  let t0 = 0;
+  let timed = 0;
+  try {
+    for (let e = 0; e < epochs; e++) {
+      if (e === 1) [t0, timed] = [performance.now(), g];
+      for (let n = await pump.batch(g); n !== undefined; n = await pump.batch(g))
+        release(pump.ring, g++ % pump.ring.slots);
+      pump.nextEpoch();
+    }
+  } finally {
+    pump.close();
+  }
+  return (performance.now() - t0) / (g - timed);
 }
 
 await tf.setBackend('cpu'); // the main thread's tfjs, as a user's Node program has it without tfjs-node

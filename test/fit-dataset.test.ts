@@ -367,6 +367,37 @@ describe('faults and bad data', () => {
     );
   });
 
+  it('a batch holding NaN or Infinity: one line naming the batch, the sample and the input or output', async () => {
+    const poisoned = (at: number, value: number, where: 'xs' | 'ys'): tf.data.Dataset<tf.TensorContainer> =>
+      tf.data.generator(function* () {
+        for (let k = 0; k < 6; k++) {
+          const b = batch(0, B);
+          if (k !== 4) {
+            yield b;
+            continue;
+          }
+          const values = (where === 'xs' ? b.xs : b.ys).dataSync().slice();
+          values[at] = value;
+          tf.dispose(where === 'xs' ? b.xs : b.ys);
+          yield where === 'xs'
+            ? { xs: tf.tensor2d(values, [B, 784]), ys: b.ys }
+            : { xs: b.xs, ys: tf.tensor2d(values, [B, 10]) };
+        }
+      });
+    const message = async (ds: tf.data.Dataset<tf.TensorContainer>): Promise<string> =>
+      (
+        (await rejection(
+          fitDatasetParallel(mlp(tf.train.sgd(0.1)), ds, { epochs: 1, workers: 2, backend: 'wasm' }),
+        )) as Error
+      ).message;
+    expect(await message(poisoned(5 * 784 + 3, NaN, 'xs'))).toMatch(
+      /^the dataset's batch 4 of epoch 0: xs holds NaN at sample 5 \(input ".+"\): the data must be finite$/,
+    );
+    expect(await message(poisoned(63 * 10 + 9, -Infinity, 'ys'))).toMatch(
+      /^the dataset's batch 4 of epoch 0: ys holds -Infinity at sample 63 \(output ".+"\): the data must be finite$/,
+    );
+  });
+
   it('a dataset that stops producing: one line after stepTimeoutMs, no hang', async () => {
     const stuck: BatchSource = {
       iterator: async () => {

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Dataset, Split, Targets } from '../data/dataset.js';
 import { OptionError } from '../errors.js';
 import type { InputSpec, LayersSpec } from '../model/layers-spec.js';
+import { firstNonFinite } from '../simd/finite.js';
 import {
   classWeightsOf,
   sampleWeights,
@@ -209,8 +210,7 @@ function read(label: string, a: ArrayData, keep: Keep): Column {
 
 /** NaN or ±Infinity anywhere: one line naming the array, the sample and the model's input or output. */
 function checkFinite(c: Column, what: string): void {
-  let at = 0;
-  while (at < c.data.length && Number.isFinite(c.data[at])) at++; // a plain loop: per batch of a stream too
+  const at = firstNonFinite(c.data);
   if (at < c.data.length)
     throw new OptionError(
       `${c.label} holds ${c.data[at]} at sample ${Math.floor(at / size(c.shape))} (${what}): the data must be finite`,

@@ -75,6 +75,8 @@ export interface Kernels {
     lr: number,
     epsilon: number,
   ): number;
+  /** The index of the first NaN or ±Infinity among values[lo..hi), or hi where there is none. */
+  firstNonFinite(values: Float32Array, lo: number, hi: number): number;
 }
 
 /** Adam's per-step scalars, each rounded to float32 by the call, as tfjs's scalar tensors are. */
@@ -164,6 +166,7 @@ interface Exports {
     lr: number,
     eps: number,
   ): number;
+  firstNonFinite(p: number, lo: number, hi: number): number;
 }
 
 let compiled: WebAssembly.Module | undefined;
@@ -239,5 +242,6 @@ export function kernelsFor(memory: WebAssembly.Memory): Kernels {
     },
     adagrad: (params, grad, next, acc, accNext, lo, hi, lr, epsilon) =>
       e.adagrad(ptr(params), ptr(grad), ptr(next), ptr(acc), ptr(accNext), lo, hi, lr, epsilon),
+    firstNonFinite: (values, lo, hi) => e.firstNonFinite(ptr(values), lo, hi),
   };
 }

@@ -375,4 +375,32 @@
         (local.set $i (i32.add (local.get $i) (i32.const 4)))
         (br $l)))
     (call $sum4 (local.get $probe)))
+
+  ;; The index of the first element in [lo, hi) of the f32 array at p that is NaN or
+  ;; +-Inf (its exponent bits all ones), or hi where there is none: a data check at
+  ;; memory speed, 8 lanes a turn, then one at a time from the 8 that hold the first.
+  (func (export "firstNonFinite")
+    (param $p i32) (param $lo i32) (param $hi i32) (result i32)
+    (local $i i32) (local $end8 i32) (local $at i32) (local $mask v128)
+    (local.set $mask (i32x4.splat (i32.const 0x7f800000)))
+    (local.set $i (local.get $lo))
+    (local.set $end8 (i32.add (local.get $lo) (i32.and (i32.sub (local.get $hi) (local.get $lo)) (i32.const -8))))
+    (block $vdone
+      (loop $v
+        (br_if $vdone (i32.ge_u (local.get $i) (local.get $end8)))
+        (local.set $at (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2))))
+        (br_if $vdone (v128.any_true (v128.or
+          (i32x4.eq (v128.and (v128.load (local.get $at)) (local.get $mask)) (local.get $mask))
+          (i32x4.eq (v128.and (v128.load offset=16 (local.get $at)) (local.get $mask)) (local.get $mask)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 8)))
+        (br $v)))
+    (block $sdone
+      (loop $s
+        (br_if $sdone (i32.ge_u (local.get $i) (local.get $hi)))
+        (br_if $sdone (i32.eq
+          (i32.and (i32.load (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2)))) (i32.const 0x7f800000))
+          (i32.const 0x7f800000)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $s)))
+    (local.get $i))
 )
