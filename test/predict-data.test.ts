@@ -244,6 +244,12 @@ describe('predict --data, bad input: exit 2 with one line', () => {
         `${model(imageRun)}: has 10 classes (eight, five, four, nine, one, seven, six, three, ...), not "ten" (the class folder ${join(tmp, 'val-ten', 'ten')})`,
     },
     {
+      name: "MNIST's idx files (the default) for a model whose classes have other names",
+      args: () => ['--model', imageRun, '--grid'],
+      message: () =>
+        `${model(imageRun)}: has 10 classes (eight, five, four, nine, one, seven, six, three, ...), not "${mnist().test.labels[0]}" (a label of the idx files in ${mnist().dir})`,
+    },
+    {
       name: 'a CSV label the model does not have',
       args: () => {
         const row = (label: number): string => [label, ...new Array<number>(784).fill(0)].join(',');

@@ -7,7 +7,6 @@
  */
 import { join } from 'node:path';
 import { loadDataset } from '../data/dataset.js';
-import type { Samples } from '../data/samples.js';
 import { ModelFileError } from '../io/model-error.js';
 import type { Classifier } from './classifier.js';
 import { checkFileFlags, dataKind, readFiles, skippedLines, type FileFlags } from './data-source.js';
@@ -41,7 +40,7 @@ export async function loadTestSet(path: string | undefined, flags: FileFlags, mo
   const kind = dataKind(path);
   checkFileFlags(kind, flags);
   if (path === undefined || kind === 'idx') {
-    const { test, numClasses } = loadDataset(path);
+    const { dir, test, numClasses } = loadDataset(path);
     if (model.inputSize !== test.features || model.numClasses !== numClasses) {
       throw new ModelFileError(
         model.file,
@@ -49,6 +48,7 @@ export async function loadTestSet(path: string | undefined, flags: FileFlags, mo
       );
     }
     const classes = Array.from({ length: numClasses }, (_, k) => String(k));
+    checkClasses(test.labels, classes, model, () => `a label of the idx files in ${dir}`);
     return { ...test, noun: 'image', classes, channels: 1, warnings: [] };
   }
   const meta = model.data;
@@ -66,7 +66,7 @@ export async function loadTestSet(path: string | undefined, flags: FileFlags, mo
       `takes ${model.inputSize} inputs, but the samples of ${samples.source} have ${split.features} values${format}`,
     );
   }
-  checkClasses(samples, model, (name) =>
+  checkClasses(samples.split.labels, samples.classes ?? [], model, (name) =>
     kind === 'images' ? `the class folder ${join(samples.source, name)}` : `a label in ${samples.source}`,
   );
   const picture =
@@ -85,12 +85,17 @@ export async function loadTestSet(path: string | undefined, flags: FileFlags, mo
 
 /**
  * Refuses samples of a class the model does not have, by name (a model that
- * names none has the classes 0, 1, ...); `where` says where the data has one.
+ * names none has the classes 0, 1, ...; idx labels are named so too); `where`
+ * says where the data has one.
  */
-function checkClasses(samples: Samples, model: Classifier, where: (name: string) => string): void {
-  const names = samples.classes ?? [];
+function checkClasses(
+  labels: Uint8Array,
+  names: readonly string[],
+  model: Classifier,
+  where: (name: string) => string,
+): void {
   const known = new Set(Array.from({ length: model.numClasses }, (_, k) => model.className(k)));
-  for (const label of new Set(samples.split.labels)) {
+  for (const label of new Set(labels)) {
     const name = names[label];
     if (known.has(name)) continue;
     const list = [...known].slice(0, NAMED_CLASSES).join(', ') + (known.size > NAMED_CLASSES ? ', ...' : '');
