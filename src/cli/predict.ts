@@ -39,7 +39,7 @@ async function main(argv: readonly string[]): Promise<number> {
   await initBackend('auto');
   const model = Classifier.of(await loadModel(cmd.model ?? newestModel()));
   if (cmd.image !== undefined) return image(cmd, model, cmd.image);
-  const test = await loadTestSet(cmd.data, cmd.files, model);
+  const test = await loadTestSet(cmd.data, cmd.files, model, cmd.grid);
   for (const w of test.warnings) console.error(`warning: ${w}`);
   const index = checkInt('--index', cmd.index, [0, test.count - 1]);
   return cmd.grid ? grid(cmd, model, test, index) : digit(cmd, model, test, index);
