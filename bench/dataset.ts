@@ -56,22 +56,20 @@ const oneHot = (lo: number, hi: number, rows = mnist.train.count): Float32Array 
   return y;
 };
 
-/**
- * Samples/s of the second epoch of a run that trains two, and the main thread's
- * busy time per batch meanwhile (its event-loop utilisation): CPU the workers lose.
- */
-function secondEpoch(samples: number): {
-  callbacks: Callback;
-  rate: () => number;
-  busyMs: () => number;
-  cpuMs: () => number;
-} {
+/** The second epoch of a run: samples/s, the CPU of all threads and the main thread's busy time (event-loop utilisation), ms a batch. */
+interface Epoch {
+  readonly rate: number;
+  readonly cpuMs: number;
+  readonly busyMs: number;
+}
+
+/** Callbacks that measure the second epoch of a run that trains two; `result()` once it has run. */
+function secondEpoch(samples: number): { callbacks: Callback; result: () => Epoch } {
+  const batches = Math.ceil(samples / B);
   let t0 = 0;
   let cpu0 = process.cpuUsage();
-  let cpu = 0;
-  let seconds = 0;
   let elu0 = performance.eventLoopUtilization();
-  let busy = 0;
+  let result: Epoch | undefined;
   return {
     callbacks: {
       onEpochBegin: (e) => {
@@ -82,15 +80,19 @@ function secondEpoch(samples: number): {
       },
       onEpochEnd: (e) => {
         if (e !== 1) return;
-        seconds = (performance.now() - t0) / 1000;
-        busy = performance.eventLoopUtilization(elu0).active;
+        const seconds = (performance.now() - t0) / 1000;
         const used = process.cpuUsage(cpu0);
-        cpu = (used.user + used.system) / 1000;
+        result = {
+          rate: samples / seconds,
+          cpuMs: (used.user + used.system) / 1000 / batches,
+          busyMs: performance.eventLoopUtilization(elu0).active / batches,
+        };
       },
     },
-    rate: () => samples / seconds,
-    busyMs: () => busy / Math.ceil(samples / B),
-    cpuMs: () => cpu / Math.ceil(samples / B),
+    result: () => {
+      if (result === undefined) throw new Error('the run ended before its second epoch');
+      return result;
+    },
   };
 }
 
@@ -148,36 +150,34 @@ async function overhead(samples: number, pairs: number): Promise<void> {
     `main thread, the pump alone (no training): tf.data.array(batches): ${(await pumpAlone(batches)).toFixed(3)} ms a batch, ${load()}`,
   );
   const common = { epochs: 2, workers: WORKERS, backend: 'wasm' } as const;
-  const busy: Record<string, number[]> = {};
-  const cpu: Record<string, number[]> = {};
-  const timed = async (train: (callbacks: Callback) => Promise<unknown>, k: string): Promise<number> => {
+  const timed = async (train: (callbacks: Callback) => Promise<unknown>): Promise<Epoch> => {
     const s = secondEpoch(samples);
     await train(s.callbacks);
-    (busy[k] ??= []).push(s.busyMs());
-    (cpu[k] ??= []).push(s.cpuMs());
-    return s.rate();
+    return s.result();
   };
   const runs = {
     memory: () =>
-      timed((callbacks) => fitParallel(mlp(), x, y, { ...common, batchSize: B, shuffle: false, callbacks }), 'memory'),
-    batches: () => timed((callbacks) => fitDatasetParallel(mlp(), batches, { ...common, callbacks }), 'batches'),
-    array: () => timed((callbacks) => fitDatasetParallel(mlp(), arrayDs, { ...common, callbacks }), 'array'),
+      timed((callbacks) => fitParallel(mlp(), x, y, { ...common, batchSize: B, shuffle: false, callbacks })),
+    batches: () => timed((callbacks) => fitDatasetParallel(mlp(), batches, { ...common, callbacks })),
+    array: () => timed((callbacks) => fitDatasetParallel(mlp(), arrayDs, { ...common, callbacks })),
   };
-  const rates: Record<keyof typeof runs, number[]> = { memory: [], batches: [], array: [] };
+  const epochs: Record<keyof typeof runs, Epoch[]> = { memory: [], batches: [], array: [] };
   const keys = Object.keys(runs) as (keyof typeof runs)[];
   for (let p = 0; p < pairs; p++) {
     const order = p % 2 === 0 ? keys : [...keys].reverse();
     for (const k of order) {
-      rates[k].push(await runs[k]());
+      const e = await runs[k]();
+      epochs[k].push(e);
       console.log(
-        `  pair ${p + 1} ${k.padEnd(7)} ${rates[k][p].toFixed(0)} samples/s, CPU ${cpu[k][p].toFixed(3)} ms a batch (all threads), main thread busy ${busy[k][p].toFixed(3)} ms, ${load()}`,
+        `  pair ${p + 1} ${k.padEnd(7)} ${e.rate.toFixed(0)} samples/s, CPU ${e.cpuMs.toFixed(3)} ms a batch (all threads), main thread busy ${e.busyMs.toFixed(3)} ms, ${load()}`,
       );
     }
   }
-  const ratio = (k: keyof typeof runs): string => median(rates[k].map((r, p) => r / rates.memory[p])).toFixed(3);
+  const rates = (k: keyof typeof runs): number[] => epochs[k].map((e) => e.rate);
+  const ratio = (k: keyof typeof runs): string => median(rates(k).map((r, p) => r / rates('memory')[p])).toFixed(3);
   console.log(
-    `overhead: ${samples.toLocaleString('en')} samples, ${WORKERS} workers, medians of ${pairs}: in memory ${median(rates.memory).toFixed(0)}, ` +
-      `tf.data.array(batches) ${median(rates.batches).toFixed(0)} (${ratio('batches')}x), tf.data.array(samples).batch(64) ${median(rates.array).toFixed(0)} (${ratio('array')}x) samples/s, ${load()}`,
+    `overhead: ${samples.toLocaleString('en')} samples, ${WORKERS} workers, medians of ${pairs}: in memory ${median(rates('memory')).toFixed(0)}, ` +
+      `tf.data.array(batches) ${median(rates('batches')).toFixed(0)} (${ratio('batches')}x), tf.data.array(samples).batch(64) ${median(rates('array')).toFixed(0)} (${ratio('array')}x) samples/s, ${load()}`,
   );
 }
 
