@@ -174,6 +174,20 @@ describe('other datasets', () => {
     expect(h.params.steps).toBe(8); // the dataset's size, as tfjs: ceil(500 / 64)
   });
 
+  it("a shuffled dataset, reshuffled by each iterator: the batches of model.fitDataset (Note [tfjs's unread iterator])", async () => {
+    const rows = Array.from({ length: 300 }, (_, i) => ({
+      xs: Array.from(xs.subarray(i * 784, (i + 1) * 784)),
+      ys: Array.from({ length: 10 }, (_, c) => (c === labels[i] ? 1 : 0)),
+    }));
+    const ds = (): tf.data.Dataset<tf.TensorContainer> => tf.data.array(rows).shuffle(300, 'seed').batch(64);
+    const ref = mlp(tf.train.sgd(0.1));
+    const hr = await ref.fitDataset(ds(), { epochs: 2, verbose: 0 });
+    const m = mlp(tf.train.sgd(0.1));
+    const h = await fitDatasetParallel(m, ds(), { epochs: 2, workers: 2, backend: 'wasm' });
+    expect(maxAbsDiff(flat(m), flat(ref))).toBeLessThanOrEqual(1e-5);
+    expect(historyDiff(h.history, hr.history)).toBeLessThanOrEqual(1e-5);
+  });
+
   it('a CSV-like tf.data.array of rows mapped to { xs, ys }, sparse labels, with batchesPerEpoch over an endless repeat', async () => {
     const r = new Rng(11);
     const table = Array.from({ length: 200 }, () => {
@@ -434,6 +448,14 @@ describe('faults and bad data', () => {
         'validationBatches applies to a validationData dataset, as in model.fitDataset',
       ],
       [ds, { epochs: 1, bufferedBatches: 0 }, 'bufferedBatches must be an integer from 1 to 1024, got 0'],
+      [
+        tf.data
+          .array([{ xs: [0], ys: [0] }])
+          .batch(1)
+          .repeat(),
+        { epochs: 1 },
+        'the dataset is endless (its size is Infinity, e.g. after .repeat()): give batchesPerEpoch, or model.fitDataset would run its first epoch forever',
+      ],
     ];
     for (const [dataset, args, message] of cases) {
       const err = await rejection(fitDatasetParallel(m, dataset as BatchSource, args as { epochs: number }));

@@ -82,15 +82,34 @@ class Loader {
   ) {}
 
   /** The next element of `it` (of a fresh iterator when undefined) within timeoutMs, or a DatasetError. */
-  async pull(it: Iterator | undefined, epoch: number, batch: number): Promise<{ it: Iterator; r: Pulled }> {
+  pull(it: Iterator | undefined, epoch: number, batch: number): Promise<{ it: Iterator; r: Pulled }> {
+    return this.within(epoch, batch, async (stall) => {
+      const iterator = it ?? (await Promise.race([this.source.iterator(), stall]));
+      return { it: iterator, r: await Promise.race([iterator.next(), stall]) };
+    });
+  }
+
+  /**
+   * A fresh iterator, never read. Note [tfjs's unread iterator]: without
+   * batchesPerEpoch, tfjs 4.22's fitDataset makes an iterator before its epochs
+   * and a fresh one at the start of each, so the first is never read and epoch e
+   * reads the dataset's (e + 2)-th iterator. Making it too keeps a dataset whose
+   * iterators differ (a .shuffle() reshuffles per iterator) on tfjs's batches.
+   * test/fit-dataset.test.ts trains a shuffled dataset against model.fitDataset.
+   */
+  skip(epoch: number): Promise<void> {
+    return this.within(epoch, 0, async (stall) => void (await Promise.race([this.source.iterator(), stall])));
+  }
+
+  /** `work` within timeoutMs (`stall` rejects then), its failure a DatasetError naming the epoch and batch. */
+  private async within<T>(epoch: number, batch: number, work: (stall: Promise<never>) => Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const stall = new Promise<never>((_, reject) => {
       const message = `${this.name} has produced no batch for ${this.timeoutMs / 1000} s (epoch ${epoch}, batch ${batch})`;
       timer = setTimeout(() => reject(new DatasetError(message)), this.timeoutMs);
     });
     try {
-      const iterator = it ?? (await Promise.race([this.source.iterator(), stall]));
-      return { it: iterator, r: await Promise.race([iterator.next(), stall]) };
+      return await work(stall);
     } catch (err) {
       if (err instanceof DatasetError) throw err;
       const cause = (err instanceof Error ? err.message : String(err)).replace(TFJS_PREFIX, '');
@@ -174,6 +193,7 @@ export class TrainPump {
    */
   static async open(source: BatchSource, spec: LayersSpec, o: TrainPumpOptions): Promise<TrainPump> {
     const loader = new Loader(source, spec, 'the dataset', o.timeoutMs, o.classWeights);
+    if (o.batchesPerEpoch === undefined) await loader.skip(o.initialEpoch); // Note [tfjs's unread iterator]
     const { it, r } = await loader.pull(undefined, o.initialEpoch, 0);
     if (r.done === true) throw new DatasetError(`the dataset yielded no batch (epoch ${o.initialEpoch})`);
     const first = loader.batchOf(r.value, o.initialEpoch, 0);

@@ -122,6 +122,10 @@ export async function fitDatasetParallel(
   const { epochs, initialEpoch } = epochRange(args.epochs, args.initialEpoch);
   const bpe =
     args.batchesPerEpoch === undefined ? undefined : checkInt('batchesPerEpoch', args.batchesPerEpoch, [1, UNBOUNDED]);
+  if (bpe === undefined && (dataset as { size?: unknown }).size === Infinity)
+    throw new OptionError(
+      'the dataset is endless (its size is Infinity, e.g. after .repeat()): give batchesPerEpoch, or model.fitDataset would run its first epoch forever',
+    );
   const slots = checkInt('bufferedBatches', args.bufferedBatches ?? DEFAULT_SLOTS, [1, 1024]);
   const val = validationOf(args);
   const source = layersSource(model, { modules: args.modules });
