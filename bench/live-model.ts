@@ -37,6 +37,7 @@ class StandIn {
     return new Float32Array(0);
   }
   setOptimizer(_: OptimizerSpec): void {}
+  setOptimizerState(): void {}
 }
 
 function median(xs: number[]): number {
@@ -47,7 +48,7 @@ function median(xs: number[]): number {
 async function measure(name: string, make: () => tf.LayersModel): Promise<void> {
   const model = make();
   const trainer = new StandIn(readFlat(model.trainableWeights.map((w) => w.read())));
-  const live = new LiveModel(model, trainer as unknown as Trainer);
+  const live = new LiveModel(model, trainer as unknown as Trainer, { iterations: 0, state: new Float32Array(0) });
   const after: number[] = [];
   const restored: number[] = [];
   const saved = model.getWeights().map((w) => w.clone());

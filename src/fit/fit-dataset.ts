@@ -11,6 +11,7 @@ import { DatasetError, TrainPump, ValidationPump, type BatchSource } from './dat
 import { StepChunks } from './chunks.js';
 import { endEpoch, trainEpoch, type History } from './epochs.js';
 import { LiveModel } from './live-model.js';
+import { readOptimizerState } from './optimizer-state.js';
 import { PARALLEL_KEYS, checkKeys, epochRange, parallelOptions, type ParallelArgs } from './parallel-args.js';
 import { layersSource } from './spec.js';
 
@@ -131,15 +132,17 @@ export async function fitDatasetParallel(
   const source = layersSource(model, { modules: args.modules });
   const classWeights =
     args.classWeight === undefined ? undefined : classWeightsOf(args.classWeight, source.spec.outputs);
+  const optimizer = optimizerFromTfjs(model.optimizer);
   const options: TrainerOptions = {
     ...parallelOptions(args),
     threads: args.threads,
     epochs: epochs - initialEpoch,
     shuffle: false,
-    optimizer: optimizerFromTfjs(model.optimizer),
+    optimizer,
     checkpointDir: args.checkpointDir,
   };
   const timeoutMs = resolveOptions(options).stepTimeoutMs; // every option checked before the dataset is read
+  const start = await readOptimizerState(model, optimizer);
   const callbacks = new Callbacks(args.callbacks, model);
   const o = { slots, steps: STEPS_PER_TASK, initialEpoch, epochs, batchesPerEpoch: bpe, timeoutMs, classWeights };
   const pump = await TrainPump.open(dataset, source.spec, o);
@@ -172,7 +175,7 @@ export async function fitDatasetParallel(
       source,
     );
     const dir = trainer.options.checkpointDir;
-    const live = new LiveModel(model, trainer);
+    const live = new LiveModel(model, trainer, start);
     callbacks.bind(live);
     const names = ['loss', ...trainer.metricNames];
     const history: History<FitDatasetParams> = {
@@ -217,11 +220,11 @@ export async function fitDatasetParallel(
     } catch (err) {
       if (err instanceof DatasetError) {
         if (dir !== undefined) trainer.saveCheckpoint(dir);
-        await live.before(); // the weights after the last whole batch
+        await live.end(); // the weights (and optimizer state) after the last whole batch
       }
       throw err;
     }
-    await live.before(); // the trained weights, whether or not a callback listens
+    await live.end(); // the trained weights and optimizer state, whether or not a callback listens
     await callbacks.onTrainEnd({});
     return history;
   } finally {

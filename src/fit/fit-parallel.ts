@@ -9,6 +9,7 @@ import type { ClassWeightArg } from './class-weight.js';
 import { asDataset, fitData, type FitInput } from './data.js';
 import { endEpoch, trainEpoch, type History } from './epochs.js';
 import { LiveModel } from './live-model.js';
+import { readOptimizerState } from './optimizer-state.js';
 import { PARALLEL_KEYS, checkKeys, epochRange, parallelOptions, type ParallelArgs } from './parallel-args.js';
 import { layersSource } from './spec.js';
 
@@ -109,6 +110,7 @@ export async function fitParallel(
     classWeight: args.classWeight,
   });
   const optimizer = optimizerFromTfjs(model.optimizer);
+  const start = await readOptimizerState(model, optimizer);
   const { epochs, initialEpoch } = epochRange(args.epochs, args.initialEpoch);
   const callbacks = new Callbacks(args.callbacks, model);
   await using trainer = await Trainer.create(
@@ -125,7 +127,7 @@ export async function fitParallel(
     },
     source,
   );
-  const live = new LiveModel(model, trainer);
+  const live = new LiveModel(model, trainer, start);
   callbacks.bind(live);
   const names = ['loss', ...trainer.metricNames];
   const validate = data.validation.count > 0;
@@ -152,7 +154,7 @@ export async function fitParallel(
     const { logs } = await trainEpoch(trainer, callbacks, plan, chunks);
     await endEpoch(callbacks, history, e, logs, validate ? await trainer.evaluate('test') : undefined);
   }
-  await live.before(); // the trained weights, whether or not a callback listens
+  await live.end(); // the trained weights and optimizer state, whether or not a callback listens
   await callbacks.onTrainEnd({});
   return history;
 }

@@ -3,6 +3,7 @@ import { readFlat } from '../model/flat-weights.js';
 import { optimizerFromTfjs } from '../optim/spec.js';
 import type { Trainer } from '../trainer/trainer.js';
 import type { Sync } from './callbacks.js';
+import { writeOptimizerState, type OptimizerStart } from './optimizer-state.js';
 import { writeWeights } from './spec.js';
 
 /**
@@ -19,19 +20,39 @@ import { writeWeights } from './spec.js';
  * hyperparameters are read back too (Trainer.setOptimizer: a no-op when equal).
  * Hooks that no callback defines run neither. Non-trainable weights a callback
  * sets are not sent back: workers keep their own (Note [buffers from rank 0]).
- * `node dist/bench/live-model.js` re-measures the cost per hook.
+ * `node dist/bench/live-model.js` re-measures the cost per hook. The optimizer's
+ * state crosses at the ends only: the trainer starts from model.optimizer's, end()
+ * writes the trainer's back (Note [optimizer state across fits] in optimizer-state.ts).
  */
 export class LiveModel implements Sync {
   /** The trainer step whose weights the model holds. */
   private at: number;
   private ids: readonly object[];
+  /** model.optimizer's updates before the trainer's step 0. */
+  private readonly iterations: number;
 
+  /** `model` live around `trainer`, which continues from `start`, model.optimizer's state read before the run. */
   constructor(
     private readonly model: tf.LayersModel,
     private readonly trainer: Trainer,
+    start: OptimizerStart,
   ) {
+    trainer.setOptimizerState(start.state, start.iterations);
+    this.iterations = start.iterations - trainer.stepsDone;
     this.at = trainer.stepsDone; // the model holds the weights training starts from
     this.ids = this.dataIds();
+  }
+
+  /** After the run, or its failure: the model holds the trained weights, and model.optimizer the state to continue from. */
+  async end(): Promise<void> {
+    await this.before();
+    const { trainer } = this;
+    await writeOptimizerState(
+      this.model,
+      trainer.options.optimizer,
+      trainer.getOptimizerState(),
+      this.iterations + trainer.stepsDone,
+    );
   }
 
   async before(): Promise<void> {

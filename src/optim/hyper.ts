@@ -70,6 +70,16 @@ export class LiveOptimizer {
     return true;
   }
 
+  /**
+   * Continues an optimizer that made `updates` updates before `step` (tfjs's
+   * iterations, e.g. in earlier fits): Adam's next powers are those of update
+   * updates + 1, as betaPowers() has them for betas that never changed.
+   */
+  continueFrom(updates: number, step: number): void {
+    this.powers = betaPowers(this.current, updates + 1);
+    this.at = step;
+  }
+
   /** Writes the cells for a task whose first step is `step`. */
   startAt(step: number): void {
     this.advance(step);

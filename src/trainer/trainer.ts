@@ -557,6 +557,20 @@ export class Trainer implements AsyncDisposable {
   }
 
   /**
+   * Replaces the optimizer state (getOptimizerState()'s layout) and says how many
+   * updates the optimizer made before the next step (tfjs's optimizer.iterations):
+   * Adam's bias correction continues from that count. Between steps only.
+   */
+  setOptimizerState(state: Float32Array, updates: number): void {
+    const target = stateAt(this.arena, this.step);
+    if (state.length !== target.length) {
+      throw new OptionError(`setOptimizerState needs ${target.length} values, got ${state.length}`);
+    }
+    target.set(state);
+    this.live.continueFrom(checkInt('updates', updates, [0, 2 ** 31 - 1]) /* an int32, as tfjs keeps it */, this.step);
+  }
+
+  /**
    * By rank, the [lo, hi) of the parameters and of each optimizer state vector
    * that worker updated in the last training task, as the worker reports it: its
    * slice of the reduce-scatter (Note [sharded optimizer state]).
