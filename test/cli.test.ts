@@ -112,6 +112,24 @@ describe('compiled CLI, bad input: exit 2, one stderr line, empty stdout', () =>
 });
 
 describe('compiled CLI, good input', () => {
+  it('a reader that leaves early (| head -1) ends the output, not the run: the model is saved, exit 0 (Note [a closed stdout])', () => {
+    const out = join(tmp, 'piped');
+    const args = ['--data', smallDir, '--workers', '2', '--epochs', '3', '--batch-size', '10', '--logdir', 'none'];
+    const r = spawnSync(
+      'bash',
+      ['-c', '"$0" "$@" | head -1; exit ${PIPESTATUS[0]}', process.execPath, MAIN, ...args, '--out', out],
+      {
+        cwd: tmp,
+        encoding: 'utf8',
+        timeout: 120_000,
+      },
+    );
+    expect(r.stderr).not.toContain('EPIPE');
+    expect(r.status).toBe(0);
+    expect(r.stdout.split('\n').filter((l) => l !== '')).toHaveLength(1);
+    expect(existsSync(join(out, 'model.json'))).toBe(true);
+  });
+
   it('--help and -h exit 0 and print the usage', () => {
     for (const flag of ['--help', '-h']) {
       const r = cli([flag]);

@@ -28,6 +28,7 @@ import type { LrSchedule } from '../optim/schedule.js';
 import { OptionError, resolveOptions, type ResolvedOptions } from '../options.js';
 import { NonFiniteError, Trainer, type EpochResult, type ModelSource } from '../trainer/trainer.js';
 import { lossPng } from '../viz/loss.js';
+import { outliveClosedStdout } from './closed-stdout.js';
 import { USAGE, parseCommand, type Command, type RunFlags } from './args.js';
 import { loadData } from './data-source.js';
 import { cliModelSource } from './model-recipe.js';
@@ -399,6 +400,7 @@ function checkWritable(flag: string, file: string): void {
   }
 }
 
+outliveClosedStdout();
 main(process.argv.slice(2)).then(
   (code) => {
     group?.finalize();

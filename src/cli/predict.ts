@@ -21,6 +21,7 @@ import { OptionError, checkInt } from '../options.js';
 import { argmax, classifyPng } from '../viz/classify.js';
 import { gridPng } from '../viz/grid.js';
 import { barLines, digitLines, sideBySide } from '../viz/terminal.js';
+import { outliveClosedStdout } from './closed-stdout.js';
 import { Classifier } from './classifier.js';
 import { PREDICT_USAGE, parsePredict, type PredictCommand } from './predict-args.js';
 import { loadTestSet, type TestSet } from './predict-data.js';
@@ -169,6 +170,7 @@ async function grid(cmd: PredictCommand, model: Classifier, test: TestSet, from:
   return 0;
 }
 
+outliveClosedStdout();
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
