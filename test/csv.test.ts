@@ -51,9 +51,9 @@ describe('csvDataset on MNIST digits', () => {
 
 describe('csvDataset labels', () => {
   it('integer labels: classes "0" to the largest, whether or not each occurs', async () => {
-    const s = await csvDataset(file('x,label\n1,3\n2,0\n3,03\n'));
+    const s = await csvDataset(file('x,label\n1,3\n2,0\n3,03\n4,1.0\n'));
     expect(s.classes).toEqual(['0', '1', '2', '3']);
-    expect(Array.from(s.split.labels)).toEqual([3, 0, 3]);
+    expect(Array.from(s.split.labels)).toEqual([3, 0, 3, 1]);
   });
 
   it('names: sorted (as ImageFolder sorts its folders), the label being the position', async () => {
@@ -153,6 +153,25 @@ describe('csvDataset, bad files: one DataFileError naming the file, line and col
     ['the label column only', 'label\n1\n', undefined, 'has no feature columns besides the label column "label"'],
     ['an open quote', 'label,a\n1,"2\n', undefined, 'line 2: a quoted field does not end on its line'],
     ['text after a quote', 'label,a\n1,"2"x\n', undefined, 'line 2: text after a quoted field'],
+    ['an empty label', 'label,a\n1,1\n ,2\n', undefined, 'line 3, column "label": the label is empty'],
+    [
+      'a negative number among class indices',
+      'label,a\n0,1\n1,1\n-1,2\n',
+      undefined,
+      'line 4, column "label": the label "-1" is a number but not a class index (an integer from 0 to 255); regression targets need the regression option',
+    ],
+    [
+      'regression targets read as classes',
+      'label,a\n0.25,1\n1.75,1\n',
+      undefined,
+      'line 2, column "label": the label "0.25" is a number but not a class index (an integer from 0 to 255); regression targets need the regression option',
+    ],
+    [
+      'a class index over 255',
+      'label,a\n0,1\n300,1\n',
+      undefined,
+      'line 3, column "label": the label "300" is a number but not a class index (an integer from 0 to 255); regression targets need the regression option',
+    ],
     [
       '257 classes',
       `label,a\n${Array.from({ length: 257 }, (_, i) => `c${i},1`).join('\n')}\n`,

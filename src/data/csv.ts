@@ -9,7 +9,8 @@
  * `0.5`, `1e-3`; spaces around it allowed). The label column holds class labels:
  * integers 0 to 255, class i being "i" (the classes 0 to the largest label), or
  * names, sorted into classes as torchvision's ImageFolder sorts folders, the
- * label being the position; with `regression`, a number: the target.
+ * label being the position; with `regression`, a number: the target. An empty
+ * label, and numbers that are not all class indices (-1, 0.5, 300), are errors.
  *
  * The file is streamed line by line; every problem is one DataFileError naming
  * the file, and the line and column where there is one.
@@ -42,6 +43,14 @@ const OPTION_NAMES = ['labelColumn', 'hasHeader', 'regression', 'delimiter', 'cl
 /** Rows per block of the growing buffer the rows are parsed into before the one shared copy. */
 const BLOCK_ROWS = 4096;
 const DECIMAL = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/;
+
+const isDecimal = (label: string): boolean => DECIMAL.test(label) && Number.isFinite(Number(label));
+
+/** A label that is a number with an integer value from 0 to 255 ("3", "3.0", "03"): that class index. */
+function classIndex(label: string): number | undefined {
+  const v = Number(label);
+  return isDecimal(label) && Number.isInteger(v) && v >= 0 && v < MAX_CLASSES ? v : undefined;
+}
 
 /** Reads `path` (see the file's contract); any problem with the file is a DataFileError, with an option an OptionError. */
 export async function csvDataset(path: string, options: CsvOptions = {}): Promise<Samples> {
@@ -180,7 +189,9 @@ class RowReader {
         grown.set(this.codes);
         this.codes = grown;
       }
-      this.codes[this.rows] = this.code(l.trim());
+      const label = l.trim();
+      if (label === '') throw this.error(`${this.where(this.label)}: the label is empty`);
+      this.codes[this.rows] = this.code(label);
     }
     this.rows++;
   }
@@ -244,7 +255,7 @@ class RowReader {
     const given = this.o.classes;
     if (given !== undefined) {
       for (const [label, { code, line }] of this.seen) {
-        const c = given.indexOf(/^\d+$/.test(label) ? String(Number(label)) : label);
+        const c = given.indexOf(String(classIndex(label) ?? label));
         if (c < 0) {
           throw this.error(
             `${this.where(this.label, line)}: class ${JSON.stringify(label)} is not one of the ${given.length} classes given`,
@@ -255,10 +266,17 @@ class RowReader {
       return { classes: given, index };
     }
     const labels = [...this.seen.keys()];
-    if (labels.every((l) => /^\d+$/.test(l) && Number(l) < MAX_CLASSES)) {
-      for (const [label, { code }] of this.seen) index[code] = Number(label);
-      const top = Math.max(...labels.map(Number));
+    if (labels.every((l) => classIndex(l) !== undefined)) {
+      for (const [label, { code }] of this.seen) index[code] = classIndex(label)!;
+      const top = Math.max(...labels.map((l) => classIndex(l)!));
       return { classes: Array.from({ length: top + 1 }, (_, i) => String(i)), index };
+    }
+    if (labels.every(isDecimal)) {
+      // Numbers, not all class indices: names would renumber the classes ("-1" < "0"), and a float is a target.
+      const [label, { line }] = [...this.seen].find(([l]) => classIndex(l) === undefined)!;
+      throw this.error(
+        `${this.where(this.label, line)}: the label ${JSON.stringify(label)} is a number but not a class index (an integer from 0 to ${MAX_CLASSES - 1}); regression targets need the regression option`,
+      );
     }
     const classes = [...labels].sort();
     for (const [label, { code }] of this.seen) index[code] = classes.indexOf(label);
