@@ -76,6 +76,34 @@ describe('csvDataset labels', () => {
     expect((err as Error).message).toBe(`${f}: line 3, column "label": class "fox" is not one of the 3 classes given`);
   });
 
+  it('a test file must have the training file’s feature columns, by name and in order', async () => {
+    const train = await csvDataset(file('a,label,b\n1,0,2\n'));
+    expect(train.columns).toEqual(['a', 'b']);
+    const test = await csvDataset(file('label,a,b\n1,3,4\n'), { columns: train.columns });
+    expect(Array.from(test.split.images)).toEqual([3, 4]);
+    expect(holdOut(await csvDataset(file(`a,label\n${[1, 2, 3, 4].join(',0\n')},0\n`)), 0.5, 1).test.columns).toEqual([
+      'a',
+    ]);
+    for (const header of ['b,a,label', 'a,c,label', 'a,label']) {
+      const f = file(
+        `${header}\n${header
+          .split(',')
+          .map(() => 1)
+          .join(',')}\n`,
+      );
+      const err = await rejection(csvDataset(f, { columns: train.columns }));
+      expect(err).toBeInstanceOf(DataFileError);
+      const features = header
+        .split(',')
+        .filter((c) => c !== 'label')
+        .join(', ');
+      expect((err as Error).message).toBe(
+        `${f}: has the feature columns ${features}, not the 2 given (a, b), in that order`,
+      );
+    }
+    expect((await csvDataset(file('1,2\n'), { hasHeader: false })).columns).toBeUndefined();
+  });
+
   it('regression: the label column as float32 targets (count, 1), which y gives', async () => {
     const s = await csvDataset(file('a,b,price\n1,2,10.5\n3,4,-2\n'), { labelColumn: 'price', regression: true });
     expect(s.classes).toBeUndefined();
@@ -204,7 +232,7 @@ describe('csvDataset, bad files: one DataFileError naming the file, line and col
     const cases: [unknown, string][] = [
       [
         { label: 'x' },
-        'unknown csvDataset option label (known: labelColumn, hasHeader, regression, delimiter, classes)',
+        'unknown csvDataset option label (known: labelColumn, hasHeader, regression, delimiter, classes, columns)',
       ],
       [{ labelColumn: '' }, 'labelColumn must be a column name or a column index (0-based), got ""'],
       [{ labelColumn: -1 }, 'labelColumn must be a column name or a column index (0-based), got -1'],
@@ -216,6 +244,8 @@ describe('csvDataset, bad files: one DataFileError naming the file, line and col
       [{ regression: 'yes' }, 'regression must be true or false, got "yes"'],
       [{ delimiter: '"' }, 'delimiter must be one character other than a quote or a line break, got "\\""'],
       [{ classes: ['a', 'a'] }, 'classes must be 1 to 256 different names'],
+      [{ columns: 'a,b' }, 'columns must be a list of column names, got "a,b"'],
+      [{ columns: ['a'], hasHeader: false }, 'columns needs a header line (hasHeader true)'],
       [null, 'csvDataset options must be an object'],
     ];
     for (const [options, message] of cases) {

@@ -97,10 +97,11 @@ function gridLines(stdout: string): string {
 }
 
 describe('the metadata train saves', () => {
-  it("a CSV model keeps its label column beside its classes in model.json's userDefinedMetadata", () => {
+  it("a CSV model keeps its label column and feature columns beside its classes in model.json's userDefinedMetadata", () => {
     const json = JSON.parse(readFileSync(join(csvRun, MODEL_JSON), 'utf8')) as { userDefinedMetadata: unknown };
     const classes = Array.from({ length: 10 }, (_, k) => String(k));
-    expect(json.userDefinedMetadata).toEqual({ classes, labelColumn: 'digit' });
+    const columns = Array.from({ length: 784 }, (_, p) => `px${p}`);
+    expect(json.userDefinedMetadata).toEqual({ classes, labelColumn: 'digit', columns });
   });
 });
 
@@ -266,7 +267,28 @@ describe('predict --data, bad input: exit 2 with one line', () => {
         writeFileSync(join(tmp, 'three.csv'), 'digit,a,b,c\n1,0,0,0\n');
         return ['--model', csvRun, '--data', join(tmp, 'three.csv')];
       },
-      message: () => `${model(csvRun)}: takes 784 inputs, but the samples of ${join(tmp, 'three.csv')} have 3 values`,
+      message: () =>
+        `${join(tmp, 'three.csv')}: has the feature columns a, b, c, not the 784 given (px0, px1, px2, px3, px4, px5, px6, px7, ...), in that order`,
+    },
+    {
+      name: 'a CSV whose feature columns are the model’s in another order',
+      args: () => {
+        const names = Array.from({ length: 784 }, (_, p) => `px${p}`);
+        [names[0], names[1]] = [names[1], names[0]];
+        writeFileSync(
+          join(tmp, 'swapped.csv'),
+          `digit,${names.join(',')}\n1,${new Array<number>(784).fill(0).join(',')}\n`,
+        );
+        return ['--model', csvRun, '--data', join(tmp, 'swapped.csv')];
+      },
+      message: () =>
+        `${join(tmp, 'swapped.csv')}: has the feature columns px1, px0, px2, px3, px4, px5, px6, px7, ..., not the 784 given (px0, px1, px2, px3, px4, px5, px6, px7, ...), in that order`,
+    },
+    {
+      name: '--image for a model trained on a CSV',
+      args: () => ['--model', csvRun, '--image', join(tmp, 'digit.png')],
+      message: () =>
+        `--image ${join(tmp, 'digit.png')}: the model ${model(csvRun)} was trained on the rows of a CSV file (label column "digit"), not on images: give rows with --data FILE.csv`,
     },
   ];
 

@@ -51,7 +51,7 @@ export async function loadData(path: string | undefined, flags: FileFlags, seed:
   if (flags.valData !== undefined) {
     if (dataKind(flags.valData) !== kind)
       throw new OptionError(`--val-data ${flags.valData} is not ${describe(kind)} like --data ${path}`);
-    test = await readFiles(kind, flags.valData, flags, all.classes);
+    test = await readFiles(kind, flags.valData, flags, all);
   } else ({ train, test } = holdOut(all, flags.valSplit ?? DEFAULT_VAL_SPLIT, seed));
   const warnings = (flags.valData === undefined ? [all] : [all, test]).flatMap(skippedLines);
   const image =
@@ -63,6 +63,7 @@ export async function loadData(path: string | undefined, flags: FileFlags, seed:
       classes: all.classes,
       ...(image === undefined ? {} : { image }),
       ...(labelColumn === undefined ? {} : { labelColumn }),
+      ...(all.columns === undefined ? {} : { columns: all.columns }),
     },
     warnings,
   };
@@ -84,16 +85,19 @@ export function checkFileFlags(kind: DataKind, flags: FileFlags): void {
 }
 
 /**
- * A .csv file or an image folder as the flags say (`classes`: a training set's,
- * for its test set); an image that cannot be read names the flag that helps.
+ * A .csv file or an image folder as the flags say (`like`: a training set's
+ * classes and CSV columns, for its test set or a model's input); an image that
+ * cannot be read names the flag that helps.
  */
 export async function readFiles(
   kind: Exclude<DataKind, 'idx'>,
   path: string,
   flags: FileFlags,
-  classes?: readonly string[],
+  like: { readonly classes?: readonly string[]; readonly columns?: readonly string[] } = {},
 ): Promise<Samples> {
-  if (kind === 'csv') return csvDataset(path, { labelColumn: flags.labelColumn ?? DEFAULT_LABEL_COLUMN, classes });
+  const { classes, columns } = like;
+  if (kind === 'csv')
+    return csvDataset(path, { labelColumn: flags.labelColumn ?? DEFAULT_LABEL_COLUMN, classes, columns });
   try {
     const size = flags.imageSize;
     return await imageFolder(path, {

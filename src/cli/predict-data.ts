@@ -63,12 +63,17 @@ export async function loadTestSet(
     return { ...test, noun: 'image', classes, channels: 1, warnings: [] };
   }
   const meta = model.data;
-  const samples = await readFiles(kind, path, {
-    ...flags,
-    labelColumn: flags.labelColumn ?? meta.labelColumn,
-    channels: flags.channels ?? meta.image?.channels,
-    imageSize: flags.imageSize ?? (meta.image === undefined ? undefined : [meta.image.height, meta.image.width]),
-  });
+  const samples = await readFiles(
+    kind,
+    path,
+    {
+      ...flags,
+      labelColumn: flags.labelColumn ?? meta.labelColumn,
+      channels: flags.channels ?? meta.image?.channels,
+      imageSize: flags.imageSize ?? (meta.image === undefined ? undefined : [meta.image.height, meta.image.width]),
+    },
+    { columns: meta.columns },
+  );
   const { split, shape } = samples;
   if (split.features !== model.inputSize) {
     const format = kind === 'images' ? ` (${shape.join('x')})` : '';

@@ -54,8 +54,12 @@ async function digit(cmd: PredictCommand, model: Classifier, test: TestSet, inde
 }
 
 async function image(cmd: PredictCommand, model: Classifier, file: string): Promise<number> {
-  const format = model.data.image;
+  const { image: format, labelColumn } = model.data;
   if (format !== undefined) return folderImage(cmd, model, file, format);
+  if (labelColumn !== undefined)
+    throw new OptionError(
+      `--image ${file}: the model ${model.file} was trained on the rows of a CSV file (label column ${JSON.stringify(labelColumn)}), not on images: give rows with --data FILE.csv`,
+    );
   const side = Math.round(Math.sqrt(model.inputSize));
   if (side * side !== model.inputSize) {
     throw new ModelFileError(model.file, `takes ${model.inputSize} inputs, not a square image: --image needs one`);

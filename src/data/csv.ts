@@ -37,9 +37,14 @@ export interface CsvOptions {
    * test set); default: the file's own.
    */
   readonly classes?: readonly string[];
+  /**
+   * The feature columns the header line must name, in order (a training file's
+   * `columns`, for its test set or a model's input); default: any.
+   */
+  readonly columns?: readonly string[];
 }
 
-const OPTION_NAMES = ['labelColumn', 'hasHeader', 'regression', 'delimiter', 'classes'];
+const OPTION_NAMES = ['labelColumn', 'hasHeader', 'regression', 'delimiter', 'classes', 'columns'];
 /** Rows per block of the growing buffer the rows are parsed into before the one shared copy. */
 const BLOCK_ROWS = 4096;
 const DECIMAL = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/;
@@ -74,7 +79,7 @@ export async function csvDataset(path: string, options: CsvOptions = {}): Promis
   return reader.finish();
 }
 
-type Resolved = Required<Omit<CsvOptions, 'classes'>> & Pick<CsvOptions, 'classes'>;
+type Resolved = Required<Omit<CsvOptions, 'classes' | 'columns'>> & Pick<CsvOptions, 'classes' | 'columns'>;
 
 function checkOptions(options: CsvOptions): Resolved {
   if (typeof options !== 'object' || options === null) throw new OptionError('csvDataset options must be an object');
@@ -101,7 +106,11 @@ function checkOptions(options: CsvOptions): Resolved {
     );
   }
   const classes = checkClasses(options.classes);
-  return { labelColumn, hasHeader, regression, delimiter, classes };
+  const columns = options.columns;
+  if (columns !== undefined && (!Array.isArray(columns) || !columns.every((c) => typeof c === 'string')))
+    throw new OptionError(`columns must be a list of column names, got ${showValue(columns)}`);
+  if (columns !== undefined && !hasHeader) throw new OptionError('columns needs a header line (hasHeader true)');
+  return { labelColumn, hasHeader, regression, delimiter, classes, columns };
 }
 
 /** Fails early, with the file's name, when it is missing or a folder. */
@@ -113,6 +122,11 @@ async function checkFile(path: string): Promise<void> {
     const code = (err as NodeJS.ErrnoException).code;
     throw new DataFileError(path, code === 'ENOENT' ? 'not found' : `cannot be read (${code ?? String(err)})`);
   }
+}
+
+/** Column names for a message: the first 8, then "...". */
+function list(names: readonly string[]): string {
+  return names.length > 8 ? `${names.slice(0, 8).join(', ')}, ...` : names.join(', ');
 }
 
 /** A label as first seen: its code (order of first appearance) and line. */
@@ -159,16 +173,21 @@ class RowReader {
     const want = this.o.labelColumn;
     const label = typeof want === 'number' ? want : names.indexOf(want);
     if (label < 0 || label >= names.length) {
-      const shown = names.length > 8 ? `${names.slice(0, 8).join(', ')}, ...` : names.join(', ');
       throw this.error(
         typeof want === 'number'
           ? `has ${names.length} columns, no label column at index ${want}`
-          : `no column "${want}" in the header line (columns: ${shown})`,
+          : `no column "${want}" in the header line (columns: ${list(names)})`,
       );
     }
     if (names.length < 2) throw this.error(`has no feature columns besides the label column "${names[label]}"`);
     this.names = names;
     this.label = label;
+    const [features, given] = [this.featureNames(), this.o.columns];
+    if (given !== undefined && features !== undefined && given.join('\n') !== features.join('\n')) {
+      throw this.error(
+        `has the feature columns ${list(features)}, not the ${given.length} given (${list(given)}), in that order`,
+      );
+    }
   }
 
   private row(fields: string[]): void {
@@ -241,12 +260,19 @@ class RowReader {
         { ...split, labels: new Uint8Array(0), targets: { data, shape: [1] } },
         [f],
         undefined,
+        [],
+        this.featureNames(),
       );
     }
     const { classes, index } = this.classes();
     const labels = new Uint8Array(new SharedArrayBuffer(this.rows));
     for (let i = 0; i < this.rows; i++) labels[i] = index[this.codes[i]];
-    return new Samples(source, { ...split, labels }, [f], classes);
+    return new Samples(source, { ...split, labels }, [f], classes, [], this.featureNames());
+  }
+
+  /** The feature columns by name, in order; undefined without a header line. */
+  private featureNames(): readonly string[] | undefined {
+    return this.o.hasHeader ? this.names!.filter((_, i) => i !== this.label) : undefined;
   }
 
   /** The classes, and each label code's class. */

@@ -47,6 +47,8 @@ export class Samples {
     readonly classes: readonly string[] | undefined,
     /** Files left out as unreadable (the skipBadFiles option), each with the reason. */
     readonly skipped: readonly { readonly file: string; readonly reason: string }[] = [],
+    /** The feature columns by name, in order: a CSV file's with a header line. */
+    readonly columns?: readonly string[],
   ) {}
 
   get count(): number {
@@ -144,7 +146,8 @@ export function holdOut(samples: Samples, fraction: number, seed: number): { tra
   const pick = (want: number): Samples => {
     const rows: number[] = [];
     held.forEach((h, i) => h === want && rows.push(i));
-    return new Samples(samples.source, takeRows(samples.split, rows), samples.shape, samples.classes, samples.skipped);
+    const { source, shape, classes, skipped, columns } = samples;
+    return new Samples(source, takeRows(samples.split, rows), shape, classes, skipped, columns);
   };
   return { train: pick(0), test: pick(1) };
 }

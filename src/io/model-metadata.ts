@@ -9,8 +9,9 @@
  * `classes` names the outputs (output k is class classes[k]); `image` is the
  * sample format of a model trained on an image folder, so an image to classify
  * is decoded as its training images were; `labelColumn` is the label column of
- * a model trained on a CSV file, so its test file is read as it was. Other keys
- * are left as they are.
+ * a model trained on a CSV file, so its test file is read as it was, and
+ * `columns` its feature columns in order, which a test file must have. Other
+ * keys are left as they are.
  */
 import type * as tf from '@tensorflow/tfjs';
 import { ModelFileError } from './model-error.js';
@@ -19,6 +20,7 @@ export interface DataMetadata {
   readonly classes?: readonly string[];
   readonly image?: { readonly height: number; readonly width: number; readonly channels: 1 | 3 };
   readonly labelColumn?: string;
+  readonly columns?: readonly string[];
 }
 
 /** Adds `meta`'s fields to the model's userDefinedMetadata (kept by the next model.save); none: nothing changes. */
@@ -30,7 +32,12 @@ export function setDataMetadata(model: tf.LayersModel, meta: DataMetadata): void
 
 /** The data metadata of a loaded model (`file` its model.json, for messages); a ModelFileError when it is malformed. */
 export function dataMetadata(model: tf.LayersModel, file: string): DataMetadata {
-  const m = (model.getUserDefinedMetadata() ?? {}) as { classes?: unknown; image?: unknown; labelColumn?: unknown };
+  const m = (model.getUserDefinedMetadata() ?? {}) as {
+    classes?: unknown;
+    image?: unknown;
+    labelColumn?: unknown;
+    columns?: unknown;
+  };
   const out: { -readonly [K in keyof DataMetadata]: DataMetadata[K] } = {};
   if (m.classes !== undefined) {
     if (!Array.isArray(m.classes) || !m.classes.every((c) => typeof c === 'string'))
@@ -48,6 +55,11 @@ export function dataMetadata(model: tf.LayersModel, file: string): DataMetadata 
     if (typeof m.labelColumn !== 'string' || m.labelColumn.trim() === '')
       throw new ModelFileError(file, 'userDefinedMetadata.labelColumn is not a column name');
     out.labelColumn = m.labelColumn;
+  }
+  if (m.columns !== undefined) {
+    if (!Array.isArray(m.columns) || !m.columns.every((c) => typeof c === 'string'))
+      throw new ModelFileError(file, 'userDefinedMetadata.columns is not a list of column names');
+    out.columns = m.columns as string[];
   }
   return out;
 }
