@@ -2,7 +2,7 @@
 // message, no stack trace) and nothing on stdout; --help exits 0. Plus
 // parseCommand on good values, and the library's own option validation.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,8 @@ const MAIN = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
 let tmp: string;
 let emptyDir: string;
 let smallDir: string;
+/** A folder holding another run's model.json. */
+let heldDir: string;
 
 /** Runs the compiled CLI in the temp dir (so a default output folder lands there). */
 function cli(args: readonly string[]): Result {
@@ -53,6 +55,9 @@ beforeAll(() => {
   emptyDir = join(tmp, 'empty');
   mkdirSync(emptyDir);
   smallDir = smallMnistDir(join(tmp, 'small'), 100, 50); // 100 training and 50 test samples of the real MNIST
+  heldDir = join(tmp, 'held');
+  mkdirSync(heldDir);
+  writeFileSync(join(heldDir, 'model.json'), '{}');
 });
 
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -90,11 +95,16 @@ describe('compiled CLI, bad input: exit 2, one stderr line, empty stdout', () =>
     },
     {
       args: ['--data', '<small>', '--batch-size', '101', '--workers', '1'],
-      message: 'batch size must be at most the 100 training samples, got 101',
+      message: 'batch size must be at most the 100 training samples, got 101 (--batch-size)',
+    },
+    {
+      args: ['--data', '<small>', '--out', '<held>'],
+      message: '--out <held>: holds a run already (model.json): give a new folder, or --resume <held> to train it on',
     },
   ];
 
-  const fill = (t: string): string => t.replace('<empty>', emptyDir).replace('<small>', smallDir);
+  const fill = (t: string): string =>
+    t.replace('<empty>', emptyDir).replace('<small>', smallDir).replaceAll('<held>', heldDir);
   const results = new Map<string, Result>();
   beforeAll(async () => {
     const runs = await mapLimit(cases, 2, (c) => cliAsync(c.args.map(fill)));

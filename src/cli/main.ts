@@ -12,7 +12,7 @@ import type { LayersModel } from '@tensorflow/tfjs';
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { initBackend } from '../backend.js';
-import { CheckpointError, readCheckpoint, type Checkpoint } from '../checkpoint.js';
+import { CHECKPOINT_FILE, CheckpointError, readCheckpoint, type Checkpoint } from '../checkpoint.js';
 import { ProcessGroup, underMpirun } from '../collective/group.js';
 import type { Dataset } from '../data/dataset.js';
 import { stepsPerEpoch } from '../data/shuffle.js';
@@ -119,6 +119,15 @@ function parse(argv: readonly string[]): Setup | undefined {
   return { cmd, o, lead, run };
 }
 
+/** A run writes its model and checkpoint into a folder of its own: one that holds another run's is refused. */
+function checkFreshOut(dir: string): void {
+  const held = [MODEL_JSON, CHECKPOINT_FILE].filter((f) => existsSync(join(dir, f)));
+  if (held.length > 0)
+    throw new OptionError(
+      `--out ${dir}: holds a run already (${held.join(', ')}): give a new folder, or --resume ${dir} to train it on`,
+    );
+}
+
 /**
  * Data, checkpoint, folders and models, checked before anything starts;
  * undefined when a resumed run has nothing left to train.
@@ -143,6 +152,7 @@ async function loadInputs({ cmd, o, lead, run }: Setup): Promise<Inputs | undefi
     }
   }
   if (run.profile !== undefined) checkWritable('--profile', run.profile);
+  if (lead && run.out !== undefined && run.out !== run.resume) checkFreshOut(run.out);
   const out = lead ? makeDir('--out', run.out ?? run.resume ?? newRunDir()) : undefined;
   const logdir =
     out === undefined || run.logdir === false ? undefined : makeDir('--logdir', run.logdir ?? join(out, 'tb'));
@@ -411,8 +421,13 @@ main(process.argv.slice(2)).then(
     const bad = err instanceof OptionError || err instanceof DataFileError || err instanceof CheckpointError;
     const rank = group === undefined ? '' : `MPI rank ${group.rank} of ${group.size}: `;
     // Every process reaches a non-finite verdict at once (Note [one verdict everywhere]): rank 0 reports it.
-    // The library names no flags: the learning-rate advice gets its flag here.
-    const hint = err instanceof NonFiniteError && err.message.endsWith('try a smaller one') ? ' (--lr)' : '';
+    // The library names no flags: the learning-rate and batch-size advice gets its flag here.
+    const hint =
+      err instanceof NonFiniteError && err.message.endsWith('try a smaller one')
+        ? ' (--lr)'
+        : err instanceof OptionError && err.message.startsWith('batch size must be at most')
+          ? ' (--batch-size)'
+          : '';
     if (group === undefined || group.rank === 0 || !(err instanceof NonFiniteError))
       console.error(`error: ${rank}${err instanceof Error ? err.message : String(err)}${hint}`);
     const code = bad ? 2 : 1;
