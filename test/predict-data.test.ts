@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../dist/src/backend.js';
 import type { Split } from '../dist/src/data/dataset.js';
 import { imageFolder } from '../dist/src/data/image-folder.js';
-import { MODEL_JSON, loadModel } from '../dist/src/io/model-file.js';
+import { MODEL_JSON, loadModel, saveModel } from '../dist/src/io/model-file.js';
 import { DIGIT_NAMES, digitPng, writeDigitCsv, writeDigitFolder } from './digit-files.js';
 import { mnist, runCli as runTrain } from './helpers.js';
 import { PREDICT, expectBadInput, pngSize, runCli, type Run } from './predict-fixtures.js';
@@ -52,6 +52,9 @@ beforeAll(async () => {
   val = writeDigitFolder(join(tmp, 'val'), d.test, 0, VAL, DIGIT_NAMES);
   valCsv = digitCsv(join(tmp, 'val.csv'), d.test, 0, VAL);
   await initBackend('wasm');
+  const tiny = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 2, activation: 'softmax' })] });
+  tiny.setUserDefinedMetadata({ classes: ['a', 'b'], labelColumn: 'y', columns: ['p', 'q', 'r', 's'] });
+  await saveModel(join(tmp, 'tiny'), tiny);
 }, 120_000);
 
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -283,6 +286,12 @@ describe('predict --data, bad input: exit 2 with one line', () => {
       },
       message: () =>
         `${join(tmp, 'swapped.csv')}: has the feature columns px1, px0, px2, px3, px4, px5, px6, px7, ..., not the 784 given (px0, px1, px2, px3, px4, px5, px6, px7, ...), in that order`,
+    },
+    {
+      name: 'no --data for a model trained on a CSV of other rows than MNIST’s',
+      args: () => ['--model', join(tmp, 'tiny')],
+      message: () =>
+        `the model ${join(tmp, 'tiny', MODEL_JSON)} was trained on a CSV file, not on MNIST: give its held-out data with --data PATH`,
     },
     {
       name: '--image for a model trained on a CSV',

@@ -104,6 +104,17 @@ describe('predict one test digit', () => {
     expect(r.stdout).toContain('test image 0, label 7: predicted');
     pngSize(readFileSync(join(tmp, 'runs', 'predict', 'digit-0.png')));
   });
+
+  it('--model takes the model.json file as well as its folder', () => {
+    const r = runCli(
+      PREDICT,
+      ['--model', join(modelDir, 'model.json'), '--data', data, '--out', join(tmp, 'out')],
+      tmp,
+    );
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('test image 0, label 7: predicted');
+  });
 });
 
 describe('predict --image', () => {

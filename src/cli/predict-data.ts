@@ -8,6 +8,7 @@
 import { join } from 'node:path';
 import { loadDataset } from '../data/dataset.js';
 import { ModelFileError } from '../io/model-error.js';
+import { OptionError } from '../options.js';
 import type { Classifier } from './classifier.js';
 import { checkFileFlags, dataKind, readFiles, skippedLines, type FileFlags } from './data-source.js';
 
@@ -53,6 +54,14 @@ export async function loadTestSet(
   if (path === undefined || kind === 'idx') {
     const { dir, test, numClasses } = loadDataset(path);
     if (model.inputSize !== test.features || model.numClasses !== numClasses) {
+      const { labelColumn, image } = model.data;
+      if (path === undefined && (labelColumn !== undefined || image !== undefined)) {
+        const what = image === undefined ? 'a CSV file' : 'an image folder';
+        const alt = image === undefined ? '' : ', or an image with --image FILE';
+        throw new OptionError(
+          `the model ${model.file} was trained on ${what}, not on MNIST: give its held-out data with --data PATH${alt}`,
+        );
+      }
       throw new ModelFileError(
         model.file,
         `takes ${model.inputSize} inputs to ${model.numClasses} classes, but the test images have ${test.features} pixels and ${numClasses} classes`,

@@ -10,7 +10,8 @@
  * thread's tfjs backend: initialise one first (initBackend in
  * src/backend.ts), or tfjs picks its default.
  */
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { readFlat } from '../model/flat-weights.js';
 import type { VariableSpec } from '../model/types.js';
@@ -30,9 +31,9 @@ export async function saveModel(dir: string, model: tf.LayersModel): Promise<voi
   await model.save(fileSaveHandler(dir));
 }
 
-/** Loads the LayersModel saved in `dir`; any problem is a ModelFileError naming the file. */
+/** Loads the LayersModel saved in `dir` (or its model.json named itself); any problem is a ModelFileError naming the file. */
 export async function loadModel(dir: string): Promise<SavedModel> {
-  const file = join(dir, MODEL_JSON);
+  const file = basename(dir) === MODEL_JSON && !isDirectory(dir) ? dir : join(dir, MODEL_JSON);
   try {
     const model = await tf.loadLayersModel(fileLoadHandler(file, 'not found (save a model with train --save DIR)'));
     return { file, model };
@@ -40,6 +41,10 @@ export async function loadModel(dir: string): Promise<SavedModel> {
     if (err instanceof ModelFileError) throw err;
     throw new ModelFileError(file, `is not a TensorFlow.js LayersModel: ${firstLine(err)}`);
   }
+}
+
+function isDirectory(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
 }
 
 /**
