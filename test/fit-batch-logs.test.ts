@@ -16,7 +16,7 @@ import {
   tensorBoard,
   type Callback,
 } from '../dist/src/index.js';
-import { Rng } from '../dist/src/rng.js';
+import { toyClassifier, toyData } from './toy-classifier.js';
 import { flatWeights as flat, maxAbsDiff, rejection } from './helpers.js';
 
 const WORKERS = [1, 2, 3];
@@ -33,18 +33,7 @@ const STOP_ARGS = { ...ARGS, validationSplit: 0 } as const;
 const STOP_BATCHES = 10;
 
 /** A small classifier: 8 features, tanh, 3 classes, sgd. */
-function model(): tf.Sequential {
-  const init = (seed: number): ReturnType<typeof tf.initializers.glorotUniform> =>
-    tf.initializers.glorotUniform({ seed });
-  const m = tf.sequential({
-    layers: [
-      tf.layers.dense({ inputShape: [8], units: 16, activation: 'tanh', kernelInitializer: init(31) }),
-      tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: init(32) }),
-    ],
-  });
-  m.compile({ optimizer: tf.train.sgd(0.5), loss: 'categoricalCrossentropy', metrics: ['acc'] });
-  return m;
-}
+const model = (): tf.Sequential => toyClassifier(tf.train.sgd(0.5), [31, 32]);
 
 let x: tf.Tensor2D;
 let y: tf.Tensor2D;
@@ -52,11 +41,7 @@ let y: tf.Tensor2D;
 beforeAll(async () => {
   registerWasmTrainingKernels(); // as every worker does: the reference runs the same kernels
   await tf.setBackend('wasm');
-  const r = new Rng(9);
-  const rows = Array.from({ length: 160 }, () => Array.from({ length: 8 }, () => r.uniform(-1, 1)));
-  x = tf.tensor2d(rows);
-  const labels = rows.map((row) => (row[0] + row[1] > 0.3 ? 0 : row[2] > 0 ? 1 : 2));
-  y = tf.oneHot(tf.tensor1d(labels, 'int32'), 3).toFloat() as tf.Tensor2D;
+  ({ x, y } = toyData(160, 9));
 });
 
 /** One hook call: its name, its epoch or batch index, and its logs (none for onBatchBegin: model.fit fills them in later). */

@@ -21,33 +21,15 @@ import {
   type Callback,
   type FitParallelArgs,
 } from '../dist/src/index.js';
-import { Rng } from '../dist/src/rng.js';
 import { maxAbsDiff, rejection } from './helpers.js';
+import { toyClassifier, toyData } from './toy-classifier.js';
 
 const WORKERS = [1, 2, 3];
 const SGD_TOL = 1e-5;
 const ADAM_TOL = 1e-4;
 
-/** A small classifier: 8 features, tanh (no ReLU kink to flip between backends), 3 classes. */
-function model(optimizer: tf.Optimizer): tf.Sequential {
-  const m = tf.sequential({
-    layers: [
-      tf.layers.dense({
-        inputShape: [8],
-        units: 16,
-        activation: 'tanh',
-        kernelInitializer: tf.initializers.glorotUniform({ seed: 11 }),
-      }),
-      tf.layers.dense({
-        units: 3,
-        activation: 'softmax',
-        kernelInitializer: tf.initializers.glorotUniform({ seed: 12 }),
-      }),
-    ],
-  });
-  m.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['acc'] });
-  return m;
-}
+/** A small classifier: 8 features, tanh, 3 classes (test/toy-classifier.ts). */
+const model = (optimizer: tf.Optimizer): tf.Sequential => toyClassifier(optimizer);
 
 function flat(m: tf.LayersModel): Float32Array {
   return Float32Array.from(m.getWeights().flatMap((w) => Array.from(w.dataSync())));
@@ -59,18 +41,7 @@ let y: tf.Tensor2D;
 beforeAll(async () => {
   registerWasmTrainingKernels(); // as every worker does: the reference runs the same kernels
   await tf.setBackend('wasm');
-  const r = new Rng(5);
-  const rows = Array.from({ length: 160 }, () => Array.from({ length: 8 }, () => r.uniform(-1, 1)));
-  x = tf.tensor2d(rows);
-  y = tf
-    .oneHot(
-      tf.tensor1d(
-        rows.map((row) => (row[0] + row[1] > 0.3 ? 0 : row[2] > 0 ? 1 : 2)),
-        'int32',
-      ),
-      3,
-    )
-    .toFloat() as tf.Tensor2D;
+  ({ x, y } = toyData(160, 5));
 });
 
 /** Callbacks for one run on `m`, and what they observed (compared across runs). */

@@ -7,29 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { OptionError, fitDatasetParallel, fitParallel, registerWasmTrainingKernels } from '../dist/src/index.js';
-import { Rng } from '../dist/src/rng.js';
 import { flatWeights, maxAbsDiff, rejection } from './helpers.js';
-
-/** 8 features, tanh, 3 classes: as test/fit-contract.test.ts. */
-function model(optimizer: tf.Optimizer): tf.Sequential {
-  const m = tf.sequential({
-    layers: [
-      tf.layers.dense({
-        inputShape: [8],
-        units: 16,
-        activation: 'tanh',
-        kernelInitializer: tf.initializers.glorotUniform({ seed: 11 }),
-      }),
-      tf.layers.dense({
-        units: 3,
-        activation: 'softmax',
-        kernelInitializer: tf.initializers.glorotUniform({ seed: 12 }),
-      }),
-    ],
-  });
-  m.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['acc'] });
-  return m;
-}
+import { toyClassifier as model, toyData } from './toy-classifier.js';
 
 /** The optimizer's count and its slots, flat in getWeights() order. */
 async function slots(m: tf.LayersModel): Promise<{ iterations: number; values: Float32Array; names: string[] }> {
@@ -47,11 +26,7 @@ let y: tf.Tensor2D;
 beforeAll(async () => {
   registerWasmTrainingKernels();
   await tf.setBackend('wasm');
-  const r = new Rng(5);
-  const rows = Array.from({ length: 96 }, () => Array.from({ length: 8 }, () => r.uniform(-1, 1)));
-  x = tf.tensor2d(rows);
-  const labels = rows.map((row) => (row[0] + row[1] > 0.3 ? 0 : row[2] > 0 ? 1 : 2));
-  y = tf.oneHot(tf.tensor1d(labels, 'int32'), 3).toFloat() as tf.Tensor2D;
+  ({ x, y } = toyData(96, 5));
 });
 
 const OPTIMIZERS: readonly [string, () => tf.Optimizer, number][] = [
