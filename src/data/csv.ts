@@ -281,7 +281,9 @@ class RowReader {
     const given = this.o.classes;
     if (given !== undefined) {
       for (const [label, { code, line }] of this.seen) {
-        const c = given.indexOf(String(classIndex(label) ?? label));
+        const asIndex = classIndex(label); // "007" is class "7" unless a class is named "007"
+        const c =
+          given.includes(label) || asIndex === undefined ? given.indexOf(label) : given.indexOf(String(asIndex));
         if (c < 0) {
           throw this.error(
             `${this.where(this.label, line)}: class ${JSON.stringify(label)} is not one of the ${given.length} classes given`,
