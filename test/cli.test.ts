@@ -18,6 +18,8 @@ let emptyDir: string;
 let smallDir: string;
 /** A folder holding another run's model.json. */
 let heldDir: string;
+/** A CSV whose label column holds regression targets. */
+let floatsCsv: string;
 
 /** Runs the compiled CLI in the temp dir (so a default output folder lands there). */
 function cli(args: readonly string[]): Result {
@@ -58,6 +60,8 @@ beforeAll(() => {
   heldDir = join(tmp, 'held');
   mkdirSync(heldDir);
   writeFileSync(join(heldDir, 'model.json'), '{}');
+  floatsCsv = join(tmp, 'floats.csv');
+  writeFileSync(floatsCsv, 'label,a,b\n0.25,1,2\n1.5,3,4\n');
 });
 
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -98,13 +102,22 @@ describe('compiled CLI, bad input: exit 2, one stderr line, empty stdout', () =>
       message: 'batch size must be at most the 100 training samples, got 101 (--batch-size)',
     },
     {
+      args: ['--data', '<floats>'],
+      message:
+        '<floats>: line 2, column "label": the label "0.25" is a number but not a class index (an integer from 0 to 255): the CLI\'s models are classifiers; regression targets train through the library (csvDataset(file, { regression: true }) and fitParallel)',
+    },
+    {
       args: ['--data', '<small>', '--out', '<held>'],
       message: '--out <held>: holds a run already (model.json): give a new folder, or --resume <held> to train it on',
     },
   ];
 
   const fill = (t: string): string =>
-    t.replace('<empty>', emptyDir).replace('<small>', smallDir).replaceAll('<held>', heldDir);
+    t
+      .replace('<empty>', emptyDir)
+      .replace('<small>', smallDir)
+      .replaceAll('<held>', heldDir)
+      .replace('<floats>', floatsCsv);
   const results = new Map<string, Result>();
   beforeAll(async () => {
     const runs = await mapLimit(cases, 2, (c) => cliAsync(c.args.map(fill)));

@@ -8,7 +8,7 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { csvDataset } from '../data/csv.js';
+import { NumericLabelError, csvDataset } from '../data/csv.js';
 import { DATASET_FILES, loadDataset, type Dataset } from '../data/dataset.js';
 import { DataFileError } from '../data/idx.js';
 import { IMAGE_EXTENSIONS, ImageFileError, ImageSizeError } from '../data/image-decode.js';
@@ -96,8 +96,18 @@ export async function readFiles(
   like: { readonly classes?: readonly string[]; readonly columns?: readonly string[] } = {},
 ): Promise<Samples> {
   const { classes, columns } = like;
-  if (kind === 'csv')
-    return csvDataset(path, { labelColumn: flags.labelColumn ?? DEFAULT_LABEL_COLUMN, classes, columns });
+  if (kind === 'csv') {
+    try {
+      return await csvDataset(path, { labelColumn: flags.labelColumn ?? DEFAULT_LABEL_COLUMN, classes, columns });
+    } catch (err) {
+      if (err instanceof NumericLabelError)
+        throw new DataFileError(
+          err.file,
+          `${err.finding}: the CLI's models are classifiers; regression targets train through the library (csvDataset(file, { regression: true }) and fitParallel)`,
+        );
+      throw err;
+    }
+  }
   try {
     const size = flags.imageSize;
     return await imageFolder(path, {

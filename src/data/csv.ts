@@ -124,6 +124,18 @@ async function checkFile(path: string): Promise<void> {
   }
 }
 
+/** Class labels that are numbers but not class indices: perhaps regression targets. */
+export class NumericLabelError extends DataFileError {
+  constructor(
+    file: string,
+    detail: string,
+    /** The detail without the advice, for a caller whose advice differs. */
+    readonly finding: string,
+  ) {
+    super(file, detail);
+  }
+}
+
 /** Column names for a message: the first 8, then "...". */
 function list(names: readonly string[]): string {
   return names.length > 8 ? `${names.slice(0, 8).join(', ')}, ...` : names.join(', ');
@@ -302,9 +314,8 @@ class RowReader {
     if (labels.every(isDecimal)) {
       // Numbers, not all class indices: names would renumber the classes ("-1" < "0"), and a float is a target.
       const [label, { line }] = [...this.seen].find(([l]) => classIndex(l) === undefined)!;
-      throw this.error(
-        `${this.where(this.label, line)}: the label ${JSON.stringify(label)} is a number but not a class index (an integer from 0 to ${MAX_CLASSES - 1}); regression targets need the regression option`,
-      );
+      const detail = `${this.where(this.label, line)}: the label ${JSON.stringify(label)} is a number but not a class index (an integer from 0 to ${MAX_CLASSES - 1})`;
+      throw new NumericLabelError(this.path, `${detail}; regression targets need the regression option`, detail);
     }
     const classes = [...labels].sort();
     for (const [label, { code }] of this.seen) index[code] = classes.indexOf(label);
