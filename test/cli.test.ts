@@ -18,8 +18,9 @@ let emptyDir: string;
 let smallDir: string;
 /** A folder holding another run's model.json. */
 let heldDir: string;
-/** A CSV whose label column holds regression targets. */
+/** A CSV whose label column holds regression targets, and one whose labels are all one class. */
 let floatsCsv: string;
+let oneClassCsv: string;
 
 /** Runs the compiled CLI in the temp dir (so a default output folder lands there). */
 function cli(args: readonly string[]): Result {
@@ -62,6 +63,8 @@ beforeAll(() => {
   writeFileSync(join(heldDir, 'model.json'), '{}');
   floatsCsv = join(tmp, 'floats.csv');
   writeFileSync(floatsCsv, 'label,a,b\n0.25,1,2\n1.5,3,4\n');
+  oneClassCsv = join(tmp, 'one-class.csv');
+  writeFileSync(oneClassCsv, 'label,a,b\ncat,1,2\ncat,3,4\n');
 });
 
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -107,6 +110,10 @@ describe('compiled CLI, bad input: exit 2, one stderr line, empty stdout', () =>
         '<floats>: line 2, column "label": the label "0.25" is a number but not a class index (an integer from 0 to 255): the CLI\'s models are classifiers; regression targets train through the library (csvDataset(file, { regression: true }) and fitParallel)',
     },
     {
+      args: ['--data', '<one-class>'],
+      message: '<one-class>: holds one class only (cat): a classifier needs two or more',
+    },
+    {
       args: ['--data', '<small>', '--out', '<held>'],
       message: '--out <held>: holds a run already (model.json): give a new folder, or --resume <held> to train it on',
     },
@@ -117,7 +124,8 @@ describe('compiled CLI, bad input: exit 2, one stderr line, empty stdout', () =>
       .replace('<empty>', emptyDir)
       .replace('<small>', smallDir)
       .replaceAll('<held>', heldDir)
-      .replace('<floats>', floatsCsv);
+      .replace('<floats>', floatsCsv)
+      .replace('<one-class>', oneClassCsv);
   const results = new Map<string, Result>();
   beforeAll(async () => {
     const runs = await mapLimit(cases, 2, (c) => cliAsync(c.args.map(fill)));

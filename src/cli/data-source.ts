@@ -46,6 +46,8 @@ export async function loadData(path: string | undefined, flags: FileFlags, seed:
   checkFileFlags(kind, flags);
   if (path === undefined || kind === 'idx') return { dataset: loadDataset(path), metadata: {}, warnings: [] };
   const all = await readFiles(kind, path, flags);
+  if (all.classes !== undefined && all.classes.length < 2)
+    throw new DataFileError(path, `holds one class only (${all.classes.join('')}): a classifier needs two or more`);
   let train = all;
   let test: Samples;
   if (flags.valData !== undefined) {
