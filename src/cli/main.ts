@@ -10,7 +10,7 @@
  */
 import type { LayersModel } from '@tensorflow/tfjs';
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { initBackend } from '../backend.js';
 import { CHECKPOINT_FILE, CheckpointError, readCheckpoint, type Checkpoint } from '../checkpoint.js';
 import { ProcessGroup, underMpirun } from '../collective/group.js';
@@ -152,7 +152,8 @@ async function loadInputs({ cmd, o, lead, run }: Setup): Promise<Inputs | undefi
     }
   }
   if (run.profile !== undefined) checkWritable('--profile', run.profile);
-  if (lead && run.out !== undefined && run.out !== run.resume) checkFreshOut(run.out);
+  const resumesOut = run.out !== undefined && run.resume !== undefined && resolve(run.out) === resolve(run.resume);
+  if (lead && run.out !== undefined && !resumesOut) checkFreshOut(run.out);
   const out = lead ? makeDir('--out', run.out ?? run.resume ?? newRunDir()) : undefined;
   const logdir =
     out === undefined || run.logdir === false ? undefined : makeDir('--logdir', run.logdir ?? join(out, 'tb'));
