@@ -490,4 +490,22 @@ describe('resuming with --resume DIR alone', () => {
     expect(r.status).toBe(0);
     expect(readCheckpoint(dir).header.step).toBe(TOTAL + STEPS_PER_EPOCH);
   });
+
+  it('--out naming the resumed folder in another spelling (DIR/) resumes it; another run folder is refused', () => {
+    const dir = join(tmp, 'resume-out');
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(join(tmp, 'reference', CHECKPOINT_FILE), join(dir, CHECKPOINT_FILE));
+    const args = ['--resume', dir, '--workers', '2', '--backend', 'wasm', '--epochs', String(EPOCHS + 1)];
+    const r = runCli(TRAIN, [...args, '--out', `${dir}/`], tmp);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(readCheckpoint(dir).header.step).toBe(TOTAL + STEPS_PER_EPOCH);
+    copyFileSync(join(tmp, 'reference', CHECKPOINT_FILE), join(dir, CHECKPOINT_FILE)); // something to train again
+    const other = join(tmp, 'reference');
+    const refused = runCli(TRAIN, [...args, '--out', other], tmp);
+    expect(refused.stderr).toBe(
+      `error: --out ${other}: holds a run already (model.json, ${CHECKPOINT_FILE}): give a new folder, or --resume ${other} to train it on\n`,
+    );
+    expect(refused.status).toBe(2);
+  });
 });
