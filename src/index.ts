@@ -25,6 +25,12 @@ export { loadDataset, defaultDataDir, type Dataset, type Split } from './data/da
 export { DataFileError } from './data/idx.js';
 export { csvDataset, type CsvOptions } from './data/csv.js';
 export { imageFolder, type ImageFolderOptions } from './data/image-folder.js';
+export {
+  imageFolderDataset,
+  type ImageBatch,
+  type ImageFolderDataset,
+  type ImageFolderDatasetOptions,
+} from './data/image-stream.js';
 export { Samples, holdOut, toDataset, type SampleArray } from './data/samples.js';
 export { initBackend, type BackendName, type BackendRequest } from './backend.js';
 export { registerWasmTrainingKernels } from './tfjs-kernels/register.js';

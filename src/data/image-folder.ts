@@ -104,13 +104,19 @@ export async function imageFolder(root: string, options: ImageFolderOptions = {}
   return new Samples(resolve(root), split, [format.height, format.width, format.channels], classes, skipped);
 }
 
-type Resolved = Required<Omit<ImageFolderOptions, 'size' | 'classes'>> & Pick<ImageFolderOptions, 'size' | 'classes'>;
+export type Resolved = Required<Omit<ImageFolderOptions, 'size' | 'classes'>> &
+  Pick<ImageFolderOptions, 'size' | 'classes'>;
 
-function checkOptions(options: ImageFolderOptions): Resolved {
-  if (typeof options !== 'object' || options === null) throw new OptionError('imageFolder options must be an object');
+/** The options checked, defaults filled in; `reader` and its `extra` option names are for the messages. */
+export function checkOptions(
+  options: ImageFolderOptions,
+  reader = 'imageFolder',
+  extra: readonly string[] = [],
+): Resolved {
+  if (typeof options !== 'object' || options === null) throw new OptionError(`${reader} options must be an object`);
+  const known = [...OPTION_NAMES, ...extra];
   for (const k of Object.keys(options))
-    if (!OPTION_NAMES.includes(k))
-      throw new OptionError(`unknown imageFolder option ${k} (known: ${OPTION_NAMES.join(', ')})`);
+    if (!known.includes(k)) throw new OptionError(`unknown ${reader} option ${k} (known: ${known.join(', ')})`);
   const { channels = 1, size, resize = false, skipBadFiles = false, classes } = options;
   if (channels !== 1 && channels !== 3) throw new OptionError(`channels must be 1 or 3, got ${showValue(channels)}`);
   const side = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= MAX_IMAGE_SIDE;
@@ -131,10 +137,12 @@ function checkOptions(options: ImageFolderOptions): Resolved {
 }
 
 /** The classes and the image files with their labels, in ImageFolder's order. */
-function listFolder(
+export function listFolder(
   root: string,
   given: readonly string[] | undefined,
 ): { classes: readonly string[]; files: string[]; labels: number[] } {
+  if (typeof root !== 'string' || root === '')
+    throw new OptionError(`the image folder must be a path (a non-empty string), got ${showValue(root)}`);
   const entries = readFolder(root, root);
   const folders = entries.filter((e) => isFolder(root, e)).map((e) => e.name);
   if (folders.length === 0) {
@@ -213,7 +221,7 @@ function isImageName(name: string): boolean {
  * The samples' format: the options' size, else the first image's (with
  * skipBadFiles, the first readable one's; those before it are recorded in `bad`).
  */
-async function formatOf(
+export async function formatOf(
   root: string,
   files: readonly string[],
   o: Resolved,
@@ -238,7 +246,7 @@ async function formatOf(
   throw noneReadable(root, files.length);
 }
 
-function noneReadable(root: string, skipped: number): DataFileError {
+export function noneReadable(root: string, skipped: number): DataFileError {
   return new DataFileError(resolve(root), `has no readable images (${skipped} skipped)`);
 }
 
