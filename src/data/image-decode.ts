@@ -10,6 +10,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import type { Image, SKRSContext2D } from '@napi-rs/canvas';
 import { DataFileError } from './idx.js';
+import { decodePng } from './png-decode.js';
 
 /** What every sample becomes. */
 export interface ImageFormat {
@@ -36,8 +37,11 @@ const SCALE = Float32Array.from({ length: 256 }, (_, i) => i / 255);
 
 /** Decodes `file` into `out` (height*width*channels values); a problem is an ImageFileError or ImageSizeError naming the file. */
 export async function decodeImage(file: string, format: ImageFormat, out: Float32Array): Promise<void> {
-  const image = await load(file);
+  const bytes = readImage(file);
   const { height: h, width: w, channels } = format;
+  const png = isPng(bytes) ? decodePng(bytes) : undefined; // Note [PNG in JavaScript]
+  if (png !== undefined && png.width === w && png.height === h) return void writePixels(png, channels, out);
+  const image = await load(file, bytes);
   if (!format.resize && (image.width !== w || image.height !== h)) {
     throw new ImageSizeError(file, `is ${image.height}x${image.width} pixels (height x width), the images ${h}x${w}`);
   }
@@ -46,13 +50,34 @@ export async function decodeImage(file: string, format: ImageFormat, out: Float3
   ctx.fillRect(0, 0, w, h);
   ctx.drawImage(image, 0, 0, w, h);
   const rgba = ctx.getImageData(0, 0, w, h).data; // (h, w, 4) bytes
+  writePixels({ width: w, height: h, channels: 4, data: rgba }, channels, out);
+}
+
+/** Gray, RGB or RGBA bytes as `channels` values in [0, 1] a pixel; RGB to gray as PIL's convert('L'). */
+function writePixels(
+  px: {
+    readonly width: number;
+    readonly height: number;
+    readonly channels: 1 | 3 | 4;
+    readonly data: ArrayLike<number>;
+  },
+  channels: 1 | 3,
+  out: Float32Array,
+): void {
+  const { data, channels: k } = px;
+  const n = px.width * px.height;
+  if (k === 1) {
+    if (channels === 1) for (let i = 0; i < n; i++) out[i] = SCALE[data[i]];
+    else for (let i = 0; i < n; i++) out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = SCALE[data[i]];
+    return;
+  }
   if (channels === 3) {
-    for (let i = 0; i < w * h; i++) for (let c = 0; c < 3; c++) out[3 * i + c] = SCALE[rgba[4 * i + c]];
+    for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) out[3 * i + c] = SCALE[data[k * i + c]];
     return;
   }
   // Luminance as PIL's convert('L') computes it (ITU-R 601-2, weights summing to 2^16): exact for gray pixels.
-  for (let i = 0; i < w * h; i++) {
-    const y = (rgba[4 * i] * 19595 + rgba[4 * i + 1] * 38470 + rgba[4 * i + 2] * 7471 + 0x8000) >>> 16;
+  for (let i = 0; i < n; i++) {
+    const y = (data[k * i] * 19595 + data[k * i + 1] * 38470 + data[k * i + 2] * 7471 + 0x8000) >>> 16;
     out[i] = SCALE[y];
   }
 }
@@ -82,14 +107,17 @@ async function context(w: number, h: number): Promise<SKRSContext2D> {
   return canvas.ctx;
 }
 
-async function load(file: string): Promise<Image> {
-  const bytes = readImage(file);
+async function load(file: string, bytes: Buffer = readImage(file)): Promise<Image> {
   const { loadImage } = await decoder(); // outside the try: a missing addon is no bad file
   try {
     return await loadImage(bytes);
   } catch (err) {
     throw new ImageFileError(file, `cannot be decoded: ${err instanceof Error ? err.message : String(err)}`);
   }
+}
+
+function isPng(bytes: Buffer): boolean {
+  return bytes.length >= 8 && PNG_SIGNATURE.every((b, i) => bytes[i] === b);
 }
 
 /**
@@ -113,7 +141,7 @@ function readImage(file: string): Buffer {
     const code = (err as NodeJS.ErrnoException).code;
     throw new ImageFileError(file, code === 'ENOENT' ? 'not found' : `cannot be read (${code ?? String(err)})`);
   }
-  if (bytes.length >= 8 && PNG_SIGNATURE.every((b, i) => bytes[i] === b)) checkPng(file, bytes);
+  if (isPng(bytes)) checkPng(file, bytes);
   else if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) {
     let end = bytes.length;
     while (end > 2 && bytes[end - 1] === 0) end--; // zero padding after the marker
