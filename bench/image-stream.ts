@@ -5,19 +5,23 @@
  *
  * Writes the first --samples MNIST training digits (default 6,000) as PNG files into a
  * temporary image folder, then prints:
- * - decoding alone, no training: imageFolder's load, and one pass of imageFolderDataset;
+ * - decoding alone, no training: one thread's µs per file, decodeImage (these PNGs take the
+ *   JavaScript path, Note [PNG in JavaScript]) against the canvas addon's decode of the same
+ *   bytes, 5 interleaved rounds; imageFolder's load; one pass of imageFolderDataset;
  * - --pairs interleaved pairs (default 3): 2 epochs in memory (imageFolder, then fitParallel)
  *   and streamed (imageFolderDataset with fitDatasetParallel), the second epoch timed between
  *   onEpochBegin and onEpochEnd, samples/s and their ratio per pair, with the load average.
  * The memory a streamed run holds is prefetch + 1 batches of images, not the folder.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { createCanvas, loadImage } from '@napi-rs/canvas';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { loadDataset } from '../src/data/dataset.js';
+import { decodeImage } from '../src/data/image-decode.js';
 import { imageFolder } from '../src/data/image-folder.js';
 import { imageFolderDataset } from '../src/data/image-stream.js';
 import type { Callback } from '../src/fit/callbacks.js';
@@ -31,9 +35,13 @@ const WORKERS = 2;
 const load = (): string => `load ${loadavg()[0].toFixed(2)}`;
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-const { values } = parseArgs({ options: { samples: { type: 'string' }, pairs: { type: 'string' } }, strict: true });
+const { values } = parseArgs({
+  options: { samples: { type: 'string' }, pairs: { type: 'string' }, threads: { type: 'string' } },
+  strict: true,
+});
 const samples = checkInt('--samples', Number(values.samples ?? 6000), [B, 60_000]);
 const pairs = checkInt('--pairs', Number(values.pairs ?? 3), [1, 100]);
+const threads = values.threads === undefined ? undefined : checkInt('--threads', Number(values.threads), [1, 256]);
 
 const convnet = async (): Promise<tf.LayersModel> => {
   const url = new URL('../../examples/convnet.js', import.meta.url).href;
@@ -54,6 +62,35 @@ function secondEpoch(): { callbacks: Callback; rate: () => number } {
   };
 }
 
+function folderFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((c) => readdirSync(join(dir, c)).map((f) => join(dir, c, f)));
+}
+
+/** One thread's µs per file: decodeImage, and the addon's decode of the file's bytes drawn on a canvas. */
+async function perFile(files: readonly string[]): Promise<void> {
+  const format = { height: 28, width: 28, channels: 1, resize: false } as const;
+  const out = new Float32Array(784);
+  const ctx = createCanvas(28, 28).getContext('2d');
+  const [ours, addon]: number[][] = [[], []];
+  const n = Math.min(files.length, 2000);
+  for (let round = 0; round < 5; round++) {
+    let t = performance.now();
+    for (let i = 0; i < n; i++) await decodeImage(files[i], format, out);
+    ours.push(((performance.now() - t) * 1000) / n);
+    t = performance.now();
+    for (let i = 0; i < n; i++) {
+      ctx.drawImage(await loadImage(readFileSync(files[i])), 0, 0, 28, 28);
+      ctx.getImageData(0, 0, 28, 28);
+    }
+    addon.push(((performance.now() - t) * 1000) / n);
+  }
+  const show = (xs: number[]): string => xs.map((x) => x.toFixed(0)).join(' ');
+  console.log(
+    `decoding alone, one thread, µs a file (5 rounds): decodeImage ${show(ours)}, the addon ${show(addon)}; ` +
+      `medians ${median(ours).toFixed(0)} and ${median(addon).toFixed(0)}: ${(median(addon) / median(ours)).toFixed(2)}x, ${load()}`,
+  );
+}
+
 const root = writeDigitFolder(
   join(mkdtempSync(join(tmpdir(), 'image-stream-bench-')), 'digits'),
   loadDataset().train,
@@ -62,6 +99,7 @@ const root = writeDigitFolder(
 );
 try {
   await tf.setBackend('wasm');
+  await perFile(folderFiles(root));
   let t0 = performance.now();
   const folder = await imageFolder(root);
   const upFront = (performance.now() - t0) / 1000;
@@ -88,7 +126,7 @@ try {
       callbacks: m.callbacks,
     });
     const s = secondEpoch();
-    const streamed = await imageFolderDataset(root, { batchSize: B });
+    const streamed = await imageFolderDataset(root, { batchSize: B, ...(threads === undefined ? {} : { threads }) });
     await fitDatasetParallel(await convnet(), streamed.dataset, {
       epochs: 2,
       workers: WORKERS,

@@ -5,8 +5,8 @@
  * cannot decode, is undefined: the caller decodes it with the canvas addon.
  *
  * Note [PNG in JavaScript]: for a small image the addon's decode is mostly its
- * fixed cost; inflating and unfiltering a 28x28 digit here makes reading the file
- * 2.5-2.8x faster, decoding a folder up front too. Both give the same bytes, since
+ * fixed cost; inflating and unfiltering a 28x28 digit here reads and decodes the
+ * file 2.1-2.5x faster than the addon decodes its bytes. Both give the same bytes, since
  * an opaque 8-bit pixel drawn at its own size is copied as it is (the alpha and
  * colour rules above keep every other PNG on the addon).
  * Re-check: npx vitest run test/png-decode.test.ts (bit for bit against the addon);
