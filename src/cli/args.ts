@@ -12,6 +12,7 @@ import {
   type TrainerOptions,
 } from '../options.js';
 import { LOSSES } from '../fit/spec.js';
+import { DECODE_WHEN, type DecodeWhen } from '../data/image-files.js';
 import { MAX_IMAGE_SIDE } from '../data/image-folder.js';
 import type { FileFlags } from './data-source.js';
 import { intFlag, integer, number, parseFlags, pathFlag, type FlagValues } from './flags.js';
@@ -53,6 +54,8 @@ or an image folder, data-parallel across worker threads.
   --channels N       an image folder's images as 1 (luminance) or 3 (RGB) channels (default 1)
   --image-size HxW   scale every image to H x W pixels (default: every image must be the first one's size)
   --skip-bad-files   skip images that cannot be read or decoded, each named in a warning (default: an error)
+  --decode WHEN      an image folder's images decoded up-front, or per-step by each worker, its shard of each
+                     batch (default auto: up-front if they take at most a quarter of the memory decoded)
   --step-timeout S   seconds without progress before a worker counts as hung (default 60)
   --out DIR          run folder: metrics.json, loss.png, the checkpoint and, at the end, the trained model
                      (default runs/<UTC time>)
@@ -122,6 +125,7 @@ const FLAGS = {
   channels: { type: 'string' },
   'image-size': { type: 'string' },
   'skip-bad-files': { type: 'boolean' },
+  decode: { type: 'string' },
   model: { type: 'string' },
   loss: { type: 'string' },
   'step-timeout': { type: 'string' },
@@ -195,10 +199,10 @@ export function parseCommand(argv: readonly string[]): Command {
   return { kind: 'train', options: opts, run };
 }
 
-/** The flags fileFlags reads: train takes them all, predict all but --val-data and --val-split. */
+/** The flags fileFlags reads: train takes them all, predict all but --val-data, --val-split and --decode. */
 type FileFlagSpecs = Pick<
   typeof FLAGS,
-  'label-column' | 'val-data' | 'val-split' | 'channels' | 'image-size' | 'skip-bad-files'
+  'label-column' | 'val-data' | 'val-split' | 'channels' | 'image-size' | 'skip-bad-files' | 'decode'
 >;
 
 /** The flags about a .csv or image folder --data; which apply to which kind is checked once the kind is known. */
@@ -215,6 +219,9 @@ export function fileFlags(values: FlagValues<FileFlagSpecs>): FileFlags {
   if (hw === null)
     throw new OptionError(`--image-size must be HxW (height x width), e.g. 28x28, got ${JSON.stringify(size)}`);
   const side = (what: string, v: string): number => checkInt(`--image-size ${what}`, Number(v), [1, MAX_IMAGE_SIDE]);
+  const decode = values.decode;
+  if (decode !== undefined && !(DECODE_WHEN as readonly string[]).includes(decode))
+    throw new OptionError(`--decode must be ${DECODE_WHEN.join(', ')}, got ${JSON.stringify(decode)}`);
   const label = values['label-column'];
   if (label !== undefined && label.trim() === '') throw new OptionError('--label-column needs a column name, got ""');
   return {
@@ -224,5 +231,6 @@ export function fileFlags(values: FlagValues<FileFlagSpecs>): FileFlags {
     skipBadFiles: values['skip-bad-files'] === true,
     channels: channels === undefined ? undefined : (Number(channels) as 1 | 3),
     imageSize: hw === undefined ? undefined : [side('height', hw[1]), side('width', hw[2])],
+    decode: decode as DecodeWhen | undefined,
   };
 }

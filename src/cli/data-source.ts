@@ -12,7 +12,7 @@ import { NumericLabelError, csvDataset } from '../data/csv.js';
 import { DATASET_FILES, loadDataset, type Dataset } from '../data/dataset.js';
 import { DataFileError } from '../data/idx.js';
 import { IMAGE_EXTENSIONS, ImageFileError, ImageSizeError } from '../data/image-decode.js';
-import { imageFolder } from '../data/image-folder.js';
+import { imageFolderSamples, type DecodeWhen } from '../data/image-files.js';
 import { holdOut, toDataset, type Samples } from '../data/samples.js';
 import type { DataMetadata } from '../io/model-metadata.js';
 import { OptionError } from '../options.js';
@@ -26,6 +26,8 @@ export interface FileFlags {
   readonly channels: 1 | 3 | undefined;
   /** [height, width]. */
   readonly imageSize: readonly [number, number] | undefined;
+  /** When an image folder's images are decoded (train's --decode; default: up front). */
+  readonly decode: DecodeWhen | undefined;
 }
 
 /** What the run trains on, what the saved model keeps about it, and what to warn about. */
@@ -45,7 +47,7 @@ export async function loadData(path: string | undefined, flags: FileFlags, seed:
   const kind = dataKind(path);
   checkFileFlags(kind, flags);
   if (path === undefined || kind === 'idx') return { dataset: loadDataset(path), metadata: {}, warnings: [] };
-  const all = await readFiles(kind, path, flags);
+  const all = await readFiles(kind, path, flags, {}, flags.decode ?? 'auto');
   if (all.classes !== undefined && all.classes.length < 2)
     throw new DataFileError(path, `holds one class only (${all.classes.join('')}): a classifier needs two or more`);
   let train = all;
@@ -53,7 +55,7 @@ export async function loadData(path: string | undefined, flags: FileFlags, seed:
   if (flags.valData !== undefined) {
     if (dataKind(flags.valData) !== kind)
       throw new OptionError(`--val-data ${flags.valData} is not ${describe(kind)} like --data ${path}`);
-    test = await readFiles(kind, flags.valData, flags, all);
+    test = await readFiles(kind, flags.valData, flags, all, flags.decode ?? 'auto');
   } else ({ train, test } = holdOut(all, flags.valSplit ?? DEFAULT_VAL_SPLIT, seed));
   const warnings = (flags.valData === undefined ? [all] : [all, test]).flatMap(skippedLines);
   const image =
@@ -80,6 +82,7 @@ export function checkFileFlags(kind: DataKind, flags: FileFlags): void {
   only('--skip-bad-files', flags.skipBadFiles, ['images'], 'an image folder --data');
   only('--channels', flags.channels !== undefined, ['images'], 'an image folder --data');
   only('--image-size', flags.imageSize !== undefined, ['images'], 'an image folder --data');
+  only('--decode', flags.decode !== undefined, ['images'], 'an image folder --data');
   only('--val-data', flags.valData !== undefined, ['csv', 'images'], 'a .csv or image folder --data');
   only('--val-split', flags.valSplit !== undefined, ['csv', 'images'], 'a .csv or image folder --data');
   if (flags.valData !== undefined && flags.valSplit !== undefined)
@@ -88,14 +91,16 @@ export function checkFileFlags(kind: DataKind, flags: FileFlags): void {
 
 /**
  * A .csv file or an image folder as the flags say (`like`: a training set's
- * classes and CSV columns, for its test set or a model's input); an image that
- * cannot be read names the flag that helps.
+ * classes and CSV columns, for its test set or a model's input; `decode`: when
+ * an image folder's images are decoded); an image that cannot be read names the
+ * flag that helps.
  */
 export async function readFiles(
   kind: Exclude<DataKind, 'idx'>,
   path: string,
   flags: FileFlags,
   like: { readonly classes?: readonly string[]; readonly columns?: readonly string[] } = {},
+  decode: DecodeWhen = 'up-front',
 ): Promise<Samples> {
   const { classes, columns } = like;
   if (kind === 'csv') {
@@ -112,12 +117,13 @@ export async function readFiles(
   }
   try {
     const size = flags.imageSize;
-    return await imageFolder(path, {
+    const options = {
       channels: flags.channels ?? 1,
       skipBadFiles: flags.skipBadFiles,
       classes,
       ...(size === undefined ? {} : { size, resize: true }),
-    });
+    };
+    return await imageFolderSamples(path, options, decode);
   } catch (err) {
     if (err instanceof ImageSizeError)
       throw new DataFileError(err.file, `${err.detail} (--image-size HxW scales every image)`);

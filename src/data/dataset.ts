@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { DataFileError, readIdxImages, readIdxLabels, type IdxImages, type IdxLabels } from './idx.js';
+import type { ImageFiles } from './image-files.js';
 import type { Stream } from './ring.js';
 
 export interface Split {
@@ -39,6 +40,12 @@ export interface Split {
    * absent when no output is weighted. SharedArrayBuffer-backed.
    */
   readonly sampleWeights?: readonly (Float32Array | undefined)[];
+  /**
+   * An image folder decoded where it is read (image-files.ts): row i's image is
+   * the file files names at i, `images` is empty, and the training threads decode
+   * their shard of each batch (worker/shard-rows.ts).
+   */
+  readonly files?: ImageFiles;
 }
 
 /** Rows of one array of samples: SharedArrayBuffer-backed, (count, ...shape). */

@@ -3,10 +3,12 @@
  * decoded with @napi-rs/canvas to `height` x `width` pixels of 1 channel
  * (luminance) or 3 (RGB), each value in [0, 1], row-major, channels last (the
  * layout of tfjs's [height, width, channels] input). Transparent pixels read as
- * black. The same code runs in the decoding threads (workers/image-worker.ts)
- * and in the calling thread.
+ * black. The same code runs in the decoding threads (workers/image-worker.ts,
+ * workers/image-batch-worker.ts), in the training threads (decodeImageSync) and
+ * in the calling thread.
  */
 import { readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { crc32 } from 'node:zlib';
 import type { Image, SKRSContext2D } from '@napi-rs/canvas';
 import { DataFileError } from './idx.js';
@@ -38,19 +40,44 @@ const SCALE = Float32Array.from({ length: 256 }, (_, i) => i / 255);
 /** Decodes `file` into `out` (height*width*channels values); a problem is an ImageFileError or ImageSizeError naming the file. */
 export async function decodeImage(file: string, format: ImageFormat, out: Float32Array): Promise<void> {
   const bytes = readImage(file);
-  const { height: h, width: w, channels } = format;
-  const png = isPng(bytes) ? decodePng(bytes) : undefined; // Note [PNG in JavaScript]
-  if (png !== undefined && png.width === w && png.height === h) return void writePixels(png, channels, out);
-  const image = await load(file, bytes);
+  if (decodeCommonPng(bytes, format, out)) return;
+  draw(file, await load(file, bytes), format, out);
+}
+
+/**
+ * decodeImage without waiting, for the training threads that decode their shard within a step
+ * (worker/shard-rows.ts): the same pixels, from the addon's synchronous decode where the
+ * JavaScript one does not apply; an image that decodes to nothing is an ImageFileError.
+ */
+export function decodeImageSync(file: string, format: ImageFormat, out: Float32Array): void {
+  const bytes = readImage(file);
+  if (decodeCommonPng(bytes, format, out)) return;
+  const image = new (decoder().Image)();
+  image.src = bytes;
+  if (image.width === 0 || image.height === 0) throw new ImageFileError(file, 'cannot be decoded');
+  draw(file, image, format, out);
+}
+
+/** Note [PNG in JavaScript]: true when `bytes` is a common PNG of the format's size, decoded into `out`. */
+function decodeCommonPng(bytes: Buffer, format: ImageFormat, out: Float32Array): boolean {
+  const png = isPng(bytes) ? decodePng(bytes) : undefined;
+  if (png === undefined || png.width !== format.width || png.height !== format.height) return false;
+  writePixels(png, format.channels, out);
+  return true;
+}
+
+/** The decoded image drawn at the format's size on black, into `out`; another size is an ImageSizeError unless format.resize. */
+function draw(file: string, image: Image, format: ImageFormat, out: Float32Array): void {
+  const { height: h, width: w } = format;
   if (!format.resize && (image.width !== w || image.height !== h)) {
     throw new ImageSizeError(file, `is ${image.height}x${image.width} pixels (height x width), the images ${h}x${w}`);
   }
-  const ctx = await context(w, h);
+  const ctx = context(w, h);
   ctx.fillStyle = '#000000';
   ctx.fillRect(0, 0, w, h);
   ctx.drawImage(image, 0, 0, w, h);
   const rgba = ctx.getImageData(0, 0, w, h).data; // (h, w, 4) bytes
-  writePixels({ width: w, height: h, channels: 4, data: rgba }, channels, out);
+  writePixels({ width: w, height: h, channels: 4, data: rgba }, format.channels, out);
 }
 
 /** Gray, RGB or RGBA bytes as `channels` values in [0, 1] a pixel; RGB to gray as PIL's convert('L'). */
@@ -89,18 +116,19 @@ export async function imageSize(file: string): Promise<{ readonly height: number
 }
 
 /**
- * The decoder, loaded on first use: importing the package loads no native
+ * The decoder, loaded on first use: importing this module loads no native
  * addon, so a program that never reads an image needs none.
  */
-let skia: Promise<typeof import('@napi-rs/canvas')> | undefined;
-const decoder = (): Promise<typeof import('@napi-rs/canvas')> => (skia ??= import('@napi-rs/canvas'));
+let skia: typeof import('@napi-rs/canvas') | undefined;
+const decoder = (): typeof import('@napi-rs/canvas') =>
+  (skia ??= createRequire(import.meta.url)('@napi-rs/canvas') as typeof import('@napi-rs/canvas'));
 
 let canvas: { readonly w: number; readonly h: number; readonly ctx: SKRSContext2D } | undefined;
 
 /** This thread's drawing context of w x h pixels, made again only when the size changes. */
-async function context(w: number, h: number): Promise<SKRSContext2D> {
+function context(w: number, h: number): SKRSContext2D {
   if (canvas === undefined || canvas.w !== w || canvas.h !== h) {
-    const ctx = (await decoder()).createCanvas(w, h).getContext('2d');
+    const ctx = decoder().createCanvas(w, h).getContext('2d');
     ctx.imageSmoothingQuality = 'high';
     canvas = { w, h, ctx };
   }
@@ -108,7 +136,7 @@ async function context(w: number, h: number): Promise<SKRSContext2D> {
 }
 
 async function load(file: string, bytes: Buffer = readImage(file)): Promise<Image> {
-  const { loadImage } = await decoder(); // outside the try: a missing addon is no bad file
+  const { loadImage } = decoder(); // outside the try: a missing addon is no bad file
   try {
     return await loadImage(bytes);
   } catch (err) {

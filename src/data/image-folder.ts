@@ -39,11 +39,14 @@ export interface ImageFolderOptions {
   readonly timeoutMs?: number;
 }
 
-/** A decoding thread's work: files[i] goes to row first + i of `images`; it stops early once stop[0] is 1. */
+/**
+ * A decoding thread's work: files[i] goes to row first + i of `images` (undefined: to a
+ * scratch row, a check that every file decodes); it stops early once stop[0] is 1.
+ */
 export interface DecodeTask {
   readonly files: readonly string[];
   readonly first: number;
-  readonly images: Float32Array;
+  readonly images: Float32Array | undefined;
   readonly format: ImageFormat;
   readonly stop: Int32Array;
 }
@@ -66,9 +69,31 @@ const WORKER = new URL('../../workers/image-worker.js', import.meta.url);
 /** Reads the image folder `root` (see the file's contract). */
 export async function imageFolder(root: string, options: ImageFolderOptions = {}): Promise<Samples> {
   const o = checkOptions(options);
+  return decodeFolder(await scanFolder(root, o), o);
+}
+
+/** A folder listed, and the format its images decode to; `bad`: the files found unreadable so far. */
+export interface FolderScan {
+  readonly root: string;
+  readonly classes: readonly string[];
+  readonly files: readonly string[];
+  readonly labels: readonly number[];
+  readonly format: ImageFormat;
+  readonly bad: Map<number, string>;
+}
+
+export async function scanFolder(root: string, o: Resolved): Promise<FolderScan> {
   const { classes, files, labels } = listFolder(root, o.classes);
   const bad = new Map<number, string>();
   const format = await formatOf(root, files, o, bad);
+  return { root, classes, files, labels, format, bad };
+}
+
+/** The scanned folder's images decoded into shared memory. */
+export async function decodeFolder(
+  { root, classes, files, labels, format, bad }: FolderScan,
+  o: Resolved,
+): Promise<Samples> {
   const f = format.height * format.width * format.channels;
   let images: Float32Array;
   try {
@@ -137,7 +162,7 @@ export function checkOptions(
 }
 
 /** The classes and the image files with their labels, in ImageFolder's order. */
-export function listFolder(
+function listFolder(
   root: string,
   given: readonly string[] | undefined,
 ): { classes: readonly string[]; files: string[]; labels: number[] } {
@@ -221,7 +246,7 @@ function isImageName(name: string): boolean {
  * The samples' format: the options' size, else the first image's (with
  * skipBadFiles, the first readable one's; those before it are recorded in `bad`).
  */
-export async function formatOf(
+async function formatOf(
   root: string,
   files: readonly string[],
   o: Resolved,
@@ -251,15 +276,15 @@ export function noneReadable(root: string, skipped: number): DataFileError {
 }
 
 /**
- * Decodes every file into its row of `images` on `threads` threads, each taking a
- * contiguous part of the list; the bad files (index -> reason) when skipBadFiles,
+ * Decodes every file into its row of `images` (undefined: only to see that it decodes)
+ * on `threads` threads, each taking a contiguous part of the list; the bad files (index -> reason) when skipBadFiles,
  * else the first bad file's DataFileError. An image of another size is an error
  * either way. A thread that finishes no image for timeoutMs fails the load.
  */
-async function decodeAll(
+export async function decodeAll(
   files: readonly string[],
   format: ImageFormat,
-  images: Float32Array,
+  images: Float32Array | undefined,
   o: Resolved,
 ): Promise<Map<number, string>> {
   const n = files.length;

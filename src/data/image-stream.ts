@@ -24,7 +24,7 @@ import { OptionError, showValue } from '../errors.js';
 import { checkInt } from '../options.js';
 import { DecodePool, type Decoded } from './decode-pool.js';
 import { ImageFileError, ImageSizeError } from './image-decode.js';
-import { checkOptions, formatOf, listFolder, noneReadable, type ImageFolderOptions } from './image-folder.js';
+import { checkOptions, noneReadable, scanFolder, type ImageFolderOptions } from './image-folder.js';
 import { epochPermutation } from './shuffle.js';
 
 export interface ImageFolderDatasetOptions extends ImageFolderOptions {
@@ -72,11 +72,9 @@ export async function imageFolderDataset(
   if (typeof shuffle !== 'boolean') throw new OptionError(`shuffle must be true or false, got ${showValue(shuffle)}`);
   const seed = checkInt('seed', options.seed ?? 0, [0, 2 ** 32 - 1]);
   const prefetch = checkInt('prefetch', options.prefetch ?? 2 * o.threads, [1, 1024]);
-  const { classes, files, labels } = listFolder(root, o.classes);
+  const { classes, files, labels, format, bad } = await scanFolder(root, o);
   const skipped = new Map<string, string>();
-  const early = new Map<number, string>();
-  const format = await formatOf(root, files, o, early);
-  for (const [i, reason] of early) skipped.set(files[i], reason);
+  for (const [i, reason] of bad) skipped.set(files[i], reason);
   const pool = new DecodePool(o.threads, format, o.timeoutMs);
   const f = format.height * format.width * format.channels;
   const K = classes.length;

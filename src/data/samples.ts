@@ -6,6 +6,7 @@
 import { OptionError } from '../errors.js';
 import { Rng, deriveSeed } from '../rng.js';
 import type { Dataset, Split, Targets } from './dataset.js';
+import { takeFiles } from './image-files.js';
 
 /** Class labels are uint8 (Split.labels). */
 export const MAX_CLASSES = 256;
@@ -155,10 +156,10 @@ export function holdOut(samples: Samples, fraction: number, seed: number): { tra
 /** The given rows of a split, copied into new SharedArrayBuffers. */
 function takeRows(s: Split, rows: readonly number[]): Split {
   const f = s.features;
-  const images = sharedF32(rows.length * f);
+  const images = s.files === undefined ? sharedF32(rows.length * f) : s.images; // image files: no images to copy
   const labels = new Uint8Array(new SharedArrayBuffer(s.labels.length === 0 ? 0 : rows.length));
   rows.forEach((r, i) => {
-    images.set(s.images.subarray(r * f, (r + 1) * f), i * f);
+    if (s.files === undefined) images.set(s.images.subarray(r * f, (r + 1) * f), i * f);
     if (labels.length > 0) labels[i] = s.labels[r];
   });
   let targets: Targets | undefined;
@@ -168,7 +169,14 @@ function takeRows(s: Split, rows: readonly number[]): Split {
     rows.forEach((r, i) => data.set(s.targets!.data.subarray(r * w, (r + 1) * w), i * w));
     targets = { data, shape: s.targets.shape };
   }
-  return { ...s, count: rows.length, images, labels, ...(targets === undefined ? {} : { targets }) };
+  return {
+    ...s,
+    count: rows.length,
+    images,
+    labels,
+    ...(targets === undefined ? {} : { targets }),
+    ...(s.files === undefined ? {} : { files: takeFiles(s.files, rows) }),
+  };
 }
 
 /** A zeroed Float32Array of n values in a new SharedArrayBuffer. */

@@ -8,6 +8,7 @@ import { partition } from '../partition.js';
 import { paramsAt } from '../simd/arena.js';
 import type { EvalResult, EvalTask, InitResult, InitTask, PredictTask, WeightsTask } from '../trainer/session.js';
 import { attach, guarded } from './local.js';
+import { shardRows } from './shard-rows.js';
 
 export { train } from './train-loop.js';
 export { evaluateStream } from './stream-eval.js';
@@ -31,7 +32,7 @@ export async function evaluate({ session, rank, split, step }: EvalTask): Promis
   const chunk = 1000;
   for (let a = lo; a < hi; a += chunk) {
     const indices = Int32Array.from({ length: Math.min(chunk, hi - a) }, (_, j) => a + j);
-    const part = l.model.evaluate(paramsAt(l.arena, step), { ...data, indices });
+    const part = l.model.evaluate(paramsAt(l.arena, step), shardRows(data, indices));
     lossSum += part.lossSum;
     metricSums = part.metricSums.map((m, k) => m + (metricSums[k] ?? 0));
   }

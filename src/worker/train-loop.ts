@@ -7,7 +7,7 @@
  * Per global step g, rank r of N:
  *   0. the step's batch from the feed (feed.ts): the epoch's order of a split in
  *      memory, or a streamed dataset's slot, waited for (Note [batch ring] in data/ring.ts)
- *   1. forward/backward on its shard of the batch, reading params[g % 2]
+ *   1. forward/backward on its shard of the batch (image files decoded here: shard-rows.ts), reading params[g % 2]
  *      -> d(sum of shard losses)/d(params) into its row of grads
  *   2. barrier                                          (all rows written)
  *   3. reduce-scatter its slice of P -> reduced; in an MPI job, all-reduce that slice
@@ -47,6 +47,7 @@ import { paramsAt, stateAt } from '../simd/arena.js';
 import { threadShard, workersOf } from '../trainer/lanes.js';
 import { CONTROL, type Session, type StopReason, type TrainResult, type TrainTask } from '../trainer/session.js';
 import { openFeed } from './feed.js';
+import { shardRows } from './shard-rows.js';
 import { attach, guarded, type Local } from './local.js';
 
 export async function train({ session, rank, from, to }: TrainTask): Promise<TrainResult> {
@@ -97,7 +98,7 @@ export async function train({ session, rank, from, to }: TrainTask): Promise<Tra
         let loss = 0;
         if (shard.hi > shard.lo) {
           const indices = rows.subarray(shard.lo, shard.hi);
-          loss = l.model.lossAndGradSum(params, { ...data, indices }, into, clock, metrics);
+          loss = l.model.lossAndGradSum(params, shardRows(data, indices), into, clock, metrics);
         } else {
           into.fill(0); // more workers than samples in this batch
           metrics.fill(0);
