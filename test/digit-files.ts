@@ -1,6 +1,7 @@
 // Real MNIST digits written as the files the CSV and image-folder readers take: PNG files in
-// torchvision's ImageFolder layout, and a CSV of label + 784 pixels.
+// torchvision's ImageFolder layout, and a CSV of label + 784 pixels; and a model that trains on them.
 import { writeFileSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
 import type { Split } from '../dist/src/data/dataset.js';
 
 export { digitPng, writeDigitFolder } from '../dist/bench/digit-files.js';
@@ -16,4 +17,20 @@ export function writeDigitCsv(file: string, split: Split, from: number, count: n
     lines.push([split.labels[i], ...Array.from(split.images.subarray(i * f, (i + 1) * f), String)].join(','));
   writeFileSync(file, `${lines.join('\n')}\n`);
   return file;
+}
+
+/** A softmax regression on [28, 28, 1] digits from seeded weights: SGD 0.5, categorical cross-entropy, accuracy. */
+export function digitSoftmax(): tf.Sequential {
+  const m = tf.sequential({
+    layers: [
+      tf.layers.flatten({ inputShape: [28, 28, 1] }),
+      tf.layers.dense({
+        units: 10,
+        activation: 'softmax',
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
+      }),
+    ],
+  });
+  m.compile({ optimizer: tf.train.sgd(0.5), loss: 'categoricalCrossentropy', metrics: ['acc'] });
+  return m;
 }

@@ -18,7 +18,7 @@ import {
   type ImageFolderOptions,
   type Samples,
 } from '../dist/src/index.js';
-import { DIGIT_NAMES, digitPng, writeDigitFolder } from './digit-files.js';
+import { DIGIT_NAMES, digitPng, digitSoftmax, writeDigitFolder } from './digit-files.js';
 import { flatWeights, maxAbsDiff, mnist, rejection } from './helpers.js';
 import { pythonOrReport } from './python.js';
 
@@ -97,21 +97,7 @@ describe('imageFolder on MNIST digits written as PNG', () => {
 
   it('is what fitParallel takes as x and y: the same weights as tfjs model.fit in one thread', async () => {
     await tf.setBackend('cpu');
-    const model = (): tf.Sequential => {
-      const m = tf.sequential({
-        layers: [
-          tf.layers.flatten({ inputShape: [28, 28, 1] }),
-          tf.layers.dense({
-            units: 10,
-            activation: 'softmax',
-            kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
-          }),
-        ],
-      });
-      m.compile({ optimizer: tf.train.sgd(0.5), loss: 'categoricalCrossentropy' });
-      return m;
-    };
-    const [a, b] = [model(), model()];
+    const [a, b] = [digitSoftmax(), digitSoftmax()];
     const args = { epochs: 2, batchSize: 50, shuffle: false };
     await fitParallel(a, one.x, one.y, { ...args, workers: 2 });
     const [x, y] = [tf.tensor(one.x.data, [...one.x.shape]), tf.tensor(one.y.data, [...one.y.shape])];

@@ -22,7 +22,7 @@ import {
   type ImageFolderDataset,
   type Samples,
 } from '../dist/src/index.js';
-import { DIGIT_NAMES, digitPng, writeDigitFolder } from './digit-files.js';
+import { DIGIT_NAMES, digitPng, digitSoftmax, writeDigitFolder } from './digit-files.js';
 import { flatWeights, maxAbsDiff, mnist, rejection } from './helpers.js';
 
 const COUNT = 300;
@@ -88,21 +88,7 @@ describe('imageFolderDataset on MNIST digits written as PNG', () => {
 
   it('fitDatasetParallel on it trains what fitParallel trains on imageFolder, and what model.fitDataset does', async () => {
     await tf.setBackend('cpu');
-    const model = (): tf.Sequential => {
-      const m = tf.sequential({
-        layers: [
-          tf.layers.flatten({ inputShape: [28, 28, 1] }),
-          tf.layers.dense({
-            units: 10,
-            activation: 'softmax',
-            kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
-          }),
-        ],
-      });
-      m.compile({ optimizer: tf.train.sgd(0.5), loss: 'categoricalCrossentropy', metrics: ['acc'] });
-      return m;
-    };
-    const [inMemory, streamed, tfjs] = [model(), model(), model()];
+    const [inMemory, streamed, tfjs] = [digitSoftmax(), digitSoftmax(), digitSoftmax()];
     const a = await fitParallel(inMemory, memory.x, memory.y, { epochs: 2, batchSize: B, seed: 3, workers: 2 });
     const ds = await imageFolderDataset(digits, { batchSize: B, seed: 3 });
     const b = await fitDatasetParallel(streamed, ds.dataset, { epochs: 2, workers: 2, backend: 'cpu' });
