@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createCanvas } from '@napi-rs/canvas';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage } from '../dist/src/data/image-decode.js';
 import { imageFolderSamples, pathAt } from '../dist/src/data/image-files.js';
@@ -75,6 +76,49 @@ describe('train --decode', () => {
     expect(perStep.lines.length).toBeGreaterThanOrEqual(2);
     expect(perStep.lines).toEqual(upFront.lines);
     expect(perStep.weights.equals(upFront.weights)).toBe(true);
+  });
+
+  it('the files the addon decodes (JPEGs, PNGs to resize): the same model, nothing more on stderr', async () => {
+    const jpegs = join(tmp, 'jpegs');
+    const d = mnist().train;
+    for (let i = 0; i < 120; i++) {
+      const canvas = createCanvas(28, 28);
+      const ctx = canvas.getContext('2d');
+      const img = ctx.createImageData(28, 28);
+      for (let p = 0; p < 784; p++)
+        img.data.set([...Array(3).fill(Math.round(d.images[i * 784 + p] * 255)), 255], 4 * p);
+      ctx.putImageData(img, 0, 0);
+      mkdirSync(join(jpegs, String(d.labels[i])), { recursive: true });
+      writeFileSync(join(jpegs, String(d.labels[i]), `${i}.jpg`), canvas.toBuffer('image/jpeg'));
+    }
+    for (const [data, extra] of [
+      [jpegs, []],
+      [digits, ['--image-size', '20x20', '--skip-bad-files']],
+    ] as const) {
+      const run = async (decode: string): Promise<{ out: string; weights: Buffer; stderr: string }> => {
+        const out = join(tmp, `addon-${decode}-${extra.length}`);
+        const args = [
+          '--data',
+          data,
+          ...extra,
+          '--workers',
+          '2',
+          '--epochs',
+          '3',
+          '--batch-size',
+          '16',
+          '--logdir',
+          'none',
+        ];
+        const r = await runCli([...args, '--decode', decode, '--out', out], tmp, 300_000);
+        expect(r.status, r.stderr).toBe(0);
+        return { out: r.stdout, weights: readFileSync(join(out, 'weights.bin')), stderr: r.stderr };
+      };
+      const [upFront, perStep] = [await run('up-front'), await run('per-step')];
+      expect(perStep.weights.equals(upFront.weights)).toBe(true);
+      expect(perStep.stderr).toBe(upFront.stderr);
+      expect(perStep.stderr).not.toContain('ObjectRef');
+    }
   });
 
   it('a bad value, and --decode beside data that is not an image folder: one line, exit 2', async () => {

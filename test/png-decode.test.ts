@@ -66,6 +66,14 @@ function encode({ width, height, type, samples, depth = 8, interlace = 0, palett
   ]);
 }
 
+/** A PNG's chunks, each whole (length, name, body, CRC). */
+function splitChunks(png: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = 8; at < png.length; at += 12 + png.readUInt32BE(at))
+    out.push(png.subarray(at, at + 12 + png.readUInt32BE(at)));
+  return out;
+}
+
 /** The addon's RGB bytes of a PNG drawn at its own size on black. */
 async function addonRgb(png: Buffer): Promise<Uint8Array> {
   const image = await loadImage(png);
@@ -149,5 +157,32 @@ describe('decodePng against the canvas addon', () => {
       { width: 4, height: 4, type: 3, samples: gray, palette: randomBytes(6, 3) },
     ];
     for (const spec of cases) expect(decodePng(encode(spec))).toBeUndefined();
+  });
+
+  it('leaves to the addon what the addon refuses or draws otherwise: PLTE after IDAT or not of whole entries, IDAT split by another chunk', async () => {
+    const png = encode({
+      width: 4,
+      height: 4,
+      type: 3,
+      samples: opaque(0, 4, 4, 2).map((v) => v % 4),
+      palette: randomBytes(12, 3),
+    });
+    const chunks = splitChunks(png);
+    const [ihdr, plte, idat, iend] = chunks;
+    const text = chunk('tEXt', Buffer.from('a\0b', 'latin1'));
+    const half = (c: Buffer): [Buffer, Buffer] => {
+      const body = c.subarray(8, c.length - 4);
+      return [chunk('IDAT', body.subarray(0, 5)), chunk('IDAT', body.subarray(5))];
+    };
+    const [idat1, idat2] = half(idat);
+    const textAfter = Buffer.concat([SIGNATURE, ihdr, plte, idat1, idat2, text, iend]);
+    expect(decodePng(textAfter)).toBeDefined();
+    expect(ourRgb(textAfter)).toEqual(await addonRgb(textAfter));
+    for (const parts of [
+      [ihdr, idat, plte, iend],
+      [ihdr, chunk('PLTE', Buffer.alloc(13)), idat, iend],
+      [ihdr, plte, idat1, text, idat2, iend],
+    ])
+      expect(decodePng(Buffer.concat([SIGNATURE, ...parts]))).toBeUndefined();
   });
 });

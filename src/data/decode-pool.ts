@@ -43,6 +43,8 @@ interface Thread {
   readonly worker: Worker;
   /** The request out, if any. */
   busy?: Request;
+  /** Its deadline's next check, cleared when it is answered: the timer would keep the answer alive. */
+  timer?: NodeJS.Timeout;
 }
 
 export class DecodePool {
@@ -106,6 +108,7 @@ export class DecodePool {
     const finish = (r: DecodeReply | Error): void => {
       const busy = thread.busy;
       thread.busy = undefined;
+      clearTimeout(thread.timer);
       thread.worker.unref();
       busy?.done(r);
       this.dispatch();
@@ -141,7 +144,7 @@ export class DecodePool {
         return;
       }
       seen = at;
-      setTimeout(tick, this.timeoutMs).unref();
+      thread.timer = setTimeout(tick, this.timeoutMs).unref();
     };
     tick();
   }

@@ -4,7 +4,7 @@
  * (luminance) or 3 (RGB), each value in [0, 1], row-major, channels last (the
  * layout of tfjs's [height, width, channels] input). Transparent pixels read as
  * black. The same code runs in the decoding threads (workers/image-worker.ts,
- * workers/image-batch-worker.ts), in the training threads (decodeImageSync) and
+ * workers/image-batch-worker.ts), in the training threads (decodeCommonImage) and
  * in the calling thread.
  */
 import { readFileSync, statSync } from 'node:fs';
@@ -45,17 +45,12 @@ export async function decodeImage(file: string, format: ImageFormat, out: Float3
 }
 
 /**
- * decodeImage without waiting, for the training threads that decode their shard within a step
- * (worker/shard-rows.ts): the same pixels, from the addon's synchronous decode where the
- * JavaScript one does not apply; an image that decodes to nothing is an ImageFileError.
+ * decodeImage's JavaScript half, without waiting: true when `file` is a common PNG of the
+ * format's size (Note [PNG in JavaScript]), decoded into `out`; false when it needs the
+ * addon's decode. A file that cannot be read is an ImageFileError as in decodeImage.
  */
-export function decodeImageSync(file: string, format: ImageFormat, out: Float32Array): void {
-  const bytes = readImage(file);
-  if (decodeCommonPng(bytes, format, out)) return;
-  const image = new (decoder().Image)();
-  image.src = bytes;
-  if (image.width === 0 || image.height === 0) throw new ImageFileError(file, 'cannot be decoded');
-  draw(file, image, format, out);
+export function decodeCommonImage(file: string, format: ImageFormat, out: Float32Array): boolean {
+  return decodeCommonPng(readImage(file), format, out);
 }
 
 /** Note [PNG in JavaScript]: true when `bytes` is a common PNG of the format's size, decoded into `out`. */

@@ -51,17 +51,21 @@ export function decodePng(bytes: Buffer): PngPixels | undefined {
   if (width === 0 || height === 0 || width * height > 1 << 26) return undefined;
   const idat: Buffer[] = [];
   let palette: Buffer | undefined;
+  let ended = false; // the run of IDAT chunks
   for (let at = 8; at + 8 <= bytes.length;) {
     const length = bytes.readUInt32BE(at);
     const name = bytes.toString('latin1', at + 4, at + 8);
     const body = bytes.subarray(at + 8, at + 8 + length);
     if (!NEUTRAL.has(name)) return undefined; // tRNS, gAMA, iCCP, ...: the addon's rules
-    if (name === 'IDAT') idat.push(body);
-    if (name === 'PLTE') palette = body;
     if (name === 'IEND') break;
+    // The addon's rules too: the IDAT chunks one after another, any PLTE before them.
+    if ((name === 'IDAT' && ended) || (name === 'PLTE' && idat.length > 0)) return undefined;
+    if (name === 'IDAT') idat.push(body);
+    else ended = idat.length > 0;
+    if (name === 'PLTE') palette = body;
     at += 12 + length;
   }
-  if (type === 3 && palette === undefined) return undefined;
+  if (type === 3 && (palette === undefined || palette.length % 3 !== 0 || palette.length > 768)) return undefined;
   const stride = width * spp;
   const size = height * (stride + 1);
   let raw: Buffer;
