@@ -48,7 +48,10 @@ describe('--model, bad input: exit 2, one stderr line, empty stdout', () => {
       ['--model', f('five-classes.js')],
       `--model ${f('five-classes.js')}: its output has 5 units, the data has 10 classes`,
     ],
-    [['--loss', 'meanSquaredError'], '--loss needs --model (the MLP trains on categorical cross-entropy)'],
+    [
+      ['--loss', 'meanSquaredError'],
+      '--loss needs --model (the MLP trains on categorical cross-entropy, with --regression mean squared error)',
+    ],
     [['--model', f('five-classes.js'), '--hidden', '32'], '--hidden is for the MLP, not a --model'],
     [
       ['--model', f('five-classes.js'), '--loss', 'hinge'],

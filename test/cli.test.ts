@@ -107,7 +107,7 @@ describe('compiled CLI, bad input: exit 2, one stderr line, empty stdout', () =>
     {
       args: ['--data', '<floats>'],
       message:
-        '<floats>: line 2, column "label": the label "0.25" is a number but not a class index (an integer from 0 to 255): the CLI\'s models are classifiers; regression targets train through the library (csvDataset(file, { regression: true }) and fitParallel)',
+        '<floats>: line 2, column "label": the label "0.25" is a number but not a class index (an integer from 0 to 255) (--regression trains the labels as regression targets)',
     },
     {
       args: ['--data', '<one-class>'],

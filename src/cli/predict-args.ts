@@ -9,6 +9,8 @@ export const PREDICT_USAGE = `Usage: npm run predict -- [--model DIR] [--index K
 Shows a digit and the model's class probabilities, like the PyTorch tutorial's
 view_classify: on the terminal (the digit in blocks, bars of █) and as a PNG.
 The test images are --data's: MNIST's by default, or your own held-out data.
+A model trained with --regression prints its prediction beside the target of --data's row
+(--grid: of 25 rows, with their mean absolute error).
 
   --model DIR    a model folder written by train: a run folder or a --save folder (model.json +
                  weights.bin); default: the newest run under runs/ that holds a model

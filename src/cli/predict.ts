@@ -6,7 +6,8 @@
  * any LayersModel of one input and one output per class), shown on the terminal
  * and written as a PNG; the test images are MNIST's or --data's (predict-data.ts).
  * Runs the model in this thread with tfjs: no pool needed for a handful of
- * images. Exit codes as `train`: 0 done, 2 bad input, 1 anything else.
+ * images. A model trained on regression targets prints its predictions beside
+ * them (predict-targets.ts). Exit codes as `train`: 0 done, 2 bad input, 1 anything else.
  */
 import { writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
@@ -15,7 +16,7 @@ import { DataFileError } from '../data/idx.js';
 import { decodeImage } from '../data/image-decode.js';
 import { ModelFileError } from '../io/model-error.js';
 import { loadModel } from '../io/model-file.js';
-import type { DataMetadata } from '../io/model-metadata.js';
+import { dataMetadata, type DataMetadata } from '../io/model-metadata.js';
 import { readDigitPng } from '../io/png-digit.js';
 import { OptionError, checkInt } from '../options.js';
 import { argmax, classifyPng } from '../viz/classify.js';
@@ -25,6 +26,7 @@ import { outliveClosedStdout } from './closed-stdout.js';
 import { Classifier } from './classifier.js';
 import { PREDICT_USAGE, parsePredict, type PredictCommand } from './predict-args.js';
 import { loadTestSet, type TestSet } from './predict-data.js';
+import { predictTargets } from './predict-targets.js';
 import { makeDir, newestRunModel } from './run-dir.js';
 
 const GRID = 25;
@@ -38,7 +40,10 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   makeDir('--out', cmd.out);
   await initBackend('auto');
-  const model = Classifier.of(await loadModel(cmd.model ?? newestModel()));
+  const saved = await loadModel(cmd.model ?? newestModel());
+  const meta = dataMetadata(saved.model, saved.file);
+  if (meta.regression === true) return predictTargets(saved, meta, cmd);
+  const model = Classifier.of(saved);
   if (cmd.image !== undefined) return image(cmd, model, cmd.image);
   const test = await loadTestSet(cmd.data, cmd.files, model, cmd.grid);
   for (const w of test.warnings) console.error(`warning: ${w}`);

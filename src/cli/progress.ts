@@ -5,7 +5,7 @@
  */
 import { Presets, SingleBar } from 'cli-progress';
 import { epochRecord, type EpochRecord } from '../io/metrics.js';
-import type { EpochResult } from '../trainer/trainer.js';
+import type { EpochResult, Evaluation } from '../trainer/trainer.js';
 import type { Report } from './args.js';
 
 /** Bar updates per epoch: each is a separate dispatch of steps to the workers (see FitHooks.chunkSteps). */
@@ -14,6 +14,24 @@ const UPDATES_PER_EPOCH = 20;
 /** One line of --json output: an EpochResult plus the run's epoch count. Documented in README.md ("--json"). */
 export interface EpochJson extends EpochRecord {
   readonly epochs: number;
+}
+
+/**
+ * The test evaluation as an epoch line shows it: a classifier's accuracy, or
+ * for regression targets the loss and the mean absolute error (mae).
+ */
+export function testLine(t: Evaluation): string[] {
+  const mae = t.metrics.mae ?? t.metrics.meanAbsoluteError;
+  if (Number.isNaN(t.accuracy) && mae !== undefined)
+    return [`test loss ${t.loss.toFixed(4)}`, `test mae ${mae.toFixed(4)}`];
+  return [`test accuracy ${(100 * t.accuracy).toFixed(2)}%`];
+}
+
+/** The test evaluation as a run's last line: testLine with the counts (and a classifier's loss). */
+export function testSummary(t: Evaluation): string {
+  const [first, ...rest] = testLine(t);
+  if (rest.length > 0) return `${[first, ...rest].join(', ')} (${t.count} samples)`;
+  return `${first} (${Math.round(t.accuracy * t.count)}/${t.count}), test loss ${t.loss.toFixed(4)}`;
 }
 
 /** The run's geometry, which turns a step count into an epoch and a sample count. */
@@ -99,7 +117,7 @@ export class Reporter {
     } else {
       this.info(
         `epoch ${e.epoch}/${this.shape.epochs}  loss ${e.loss.toFixed(4)}  ${Math.round(e.samplesPerSecond)} samples/s  ` +
-          `${e.seconds.toFixed(2)} s  test accuracy ${(100 * e.test.accuracy).toFixed(2)}%`,
+          `${e.seconds.toFixed(2)} s  ${testLine(e.test).join('  ')}`,
       );
     }
     this.since = performance.now();

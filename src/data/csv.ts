@@ -244,9 +244,11 @@ class RowReader {
     const seen = this.seen.get(label);
     if (seen !== undefined) return seen.code;
     if (this.seen.size === MAX_CLASSES) {
-      throw this.error(
-        `${this.where(this.label)}: a ${MAX_CLASSES + 1}th distinct label ${JSON.stringify(label)}, more classes than ${MAX_CLASSES}`,
-      );
+      const detail = `${this.where(this.label)}: a ${MAX_CLASSES + 1}th distinct label ${JSON.stringify(label)}, more classes than ${MAX_CLASSES}`;
+      // Numbers all: perhaps regression targets, which the regression option reads.
+      if (isDecimal(label) && [...this.seen.keys()].every(isDecimal))
+        throw new NumericLabelError(this.path, `${detail}; regression targets need the regression option`, detail);
+      throw this.error(detail);
     }
     const code = this.seen.size;
     this.seen.set(label, { code, line: this.lineNo });

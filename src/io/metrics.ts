@@ -5,7 +5,7 @@
  */
 import type { BackendName } from '../backend.js';
 import type { ResolvedOptions } from '../options.js';
-import type { EpochResult, Evaluation } from '../trainer/trainer.js';
+import type { EpochResult } from '../trainer/trainer.js';
 
 /** Training loss is also reported as the mean over each window of this many steps (the tutorial prints every 100 batches). */
 export const LOSS_WINDOW = 100;
@@ -110,10 +110,20 @@ export class MetricsLog {
 
 /** An epoch as metrics.json and --json record it: the documented fields of its test evaluation only. */
 export interface EpochRecord extends Omit<EpochResult, 'test'> {
-  readonly test: Omit<Evaluation, 'metrics'>;
+  readonly test: TestRecord;
+}
+
+/** The test evaluation's loss and sample count, and a classifier's accuracy or a regression's mean absolute error. */
+export interface TestRecord {
+  readonly loss: number;
+  readonly accuracy?: number;
+  readonly mae?: number;
+  readonly count: number;
 }
 
 export function epochRecord(e: EpochResult): EpochRecord {
-  const { loss, accuracy, count } = e.test;
-  return { ...e, test: { loss, accuracy, count } };
+  const { loss, accuracy, metrics, count } = e.test;
+  const mae = metrics.mae ?? metrics.meanAbsoluteError;
+  const scored = Number.isNaN(accuracy) && mae !== undefined ? { mae } : { accuracy };
+  return { ...e, test: { loss, ...scored, count } };
 }

@@ -10,8 +10,9 @@
  * sample format of a model trained on an image folder, so an image to classify
  * is decoded as its training images were; `labelColumn` is the label column of
  * a model trained on a CSV file, so its test file is read as it was, and
- * `columns` its feature columns in order, which a test file must have. Other
- * keys are left as they are.
+ * `columns` its feature columns in order, which a test file must have;
+ * `regression: true` says that label column held regression targets (the
+ * outputs are their predictions, not classes). Other keys are left as they are.
  */
 import type * as tf from '@tensorflow/tfjs';
 import { ModelFileError } from './model-error.js';
@@ -21,6 +22,7 @@ export interface DataMetadata {
   readonly image?: { readonly height: number; readonly width: number; readonly channels: 1 | 3 };
   readonly labelColumn?: string;
   readonly columns?: readonly string[];
+  readonly regression?: boolean;
 }
 
 /** Adds `meta`'s fields to the model's userDefinedMetadata (kept by the next model.save); none: nothing changes. */
@@ -37,6 +39,7 @@ export function dataMetadata(model: tf.LayersModel, file: string): DataMetadata 
     image?: unknown;
     labelColumn?: unknown;
     columns?: unknown;
+    regression?: unknown;
   };
   const out: { -readonly [K in keyof DataMetadata]: DataMetadata[K] } = {};
   if (m.classes !== undefined) {
@@ -60,6 +63,11 @@ export function dataMetadata(model: tf.LayersModel, file: string): DataMetadata 
     if (!Array.isArray(m.columns) || !m.columns.every((c) => typeof c === 'string'))
       throw new ModelFileError(file, 'userDefinedMetadata.columns is not a list of column names');
     out.columns = m.columns as string[];
+  }
+  if (m.regression !== undefined) {
+    if (typeof m.regression !== 'boolean')
+      throw new ModelFileError(file, 'userDefinedMetadata.regression is not true or false');
+    out.regression = m.regression;
   }
   return out;
 }

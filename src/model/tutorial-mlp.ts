@@ -5,8 +5,17 @@ import { Rng, deriveSeed } from '../rng.js';
 export interface MlpConfig {
   readonly inputSize: number;
   readonly hidden: readonly number[];
+  /** Outputs: classes, or with the regression head the targets per sample. */
   readonly numClasses: number;
+  /**
+   * The last layer and the loss: 'classes' (default) softmax, categorical
+   * cross-entropy and accuracy; 'regression' linear, mean squared error and mean
+   * absolute error.
+   */
+  readonly head?: MlpHead;
 }
+
+export type MlpHead = 'classes' | 'regression';
 
 /** "784-128-64-10". */
 export function describeSizes(cfg: MlpConfig): string {
@@ -16,7 +25,8 @@ export function describeSizes(cfg: MlpConfig): string {
 /**
  * The tutorial's MLP as an ordinary tf.Sequential: Dense layers `fc1`, `fc2`, ...
  * with ReLU between them and softmax last, compiled with categorical
- * cross-entropy, accuracy and SGD at `lr`. It is what the CLI and Trainer.create
+ * cross-entropy, accuracy and SGD at `lr` (the regression head: a linear last
+ * layer, mean squared error and mean absolute error). It is what the CLI and Trainer.create
  * train when given no model, on the same path as every user model
  * (fit/spec.ts -> model/layers-replica.ts, sequential-replica.ts). The caller
  * disposes it, and its optimizer (model.dispose() leaves a given optimizer).
@@ -37,6 +47,7 @@ export function describeSizes(cfg: MlpConfig): string {
  */
 export function tutorialMlp(cfg: MlpConfig, seed: number, lr = 0.003): tf.Sequential {
   const sizes = [cfg.inputSize, ...cfg.hidden, cfg.numClasses];
+  const regression = cfg.head === 'regression';
   const model = tf.sequential({ name: 'worker_ddp_mlp' });
   const rng = new Rng(deriveSeed(seed, -1));
   for (let l = 0; l + 1 < sizes.length; l++) {
@@ -44,7 +55,7 @@ export function tutorialMlp(cfg: MlpConfig, seed: number, lr = 0.003): tf.Sequen
     const dense = tf.layers.dense({
       name: `fc${l + 1}`,
       units: out,
-      activation: l + 2 < sizes.length ? 'relu' : 'softmax',
+      activation: l + 2 < sizes.length ? 'relu' : regression ? 'linear' : 'softmax',
       kernelInitializer: 'zeros',
       ...(l === 0 ? { inputShape: [inSize] } : {}),
     });
@@ -58,6 +69,7 @@ export function tutorialMlp(cfg: MlpConfig, seed: number, lr = 0.003): tf.Sequen
     }
     tf.tidy(() => dense.setWeights([tf.tensor2d(kernel, [inSize, out]), tf.tensor1d(bias)]));
   }
-  model.compile({ optimizer: tf.train.sgd(lr), loss: 'categoricalCrossentropy', metrics: ['acc'] });
+  const [loss, metric] = regression ? ['meanSquaredError', 'mae'] : ['categoricalCrossentropy', 'acc'];
+  model.compile({ optimizer: tf.train.sgd(lr), loss, metrics: [metric] });
   return model;
 }

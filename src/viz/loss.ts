@@ -1,9 +1,9 @@
 /**
  * loss.png: training loss per epoch and per window of steps (left), and test
- * accuracy per epoch (right). The x axis is in epochs; a mean is drawn at the
+ * accuracy per epoch (right; for regression targets the test mean absolute error). The x axis is in epochs; a mean is drawn at the
  * middle of the steps it averages, an evaluation at the epoch's end.
  */
-import type { Metrics } from '../io/metrics.js';
+import type { Metrics, TestRecord } from '../io/metrics.js';
 import { LOSS_WINDOW } from '../io/metrics.js';
 import { BLUE, ORANGE, drawChart, figure, png } from './figure.js';
 
@@ -24,6 +24,15 @@ export function lossPng(m: Metrics): Promise<Buffer> {
   const S = m.stepsPerEpoch;
   const epochs = epochsShown(m);
   const epochAxis = { type: 'linear', min: 0, title: { display: true, text: 'epoch' } } as const;
+  const regression = m.epochs.some((e) => e.test.mae !== undefined);
+  const right = regression
+    ? { label: 'test mae', title: 'Test mean absolute error per epoch', axis: 'mae', y: (t: TestRecord) => t.mae }
+    : {
+        label: 'test accuracy',
+        title: 'Test accuracy per epoch',
+        axis: 'accuracy (%)',
+        y: (t: TestRecord) => 100 * (t.accuracy ?? NaN),
+      };
   drawChart(fig, [PAD, PAD, PANEL[0], PANEL[1]], {
     type: 'line',
     data: {
@@ -48,7 +57,13 @@ export function lossPng(m: Metrics): Promise<Buffer> {
       ],
     },
     options: {
-      plugins: { title: { display: true, text: 'Training loss (NLL)', font: { size: 16, weight: 'bold' } } },
+      plugins: {
+        title: {
+          display: true,
+          text: regression ? 'Training loss' : 'Training loss (NLL)',
+          font: { size: 16, weight: 'bold' },
+        },
+      },
       scales: { x: { ...epochAxis, max: epochs }, y: { title: { display: true, text: 'loss' } } },
     },
   });
@@ -57,8 +72,8 @@ export function lossPng(m: Metrics): Promise<Buffer> {
     data: {
       datasets: [
         {
-          label: 'test accuracy',
-          data: m.epochs.map((e) => ({ x: e.epoch, y: 100 * e.test.accuracy })),
+          label: right.label,
+          data: m.epochs.map((e) => ({ x: e.epoch, y: right.y(e.test) ?? NaN })),
           borderColor: BLUE,
           backgroundColor: BLUE,
           pointRadius: 5,
@@ -70,11 +85,11 @@ export function lossPng(m: Metrics): Promise<Buffer> {
     options: {
       plugins: {
         legend: { display: false },
-        title: { display: true, text: 'Test accuracy per epoch', font: { size: 16, weight: 'bold' } },
+        title: { display: true, text: right.title, font: { size: 16, weight: 'bold' } },
       },
       scales: {
         x: { ...epochAxis, max: epochs, ticks: { stepSize: 1 } },
-        y: { title: { display: true, text: 'accuracy (%)' } },
+        y: { title: { display: true, text: right.axis } },
       },
     },
   });
