@@ -272,6 +272,20 @@ describe('imageFolder, bad files and folders', () => {
     expect((err as Error).message).toBe(`${all}: has no readable images (1 skipped)`);
   });
 
+  it('two bad files on two threads: the error names the first in the folder, whichever thread finds its own first', async () => {
+    // Thread 0 decodes 000-299 and reaches its bad file last; thread 1 decodes 300-599 and starts with one.
+    const root = folder('two-bad');
+    mkdirSync(join(root, 'a'));
+    const good = png();
+    for (let i = 0; i < 600; i++) writeFileSync(join(root, 'a', `${String(i).padStart(3, '0')}.png`), good);
+    writeFileSync(join(root, 'a', '299.png'), 'junk');
+    writeFileSync(join(root, 'a', '300.png'), 'junk');
+    for (let k = 0; k < 3; k++) {
+      const err = await rejection(imageFolder(root, { threads: 2 }));
+      expect((err as Error).message).toBe(`${join(root, 'a', '299.png')}: is not a PNG or JPEG file`);
+    }
+  });
+
   it('an empty root, a root with files only, a class folder without images, a missing root', async () => {
     const empty = folder('empty');
     const noFolders = 'has no class folders: an image folder holds <class>/<image>.png|.jpg|.jpeg';

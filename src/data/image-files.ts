@@ -14,7 +14,6 @@
  * thread copies no string.
  */
 import { totalmem } from 'node:os';
-import { resolve } from 'node:path';
 import { OptionError } from '../errors.js';
 import type { Split } from './dataset.js';
 import type { ImageFormat } from './image-decode.js';
@@ -22,6 +21,7 @@ import {
   checkOptions,
   decodeAll,
   decodeFolder,
+  folderSamples,
   noneReadable,
   scanFolder,
   type ImageFolderOptions,
@@ -55,7 +55,7 @@ export async function imageFolderSamples(
 ): Promise<Samples> {
   const o = checkOptions(options);
   const scan = await scanFolder(root, o);
-  const { classes, files, labels, format, bad } = scan;
+  const { files, labels, format, bad } = scan;
   const f = format.height * format.width * format.channels;
   const bytes = files.length * f * Float32Array.BYTES_PER_ELEMENT;
   if (decode === 'up-front' || (decode === 'auto' && bytes <= DECODE_BUDGET * totalmem())) return decodeFolder(scan, o);
@@ -76,8 +76,7 @@ export async function imageFolderSamples(
       format,
     ),
   };
-  const skipped = [...bad].sort(([a], [b]) => a - b).map(([i, reason]) => ({ file: files[i], reason }));
-  return new Samples(resolve(root), split, [format.height, format.width, format.channels], classes, skipped);
+  return folderSamples(scan, split);
 }
 
 /** The paths in shared memory. */

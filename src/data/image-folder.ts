@@ -18,6 +18,7 @@ import { extname, join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { OptionError, showValue } from '../errors.js';
 import { checkInt } from '../options.js';
+import type { Split } from './dataset.js';
 import { DataFileError } from './idx.js';
 import { IMAGE_EXTENSIONS, ImageFileError, ImageSizeError, imageSize, type ImageFormat } from './image-decode.js';
 import { MAX_CLASSES, Samples, checkClasses } from './samples.js';
@@ -125,6 +126,11 @@ export async function decodeFolder(
     images: images.subarray(0, count * f),
     labels: shared.subarray(0, count),
   };
+  return folderSamples({ root, classes, files, labels, format, bad }, split);
+}
+
+/** A scanned folder's Samples: `split` holds its readable files' rows; the bad ones are listed as skipped, in file order. */
+export function folderSamples({ root, classes, files, format, bad }: FolderScan, split: Split): Samples {
   const skipped = [...bad].sort(([a], [b]) => a - b).map(([i, reason]) => ({ file: files[i], reason }));
   return new Samples(resolve(root), split, [format.height, format.width, format.channels], classes, skipped);
 }
@@ -278,7 +284,7 @@ export function noneReadable(root: string, skipped: number): DataFileError {
 /**
  * Decodes every file into its row of `images` (undefined: only to see that it decodes)
  * on `threads` threads, each taking a contiguous part of the list; the bad files (index -> reason) when skipBadFiles,
- * else the first bad file's DataFileError. An image of another size is an error
+ * else the first bad file's DataFileError (the first in `files`). An image of another size is an error
  * either way. A thread that finishes no image for timeoutMs fails the load.
  */
 export async function decodeAll(
@@ -290,36 +296,51 @@ export async function decodeAll(
   const n = files.length;
   const threads = Math.max(1, Math.min(o.threads, Math.ceil(n / FILES_PER_THREAD)));
   const bad = new Map<number, string>();
-  const stop = new Int32Array(new SharedArrayBuffer(4));
+  const stop = new Int32Array(new SharedArrayBuffer(4 * threads)); // stop[t]: thread t stops before its next image
   const exits: Promise<boolean>[] = [];
   const workers: Worker[] = [];
   const timers: NodeJS.Timeout[] = [];
   try {
     await new Promise<void>((resolveAll, reject) => {
-      let running = threads;
+      const finished = new Array<boolean>(threads).fill(false);
+      // Note [the first bad file]: the error names the folder's first bad file, whatever the timing:
+      // a thread that finds one stops itself and the threads after it (their files come later),
+      // and the load fails once every thread before it has finished (or found an earlier one).
+      // Re-check: npx vitest run test/image-folder.test.ts (two bad files)
+      let first: { readonly thread: number; readonly row: number; readonly error: Error } | undefined;
+      const settle = (): void => {
+        if (first === undefined) {
+          if (finished.every(Boolean)) resolveAll();
+        } else if (finished.slice(0, first.thread).every(Boolean)) reject(first.error);
+      };
       for (let t = 0; t < threads; t++) {
-        const first = Math.floor((t * n) / threads);
-        const part = files.slice(first, Math.floor(((t + 1) * n) / threads));
-        let next = first; // the row this thread decodes now
-        const task: DecodeTask = { files: part, first, images, format, stop };
+        const from = Math.floor((t * n) / threads);
+        const part = files.slice(from, Math.floor(((t + 1) * n) / threads));
+        let next = from; // the row this thread decodes now
+        const task: DecodeTask = { files: part, first: from, images, format, stop: stop.subarray(t, t + 1) };
         const worker = new Worker(WORKER, { workerData: task });
         workers.push(worker);
         exits.push(new Promise((exited) => worker.once('exit', () => exited(true))));
         const timer = setTimeout(() => {
           const s = o.timeoutMs / 1000;
-          reject(new DataFileError(files[next] ?? files[first], `was not decoded within ${s} s`));
+          reject(new DataFileError(files[next] ?? files[from], `was not decoded within ${s} s`));
         }, o.timeoutMs);
         timers.push(timer);
         worker.on('message', (m: DecodeMessage) => {
           timer.refresh();
           if (m.kind === 'done') {
             clearTimeout(timer);
-            if (--running === 0) resolveAll();
+            finished[t] = true;
+            settle();
             return;
           }
           if (m.kind === 'bad') {
             const Err = m.size ? ImageSizeError : ImageFileError;
-            if (m.size || !o.skipBadFiles) reject(new Err(files[next], m.detail));
+            if ((m.size || !o.skipBadFiles) && (first === undefined || next < first.row)) {
+              first = { thread: t, row: next, error: new Err(files[next], m.detail) };
+              for (let k = t; k < threads; k++) Atomics.store(stop, k, 1);
+              settle();
+            }
             bad.set(next, m.detail);
           }
           next++;
@@ -335,7 +356,7 @@ export async function decodeAll(
     // current image and waits for them (a thread killed mid-decode makes the canvas addon
     // complain on stderr); one that does not stop within STOP_GRACE_MS (or timeoutMs, if
     // shorter: stuck in a read) is terminated. Re-check: npx vitest run test/cli-files.test.ts
-    Atomics.store(stop, 0, 1);
+    for (let t = 0; t < threads; t++) Atomics.store(stop, t, 1);
     for (const t of timers) clearTimeout(t);
     const grace = Math.min(o.timeoutMs, STOP_GRACE_MS);
     const late = (): Promise<boolean> => new Promise((r) => setTimeout(() => r(false), grace).unref());

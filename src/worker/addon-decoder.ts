@@ -29,8 +29,8 @@ interface Decoder {
 
 let decoder: Decoder | undefined;
 
-/** Decodes `files` in order into rows 0, 1, ... of `out`; a bad file is its ImageFileError or ImageSizeError. */
-export function decodeBlocking(files: readonly string[], format: ImageFormat, out: Float32Array): void {
+/** `files` decoded, in order, as rows of one array; a bad file is its ImageFileError or ImageSizeError. */
+export function decodeBlocking(files: readonly string[], format: ImageFormat): Float32Array {
   const d = (decoder ??= start());
   Atomics.store(d.done, 0, 0);
   Atomics.store(d.progress, 0, 0);
@@ -47,7 +47,7 @@ export function decodeBlocking(files: readonly string[], format: ImageFormat, ou
   if ('error' in reply) throw new Error(`decoding ${files[0]} and on: ${reply.error}`);
   const [bad] = reply.bad;
   if (bad !== undefined) throw new (bad.size ? ImageSizeError : ImageFileError)(files[bad.index], bad.detail);
-  out.set(reply.images);
+  return reply.images;
 }
 
 function start(): Decoder {

@@ -33,12 +33,10 @@ export function shardRows(data: Split, indices: Int32Array): Batch {
     labels[j] = data.labels[r];
   });
   if (rest.length > 0) {
-    const decoded = new Float32Array(rest.length * f);
-    decodeBlocking(
+    const decoded = decodeBlocking(
       rest.map((j) => pathAt(files, indices[j])),
       files.format,
-      decoded,
-    );
+    ); // (rest.length, f)
     rest.forEach((j, i) => buffer.set(decoded.subarray(i * f, (i + 1) * f), j * f));
   }
   const weights = data.sampleWeights?.map((w) =>
