@@ -130,6 +130,16 @@ describe('imageFolderDataset, bad files, folders and options', () => {
     await ds.close();
   });
 
+  it('a pass that fails (a thread without progress for timeoutMs) leaves the next pass new threads', async () => {
+    // No thread decodes its first image within 1 ms of being started: each pass fails, each on its own first file.
+    const ds = await imageFolderDataset(digits, { timeoutMs: 1, threads: 1 });
+    const fails: string[] = [];
+    for (let e = 0; e < 2; e++) fails.push(((await rejection(readPass(ds))) as Error).message);
+    for (const m of fails) expect(m).toMatch(/\/\d{5}\.png: was not decoded within 0\.001 s$/);
+    expect(fails[1]).not.toBe(fails[0]);
+    await ds.close();
+  });
+
   it('with skipBadFiles: left out and listed once, the batches after it full', async () => {
     const { root, file } = withTruncated('skipped');
     const ds = await imageFolderDataset(root, { batchSize: 4, shuffle: false, skipBadFiles: true, threads: 2 });

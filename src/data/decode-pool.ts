@@ -53,6 +53,8 @@ export class DecodePool {
   private readonly queue: Request[] = [];
   private readonly progress: Int32Array;
   private failure: Error | undefined;
+  /** close() was called: no request is taken again. */
+  private closed = false;
 
   constructor(
     private readonly size: number,
@@ -74,13 +76,27 @@ export class DecodePool {
     return reply;
   }
 
-  /** Ends the threads; a request out fails. */
+  /** Ends the threads; a request out fails, and every later one. */
   async close(): Promise<void> {
+    this.closed = true;
+    this.failure ??= new Error('the decoding threads were closed');
+    await this.end(this.failure);
+  }
+
+  /**
+   * Takes requests again after a failure (a thread that died or stalled), on new
+   * threads: what failed stays failed, and the next pass over the files starts clean.
+   */
+  renew(): void {
+    if (!this.closed && this.threads === undefined && this.queue.length === 0) this.failure = undefined;
+  }
+
+  /** Ends the threads; a request out fails with the failure. */
+  private async end(err: Error): Promise<void> {
     const threads = this.threads ?? [];
     this.threads = undefined;
-    this.failure ??= new Error('the decoding threads were closed');
-    for (const t of threads) t.busy?.done(this.failure);
-    for (const r of this.queue.splice(0)) r.done(this.failure);
+    for (const t of threads) t.busy?.done(err);
+    for (const r of this.queue.splice(0)) r.done(err);
     await Promise.all(threads.map((t) => t.worker.terminate()));
   }
 
@@ -117,7 +133,8 @@ export class DecodePool {
     thread.worker.on('message', (r: DecodeReply) => finish(r));
     thread.worker.on('error', (err) => this.fail(new Error(`a decoding thread failed: ${err.message}`)));
     thread.worker.on('exit', (code) => {
-      if (this.threads !== undefined) this.fail(new Error(`a decoding thread exited with code ${code}`));
+      // A thread ended by end() exits too, perhaps after renew() started others.
+      if (this.threads?.includes(thread) === true) this.fail(new Error(`a decoding thread exited with code ${code}`));
     });
     return thread;
   }
@@ -128,7 +145,7 @@ export class DecodePool {
     this.failure = err;
     for (const t of this.threads ?? []) t.busy?.done(err);
     for (const r of this.queue.splice(0)) r.done(err);
-    void this.close();
+    void this.end(err);
   }
 
   /** Fails the pool when the thread's file at hand has not changed for timeoutMs. */

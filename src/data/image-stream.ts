@@ -90,6 +90,7 @@ export async function imageFolderDataset(
   };
 
   async function* pass(): AsyncGenerator<ImageBatch> {
+    pool.renew(); // a pass after one that failed starts on new threads
     const order = shuffle ? epochPermutation(files.length, seed, passes++) : identity(files.length);
     const chunks = Math.ceil(files.length / batchSize);
     const ahead: { readonly names: string[]; readonly labels: number[]; readonly decoded: Promise<Decoded> }[] = [];
