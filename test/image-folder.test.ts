@@ -272,6 +272,17 @@ describe('imageFolder, bad files and folders', () => {
     expect((err as Error).message).toBe(`${all}: has no readable images (1 skipped)`);
   });
 
+  it('a file name that is not UTF-8: an error saying so; with skipBadFiles, left out and listed', async () => {
+    const { root } = withBad('not-utf8', png());
+    // 0xff is no UTF-8 byte: Node lists the name as U+FFFD.png, a name no file has.
+    writeFileSync(Buffer.concat([Buffer.from(join(root, 'a', 'x')), Buffer.from([0xff]), Buffer.from('.png')]), png());
+    const file = join(root, 'a', 'x\uFFFD.png');
+    const detail = 'has a name that is not valid UTF-8, which Node cannot open: rename it';
+    expect(((await rejection(imageFolder(root))) as Error).message).toBe(`${file}: ${detail}`);
+    const s = await imageFolder(root, { skipBadFiles: true });
+    expect([s.count, s.skipped]).toEqual([3, [{ file, reason: detail }]]);
+  });
+
   it('two bad files on two threads: the error names the first in the folder, whichever thread finds its own first', async () => {
     // Thread 0 decodes 000-299 and reaches its bad file last; thread 1 decodes 300-599 and starts with one.
     const root = folder('two-bad');

@@ -150,6 +150,16 @@ function isPng(bytes: Buffer): boolean {
  * chunk, and a JPEG must end with its end-of-image marker (FF D9).
  * Re-check: npx vitest run test/image-folder.test.ts
  */
+/**
+ * Why `path`, listed by readdir, is not there: Node reads a name that is not
+ * UTF-8 with U+FFFD in place of the bad bytes, a name no file has.
+ */
+export function notFound(path: string): string {
+  return path.includes('\uFFFD')
+    ? 'has a name that is not valid UTF-8, which Node cannot open: rename it'
+    : 'not found';
+}
+
 function readImage(file: string): Buffer {
   let bytes: Buffer;
   try {
@@ -162,7 +172,7 @@ function readImage(file: string): Buffer {
   } catch (err) {
     if (err instanceof ImageFileError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    throw new ImageFileError(file, code === 'ENOENT' ? 'not found' : `cannot be read (${code ?? String(err)})`);
+    throw new ImageFileError(file, code === 'ENOENT' ? notFound(file) : `cannot be read (${code ?? String(err)})`);
   }
   if (isPng(bytes)) checkPng(file, bytes);
   else if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) {

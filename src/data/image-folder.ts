@@ -20,7 +20,14 @@ import { OptionError, showValue } from '../errors.js';
 import { checkInt } from '../options.js';
 import type { Split } from './dataset.js';
 import { DataFileError } from './idx.js';
-import { IMAGE_EXTENSIONS, ImageFileError, ImageSizeError, imageSize, type ImageFormat } from './image-decode.js';
+import {
+  IMAGE_EXTENSIONS,
+  ImageFileError,
+  ImageSizeError,
+  imageSize,
+  notFound,
+  type ImageFormat,
+} from './image-decode.js';
 import { MAX_CLASSES, Samples, checkClasses } from './samples.js';
 
 export interface ImageFolderOptions {
@@ -212,7 +219,7 @@ function readFolder(dir: string, shown: string): Dirent[] {
     const code = (err as NodeJS.ErrnoException).code;
     const detail =
       code === 'ENOENT'
-        ? 'not found'
+        ? notFound(shown)
         : code === 'ENOTDIR'
           ? 'is not a folder'
           : `cannot be listed (${code ?? String(err)})`;
