@@ -29,6 +29,7 @@ const LR = 0.05;
 const SEED = 4;
 const COLUMNS = Array.from({ length: FEATURES }, (_, i) => `f${i}`);
 const MODULE = fileURLToPath(new URL('fixtures/models/regression.js', import.meta.url));
+const SOFTMAX = fileURLToPath(new URL('fixtures/models/regression-softmax.js', import.meta.url));
 const CONVNET = fileURLToPath(new URL('../examples/convnet.js', import.meta.url));
 const TB_READER = fileURLToPath(new URL('fixtures/tb_read.py', import.meta.url));
 const TB_PYTHON = pythonOrReport(['tensorboard']);
@@ -202,6 +203,76 @@ describe('train --regression --model', () => {
   });
 });
 
+describe('train --regression: resume, scale, --load, a tiny test set', () => {
+  it('--resume alone reads the data as the run did and ends with the weights of a run never stopped', async () => {
+    const run = join(tmp, 'resumed');
+    const first = await runCli([...RECIPE(), '--epochs', '1', '--workers', '2', '--out', run, '--logdir', 'none'], tmp);
+    expect(first.status, first.stderr).toBe(0);
+    const r = await runCli(['--resume', run, '--epochs', String(EPOCHS), '--workers', '2', '--logdir', 'none'], tmp);
+    expect(r.status, r.stderr).toBe(0);
+    const [a, b] = [await loadModel(run), await loadModel(join(tmp, 'run'))];
+    expect(maxAbsDiff(flatWeights(a.model), flatWeights(b.model))).toBe(0);
+  });
+
+  it('targets of a large scale: a warning naming their range, first', async () => {
+    const big = writeCsv(join(tmp, 'big.csv'), { x: train.x, y: train.y.map((v) => v * 1000) });
+    const r = await runCli(
+      [
+        '--data',
+        big,
+        '--label-column',
+        'price',
+        '--regression',
+        '--epochs',
+        '1',
+        '--workers',
+        '1',
+        '--out',
+        join(tmp, 'big-run'),
+      ],
+      tmp,
+    );
+    expect(r.stderr.split('\n')[0]).toMatch(
+      /^warning: the regression targets reach \S+ \(mean \S+, standard deviation \S+\): on this scale mean squared error overflows or learns slowly; standardise the label column \(subtract the mean, divide by the deviation\)$/,
+    );
+  });
+
+  it('a test set smaller than the workers: every worker but one evaluates nothing, the metrics stay finite', async () => {
+    const one = writeCsv(join(tmp, 'one.csv'), { x: test.x.subarray(0, FEATURES), y: test.y.subarray(0, 1) });
+    const args = [...RECIPE(), '--val-data', one, '--epochs', '1', '--workers', '3', '--json', '--logdir', 'none'];
+    const r = await runCli([...args, '--out', join(tmp, 'one-run')], tmp);
+    expect(r.status, r.stderr).toBe(0);
+    const { test: t } = JSON.parse(r.stdout) as { test: { loss: number; mae: number; count: number } };
+    expect(t.count).toBe(1);
+    expect(Math.abs(t.mae * t.mae - t.loss)).toBeLessThanOrEqual(1e-5 * t.loss); // one sample: mae^2 = mse
+  });
+
+  it('--load of a regression model into a run on classes, and predict of a classifier on targets: one line each', async () => {
+    const cls = writeCsv(join(tmp, 'cls.csv'), { x: train.x, y: train.y.map((_, i) => i % 3) }, 'label');
+    const regression = join(tmp, 'run');
+    const load = await runCli(
+      ['--data', cls, '--load', regression, '--epochs', '1', '--out', join(tmp, 'cls-load')],
+      tmp,
+    );
+    expectBadInput(
+      load,
+      `--load ${regression}: a regression model (its model.json says regression: true): give --regression`,
+    );
+    const classifier = join(tmp, 'cls-run');
+    const r = await runCli(
+      ['--data', cls, '--epochs', '1', '--workers', '1', '--out', classifier, '--logdir', 'none'],
+      tmp,
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const p = runPredict(PREDICT, ['--model', classifier, '--data', trainCsv, '--label-column', 'price'], tmp);
+    const label = `a 257th distinct label "${train.y[256]}", more classes than 256`;
+    expectBadInput(
+      p,
+      `${trainCsv}: line 258, column "price": ${label}, and the model ${join(classifier, 'model.json')} predicts classes`,
+    );
+  });
+});
+
 describe('--regression, bad input: exit 2, one stderr line, empty stdout', () => {
   const quick = ['--workers', '1', '--epochs', '1', '--backend', 'wasm'];
   const cases: [string, () => { args: string[]; message: string }][] = [
@@ -229,6 +300,49 @@ describe('--regression, bad input: exit 2, one stderr line, empty stdout', () =>
           message: `${file}: line 3, column "price": "n/a" is not a number`,
         };
       },
+    ],
+    [
+      'no --data (MNIST)',
+      () => ({
+        args: ['--regression'],
+        message: '--regression applies to a .csv --data, not to MNIST, the data without --data',
+      }),
+    ],
+    [
+      'a CSV without a header line',
+      () => {
+        const file = join(tmp, 'headless.csv');
+        writeFileSync(file, '0.5,0.25,1.5\n0.1,0.2,0.3\n');
+        return {
+          args: ['--data', file, '--label-column', 'price', '--regression'],
+          message: `${file}: no column "price" in the header line (columns: 0.5, 0.25, 1.5); its first line must name the columns`,
+        };
+      },
+    ],
+    [
+      '--loss for classes',
+      () => ({
+        args: [
+          '--data',
+          trainCsv,
+          '--label-column',
+          'price',
+          '--regression',
+          '--model',
+          MODULE,
+          '--loss',
+          'categoricalCrossentropy',
+        ],
+        message:
+          '--loss categoricalCrossentropy is a loss for classes; regression targets need a loss such as meanSquaredError',
+      }),
+    ],
+    [
+      'a --model whose output is a softmax',
+      () => ({
+        args: ['--data', trainCsv, '--label-column', 'price', '--regression', '--model', SOFTMAX],
+        message: `--model ${SOFTMAX}: its output is a softmax, 1 for one unit; regression targets need a linear output`,
+      }),
     ],
     [
       'a --model compiled with a loss for classes',

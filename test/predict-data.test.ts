@@ -192,9 +192,9 @@ describe('predict --data, bad input: exit 2 with one line', () => {
       message: () => '--label-column applies to a .csv --data, not to an image folder',
     },
     {
-      name: '--image-size with an idx folder',
+      name: '--image-size without --data (MNIST)',
       args: () => ['--model', imageRun, '--image-size', '8x8'],
-      message: () => '--image-size applies to an image folder --data, not to an idx folder',
+      message: () => '--image-size applies to an image folder --data, not to MNIST, the data without --data',
     },
     {
       name: '--channels with a CSV',

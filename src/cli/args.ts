@@ -66,7 +66,7 @@ or an image folder, data-parallel across worker threads.
   --checkpoint-every N  also checkpoint every N steps (default: at the end of each epoch only)
   --resume DIR       continue from the checkpoint in DIR (a run's --out folder): its recipe, step and weights
   --profile FILE     write a Chrome trace of every step's phases per worker (open in Perfetto)
-  --logdir DIR       TensorBoard event files: loss, accuracy, lr, samples/s, each worker's step phases
+  --logdir DIR       TensorBoard event files: loss, accuracy (or mae), lr, samples/s, each worker's step phases
                      (default: the run folder's tb/; ${NO_LOGDIR}: no TensorBoard log)
   --log-every N      the step loss and lr every N optimizer steps (default ${LOG_EVERY})
   --json             one JSON object per epoch on stdout and nothing else (fields: docs/usage.md)
@@ -212,6 +212,18 @@ type FileFlagSpecs = Pick<
   typeof FLAGS,
   'label-column' | 'regression' | 'val-data' | 'val-split' | 'channels' | 'image-size' | 'skip-bad-files' | 'decode'
 >;
+
+/** Train's file flags by themselves (data-flags.ts parses a checkpoint's with them). */
+export const FILE_FLAGS: FileFlagSpecs = {
+  'label-column': FLAGS['label-column'],
+  regression: FLAGS.regression,
+  'val-data': FLAGS['val-data'],
+  'val-split': FLAGS['val-split'],
+  channels: FLAGS.channels,
+  'image-size': FLAGS['image-size'],
+  'skip-bad-files': FLAGS['skip-bad-files'],
+  decode: FLAGS.decode,
+};
 
 /** The flags about a .csv or image folder --data; which apply to which kind is checked once the kind is known. */
 export function fileFlags(values: FlagValues<FileFlagSpecs>): FileFlags {

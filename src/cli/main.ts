@@ -21,8 +21,8 @@ import { faultsFromEnv, type Fault } from '../faults.js';
 import { mkdirp } from '../io/dirs.js';
 import { MetricsLog, type Metrics } from '../io/metrics.js';
 import { layersSource, writeWeights } from '../fit/spec.js';
-import { MODEL_JSON, loadModel, saveModel, trainableParams } from '../io/model-file.js';
-import { setDataMetadata } from '../io/model-metadata.js';
+import { MODEL_JSON, loadModel, saveModel, trainableParams, type SavedModel } from '../io/model-file.js';
+import { dataMetadata, setDataMetadata } from '../io/model-metadata.js';
 import { describeSizes, tutorialMlp, type MlpConfig } from '../model/tutorial-mlp.js';
 import type { LrSchedule } from '../optim/schedule.js';
 import { OptionError, resolveOptions, type ResolvedOptions } from '../options.js';
@@ -30,6 +30,7 @@ import { NonFiniteError, Trainer, type EpochResult, type ModelSource } from '../
 import { lossPng } from '../viz/loss.js';
 import { outliveClosedStdout } from './closed-stdout.js';
 import { USAGE, parseCommand, type Command, type RunFlags } from './args.js';
+import { resumedFileFlags } from './data-flags.js';
 import { loadData } from './data-source.js';
 import { cliModelSource } from './model-recipe.js';
 import { loadModelModule } from './model-module.js';
@@ -140,7 +141,11 @@ async function loadInputs({ cmd, o, lead, run }: Setup): Promise<Inputs | undefi
   const resumed = run.resume === undefined ? undefined : readCheckpoint(run.resume);
   const seed = cmd.options.seed ?? resumed?.header.recipe.seed ?? o.seed;
   const dataPath = typeof o.data === 'string' ? o.data : (resumed?.header.recipe.data ?? undefined);
-  const { dataset, metadata, warnings } = await loadData(dataPath, run.files, seed);
+  const files =
+    resumed === undefined || run.resume === undefined
+      ? run.files
+      : resumedFileFlags(resumed.header.recipe.readAs, run.files, join(run.resume, CHECKPOINT_FILE));
+  const { dataset, metadata, warnings } = await loadData(dataPath, files, seed);
   if (lead) for (const w of warnings) console.error(`warning: ${w}`);
   if (resumed !== undefined && run.resume !== undefined) {
     const epochs = cmd.options.epochs ?? resumed.header.recipe.epochs;
@@ -181,11 +186,25 @@ async function loadInputs({ cmd, o, lead, run }: Setup): Promise<Inputs | undefi
   let start: Inputs['start'];
   if (run.load !== undefined) {
     const saved = await loadModel(run.load);
+    checkLoadedHead(saved, dataset.train.targets !== undefined, run.load);
     const why = run.model === undefined ? `this run's MLP ${describeSizes(mlp)} (--hidden)` : `--model ${run.model}`;
     start = { file: saved.file, params: trainableParams(saved, source.spec.trainable, why) };
     saved.model.dispose();
   }
   return { faults, resumed, dataset, out, logdir, start, mlp, model, source, recipe: moduleRecipe };
+}
+
+/** Refuses a --load model made for the other kind of labels: a regression model for classes, a classifier for targets. */
+function checkLoadedHead({ file, model }: SavedModel, regression: boolean, dir: string): void {
+  const last = model.layers[model.layers.length - 1].getConfig() as { activation?: unknown };
+  if (!regression && dataMetadata(model, file).regression === true)
+    throw new OptionError(
+      `--load ${dir}: a regression model (its model.json says regression: true): give --regression`,
+    );
+  if (regression && last.activation === 'softmax')
+    throw new OptionError(
+      `--load ${dir}: a classifier (its output is a softmax); --regression needs a regression model`,
+    );
 }
 
 /** The coordinator for the command's options: its pool started, each worker's tfjs ready. */
@@ -242,7 +261,9 @@ function startRecord(
   const stoppedBy = onSignals(trainer, report, lead);
 
   const what =
-    run.model === undefined ? `MLP ${describeSizes(model)}` : `model ${run.model} (${trainer.layout.size} parameters)`;
+    run.model === undefined
+      ? `MLP ${describeSizes(model)}${model.head === 'regression' ? ' (linear output, mean squared error)' : ''}`
+      : `model ${run.model} (${trainer.layout.size} parameters)`;
   const processes = group === undefined ? '' : `${group.size} processes x `;
   report.info(
     `worker-ddp: ${processes}${trainer.workers} worker${trainer.workers > 1 ? 's' : ''}, backend ${trainer.backend}, ${what}, ` +

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/dataset.js';
+import { MAE_NAMES } from '../io/metrics.js';
 import { OptionError } from '../errors.js';
 import { layersSource } from '../fit/spec.js';
 import { optimizerFromName, optimizerFromTfjs, type OptimizerName, type OptimizerSpec } from '../optim/spec.js';
@@ -19,7 +20,7 @@ export interface RecipeFlags {
  */
 const HEADS = {
   classes: { loss: 'categoricalCrossentropy', metric: 'acc', names: ['acc', 'accuracy'] },
-  regression: { loss: 'meanSquaredError', metric: 'mae', names: ['mae', 'meanAbsoluteError'] },
+  regression: { loss: 'meanSquaredError', metric: 'mae', names: MAE_NAMES },
 } as const;
 
 /**
@@ -40,8 +41,15 @@ export function cliModelSource(
   const compiled = model.optimizer !== undefined && model.optimizer !== null;
   const loss = flags.loss ?? (compiled ? model.loss : head.loss);
   if (regression && typeof loss === 'string' && /crossentropy/i.test(loss)) {
+    const whose = flags.loss === undefined ? `--model ${file}: ` : '--loss ';
     throw new OptionError(
-      `--model ${file}: ${loss} is a loss for classes; regression targets need a loss such as meanSquaredError`,
+      `${whose}${loss} is a loss for classes; regression targets need a loss such as meanSquaredError`,
+    );
+  }
+  const last = model.layers[model.layers.length - 1].getConfig() as { activation?: unknown };
+  if (regression && last.activation === 'softmax') {
+    throw new OptionError(
+      `--model ${file}: its output is a softmax, 1 for one unit; regression targets need a linear output`,
     );
   }
   const given = compiled ? model.metrics : undefined;
@@ -72,7 +80,7 @@ export function cliModelSource(
   if (units !== data.numClasses) {
     const what = regression ? `regression target${data.numClasses > 1 ? 's' : ''}` : 'classes';
     throw new OptionError(
-      `--model ${file}: its output has ${String(units)} units, the data has ${data.numClasses} ${what}`,
+      `--model ${file}: its output has ${String(units)} unit${units === 1 ? '' : 's'}, the data has ${data.numClasses} ${what}`,
     );
   }
   const targets = regression ? 'given' : model.loss === 'sparseCategoricalCrossentropy' ? 'index' : 'onehot';

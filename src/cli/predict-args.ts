@@ -14,7 +14,7 @@ A model trained with --regression prints its prediction beside the target of --d
 
   --model DIR    a model folder written by train: a run folder or a --save folder (model.json +
                  weights.bin); default: the newest run under runs/ that holds a model
-  --index K      test image K, 0-based (default 0)
+  --index K      test image (or a CSV's row) K, 0-based (default 0)
   --image FILE   a PNG instead of a test image: square, from the model's input size (28x28)
                  up to ${MAX_SIDE}x${MAX_SIDE} pixels, grayscale or colour, scaled to the input size;
                  like MNIST, a light digit on a dark background (else add --invert); for a model

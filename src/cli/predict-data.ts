@@ -6,7 +6,9 @@
  * checked against the model: its inputs, and its classes by name.
  */
 import { join } from 'node:path';
+import { NumericLabelError } from '../data/csv.js';
 import { loadDataset } from '../data/dataset.js';
+import { DataFileError } from '../data/idx.js';
 import { ModelFileError } from '../io/model-error.js';
 import { OptionError } from '../options.js';
 import type { Classifier } from './classifier.js';
@@ -50,7 +52,7 @@ export async function loadTestSet(
   scored: boolean,
 ): Promise<TestSet> {
   const kind = dataKind(path);
-  checkFileFlags(kind, flags);
+  checkFileFlags(kind, flags, path);
   if (path === undefined || kind === 'idx') {
     const { dir, test, numClasses } = loadDataset(path);
     if (model.inputSize !== test.features || model.numClasses !== numClasses) {
@@ -82,7 +84,11 @@ export async function loadTestSet(
       imageSize: flags.imageSize ?? (meta.image === undefined ? undefined : [meta.image.height, meta.image.width]),
     },
     { columns: meta.columns },
-  );
+  ).catch((err: unknown) => {
+    if (err instanceof NumericLabelError)
+      throw new DataFileError(err.file, `${err.finding}, and the model ${model.file} predicts classes`);
+    throw err;
+  });
   const { split, shape } = samples;
   if (split.features !== model.inputSize) {
     const format = kind === 'images' ? ` (${shape.join('x')})` : '';

@@ -26,7 +26,7 @@ export async function predictTargets(
     throw new OptionError(`--image ${cmd.image}: the model ${file} predicts regression targets from ${csv}`);
   if (cmd.data === undefined || dataKind(cmd.data) !== 'csv')
     throw new OptionError(`the model ${file} predicts regression targets from ${csv}`);
-  checkFileFlags('csv', cmd.files);
+  checkFileFlags('csv', cmd.files, cmd.data);
   const label = cmd.files.labelColumn ?? meta.labelColumn ?? DEFAULT_LABEL_COLUMN;
   const samples = await readFiles('csv', cmd.data, { ...cmd.files, labelColumn: label, regression: true }, meta);
   const { count, features, images } = samples.split;
@@ -61,7 +61,7 @@ export async function predictTargets(
   const head = ['sample', 'predicted', label, 'error'];
   const width = head.map((h, k) => Math.max(h.length, ...table.map((r) => r[k].length)));
   const lines = [
-    `test samples ${from}-${from + n - 1}: mean absolute error ${show(mae)}`,
+    `test ${n === 1 ? `sample ${from}` : `samples ${from}-${from + n - 1}`}: mean absolute error ${show(mae)}`,
     ...[head, ...table].map((r) => r.map((c, k) => c.padStart(width[k])).join('  ')),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -38,11 +38,11 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(PREDICT_USAGE);
     return 0;
   }
-  makeDir('--out', cmd.out);
   await initBackend('auto');
   const saved = await loadModel(cmd.model ?? newestModel());
   const meta = dataMetadata(saved.model, saved.file);
   if (meta.regression === true) return predictTargets(saved, meta, cmd);
+  makeDir('--out', cmd.out); // for the PNG; a regression model's predictions are text
   const model = Classifier.of(saved);
   if (cmd.image !== undefined) return image(cmd, model, cmd.image);
   const test = await loadTestSet(cmd.data, cmd.files, model, cmd.grid);

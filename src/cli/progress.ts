@@ -4,7 +4,7 @@
  * --quiet. Warnings and errors go to stderr in every mode.
  */
 import { Presets, SingleBar } from 'cli-progress';
-import { epochRecord, type EpochRecord } from '../io/metrics.js';
+import { epochRecord, maeOf, type EpochRecord } from '../io/metrics.js';
 import type { EpochResult, Evaluation } from '../trainer/trainer.js';
 import type { Report } from './args.js';
 
@@ -16,22 +16,27 @@ export interface EpochJson extends EpochRecord {
   readonly epochs: number;
 }
 
+/** A loss or error as the lines show it: 4 decimals, or 5 significant digits where decimals would hide it. */
+function num(v: number): string {
+  const a = Math.abs(v);
+  return a !== 0 && (a < 1e-3 || a >= 1e5) ? v.toPrecision(5) : v.toFixed(4);
+}
+
 /**
  * The test evaluation as an epoch line shows it: a classifier's accuracy, or
  * for regression targets the loss and the mean absolute error (mae).
  */
 export function testLine(t: Evaluation): string[] {
-  const mae = t.metrics.mae ?? t.metrics.meanAbsoluteError;
-  if (Number.isNaN(t.accuracy) && mae !== undefined)
-    return [`test loss ${t.loss.toFixed(4)}`, `test mae ${mae.toFixed(4)}`];
+  const mae = maeOf(t.metrics);
+  if (Number.isNaN(t.accuracy) && mae !== undefined) return [`test loss ${num(t.loss)}`, `test mae ${num(mae)}`];
   return [`test accuracy ${(100 * t.accuracy).toFixed(2)}%`];
 }
 
 /** The test evaluation as a run's last line: testLine with the counts (and a classifier's loss). */
 export function testSummary(t: Evaluation): string {
   const [first, ...rest] = testLine(t);
-  if (rest.length > 0) return `${[first, ...rest].join(', ')} (${t.count} samples)`;
-  return `${first} (${Math.round(t.accuracy * t.count)}/${t.count}), test loss ${t.loss.toFixed(4)}`;
+  if (rest.length > 0) return `${[first, ...rest].join(', ')} (${t.count} sample${t.count === 1 ? '' : 's'})`;
+  return `${first} (${Math.round(t.accuracy * t.count)}/${t.count}), test loss ${num(t.loss)}`;
 }
 
 /** The run's geometry, which turns a step count into an epoch and a sample count. */
@@ -90,7 +95,7 @@ export class Reporter {
     const inEpoch = stepsDone - (epoch - 1) * S;
     const done = samplesAt(inEpoch);
     const rate = (done - samplesAt(inEpoch - this.seen)) / Math.max((performance.now() - this.since) / 1000, 1e-9);
-    const payload = { epoch, epochs, rate: Math.round(rate), loss: (this.lossSum / this.seen).toFixed(4) };
+    const payload = { epoch, epochs, rate: Math.round(rate), loss: num(this.lossSum / this.seen) };
     if (this.bar === undefined) {
       this.bar = new SingleBar(
         {
@@ -116,7 +121,7 @@ export class Reporter {
       this.out.write(`${JSON.stringify(line)}\n`);
     } else {
       this.info(
-        `epoch ${e.epoch}/${this.shape.epochs}  loss ${e.loss.toFixed(4)}  ${Math.round(e.samplesPerSecond)} samples/s  ` +
+        `epoch ${e.epoch}/${this.shape.epochs}  loss ${num(e.loss)}  ${Math.round(e.samplesPerSecond)} samples/s  ` +
           `${e.seconds.toFixed(2)} s  ${testLine(e.test).join('  ')}`,
       );
     }

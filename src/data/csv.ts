@@ -188,7 +188,7 @@ class RowReader {
       throw this.error(
         typeof want === 'number'
           ? `has ${names.length} columns, no label column at index ${want}`
-          : `no column "${want}" in the header line (columns: ${list(names)})`,
+          : `no column "${want}" in the header line (columns: ${list(names)})${names.every(isDecimal) ? '; its first line must name the columns' : ''}`,
       );
     }
     if (names.length < 2) throw this.error(`has no feature columns besides the label column "${names[label]}"`);

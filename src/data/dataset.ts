@@ -61,6 +61,12 @@ export interface Dataset {
   readonly test: Split;
   readonly numClasses: number;
   /**
+   * How the files were read, as the CLI's flags (`--label-column price
+   * --regression`), kept in checkpoints so a resumed run reads them alike;
+   * undefined for data built in code.
+   */
+  readonly readAs?: readonly string[];
+  /**
    * Set by fitDatasetParallel: the training samples stream through this ring of
    * batch slots (`train` is its rows; Note [batch ring] in ring.ts), and a Trainer
    * on it is driven by train() and evaluateStream().

@@ -121,9 +121,17 @@ export interface TestRecord {
   readonly count: number;
 }
 
+/** The names tfjs takes for the mean absolute error metric, which are also its log names. */
+export const MAE_NAMES = ['mae', 'MAE', 'meanAbsoluteError', 'mean_absolute_error'] as const;
+
+/** The mean absolute error among an evaluation's metrics, if the model has it. */
+export function maeOf(metrics: Readonly<Record<string, number>>): number | undefined {
+  return MAE_NAMES.map((n) => metrics[n]).find((v) => v !== undefined);
+}
+
 export function epochRecord(e: EpochResult): EpochRecord {
   const { loss, accuracy, metrics, count } = e.test;
-  const mae = metrics.mae ?? metrics.meanAbsoluteError;
+  const mae = maeOf(metrics);
   const scored = Number.isNaN(accuracy) && mae !== undefined ? { mae } : { accuracy };
   return { ...e, test: { loss, ...scored, count } };
 }

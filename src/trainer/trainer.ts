@@ -608,6 +608,7 @@ export class Trainer implements AsyncDisposable {
       trainCount: this.dataset.train.count,
       labelsHash: labelsHash(this.dataset),
       data: resolve(this.dataset.dir),
+      ...(this.dataset.readAs === undefined || this.dataset.readAs.length === 0 ? {} : { readAs: this.dataset.readAs }),
       model: modelHash(this.session.layers),
       ...(o.accumulateSteps === 1 ? {} : { accumulateSteps: o.accumulateSteps }),
       ...(o.lrSchedule.kind === 'constant' && (o.lrSchedule.warmupSteps ?? 0) === 0
@@ -839,7 +840,7 @@ function checkResumable(file: string, ckpt: Checkpoint, layout: ParamLayout, dat
   if (r.inputSize !== data.train.features || r.numClasses !== data.numClasses || r.trainCount !== data.train.count) {
     throw new CheckpointError(
       file,
-      `trained on ${r.trainCount} samples of ${r.inputSize} features and ${r.numClasses} classes, ` +
+      `trained on ${r.trainCount} samples of ${r.inputSize} features and ${r.numClasses} ${data.train.targets === undefined ? 'classes' : 'targets'}, ` +
         `but the data has ${data.train.count} of ${data.train.features} and ${data.numClasses}`,
     );
   }

@@ -28,13 +28,13 @@ export async function evaluate({ session, rank, split, step }: EvalTask): Promis
   const data = session[split];
   const { lo, hi } = partition(data.count, session.parties, rank);
   let lossSum = 0;
-  let metricSums: number[] = [];
+  const metricSums = new Array<number>(session.metricCount).fill(0); // an empty part adds 0s
   const chunk = 1000;
   for (let a = lo; a < hi; a += chunk) {
     const indices = Int32Array.from({ length: Math.min(chunk, hi - a) }, (_, j) => a + j);
     const part = l.model.evaluate(paramsAt(l.arena, step), shardRows(data, indices));
     lossSum += part.lossSum;
-    metricSums = part.metricSums.map((m, k) => m + (metricSums[k] ?? 0));
+    part.metricSums.forEach((m, k) => (metricSums[k] += m));
   }
   return { lossSum, metricSums, count: hi - lo };
 }
