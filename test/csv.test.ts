@@ -201,6 +201,24 @@ describe('csvDataset, bad files: one DataFileError naming the file, line and col
       'line 3, column "label": the label "300" is a number but not a class index (an integer from 0 to 255); regression targets need the regression option',
     ],
     [
+      'a column name twice',
+      'x,y,y\n1,2,3\n',
+      { labelColumn: 'y' },
+      'line 1: the column name "y" is given twice (fields 2 and 3)',
+    ],
+    [
+      'no header line',
+      '0.5,0.25\n1,2\n',
+      undefined,
+      'no column "label" in the header line (columns: 0.5, 0.25); its first line must name the columns',
+    ],
+    [
+      '257 numbers, not all class indices',
+      `label,a\n${Array.from({ length: 257 }, (_, i) => `${i / 2},1`).join('\n')}\n`,
+      undefined,
+      'line 258, column "label": a 257th distinct label "128", more classes than 256; regression targets need the regression option',
+    ],
+    [
       '257 classes',
       `label,a\n${Array.from({ length: 257 }, (_, i) => `c${i},1`).join('\n')}\n`,
       undefined,

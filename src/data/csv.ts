@@ -182,6 +182,11 @@ class RowReader {
   /** The column names (or numbers) and the label column's index, from the first line. */
   private columns(fields: string[]): void {
     const names = this.o.hasHeader ? fields.map((f) => f.trim()) : fields.map((_, i) => `${i}`);
+    const twice = names.findIndex((n, i) => names.indexOf(n) !== i);
+    if (twice >= 0)
+      throw this.error(
+        `line 1: the column name "${names[twice]}" is given twice (fields ${names.indexOf(names[twice]) + 1} and ${twice + 1})`,
+      );
     const want = this.o.labelColumn;
     const label = typeof want === 'number' ? want : names.indexOf(want);
     if (label < 0 || label >= names.length) {
