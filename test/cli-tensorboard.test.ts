@@ -108,7 +108,7 @@ function epochScalars(lines: readonly EpochJson[]): Runs {
   const at = (f: (l: EpochJson) => number): [number, number][] => lines.map((l) => [l.epoch, Math.fround(f(l))]);
   return {
     train: { epoch_loss: at((l) => l.loss), epoch_samples_per_second: at((l) => l.samplesPerSecond) },
-    val: { epoch_loss: at((l) => l.test.loss), epoch_acc: at((l) => l.test.accuracy) },
+    val: { epoch_loss: at((l) => l.test.loss), epoch_acc: at((l) => l.test.accuracy ?? NaN) },
   };
 }
 
@@ -233,7 +233,7 @@ describe.skipIf(missing !== undefined)('a 2-worker run, read back by TensorBoard
     const [line] = jsonLines(resumed.stdout);
     expect(line.epoch).toBe(2);
     expect(after.train.epoch_loss[1]).toEqual([2, Math.fround(line.loss)]);
-    expect(after.val.epoch_acc[1]).toEqual([2, Math.fround(line.test.accuracy)]);
+    expect(after.val.epoch_acc[1]).toEqual([2, Math.fround(line.test.accuracy ?? NaN)]);
     expect(steps(after.worker_1['phase_ms/reduce'])).toEqual([1, 2]);
   });
 
@@ -280,7 +280,7 @@ describe.skipIf(missing !== undefined)('a 2-worker run, read back by TensorBoard
     expect(steps(r.train.batch_loss)).toEqual(range(7, EPOCHS * STEPS, 7));
     expect(steps(r.train.epoch_loss)).toEqual([1, 2]);
     expect(r.train.epoch_loss[1]).toEqual([2, Math.fround(lines2[0].loss)]);
-    expect(r.val.epoch_acc[1]).toEqual([2, Math.fround(lines2[0].test.accuracy)]);
+    expect(r.val.epoch_acc[1]).toEqual([2, Math.fround(lines2[0].test.accuracy ?? NaN)]);
     for (const w of ['worker_0', 'worker_1']) expect(steps(r[w]['phase_ms/forward_backward'])).toEqual([1, 2]);
     for (const run of Object.keys(r)) expect(eventFiles(join(dir, 'tb', run)).length).toBe(2);
   });
