@@ -297,6 +297,33 @@ describe('a loss given as a function', () => {
   });
 });
 
+describe("tfjs's own loss and metric functions", () => {
+  it('tf.losses.meanSquaredError and tf.metrics.meanAbsoluteError train and log as model.fit does', async () => {
+    const [xs, ys] = synthetic(200, (r) => r[1] - r[2]);
+    const make = (): tf.Sequential => {
+      const m = tf.sequential({
+        layers: [
+          tf.layers.dense({ inputShape: [8], units: 1, kernelInitializer: tf.initializers.glorotUniform({ seed: 8 }) }),
+        ],
+      });
+      m.compile({
+        optimizer: tf.train.sgd(0.1),
+        loss: tf.losses.meanSquaredError,
+        metrics: [tf.metrics.meanAbsoluteError],
+      });
+      return m;
+    };
+    const [ref, ours] = [make(), make()];
+    const args = { batchSize: 32, epochs: 2, shuffle: false };
+    const hr = await ref.fit(xs, ys, { ...args, verbose: 0 });
+    const ho = await fitParallel(ours, xs, ys, { ...args, workers: 2, backend: 'wasm' });
+    expect(maxAbsDiff(flat(ours), flat(ref))).toBeLessThanOrEqual(1e-6);
+    expect(Object.keys(ho.history).sort()).toEqual(Object.keys(hr.history).sort());
+    for (const [name, values] of Object.entries(hr.history))
+      expect(maxAbsDiff(ho.history[name], values as number[]), name).toBeLessThan(1e-6);
+  });
+});
+
 describe('custom layers', () => {
   const make = (): tf.Sequential => {
     const m = tf.sequential({

@@ -17,11 +17,23 @@ export type LossOrMetricFn = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
  * any worker starts, so that failure is a one-line OptionError, not a dead worker.
  */
 export function describeFunction(kind: 'loss' | 'metric', fn: (...args: never[]) => unknown): FnSpec {
+  const builtin = BUILTIN.get(fn);
+  if (builtin !== undefined) return { name: fn.name || builtin, source: `tf.${builtin}` };
   const source = Function.prototype.toString.call(fn);
   if (source.includes('[native code]'))
     throw new OptionError(`${kind} ${fn.name || '(anonymous)'}: a native function cannot be sent to the workers`);
   return { name: fn.name || `custom ${kind}`, source };
 }
+
+/**
+ * tfjs's own losses and metrics (tf.metrics.*, tf.losses.*), by the path that names
+ * them: their source calls helpers of tfjs's modules, so they travel as that path
+ * (`tf.metrics.meanAbsoluteError`), which each worker's rebuild reads from its own tf.
+ */
+const BUILTIN: ReadonlyMap<unknown, string> = new Map([
+  ...Object.entries(tf.metrics).map(([k, f]): [unknown, string] => [f, `metrics.${k}`]),
+  ...Object.entries(tf.losses).map(([k, f]): [unknown, string] => [f, `losses.${k}`]),
+]);
 
 export function rebuildFunction(kind: 'loss' | 'metric', spec: FnSpec & { source: string }): LossOrMetricFn {
   let fn: unknown;
