@@ -56,7 +56,7 @@ export interface Recipe {
   readonly labelsHash: number;
   /** The data folder the run read (for a Dataset built in code: its `dir`). */
   readonly data: string;
-  /** How its files were read, as the CLI's flags (Dataset.readAs); absent: no such flags. */
+  /** How its files were read, as the CLI's flags (Dataset.readAs); absent: data built in code, or an older checkpoint. */
   readonly readAs?: readonly string[];
   /** A hash of the model's topology, loss and metrics (absent: the built-in MLP's former layout, not resumable). */
   readonly model?: string;

@@ -214,6 +214,20 @@ describe('train --regression: resume, scale, --load, a tiny test set', () => {
     expect(maxAbsDiff(flatWeights(a.model), flatWeights(b.model))).toBe(0);
   });
 
+  it("--resume with another split: one line naming both runs' data flags, even when nothing is left to train", async () => {
+    const run = join(tmp, 'resumed');
+    const r = await runCli(
+      ['--resume', run, '--epochs', String(EPOCHS), '--val-split', '0.5', '--logdir', 'none'],
+      tmp,
+    );
+    expectBadInput(
+      r,
+      `${join(run, 'checkpoint.wddp')}: trained on ${TRAIN} samples of ${FEATURES} values and 1 outputs, read with ` +
+        `--label-column price --regression --val-data ${testCsv}; this run reads ${TRAIN / 2} of ${FEATURES} values ` +
+        `and 1 regression targets, with --label-column price --regression --val-split 0.5`,
+    );
+  });
+
   it('targets of a large scale: a warning naming their range, first', async () => {
     const big = writeCsv(join(tmp, 'big.csv'), { x: train.x, y: train.y.map((v) => v * 1000) });
     const r = await runCli(

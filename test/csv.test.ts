@@ -201,6 +201,12 @@ describe('csvDataset, bad files: one DataFileError naming the file, line and col
       'line 3, column "label": the label "300" is a number but not a class index (an integer from 0 to 255); regression targets need the regression option',
     ],
     [
+      'a number beyond float32',
+      'label,a\n0,1\n1,-1e40\n',
+      undefined,
+      'line 3, column "a": "-1e40" is beyond float32\'s range (±3.4e38)',
+    ],
+    [
       'a column name twice',
       'x,y,y\n1,2,3\n',
       { labelColumn: 'y' },

@@ -38,6 +38,8 @@ export interface LoadedData {
   readonly dataset: Dataset;
   readonly metadata: DataMetadata;
   readonly warnings: readonly string[];
+  /** Regression targets of a scale worth standardising (one of the warnings says so). */
+  readonly largeTargets?: boolean;
 }
 
 /** The held-out fraction of a CSV file or an image folder without --val-data or --val-split. */
@@ -49,7 +51,8 @@ export const DEFAULT_LABEL_COLUMN = 'label';
 export async function loadData(path: string | undefined, flags: FileFlags, seed: number): Promise<LoadedData> {
   const kind = dataKind(path);
   checkFileFlags(kind, flags, path);
-  if (path === undefined || kind === 'idx') return { dataset: loadDataset(path), metadata: {}, warnings: [] };
+  if (path === undefined || kind === 'idx')
+    return { dataset: { ...loadDataset(path), readAs: [] }, metadata: {}, warnings: [] };
   const read = async (file: string, like: Samples | Record<string, never>): Promise<Samples> => {
     try {
       return await readFiles(kind, file, flags, like, flags.decode ?? 'auto');
@@ -85,6 +88,7 @@ export async function loadData(path: string | undefined, flags: FileFlags, seed:
       ...(flags.regression ? { regression: true } : {}),
     },
     warnings,
+    largeTargets: scale !== undefined,
   };
 }
 

@@ -30,8 +30,8 @@ import { NonFiniteError, Trainer, type EpochResult, type ModelSource } from '../
 import { lossPng } from '../viz/loss.js';
 import { outliveClosedStdout } from './closed-stdout.js';
 import { USAGE, parseCommand, type Command, type RunFlags } from './args.js';
-import { resumedFileFlags } from './data-flags.js';
-import { loadData } from './data-source.js';
+import { fileFlagArgs, resumedFileFlags } from './data-flags.js';
+import { loadData, type FileFlags } from './data-source.js';
 import { cliModelSource } from './model-recipe.js';
 import { loadModelModule } from './model-module.js';
 import { Reporter, testSummary } from './progress.js';
@@ -42,6 +42,9 @@ import { RunBoard } from './tensorboard-log.js';
 let reporter: Reporter | undefined;
 
 const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/** The regression targets got a warning about their scale: the likelier cause of a non-finite loss than --lr. */
+let largeTargets = false;
 
 /** This process's MPI job, when started by mpirun (Note [mpirun means one run]). */
 let group: ProcessGroup | undefined;
@@ -145,9 +148,11 @@ async function loadInputs({ cmd, o, lead, run }: Setup): Promise<Inputs | undefi
     resumed === undefined || run.resume === undefined
       ? run.files
       : resumedFileFlags(resumed.header.recipe.readAs, run.files, join(run.resume, CHECKPOINT_FILE));
-  const { dataset, metadata, warnings } = await loadData(dataPath, files, seed);
+  const { dataset, metadata, warnings, largeTargets: large } = await loadData(dataPath, files, seed);
+  largeTargets = large === true;
   if (lead) for (const w of warnings) console.error(`warning: ${w}`);
   if (resumed !== undefined && run.resume !== undefined) {
+    checkResumedData(resumed, dataset, files, join(run.resume, CHECKPOINT_FILE));
     const epochs = cmd.options.epochs ?? resumed.header.recipe.epochs;
     if (resumed.header.step >= epochs * stepsPerEpoch(dataset.train.count, resumed.header.recipe.batchSize)) {
       const say = run.report === 'auto' ? console.log : console.error; // --json keeps stdout JSON only
@@ -192,6 +197,25 @@ async function loadInputs({ cmd, o, lead, run }: Setup): Promise<Inputs | undefi
     saved.model.dispose();
   }
   return { faults, resumed, dataset, out, logdir, start, mlp, model, source, recipe: moduleRecipe };
+}
+
+/**
+ * Refuses, naming the data flags of both, data of other sizes than the
+ * checkpoint's run read: another file, split or reading (the Trainer then checks
+ * the labels themselves and the model).
+ */
+function checkResumedData(resumed: Checkpoint, data: Dataset, files: FileFlags, file: string): void {
+  const r = resumed.header.recipe;
+  if (r.trainCount === data.train.count && r.inputSize === data.train.features && r.numClasses === data.numClasses)
+    return;
+  const outputs = data.train.targets === undefined ? 'classes' : 'regression targets';
+  const flags = (f: readonly string[] | undefined): string =>
+    f === undefined ? 'data flags it does not keep (give them again)' : f.length === 0 ? 'no data flags' : f.join(' ');
+  throw new CheckpointError(
+    file,
+    `trained on ${r.trainCount} samples of ${r.inputSize} values and ${r.numClasses} outputs, read with ${flags(r.readAs)}; ` +
+      `this run reads ${data.train.count} of ${data.train.features} values and ${data.numClasses} ${outputs}, with ${flags(fileFlagArgs(files))}`,
+  );
 }
 
 /** Refuses a --load model made for the other kind of labels: a regression model for classes, a classifier for targets. */
@@ -443,7 +467,9 @@ main(process.argv.slice(2)).then(
     // The library names no flags: the learning-rate and batch-size advice gets its flag here.
     const hint =
       err instanceof NonFiniteError && err.message.endsWith('try a smaller one')
-        ? ' (--lr)'
+        ? largeTargets
+          ? ' (--lr; more likely the targets, whose scale was warned of: standardise them)'
+          : ' (--lr)'
         : err instanceof OptionError && err.message.startsWith('batch size must be at most')
           ? ' (--batch-size)'
           : '';

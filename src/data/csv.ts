@@ -241,6 +241,8 @@ class RowReader {
     const plain = c0 >= 48 && c0 <= 57 && !(c1 > 57);
     if (!Number.isFinite(v) || (!plain && !DECIMAL.test(s)))
       throw this.error(`${this.where(column)}: ${JSON.stringify(s)} is not a number`);
+    if (!Number.isFinite(Math.fround(v)))
+      throw this.error(`${this.where(column)}: ${JSON.stringify(s)} is beyond float32's range (±3.4e38)`);
     return v;
   }
 

@@ -608,7 +608,7 @@ export class Trainer implements AsyncDisposable {
       trainCount: this.dataset.train.count,
       labelsHash: labelsHash(this.dataset),
       data: resolve(this.dataset.dir),
-      ...(this.dataset.readAs === undefined || this.dataset.readAs.length === 0 ? {} : { readAs: this.dataset.readAs }),
+      ...(this.dataset.readAs === undefined ? {} : { readAs: this.dataset.readAs }),
       model: modelHash(this.session.layers),
       ...(o.accumulateSteps === 1 ? {} : { accumulateSteps: o.accumulateSteps }),
       ...(o.lrSchedule.kind === 'constant' && (o.lrSchedule.warmupSteps ?? 0) === 0
