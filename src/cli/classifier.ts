@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ModelFileError } from '../io/model-error.js';
 import type { SavedModel } from '../io/model-file.js';
 import { dataMetadata, type DataMetadata } from '../io/model-metadata.js';
+import { outputActivation } from './model-recipe.js';
 
 /**
  * A saved LayersModel read as an image classifier, for `predict`: one input of
@@ -37,11 +38,10 @@ export class Classifier {
         `takes [${input.join(', ')}] to [${output.join(', ')}]; predict needs a fixed input shape and one value per class`,
       );
     }
-    const last = model.layers[model.layers.length - 1].getConfig() as { activation?: unknown };
     const data = dataMetadata(model, file);
     if (data.classes !== undefined && data.classes.length !== output[0])
       throw new ModelFileError(file, `names ${data.classes.length} classes for its ${output[0]} outputs`);
-    return new Classifier(file, model, input as number[], output[0], last.activation === 'softmax', data);
+    return new Classifier(file, model, input as number[], output[0], outputActivation(model) === 'softmax', data);
   }
 
   /** Class k's name as the model.json keeps it, else k. */

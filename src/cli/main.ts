@@ -32,7 +32,7 @@ import { outliveClosedStdout } from './closed-stdout.js';
 import { USAGE, parseCommand, type Command, type RunFlags } from './args.js';
 import { fileFlagArgs, resumedFileFlags } from './data-flags.js';
 import { loadData, type FileFlags } from './data-source.js';
-import { cliModelSource } from './model-recipe.js';
+import { cliModelSource, outputActivation } from './model-recipe.js';
 import { loadModelModule } from './model-module.js';
 import { Reporter, testSummary } from './progress.js';
 import { makeDir, newRunDir } from './run-dir.js';
@@ -220,12 +220,11 @@ function checkResumedData(resumed: Checkpoint, data: Dataset, files: FileFlags, 
 
 /** Refuses a --load model made for the other kind of labels: a regression model for classes, a classifier for targets. */
 function checkLoadedHead({ file, model }: SavedModel, regression: boolean, dir: string): void {
-  const last = model.layers[model.layers.length - 1].getConfig() as { activation?: unknown };
   if (!regression && dataMetadata(model, file).regression === true)
     throw new OptionError(
       `--load ${dir}: a regression model (its model.json says regression: true): give --regression`,
     );
-  if (regression && last.activation === 'softmax')
+  if (regression && outputActivation(model) === 'softmax')
     throw new OptionError(
       `--load ${dir}: a classifier (its output is a softmax); --regression needs a regression model`,
     );

@@ -23,6 +23,11 @@ const HEADS = {
   regression: { loss: 'meanSquaredError', metric: 'mae', names: MAE_NAMES },
 } as const;
 
+/** The activation of the model's last layer, as its config names it ('softmax', 'linear', ...). */
+export function outputActivation(model: tf.LayersModel): unknown {
+  return (model.layers[model.layers.length - 1].getConfig() as { activation?: unknown }).activation;
+}
+
 /**
  * `--model FILE`: (re)compiles the model with the flags over its own recipe, adds
  * accuracy (regression targets: mean absolute error) to its metrics (the run
@@ -46,8 +51,7 @@ export function cliModelSource(
       `${whose}${loss} is a loss for classes; regression targets need a loss such as meanSquaredError`,
     );
   }
-  const last = model.layers[model.layers.length - 1].getConfig() as { activation?: unknown };
-  if (regression && last.activation === 'softmax') {
+  if (regression && outputActivation(model) === 'softmax') {
     throw new OptionError(
       `--model ${file}: its output is a softmax, 1 for one unit; regression targets need a linear output`,
     );
