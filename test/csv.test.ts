@@ -76,7 +76,7 @@ describe('csvDataset labels', () => {
     expect((err as Error).message).toBe(`${f}: line 3, column "label": class "fox" is not one of the 3 classes given`);
   });
 
-  it('a test file must have the training file’s feature columns, by name and in order', async () => {
+  it('a test file is read by the training file’s feature columns, by name in any order; a missing one is one line', async () => {
     const train = await csvDataset(file('a,label,b\n1,0,2\n'));
     expect(train.columns).toEqual(['a', 'b']);
     const test = await csvDataset(file('label,a,b\n1,3,4\n'), { columns: train.columns });
@@ -84,22 +84,33 @@ describe('csvDataset labels', () => {
     expect(holdOut(await csvDataset(file(`a,label\n${[1, 2, 3, 4].join(',0\n')},0\n`)), 0.5, 1).test.columns).toEqual([
       'a',
     ]);
-    for (const header of ['b,a,label', 'a,c,label', 'a,label']) {
-      const f = file(
-        `${header}\n${header
-          .split(',')
-          .map(() => 1)
-          .join(',')}\n`,
+    // Another order, and a column the model does not take (an id): read as the training file's a, b.
+    const other = await csvDataset(file('id,b,label,a\n7,4,1,3\n8,6,0,5\n'), { columns: train.columns });
+    expect(Array.from(other.split.images)).toEqual([3, 4, 5, 6]);
+    expect(other.columns).toEqual(['a', 'b']);
+    expect(other.split.features).toBe(2);
+    for (const [header, missing] of [
+      ['a,c,label', 'no feature column "b"'],
+      ['a,label', 'no feature column "b"'],
+      ['c,d,label', 'no feature columns "a", "b"'],
+      ['b,a', 'no feature column "a"'],
+    ] as const) {
+      const f = file(`${header}\n${header.replace(/[a-z]+/g, '1')}\n`);
+      const err = await rejection(
+        csvDataset(f, { columns: train.columns, labelColumn: header === 'b,a' ? 'a' : 'label' }),
       );
-      const err = await rejection(csvDataset(f, { columns: train.columns }));
       expect(err).toBeInstanceOf(DataFileError);
-      const features = header
-        .split(',')
-        .filter((c) => c !== 'label')
-        .join(', ');
       expect((err as Error).message).toBe(
-        `${f}: has the feature columns ${features}, not the 2 given (a, b), in that order`,
+        `${f}: line 1: ${missing} of the 2 given (the header names ${header.replace(/,/g, ', ')})`,
       );
+    }
+    for (const [columns, message] of [
+      [[], 'columns must name at least one column'],
+      [['a', 'b', 'a'], 'columns names "a" twice'],
+    ] as const) {
+      const err = await rejection(csvDataset(file('a,label,b\n1,0,2\n'), { columns }));
+      expect(err).toBeInstanceOf(OptionError);
+      expect((err as Error).message).toBe(message);
     }
     expect((await csvDataset(file('1,2\n'), { hasHeader: false })).columns).toBeUndefined();
   });

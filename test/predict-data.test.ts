@@ -157,6 +157,20 @@ describe('predict --data on a CSV of held-out digits', () => {
     pngSize(readFileSync(join(out, 'digit-3.png')));
   });
 
+  it('reads the model’s feature columns by name: reversed, beside an id column it does not take', async () => {
+    const file = join(tmp, 'reversed.csv');
+    const lines = readFileSync(valCsv, 'utf8').trimEnd().split('\n');
+    const reversed = lines.map((l, i) => [i === 0 ? 'id' : String(1000 + i), ...l.split(',').reverse()].join(','));
+    writeFileSync(file, `${reversed.join('\n')}\n`);
+    const r = predictOk(['--model', csvRun, '--data', file, '--index', '3', '--out', join(tmp, 'p-reversed')]);
+    const { test } = mnist();
+    const p = await oracle(csvRun, test.images.slice(3 * 784, 4 * 784), 1);
+    const got = predicted(r.stdout);
+    expect(got.caption).toBe(`test sample 3, label ${test.labels[3]}`);
+    expect(got.name).toBe(String(best(p, 0)));
+    expect(Math.abs(got.probability - p[best(p, 0)])).toBeLessThanOrEqual(PRINTED);
+  });
+
   it('--label-column wins over the model’s: a CSV whose label column is "label"', () => {
     const file = writeDigitCsv(join(tmp, 'labelled.csv'), mnist().test, 0, VAL);
     const r = runCli(PREDICT, ['--model', csvRun, '--data', file, '--label-column', 'label', '--out', tmp], tmp);
@@ -271,21 +285,7 @@ describe('predict --data, bad input: exit 2 with one line', () => {
         return ['--model', csvRun, '--data', join(tmp, 'three.csv')];
       },
       message: () =>
-        `${join(tmp, 'three.csv')}: has the feature columns a, b, c, not the 784 given (px0, px1, px2, px3, px4, px5, px6, px7, ...), in that order`,
-    },
-    {
-      name: 'a CSV whose feature columns are the model’s in another order',
-      args: () => {
-        const names = Array.from({ length: 784 }, (_, p) => `px${p}`);
-        [names[0], names[1]] = [names[1], names[0]];
-        writeFileSync(
-          join(tmp, 'swapped.csv'),
-          `digit,${names.join(',')}\n1,${new Array<number>(784).fill(0).join(',')}\n`,
-        );
-        return ['--model', csvRun, '--data', join(tmp, 'swapped.csv')];
-      },
-      message: () =>
-        `${join(tmp, 'swapped.csv')}: has the feature columns px1, px0, px2, px3, px4, px5, px6, px7, ..., not the 784 given (px0, px1, px2, px3, px4, px5, px6, px7, ...), in that order`,
+        `${join(tmp, 'three.csv')}: line 1: no feature columns "px0", "px1", "px2", "px3", "px4", "px5", "px6", "px7", ... of the 784 given (the header names digit, a, b, c)`,
     },
     {
       name: 'no --data for a model trained on a CSV of other rows than MNIST’s',

@@ -38,8 +38,9 @@ export interface CsvOptions {
    */
   readonly classes?: readonly string[];
   /**
-   * The feature columns the header line must name, in order (a training file's
-   * `columns`, for its test set or a model's input); default: any.
+   * The feature columns, by name, read in this order (a training file's `columns`,
+   * for its test set or a model's input): the header line must name each, in any
+   * order, and its other columns are not read; default: every column but the label.
    */
   readonly columns?: readonly string[];
 }
@@ -110,6 +111,11 @@ function checkOptions(options: CsvOptions): Resolved {
   if (columns !== undefined && (!Array.isArray(columns) || !columns.every((c) => typeof c === 'string')))
     throw new OptionError(`columns must be a list of column names, got ${showValue(columns)}`);
   if (columns !== undefined && !hasHeader) throw new OptionError('columns needs a header line (hasHeader true)');
+  const twice = columns?.find((c, i) => columns.indexOf(c) !== i);
+  if (columns?.length === 0 || twice !== undefined)
+    throw new OptionError(
+      twice === undefined ? 'columns must name at least one column' : `columns names "${twice}" twice`,
+    );
   return { labelColumn, hasHeader, regression, delimiter, classes, columns };
 }
 
@@ -141,6 +147,9 @@ function list(names: readonly string[]): string {
   return names.length > 8 ? `${names.slice(0, 8).join(', ')}, ...` : names.join(', ');
 }
 
+/** Names for a message, quoted: `"x3"`, `"x3", "x4"`, the first 8 then "...". */
+const quoted = (names: readonly string[]): string => list(names.map((n) => JSON.stringify(n)));
+
 /** A label as first seen: its code (order of first appearance) and line. */
 interface Seen {
   readonly code: number;
@@ -152,6 +161,8 @@ class RowReader {
   private lineNo = 0;
   private names: string[] | undefined;
   private label = -1;
+  /** The field index of each feature, in the order they are stored. */
+  private features: number[] = [];
   private rows = 0;
   private blocks: Float32Array[] = [];
   private targets: number[] = [];
@@ -199,24 +210,29 @@ class RowReader {
     if (names.length < 2) throw this.error(`has no feature columns besides the label column "${names[label]}"`);
     this.names = names;
     this.label = label;
-    const [features, given] = [this.featureNames(), this.o.columns];
-    if (given !== undefined && features !== undefined && given.join('\n') !== features.join('\n')) {
+    const given = this.o.columns;
+    if (given === undefined) {
+      this.features = names.map((_, i) => i).filter((i) => i !== label);
+      return;
+    }
+    const missing = given.filter((c) => c === names[label] || !names.includes(c));
+    if (missing.length > 0) {
+      const s = missing.length === 1 ? '' : 's';
       throw this.error(
-        `has the feature columns ${list(features)}, not the ${given.length} given (${list(given)}), in that order`,
+        `line 1: no feature column${s} ${quoted(missing)} of the ${given.length} given (the header names ${list(names)})`,
       );
     }
+    this.features = given.map((c) => names.indexOf(c));
   }
 
   private row(fields: string[]): void {
-    const f = this.names!.length - 1;
+    const cols = this.features;
+    const f = cols.length;
     const at = this.rows % BLOCK_ROWS;
     if (at === 0) this.blocks.push(new Float32Array(BLOCK_ROWS * f));
     const block = this.blocks[this.blocks.length - 1];
-    let o = at * f;
-    for (let i = 0; i < fields.length; i++) {
-      if (i === this.label) continue;
-      block[o++] = this.number(fields[i], i);
-    }
+    const o = at * f;
+    for (let j = 0; j < f; j++) block[o + j] = this.number(fields[cols[j]], cols[j]);
     const l = fields[this.label];
     if (this.o.regression) this.targets.push(this.number(l, this.label));
     else {
@@ -265,7 +281,7 @@ class RowReader {
   finish(): Samples {
     if (this.names === undefined) throw this.error('is empty');
     if (this.rows === 0) throw this.error('has a header line but no rows');
-    const f = this.names.length - 1;
+    const f = this.features.length;
     // Validated; now the one shared copy.
     const images = sharedF32(this.rows * f);
     this.blocks.forEach((b, i) =>
@@ -293,7 +309,7 @@ class RowReader {
 
   /** The feature columns by name, in order; undefined without a header line. */
   private featureNames(): readonly string[] | undefined {
-    return this.o.hasHeader ? this.names!.filter((_, i) => i !== this.label) : undefined;
+    return this.o.hasHeader ? this.features.map((i) => this.names![i]) : undefined;
   }
 
   /** The classes, and each label code's class. */
