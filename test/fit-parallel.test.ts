@@ -5,7 +5,13 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { OptionError, fitParallel, registerWasmTrainingKernels, type History } from '../dist/src/index.js';
+import {
+  OptionError,
+  fitDatasetParallel,
+  fitParallel,
+  registerWasmTrainingKernels,
+  type History,
+} from '../dist/src/index.js';
 import { Rng } from '../dist/src/rng.js';
 import { flatWeights as flat, maxAbsDiff, mnist, rejection } from './helpers.js';
 import { ScaledDense } from './fixtures/scaled-dense.js';
@@ -321,6 +327,64 @@ describe("tfjs's own loss and metric functions", () => {
     expect(Object.keys(ho.history).sort()).toEqual(Object.keys(hr.history).sort());
     for (const [name, values] of Object.entries(hr.history))
       expect(maxAbsDiff(ho.history[name], values as number[]), name).toBeLessThan(1e-6);
+  });
+});
+
+describe('loss and metric functions of class indices', () => {
+  // Targets of class indices, (n) floats, for a 3-unit softmax: model.fitDataset hands them to the
+  // functions as they are (model.fit refuses a function loss's targets not of the output's shape).
+  // Built with new Function so that their source is what a user writes (vitest rewrites `tf.` in test files).
+  const fn = (body: string): ((a: tf.Tensor, b: tf.Tensor) => tf.Tensor) =>
+    new Function('tf', `return (yTrue, yPred) => ${body}`)(tf) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+  const sparse = fn(
+    'tf.metrics.categoricalCrossentropy(tf.oneHot(tf.cast(tf.reshape(yTrue, [-1]), "int32"), 3), yPred)',
+  );
+  const onehot = new Function(
+    'tf',
+    'return function onehot(yTrue, yPred) { return tf.metrics.categoricalCrossentropy(yTrue, yPred); }',
+  )(tf) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+  const data = (): [tf.Tensor2D, tf.Tensor1D] => {
+    const [xs, sums] = synthetic(200, (r) => r[0] + r[1] + r[2]);
+    return [xs, tf.tidy(() => tf.clipByValue(tf.floor(tf.add(sums, 1.5)), 0, 2).reshape([-1]) as tf.Tensor1D)];
+  };
+  const make = (loss: string | ((a: tf.Tensor, b: tf.Tensor) => tf.Tensor)): tf.Sequential => {
+    const m = tf.sequential({
+      layers: [
+        tf.layers.dense({
+          inputShape: [8],
+          units: 3,
+          activation: 'softmax',
+          kernelInitializer: tf.initializers.glorotUniform({ seed: 9 }),
+        }),
+      ],
+    });
+    m.compile({ optimizer: tf.train.sgd(0.2), loss, metrics: [tf.metrics.sparseCategoricalAccuracy] });
+    return m;
+  };
+
+  it.each([
+    ['sparseCategoricalCrossentropy', 'sparseCategoricalCrossentropy'],
+    ['a function one-hot encoding its targets', sparse],
+  ] as const)('%s, with tf.metrics.sparseCategoricalAccuracy: trains as model.fitDataset does', async (_, loss) => {
+    const [xs, ys] = data();
+    const dataset = (): tf.data.Dataset<tf.TensorContainer> =>
+      tf.data.zip({ xs: tf.data.array(xs.unstack()), ys: tf.data.array(ys.unstack()) }).batch(32);
+    const [ref, ours] = [make(loss), make(loss)];
+    const hr = await ref.fitDataset(dataset(), { epochs: 2, verbose: 0 });
+    const ho = await fitDatasetParallel(ours, dataset(), { epochs: 2, workers: 2, backend: 'wasm' });
+    expect(maxAbsDiff(flat(ours), flat(ref))).toBeLessThanOrEqual(1e-6);
+    expect(Object.keys(ho.history).sort()).toEqual(Object.keys(hr.history).sort());
+    for (const [name, values] of Object.entries(hr.history))
+      expect(maxAbsDiff(ho.history[name], values as number[]), name).toBeLessThan(1e-6);
+  });
+
+  it('a function that cannot take the targets fails before training, naming them', async () => {
+    const [xs, ys] = data();
+    const err = await rejection(fitParallel(make(onehot), xs, ys, { workers: 2, backend: 'wasm' }));
+    expect(err).toBeInstanceOf(OptionError);
+    expect((err as Error).message).toBe(
+      "y has samples of shape [] but the model's output is [3], which the loss onehot fails on (Operands could not be broadcast together with shapes 2 and 2,3.)",
+    );
   });
 });
 

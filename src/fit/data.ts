@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset, Split, Targets } from '../data/dataset.js';
 import { OptionError } from '../errors.js';
-import type { InputSpec, LayersSpec } from '../model/layers-spec.js';
+import { rebuildFunction } from '../model/functions.js';
+import type { FnSpec, InputSpec, LayersSpec, OutputSpec } from '../model/layers-spec.js';
 import { firstNonFinite } from '../simd/finite.js';
 import {
   classWeightsOf,
@@ -120,7 +121,8 @@ export function toSplit(
       }
       return { data: c.data, shape: [1] };
     }
-    expectShape(c, o.shape, what);
+    if (o.loss.source === undefined) expectShape(c, o.shape, what);
+    else if (c.shape.join(',') !== o.shape.join(',')) checkFunctionsTake(c, o, what);
     return { data: c.data, shape: c.shape };
   });
   xs.forEach((c, i) => checkFinite(c, `input "${spec.inputs[i].name}"`));
@@ -222,6 +224,33 @@ function expectShape(c: Column, want: readonly number[], what: string): void {
     throw new OptionError(
       `${c.label} has samples of shape [${c.shape.join(', ')}] but ${what} is [${want.join(', ')}]`,
     );
+  }
+}
+
+/** The target shapes each loss or metric function was seen to take (checkFunctionsTake). */
+const taken = new WeakMap<FnSpec, Set<string>>();
+
+/**
+ * A loss function takes the targets as they are, as model.fit passes them (class
+ * indices, for one), where they are not of the output's shape. Each of the output's
+ * functions is called on zeros of their shape, once per shape: one that cannot take
+ * them fails here, naming the targets, not in every worker's step.
+ */
+function checkFunctionsTake(c: Column, o: OutputSpec, what: string): void {
+  const key = c.shape.join(',');
+  for (const f of [o.loss, ...o.metrics]) {
+    const seen = taken.get(f) ?? new Set<string>();
+    if (f.source === undefined || seen.has(key)) continue;
+    const kind = f === o.loss ? 'loss' : 'metric';
+    const fn = rebuildFunction(kind, { ...f, source: f.source });
+    try {
+      tf.tidy(() => fn(tf.zeros([2, ...c.shape]), tf.fill([2, ...o.shape], 0.5)));
+    } catch (err) {
+      throw new OptionError(
+        `${c.label} has samples of shape [${c.shape.join(', ')}] but ${what} is [${o.shape.join(', ')}], which the ${kind} ${f.name} fails on (${(err as Error).message})`,
+      );
+    }
+    taken.set(f, seen.add(key));
   }
 }
 

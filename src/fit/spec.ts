@@ -137,16 +137,27 @@ function dedupe(names: readonly string[]): string[] {
   return names.map((n, i) => (count(names, n) > 1 ? `${n}_${count(names.slice(0, i), n)}` : n));
 }
 
-/** Rebuilds a function from its source and calls it on zeros, as a worker will: a failure is the user's to fix, now. */
+/**
+ * Rebuilds a function from its source and calls it on zeros, as a worker will: a
+ * failure is the user's to fix, now. Targets are the output's shape, or class
+ * indices, (2, 1) or (2), for a sparse loss or metric (its data decides which).
+ */
 function tryFunction(kind: 'loss' | 'metric', f: FnSpec & { source: string }, outputShape: readonly number[]): void {
   const fn = rebuildFunction(kind, f);
-  try {
-    tf.tidy(() => fn(tf.zeros([2, ...outputShape]), tf.fill([2, ...outputShape], 0.5)));
-  } catch (err) {
-    throw new OptionError(
-      `${kind} ${f.name}: rebuilt from its source it fails (${(err as Error).message}); it must be self-contained, using only tf`,
-    );
+  const yPred = (): tf.Tensor => tf.fill([2, ...outputShape], 0.5);
+  const targets = [[2, ...outputShape], [2, 1], [2]];
+  let first: unknown;
+  for (const shape of targets) {
+    try {
+      tf.tidy(() => fn(tf.zeros(shape), yPred()));
+      return;
+    } catch (err) {
+      first ??= err;
+    }
   }
+  throw new OptionError(
+    `${kind} ${f.name}: rebuilt from its source it fails (${(first as Error).message}); it must be self-contained, using only tf`,
+  );
 }
 
 /**
