@@ -349,6 +349,25 @@ describe('the per-step schedule (Trainer lrSchedule)', () => {
   });
 });
 
+describe('one fit of a model at a time, as model.fit', () => {
+  it('a second fit while the first runs is refused, ours or tfjs’s; after it ends, the model trains again', async () => {
+    const m = model(tf.train.sgd(0.1));
+    const first = fitParallel(m, x, y, { workers: 1, epochs: 2 });
+    const again = await rejection(fitParallel(m, x, y, { workers: 1 }));
+    expect(again).toBeInstanceOf(OptionError);
+    expect((again as Error).message).toBe(
+      'the model is training already: another fit of it has not ended (one fit at a time, as model.fit)',
+    );
+    // tfjs's fit reads the same mark (Note in src/fit/claim.ts): this fails if tfjs stops reading it.
+    const tfjs = await rejection(m.fit(x, y, { epochs: 1, verbose: 0 }));
+    expect((tfjs as Error).message).toBe('Cannot start training because another fit() call is ongoing.');
+    await first;
+    expect(await rejection(fitParallel(m, x, x, { workers: 1 }))).toBeInstanceOf(OptionError); // fails, and lets go
+    expect((await fitParallel(m, x, y, { workers: 1 })).epoch).toEqual([0]);
+    expect((await m.fit(x, y, { epochs: 1, verbose: 0 })).epoch).toEqual([0]);
+  });
+});
+
 describe('bad input: one line naming the cause', () => {
   const cases: [string, () => unknown, string][] = [
     [
@@ -425,6 +444,16 @@ describe('bad input: one line naming the cause', () => {
       '--warmup-steps -2',
       () => parseCommand(['--warmup-steps', '-2']),
       '--warmup-steps must be an integer from 0 to 2147483647, got -2',
+    ],
+    [
+      'a tensor where the options belong',
+      () => fitParallel(model(tf.train.sgd(0.1)), x, y, { workers: 1, modules: x as never }),
+      'modules must be an array of module paths or URLs, got a float32 tensor of shape [160, 8]',
+    ],
+    [
+      'modules as one string',
+      () => fitParallel(model(tf.train.sgd(0.1)), x, y, { workers: 1, modules: './layers.js' as never }),
+      'modules must be an array of module paths or URLs, got "./layers.js"',
     ],
     [
       'a callback replacing the optimizer with another kind',

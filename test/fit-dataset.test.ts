@@ -438,7 +438,7 @@ describe('faults and bad data', () => {
       [
         [1, 2],
         { epochs: 1 },
-        'dataset must be a tf.data.Dataset of { xs, ys } batches (tf.data.generator, tf.data.array(...).batch(n), ...), got 1,2',
+        'dataset must be a tf.data.Dataset of { xs, ys } batches (tf.data.generator, tf.data.array(...).batch(n), ...), got [1,2]',
       ],
       [ds, { epochs: 1, validationSplit: 0.2 }, 'fitDatasetParallel does not support the argument "validationSplit"'],
       [ds, { epochs: 1, batchesPerEpoch: 0 }, 'batchesPerEpoch must be an integer from 1 to 2147483647, got 0'],

@@ -13,6 +13,7 @@ import { endEpoch, trainEpoch, type History } from './epochs.js';
 import { LiveModel } from './live-model.js';
 import { readOptimizerState } from './optimizer-state.js';
 import { PARALLEL_KEYS, checkKeys, epochRange, parallelOptions, type ParallelArgs } from './parallel-args.js';
+import { claimModel } from './claim.js';
 import { layersSource } from './spec.js';
 
 /** model.fitDataset's arguments that apply, plus how to parallelise and stream. */
@@ -130,6 +131,7 @@ export async function fitDatasetParallel(
   const slots = checkInt('bufferedBatches', args.bufferedBatches ?? DEFAULT_SLOTS, [1, 1024]);
   const val = validationOf(args);
   const source = layersSource(model, { modules: args.modules });
+  using _training = claimModel(model);
   const classWeights =
     args.classWeight === undefined ? undefined : classWeightsOf(args.classWeight, source.spec.outputs);
   const optimizer = optimizerFromTfjs(model.optimizer);

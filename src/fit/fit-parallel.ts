@@ -11,6 +11,7 @@ import { endEpoch, trainEpoch, type History } from './epochs.js';
 import { LiveModel } from './live-model.js';
 import { readOptimizerState } from './optimizer-state.js';
 import { PARALLEL_KEYS, checkKeys, epochRange, parallelOptions, type ParallelArgs } from './parallel-args.js';
+import { claimModel } from './claim.js';
 import { layersSource } from './spec.js';
 
 /** model.fit's arguments that apply, plus how to parallelise. */
@@ -104,6 +105,7 @@ export async function fitParallel(
     );
   checkKeys('fitParallel', args, KNOWN);
   const source = layersSource(model, { modules: args.modules });
+  using _training = claimModel(model);
   const data = fitData(source.spec, x, y, {
     split: args.validationSplit,
     data: args.validationData,

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { OptionError } from '../errors.js';
+import { OptionError, showValue } from '../errors.js';
 import { LOSS_NAMES, describeFunction, rebuildFunction } from '../model/functions.js';
 import { assignFlat, readFlat, variablesOf } from '../model/flat-weights.js';
 import type { FnSpec, LayersSpec, TargetMode } from '../model/layers-spec.js';
@@ -51,6 +51,8 @@ export function layersSource(model: tf.LayersModel, opts: SourceOptions = {}): M
     loss: losses[i],
     metrics: metrics[i],
   }));
+  if (opts.modules !== undefined && !Array.isArray(opts.modules))
+    throw new OptionError(`modules must be an array of module paths or URLs, got ${showValue(opts.modules)}`);
   const modules = (opts.modules ?? []).map(moduleUrl);
   checkRebuildable(model, modules);
   const trainable = model.trainableWeights.map((w) => ({ name: w.originalName, shape: [...w.shape] as number[] }));
