@@ -97,6 +97,21 @@ function asTfjs(list: Callback[]): (tf.Callback | tf.CustomCallback)[] {
   return list.map((c) => (c instanceof tf.Callback ? c : new tf.CustomCallback(c as tf.CustomCallbackArgs)));
 }
 
+/** A callback written for model.fit's tensor logs: batch and size are numbers, the rest tf.Scalars. */
+class ScalarLogs extends tf.Callback {
+  constructor(private readonly seen: number[][]) {
+    super();
+  }
+  override async onBatchEnd(batch: number, logs?: tf.Logs): Promise<void> {
+    const l = logs as unknown as { batch: number; size: number; loss: tf.Scalar };
+    this.seen.push([batch, l.batch, l.size, (await l.loss.data())[0]]);
+  }
+  override async onEpochEnd(epoch: number, logs?: tf.Logs): Promise<void> {
+    const l = logs as unknown as { loss: tf.Scalar; val_loss: tf.Scalar };
+    this.seen.push([epoch, (await l.loss.data())[0], (await l.val_loss.data())[0]]);
+  }
+}
+
 /** The optimizer's learning rate, as a callback would read it. */
 const lrOf = (m: tf.LayersModel): number => m.optimizer.getConfig().learningRate as number;
 
@@ -206,6 +221,16 @@ const CASES: [string, Case][] = [
         learningRateScheduler((epoch, lr) => (epoch === 0 ? lr : lr * 0.3)),
         { onEpochEnd: () => void seen.push([lrOf(m)]) },
       ],
+    },
+  ],
+  [
+    'a tf.Callback subclass reading its logs as tf.Scalars (await logs.loss.data())',
+    {
+      optimizer: () => tf.train.sgd(0.3),
+      tol: SGD_TOL,
+      workers: [2],
+      args: { batchSize: 32, epochs: 2, validationSplit: 0.2 },
+      callbacks: (_, seen) => [new ScalarLogs(seen)],
     },
   ],
   [

@@ -82,6 +82,8 @@ function listensToBatches(c: Callback): boolean {
 export class Callbacks {
   private readonly list: readonly Callback[];
   private sync: Sync | undefined;
+  /** The scalar epoch logs of tf.Callback subclasses, until training ends (Note [scalar logs]). */
+  private readonly epochScalars: tf.Scalar[] = [];
   readonly batchHooks: BatchHooks;
 
   constructor(
@@ -126,35 +128,68 @@ export class Callbacks {
   }
 
   async onTrainBegin(logs: Logs): Promise<void> {
-    await this.run('onTrainBegin', (c) => c.onTrainBegin?.(logs));
+    await this.run('onTrainBegin', logs, (c, l) => c.onTrainBegin?.(l));
   }
 
   async onTrainEnd(logs: Logs): Promise<void> {
-    await this.run('onTrainEnd', (c) => c.onTrainEnd?.(logs));
+    await this.run('onTrainEnd', logs, (c, l) => c.onTrainEnd?.(l));
+    tf.dispose(this.epochScalars.splice(0));
   }
 
   async onEpochBegin(epoch: number, logs: Logs): Promise<void> {
-    await this.run('onEpochBegin', (c) => c.onEpochBegin?.(epoch, logs));
+    await this.run('onEpochBegin', logs, (c, l) => c.onEpochBegin?.(epoch, l));
   }
 
   async onEpochEnd(epoch: number, logs: Logs): Promise<void> {
-    await this.run('onEpochEnd', (c) => c.onEpochEnd?.(epoch, logs));
+    await this.run('onEpochEnd', logs, (c, l) => c.onEpochEnd?.(epoch, l));
   }
 
   /** Batch hooks run without the Sync when batchHooks is 'logs'. */
   async onBatchBegin(batch: number, logs: Logs): Promise<void> {
-    await this.run('onBatchBegin', (c) => c.onBatchBegin?.(batch, logs), this.batchHooks === 'live');
+    await this.run('onBatchBegin', logs, (c, l) => c.onBatchBegin?.(batch, l), this.batchHooks === 'live');
   }
 
   async onBatchEnd(batch: number, logs: Logs): Promise<void> {
-    await this.run('onBatchEnd', (c) => c.onBatchEnd?.(batch, logs), this.batchHooks === 'live');
+    await this.run('onBatchEnd', logs, (c, l) => c.onBatchEnd?.(batch, l), this.batchHooks === 'live');
   }
 
-  private async run(hook: Hook, call: (c: Callback) => unknown, synced = true): Promise<void> {
+  private async run(hook: Hook, logs: Logs, call: (c: Callback, logs: Logs) => unknown, synced = true): Promise<void> {
     const listeners = this.list.filter((c) => listens(c, hook));
     if (listeners.length === 0) return;
     if (synced) await this.sync?.before();
-    for (const c of listeners) await call(c);
+    for (const c of listeners) {
+      if (!takesTensors(c)) {
+        await call(c, logs);
+        continue;
+      }
+      const scalars = asScalars(logs);
+      await call(c, scalars as unknown as Logs);
+      // Note [scalar logs]: as tfjs, a batch's are disposed after its hooks, an epoch's once training ends.
+      if (hook === 'onEpochEnd') this.epochScalars.push(...Object.values(scalars).filter(isTensor));
+      else tf.dispose(Object.values(scalars).filter(isTensor));
+    }
     if (synced) this.sync?.after();
   }
+}
+
+/**
+ * Note [scalar logs]: tfjs's fit hands a tf.Callback subclass its logs as
+ * tf.Scalars (batch and size as numbers), and an object of hooks, which it wraps
+ * in a tf.CustomCallback, numbers: so does this. tfjs's own callbacks
+ * (earlyStopping) resolve them with resolveScalarsInLogs. A subclass written for
+ * model.fit reads `await logs.loss.data()`; test/fit-contract.test.ts runs one.
+ */
+function takesTensors(c: Callback): boolean {
+  return c instanceof tf.Callback && !(c instanceof tf.CustomCallback);
+}
+
+/** `logs` with each value but batch and size as a tf.Scalar. */
+function asScalars(logs: Logs): Record<string, number | tf.Scalar> {
+  return Object.fromEntries(
+    Object.entries(logs).map(([k, v]) => [k, k === 'batch' || k === 'size' ? v : tf.scalar(v)]),
+  );
+}
+
+function isTensor(v: number | tf.Scalar): v is tf.Scalar {
+  return v instanceof tf.Tensor;
 }
