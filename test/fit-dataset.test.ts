@@ -168,6 +168,8 @@ describe('other datasets', () => {
       validationData: [val.xs, val.ys],
       workers: 2,
       backend: 'wasm',
+      // An argument of null is one not given, as tfjs reads it.
+      ...({ batchesPerEpoch: null, validationBatches: null, classWeight: null } as object),
     });
     expect(maxAbsDiff(flat(m), flat(ref))).toBeLessThanOrEqual(1e-5);
     expect(historyDiff(h.history, hr.history)).toBeLessThanOrEqual(1e-5);

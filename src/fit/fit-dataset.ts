@@ -12,7 +12,7 @@ import { StepChunks } from './chunks.js';
 import { endEpoch, trainEpoch, type History } from './epochs.js';
 import { LiveModel } from './live-model.js';
 import { readOptimizerState } from './optimizer-state.js';
-import { PARALLEL_KEYS, checkKeys, epochRange, parallelOptions, type ParallelArgs } from './parallel-args.js';
+import { PARALLEL_KEYS, givenArgs, epochRange, parallelOptions, type ParallelArgs } from './parallel-args.js';
 import { claimModel } from './claim.js';
 import { layersSource } from './spec.js';
 
@@ -114,7 +114,7 @@ export async function fitDatasetParallel(
 ): Promise<History<FitDatasetParams>> {
   if (typeof args !== 'object' || args === null)
     throw new OptionError('fitDatasetParallel needs args with epochs, as model.fitDataset does');
-  checkKeys('fitDatasetParallel', args, KNOWN);
+  args = givenArgs('fitDatasetParallel', args, KNOWN);
   if (args.epochs === undefined)
     throw new OptionError('fitDatasetParallel needs args.epochs, as model.fitDataset does');
   if (!isDataset(dataset))

@@ -10,7 +10,7 @@ import { asDataset, fitData, type FitInput } from './data.js';
 import { endEpoch, trainEpoch, type History } from './epochs.js';
 import { LiveModel } from './live-model.js';
 import { readOptimizerState } from './optimizer-state.js';
-import { PARALLEL_KEYS, checkKeys, epochRange, parallelOptions, type ParallelArgs } from './parallel-args.js';
+import { PARALLEL_KEYS, givenArgs, epochRange, parallelOptions, type ParallelArgs } from './parallel-args.js';
 import { claimModel } from './claim.js';
 import { layersSource } from './spec.js';
 
@@ -103,7 +103,7 @@ export async function fitParallel(
     throw new OptionError(
       "sampleWeight is not supported, as in tfjs 4.22's model.fit (which refuses it); classWeight is",
     );
-  checkKeys('fitParallel', args, KNOWN);
+  args = givenArgs('fitParallel', args, KNOWN);
   const source = layersSource(model, { modules: args.modules });
   using _training = claimModel(model);
   const data = fitData(source.spec, x, y, {

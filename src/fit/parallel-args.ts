@@ -25,11 +25,16 @@ export interface ParallelArgs {
 
 export const PARALLEL_KEYS = ['workers', 'backend', 'modules', 'stepTimeoutMs', 'gradients', 'onWarning'] as const;
 
-/** Throws OptionError unless `args` is an object of `known` keys only. */
-export function checkKeys(fn: string, args: object, known: ReadonlySet<string>): void {
+/**
+ * `args` without its null values, as tfjs reads an argument of null as one not
+ * given (batchesPerEpoch: null); throws OptionError unless `args` is an object of
+ * `known` keys only.
+ */
+export function givenArgs<T extends object>(fn: string, args: T, known: ReadonlySet<string>): T {
   if (typeof args !== 'object' || args === null) throw new OptionError(`${fn} args must be an object`);
   for (const k of Object.keys(args))
     if (!known.has(k)) throw new OptionError(`${fn} does not support the argument ${JSON.stringify(k)}`);
+  return Object.fromEntries(Object.entries(args).filter(([, v]) => v !== null)) as T;
 }
 
 /** epochs (default 1) and initialEpoch (default 0), checked as model.fit takes them. */
