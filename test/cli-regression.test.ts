@@ -214,6 +214,32 @@ describe('train --regression: resume, scale, --load, a tiny test set', () => {
     expect(maxAbsDiff(flatWeights(a.model), flatWeights(b.model))).toBe(0);
   });
 
+  it('--resume alone of a --model run (--optimizer adam) keeps the module: the weights of a run never stopped', async () => {
+    const args = [
+      ...RECIPE(),
+      '--model',
+      MODULE,
+      '--optimizer',
+      'adam',
+      '--lr',
+      '0.01',
+      '--workers',
+      '2',
+      '--logdir',
+      'none',
+    ];
+    const [run, whole] = [join(tmp, 'module-resumed'), join(tmp, 'module-whole')];
+    const first = await runCli([...args, '--epochs', '1', '--out', run], tmp);
+    expect(first.status, first.stderr).toBe(0);
+    const r = await runCli(['--resume', run, '--epochs', '2', '--workers', '2', '--logdir', 'none'], tmp);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`model ${MODULE} (`);
+    const never = await runCli([...args, '--epochs', '2', '--out', whole], tmp);
+    expect(never.status, never.stderr).toBe(0);
+    const [a, b] = [await loadModel(run), await loadModel(whole)];
+    expect(maxAbsDiff(flatWeights(a.model), flatWeights(b.model))).toBeLessThanOrEqual(1e-6);
+  });
+
   it("--resume with another split: one line naming both runs' data flags, even when nothing is left to train", async () => {
     const run = join(tmp, 'resumed');
     const r = await runCli(
@@ -222,9 +248,9 @@ describe('train --regression: resume, scale, --load, a tiny test set', () => {
     );
     expectBadInput(
       r,
-      `${join(run, 'checkpoint.wddp')}: trained on ${TRAIN} samples of ${FEATURES} values and 1 outputs, read with ` +
+      `${join(run, 'checkpoint.wddp')}: trained on ${TRAIN} samples of ${FEATURES} values and 1 outputs, read from ${trainCsv} with ` +
         `--label-column price --regression --val-data ${testCsv}; this run reads ${TRAIN / 2} of ${FEATURES} values ` +
-        `and 1 regression targets, with --label-column price --regression --val-split 0.5`,
+        `and 1 regression targets, from ${trainCsv} with --label-column price --regression --val-split 0.5`,
     );
   });
 

@@ -65,7 +65,7 @@ or an image folder, data-parallel across worker threads.
   --load DIR         start from a model a run saved (its weight shapes must match the model: --hidden or --model)
   --checkpoint-every N  also checkpoint every N steps (default: at the end of each epoch only)
   --resume DIR       continue from the checkpoint in DIR (a run's --out folder): its recipe, step and weights;
-                     its data flags too, each replaced by one given again (an on-switch stays on)
+                     its data flags and --model too, each replaced by one given again (an on-switch stays on)
   --profile FILE     write a Chrome trace of every step's phases per worker (open in Perfetto)
   --logdir DIR       TensorBoard event files: loss, accuracy (or mae), lr, samples/s, each worker's step phases
                      (default: the run folder's tb/; ${NO_LOGDIR}: no TensorBoard log)

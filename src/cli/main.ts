@@ -30,7 +30,7 @@ import { NonFiniteError, Trainer, type EpochResult, type ModelSource } from '../
 import { lossPng } from '../viz/loss.js';
 import { outliveClosedStdout } from './closed-stdout.js';
 import { USAGE, parseCommand, type Command, type RunFlags } from './args.js';
-import { fileFlagArgs, resumedFileFlags } from './data-flags.js';
+import { fileFlagArgs, keptDataFlags, modelFlagArgs, resumedFileFlags, resumedModelFlags } from './data-flags.js';
 import { loadData, type FileFlags } from './data-source.js';
 import { cliModelSource, outputActivation } from './model-recipe.js';
 import { loadModelModule } from './model-module.js';
@@ -55,7 +55,10 @@ interface Setup {
   readonly o: ResolvedOptions;
   /** This process prints, checkpoints and saves: no MPI job, or its rank 0. */
   readonly lead: boolean;
+  /** The command's run flags; resuming, --model and --loss default to the checkpoint's. */
   readonly run: RunFlags;
+  /** The --resume checkpoint. */
+  readonly resumed: Checkpoint | undefined;
 }
 
 /** What the run trains on and starts from, every input checked before any worker starts. */
@@ -117,10 +120,18 @@ function parse(argv: readonly string[]): Setup | undefined {
   // Rank 0 prints, evaluates for the record, checkpoints and saves; the other ranks only train, quietly.
   if (underMpirun()) group = ProcessGroup.join(o.workers);
   const lead = group === undefined || group.rank === 0;
+  const resumed = cmd.run.resume === undefined ? undefined : readCheckpoint(cmd.run.resume);
+  const given: RunFlags =
+    resumed === undefined || cmd.run.resume === undefined
+      ? cmd.run
+      : {
+          ...cmd.run,
+          ...resumedModelFlags(resumed.header.recipe.readAs, cmd.run, join(cmd.run.resume, CHECKPOINT_FILE)),
+        };
   const run: RunFlags = lead
-    ? cmd.run
-    : { ...cmd.run, report: 'quiet', save: undefined, profile: undefined, logdir: false };
-  return { cmd, o, lead, run };
+    ? given
+    : { ...given, report: 'quiet', save: undefined, profile: undefined, logdir: false };
+  return { cmd, o, lead, run, resumed };
 }
 
 /** A run writes its model and checkpoint into a folder of its own: one that holds another run's is refused. */
@@ -136,19 +147,22 @@ function checkFreshOut(dir: string): void {
  * Data, checkpoint, folders and models, checked before anything starts;
  * undefined when a resumed run has nothing left to train.
  */
-async function loadInputs({ cmd, o, lead, run }: Setup): Promise<Inputs | undefined> {
+async function loadInputs({ cmd, o, lead, run, resumed }: Setup): Promise<Inputs | undefined> {
   // Everything that can be wrong with the input is checked before the workers start,
   // and before anything is written. A resumed run takes its recipe (data folder
   // included) from the checkpoint.
   const faults = faultsFromEnv();
-  const resumed = run.resume === undefined ? undefined : readCheckpoint(run.resume);
   const seed = cmd.options.seed ?? resumed?.header.recipe.seed ?? o.seed;
   const dataPath = typeof o.data === 'string' ? o.data : (resumed?.header.recipe.data ?? undefined);
   const files =
     resumed === undefined || run.resume === undefined
       ? run.files
       : resumedFileFlags(resumed.header.recipe.readAs, run.files, join(run.resume, CHECKPOINT_FILE));
-  const { dataset, metadata, warnings, largeTargets: large } = await loadData(dataPath, files, seed);
+  const loaded = await loadData(dataPath, files, seed);
+  const { metadata, warnings, largeTargets: large } = loaded;
+  // What a checkpoint keeps for --resume: the data flags, and the --model module's (data-flags.ts).
+  const readAs = loaded.dataset.readAs === undefined ? undefined : [...loaded.dataset.readAs, ...modelFlagArgs(run)];
+  const dataset: Dataset = { ...loaded.dataset, readAs };
   largeTargets = large === true;
   if (lead) for (const w of warnings) console.error(`warning: ${w}`);
   if (resumed !== undefined && run.resume !== undefined) {
@@ -209,12 +223,13 @@ function checkResumedData(resumed: Checkpoint, data: Dataset, files: FileFlags, 
   if (r.trainCount === data.train.count && r.inputSize === data.train.features && r.numClasses === data.numClasses)
     return;
   const outputs = data.train.targets === undefined ? 'classes' : 'regression targets';
+  const kept = keptDataFlags(r.readAs, file);
   const flags = (f: readonly string[] | undefined): string =>
     f === undefined ? 'data flags it does not keep (give them again)' : f.length === 0 ? 'no data flags' : f.join(' ');
   throw new CheckpointError(
     file,
-    `trained on ${r.trainCount} samples of ${r.inputSize} values and ${r.numClasses} outputs, read with ${flags(r.readAs)}; ` +
-      `this run reads ${data.train.count} of ${data.train.features} values and ${data.numClasses} ${outputs}, with ${flags(fileFlagArgs(files))}`,
+    `trained on ${r.trainCount} samples of ${r.inputSize} values and ${r.numClasses} outputs, read from ${r.data} with ${flags(kept)}; ` +
+      `this run reads ${data.train.count} of ${data.train.features} values and ${data.numClasses} ${outputs}, from ${resolve(data.dir)} with ${flags(fileFlagArgs(files))}`,
   );
 }
 
