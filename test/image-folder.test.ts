@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32, deflateSync, inflateSync } from 'node:zlib';
 import { createCanvas } from '@napi-rs/canvas';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -236,7 +237,53 @@ describe('imageFolder, bad files and folders', () => {
   const crc = Buffer.from(good);
   crc[28] ^= 1; // IHDR's last byte (interlace method): its CRC no longer matches
   const jpeg = createCanvas(28, 28).toBuffer('image/jpeg');
+  /** `png` with `f` of its one IDAT chunk's data (or of its IHDR's) in its place, the chunk's CRC made to match. */
+  const rewrite = (png: Buffer, type: 'IDAT' | 'IHDR', f: (data: Buffer) => Buffer): Buffer => {
+    const chunks: Buffer[] = [png.subarray(0, 8)];
+    for (let at = 8; at < png.length; at += 12 + png.readUInt32BE(at)) {
+      const length = png.readUInt32BE(at);
+      const name = png.toString('latin1', at + 4, at + 8);
+      if (name !== type) chunks.push(png.subarray(at, at + 12 + length));
+      else {
+        const body = Buffer.concat([
+          Buffer.from(type, 'latin1'),
+          f(Buffer.from(png.subarray(at + 8, at + 8 + length))),
+        ]);
+        const [len, crc] = [Buffer.alloc(4), Buffer.alloc(4)];
+        len.writeUInt32BE(body.length - 4);
+        crc.writeUInt32BE(crc32(body));
+        chunks.push(len, body, crc);
+      }
+    }
+    return Buffer.concat(chunks);
+  };
+  const third = (data: Buffer): Buffer => {
+    const raw = inflateSync(data);
+    return deflateSync(raw.subarray(0, Math.floor(raw.length / 3)));
+  };
+  const rgba = createCanvas(28, 28).toBuffer('image/png'); // transparent: the canvas addon decodes it
   const cases: [string, Buffer | string, string][] = [
+    // Whole chunks whose CRCs match, but whose image data is not whole: the decoder would draw black rows.
+    [
+      'a PNG whose image data does not inflate',
+      rewrite(good, 'IDAT', (d) => Buffer.from(d.map((b) => b ^ 0x55))),
+      'is a corrupt PNG (its image data does not inflate: incorrect header check)',
+    ],
+    [
+      'a PNG whose image data ends early',
+      rewrite(good, 'IDAT', third),
+      'is a corrupt PNG (its image data holds 1054 of the 3164 bytes its size needs)',
+    ],
+    [
+      'a transparent PNG (the addon decodes it) whose image data ends early',
+      rewrite(rgba, 'IDAT', third),
+      'is a corrupt PNG (its image data holds 1054 of the 3164 bytes its size needs)',
+    ],
+    [
+      'a PNG of width 0',
+      rewrite(good, 'IHDR', (d) => (d.writeUInt32BE(0, 0), d)),
+      'is a corrupt PNG (its header gives a size of 28x0 pixels)',
+    ],
     ['a truncated PNG', good.subarray(0, good.length >> 1), 'is a truncated PNG (its IDAT chunk runs past the end)'],
     ['a PNG without its end', good.subarray(0, good.length - 12), 'is a truncated PNG (no IEND chunk)'],
     ['a corrupt PNG', crc, 'is a corrupt PNG (CRC mismatch in its IHDR chunk)'],

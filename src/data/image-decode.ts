@@ -9,7 +9,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { crc32 } from 'node:zlib';
+import { crc32, inflateSync } from 'node:zlib';
 import type { Image, SKRSContext2D } from '@napi-rs/canvas';
 import { DataFileError } from './idx.js';
 import { decodePng } from './png-decode.js';
@@ -132,6 +132,7 @@ function context(w: number, h: number): SKRSContext2D {
 
 async function load(file: string, bytes: Buffer = readImage(file)): Promise<Image> {
   const { loadImage } = decoder(); // outside the try: a missing addon is no bad file
+  if (isPng(bytes)) checkPngData(file, bytes); // Note [whole files]
   try {
     return await loadImage(bytes);
   } catch (err) {
@@ -144,13 +145,6 @@ function isPng(bytes: Buffer): boolean {
 }
 
 /**
- * The file's bytes, checked to be a whole PNG or JPEG. Note [whole files]: the
- * decoder draws a truncated PNG without a word (the missing rows transparent),
- * so a PNG is read chunk by chunk, each chunk's CRC checked, up to its IEND
- * chunk, and a JPEG must end with its end-of-image marker (FF D9).
- * Re-check: npx vitest run test/image-folder.test.ts
- */
-/**
  * Why `path`, listed by readdir, is not there: Node reads a name that is not
  * UTF-8 with U+FFFD in place of the bad bytes, a name no file has.
  */
@@ -160,6 +154,16 @@ export function notFound(path: string): string {
     : 'not found';
 }
 
+/**
+ * The file's bytes, checked to be a whole PNG or JPEG. Note [whole files]: the
+ * decoder draws a truncated PNG without a word (the missing rows transparent),
+ * so a PNG is read chunk by chunk, each chunk's CRC checked, up to its IEND
+ * chunk, and a JPEG must end with its end-of-image marker (FF D9). It also draws
+ * image data that does not inflate, or inflates short, as black rows: before a
+ * PNG reaches it, checkPngData inflates that data (the JavaScript decoder, which
+ * takes most PNGs, inflates it anyway and declines data that is not whole).
+ * Re-check: npx vitest run test/image-folder.test.ts
+ */
 function readImage(file: string): Buffer {
   let bytes: Buffer;
   try {
@@ -196,4 +200,56 @@ function checkPng(file: string, bytes: Buffer): void {
     at = end;
   }
   throw new ImageFileError(file, 'is a truncated PNG (no IEND chunk)');
+}
+
+/** Colour type -> samples per pixel, for the image data's size. */
+const PNG_SAMPLES: Readonly<Record<number, number>> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+/** Adam7's passes: x and y of the first pixel, then the steps. */
+const ADAM7 = [
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
+] as const;
+/** Larger images are refused before they are decoded. */
+const MAX_PIXELS = 1 << 26;
+
+/** A PNG's image data (its CRCs checked) inflated whole, to the size its header gives; else an ImageFileError (Note [whole files]). */
+function checkPngData(file: string, bytes: Buffer): void {
+  const width = bytes.readUInt32BE(16);
+  const height = bytes.readUInt32BE(20);
+  const [depth, type, , , interlace] = bytes.subarray(24, 29);
+  const spp = PNG_SAMPLES[type];
+  const corrupt = (why: string): ImageFileError => new ImageFileError(file, `is a corrupt PNG (${why})`);
+  if (bytes.toString('latin1', 12, 16) !== 'IHDR') throw corrupt('its first chunk is not IHDR');
+  if (width === 0 || height === 0) throw corrupt(`its header gives a size of ${height}x${width} pixels`);
+  if (spp === undefined || ![1, 2, 4, 8, 16].includes(depth)) throw corrupt(`colour type ${type}, bit depth ${depth}`);
+  if (width * height > MAX_PIXELS)
+    throw new ImageFileError(file, `is ${height}x${width} pixels, more than the ${MAX_PIXELS}-pixel limit`);
+  const rowBytes = (w: number): number => Math.ceil((w * spp * depth) / 8);
+  const passes = interlace === 1 ? ADAM7 : [[0, 0, 1, 1] as const];
+  let size = 0;
+  for (const [x0, y0, dx, dy] of passes) {
+    const [w, h] = [Math.ceil((width - x0) / dx), Math.ceil((height - y0) / dy)];
+    if (w > 0 && h > 0) size += h * (1 + rowBytes(w));
+  }
+  const idat: Buffer[] = [];
+  for (let at = 8; at + 8 <= bytes.length; at += 12 + bytes.readUInt32BE(at))
+    if (bytes.toString('latin1', at + 4, at + 8) === 'IDAT')
+      idat.push(bytes.subarray(at + 8, at + 8 + bytes.readUInt32BE(at)));
+  if (idat.length === 0) throw corrupt('no IDAT chunk');
+  let inflated: number;
+  try {
+    inflated = inflateSync(Buffer.concat(idat), { maxOutputLength: size }).length;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE')
+      throw corrupt(`its image data holds more than the ${size} bytes its size needs`);
+    if (code === 'Z_BUF_ERROR') throw corrupt('its image data ends early');
+    throw corrupt(`its image data does not inflate: ${(err as Error).message}`);
+  }
+  if (inflated < size) throw corrupt(`its image data holds ${inflated} of the ${size} bytes its size needs`);
 }
