@@ -4,7 +4,7 @@
 // resizing, channels, transparency; every bad file or folder one DataFileError with its exact
 // message, or skipped and listed; and fitParallel on its x and y equal to tfjs's model.fit.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32, deflateSync, inflateSync } from 'node:zlib';
@@ -19,6 +19,7 @@ import {
   type ImageFolderOptions,
   type Samples,
 } from '../dist/src/index.js';
+import { imageFolderSamples } from '../dist/src/data/image-files.js';
 import { DIGIT_NAMES, digitPng, digitSoftmax, writeDigitFolder } from './digit-files.js';
 import { flatWeights, maxAbsDiff, mnist, rejection } from './helpers.js';
 import { pythonOrReport } from './python.js';
@@ -317,6 +318,35 @@ describe('imageFolder, bad files and folders', () => {
     writeFileSync(join(all, 'a', '0.png'), 'junk');
     const err = await rejection(imageFolder(all, { skipBadFiles: true }));
     expect((err as Error).message).toBe(`${all}: has no readable images (1 skipped)`);
+  });
+
+  it('a class folder whose images are all skipped is refused, as an empty one is', async () => {
+    const root = folder('class-all-bad');
+    for (const c of ['a', 'b']) mkdirSync(join(root, c));
+    writeFileSync(join(root, 'a', '0.png'), png());
+    writeFileSync(join(root, 'b', '0.png'), 'junk');
+    writeFileSync(join(root, 'b', '1.png'), good.subarray(0, 40));
+    for (const decode of ['up-front', 'per-step'] as const) {
+      const err = await rejection(imageFolderSamples(root, { skipBadFiles: true }, decode));
+      expect((err as Error).message, decode).toBe(`${join(root, 'b')}: has no readable images (2 skipped)`);
+    }
+  });
+
+  it('a link to a folder above it (a loop) is one line naming the link', async () => {
+    const root = folder('link-loop');
+    mkdirSync(join(root, 'a', 'deeper'), { recursive: true });
+    writeFileSync(join(root, 'a', '0.png'), png());
+    symlinkSync('../..', join(root, 'a', 'deeper', 'up'));
+    const err = await rejection(imageFolder(root));
+    expect(err).toBeInstanceOf(DataFileError);
+    expect((err as Error).message).toBe(
+      `${join(root, 'a', 'deeper', 'up')}: links to ${realpathSync(root)}, a folder it is in: a loop`,
+    );
+    rmSync(join(root, 'a', 'deeper', 'up'));
+    symlinkSync('..', join(root, 'a', 'deeper', 'back'));
+    expect(((await rejection(imageFolder(root))) as Error).message).toBe(
+      `${join(root, 'a', 'deeper', 'back')}: links to ${realpathSync(join(root, 'a'))}, a folder it is in: a loop`,
+    );
   });
 
   it('a file name that is not UTF-8: an error saying so; with skipBadFiles, left out and listed', async () => {

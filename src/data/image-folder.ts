@@ -12,7 +12,7 @@
  * an unreadable image (unless skipBadFiles) are DataFileErrors naming the folder
  * or file.
  */
-import { readdirSync, statSync, type Dirent } from 'node:fs';
+import { readdirSync, realpathSync, statSync, type Dirent } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { extname, join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -136,8 +136,20 @@ export async function decodeFolder(
   return folderSamples({ root, classes, files, labels, format, bad }, split);
 }
 
-/** A scanned folder's Samples: `split` holds its readable files' rows; the bad ones are listed as skipped, in file order. */
-export function folderSamples({ root, classes, files, format, bad }: FolderScan, split: Split): Samples {
+/**
+ * A scanned folder's Samples: `split` holds its readable files' rows; the bad ones
+ * are listed as skipped, in file order. A class folder whose images were all
+ * skipped is refused, as an empty one is.
+ */
+export function folderSamples({ root, classes, files, labels, format, bad }: FolderScan, split: Split): Samples {
+  const [listed, kept] = [new Map<number, number>(), new Set<number>()];
+  labels.forEach((label, i) => {
+    listed.set(label, (listed.get(label) ?? 0) + 1);
+    if (!bad.has(i)) kept.add(label);
+  });
+  for (const [label, n] of listed)
+    if (!kept.has(label))
+      throw new DataFileError(join(resolve(root), classes[label]), `has no readable images (${n} skipped)`);
   const skipped = [...bad].sort(([a], [b]) => a - b).map(([i, reason]) => ({ file: files[i], reason }));
   return new Samples(resolve(root), split, [format.height, format.width, format.channels], classes, skipped);
 }
@@ -199,7 +211,7 @@ function listFolder(
     const dir = join(root, name);
     const label = classes.indexOf(name);
     if (label < 0) throw new DataFileError(dir, `is not one of the ${classes.length} classes given`);
-    const images = imagesUnder(dir);
+    const images = imagesUnder(dir, root);
     if (images.length === 0) throw new DataFileError(dir, `has no images (${IMAGE_EXTENSIONS.join(', ')} files)`);
     for (const file of images) {
       files.push(file);
@@ -238,15 +250,26 @@ function isFolder(dir: string, e: Dirent): boolean {
   }
 }
 
-/** The image files under `dir`, as torchvision's make_dataset orders them: by folder path, then by name. */
-function imagesUnder(dir: string): string[] {
+/**
+ * The image files under `dir`, a class folder of `root`, as torchvision's
+ * make_dataset orders them: by folder path, then by name. Links are followed, as
+ * ImageFolder does; one to a folder above it (`root` included) would list its
+ * images again and again, and is a DataFileError.
+ */
+function imagesUnder(dir: string, root: string): string[] {
   const byFolder: [string, string[]][] = [];
-  const walk = (d: string): void => {
+  const walk = (d: string, above: readonly string[]): void => {
     const entries = readFolder(d, d);
     byFolder.push([d, entries.filter((e) => !isFolder(d, e) && isImageName(e.name)).map((e) => join(d, e.name))]);
-    for (const e of entries) if (isFolder(d, e)) walk(join(d, e.name));
+    for (const e of entries) {
+      if (!isFolder(d, e)) continue;
+      const sub = join(d, e.name);
+      const real = realpathSync(sub);
+      if (above.includes(real)) throw new DataFileError(sub, `links to ${real}, a folder it is in: a loop`);
+      walk(sub, [...above, real]);
+    }
   };
-  walk(dir);
+  walk(dir, [realpathSync(root), realpathSync(dir)]);
   byFolder.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return byFolder.flatMap(([, files]) => files);
 }
