@@ -139,6 +139,22 @@ describe('csvDataset format', () => {
     expect(Array.from(c.split.labels)).toEqual([1, 0]);
   });
 
+  it('a first line without a comma but with ";" or a tab: fields separated by it (Excel, TSV)', async () => {
+    for (const d of [';', '\t']) {
+      const s = await csvDataset(file(['a', 'b', 'label'].join(d) + `\n1${d}2.5${d}x\n3${d}4${d}y\n`));
+      expect([s.columns, s.classes, Array.from(s.x.data)]).toEqual([
+        ['a', 'b'],
+        ['x', 'y'],
+        [1, 2.5, 3, 4],
+      ]);
+    }
+    // A comma on the first line keeps the comma; a delimiter given wins.
+    const comma = await csvDataset(file('a;b,label\n1,x\n'));
+    expect(comma.columns).toEqual(['a;b']);
+    const given = await csvDataset(file('a;b|label\n1|x\n'), { delimiter: '|', labelColumn: 'label' });
+    expect(given.columns).toEqual(['a;b']);
+  });
+
   it('reads a file of many blocks of rows whole, in order', async () => {
     const rows = 10_000;
     const lines = ['i,label,j'];
@@ -216,6 +232,25 @@ describe('csvDataset, bad files: one DataFileError naming the file, line and col
       'label,a\n0,1\n1,-1e40\n',
       undefined,
       'line 3, column "a": "-1e40" is beyond float32\'s range (±3.4e38)',
+    ],
+    [
+      "an unnamed first column (pandas' index)",
+      ',a,label\n0,1,2\n',
+      undefined,
+      "line 1: field 1 has no name (an index column, as pandas' to_csv writes one without index=False?)",
+    ],
+    [
+      'a comma at the end of the header',
+      'a,label,\n1,2,\n',
+      undefined,
+      'line 1: field 3 has no name (a "," at the end of the line?)',
+    ],
+    ['an unnamed column', 'a,,label\n1,2,3\n', undefined, 'line 1: field 2 has no name'],
+    [
+      'a decimal comma',
+      'a;label\n1,5;2\n',
+      undefined,
+      'line 2, column "a": "1,5" is not a number (a decimal comma? numbers take a point)',
     ],
     [
       'a column name twice',

@@ -2,7 +2,8 @@
  * A CSV file of numeric samples as labelled samples in shared memory: every
  * column but the label column is a feature (float32), one row per sample.
  *
- * Defined as: fields separated by `delimiter` (','), one row per line (LF or
+ * Defined as: fields separated by `delimiter` (',', or where the first line
+ * holds no comma, the first of ';' and tab that it holds), one row per line (LF or
  * CRLF, a UTF-8 BOM ignored, blank lines skipped), a field may be quoted
  * ("..." with "" for a quote) but not span lines; the first line names the
  * columns unless `hasHeader` is false. A feature is a decimal number (`-1`,
@@ -30,7 +31,7 @@ export interface CsvOptions {
   readonly hasHeader?: boolean;
   /** The label column holds regression targets (float32, `targets` (count, 1)), not classes (default false). */
   readonly regression?: boolean;
-  /** The field separator, one character (default ","). */
+  /** The field separator, one character (default ",", or ";" or tab where the first line has no comma but one of them). */
   readonly delimiter?: string;
   /**
    * The classes to map the labels onto, by name (a training set's `classes`, for its
@@ -80,7 +81,11 @@ export async function csvDataset(path: string, options: CsvOptions = {}): Promis
   return reader.finish();
 }
 
-type Resolved = Required<Omit<CsvOptions, 'classes' | 'columns'>> & Pick<CsvOptions, 'classes' | 'columns'>;
+type Resolved = Required<Omit<CsvOptions, 'classes' | 'columns' | 'delimiter'>> &
+  Pick<CsvOptions, 'classes' | 'columns' | 'delimiter'>;
+
+/** What separates the fields when no delimiter is given: a comma, else what the first line holds (Excel's ';', a tab). */
+const SEPARATORS = [',', ';', '\t'];
 
 function checkOptions(options: CsvOptions): Resolved {
   if (typeof options !== 'object' || options === null) throw new OptionError('csvDataset options must be an object');
@@ -100,8 +105,11 @@ function checkOptions(options: CsvOptions): Resolved {
       `labelColumn must be ${hasHeader ? 'a column name or ' : ''}a column index (0-based)${hasHeader ? '' : ' when hasHeader is false'}, got ${showValue(labelColumn)}`,
     );
   }
-  const delimiter = options.delimiter ?? ',';
-  if (typeof delimiter !== 'string' || delimiter.length !== 1 || '"\r\n'.includes(delimiter)) {
+  const delimiter = options.delimiter;
+  if (
+    delimiter !== undefined &&
+    (typeof delimiter !== 'string' || delimiter.length !== 1 || '"\r\n'.includes(delimiter))
+  ) {
     throw new OptionError(
       `delimiter must be one character other than a quote or a line break, got ${showValue(delimiter)}`,
     );
@@ -164,6 +172,8 @@ class RowReader {
   /** The field index of each feature, in the order they are stored. */
   private features: number[] = [];
   private rows = 0;
+  /** The delimiter: the option's, else the first line's (SEPARATORS). */
+  private delimiter: string | undefined;
   private blocks: Float32Array[] = [];
   private targets: number[] = [];
   private codes = new Uint8Array(BLOCK_ROWS);
@@ -193,6 +203,16 @@ class RowReader {
   /** The column names (or numbers) and the label column's index, from the first line. */
   private columns(fields: string[]): void {
     const names = this.o.hasHeader ? fields.map((f) => f.trim()) : fields.map((_, i) => `${i}`);
+    const unnamed = names.indexOf('');
+    if (unnamed >= 0) {
+      const why =
+        unnamed === 0
+          ? " (an index column, as pandas' to_csv writes one without index=False?)"
+          : unnamed === names.length - 1
+            ? ` (a ${JSON.stringify(this.delimiter)} at the end of the line?)`
+            : '';
+      throw this.error(`line 1: field ${unnamed + 1} has no name${why}`);
+    }
     const twice = names.findIndex((n, i) => names.indexOf(n) !== i);
     if (twice >= 0)
       throw this.error(
@@ -255,8 +275,10 @@ class RowReader {
     const c0 = s.charCodeAt(0);
     const c1 = s.charCodeAt(1);
     const plain = c0 >= 48 && c0 <= 57 && !(c1 > 57);
-    if (!Number.isFinite(v) || (!plain && !DECIMAL.test(s)))
-      throw this.error(`${this.where(column)}: ${JSON.stringify(s)} is not a number`);
+    if (!Number.isFinite(v) || (!plain && !DECIMAL.test(s))) {
+      const comma = /^\s*[-+]?\d+,\d+\s*$/.test(s) ? ' (a decimal comma? numbers take a point)' : '';
+      throw this.error(`${this.where(column)}: ${JSON.stringify(s)} is not a number${comma}`);
+    }
     if (!Number.isFinite(Math.fround(v)))
       throw this.error(`${this.where(column)}: ${JSON.stringify(s)} is beyond float32's range (±3.4e38)`);
     return v;
@@ -359,7 +381,7 @@ class RowReader {
 
   /** The fields of a line: split on the delimiter, or, where there are quotes, field by field. */
   private fields(line: string): string[] {
-    const d = this.o.delimiter;
+    const d = (this.delimiter ??= this.o.delimiter ?? SEPARATORS.find((c) => line.includes(c)) ?? ',');
     if (!line.includes('"')) return line.split(d);
     const out: string[] = [];
     let i = 0;
