@@ -254,6 +254,28 @@ describe('train --regression: resume, scale, --load, a tiny test set', () => {
     );
   });
 
+  it('feature columns of a large scale: a warning naming how many and the largest; the loss then diverges, blamed on them', async () => {
+    // Column 2 scaled by 1000 (as an unscaled price would be).
+    const x = train.x.map((v, i) => (i % FEATURES === 2 ? v * 1000 : v));
+    const big = writeCsv(join(tmp, 'big-features.csv'), { x, y: train.y });
+    const top = Math.max(
+      ...Array.from(
+        x.filter((_, i) => i % FEATURES === 2),
+        Math.abs,
+      ),
+    );
+    const args = ['--data', big, '--label-column', 'price', '--regression', '--epochs', '1', '--workers', '1'];
+    const r = await runCli([...args, '--out', join(tmp, 'big-features-run'), '--logdir', 'none'], tmp);
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(
+      /^error: step \d+: non-finite loss; .*, try a smaller one \(--lr; more likely the features, whose scale was warned of: scale them\)$/m,
+    );
+    expect(r.stderr.split('\n')[0]).toBe(
+      `warning: 1 of the ${FEATURES} feature columns reach beyond ±10 (${COLUMNS[2]}: ${top.toPrecision(3)}): ` +
+        'unscaled features train slowly or diverge; scale them (pixels to [0, 1], other columns to mean 0, deviation 1)',
+    );
+  });
+
   it('targets of a large scale: a warning naming their range, first', async () => {
     const big = writeCsv(join(tmp, 'big.csv'), { x: train.x, y: train.y.map((v) => v * 1000) });
     const r = await runCli(

@@ -21,6 +21,7 @@ let heldDir: string;
 /** A CSV whose label column holds regression targets, and one whose labels are all one class. */
 let floatsCsv: string;
 let oneClassCsv: string;
+let fewCsv: string;
 
 /** Runs the compiled CLI in the temp dir (so a default output folder lands there). */
 function cli(args: readonly string[]): Result {
@@ -63,6 +64,8 @@ beforeAll(() => {
   writeFileSync(join(heldDir, 'model.json'), '{}');
   floatsCsv = join(tmp, 'floats.csv');
   writeFileSync(floatsCsv, 'label,a,b\n0.25,1,2\n1.5,3,4\n');
+  fewCsv = join(tmp, 'few.csv'); // 10 rows: 9 train at the default --val-split
+  writeFileSync(fewCsv, `label,a\n${Array.from({ length: 10 }, (_, i) => `${i % 2},${i}`).join('\n')}\n`);
   oneClassCsv = join(tmp, 'one-class.csv');
   writeFileSync(oneClassCsv, 'label,a,b\ncat,1,2\ncat,3,4\n');
 });
@@ -105,6 +108,10 @@ describe('compiled CLI, bad input: exit 2, one stderr line, empty stdout', () =>
       message: 'batch size must be at most the 100 training samples, got 101 (--batch-size)',
     },
     {
+      args: ['--data', '<few>', '--workers', '1'],
+      message: "batch size must be at most the 9 training samples, got 64 (--batch-size's default: give a smaller one)",
+    },
+    {
       args: ['--data', '<floats>'],
       message:
         '<floats>: line 2, column "label": the label "0.25" is a number but not a class index (an integer from 0 to 255) (--regression trains the labels as regression targets)',
@@ -125,7 +132,8 @@ describe('compiled CLI, bad input: exit 2, one stderr line, empty stdout', () =>
       .replace('<small>', smallDir)
       .replaceAll('<held>', heldDir)
       .replace('<floats>', floatsCsv)
-      .replace('<one-class>', oneClassCsv);
+      .replace('<one-class>', oneClassCsv)
+      .replace('<few>', fewCsv);
   const results = new Map<string, Result>();
   beforeAll(async () => {
     const runs = await mapLimit(cases, 2, (c) => cliAsync(c.args.map(fill)));

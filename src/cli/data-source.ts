@@ -38,8 +38,8 @@ export interface LoadedData {
   readonly dataset: Dataset;
   readonly metadata: DataMetadata;
   readonly warnings: readonly string[];
-  /** Regression targets of a scale worth standardising (one of the warnings says so). */
-  readonly largeTargets?: boolean;
+  /** What is of a scale worth changing, as one of the warnings says ('the features', 'the targets', both): the likelier cause of a non-finite loss. */
+  readonly largeScale?: string;
 }
 
 /** The held-out fraction of a CSV file or an image folder without --val-data or --val-split. */
@@ -73,6 +73,8 @@ export async function loadData(path: string | undefined, flags: FileFlags, seed:
     test = await read(flags.valData, all);
   } else ({ train, test } = holdOut(all, flags.valSplit ?? DEFAULT_VAL_SPLIT, seed));
   const warnings = (flags.valData === undefined ? [all] : [all, test]).flatMap(skippedLines);
+  const features = kind === 'csv' ? featureScale(train) : undefined;
+  if (features !== undefined) warnings.push(features);
   const scale = targetScale(train);
   if (scale !== undefined) warnings.push(scale);
   const image =
@@ -88,7 +90,7 @@ export async function loadData(path: string | undefined, flags: FileFlags, seed:
       ...(flags.regression ? { regression: true } : {}),
     },
     warnings,
-    largeTargets: scale !== undefined,
+    largeScale: [features && 'the features', scale && 'the targets'].filter((w) => w).join(' and ') || undefined,
   };
 }
 
@@ -167,6 +169,28 @@ function targetScale(s: Samples): string | undefined {
   return (
     `the regression targets reach ${n(max)} (mean ${n(mean)}, standard deviation ${n(sd)}): on this scale mean ` +
     `squared error overflows or learns slowly; standardise the label column (subtract the mean, divide by the deviation)`
+  );
+}
+
+/** Feature columns beyond this magnitude are worth scaling first. */
+const FEATURE_SCALE = 10;
+
+/** A warning when a CSV's feature columns are of a scale that slows or upsets training (pixels 0-255, prices). */
+function featureScale(s: Samples): string | undefined {
+  const { images: x, count, features: f } = s.split;
+  const max = new Float64Array(f);
+  for (let i = 0; i < count; i++)
+    for (let j = 0; j < f; j++) {
+      const v = Math.abs(x[i * f + j]);
+      if (v > max[j]) max[j] = v;
+    }
+  const large = [...max.keys()].filter((j) => max[j] > FEATURE_SCALE);
+  if (large.length === 0) return undefined;
+  const top = large.reduce((a, j) => (max[j] > max[a] ? j : a));
+  const name = (j: number): string => s.columns?.[j] ?? `field ${j + 1}`;
+  return (
+    `${large.length} of the ${f} feature columns reach beyond ±${FEATURE_SCALE} (${name(top)}: ${max[top].toPrecision(3)}): ` +
+    `unscaled features train slowly or diverge; scale them (pixels to [0, 1], other columns to mean 0, deviation 1)`
   );
 }
 

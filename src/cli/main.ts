@@ -43,8 +43,10 @@ let reporter: Reporter | undefined;
 
 const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
 
-/** The regression targets got a warning about their scale: the likelier cause of a non-finite loss than --lr. */
-let largeTargets = false;
+/** What got a warning about its scale ('the features', 'the targets'): the likelier cause of a non-finite loss than --lr. */
+let largeScale: string | undefined;
+/** The batch size is --batch-size's default, which the user never gave. */
+let defaultBatch = false;
 
 /** This process's MPI job, when started by mpirun (Note [mpirun means one run]). */
 let group: ProcessGroup | undefined;
@@ -159,11 +161,12 @@ async function loadInputs({ cmd, o, lead, run, resumed }: Setup): Promise<Inputs
       ? run.files
       : resumedFileFlags(resumed.header.recipe.readAs, run.files, join(run.resume, CHECKPOINT_FILE));
   const loaded = await loadData(dataPath, files, seed);
-  const { metadata, warnings, largeTargets: large } = loaded;
+  const { metadata, warnings } = loaded;
   // What a checkpoint keeps for --resume: the data flags, and the --model module's (data-flags.ts).
   const readAs = loaded.dataset.readAs === undefined ? undefined : [...loaded.dataset.readAs, ...modelFlagArgs(run)];
   const dataset: Dataset = { ...loaded.dataset, readAs };
-  largeTargets = large === true;
+  largeScale = loaded.largeScale;
+  defaultBatch = cmd.options.batchSize === undefined && resumed === undefined;
   if (lead) for (const w of warnings) console.error(`warning: ${w}`);
   if (resumed !== undefined && run.resume !== undefined) {
     checkResumedData(resumed, dataset, files, join(run.resume, CHECKPOINT_FILE));
@@ -481,11 +484,13 @@ main(process.argv.slice(2)).then(
     // The library names no flags: the learning-rate and batch-size advice gets its flag here.
     const hint =
       err instanceof NonFiniteError && err.message.endsWith('try a smaller one')
-        ? largeTargets
-          ? ' (--lr; more likely the targets, whose scale was warned of: standardise them)'
+        ? largeScale !== undefined
+          ? ` (--lr; more likely ${largeScale}, whose scale was warned of: scale them)`
           : ' (--lr)'
         : err instanceof OptionError && err.message.startsWith('batch size must be at most')
-          ? ' (--batch-size)'
+          ? defaultBatch
+            ? " (--batch-size's default: give a smaller one)"
+            : ' (--batch-size)'
           : '';
     if (group === undefined || group.rank === 0 || !(err instanceof NonFiniteError))
       console.error(`error: ${rank}${err instanceof Error ? err.message : String(err)}${hint}`);
