@@ -73,7 +73,9 @@ describe('csvDataset labels', () => {
     expect(Array.from(ints.split.labels)).toEqual([7]);
     const f = file('x,label\n1,cat\n2,fox\n');
     const err = await rejection(csvDataset(f, { classes: train.classes }));
-    expect((err as Error).message).toBe(`${f}: line 3, column "label": class "fox" is not one of the 3 classes given`);
+    expect((err as Error).message).toBe(
+      `${f}: line 3, column "label": class "fox" is not one of the 3 classes given (cat, dog, emu)`,
+    );
   });
 
   it('a test file is read by the training file’s feature columns, by name in any order; a missing one is one line', async () => {

@@ -203,6 +203,16 @@ describe('loading a bad model folder: ModelFileError naming the file', () => {
   const cases: { name: string; dir: () => string; file?: string; detail: string | RegExp }[] = [
     { name: 'no folder', dir: () => join(tmp, 'nope'), detail: 'not found (save a model with train --save DIR)' },
     {
+      name: 'a run folder with a checkpoint, no model: a stopped run',
+      dir: () => {
+        const dir = join(tmp, 'stopped');
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, 'checkpoint.wddp'), 'a checkpoint');
+        return dir;
+      },
+      detail: `not found: the run stopped before saving it (continue it with train --resume ${join(tmp, 'stopped')})`,
+    },
+    {
       name: 'not JSON',
       dir: () => variant('garbage', () => {}, { [MODEL_JSON]: Buffer.from('{oops') }),
       detail: /^is not valid JSON: /,

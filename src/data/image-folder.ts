@@ -28,7 +28,7 @@ import {
   notFound,
   type ImageFormat,
 } from './image-decode.js';
-import { MAX_CLASSES, Samples, checkClasses } from './samples.js';
+import { MAX_CLASSES, Samples, checkClasses, nameList } from './samples.js';
 
 export interface ImageFolderOptions {
   /** 1: luminance (default), 3: RGB. */
@@ -210,7 +210,8 @@ function listFolder(
   for (const name of folders) {
     const dir = join(root, name);
     const label = classes.indexOf(name);
-    if (label < 0) throw new DataFileError(dir, `is not one of the ${classes.length} classes given`);
+    if (label < 0)
+      throw new DataFileError(dir, `is not one of the ${classes.length} classes given (${nameList(classes)})`);
     const images = imagesUnder(dir, root);
     if (images.length === 0) throw new DataFileError(dir, `has no images (${IMAGE_EXTENSIONS.join(', ')} files)`);
     for (const file of images) {

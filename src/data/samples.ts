@@ -11,6 +11,11 @@ import { takeFiles } from './image-files.js';
 /** Class labels are uint8 (Split.labels). */
 export const MAX_CLASSES = 256;
 
+/** Names for a message: the first 8, then "...". */
+export function nameList(names: readonly string[]): string {
+  return names.length > 8 ? `${names.slice(0, 8).join(', ')}, ...` : names.join(', ');
+}
+
 /** A reader's `classes` option (a training set's classes, for its test set): 1 to MAX_CLASSES different names. */
 export function checkClasses(classes: unknown): readonly string[] | undefined {
   if (classes === undefined) return undefined;

@@ -10,9 +10,10 @@
  * thread's tfjs backend: initialise one first (initBackend in
  * src/backend.ts), or tfjs picks its default.
  */
-import { statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { CHECKPOINT_FILE } from '../checkpoint.js';
 import { readFlat } from '../model/flat-weights.js';
 import type { VariableSpec } from '../model/types.js';
 import { MODEL_JSON, fileLoadHandler, fileSaveHandler, firstLine } from './file-handlers.js';
@@ -35,7 +36,12 @@ export async function saveModel(dir: string, model: tf.LayersModel): Promise<voi
 export async function loadModel(dir: string): Promise<SavedModel> {
   const file = basename(dir) === MODEL_JSON && !isDirectory(dir) ? dir : join(dir, MODEL_JSON);
   try {
-    const model = await tf.loadLayersModel(fileLoadHandler(file, 'not found (save a model with train --save DIR)'));
+    // A run folder with a checkpoint but no model: the run stopped before its end.
+    const stopped = existsSync(join(dirname(file), CHECKPOINT_FILE));
+    const missing = stopped
+      ? `not found: the run stopped before saving it (continue it with train --resume ${dirname(file)})`
+      : 'not found (save a model with train --save DIR)';
+    const model = await tf.loadLayersModel(fileLoadHandler(file, missing));
     return { file, model };
   } catch (err) {
     if (err instanceof ModelFileError) throw err;
