@@ -1,7 +1,7 @@
 // `--model FILE`: a module's LayersModel trained by the CLI; every way the module can be
 // wrong is one line and exit 2; a CommonJS module with an async function works; --save
 // writes a model that plain tfjs loads back.
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,6 +70,27 @@ describe('--model, bad input: exit 2, one stderr line, empty stdout', () => {
     expect(r.stderr).toBe(`error: ${message}\n`);
     expect(r.stdout).toBe('');
     expect(r.status).toBe(2);
+  });
+});
+
+describe('a run that ends before it trains leaves no run folder (Note [no empty run folders])', () => {
+  it('a bad --model: exit 2, and its new --out folder is gone', async () => {
+    const out = join(tmp, 'fresh', 'run');
+    const r = await cli(['--model', join(FIXTURES, 'throws.js'), '--data', small, '--out', out]);
+    expect(r.status).toBe(2);
+    expect(existsSync(out)).toBe(false);
+    const kept = join(tmp, 'kept'); // a folder the user made stays
+    mkdirSync(kept);
+    expect((await cli(['--model', join(FIXTURES, 'throws.js'), '--data', small, '--out', kept])).status).toBe(2);
+    expect(existsSync(kept)).toBe(true);
+  });
+
+  it('Ctrl-C while the inputs load: one line, exit 130, and the new --out folder is gone', async () => {
+    const out = join(tmp, 'interrupted');
+    const r = await cli(['--model', join(FIXTURES, 'interrupts.js'), '--data', small, '--out', out]);
+    expect(r.stderr).toBe('SIGINT: stopped before training began; nothing was trained\n');
+    expect(r.status).toBe(130);
+    expect(existsSync(out)).toBe(false);
   });
 });
 

@@ -35,7 +35,7 @@ import { loadData, type FileFlags } from './data-source.js';
 import { cliModelSource, outputActivation } from './model-recipe.js';
 import { loadModelModule } from './model-module.js';
 import { Reporter, testSummary } from './progress.js';
-import { makeDir, newRunDir } from './run-dir.js';
+import { makeDir, newRunDir, removeEmptyMade } from './run-dir.js';
 import { RunBoard } from './tensorboard-log.js';
 
 /** The run's reporter, once training starts: an error must first clear its bar. */
@@ -98,6 +98,7 @@ interface RunRecord {
 async function main(argv: readonly string[]): Promise<number> {
   const setup = parse(argv);
   if (setup === undefined) return 0;
+  process.on('SIGINT', stopBeforeTraining).on('SIGTERM', stopBeforeTraining);
   const inputs = await loadInputs(setup);
   if (inputs === undefined) return 0;
   await using trainer = await createTrainer(setup, inputs);
@@ -342,6 +343,7 @@ function startRecord(
  * a second one exits at once. Returns the signal that stopped the run, if one did.
  */
 function onSignals(trainer: Trainer, report: Reporter, lead: boolean): () => keyof typeof SIGNAL_EXIT | undefined {
+  process.off('SIGINT', stopBeforeTraining).off('SIGTERM', stopBeforeTraining);
   let stoppedBy: keyof typeof SIGNAL_EXIT | undefined;
   const onSignal = (sig: keyof typeof SIGNAL_EXIT): void => {
     if (stoppedBy !== undefined) process.exit(SIGNAL_EXIT[sig]);
@@ -352,6 +354,13 @@ function onSignals(trainer: Trainer, report: Reporter, lead: boolean): () => key
   };
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
   return () => stoppedBy;
+}
+
+/** A signal before training began: nothing to checkpoint; the run's new folders go (Note [no empty run folders]). */
+function stopBeforeTraining(sig: keyof typeof SIGNAL_EXIT): void {
+  console.error(`${sig}: stopped before training began; nothing was trained`);
+  removeEmptyMade();
+  process.exit(SIGNAL_EXIT[sig]);
 }
 
 /** Trains the remaining epochs, recording each; the last one finished, if any. */
@@ -478,6 +487,7 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     reporter?.stopBar();
+    removeEmptyMade();
     const bad = err instanceof OptionError || err instanceof DataFileError || err instanceof CheckpointError;
     const rank = group === undefined ? '' : `MPI rank ${group.rank} of ${group.size}: `;
     // Every process reaches a non-finite verdict at once (Note [one verdict everywhere]): rank 0 reports it.

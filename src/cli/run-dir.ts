@@ -1,11 +1,15 @@
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { mkdirp } from '../io/dirs.js';
 import { MODEL_JSON } from '../io/model-file.js';
 import { OptionError } from '../options.js';
 
+/** The folders makeDir created, in order (Note [no empty run folders]). */
+const made: string[] = [];
+
 /** Creates `dir` and its parents for `flag`; a one-line OptionError when it is a file or cannot be made. */
 export function makeDir(flag: string, dir: string): string {
+  if (!existsSync(dir)) made.push(dir);
   try {
     mkdirp(dir);
   } catch (err) {
@@ -55,4 +59,21 @@ export function newestRunModel(root = 'runs'): string | undefined {
     if (best === undefined || time > best.time) best = { dir: join(root, name), time };
   }
   return best?.dir;
+}
+
+/**
+ * Note [no empty run folders]: a run that ends before it trains (a bad input
+ * found after its folders were made, Ctrl-C while it reads the data) removes the
+ * folders it created that are still empty, newest first, so runs/ keeps no empty
+ * run folder; a folder holding anything (a checkpoint, metrics, events) stays.
+ * Re-check: npx vitest run test/cli-model.test.ts -t "no run folder".
+ */
+export function removeEmptyMade(): void {
+  for (const dir of made.splice(0).reverse()) {
+    try {
+      rmdirSync(dir);
+    } catch {
+      // not empty, or gone: it stays as it is
+    }
+  }
 }
