@@ -37,6 +37,10 @@ describe('--model, bad input: exit 2, one stderr line, empty stdout', () => {
     ],
     [['--model', f('throws.js')], `--model ${f('throws.js')}: loading the module failed: boom while loading`],
     [
+      ['--model', f('syntax-error.js')],
+      `--model ${f('syntax-error.js')}: loading the module failed: line 4: Unexpected token '='`,
+    ],
+    [
       ['--model', f('function-throws.js')],
       `--model ${f('function-throws.js')}: its exported function threw: boom in build`,
     ],
