@@ -138,6 +138,8 @@ describe.each([
       samples: null,
       steps: null,
       batchSize: null,
+      verbose: 1,
+      doValidation: true,
       metrics: ['loss', 'acc', 'val_loss', 'val_acc'],
     });
     if (workers === 2) {

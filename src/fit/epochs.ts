@@ -3,15 +3,23 @@
  * batches through the Trainer with the callbacks around them, the epoch's
  * logs, and the History, all with tfjs's names and semantics.
  */
+import * as tf from '@tensorflow/tfjs';
 import type { Evaluation, Trainer } from '../trainer/trainer.js';
 import type { Callbacks, Logs } from './callbacks.js';
 import type { StepChunks } from './chunks.js';
 
-/** What model.fit resolves with: tfjs's History fields. */
+/** What model.fit resolves with: a tf.History, its values numbers already. */
 export interface History<Params = FitParams> {
   readonly epoch: number[];
   readonly history: Record<string, number[]>;
   readonly params: Params;
+  /** As tf.History's: resolves at once, every value being a number. */
+  syncData(): Promise<void>;
+}
+
+/** An empty History for `params`: a tf.History instance, as model.fit's is. */
+export function newHistory<Params>(params: Params): History<Params> {
+  return Object.assign(new tf.History(), { epoch: [], history: {}, params }) as unknown as History<Params>;
 }
 
 /** model.fit's History.params. */
@@ -21,6 +29,9 @@ export interface FitParams {
   readonly samples: number;
   readonly steps: number;
   readonly batchSize: number;
+  /** As given (default 1, as model.fit); fitParallel prints nothing. */
+  readonly verbose: number;
+  readonly doValidation: boolean;
   readonly metrics: string[];
 }
 

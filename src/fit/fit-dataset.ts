@@ -9,7 +9,7 @@ import { classWeightsOf, type ClassWeightArg } from './class-weight.js';
 import { asDataset, rows, toSplit, type FitInput } from './data.js';
 import { DatasetError, TrainPump, ValidationPump, type BatchSource } from './dataset-pump.js';
 import { StepChunks } from './chunks.js';
-import { endEpoch, trainEpoch, type History } from './epochs.js';
+import { endEpoch, newHistory, trainEpoch, type History } from './epochs.js';
 import { LiveModel } from './live-model.js';
 import { readOptimizerState } from './optimizer-state.js';
 import { PARALLEL_KEYS, givenArgs, epochRange, parallelOptions, type ParallelArgs } from './parallel-args.js';
@@ -59,6 +59,8 @@ export interface FitDatasetParams {
   /** batchesPerEpoch, else the dataset's size where finite, else null. */
   readonly steps: number | null;
   readonly batchSize: null;
+  readonly verbose: number;
+  readonly doValidation: boolean;
   readonly metrics: string[];
 }
 
@@ -180,18 +182,16 @@ export async function fitDatasetParallel(
     const live = new LiveModel(model, trainer, start);
     callbacks.bind(live);
     const names = ['loss', ...trainer.metricNames];
-    const history: History<FitDatasetParams> = {
-      epoch: [],
-      history: {},
-      params: {
-        epochs,
-        initialEpoch,
-        samples: null,
-        steps: bpe ?? finiteSize(dataset),
-        batchSize: null,
-        metrics: val === undefined ? names : [...names, ...names.map((n) => `val_${n}`)],
-      },
-    };
+    const history = newHistory<FitDatasetParams>({
+      epochs,
+      initialEpoch,
+      samples: null,
+      steps: bpe ?? finiteSize(dataset),
+      batchSize: null,
+      verbose: args.verbose ?? 1,
+      doValidation: val !== undefined,
+      metrics: val === undefined ? names : [...names, ...names.map((n) => `val_${n}`)],
+    });
     callbacks.setParams(history.params);
     await callbacks.onTrainBegin({});
     const evaluate = (e: number): Promise<Evaluation> =>

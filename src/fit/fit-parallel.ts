@@ -7,7 +7,7 @@ import { Callbacks, type Callback } from './callbacks.js';
 import { StepChunks } from './chunks.js';
 import type { ClassWeightArg } from './class-weight.js';
 import { asDataset, fitData, type FitInput } from './data.js';
-import { endEpoch, trainEpoch, type History } from './epochs.js';
+import { endEpoch, newHistory, trainEpoch, type History } from './epochs.js';
 import { LiveModel } from './live-model.js';
 import { readOptimizerState } from './optimizer-state.js';
 import { PARALLEL_KEYS, givenArgs, epochRange, parallelOptions, type ParallelArgs } from './parallel-args.js';
@@ -133,18 +133,16 @@ export async function fitParallel(
   callbacks.bind(live);
   const names = ['loss', ...trainer.metricNames];
   const validate = data.validation.count > 0;
-  const history: History = {
-    epoch: [],
-    history: {},
-    params: {
-      epochs,
-      initialEpoch,
-      samples: data.train.count,
-      steps: trainer.batchesPerEpoch,
-      batchSize: args.batchSize ?? 32,
-      metrics: validate ? [...names, ...names.map((n) => `val_${n}`)] : names,
-    },
-  };
+  const history = newHistory({
+    epochs,
+    initialEpoch,
+    samples: data.train.count,
+    steps: trainer.batchesPerEpoch,
+    batchSize: args.batchSize ?? 32,
+    verbose: args.verbose ?? 1,
+    doValidation: validate,
+    metrics: validate ? [...names, ...names.map((n) => `val_${n}`)] : names,
+  });
   callbacks.setParams(history.params);
   await callbacks.onTrainBegin({});
   const B = trainer.options.batchSize;
