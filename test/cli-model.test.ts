@@ -46,7 +46,15 @@ describe('--model, bad input: exit 2, one stderr line, empty stdout', () => {
     ],
     [
       ['--model', f('wrong-input.js')],
-      `--model ${f('wrong-input.js')}: its input [100] holds 100 values, the data has 784 per sample (28x28)`,
+      `--model ${f('wrong-input.js')}: its input [100] holds 100 values, the data has 784 values per sample (28x28)`,
+    ],
+    [
+      ['--model', f('logits.js')],
+      `--model ${f('logits.js')}: its output activation is linear, but the loss categoricalCrossentropy takes class probabilities: end the model in a softmax`,
+    ],
+    [
+      ['--model', f('logits.js'), '--loss', 'sparseCategoricalCrossentropy'],
+      `--model ${f('logits.js')}: its output activation is linear, but --loss sparseCategoricalCrossentropy takes class probabilities: end the model in a softmax`,
     ],
     [
       ['--model', f('five-classes.js')],

@@ -169,6 +169,17 @@ describe('compiled CLI, good input', () => {
     expect(existsSync(join(out, 'model.json'))).toBe(true);
   });
 
+  it('integer labels with gaps: a warning naming the classes no training sample has', () => {
+    const file = join(tmp, 'gaps.csv');
+    const rows = Array.from({ length: 60 }, (_, i) => `${[3, 7, 9][i % 3]},${i % 5},${i % 7}`);
+    writeFileSync(file, `label,a,b\n${rows.join('\n')}\n`);
+    const r = cli(['--data', file, '--workers', '1', '--epochs', '1', '--batch-size', '8', '--out', join(tmp, 'gaps')]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr.split('\n')[0]).toBe(
+      'warning: 7 of the 10 classes have no training samples (0, 1, 2, 4, 5, 6, 8): integer labels make the classes 0 to the largest label; name the classes (cat, dog, ...) to train only those seen',
+    );
+  });
+
   it('--help and -h exit 0 and print the usage', () => {
     for (const flag of ['--help', '-h']) {
       const r = cli([flag]);

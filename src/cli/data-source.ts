@@ -13,7 +13,7 @@ import { DATASET_FILES, loadDataset, type Dataset } from '../data/dataset.js';
 import { DataFileError } from '../data/idx.js';
 import { IMAGE_EXTENSIONS, ImageFileError, ImageSizeError } from '../data/image-decode.js';
 import { imageFolderSamples, type DecodeWhen } from '../data/image-files.js';
-import { holdOut, toDataset, type Samples } from '../data/samples.js';
+import { holdOut, nameList, toDataset, type Samples } from '../data/samples.js';
 import type { DataMetadata } from '../io/model-metadata.js';
 import { OptionError } from '../options.js';
 import { fileFlagArgs } from './data-flags.js';
@@ -73,6 +73,8 @@ export async function loadData(path: string | undefined, flags: FileFlags, seed:
     test = await read(flags.valData, all);
   } else ({ train, test } = holdOut(all, flags.valSplit ?? DEFAULT_VAL_SPLIT, seed));
   const warnings = (flags.valData === undefined ? [all] : [all, test]).flatMap(skippedLines);
+  const empty = emptyClasses(train);
+  if (empty !== undefined) warnings.push(empty);
   const features = kind === 'csv' ? featureScale(train) : undefined;
   if (features !== undefined) warnings.push(features);
   const scale = targetScale(train);
@@ -169,6 +171,23 @@ function targetScale(s: Samples): string | undefined {
   return (
     `the regression targets reach ${n(max)} (mean ${n(mean)}, standard deviation ${n(sd)}): on this scale mean ` +
     `squared error overflows or learns slowly; standardise the label column (subtract the mean, divide by the deviation)`
+  );
+}
+
+/**
+ * A warning when classes have no training samples: integer labels make the
+ * classes 0 to the largest (labels 3, 7 and 9 make ten), and a class never seen
+ * only takes probability from the others.
+ */
+function emptyClasses(s: Samples): string | undefined {
+  const classes = s.classes;
+  if (classes === undefined || s.split.targets !== undefined) return undefined;
+  const seen = new Set(s.split.labels);
+  const empty = classes.filter((_, c) => !seen.has(c));
+  if (empty.length === 0) return undefined;
+  return (
+    `${empty.length} of the ${classes.length} classes have no training samples (${nameList(empty)}): ` +
+    `integer labels make the classes 0 to the largest label; name the classes (cat, dog, ...) to train only those seen`
   );
 }
 

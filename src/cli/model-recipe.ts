@@ -28,6 +28,11 @@ export function outputActivation(model: tf.LayersModel): unknown {
   return (model.layers[model.layers.length - 1].getConfig() as { activation?: unknown }).activation;
 }
 
+/** The model's output is a softmax: its last layer's activation, or a Softmax layer. */
+function endsInSoftmax(model: tf.LayersModel): boolean {
+  return outputActivation(model) === 'softmax' || model.layers[model.layers.length - 1].getClassName() === 'Softmax';
+}
+
 /**
  * `--model FILE`: (re)compiles the model with the flags over its own recipe, adds
  * accuracy (regression targets: mean absolute error) to its metrics (the run
@@ -56,6 +61,12 @@ export function cliModelSource(
       `--model ${file}: its output is a softmax, 1 for one unit; regression targets need a linear output`,
     );
   }
+  if (!regression && typeof loss === 'string' && /categoricalcrossentropy/i.test(loss) && !endsInSoftmax(model)) {
+    const whose = flags.loss === undefined && compiled ? 'its loss ' : flags.loss === undefined ? 'the loss ' : '--loss ';
+    throw new OptionError(
+      `--model ${file}: its output activation is ${String(outputActivation(model) ?? 'none')}, but ${whose}${loss} takes class probabilities: end the model in a softmax`,
+    );
+  }
   const given = compiled ? model.metrics : undefined;
   if (given !== undefined && given !== null && typeof given === 'object' && !Array.isArray(given)) {
     throw new OptionError(`--model ${file}: metrics per output are not supported: the model has one output`);
@@ -77,7 +88,7 @@ export function cliModelSource(
   const inputSize = model.inputs[0].shape.slice(1).reduce<number>((a, d) => a * (d ?? NaN), 1);
   if (inputSize !== data.train.features) {
     throw new OptionError(
-      `--model ${file}: its input [${model.inputs[0].shape.slice(1).join(', ')}] holds ${inputSize} values, the data has ${data.train.features} per sample (${data.train.rows}x${data.train.cols})`,
+      `--model ${file}: its input [${model.inputs[0].shape.slice(1).join(', ')}] holds ${inputSize} values, the data has ${data.train.features} values per sample${data.train.rows > 1 ? ` (${data.train.rows}x${data.train.cols})` : ''}`,
     );
   }
   const units = model.outputs[0].shape[model.outputs[0].shape.length - 1];
