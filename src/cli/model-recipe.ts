@@ -62,7 +62,8 @@ export function cliModelSource(
     );
   }
   if (!regression && typeof loss === 'string' && /categoricalcrossentropy/i.test(loss) && !endsInSoftmax(model)) {
-    const whose = flags.loss === undefined && compiled ? 'its loss ' : flags.loss === undefined ? 'the loss ' : '--loss ';
+    const whose =
+      flags.loss === undefined && compiled ? 'its loss ' : flags.loss === undefined ? 'the loss ' : '--loss ';
     throw new OptionError(
       `--model ${file}: its output activation is ${String(outputActivation(model) ?? 'none')}, but ${whose}${loss} takes class probabilities: end the model in a softmax`,
     );
