@@ -299,6 +299,18 @@ describe('predict --data, bad input: exit 2 with one line', () => {
       message: () =>
         `--image ${join(tmp, 'digit.png')}: the model ${model(csvRun)} was trained on the rows of a CSV file (label column "digit"), not on images: give rows with --data FILE.csv`,
     },
+    {
+      name: '--data of a CSV for a model trained on an image folder',
+      args: () => ['--model', imageRun, '--data', valCsv],
+      message: () =>
+        `--data ${valCsv}: the model ${model(imageRun)} was trained on an image folder (28x28x1 images), not on the rows of a CSV file: give an image folder, or an image with --image FILE`,
+    },
+    {
+      name: '--data of an image folder for a model trained on a CSV',
+      args: () => ['--model', csvRun, '--data', val],
+      message: () =>
+        `--data ${val}: the model ${model(csvRun)} was trained on the rows of a CSV file (label column "digit"), not on images: give rows with --data FILE.csv`,
+    },
   ];
 
   it.each(cases)('$name', ({ args, message }) => {

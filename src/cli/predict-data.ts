@@ -72,6 +72,16 @@ export async function loadTestSet(
     return { ...test, noun: 'image', classes, channels: 1, warnings: [] };
   }
   const meta = model.data;
+  if (kind === 'csv' && meta.image !== undefined) {
+    const { height, width, channels } = meta.image;
+    throw new OptionError(
+      `--data ${path}: the model ${model.file} was trained on an image folder (${height}x${width}x${channels} images), not on the rows of a CSV file: give an image folder, or an image with --image FILE`,
+    );
+  }
+  if (kind === 'images' && meta.labelColumn !== undefined)
+    throw new OptionError(
+      `--data ${path}: the model ${model.file} was trained on the rows of a CSV file (label column ${JSON.stringify(meta.labelColumn)}), not on images: give rows with --data FILE.csv`,
+    );
   const samples = await readFiles(
     kind,
     path,
