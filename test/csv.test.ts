@@ -279,6 +279,13 @@ describe('csvDataset, bad files: one DataFileError naming the file, line and col
       'line 258, column "label": a 257th distinct label "c256", more classes than 256',
     ],
   ];
+  it('a file that is not UTF-8 (Latin-1)', async () => {
+    const f = file('');
+    writeFileSync(f, Buffer.concat([Buffer.from('a,label\n1,caf'), Buffer.from([0xe9]), Buffer.from('\n')]));
+    const err = await rejection(csvDataset(f));
+    expect((err as Error).message).toBe(`${f}: line 2 is not valid UTF-8 (save the file as UTF-8)`);
+  });
+
   for (const [what, text, options, detail] of cases) {
     it(what, async () => {
       const f = file(text);

@@ -183,6 +183,8 @@ class RowReader {
     this.lineNo++;
     const text = this.lineNo === 1 && raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw;
     if (text.trim() === '') return;
+    // Node reads bytes that are not UTF-8 as U+FFFD: a Latin-1 file's "é" would become a class name no one wrote.
+    if (text.includes('\uFFFD')) throw this.error(`line ${this.lineNo} is not valid UTF-8 (save the file as UTF-8)`);
     const fields = this.fields(text);
     if (this.names === undefined) {
       this.columns(fields);
