@@ -122,7 +122,7 @@ describe('bad files, folders and flags: exit 2, one stderr line, empty stdout', 
         const root = smallFolder('sizes');
         const file = join(root, 'b', '5.png');
         writeFileSync(file, digitPng(new Float32Array(32 * 32), 32));
-        const detail = 'is 32x32 pixels (height x width), the images 28x28';
+        const detail = `is 32x32 pixels (height x width), not the 28x28 of the first image, ${join(root, 'a', '0.png')}`;
         return { args: ['--data', root], message: `${file}: ${detail} (--image-size HxW scales every image)` };
       },
     ],

@@ -198,7 +198,7 @@ describe('imageFolder sizes, channels and transparency', () => {
     const err = await rejection(imageFolder(root));
     expect(err).toBeInstanceOf(DataFileError);
     expect((err as Error).message).toBe(
-      `${join(root, 'a', '2.png')}: is 8x6 pixels (height x width), the images 30x40`,
+      `${join(root, 'a', '2.png')}: is 8x6 pixels (height x width), not the 30x40 of the first image, ${join(root, 'a', '1.png')}`,
     );
   });
 

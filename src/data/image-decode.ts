@@ -21,6 +21,8 @@ export interface ImageFormat {
   readonly channels: 1 | 3;
   /** Scale every image to height x width; false: an image of another size is an ImageSizeError. */
   readonly resize: boolean;
+  /** The image whose size every other must have (the folder's first), for messages; absent: a size given. */
+  readonly sizeOf?: string;
 }
 
 /** A file that cannot be read or decoded as an image: what skipBadFiles skips. */
@@ -65,7 +67,9 @@ function decodeCommonPng(bytes: Buffer, format: ImageFormat, out: Float32Array):
 function draw(file: string, image: Image, format: ImageFormat, out: Float32Array): void {
   const { height: h, width: w } = format;
   if (!format.resize && (image.width !== w || image.height !== h)) {
-    throw new ImageSizeError(file, `is ${image.height}x${image.width} pixels (height x width), the images ${h}x${w}`);
+    const want =
+      format.sizeOf === undefined ? `the ${h}x${w} given` : `the ${h}x${w} of the first image, ${format.sizeOf}`;
+    throw new ImageSizeError(file, `is ${image.height}x${image.width} pixels (height x width), not ${want}`);
   }
   const ctx = context(w, h);
   ctx.fillStyle = '#000000';

@@ -289,17 +289,18 @@ async function formatOf(
   o: Resolved,
   bad: Map<number, string>,
 ): Promise<ImageFormat> {
-  const format = (height: number, width: number): ImageFormat => ({
+  const format = (height: number, width: number, sizeOf?: string): ImageFormat => ({
     height,
     width,
     channels: o.channels,
     resize: o.resize,
+    ...(sizeOf === undefined ? {} : { sizeOf }),
   });
   if (o.size !== undefined) return format(o.size[0], o.size[1]);
   for (let i = 0; i < files.length; i++) {
     try {
       const { height, width } = await imageSize(files[i]);
-      return format(height, width);
+      return format(height, width, files[i]);
     } catch (err) {
       if (!o.skipBadFiles || !(err instanceof ImageFileError)) throw err;
       bad.set(i, err.detail);
