@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { idxSlice, runCli, smallMnistDir, type CliResult } from './helpers.js';
+import { loadModel } from '../dist/src/io/model-file.js';
+import { idxSlice, mnist, runCli, smallMnistDir, type CliResult } from './helpers.js';
 import { PREDICT, runCli as runPredict } from './predict-fixtures.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/models/', import.meta.url));
@@ -164,6 +165,32 @@ describe('--model, good input', () => {
     const predicted = (model.predict(x) as tf.Tensor).argMax(-1).dataSync();
     const correct = Array.from(predicted).filter((p, i) => p === y[i]).length;
     expect(correct / 100).toBeCloseTo(epoch.test.accuracy, 6);
+  });
+});
+
+describe('a model ending in a Softmax layer (tf.layers.softmax())', () => {
+  it('trains on cross-entropy, and predict prints its own probabilities (not a softmax of them)', async () => {
+    const out = join(tmp, 'softmax-layer');
+    const r = await cli([
+      '--model',
+      join(FIXTURES, 'softmax-layer.js'),
+      '--data',
+      small,
+      '--workers',
+      '1',
+      '--epochs',
+      '1',
+      '--out',
+      out,
+    ]);
+    expect(r.status, r.stderr).toBe(0);
+    const p = runPredict(PREDICT, ['--model', out, '--data', small, '--index', '0'], tmp);
+    expect(p.status, p.stderr).toBe(0);
+    const said = Number(/\(probability ([01]\.\d{3})\)$/m.exec(p.stdout)?.[1]);
+    const { model } = await loadModel(out);
+    expect(model.layers[model.layers.length - 1].getClassName()).toBe('Softmax');
+    const probs = (model.predict(tf.tensor2d(mnist().test.images.slice(0, 784), [1, 784])) as tf.Tensor).dataSync();
+    expect(Math.abs(said - Math.max(...probs))).toBeLessThanOrEqual(0.0005);
   });
 });
 

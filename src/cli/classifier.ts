@@ -2,13 +2,14 @@ import * as tf from '@tensorflow/tfjs';
 import { ModelFileError } from '../io/model-error.js';
 import type { SavedModel } from '../io/model-file.js';
 import { dataMetadata, type DataMetadata } from '../io/model-metadata.js';
-import { outputActivation } from './model-recipe.js';
+import { endsInSoftmax } from './model-recipe.js';
 
 /**
  * A saved LayersModel read as an image classifier, for `predict`: one input of
  * any shape (an image's pixels, row-major, reshaped to it) and one output with
- * a value per class. The outputs are class probabilities when the last layer's
- * activation is softmax, else logits, which get a softmax here.
+ * a value per class. The outputs are class probabilities when the model ends in
+ * a softmax (its last layer's activation, or a Softmax layer), else logits, which
+ * get a softmax here.
  */
 export class Classifier {
   private constructor(
@@ -41,7 +42,7 @@ export class Classifier {
     const data = dataMetadata(model, file);
     if (data.classes !== undefined && data.classes.length !== output[0])
       throw new ModelFileError(file, `names ${data.classes.length} classes for its ${output[0]} outputs`);
-    return new Classifier(file, model, input as number[], output[0], outputActivation(model) === 'softmax', data);
+    return new Classifier(file, model, input as number[], output[0], endsInSoftmax(model), data);
   }
 
   /** Class k's name as the model.json keeps it, else k. */

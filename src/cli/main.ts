@@ -32,7 +32,7 @@ import { outliveClosedStdout } from './closed-stdout.js';
 import { USAGE, parseCommand, type Command, type RunFlags } from './args.js';
 import { fileFlagArgs, keptDataFlags, modelFlagArgs, resumedFileFlags, resumedModelFlags } from './data-flags.js';
 import { loadData, type FileFlags } from './data-source.js';
-import { cliModelSource, outputActivation } from './model-recipe.js';
+import { cliModelSource, endsInSoftmax } from './model-recipe.js';
 import { loadModelModule } from './model-module.js';
 import { Reporter, testSummary } from './progress.js';
 import { makeDir, newRunDir, removeEmptyMade } from './run-dir.js';
@@ -243,7 +243,7 @@ function checkLoadedHead({ file, model }: SavedModel, regression: boolean, dir: 
     throw new OptionError(
       `--load ${dir}: a regression model (its model.json says regression: true): give --regression`,
     );
-  if (regression && outputActivation(model) === 'softmax')
+  if (regression && endsInSoftmax(model))
     throw new OptionError(
       `--load ${dir}: a classifier (its output is a softmax); --regression needs a regression model`,
     );

@@ -24,13 +24,23 @@ const HEADS = {
 } as const;
 
 /** The activation of the model's last layer, as its config names it ('softmax', 'linear', ...). */
-export function outputActivation(model: tf.LayersModel): unknown {
+function outputActivation(model: tf.LayersModel): unknown {
   return (model.layers[model.layers.length - 1].getConfig() as { activation?: unknown }).activation;
 }
 
 /** The model's output is a softmax: its last layer's activation, or a Softmax layer. */
-function endsInSoftmax(model: tf.LayersModel): boolean {
+export function endsInSoftmax(model: tf.LayersModel): boolean {
   return outputActivation(model) === 'softmax' || model.layers[model.layers.length - 1].getClassName() === 'Softmax';
+}
+
+/**
+ * The activation the last layer declares when it is not a softmax ('linear',
+ * 'relu', ...); undefined when it is a softmax or declares none (a Reshape, a
+ * Dropout or a nested model after one): then the output may still be one.
+ */
+function otherActivation(model: tf.LayersModel): string | undefined {
+  const a = outputActivation(model);
+  return typeof a === 'string' && !endsInSoftmax(model) ? a : undefined;
 }
 
 /**
@@ -56,16 +66,17 @@ export function cliModelSource(
       `${whose}${loss} is a loss for classes; regression targets need a loss such as meanSquaredError`,
     );
   }
-  if (regression && outputActivation(model) === 'softmax') {
+  if (regression && endsInSoftmax(model)) {
     throw new OptionError(
       `--model ${file}: its output is a softmax, 1 for one unit; regression targets need a linear output`,
     );
   }
-  if (!regression && typeof loss === 'string' && /categoricalcrossentropy/i.test(loss) && !endsInSoftmax(model)) {
+  const other = otherActivation(model);
+  if (!regression && typeof loss === 'string' && /categoricalcrossentropy/i.test(loss) && other !== undefined) {
     const whose =
       flags.loss === undefined && compiled ? 'its loss ' : flags.loss === undefined ? 'the loss ' : '--loss ';
     throw new OptionError(
-      `--model ${file}: its output activation is ${String(outputActivation(model) ?? 'none')}, but ${whose}${loss} takes class probabilities: end the model in a softmax`,
+      `--model ${file}: its output activation is ${other}, but ${whose}${loss} takes class probabilities: end the model in a softmax`,
     );
   }
   const given = compiled ? model.metrics : undefined;
