@@ -283,6 +283,15 @@ describe('imageFolder, bad files and folders', () => {
       'is a corrupt PNG (its image data holds 1054 of the 3164 bytes its size needs)',
     ],
     [
+      'a PNG with a row of an unknown filter type',
+      rewrite(good, 'IDAT', (d) => {
+        const raw = inflateSync(d);
+        raw[14 * (1 + 4 * 28)] = 7; // row 14's filter byte (RGBA rows of 28 pixels)
+        return deflateSync(raw);
+      }),
+      'is a corrupt PNG (a row of its image data has filter type 7 (types 0-4 exist))',
+    ],
+    [
       'a PNG of width 0',
       rewrite(good, 'IHDR', (d) => (d.writeUInt32BE(0, 0), d)),
       'is a corrupt PNG (its header gives a size of 28x0 pixels)',

@@ -225,6 +225,15 @@ describe('predict, bad input: exit 2 with one line', () => {
       message: () => `${join(tmp, 'text.png')}: is not a PNG file (no PNG signature)`,
     },
     {
+      name: '--image a truncated PNG',
+      args: () => {
+        const f = png('cut.png', 28, 28);
+        writeFileSync(f, readFileSync(f).subarray(0, 60));
+        return ['--model', modelDir, '--image', f];
+      },
+      message: () => `${join(tmp, 'cut.png')}: is a truncated PNG (its sRGB chunk runs past the end)`,
+    },
+    {
       name: '--image not square',
       args: () => ['--model', modelDir, '--image', png('wide.png', 40, 28)],
       message: () => `${join(tmp, 'wide.png')}: is 40x28 pixels; it must be square, from 28x28 to 4096x4096`,

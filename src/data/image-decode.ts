@@ -9,7 +9,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { crc32, inflateSync } from 'node:zlib';
+import { constants, crc32, inflateSync } from 'node:zlib';
 import type { Image, SKRSContext2D } from '@napi-rs/canvas';
 import { DataFileError } from './idx.js';
 import { decodePng } from './png-decode.js';
@@ -192,6 +192,12 @@ function readImage(file: string): Buffer {
   return bytes;
 }
 
+/** `bytes`, a PNG by its signature, checked whole (Note [whole files]): chunks, CRCs, IEND, image data; else an ImageFileError. */
+export function checkWholePng(file: string, bytes: Buffer): void {
+  checkPng(file, bytes);
+  checkPngData(file, bytes);
+}
+
 function checkPng(file: string, bytes: Buffer): void {
   for (let at = 8; at + 8 <= bytes.length;) {
     const length = bytes.readUInt32BE(at);
@@ -220,6 +226,8 @@ const ADAM7 = [
 ] as const;
 /** Larger images are refused before they are decoded. */
 const MAX_PIXELS = 1 << 26;
+/** Inflated image data beyond what the size needs that is still taken (libpng warns of it only). */
+const EXTRA_BYTES = 1 << 20;
 
 /** A PNG's image data (its CRCs checked) inflated whole, to the size its header gives; else an ImageFileError (Note [whole files]). */
 function checkPngData(file: string, bytes: Buffer): void {
@@ -235,25 +243,33 @@ function checkPngData(file: string, bytes: Buffer): void {
     throw new ImageFileError(file, `is ${height}x${width} pixels, more than the ${MAX_PIXELS}-pixel limit`);
   const rowBytes = (w: number): number => Math.ceil((w * spp * depth) / 8);
   const passes = interlace === 1 ? ADAM7 : [[0, 0, 1, 1] as const];
-  let size = 0;
+  const rows: [number, number][] = []; // each pass's rows and the bytes of each (a filter byte, then the pixels)
   for (const [x0, y0, dx, dy] of passes) {
     const [w, h] = [Math.ceil((width - x0) / dx), Math.ceil((height - y0) / dy)];
-    if (w > 0 && h > 0) size += h * (1 + rowBytes(w));
+    if (w > 0 && h > 0) rows.push([h, 1 + rowBytes(w)]);
   }
+  const size = rows.reduce((n, [h, b]) => n + h * b, 0);
   const idat: Buffer[] = [];
   for (let at = 8; at + 8 <= bytes.length; at += 12 + bytes.readUInt32BE(at))
     if (bytes.toString('latin1', at + 4, at + 8) === 'IDAT')
       idat.push(bytes.subarray(at + 8, at + 8 + bytes.readUInt32BE(at)));
   if (idat.length === 0) throw corrupt('no IDAT chunk');
-  let inflated: number;
+  let raw: Buffer;
   try {
-    inflated = inflateSync(Buffer.concat(idat), { maxOutputLength: size }).length;
+    // As libpng and PIL: extra data after the image's, or a stream without its checksum, is no defect.
+    raw = inflateSync(Buffer.concat(idat), {
+      finishFlush: constants.Z_SYNC_FLUSH,
+      maxOutputLength: size + EXTRA_BYTES,
+    });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ERR_BUFFER_TOO_LARGE')
-      throw corrupt(`its image data holds more than the ${size} bytes its size needs`);
-    if (code === 'Z_BUF_ERROR') throw corrupt('its image data ends early');
+      throw corrupt(`its image data holds far more than the ${size} bytes its size needs`);
     throw corrupt(`its image data does not inflate: ${(err as Error).message}`);
   }
-  if (inflated < size) throw corrupt(`its image data holds ${inflated} of the ${size} bytes its size needs`);
+  if (raw.length < size) throw corrupt(`its image data holds ${raw.length} of the ${size} bytes its size needs`);
+  let at = 0;
+  for (const [h, b] of rows)
+    for (let r = 0; r < h; r++, at += b)
+      if (raw[at] > 4) throw corrupt(`a row of its image data has filter type ${raw[at]} (types 0-4 exist)`);
 }

@@ -9,6 +9,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { createCanvas, loadImage, type Image } from '@napi-rs/canvas';
 import { DataFileError } from '../data/idx.js';
+import { checkWholePng } from '../data/image-decode.js';
 
 export const MAX_SIDE = 4096;
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -26,6 +27,7 @@ export async function readDigitPng(file: string, side: number, invert: boolean):
   }
   if (bytes.length < 8 || PNG_SIGNATURE.some((b, i) => bytes[i] !== b))
     throw new DataFileError(file, 'is not a PNG file (no PNG signature)');
+  checkWholePng(file, bytes); // the decoder draws a truncated or corrupt PNG without a word
   let image: Image;
   try {
     image = await loadImage(bytes);
