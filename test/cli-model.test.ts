@@ -87,11 +87,11 @@ describe('--model, bad input: exit 2, one stderr line, empty stdout', () => {
 });
 
 describe('a run that ends before it trains leaves no run folder (Note [no empty run folders])', () => {
-  it('a bad --model: exit 2, and its new --out folder is gone', async () => {
+  it('a bad --model: exit 2, and its new --out folder (and parents) are gone', async () => {
     const out = join(tmp, 'fresh', 'run');
     const r = await cli(['--model', join(FIXTURES, 'throws.js'), '--data', small, '--out', out]);
     expect(r.status).toBe(2);
-    expect(existsSync(out)).toBe(false);
+    expect(existsSync(join(tmp, 'fresh'))).toBe(false); // its parent too, which the run made
     const kept = join(tmp, 'kept'); // a folder the user made stays
     mkdirSync(kept);
     expect((await cli(['--model', join(FIXTURES, 'throws.js'), '--data', small, '--out', kept])).status).toBe(2);

@@ -9,8 +9,8 @@
  * checkpoint), 1 anything else (a step that kept failing, non-finite numbers).
  */
 import type { LayersModel } from '@tensorflow/tfjs';
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { initBackend } from '../backend.js';
 import { CHECKPOINT_FILE, CheckpointError, readCheckpoint, type Checkpoint } from '../checkpoint.js';
 import { ProcessGroup, underMpirun } from '../collective/group.js';
@@ -18,7 +18,6 @@ import type { Dataset } from '../data/dataset.js';
 import { stepsPerEpoch } from '../data/shuffle.js';
 import { DataFileError } from '../data/idx.js';
 import { faultsFromEnv, type Fault } from '../faults.js';
-import { mkdirp } from '../io/dirs.js';
 import { MetricsLog, type Metrics } from '../io/metrics.js';
 import { layersSource, writeWeights } from '../fit/spec.js';
 import { MODEL_JSON, loadModel, saveModel, trainableParams, type SavedModel } from '../io/model-file.js';
@@ -35,7 +34,7 @@ import { loadData, type FileFlags } from './data-source.js';
 import { cliModelSource, endsInSoftmax } from './model-recipe.js';
 import { loadModelModule } from './model-module.js';
 import { Reporter, testSummary } from './progress.js';
-import { makeDir, newRunDir, removeEmptyMade } from './run-dir.js';
+import { makeDir, makeFile, newRunDir, removeEmptyMade } from './run-dir.js';
 import { RunBoard } from './tensorboard-log.js';
 
 /** The run's reporter, once training starts: an error must first clear its bar. */
@@ -179,7 +178,7 @@ async function loadInputs({ cmd, o, lead, run, resumed }: Setup): Promise<Inputs
       return undefined;
     }
   }
-  if (run.profile !== undefined) checkWritable('--profile', run.profile);
+  if (run.profile !== undefined) makeFile('--profile', run.profile);
   const resumesOut = run.out !== undefined && run.resume !== undefined && resolve(run.out) === resolve(run.resume);
   if (lead && run.out !== undefined && !resumesOut) checkFreshOut(run.out);
   const out = lead ? makeDir('--out', run.out ?? run.resume ?? newRunDir()) : undefined;
@@ -465,18 +464,6 @@ function writeMetrics(out: string, log: MetricsLog): void {
 async function writeRecord(out: string, log: MetricsLog): Promise<void> {
   writeMetrics(out, log);
   writeFileSync(join(out, 'loss.png'), await lossPng(log.toJSON()));
-}
-
-/** Fails now, not after training, when `file` cannot be written (its folder is created, as for --out). */
-function checkWritable(flag: string, file: string): void {
-  try {
-    mkdirp(dirname(file));
-    closeSync(openSync(file, 'a'));
-  } catch (err) {
-    throw new OptionError(
-      `${flag}: cannot write ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
-  }
 }
 
 outliveClosedStdout();

@@ -1,15 +1,22 @@
-import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, rmdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { mkdirp } from '../io/dirs.js';
 import { MODEL_JSON } from '../io/model-file.js';
 import { OptionError } from '../options.js';
 
-/** The folders makeDir created, in order (Note [no empty run folders]). */
+/** The folders makeDir and newRunDir created, parents first (Note [no empty run folders]). */
 const made: string[] = [];
+
+/** Records in `made` the folders that creating `dir` will make: it and its missing parents, parents first. */
+function recordMissing(dir: string): void {
+  const missing: string[] = [];
+  for (let d = resolve(dir); !existsSync(d) && dirname(d) !== d; d = dirname(d)) missing.unshift(d);
+  made.push(...missing);
+}
 
 /** Creates `dir` and its parents for `flag`; a one-line OptionError when it is a file or cannot be made. */
 export function makeDir(flag: string, dir: string): string {
-  if (!existsSync(dir)) made.push(dir);
+  recordMissing(dir);
   try {
     mkdirp(dir);
   } catch (err) {
@@ -33,6 +40,7 @@ export function newRunDir(root = 'runs'): string {
     const dir = join(root, n === 1 ? stamp : `${stamp}-${n}`);
     try {
       mkdirSync(dir);
+      made.push(resolve(dir));
       return dir;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
@@ -69,11 +77,29 @@ export function newestRunModel(root = 'runs'): string | undefined {
  * Re-check: npx vitest run test/cli-model.test.ts -t "no run folder".
  */
 export function removeEmptyMade(): void {
+  for (const file of madeFiles.splice(0)) if (statSync(file, { throwIfNoEntry: false })?.size === 0) rmSync(file);
   for (const dir of made.splice(0).reverse()) {
     try {
       rmdirSync(dir);
     } catch {
       // not empty, or gone: it stays as it is
     }
+  }
+}
+
+/** Files made empty ahead of the run (--profile's, to fail early when it cannot be written). */
+const madeFiles: string[] = [];
+
+/** Creates `file` (and its folder) empty, unless it exists, for `flag`; a one-line OptionError when it cannot be written. */
+export function makeFile(flag: string, file: string): void {
+  recordMissing(dirname(file));
+  if (!existsSync(file)) madeFiles.push(resolve(file));
+  try {
+    mkdirp(dirname(file));
+    closeSync(openSync(file, 'a'));
+  } catch (err) {
+    throw new OptionError(
+      `${flag}: cannot write ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
 }
