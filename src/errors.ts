@@ -2,6 +2,7 @@
 export function showValue(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v);
   if (typeof v === 'function') return 'a function';
+  if (typeof v === 'bigint') return `${v}n`;
   if (typeof v !== 'object' || v === null) return String(v);
   if (isTensor(v)) return `a ${v.dtype} tensor of shape [${v.shape.join(', ')}]`;
   if (Array.isArray(v)) {

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { BACKEND_REQUESTS, type BackendRequest } from './backend.js';
 import { ProcessGroup } from './collective/group.js';
 import type { Dataset } from './data/dataset.js';
-import { OptionError } from './errors.js';
+import { OptionError, showValue } from './errors.js';
 import { checkFaults, type Fault } from './faults.js';
 import {
   OPTIMIZER_NAMES,
@@ -162,51 +162,47 @@ export const DEFAULT_YOUNG_GENERATION_MB = 96;
 /** Throws OptionError unless v is an integer in [lo, hi]. `name` is how the caller spells the option (`workers` or `--workers`). */
 export function checkInt(name: string, v: unknown, [lo, hi]: readonly [number, number]): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
-    throw new OptionError(`${name} must be an integer from ${lo} to ${hi}, got ${show(v)}`);
+    throw new OptionError(`${name} must be an integer from ${lo} to ${hi}, got ${showValue(v)}`);
   }
   return v;
 }
 
 export function checkPositive(name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-    throw new OptionError(`${name} must be a finite number greater than 0, got ${show(v)}`);
+    throw new OptionError(`${name} must be a finite number greater than 0, got ${showValue(v)}`);
   }
   return v;
 }
 
 export function checkChoice<T extends string>(name: string, v: unknown, choices: readonly T[]): T {
   if (typeof v !== 'string' || !(choices as readonly string[]).includes(v)) {
-    throw new OptionError(`${name} must be one of ${choices.join(', ')}, got ${show(v)}`);
+    throw new OptionError(`${name} must be one of ${choices.join(', ')}, got ${showValue(v)}`);
   }
   return v as T;
 }
 
 function checkRange(name: string, v: unknown, [lo, hi]: readonly [number, number]): number {
   if (typeof v !== 'number' || !(v >= lo && v <= hi))
-    throw new OptionError(`${name} must be a number from ${lo} to ${hi}, got ${show(v)}`);
+    throw new OptionError(`${name} must be a number from ${lo} to ${hi}, got ${showValue(v)}`);
   return v;
 }
 
 function checkBoolean(name: string, v: unknown): boolean {
-  if (typeof v !== 'boolean') throw new OptionError(`${name} must be true or false, got ${show(v)}`);
+  if (typeof v !== 'boolean') throw new OptionError(`${name} must be true or false, got ${showValue(v)}`);
   return v;
 }
 
 function checkFunction<F>(name: string, v: F): F {
-  if (typeof v !== 'function') throw new OptionError(`${name} must be a function, got ${show(v)}`);
+  if (typeof v !== 'function') throw new OptionError(`${name} must be a function, got ${showValue(v)}`);
   return v;
 }
 
 export function checkHidden(name: string, v: unknown): number[] {
   const [lo, hi] = LIMITS.hiddenLayers;
   if (!Array.isArray(v) || v.length < lo || v.length > hi) {
-    throw new OptionError(`${name} must list ${lo} to ${hi} layer widths, got ${show(v)}`);
+    throw new OptionError(`${name} must list ${lo} to ${hi} layer widths, got ${showValue(v)}`);
   }
   return v.map((w) => checkInt(`${name} widths`, w, LIMITS.hiddenWidth));
-}
-
-function show(v: unknown): string {
-  return typeof v === 'string' ? JSON.stringify(v) : Array.isArray(v) ? `[${v.map(show).join(',')}]` : String(v);
 }
 
 const KNOWN = new Set([
@@ -240,7 +236,7 @@ const KNOWN = new Set([
 
 function checkGroup(v: unknown): ProcessGroup | undefined {
   if (v !== undefined && !(v instanceof ProcessGroup))
-    throw new OptionError(`group must be a ProcessGroup (ProcessGroup.join), got ${show(v)}`);
+    throw new OptionError(`group must be a ProcessGroup (ProcessGroup.join), got ${showValue(v)}`);
   return v;
 }
 
@@ -256,14 +252,14 @@ function resolveOptimizer(v: unknown, lr: number | undefined): OptimizerSpec {
 
 function checkPath(name: string, v: unknown): string | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== 'string' || v === '') throw new OptionError(`${name} must be a folder path, got ${show(v)}`);
+  if (typeof v !== 'string' || v === '') throw new OptionError(`${name} must be a folder path, got ${showValue(v)}`);
   return v;
 }
 
 /** Validates library options at the edge and fills in defaults. */
 export function resolveOptions(o: TrainerOptions = {}): ResolvedOptions {
   if (typeof o !== 'object' || o === null || Array.isArray(o))
-    throw new OptionError(`options must be an object, got ${show(o)}`);
+    throw new OptionError(`options must be an object, got ${showValue(o)}`);
   for (const k of Object.keys(o)) if (!KNOWN.has(k)) throw new OptionError(`unknown option ${JSON.stringify(k)}`);
   const data = o.data;
   if (
@@ -271,7 +267,7 @@ export function resolveOptions(o: TrainerOptions = {}): ResolvedOptions {
     typeof data !== 'string' &&
     (typeof data !== 'object' || data === null || !('train' in data))
   ) {
-    throw new OptionError(`data must be a folder path or a Dataset, got ${show(data)}`);
+    throw new OptionError(`data must be a folder path or a Dataset, got ${showValue(data)}`);
   }
   const optimizer = resolveOptimizer(o.optimizer, o.lr === undefined ? undefined : checkPositive('lr', o.lr));
   const workers = checkInt('workers', o.workers ?? availableParallelism(), LIMITS.workers);

@@ -249,7 +249,7 @@ describe('train --regression: resume, scale, --load, a tiny test set', () => {
     expectBadInput(
       r,
       `${join(run, 'checkpoint.wddp')}: trained on ${TRAIN} samples of ${FEATURES} values and 1 outputs, read from ${trainCsv} with ` +
-        `--label-column price --regression --val-data ${testCsv}; this run reads ${TRAIN / 2} of ${FEATURES} values ` +
+        `--label-column price --regression --val-data ${testCsv}; this run reads ${TRAIN / 2} samples of ${FEATURES} values ` +
         `and 1 regression targets, from ${trainCsv} with --label-column price --regression --val-split 0.5`,
     );
   });
@@ -258,17 +258,13 @@ describe('train --regression: resume, scale, --load, a tiny test set', () => {
     // Column 2 scaled by 1000 (as an unscaled price would be).
     const x = train.x.map((v, i) => (i % FEATURES === 2 ? v * 1000 : v));
     const big = writeCsv(join(tmp, 'big-features.csv'), { x, y: train.y });
-    const top = Math.max(
-      ...Array.from(
-        x.filter((_, i) => i % FEATURES === 2),
-        Math.abs,
-      ),
-    );
+    const column = Array.from(x.filter((_, i) => i % FEATURES === 2));
+    const top = column.reduce((a, v) => (Math.abs(v) > Math.abs(a) ? v : a)); // the largest magnitude, signed
     const args = ['--data', big, '--label-column', 'price', '--regression', '--epochs', '1', '--workers', '1'];
     const r = await runCli([...args, '--out', join(tmp, 'big-features-run'), '--logdir', 'none'], tmp);
     expect(r.status, r.stderr).toBe(1);
     expect(r.stderr).toMatch(
-      /^error: step \d+: non-finite loss; .*, try a smaller one \(--lr; more likely the features, whose scale was warned of: scale them\)$/m,
+      /^error: step \d+: non-finite loss; .*, try a smaller one \(--lr; but first the features, whose scale was warned of: scale them\)$/m,
     );
     expect(r.stderr.split('\n')[0]).toBe(
       `warning: 1 of the ${FEATURES} feature columns reach beyond ±10 (${COLUMNS[2]}: ${top.toPrecision(3)}): ` +

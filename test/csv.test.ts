@@ -150,6 +150,8 @@ describe('csvDataset format', () => {
         [1, 2.5, 3, 4],
       ]);
     }
+    const quoted = await csvDataset(file('"price, usd";b;label\n1.5;2;x\n'));
+    expect(quoted.columns).toEqual(['price, usd', 'b']);
     // A comma on the first line keeps the comma; a delimiter given wins.
     const comma = await csvDataset(file('a;b,label\n1,x\n'));
     expect(comma.columns).toEqual(['a;b']);

@@ -406,6 +406,16 @@ describe('bad input: one line naming the cause', () => {
       'accumulateSteps must be an integer from 1 to 1048576, got 1.5',
     ],
     [
+      'accumulateSteps a tensor',
+      () => fitParallel(model(tf.train.sgd(0.1)), x, y, { accumulateSteps: tf.zeros([2, 2]) as never, workers: 1 }),
+      'accumulateSteps must be an integer from 1 to 1048576, got a float32 tensor of shape [2, 2]',
+    ],
+    [
+      'accumulateSteps an object without a prototype',
+      () => fitParallel(model(tf.train.sgd(0.1)), x, y, { accumulateSteps: Object.create(null) as never, workers: 1 }),
+      'accumulateSteps must be an integer from 1 to 1048576, got an object',
+    ],
+    [
       'a schedule that is not a function',
       () => learningRateScheduler(0.1 as never),
       'learningRateScheduler needs a function (epoch, lr) => lr, got 0.1',

@@ -380,10 +380,15 @@ describe('loss and metric functions of class indices', () => {
 
   it('a function that cannot take the targets fails before training, naming them', async () => {
     const [xs, ys] = data();
+    const onehotY = tf.oneHot(ys.cast('int32'), 3);
+    const indices = await rejection(fitParallel(make(sparse), xs, onehotY, { workers: 2, backend: 'wasm' }));
+    expect((indices as Error).message).toMatch(
+      /^y has samples of shape \[3\] \(the model's output is \[3\]\), which the loss custom loss fails on \(Operands could not be broadcast/,
+    );
     const err = await rejection(fitParallel(make(onehot), xs, ys, { workers: 2, backend: 'wasm' }));
     expect(err).toBeInstanceOf(OptionError);
     expect((err as Error).message).toBe(
-      "y has samples of shape [] but the model's output is [3], which the loss onehot fails on (Operands could not be broadcast together with shapes 2 and 2,3.)",
+      "y has samples of shape [] (the model's output is [3]), which the loss onehot fails on (Operands could not be broadcast together with shapes 2 and 2,3.)",
     );
   });
 });

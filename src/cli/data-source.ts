@@ -197,18 +197,19 @@ const FEATURE_SCALE = 10;
 /** A warning when a CSV's feature columns are of a scale that slows or upsets training (pixels 0-255, prices). */
 function featureScale(s: Samples): string | undefined {
   const { images: x, count, features: f } = s.split;
-  const max = new Float64Array(f);
+  const max = new Float64Array(f); // each column's largest magnitude
+  const at = new Float64Array(f); // the value that has it, signed
   for (let i = 0; i < count; i++)
     for (let j = 0; j < f; j++) {
-      const v = Math.abs(x[i * f + j]);
-      if (v > max[j]) max[j] = v;
+      const v = x[i * f + j];
+      if (Math.abs(v) > max[j]) [max[j], at[j]] = [Math.abs(v), v];
     }
   const large = [...max.keys()].filter((j) => max[j] > FEATURE_SCALE);
   if (large.length === 0) return undefined;
   const top = large.reduce((a, j) => (max[j] > max[a] ? j : a));
   const name = (j: number): string => s.columns?.[j] ?? `field ${j + 1}`;
   return (
-    `${large.length} of the ${f} feature columns reach beyond ±${FEATURE_SCALE} (${name(top)}: ${max[top].toPrecision(3)}): ` +
+    `${large.length} of the ${f} feature columns reach beyond ±${FEATURE_SCALE} (${name(top)}: ${at[top].toPrecision(3)}): ` +
     `unscaled features train slowly or diverge; scale them (pixels to [0, 1], other columns to mean 0, deviation 1)`
   );
 }

@@ -232,7 +232,7 @@ function checkResumedData(resumed: Checkpoint, data: Dataset, files: FileFlags, 
   throw new CheckpointError(
     file,
     `trained on ${r.trainCount} samples of ${r.inputSize} values and ${r.numClasses} outputs, read from ${r.data} with ${flags(kept)}; ` +
-      `this run reads ${data.train.count} of ${data.train.features} values and ${data.numClasses} ${outputs}, from ${resolve(data.dir)} with ${flags(fileFlagArgs(files))}`,
+      `this run reads ${data.train.count} samples of ${data.train.features} values and ${data.numClasses} ${outputs}, from ${resolve(data.dir)} with ${flags(fileFlagArgs(files))}`,
   );
 }
 
@@ -482,7 +482,7 @@ main(process.argv.slice(2)).then(
     const hint =
       err instanceof NonFiniteError && err.message.endsWith('try a smaller one')
         ? largeScale !== undefined
-          ? ` (--lr; more likely ${largeScale}, whose scale was warned of: scale them)`
+          ? ` (--lr; but first ${largeScale}, whose scale was warned of: scale them)`
           : ' (--lr)'
         : err instanceof OptionError && err.message.startsWith('batch size must be at most')
           ? defaultBatch

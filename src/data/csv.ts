@@ -87,6 +87,12 @@ type Resolved = Required<Omit<CsvOptions, 'classes' | 'columns' | 'delimiter'>> 
 /** What separates the fields when no delimiter is given: a comma, else what the first line holds (Excel's ';', a tab). */
 const SEPARATORS = [',', ';', '\t'];
 
+/** The first of SEPARATORS the first line holds outside quoted fields ("price, usd";b), else ','. */
+function separatorOf(line: string): string {
+  const bare = line.replace(/"[^"]*"/g, '');
+  return SEPARATORS.find((c) => bare.includes(c)) ?? ',';
+}
+
 function checkOptions(options: CsvOptions): Resolved {
   if (typeof options !== 'object' || options === null) throw new OptionError('csvDataset options must be an object');
   for (const k of Object.keys(options))
@@ -378,7 +384,7 @@ class RowReader {
 
   /** The fields of a line: split on the delimiter, or, where there are quotes, field by field. */
   private fields(line: string): string[] {
-    const d = (this.delimiter ??= this.o.delimiter ?? SEPARATORS.find((c) => line.includes(c)) ?? ',');
+    const d = (this.delimiter ??= this.o.delimiter ?? separatorOf(line));
     if (!line.includes('"')) return line.split(d);
     const out: string[] = [];
     let i = 0;

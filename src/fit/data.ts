@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset, Split, Targets } from '../data/dataset.js';
-import { OptionError } from '../errors.js';
+import { OptionError, showValue } from '../errors.js';
 import { rebuildFunction } from '../model/functions.js';
 import type { FnSpec, InputSpec, LayersSpec, OutputSpec } from '../model/layers-spec.js';
 import { firstNonFinite } from '../simd/finite.js';
@@ -53,7 +53,7 @@ export function fitData(spec: LayersSpec, x: FitInput, y: FitInput, args: FitDat
   }
   const v = args.split ?? 0;
   if (typeof v !== 'number' || !(v >= 0 && v < 1))
-    throw new OptionError(`validationSplit must be a number from 0 to less than 1, got ${String(v)}`);
+    throw new OptionError(`validationSplit must be a number from 0 to less than 1, got ${showValue(v)}`);
   const at = v > 0 ? Math.floor(all.count * (1 - v)) : all.count;
   if (at < 1) throw new OptionError(`validationSplit ${v} leaves no training samples of ${all.count}`);
   return { train: rows(all, 0, at), validation: rows(all, at, all.count) };
@@ -122,7 +122,7 @@ export function toSplit(
       return { data: c.data, shape: [1] };
     }
     if (o.loss.source === undefined) expectShape(c, o.shape, what);
-    else if (c.shape.join(',') !== o.shape.join(',')) checkFunctionsTake(c, o, what);
+    checkFunctionsTake(c, o, what);
     return { data: c.data, shape: c.shape };
   });
   xs.forEach((c, i) => checkFinite(c, `input "${spec.inputs[i].name}"`));
@@ -231,10 +231,11 @@ function expectShape(c: Column, want: readonly number[], what: string): void {
 const taken = new WeakMap<FnSpec, Set<string>>();
 
 /**
- * A loss function takes the targets as they are, as model.fit passes them (class
- * indices, for one), where they are not of the output's shape. Each of the output's
- * functions is called on zeros of their shape, once per shape: one that cannot take
- * them fails here, naming the targets, not in every worker's step.
+ * A loss or metric function takes the targets as they are, as model.fit passes
+ * them (class indices, for one, or one-hot rows). Each of the output's functions is
+ * called on zeros of their shape, once per shape: one that cannot take them (a
+ * function of class indices given one-hot rows) fails here, naming the targets,
+ * not in every worker's step.
  */
 function checkFunctionsTake(c: Column, o: OutputSpec, what: string): void {
   const key = c.shape.join(',');
@@ -247,7 +248,7 @@ function checkFunctionsTake(c: Column, o: OutputSpec, what: string): void {
       tf.tidy(() => fn(tf.zeros([2, ...c.shape]), tf.fill([2, ...o.shape], 0.5)));
     } catch (err) {
       throw new OptionError(
-        `${c.label} has samples of shape [${c.shape.join(', ')}] but ${what} is [${o.shape.join(', ')}], which the ${kind} ${f.name} fails on (${(err as Error).message})`,
+        `${c.label} has samples of shape [${c.shape.join(', ')}] (${what} is [${o.shape.join(', ')}]), which the ${kind} ${f.name} fails on (${(err as Error).message})`,
       );
     }
     taken.set(f, seen.add(key));
