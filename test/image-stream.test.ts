@@ -155,6 +155,18 @@ describe('imageFolderDataset, bad files, folders and options', () => {
     await ds.close();
   });
 
+  it('with skipBadFiles, a class folder whose images are all skipped: refused once the pass has read it', async () => {
+    const root = join(tmp, 'class-all-bad');
+    for (const c of ['a', 'b']) mkdirSync(join(root, c), { recursive: true });
+    for (let i = 0; i < 5; i++) writeFileSync(join(root, 'a', `${i}.png`), png(i));
+    for (let i = 0; i < 2; i++) writeFileSync(join(root, 'b', `${i}.png`), 'junk');
+    const ds = await imageFolderDataset(root, { batchSize: 2, skipBadFiles: true, threads: 1 });
+    const err = await rejection(readPass(ds));
+    expect(err).toBeInstanceOf(DataFileError);
+    expect((err as Error).message).toBe(`${join(root, 'b')}: has no readable images (2 skipped)`);
+    await ds.close();
+  });
+
   it("a class folder without images, and bad options: imageFolder's errors, each one line", async () => {
     const root = join(tmp, 'empty-class');
     mkdirSync(join(root, 'a'), { recursive: true });

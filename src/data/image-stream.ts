@@ -19,10 +19,12 @@
  * next batch unless a file in it is skipped; then batches are made of the
  * readable rows in order across chunks. Re-check: npx vitest run test/image-stream.test.ts
  */
+import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { OptionError, showValue } from '../errors.js';
 import { checkInt } from '../options.js';
 import { DecodePool, type Decoded } from './decode-pool.js';
+import { DataFileError } from './idx.js';
 import { ImageFileError, ImageSizeError } from './image-decode.js';
 import { checkOptions, noneReadable, scanFolder, type ImageFolderOptions } from './image-folder.js';
 import { epochPermutation } from './shuffle.js';
@@ -78,6 +80,8 @@ export async function imageFolderDataset(
   const pool = new DecodePool(o.threads, format, o.timeoutMs);
   const f = format.height * format.width * format.channels;
   const K = classes.length;
+  const listed = new Array<number>(K).fill(0); // files per class
+  for (const label of labels) listed[label]++;
   let passes = 0;
 
   /** The decoded chunk's bad files: skipped and recorded, or the first one's error. */
@@ -108,6 +112,7 @@ export async function imageFolderDataset(
     const held: { images: Float32Array; labels: number[] }[] = [];
     let rowsHeld = 0;
     let yielded = 0;
+    const seen = new Set<number>(); // the classes of the rows read this pass
     for (;;) {
       launch();
       while (rowsHeld < batchSize && ahead.length > 0) {
@@ -116,10 +121,18 @@ export async function imageFolderDataset(
         const d = await chunk.decoded;
         screen(chunk.names, d);
         held.push({ images: d.images, labels: d.kept.map((k) => chunk.labels[k]) });
+        for (const k of d.kept) seen.add(chunk.labels[k]);
         rowsHeld += d.kept.length;
       }
       if (rowsHeld === 0) {
         if (yielded === 0) throw noneReadable(root, skipped.size);
+        // A class folder whose images were all skipped is refused, as imageFolder refuses it: known once a pass ends.
+        const empty = listed.findIndex((n, c) => n > 0 && !seen.has(c));
+        if (empty >= 0)
+          throw new DataFileError(
+            join(resolve(root), classes[empty]),
+            `has no readable images (${listed[empty]} skipped)`,
+          );
         return;
       }
       const n = Math.min(batchSize, rowsHeld);
