@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { constants, crc32, inflateSync } from 'node:zlib';
 import type { Image, SKRSContext2D } from '@napi-rs/canvas';
 import { DataFileError } from './idx.js';
-import { decodePng } from './png-decode.js';
+import { decodePng, type PngPixels } from './png-decode.js';
 
 /** What every sample becomes. */
 export interface ImageFormat {
@@ -42,8 +42,10 @@ const SCALE = Float32Array.from({ length: 256 }, (_, i) => i / 255);
 /** Decodes `file` into `out` (height*width*channels values); a problem is an ImageFileError or ImageSizeError naming the file. */
 export async function decodeImage(file: string, format: ImageFormat, out: Float32Array): Promise<void> {
   const bytes = readImage(file);
-  if (decodeCommonPng(bytes, format, out)) return;
-  draw(file, await load(file, bytes), format, out);
+  const png = isPng(bytes) ? decodePng(bytes) : undefined;
+  if (png !== undefined && fits(png, format)) return writePixels(png, format.channels, out);
+  // A PNG the JavaScript decoder read (of another size, to scale) is whole: no second check of its data.
+  draw(file, await load(file, bytes, png !== undefined), format, out);
 }
 
 /**
@@ -58,9 +60,14 @@ export function decodeCommonImage(file: string, format: ImageFormat, out: Float3
 /** Note [PNG in JavaScript]: true when `bytes` is a common PNG of the format's size, decoded into `out`. */
 function decodeCommonPng(bytes: Buffer, format: ImageFormat, out: Float32Array): boolean {
   const png = isPng(bytes) ? decodePng(bytes) : undefined;
-  if (png === undefined || png.width !== format.width || png.height !== format.height) return false;
+  if (png === undefined || !fits(png, format)) return false;
   writePixels(png, format.channels, out);
   return true;
+}
+
+/** The decoded image is of the format's size. */
+function fits(png: PngPixels, format: ImageFormat): boolean {
+  return png.width === format.width && png.height === format.height;
 }
 
 /** The decoded image drawn at the format's size on black, into `out`; another size is an ImageSizeError unless format.resize. */
@@ -134,9 +141,10 @@ function context(w: number, h: number): SKRSContext2D {
   return canvas.ctx;
 }
 
-async function load(file: string, bytes: Buffer = readImage(file)): Promise<Image> {
+/** The addon's image of `bytes`; a PNG's data is checked whole first unless `whole` says it was (Note [whole files]). */
+async function load(file: string, bytes: Buffer = readImage(file), whole = false): Promise<Image> {
   const { loadImage } = decoder(); // outside the try: a missing addon is no bad file
-  if (isPng(bytes)) checkPngData(file, bytes); // Note [whole files]
+  if (!whole && isPng(bytes)) checkPngData(file, bytes);
   try {
     return await loadImage(bytes);
   } catch (err) {
